@@ -1,0 +1,44 @@
+# agentwarden: every command a developer or CI needs. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+NPM := npm
+NODE_MODULES_STAMP := node_modules/.package-lock.json
+
+.PHONY: help install build proto proto-check lint test test-unit test-policies bench-eval clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+install: $(NODE_MODULES_STAMP) ## install npm dependencies (Node 24 comes from the pinned `node` package)
+
+proto: install ## regenerate TypeScript from proto/ (Envoy ext_authz + agentwarden.v1)
+	$(NPM) run --silent proto
+
+proto-check: proto ## fail when committed generated code is stale
+	@git diff --exit-code --stat -- proto/gen || { echo "proto/gen is stale: run 'make proto' and commit" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- proto/gen)" || { git status --porcelain -- proto/gen; echo "proto/gen has untracked generated files: run 'make proto' and commit" >&2; exit 1; }
+
+build: install ## compile TypeScript to dist/
+	$(NPM) run --silent build
+
+lint: build ## eslint with typescript-eslint (typed rules)
+	$(NPM) run --silent lint
+
+test-unit: build ## unit, golden and property tests (jest)
+	$(NPM) run --silent test:unit
+
+test-policies: build ## run the example policies' test suites with the CLI
+	bin/agentwarden test examples/
+
+test: proto-check lint test-unit test-policies ## every test: generated code fresh, lint, unit tests, policy suites, e2e
+	@echo "make test: all suites passed"
+
+bench-eval: build ## evaluator ns per decision at 10, 100 and 256 rules
+	$(NPM) run --silent bench:eval
+
+clean: ## remove build outputs
+	rm -rf dist

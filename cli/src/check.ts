@@ -1,0 +1,49 @@
+// `agentwarden check --policy <file|dir> --pod <pod.yaml> --request <checkrequest.json> [--now RFC3339]`
+import { readFileSync } from 'node:fs';
+import { fromJson, type JsonValue } from '@bufbuild/protobuf';
+import { CheckRequestSchema, type CheckRequest } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
+import { compileSnapshot, evaluate, loadSnapshot, TokenBuckets, type Decision } from '../../policy/src/index.js';
+import { InputError, loadPod, loadPolicies } from '../../policy/io/manifests.js';
+import { placeholderSecrets } from './secrets.js';
+
+export interface CheckArgs {
+  readonly policy: readonly string[];
+  readonly pod: string;
+  readonly request: string;
+  readonly now: string | undefined;
+}
+
+/** The JSON the CLI prints for a decision (no credential values). */
+export function decisionJson(d: Decision): Record<string, unknown> {
+  return { allowed: d.allowed, mode: d.mode, policy: d.policy, rule: d.rule, reason: d.reason, auditDecision: d.auditDecision };
+}
+
+export function parseNow(text: string, field: string): number {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) throw new InputError(`${field}: "${text}" is not an RFC 3339 time such as 2026-03-02T10:00:00+01:00`);
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) throw new InputError(`${field}: "${text}" is not a valid time`);
+  return ms;
+}
+
+export function runCheck(args: CheckArgs, clockMs: number): Decision {
+  const pod = loadPod(args.pod);
+  const policies = loadPolicies(args.policy, pod.namespace);
+  const loaded = loadSnapshot(compileSnapshot(policies, pod, { resolveSecret: placeholderSecrets }));
+  const check = readCheckRequest(args.request);
+  const nowMs = args.now === undefined ? clockMs : parseNow(args.now, '--now');
+  return evaluate(loaded, check, { nowMs, rateLimiter: new TokenBuckets() });
+}
+
+function readCheckRequest(file: string): CheckRequest {
+  let json: JsonValue;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8')) as JsonValue;
+  } catch (e: unknown) {
+    throw new InputError(`${file}: not a JSON CheckRequest: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  try {
+    return fromJson(CheckRequestSchema, json);
+  } catch (e: unknown) {
+    throw new InputError(`${file}: invalid CheckRequest: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}

@@ -1,0 +1,76 @@
+// bin/agentwarden: check | test (| sidecar | controller, added by their issues).
+import { parseArgs } from 'node:util';
+import { PolicyError } from '../../policy/src/index.js';
+import { InputError } from '../../policy/io/manifests.js';
+import { SnapshotLoadError } from '../../policy/src/load.js';
+import { decisionJson, runCheck } from './check.js';
+import { runSuites, suiteFiles } from './test-suite.js';
+
+const USAGE = `usage:
+  agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--now RFC3339]
+  agentwarden test <dir|file.test.yaml>...
+
+check prints one JSON decision {allowed, mode, policy, rule, reason, auditDecision} and exits 0;
+invalid input exits 2. test runs policy test suites (*.test.yaml) and exits 1 when any case fails.`;
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_INPUT = 2;
+
+export function main(argv: readonly string[], out: (s: string) => void, err: (s: string) => void): number {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'check': return check(rest, out);
+      case 'test': return test(rest, out, err);
+      case undefined: case '-h': case '--help': case 'help':
+        out(USAGE);
+        return command === undefined ? EXIT_INPUT : EXIT_OK;
+      default:
+        err(`agentwarden: unknown command "${command}"\n${USAGE}`);
+        return EXIT_INPUT;
+    }
+  } catch (e: unknown) {
+    if (e instanceof PolicyError || e instanceof InputError || e instanceof SnapshotLoadError) {
+      err(e.message);
+      return EXIT_INPUT;
+    }
+    if (e instanceof TypeError && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) {
+      err(`agentwarden ${command ?? ''}: ${e.message}\n${USAGE}`);
+      return EXIT_INPUT;
+    }
+    throw e;
+  }
+}
+
+function check(args: readonly string[], out: (s: string) => void): number {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { policy: { type: 'string', multiple: true }, pod: { type: 'string' }, request: { type: 'string' }, now: { type: 'string' } },
+    strict: true,
+  });
+  const missing = ['policy', 'pod', 'request'].filter((k) => values[k as keyof typeof values] === undefined);
+  if (missing.length > 0) throw new InputError(`agentwarden check: missing ${missing.map((m) => `--${m}`).join(', ')}\n${USAGE}`);
+  const decision = runCheck({ policy: values.policy ?? [], pod: values.pod ?? '', request: values.request ?? '', now: values.now }, Date.now());
+  out(JSON.stringify(decisionJson(decision), null, 2));
+  return EXIT_OK;
+}
+
+function test(args: readonly string[], out: (s: string) => void, err: (s: string) => void): number {
+  const { positionals } = parseArgs({ args: [...args], allowPositionals: true, strict: true });
+  if (positionals.length === 0) throw new InputError(`agentwarden test: give at least one folder or suite file\n${USAGE}`);
+  const files = suiteFiles(positionals);
+  if (files.length === 0) throw new InputError(`agentwarden test: no *.test.yaml under ${positionals.join(', ')}`);
+  const run = runSuites(files, Date.now());
+  for (const r of run.results) {
+    out(`${r.passed ? 'PASS' : 'FAIL'} ${r.suite} › ${r.name}`);
+    for (const p of r.problems) out(`     ${p}`);
+  }
+  for (const e of run.errors) err(`ERROR ${e}`);
+  const passed = run.results.filter((r) => r.passed).length;
+  const failed = run.results.length - passed + run.errors.length;
+  out(`${passed} passed, ${failed} failed`);
+  if (run.errors.length > 0) return EXIT_INPUT;
+  return failed > 0 ? EXIT_FAILED : EXIT_OK;
+}
+

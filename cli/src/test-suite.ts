@@ -1,0 +1,157 @@
+// `agentwarden test <dir|file>...`: runs policy test suites (*.test.yaml).
+//
+// Suite format (README, "Policy test suites"):
+//   name: support agent            # optional, defaults to the file name
+//   policies: [policies/]          # files or folders, relative to the suite
+//   pod: pod.yaml                  # a Pod manifest file, or an inline Pod
+//   now: "2026-03-02T10:00:00+01:00"   # optional default request time
+//   cases:
+//     - name: reads a ticket
+//       request: {url: https://api.zendesk.com/api/v2/tickets/T-1}
+//       now: ...                   # optional, overrides the suite's
+//       repeat: 3                  # optional; expectations apply to the last
+//       expect: {decision: allow, rule: read-tickets, policy: support-agent,
+//                audit: deny, auditRule: block-billing, header: authorization,
+//                reason: "substring of the reason"}
+// Cases of a suite share rate-limit state, in order.
+import { readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { compileSnapshot, evaluate, loadSnapshot, TokenBuckets, PolicyError, parsePod, type Decision, type PodIdentity } from '../../policy/src/index.js';
+import { isPlain } from '../../policy/src/fields.js';
+import { InputError, loadPod, loadPolicies, readYamlDocuments } from '../../policy/io/manifests.js';
+import { checkRequestFrom } from './request-shorthand.js';
+import { parseNow } from './check.js';
+import { placeholderSecrets } from './secrets.js';
+
+export interface CaseResult {
+  readonly suite: string;
+  readonly name: string;
+  readonly passed: boolean;
+  readonly problems: readonly string[];
+}
+
+export interface SuiteRun {
+  readonly results: CaseResult[];
+  /** Suites that could not run at all (bad files): input errors. */
+  readonly errors: string[];
+}
+
+const SUITE_FILE = /\.test\.ya?ml$/;
+
+/** Suite files: the given files, and every *.test.yaml under the given folders, sorted. */
+export function suiteFiles(paths: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (e: unknown) {
+      throw new InputError(`${p}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    if (st.isDirectory()) out.push(...listSuites(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+function listSuites(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = join(dir, e.name);
+    if (e.isDirectory()) out.push(...listSuites(full));
+    else if (SUITE_FILE.test(e.name)) out.push(full);
+  }
+  return out;
+}
+
+export function runSuites(files: readonly string[], clockMs: number): SuiteRun {
+  const run: SuiteRun = { results: [], errors: [] };
+  for (const file of files) {
+    try {
+      run.results.push(...runSuite(file, clockMs));
+    } catch (e: unknown) {
+      if (e instanceof InputError || e instanceof PolicyError) run.errors.push(e.message);
+      else throw e;
+    }
+  }
+  return run;
+}
+
+function runSuite(file: string, clockMs: number): CaseResult[] {
+  const docs = readYamlDocuments(file);
+  const suite = docs[0];
+  if (!isPlain(suite)) throw new InputError(`${file}: a test suite must be a YAML object`);
+  const base = dirname(file);
+  const name = typeof suite['name'] === 'string' ? suite['name'] : basename(file);
+  const pod = suitePod(suite['pod'], base, file);
+  const policyPaths = suite['policies'];
+  if (!Array.isArray(policyPaths) || policyPaths.length === 0 || !policyPaths.every((p) => typeof p === 'string')) {
+    throw new InputError(`${file}: policies: must be a non-empty list of files or folders`);
+  }
+  const policies = loadPolicies(policyPaths.map((p: string) => resolve(base, p)), pod.namespace);
+  const loaded = loadSnapshot(compileSnapshot(policies, pod, { resolveSecret: placeholderSecrets }));
+  const defaultNow = typeof suite['now'] === 'string' ? parseNow(suite['now'], `${file}: now`) : clockMs;
+  const cases = suite['cases'];
+  if (!Array.isArray(cases) || cases.length === 0) throw new InputError(`${file}: cases: must be a non-empty list`);
+  const limiter = new TokenBuckets();
+  return cases.map((c: unknown, i) => {
+    const field = `${file}: cases[${i}]`;
+    if (!isPlain(c)) throw new InputError(`${field}: must be an object`);
+    const caseName = typeof c['name'] === 'string' ? c['name'] : `case ${i + 1}`;
+    const nowMs = typeof c['now'] === 'string' ? parseNow(c['now'], `${field}.now`) : defaultNow;
+    let check;
+    try {
+      check = checkRequestFrom(c['request']);
+    } catch (e: unknown) {
+      throw new InputError(`${field}.${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    const repeat = typeof c['repeat'] === 'number' && Number.isInteger(c['repeat']) && c['repeat'] > 0 ? c['repeat'] : 1;
+    let decision: Decision | undefined;
+    for (let r = 0; r < repeat; r++) decision = evaluate(loaded, check, { nowMs, rateLimiter: limiter });
+    if (decision === undefined) throw new InputError(`${field}: nothing evaluated`);
+    const problems = compare(c['expect'], decision, `${field}.expect`);
+    return { suite: name, name: caseName, passed: problems.length === 0, problems };
+  });
+}
+
+function suitePod(value: unknown, base: string, file: string): PodIdentity {
+  if (typeof value === 'string') return loadPod(resolve(base, value));
+  if (isPlain(value)) return parsePod({ kind: 'Pod', ...value }, `${file}: pod`);
+  throw new InputError(`${file}: pod: must be a Pod manifest file or an inline Pod`);
+}
+
+const EXPECT_KEYS = ['decision', 'rule', 'policy', 'mode', 'audit', 'auditRule', 'header', 'reason'];
+
+function compare(expect: unknown, d: Decision, field: string): string[] {
+  if (!isPlain(expect)) throw new InputError(`${field}: must be an object with at least "decision"`);
+  for (const key of Object.keys(expect)) if (!EXPECT_KEYS.includes(key)) throw new InputError(`${field}.${key}: unknown expectation (known: ${EXPECT_KEYS.join(', ')})`);
+  const problems: string[] = [];
+  const got = d.allowed ? 'allow' : 'deny';
+  const want = expect['decision'];
+  if (want !== 'allow' && want !== 'deny') throw new InputError(`${field}.decision: must be allow or deny`);
+  if (want !== got) problems.push(`decision: expected ${want}, got ${got}`);
+  const text = (key: string): string | undefined => {
+    const w = expect[key];
+    if (w === undefined) return undefined;
+    if (typeof w !== 'string') throw new InputError(`${field}.${key}: must be a string`);
+    return w;
+  };
+  const eq = (key: string, actual: string | undefined): void => {
+    const w = text(key);
+    if (w !== undefined && w !== actual) problems.push(`${key}: expected "${w}", got "${actual ?? ''}"`);
+  };
+  eq('rule', d.rule);
+  eq('policy', d.policy);
+  eq('mode', d.mode);
+  if (expect['audit'] !== undefined) eq('audit', d.auditDecision === null ? 'none' : d.auditDecision.allowed ? 'allow' : 'deny');
+  eq('auditRule', d.auditDecision?.rule);
+  const header = text('header');
+  if (header !== undefined) {
+    const h = header.toLowerCase();
+    if (!d.headers.some(([k]) => k === h)) problems.push(`header: expected credential header "${h}" to be injected, got ${d.headers.length === 0 ? 'none' : d.headers.map(([k]) => k).join(', ')}`);
+  }
+  const reason = text('reason');
+  if (reason !== undefined && !d.reason.includes(reason)) problems.push(`reason: expected to contain "${reason}", got "${d.reason}"`);
+  if (problems.length > 0) problems.push(`(reason: ${d.reason})`);
+  return problems;
+}

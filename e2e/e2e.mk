@@ -1,0 +1,18 @@
+# e2e control plane: included from the top-level Makefile (`include e2e/e2e.mk`).
+# Paths derive from this file's location, so `make -C` and `make -f` from elsewhere work too.
+E2E_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+E2E_ROOT := $(abspath $(E2E_DIR)/..)
+E2E_BIN_DIR ?= $(E2E_ROOT)/.cache/bin
+E2E_STATE_DIR ?= $(E2E_ROOT)/.cache/e2e
+E2E_ENV = E2E_BIN_DIR="$(E2E_BIN_DIR)" E2E_STATE_DIR="$(E2E_STATE_DIR)"
+
+.PHONY: e2e-tools cluster-up cluster-down
+
+e2e-tools: ## build etcd, kube-apiserver, kubectl, helm, jaeger (pinned in e2e/tools/*/go.mod) into .cache/bin
+	@$(E2E_ENV) "$(E2E_ROOT)/e2e/tools/build.sh"
+
+cluster-up: e2e-tools ## start etcd + kube-apiserver + Jaeger on loopback; admin kubeconfig in .cache/e2e/kubeconfig
+	@$(E2E_ENV) "$(E2E_ROOT)/e2e/cluster/up.sh"
+
+cluster-down: ## stop the loopback cluster, delete its etcd data, check no process is left
+	@$(E2E_ENV) "$(E2E_ROOT)/e2e/cluster/down.sh"

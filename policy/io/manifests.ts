@@ -1,0 +1,85 @@
+// Reads AgentPolicy and Pod manifests from files and folders (YAML, several
+// documents per file). The only file-system edge of the policy core, shared by
+// the CLI and the sidecar's standalone mode.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { PolicyError } from '../src/errors.js';
+import { isAgentPolicyManifest, parseAgentPolicy, parsePod } from '../src/manifest.js';
+import type { AgentPolicy, PodIdentity } from '../src/model.js';
+
+const MANIFEST_FILE = /\.ya?ml$/;
+const TEST_SUITE_FILE = /\.test\.ya?ml$/;
+const MAX_MANIFEST_BYTES = 4 << 20;
+
+/** A user-facing input problem (exit code 2 in the CLI). */
+export class InputError extends Error {}
+
+/** Decoded YAML documents of one file; throws InputError naming the file and line. */
+export function readYamlDocuments(file: string): unknown[] {
+  let text: string;
+  try {
+    if (statSync(file).size > MAX_MANIFEST_BYTES) throw new InputError(`${file}: larger than ${MAX_MANIFEST_BYTES} bytes`);
+    text = readFileSync(file, 'utf8');
+  } catch (e: unknown) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${file}: cannot read: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  const docs = parseAllDocuments(text, { prettyErrors: true });
+  const out: unknown[] = [];
+  for (const doc of Array.isArray(docs) ? docs : [docs]) {
+    const err = doc.errors[0];
+    if (err !== undefined) throw new InputError(`${file}: ${err.message.split('\n')[0] ?? err.message}`);
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (value !== null && value !== undefined) out.push(value);
+  }
+  return out;
+}
+
+/** Manifest files under `path` (a file, or a folder searched recursively), test suites excluded. */
+export function manifestFiles(path: string): string[] {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e: unknown) {
+    throw new InputError(`${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  if (!st.isDirectory()) return [path];
+  const out: string[] = [];
+  for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = join(path, entry.name);
+    if (entry.isDirectory()) out.push(...manifestFiles(full));
+    else if (MANIFEST_FILE.test(entry.name) && !TEST_SUITE_FILE.test(entry.name)) out.push(full);
+  }
+  return out;
+}
+
+/**
+ * Every AgentPolicy in the files under `paths` (other kinds are skipped).
+ * Policies without a namespace get `defaultNamespace`. Throws PolicyError or
+ * InputError naming the file, object and field.
+ */
+export function loadPolicies(paths: readonly string[], defaultNamespace: string): AgentPolicy[] {
+  const policies: AgentPolicy[] = [];
+  const seen = new Map<string, string>();
+  for (const file of paths.flatMap(manifestFiles)) {
+    for (const doc of readYamlDocuments(file)) {
+      if (!isAgentPolicyManifest(doc)) continue;
+      const policy = parseAgentPolicy(doc, file, defaultNamespace);
+      const key = `${policy.namespace}/${policy.name}`;
+      const previous = seen.get(key);
+      if (previous !== undefined) throw new PolicyError(file, `AgentPolicy ${key}`, [{ field: 'metadata.name', message: `also defined in ${previous}` }]);
+      seen.set(key, file);
+      policies.push(policy);
+    }
+  }
+  return policies;
+}
+
+/** The first Pod in `file`. */
+export function loadPod(file: string): PodIdentity {
+  const docs = readYamlDocuments(file);
+  const first = docs[0];
+  if (first === undefined) throw new InputError(`${file}: no Pod manifest`);
+  return parsePod(first, file);
+}

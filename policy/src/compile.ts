@@ -1,0 +1,218 @@
+// The compiler (pure): AgentPolicy objects + a pod -> the pod's Snapshot, with
+// a content-hash version. Everything a request needs is precomputed here: the
+// host index, method sets, path-template tries, and checked CEL conditions.
+import { createHash } from 'node:crypto';
+import { create, toBinary } from '@bufbuild/protobuf';
+import {
+  Action, Mode, SnapshotSchema, type Credential, type PathNode, type Policy as PolicyMessage,
+  type Rule as RuleMessage, type Snapshot,
+} from '../../proto/gen/agentwarden/v1/snapshot_pb.js';
+import { PolicyError, type FieldProblem } from './errors.js';
+import { checkCondition } from './cel.js';
+import { parseDurationMs } from './duration.js';
+import { dayMask, parseClock } from './schedule.js';
+import { parseTemplate, type TemplateSegment } from './paths.js';
+import { governingPolicies } from './selector.js';
+import type { AgentPolicy, PodIdentity, Rule } from './model.js';
+
+/** Looks up a Secret value; undefined when it does not exist or has no such key. */
+export type SecretResolver = (namespace: string, name: string, key: string) => Uint8Array | undefined;
+
+export interface CompileOptions {
+  /** Without a resolver, credentials are left unresolved (the sidecar then denies rules that need them). */
+  readonly resolveSecret?: SecretResolver;
+}
+
+/**
+ * Compiles the snapshot of `pod` from all known policies (only the governing
+ * ones are used). Throws PolicyError naming the source, policy, rule and field
+ * of every problem found in a governing policy.
+ */
+export function compileSnapshot(policies: readonly AgentPolicy[], pod: PodIdentity, options: CompileOptions = {}): Snapshot {
+  const governing = governingPolicies(policies, pod);
+  const snapshot = create(SnapshotSchema, {
+    agent: { namespace: pod.namespace, name: pod.name, serviceAccount: pod.serviceAccount, labels: sortedRecord(pod.labels) },
+    hostIndex: { exact: {}, suffix: {}, any: { rules: [] } },
+  });
+  const errors: PolicyError[] = [];
+  governing.forEach((policy, policyIndex) => {
+    snapshot.policies.push(policyMessage(policy));
+    const problems: FieldProblem[] = [];
+    policy.rules.forEach((rule, ruleIndex) => {
+      const compiled = compileRule(rule, policyIndex, `spec.rules[${ruleIndex}]`, problems);
+      if (rule.credential !== undefined) compiled.credential = credentialIndex(snapshot.credentials, policy, rule.credential, options);
+      addToHostIndex(snapshot, compiled.hosts, snapshot.rules.length);
+      snapshot.rules.push(compiled);
+    });
+    if (problems.length > 0) errors.push(new PolicyError(policy.source, `AgentPolicy ${policy.namespace}/${policy.name}`, problems));
+  });
+  if (errors.length > 0) throw errors.length === 1 && errors[0] !== undefined ? errors[0] : new AggregateCompileError(errors);
+  snapshot.version = snapshotVersion(snapshot);
+  return snapshot;
+}
+
+/** Several policies failed; `message` lists every problem. */
+export class AggregateCompileError extends PolicyError {
+  constructor(readonly errors: readonly PolicyError[]) {
+    super(errors[0]?.source ?? '', errors[0]?.object ?? '', errors.flatMap((e) => e.problems));
+    this.message = errors.map((e) => e.message).join('\n');
+  }
+}
+
+/** Checks one policy on its own (what admission and the CLI report for a single manifest). */
+export function checkPolicy(policy: AgentPolicy): void {
+  const problems: FieldProblem[] = [];
+  policy.rules.forEach((rule, i) => compileRule(rule, 0, `spec.rules[${i}]`, problems));
+  if (problems.length > 0) throw new PolicyError(policy.source, `AgentPolicy ${policy.namespace}/${policy.name}`, problems);
+}
+
+/** "sha256:<hex>" over the snapshot encoded without its version. */
+export function snapshotVersion(snapshot: Snapshot): string {
+  const bytes = toBinary(SnapshotSchema, { ...snapshot, version: '' });
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+function policyMessage(policy: AgentPolicy): PolicyMessage {
+  return {
+    $typeName: 'agentwarden.v1.Policy',
+    name: policy.name,
+    namespace: policy.namespace,
+    mode: policy.mode === 'Audit' ? Mode.AUDIT : Mode.ENFORCE,
+    generation: BigInt(policy.generation),
+    source: policy.source,
+  };
+}
+
+function compileRule(rule: Rule, policyIndex: number, field: string, problems: FieldProblem[]): RuleMessage {
+  const out: RuleMessage = {
+    $typeName: 'agentwarden.v1.Rule',
+    policy: policyIndex,
+    name: rule.name,
+    action: rule.action === 'Deny' ? Action.DENY : Action.ALLOW,
+    hosts: [...rule.to.hosts],
+    ports: [...rule.to.ports].sort((a, b) => a - b),
+  };
+  if (rule.http !== undefined) {
+    const trie = rule.http.paths.length === 0 ? undefined : buildTrie(rule.http.paths, `${field}.http.paths`, problems);
+    out.http = {
+      $typeName: 'agentwarden.v1.HttpMatch',
+      methods: [...rule.http.methods],
+      pathTemplates: [...rule.http.paths],
+      ...(trie === undefined ? {} : { paths: trie }),
+    };
+  }
+  if (rule.mcp !== undefined) {
+    out.mcp = { $typeName: 'agentwarden.v1.McpMatch', methods: [...rule.mcp.methods], tools: [...rule.mcp.tools] };
+  }
+  if (rule.when !== undefined) {
+    const checked = checkCondition(rule.when);
+    if (typeof checked === 'string') problems.push({ field: `${field}.when`, message: `rule "${rule.name}": ${checked}` });
+    out.when = { $typeName: 'agentwarden.v1.Condition', cel: rule.when };
+  }
+  if (rule.schedule !== undefined) {
+    out.schedule = {
+      $typeName: 'agentwarden.v1.Schedule',
+      timezone: rule.schedule.timezone,
+      windows: rule.schedule.windows.map((w) => ({
+        $typeName: 'agentwarden.v1.Window',
+        days: dayMask(w.days),
+        startMinute: parseClock(w.start) ?? 0,
+        endMinute: parseClock(w.end) ?? 1440,
+      })),
+    };
+  }
+  if (rule.rateLimit !== undefined) {
+    out.rateLimit = { $typeName: 'agentwarden.v1.RateLimit', requests: rule.rateLimit.requests, perMillis: BigInt(parseDurationMs(rule.rateLimit.per) ?? 60_000) };
+  }
+  return out;
+}
+
+function newNode(): PathNode {
+  return { $typeName: 'agentwarden.v1.PathNode', literal: {}, params: [], end: false, rest: false };
+}
+
+function buildTrie(templates: readonly string[], field: string, problems: FieldProblem[]): PathNode {
+  const root = newNode();
+  templates.forEach((template, i) => {
+    const segments = parseTemplate(template);
+    if (typeof segments === 'string') {
+      problems.push({ field: `${field}[${i}]`, message: `"${template}": ${segments}` });
+      return;
+    }
+    insert(root, segments);
+  });
+  return root;
+}
+
+function insert(root: PathNode, segments: readonly TemplateSegment[]): void {
+  let node = root;
+  for (const seg of segments) {
+    switch (seg.kind) {
+      case 'literal': {
+        // Object.hasOwn: segment names such as "constructor" must not hit the prototype.
+        const next = Object.hasOwn(node.literal, seg.value) ? node.literal[seg.value] : undefined;
+        node = next ?? (node.literal[seg.value] = newNode());
+        break;
+      }
+      case 'param': {
+        let edge = node.params.find((p) => p.name === seg.name);
+        if (edge === undefined) {
+          edge = { $typeName: 'agentwarden.v1.ParamEdge', name: seg.name, next: newNode() };
+          node.params.push(edge);
+        }
+        node = edge.next ?? newNode();
+        break;
+      }
+      case 'wildcard':
+        node = node.wildcard ??= newNode();
+        break;
+      case 'rest':
+        node.rest = true;
+        return;
+    }
+  }
+  node.end = true;
+}
+
+function addToHostIndex(snapshot: Snapshot, hosts: readonly string[], ruleIndex: number): void {
+  const index = snapshot.hostIndex;
+  if (index === undefined) return;
+  for (const host of hosts) {
+    if (host === '*') {
+      index.any ??= { $typeName: 'agentwarden.v1.RuleList', rules: [] };
+      if (!index.any.rules.includes(ruleIndex)) index.any.rules.push(ruleIndex);
+      continue;
+    }
+    const [map, key] = host.startsWith('*.') ? [index.suffix, host.slice(1)] : [index.exact, host];
+    const list = Object.hasOwn(map, key) ? map[key] : undefined;
+    if (list === undefined) map[key] = { $typeName: 'agentwarden.v1.RuleList', rules: [ruleIndex] };
+    else if (!list.rules.includes(ruleIndex)) list.rules.push(ruleIndex);
+  }
+}
+
+function credentialIndex(credentials: Credential[], policy: AgentPolicy, name: string, options: CompileOptions): number {
+  const existing = credentials.findIndex((c) => c.policy === policy.name && c.name === name);
+  if (existing >= 0) return existing;
+  const spec = policy.credentials.find((c) => c.name === name);
+  // manifest.ts guarantees the reference exists; an unknown name compiles to an unresolved credential.
+  const value = spec === undefined ? undefined : options.resolveSecret?.(policy.namespace, spec.secretRef.name, spec.secretRef.key);
+  credentials.push({
+    $typeName: 'agentwarden.v1.Credential',
+    policy: policy.name,
+    name,
+    header: spec?.header ?? 'Authorization',
+    prefix: spec?.prefix ?? 'Bearer ',
+    secretNamespace: policy.namespace,
+    secretName: spec?.secretRef.name ?? '',
+    secretKey: spec?.secretRef.key ?? '',
+    value: value ?? new Uint8Array(0),
+    resolved: value !== undefined,
+  });
+  return credentials.length - 1;
+}
+
+function sortedRecord(record: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(record).sort()) out[key] = record[key] ?? '';
+  return out;
+}

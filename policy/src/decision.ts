@@ -1,0 +1,42 @@
+// What the evaluator answers for one request.
+
+export type EffectiveMode = 'Enforce' | 'Audit';
+
+/** The decision the Audit policies would have made, had they been enforced. */
+export interface AuditDecision {
+  readonly allowed: boolean;
+  readonly policy: string;
+  readonly rule: string;
+  readonly reason: string;
+}
+
+/** Facts about the request that audit spans and deny responses carry. */
+export interface RequestFacts {
+  readonly method: string;
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+  readonly mcpMethod: string;
+  readonly mcpTool: string;
+  /** The JSON-RPC id of an MCP request (string, number or null), undefined when not MCP. */
+  readonly mcpId: string | number | null | undefined;
+}
+
+export interface Decision {
+  readonly allowed: boolean;
+  readonly mode: EffectiveMode;
+  /** Name of the policy of the deciding rule; "" for default-deny and invalid-request. */
+  readonly policy: string;
+  /** The deciding rule, or "default-deny" / "invalid-request" / "no-policy-loaded". */
+  readonly rule: string;
+  readonly reason: string;
+  /** Present when Audit policies govern the pod. */
+  readonly auditDecision: AuditDecision | null;
+  /** Headers to add upstream on allow (credentials). Values are secret. */
+  readonly headers: readonly (readonly [string, string])[];
+  readonly request: RequestFacts | undefined;
+}
+
+export const RULE_DEFAULT_DENY = 'default-deny';
+export const RULE_INVALID_REQUEST = 'invalid-request';
+export const RULE_NO_POLICY_LOADED = 'no-policy-loaded';

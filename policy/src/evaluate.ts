@@ -1,0 +1,203 @@
+// The evaluator (pure): a loaded snapshot + an Envoy CheckRequest -> a
+// decision, following DESIGN.md's decision semantics point by point. The clock
+// and the rate-limit state are passed in.
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import type { CheckRequest } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
+import type { CelBindings } from './cel.js';
+import {
+  RULE_DEFAULT_DENY, RULE_INVALID_REQUEST,
+  type AuditDecision, type Decision, type RequestFacts,
+} from './decision.js';
+import { lookupHost } from './hosts.js';
+import type { LoadedRule, LoadedSnapshot } from './load.js';
+import { matchTrie } from './paths.js';
+import type { RateLimiter } from './ratelimit.js';
+import { parseQuery, readCheckRequest, type RequestView } from './request.js';
+import { inWindows } from './schedule.js';
+
+export interface EvaluateContext {
+  /** The clock, used when the CheckRequest carries no attributes.request.time (point 5). */
+  readonly nowMs: number;
+  readonly rateLimiter: RateLimiter;
+}
+
+/** How one rule relates to one request. */
+type RuleOutcome =
+  | { readonly match: false; readonly note?: string }
+  | { readonly match: true; readonly note?: string; readonly params: ReadonlyMap<string, string> };
+
+const NO_MATCH: RuleOutcome = { match: false };
+
+interface Verdict {
+  readonly allowed: boolean;
+  readonly rule: LoadedRule | undefined;
+  readonly ruleName: string;
+  readonly reason: string;
+}
+
+export function evaluate(loaded: LoadedSnapshot, check: CheckRequest, ctx: EvaluateContext): Decision {
+  const read = readCheckRequest(check, { body: loaded.needsBody, headers: loaded.needsHeaders });
+  if (!read.ok) {
+    // Point 7: ambiguous requests are denied before any rule is looked at, in every mode.
+    const reason = `invalid request: ${read.reason}`;
+    return {
+      allowed: false, mode: loaded.hasEnforce || !loaded.hasAudit ? 'Enforce' : 'Audit', policy: '', rule: RULE_INVALID_REQUEST, reason,
+      auditDecision: loaded.hasAudit ? { allowed: false, policy: '', rule: RULE_INVALID_REQUEST, reason } : null,
+      headers: [],
+      request: { method: read.method, host: read.host, port: 0, path: read.path, mcpMethod: '', mcpTool: '', mcpId: undefined },
+    };
+  }
+  const view = read.view;
+  const facts: RequestFacts = {
+    method: view.method, host: view.host, port: view.port, path: view.path,
+    mcpMethod: view.mcp?.method ?? '', mcpTool: view.mcp?.tool ?? '', mcpId: view.mcp?.id,
+  };
+  if (loaded.rules.length === 0 && loaded.snapshot.policies.length === 0) {
+    return deny(facts, RULE_DEFAULT_DENY, '', `no AgentPolicy governs pod ${loaded.agent.namespace}/${loaded.agent.name}`);
+  }
+  const nowMs = view.timeMs ?? ctx.nowMs;
+  const session = new RequestSession(loaded, view, nowMs);
+  const candidates = lookupHost(loaded.hosts, view.host);
+
+  if (!loaded.hasAudit) {
+    const v = decide(session, candidates, (r) => !r.audit, ctx, true);
+    return finish(v, 'Enforce', null, facts);
+  }
+  if (!loaded.hasEnforce) {
+    // Point 3: only Audit policies: allowed; the would-be decision is recorded.
+    const wouldBe = decide(session, candidates, () => true, ctx, false);
+    const audit = toAudit(wouldBe);
+    return {
+      allowed: true, mode: 'Audit', policy: audit.policy, rule: audit.rule,
+      reason: `Audit mode: would ${audit.allowed ? 'allow' : 'deny'}: ${audit.reason}`,
+      auditDecision: audit, headers: wouldBe.allowed ? credentialHeaders(wouldBe.rule) : [], request: facts,
+    };
+  }
+  // Point 4: effective decision from Enforce policies, would-be with all of them.
+  const effective = decide(session, candidates, (r) => !r.audit, ctx, true);
+  const wouldBe = decide(session, candidates, () => true, ctx, false);
+  return finish(effective, 'Enforce', toAudit(wouldBe), facts);
+}
+
+function finish(v: Verdict, mode: 'Enforce', audit: AuditDecision | null, facts: RequestFacts): Decision {
+  return {
+    allowed: v.allowed, mode, policy: v.rule?.policyName ?? '', rule: v.ruleName, reason: v.reason,
+    auditDecision: audit, headers: v.allowed ? credentialHeaders(v.rule) : [], request: facts,
+  };
+}
+
+function deny(facts: RequestFacts, rule: string, policy: string, reason: string): Decision {
+  return { allowed: false, mode: 'Enforce', policy, rule, reason, auditDecision: null, headers: [], request: facts };
+}
+
+function toAudit(v: Verdict): AuditDecision {
+  return { allowed: v.allowed, policy: v.rule?.policyName ?? '', rule: v.ruleName, reason: v.reason };
+}
+
+function credentialHeaders(rule: LoadedRule | undefined): (readonly [string, string])[] {
+  const c = rule?.credential;
+  if (c?.value === undefined) return [];
+  return [[c.header, c.prefix + c.value]];
+}
+
+/**
+ * Point 3: any matching Deny rule denies; else the first matching Allow rule
+ * allows (its rate limit and credential permitting); else default-deny.
+ */
+function decide(session: RequestSession, candidates: readonly number[], inScope: (r: LoadedRule) => boolean, ctx: EvaluateContext, consume: boolean): Verdict {
+  const rules = session.loaded.rules;
+  const notes: string[] = [];
+  for (const i of candidates) {
+    const rule = rules[i];
+    if (rule === undefined || !rule.deny || !inScope(rule)) continue;
+    const outcome = session.outcome(rule);
+    if (outcome.match) {
+      const why = outcome.note === undefined ? '' : `; ${outcome.note}`;
+      return { allowed: false, rule, ruleName: rule.name, reason: `denied by rule "${rule.name}" of policy "${rule.policyName}"${why}` };
+    }
+  }
+  for (const i of candidates) {
+    const rule = rules[i];
+    if (rule === undefined || rule.deny || !inScope(rule)) continue;
+    const outcome = session.outcome(rule);
+    if (!outcome.match) {
+      if (outcome.note !== undefined) notes.push(`rule "${rule.name}" did not match: ${outcome.note}`);
+      continue;
+    }
+    const limit = rule.rateLimit;
+    if (limit !== undefined && !ctx.rateLimiter.admit(rule.index, limit.requests, limit.perMillis, session.nowMs, consume)) {
+      return { allowed: false, rule, ruleName: rule.name, reason: `rule "${rule.name}" of policy "${rule.policyName}" allows at most ${limit.requests} requests per ${limit.perMillis} ms; limit reached` };
+    }
+    if (rule.credential !== undefined && rule.credential.value === undefined) {
+      return { allowed: false, rule, ruleName: rule.name, reason: `rule "${rule.name}" of policy "${rule.policyName}" allows, but its credential "${rule.credential.name}" is not available` };
+    }
+    return { allowed: true, rule, ruleName: rule.name, reason: `allowed by rule "${rule.name}" of policy "${rule.policyName}"` };
+  }
+  const detail = notes.length === 0 ? '' : `; ${notes.slice(0, 3).join('; ')}`;
+  return { allowed: false, rule: undefined, ruleName: RULE_DEFAULT_DENY, reason: `no rule allows ${session.view.method} ${session.view.host}${session.view.path}${detail}` };
+}
+
+/** Per-request memo: each rule is matched at most once, bindings are built once. */
+class RequestSession {
+  private readonly outcomes = new Map<number, RuleOutcome>();
+  private baseBindings: CelBindings | undefined;
+
+  constructor(readonly loaded: LoadedSnapshot, readonly view: RequestView, readonly nowMs: number) {}
+
+  outcome(rule: LoadedRule): RuleOutcome {
+    let o = this.outcomes.get(rule.index);
+    if (o === undefined) {
+      o = this.match(rule);
+      this.outcomes.set(rule.index, o);
+    }
+    return o;
+  }
+
+  private match(rule: LoadedRule): RuleOutcome {
+    const v = this.view;
+    if (rule.ports !== undefined && !rule.ports.has(v.port)) return NO_MATCH;
+    if (rule.methods !== undefined && !rule.methods.has(v.method)) return NO_MATCH;
+    let params: ReadonlyMap<string, string> = EMPTY_PARAMS;
+    if (rule.paths !== undefined) {
+      const captured = matchTrie(rule.paths, v.segments);
+      if (captured === undefined) return NO_MATCH;
+      params = captured;
+    }
+    if (rule.mcp !== undefined) {
+      const call = v.mcp;
+      if (call === undefined) return { match: false, note: v.bodyNote ?? 'body is not one JSON-RPC 2.0 request' };
+      if (!rule.mcp.methods.has(call.method)) return NO_MATCH;
+      if (rule.mcp.tools !== undefined && !rule.mcp.tools.has(call.tool)) return NO_MATCH;
+    }
+    if (rule.schedule !== undefined && !inWindows(rule.schedule.clock.at(this.nowMs), rule.schedule.windows)) {
+      return { match: false, note: 'outside its schedule' };
+    }
+    if (rule.when !== undefined) {
+      const result = rule.when(this.bindings(params));
+      if (!result.ok) {
+        // Point 2: a condition that fails to evaluate: Allow rules do not match, Deny rules do.
+        const note = `when failed to evaluate (${result.error})`;
+        return rule.deny ? { match: true, note, params } : { match: false, note };
+      }
+      if (!result.value) return NO_MATCH;
+    }
+    return { match: true, params };
+  }
+
+  private bindings(params: ReadonlyMap<string, string>): CelBindings {
+    if (this.baseBindings === undefined) {
+      const v = this.view;
+      const a = this.loaded.agent;
+      this.baseBindings = {
+        request: { method: v.method, host: v.host, port: BigInt(v.port), path: v.path, query: parseQuery(v.rawQuery), headers: v.headers, params: EMPTY_PARAMS, body: v.body },
+        mcp: { method: v.mcp?.method ?? '', tool: v.mcp?.tool ?? '', arguments: v.mcp?.arguments ?? {} },
+        agent: { namespace: a.namespace, name: a.name, serviceAccount: a.serviceAccount, labels: a.labels },
+        now: this.loaded.needsNow ? timestampFromMs(this.nowMs) : null,
+      };
+    }
+    if (params.size === 0) return this.baseBindings;
+    return { ...this.baseBindings, request: { ...this.baseBindings.request, params } };
+  }
+}
+
+const EMPTY_PARAMS: ReadonlyMap<string, string> = new Map();

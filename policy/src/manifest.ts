@@ -1,0 +1,237 @@
+// Reads AgentPolicy and Pod manifests (decoded YAML or JSON objects) into the
+// typed model, applying the CRD's defaults and checking what its schema and
+// x-kubernetes-validations check, so that the CLI and standalone sidecar refuse
+// exactly what the API server would. CEL conditions are checked by the compiler.
+import { PolicyError, Problems } from './errors.js';
+import { FieldReader, child, isPlain } from './fields.js';
+import { isHostPattern } from './hosts.js';
+import { parseDurationMs } from './duration.js';
+import { parseClock, isTimeZone } from './schedule.js';
+import { parseTemplate } from './paths.js';
+import {
+  HTTP_METHODS, MAX_RULES, WEEKDAYS,
+  type AgentPolicy, type CredentialSpec, type LabelSelector, type LabelSelectorRequirement,
+  type PodIdentity, type Rule, type Schedule, type ScheduleWindow,
+} from './model.js';
+
+export const API_VERSION = 'agentwarden.io/v1alpha1';
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const MCP_METHOD = /^[A-Za-z0-9_./-]+$/;
+
+/** Names an object for error messages: "AgentPolicy support/support-agent". */
+function objectName(kind: string, value: unknown): string {
+  const meta = isPlain(value) && isPlain(value['metadata']) ? value['metadata'] : {};
+  const name = typeof meta['name'] === 'string' ? meta['name'] : '<unnamed>';
+  const ns = typeof meta['namespace'] === 'string' ? `${meta['namespace']}/` : '';
+  return `${kind} ${ns}${name}`;
+}
+
+export function isAgentPolicyManifest(value: unknown): boolean {
+  return isPlain(value) && value['kind'] === 'AgentPolicy';
+}
+
+/**
+ * Reads one AgentPolicy. `defaultNamespace` applies when metadata.namespace is
+ * absent (as kubectl applies the context namespace). Throws PolicyError listing
+ * every problem with its field path.
+ */
+export function parseAgentPolicy(value: unknown, source: string, defaultNamespace: string): AgentPolicy {
+  const problems = new Problems();
+  const object = objectName('AgentPolicy', value);
+  const root = FieldReader.of(problems, '', value);
+  if (root === undefined) throw new PolicyError(source, object, [{ field: '(root)', message: 'must be an object' }]);
+  root.rejectUnknown(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+  const apiVersion = root.string('apiVersion', { required: true });
+  if (apiVersion !== undefined && apiVersion !== API_VERSION) problems.add('apiVersion', `must be ${API_VERSION}, got "${apiVersion}"`);
+  if (root.string('kind', { required: true }) !== 'AgentPolicy') problems.add('kind', 'must be AgentPolicy');
+  const meta = root.object('metadata', true);
+  const name = meta?.string('name', { required: true, maxLength: 253, pattern: DNS_SUBDOMAIN, patternHint: 'a DNS subdomain name' }) ?? '';
+  const namespace = meta?.string('namespace', { maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label' }) ?? defaultNamespace;
+  const generation = meta?.integer('generation', { min: 0, max: Number.MAX_SAFE_INTEGER }) ?? 0;
+  const spec = root.object('spec', true);
+  let policy: AgentPolicy | undefined;
+  if (spec !== undefined) {
+    spec.rejectUnknown(['podSelector', 'mode', 'rules', 'credentials']);
+    const selector = spec.object('podSelector', true);
+    const credentials = readCredentials(spec);
+    const credentialNames = new Set(credentials.map((c) => c.name));
+    const rules = readRules(spec, problems, credentialNames);
+    policy = {
+      name, namespace, generation, source,
+      podSelector: selector === undefined ? { matchLabels: {}, matchExpressions: [] } : readSelector(selector),
+      mode: spec.enumString('mode', ['Enforce', 'Audit'], 'Enforce'),
+      rules,
+      credentials,
+    };
+  }
+  if (!problems.empty || policy === undefined) throw new PolicyError(source, object, problems.list);
+  return policy;
+}
+
+function readSelector(sel: FieldReader): LabelSelector {
+  sel.rejectUnknown(['matchLabels', 'matchExpressions']);
+  const matchLabels = sel.stringMap('matchLabels', { maxLength: 63 });
+  const matchExpressions = sel.list('matchExpressions', { max: 64 }, (v, path): LabelSelectorRequirement | undefined => {
+    const r = sel.reader(path, v);
+    if (r === undefined) return undefined;
+    r.rejectUnknown(['key', 'operator', 'values']);
+    const key = r.string('key', { required: true, maxLength: 317 }) ?? '';
+    const operator = r.enumString('operator', ['In', 'NotIn', 'Exists', 'DoesNotExist'], 'In');
+    const values = r.stringList('values', { max: 256, maxLength: 63 });
+    if ((operator === 'In' || operator === 'NotIn') && values.length === 0) sel.report(child(path, 'values'), `must be non-empty for operator ${operator}`);
+    if ((operator === 'Exists' || operator === 'DoesNotExist') && values.length > 0) sel.report(child(path, 'values'), `must be empty for operator ${operator}`);
+    return { key, operator, values };
+  });
+  return { matchLabels, matchExpressions };
+}
+
+function readRules(spec: FieldReader, problems: Problems, credentialNames: ReadonlySet<string>): Rule[] {
+  const names = new Set<string>();
+  return spec.list('rules', { required: true, min: 1, max: MAX_RULES }, (v, path) => {
+    const r = spec.reader(path, v);
+    if (r === undefined) return undefined;
+    r.rejectUnknown(['name', 'action', 'to', 'http', 'mcp', 'when', 'schedule', 'rateLimit', 'credential']);
+    const name = r.string('name', { required: true, maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label (lower-case letters, digits, "-")' }) ?? '';
+    if (name !== '' && names.has(name)) problems.add(child(path, 'name'), `duplicate rule name "${name}"`);
+    names.add(name);
+    const to = r.object('to', true);
+    to?.rejectUnknown(['hosts', 'ports']);
+    const hosts = to?.stringList('hosts', { required: true, min: 1, max: 64, maxLength: 253, unique: true }) ?? [];
+    hosts.forEach((h, i) => {
+      if (!isHostPattern(h)) problems.add(child(child(child(path, 'to'), 'hosts'), i), `"${h}" is not a lower-case host name, "*.suffix" or "*"`);
+    });
+    const ports = to?.list('ports', { max: 64 }, (p, ppath) => {
+      if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535) {
+        problems.add(ppath, 'must be an integer port between 1 and 65535');
+        return undefined;
+      }
+      return p;
+    }) ?? [];
+    const rule: Rule = {
+      name,
+      action: r.enumString('action', ['Allow', 'Deny'], 'Allow'),
+      to: { hosts, ports },
+      ...optional('http', readHttp(r, problems)),
+      ...optional('mcp', readMcp(r)),
+      ...optional('when', r.string('when', { maxLength: 4096 })),
+      ...optional('schedule', readSchedule(r, problems)),
+      ...optional('rateLimit', readRateLimit(r, problems)),
+      ...optional('credential', r.string('credential', { maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label' })),
+    };
+    if (rule.credential !== undefined && !credentialNames.has(rule.credential)) {
+      problems.add(child(path, 'credential'), `names credential "${rule.credential}", which spec.credentials does not declare`);
+    }
+    return rule;
+  });
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+function readHttp(rule: FieldReader, problems: Problems): Rule['http'] {
+  const http = rule.object('http');
+  if (http === undefined) return undefined;
+  http.rejectUnknown(['methods', 'paths']);
+  const methods = http.stringList('methods', { max: HTTP_METHODS.length, maxLength: 7, unique: true }).map((m, i) => {
+    if (!(HTTP_METHODS as readonly string[]).includes(m)) problems.add(child(child(http.path, 'methods'), i), `must be one of ${HTTP_METHODS.join(', ')}, got "${m}"`);
+    return m;
+  });
+  const paths = http.stringList('paths', { max: 64, maxLength: 1024, unique: true });
+  paths.forEach((p, i) => {
+    const parsed = parseTemplate(p);
+    if (typeof parsed === 'string') problems.add(child(child(http.path, 'paths'), i), `"${p}": ${parsed}`);
+  });
+  return { methods, paths };
+}
+
+function readMcp(rule: FieldReader): Rule['mcp'] {
+  const mcp = rule.object('mcp');
+  if (mcp === undefined) return undefined;
+  mcp.rejectUnknown(['methods', 'tools']);
+  const methods = mcp.has('methods')
+    ? mcp.stringList('methods', { max: 32, maxLength: 128, pattern: MCP_METHOD, patternHint: 'a JSON-RPC method name', unique: true })
+    : ['tools/call'];
+  const tools = mcp.stringList('tools', { max: 64, maxLength: 1024, unique: true });
+  return { methods, tools };
+}
+
+function readSchedule(rule: FieldReader, problems: Problems): Schedule | undefined {
+  const s = rule.object('schedule');
+  if (s === undefined) return undefined;
+  s.rejectUnknown(['timezone', 'windows']);
+  const timezone = s.string('timezone', { maxLength: 64, default: 'UTC' }) ?? 'UTC';
+  if (!isTimeZone(timezone)) problems.add(child(s.path, 'timezone'), `"${timezone}" is not an IANA time zone`);
+  const windows = s.list('windows', { required: true, min: 1, max: 32 }, (v, path): ScheduleWindow | undefined => {
+    const w = s.reader(path, v);
+    if (w === undefined) return undefined;
+    w.rejectUnknown(['days', 'start', 'end']);
+    // Omitted days: every day (as the CRD's default says).
+    const days = w.has('days') ? w.stringList('days', { min: 1, max: 7, maxLength: 3, unique: true }) : [...WEEKDAYS];
+    days.forEach((d, i) => {
+      if (!(WEEKDAYS as readonly string[]).includes(d)) problems.add(child(child(path, 'days'), i), `must be one of ${WEEKDAYS.join(', ')}, got "${d}"`);
+    });
+    const start = w.string('start', { required: true, maxLength: 5 }) ?? '00:00';
+    const end = w.string('end', { required: true, maxLength: 5 }) ?? '24:00';
+    const s0 = parseClock(start);
+    const e0 = parseClock(end);
+    if (s0 === undefined || s0 === 1440) problems.add(child(path, 'start'), `"${start}" is not a time HH:MM between 00:00 and 23:59`);
+    if (e0 === undefined) problems.add(child(path, 'end'), `"${end}" is not a time HH:MM between 00:00 and 24:00`);
+    if (s0 !== undefined && e0 !== undefined && s0 >= e0) problems.add(path, `start ${start} must be before end ${end} (split overnight windows in two)`);
+    return { days: days as ScheduleWindow['days'], start, end };
+  });
+  return { timezone, windows };
+}
+
+function readRateLimit(rule: FieldReader, problems: Problems): Rule['rateLimit'] {
+  const rl = rule.object('rateLimit');
+  if (rl === undefined) return undefined;
+  rl.rejectUnknown(['requests', 'per']);
+  const requests = rl.integer('requests', { required: true, min: 1, max: 1_000_000 }) ?? 1;
+  const per = rl.string('per', { required: true, maxLength: 32 }) ?? '1m';
+  const ms = parseDurationMs(per);
+  if (ms === undefined || ms <= 0) problems.add(child(rl.path, 'per'), `"${per}" is not a positive duration such as 30s, 1m or 1h`);
+  return { requests, per };
+}
+
+function readCredentials(spec: FieldReader): CredentialSpec[] {
+  const names = new Set<string>();
+  return spec.list('credentials', { max: 64 }, (v, path) => {
+    const c = spec.reader(path, v);
+    return c === undefined ? undefined : readCredential(c, names);
+  });
+}
+
+function readCredential(c: FieldReader, names: Set<string>): CredentialSpec | undefined {
+  c.rejectUnknown(['name', 'secretRef', 'header', 'prefix']);
+  const name = c.string('name', { required: true, maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label' }) ?? '';
+  if (name !== '' && names.has(name)) c.report(child(c.path, 'name'), `duplicate credential name "${name}"`);
+  names.add(name);
+  const ref = c.object('secretRef', true);
+  ref?.rejectUnknown(['name', 'key']);
+  const secretName = ref?.string('name', { required: true, maxLength: 253, pattern: DNS_SUBDOMAIN, patternHint: 'a Secret name' }) ?? '';
+  const key = ref?.string('key', { required: true, maxLength: 253, pattern: SECRET_KEY, patternHint: 'a Secret data key' }) ?? '';
+  const header = c.string('header', { maxLength: 256, pattern: HEADER_NAME, patternHint: 'an HTTP header name', default: 'Authorization' }) ?? 'Authorization';
+  const prefix = c.string('prefix', { maxLength: 256, pattern: /^[\x20-\x7e]*$/, patternHint: 'printable ASCII', default: 'Bearer ' }) ?? 'Bearer ';
+  return { name, secretRef: { name: secretName, key }, header, prefix };
+}
+
+/** Reads the identity of a Pod manifest: namespace, name, service account, labels. */
+export function parsePod(value: unknown, source: string): PodIdentity {
+  const problems = new Problems();
+  const object = objectName('Pod', value);
+  const root = FieldReader.of(problems, '', value);
+  if (root === undefined) throw new PolicyError(source, object, [{ field: '(root)', message: 'must be an object' }]);
+  if (root.string('kind', { required: true }) !== 'Pod') problems.add('kind', 'must be Pod');
+  const meta = root.object('metadata', true);
+  const name = meta?.string('name', { required: true, maxLength: 253, pattern: DNS_SUBDOMAIN, patternHint: 'a DNS subdomain name' }) ?? '';
+  const namespace = meta?.string('namespace', { maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label', default: 'default' }) ?? 'default';
+  const labels = meta?.stringMap('labels', { maxLength: 63 }) ?? {};
+  const spec = root.object('spec');
+  const serviceAccount = spec?.string('serviceAccountName', { maxLength: 253, default: 'default' }) ?? 'default';
+  if (!problems.empty) throw new PolicyError(source, object, problems.list);
+  return { namespace, name, serviceAccount, labels };
+}

@@ -1,0 +1,79 @@
+// The AgentPolicy model (agentwarden.io/v1alpha1) after validation and
+// defaulting, and the pod identity a snapshot is compiled for. Field names are
+// DESIGN.md's public contract.
+
+export type Mode = 'Enforce' | 'Audit';
+export type Action = 'Allow' | 'Deny';
+export type Weekday = 'Sun' | 'Mon' | 'Tue' | 'Wed' | 'Thu' | 'Fri' | 'Sat';
+
+export const WEEKDAYS: readonly Weekday[] = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'] as const;
+export const MAX_RULES = 256;
+
+export interface LabelSelectorRequirement {
+  readonly key: string;
+  readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  readonly values: readonly string[];
+}
+
+export interface LabelSelector {
+  readonly matchLabels: Readonly<Record<string, string>>;
+  readonly matchExpressions: readonly LabelSelectorRequirement[];
+}
+
+export interface ScheduleWindow {
+  readonly days: readonly Weekday[];
+  /** "HH:MM", 00:00..24:00 */
+  readonly start: string;
+  readonly end: string;
+}
+
+export interface Schedule {
+  readonly timezone: string;
+  readonly windows: readonly ScheduleWindow[];
+}
+
+export interface RateLimitSpec {
+  readonly requests: number;
+  /** A Go-style duration: "1m", "30s", "1h30m". */
+  readonly per: string;
+}
+
+export interface Rule {
+  readonly name: string;
+  readonly action: Action;
+  readonly to: { readonly hosts: readonly string[]; readonly ports: readonly number[] };
+  readonly http?: { readonly methods: readonly string[]; readonly paths: readonly string[] };
+  readonly mcp?: { readonly methods: readonly string[]; readonly tools: readonly string[] };
+  readonly when?: string;
+  readonly schedule?: Schedule;
+  readonly rateLimit?: RateLimitSpec;
+  readonly credential?: string;
+}
+
+export interface CredentialSpec {
+  readonly name: string;
+  readonly secretRef: { readonly name: string; readonly key: string };
+  readonly header: string;
+  readonly prefix: string;
+}
+
+export interface AgentPolicy {
+  readonly name: string;
+  readonly namespace: string;
+  readonly generation: number;
+  /** Where the manifest came from (file path, or "namespace/name" from the API server). */
+  readonly source: string;
+  readonly podSelector: LabelSelector;
+  readonly mode: Mode;
+  readonly rules: readonly Rule[];
+  readonly credentials: readonly CredentialSpec[];
+}
+
+/** The identity of the pod a snapshot is compiled for. */
+export interface PodIdentity {
+  readonly namespace: string;
+  readonly name: string;
+  readonly serviceAccount: string;
+  readonly labels: Readonly<Record<string, string>>;
+}

@@ -1,0 +1,122 @@
+// Path templates and request paths (DESIGN.md semantics, point 7).
+//
+// A template is a list of whole segments: a literal, "{name}" (one non-empty
+// segment, captured), "*" (one non-empty segment) or a final "**" (zero or more
+// segments). Templates of one rule are merged into a segment trie at compile
+// time; requests are matched against it without any regular expression.
+
+export type TemplateSegment =
+  | { readonly kind: 'literal'; readonly value: string }
+  | { readonly kind: 'param'; readonly name: string }
+  | { readonly kind: 'wildcard' }
+  | { readonly kind: 'rest' };
+
+const PARAM = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+export const MAX_PATH_LENGTH = 8192;
+export const MAX_PATH_SEGMENTS = 256;
+
+/** Splits "/a/b/" into ["a", "b", ""]; "/" into []. The input starts with "/". */
+export function splitSegments(path: string): string[] {
+  return path === '/' ? [] : path.slice(1).split('/');
+}
+
+/** Parses a path template, or returns why it is invalid. */
+export function parseTemplate(template: string): TemplateSegment[] | string {
+  if (!template.startsWith('/')) return 'must start with "/"';
+  const raw = splitSegments(template);
+  const out: TemplateSegment[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const seg = raw[i] ?? '';
+    const last = i === raw.length - 1;
+    if (seg === '**') {
+      if (!last) return '"**" is only allowed as the last segment';
+      out.push({ kind: 'rest' });
+    } else if (seg === '*') {
+      out.push({ kind: 'wildcard' });
+    } else if (seg.startsWith('{') || seg.endsWith('}')) {
+      const m = PARAM.exec(seg);
+      if (m === null) return `segment "${seg}" is not a parameter of the form {name}`;
+      const name = m[1] ?? '';
+      if (out.some((s) => s.kind === 'param' && s.name === name)) return `parameter {${name}} appears twice`;
+      out.push({ kind: 'param', name });
+    } else {
+      if (seg === '' && !last) return 'empty segment ("//")';
+      if (seg === '.' || seg === '..') return `segment "${seg}" can never match (such paths are denied as invalid)`;
+      if (/[{}*]/.test(seg)) return `segment "${seg}": "{", "}" and "*" must make up a whole segment`;
+      if (/%|\\|\?|#|\0/.test(seg)) return `segment "${seg}" must be written decoded, without "%", "\\", "?" or "#"`;
+      out.push({ kind: 'literal', value: seg });
+    }
+  }
+  return out;
+}
+
+export type PathCheck =
+  | { readonly ok: true; readonly segments: readonly string[] }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Validates a request path (query already removed) and returns its
+ * percent-decoded segments. Ambiguous paths are refused: "." or ".." segments
+ * (also when encoded), encoded "/" or "\", NUL, backslashes, malformed
+ * percent-encoding, and paths beyond the length and segment bounds.
+ */
+export function checkRequestPath(path: string): PathCheck {
+  if (path.length === 0 || path[0] !== '/') return { ok: false, reason: 'path must start with "/"' };
+  if (path.length > MAX_PATH_LENGTH) return { ok: false, reason: `path longer than ${MAX_PATH_LENGTH} characters` };
+  if (path.includes('\\')) return { ok: false, reason: 'path contains a backslash' };
+  if (path.includes('\0')) return { ok: false, reason: 'path contains NUL' };
+  const raw = splitSegments(path);
+  if (raw.length > MAX_PATH_SEGMENTS) return { ok: false, reason: `path has more than ${MAX_PATH_SEGMENTS} segments` };
+  const segments: string[] = new Array<string>(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    let seg = raw[i] ?? '';
+    if (seg.includes('%')) {
+      const lower = seg.toLowerCase();
+      if (lower.includes('%2f')) return { ok: false, reason: 'path contains an encoded slash (%2F)' };
+      if (lower.includes('%5c')) return { ok: false, reason: 'path contains an encoded backslash (%5C)' };
+      if (lower.includes('%00')) return { ok: false, reason: 'path contains an encoded NUL (%00)' };
+      try {
+        seg = decodeURIComponent(seg);
+      } catch {
+        return { ok: false, reason: 'path contains malformed percent-encoding' };
+      }
+    }
+    if (seg === '.' || seg === '..') return { ok: false, reason: `path contains a "${seg}" segment` };
+    segments[i] = seg;
+  }
+  return { ok: true, segments };
+}
+
+/** Runtime form of the trie (Maps, so that segment names never reach an object prototype). */
+export interface PathTrie {
+  readonly literal: ReadonlyMap<string, PathTrie>;
+  readonly params: readonly { readonly name: string; readonly next: PathTrie }[];
+  readonly wildcard: PathTrie | undefined;
+  readonly end: boolean;
+  readonly rest: boolean;
+}
+
+/**
+ * Matches segments against the trie. Returns the captured parameters of the
+ * first match (literal before parameter before "*" before "**"), or undefined.
+ */
+export function matchTrie(trie: PathTrie, segments: readonly string[]): Map<string, string> | undefined {
+  const captures: [string, string][] = [];
+  return walk(trie, segments, 0, captures) ? new Map(captures) : undefined;
+}
+
+function walk(node: PathTrie, segs: readonly string[], i: number, captures: [string, string][]): boolean {
+  if (i === segs.length) return node.end || node.rest;
+  const seg = segs[i] ?? '';
+  const lit = node.literal.get(seg);
+  if (lit !== undefined && walk(lit, segs, i + 1, captures)) return true;
+  if (seg !== '') {
+    for (const p of node.params) {
+      captures.push([p.name, seg]);
+      if (walk(p.next, segs, i + 1, captures)) return true;
+      captures.pop();
+    }
+    if (node.wildcard !== undefined && walk(node.wildcard, segs, i + 1, captures)) return true;
+  }
+  return node.rest;
+}

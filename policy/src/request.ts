@@ -1,0 +1,116 @@
+// Reads an Envoy CheckRequest into the facts rules are matched against:
+// method, host, port, path segments, query, headers and, when some rule needs
+// it, the body and its MCP (JSON-RPC 2.0) reading.
+import type { CheckRequest } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
+import { checkRequestPath } from './paths.js';
+import { parseAuthority } from './hosts.js';
+import { readMcp, type McpCall } from './mcp.js';
+
+/** Bodies above this are not parsed (no JSON condition or MCP rule can match them). */
+export const MAX_PARSED_BODY_BYTES = 1 << 20;
+
+export interface RequestView {
+  readonly method: string;
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+  readonly segments: readonly string[];
+  readonly rawQuery: string;
+  /** Request time in ms since the epoch, when Envoy sent one. */
+  readonly timeMs: number | undefined;
+  readonly headers: ReadonlyMap<string, string>;
+  /** Parsed JSON body, null when absent, partial, too large or not JSON. */
+  readonly body: unknown;
+  /** Why the body was not parsed, for reasons in decisions. */
+  readonly bodyNote: string | undefined;
+  readonly mcp: McpCall | undefined;
+}
+
+export type RequestRead = { readonly ok: true; readonly view: RequestView } | { readonly ok: false; readonly reason: string; readonly method: string; readonly host: string; readonly path: string };
+
+const PARTIAL_BODY_HEADER = 'x-envoy-auth-partial-body';
+
+/**
+ * Reads `check`. `needs` says which costly parts to read; invalid requests
+ * (ambiguous path, malformed authority) come back with the reason.
+ */
+export function readCheckRequest(check: CheckRequest, needs: { readonly body: boolean; readonly headers: boolean }): RequestRead {
+  const http = check.attributes?.request?.http;
+  const method = (http?.method ?? '').toUpperCase();
+  const fullPath = http?.path ?? '';
+  const q = fullPath.indexOf('?');
+  const path = q < 0 ? fullPath : fullPath.slice(0, q);
+  const rawQuery = q < 0 ? (http?.query ?? '') : fullPath.slice(q + 1);
+  const headers = needs.headers || needs.body || http?.host === '' ? collectHeaders(check) : new Map<string, string>();
+  const authority = http?.host !== undefined && http.host !== '' ? http.host : (headers.get(':authority') ?? headers.get('host') ?? '');
+  const fail = (reason: string): RequestRead => ({ ok: false, reason, method, host: authority.slice(0, 256), path: path.slice(0, 256) });
+  if (http === undefined) return fail('CheckRequest has no attributes.request.http');
+  if (method === '' || !/^[A-Z]+$/.test(method)) return fail('request has no valid HTTP method');
+  const auth = parseAuthority(authority, http.scheme);
+  if (!auth.ok) return fail(auth.reason);
+  const checked = checkRequestPath(path);
+  if (!checked.ok) return fail(checked.reason);
+  const time = check.attributes?.request?.time;
+  const timeMs = time === undefined ? undefined : Number(time.seconds) * 1000 + Math.floor(time.nanos / 1_000_000);
+  let body: unknown = null;
+  let bodyNote: string | undefined;
+  let mcp: McpCall | undefined;
+  if (needs.body) {
+    const read = readBody(check, headers);
+    body = read.body;
+    bodyNote = read.note;
+    mcp = read.body === null ? undefined : readMcp(read.body);
+  }
+  return { ok: true, view: { method, host: auth.host, port: auth.port, path, segments: checked.segments, rawQuery, timeMs, headers, body, bodyNote, mcp } };
+}
+
+function collectHeaders(check: CheckRequest): Map<string, string> {
+  const http = check.attributes?.request?.http;
+  const out = new Map<string, string>();
+  if (http === undefined) return out;
+  for (const [k, v] of Object.entries(http.headers)) out.set(k.toLowerCase(), v);
+  // header_map (Envoy's encode_raw_headers): values may be raw bytes.
+  for (const h of http.headerMap?.headers ?? []) {
+    const value = h.value !== '' ? h.value : new TextDecoder().decode(h.rawValue);
+    const key = h.key.toLowerCase();
+    const prev = out.get(key);
+    out.set(key, prev === undefined ? value : `${prev},${value}`);
+  }
+  return out;
+}
+
+function readBody(check: CheckRequest, headers: ReadonlyMap<string, string>): { body: unknown; note: string | undefined } {
+  const http = check.attributes?.request?.http;
+  if (http === undefined) return { body: null, note: undefined };
+  if ((headers.get(PARTIAL_BODY_HEADER) ?? '').toLowerCase() === 'true') return { body: null, note: 'body is partial (x-envoy-auth-partial-body: true)' };
+  let text: string;
+  if (http.rawBody.length > 0) {
+    if (http.rawBody.length > MAX_PARSED_BODY_BYTES) return { body: null, note: `body larger than ${MAX_PARSED_BODY_BYTES} bytes` };
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(http.rawBody);
+    } catch {
+      return { body: null, note: 'body is not valid UTF-8' };
+    }
+  } else {
+    if (http.body.length > MAX_PARSED_BODY_BYTES) return { body: null, note: `body larger than ${MAX_PARSED_BODY_BYTES} bytes` };
+    text = http.body;
+  }
+  if (text.length === 0) return { body: null, note: 'request has no body' };
+  try {
+    return { body: JSON.parse(text) as unknown, note: undefined };
+  } catch {
+    return { body: null, note: 'body is not JSON' };
+  }
+}
+
+/** request.query for CEL: name -> all values, decoded as a form would be. */
+export function parseQuery(raw: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (raw === '') return out;
+  for (const [k, v] of new URLSearchParams(raw)) {
+    const list = out.get(k);
+    if (list === undefined) out.set(k, [v]);
+    else list.push(v);
+  }
+  return out;
+}
