@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies bench-eval clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies bench-eval demo clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ test: proto-check lint test-unit test-policies ## every test: generated code fre
 
 bench-eval: build ## evaluator ns per decision at 10, 100 and 256 rules
 	$(NPM) run --silent bench:eval
+
+demo: build ## the main job: sidecar for the support-agent example, agent traffic, decisions table, traces
+	$(NPM) exec -- node dist/demo/run.js
 
 clean: ## remove build outputs
 	rm -rf dist

@@ -1,0 +1,86 @@
+// make bench-eval: evaluator time per decision for policies of 10, 100 and 256
+// rules with CEL conditions, over a mix of allowed, denied and MCP requests.
+// Two layouts: rules spread over 32 hosts (what real policies look like), and
+// every rule on the one host being called (the evaluator's worst case: all
+// rules are candidates). Prints a table and `bench: ...` lines.
+import { compileSnapshot, evaluate, loadSnapshot, parseAgentPolicy, TokenBuckets, type PodIdentity } from '../policy/src/index.js';
+import { checkRequestFrom } from '../cli/src/request-shorthand.js';
+import type { CheckRequest } from '../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
+
+const POD: PodIdentity = { namespace: 'bench', name: 'agent-0', serviceAccount: 'agent', labels: { app: 'agent' } };
+const ITERATIONS = 20_000;
+const WARMUP = 5_000;
+
+function policyWith(ruleCount: number, hostsPerPolicy: number): unknown {
+  const rules = [];
+  for (let i = 0; i < ruleCount; i++) {
+    const host = `api${i % hostsPerPolicy}.example.com`;
+    const kind = i % 4;
+    if (kind === 0) {
+      rules.push({ name: `read-${i}`, to: { hosts: [host] }, http: { methods: ['GET'], paths: [`/v1/r${i}/{id}`, `/v1/r${i}/{id}/items/**`] }, when: `request.params.id.startsWith('A') && !('debug' in request.query)` });
+    } else if (kind === 1) {
+      rules.push({ name: `write-${i}`, to: { hosts: [host] }, http: { methods: ['POST', 'PUT'], paths: [`/v1/r${i}`] }, when: `request.headers['x-tier'] in ['gold', 'silver']` });
+    } else if (kind === 2) {
+      rules.push({ name: `deny-${i}`, action: 'Deny', to: { hosts: [host] }, http: { paths: [`/v1/admin${i}/**`] } });
+    } else {
+      rules.push({ name: `mcp-${i}`, to: { hosts: [host] }, http: { methods: ['POST'], paths: ['/mcp'] }, mcp: { tools: [`tool_${i}`] }, when: `mcp.arguments.limit <= 20` });
+    }
+  }
+  return { apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentPolicy', metadata: { name: `p${ruleCount}`, namespace: 'bench' }, spec: { podSelector: { matchLabels: { app: 'agent' } }, rules } };
+}
+
+function requests(ruleCount: number, hostsPerPolicy: number): CheckRequest[] {
+  const host = (i: number): string => `api${i % hostsPerPolicy}.example.com`;
+  const last = (kind: number): number => { let i = ruleCount - 1; while (i % 4 !== kind) i--; return i; };
+  const r0 = last(0);
+  const r1 = last(1);
+  const r2 = last(2);
+  const r3 = last(3);
+  return [
+    checkRequestFrom({ url: `https://${host(r0)}/v1/r${r0}/A-17?x=1` }),                              // allow, CEL on params + query
+    checkRequestFrom({ method: 'POST', url: `https://${host(r1)}/v1/r${r1}`, headers: { 'x-tier': 'gold' } }), // allow, CEL on headers
+    checkRequestFrom({ url: `https://${host(r2)}/v1/admin${r2}/users` }),                              // explicit deny
+    checkRequestFrom({ url: `https://${host(r0)}/v1/r${r0}/B-1` }),                                    // default deny (condition false)
+    checkRequestFrom({ url: `https://unknown.example.org/` }),                                          // default deny (no candidate)
+    checkRequestFrom({ url: `https://${host(r3)}/mcp`, mcp: { tool: `tool_${r3}`, arguments: { limit: 5 } } }), // MCP allow
+    checkRequestFrom({ url: `https://${host(r3)}/mcp`, mcp: { tool: `tool_${r3}`, arguments: { limit: 500 } } }), // MCP deny
+  ];
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+}
+
+interface Row { readonly layout: string; readonly rules: number; readonly medianNs: number; readonly p99Ns: number; readonly allowed: number }
+
+function measure(ruleCount: number, hostsPerPolicy: number, layout: string): Row {
+  const policy = parseAgentPolicy(policyWith(ruleCount, hostsPerPolicy), 'bench', 'bench');
+  const loaded = loadSnapshot(compileSnapshot([policy], POD));
+  const reqs = requests(ruleCount, hostsPerPolicy);
+  const ctx = { nowMs: Date.UTC(2026, 2, 3, 9), rateLimiter: new TokenBuckets() };
+  for (let i = 0; i < WARMUP; i++) evaluate(loaded, reqs[i % reqs.length]!, ctx);
+  const times = new Float64Array(ITERATIONS);
+  let allowed = 0;
+  for (let i = 0; i < ITERATIONS; i++) {
+    const req = reqs[i % reqs.length]!;
+    const t0 = process.hrtime.bigint();
+    const d = evaluate(loaded, req, ctx);
+    times[i] = Number(process.hrtime.bigint() - t0);
+    if (d.allowed) allowed++;
+  }
+  times.sort();
+  return { layout, rules: ruleCount, medianNs: percentile(times, 0.5), p99Ns: percentile(times, 0.99), allowed: allowed / ITERATIONS };
+}
+
+const rows: Row[] = [];
+for (const n of [10, 100, 256]) rows.push(measure(n, Math.min(32, n), 'spread'));
+for (const n of [10, 100, 256]) rows.push(measure(n, 1, 'one-host'));
+
+console.log(`evaluator time per decision (${ITERATIONS} decisions each, request mix: allow, CEL allow, deny, default-deny, unknown host, MCP allow, MCP deny)`);
+console.log('layout     rules   median µs   p99 µs   allowed');
+for (const r of rows) {
+  console.log(`${r.layout.padEnd(10)} ${String(r.rules).padStart(5)}   ${(r.medianNs / 1000).toFixed(2).padStart(9)}   ${(r.p99Ns / 1000).toFixed(2).padStart(6)}   ${(r.allowed * 100).toFixed(0)}%`);
+}
+for (const r of rows) {
+  console.log(`bench: evaluator_${r.layout}_${r.rules}_rules median_us=${(r.medianNs / 1000).toFixed(2)} p99_us=${(r.p99Ns / 1000).toFixed(2)}`);
+}

@@ -1,0 +1,70 @@
+// One ext_authz Check: bytes in, CheckResponse out. Decodes defensively,
+// decides with the evaluator against the snapshot in force, records the audit
+// span and metrics. Never throws: anything unexpected becomes a deny with a
+// reason, so a `failure_mode_allow` Envoy never turns an error into an allow.
+import { fromBinary } from '@bufbuild/protobuf';
+import { CheckRequestSchema, type CheckRequest, type CheckResponse } from '../../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
+import { evaluate, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED, type Decision } from '../../../policy/src/index.js';
+import type { PolicyState } from '../state.js';
+import type { SidecarMetrics } from '../metrics.js';
+import type { AuditTracer } from '../telemetry/tracing.js';
+import { decisionAttributes } from '../telemetry/attributes.js';
+import { checkResponse } from './respond.js';
+import type { Logger } from '../log.js';
+
+export interface CheckHandlerDeps {
+  readonly state: PolicyState;
+  readonly metrics: SidecarMetrics;
+  readonly tracer: AuditTracer;
+  readonly log: Logger;
+  readonly maxRequestBytes: number;
+  readonly pod: { readonly namespace: string; readonly name: string };
+  readonly clock: () => number;
+}
+
+export type CheckHandler = (bytes: Uint8Array) => CheckResponse;
+
+export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
+  return (bytes) => {
+    const started = performance.now();
+    const startMs = deps.clock();
+    let check: CheckRequest | undefined;
+    let decision: Decision;
+    const loaded = deps.state.snapshot;
+    try {
+      if (bytes.length > deps.maxRequestBytes) {
+        decision = refuse(RULE_INVALID_REQUEST, `CheckRequest of ${bytes.length} bytes exceeds the limit of ${deps.maxRequestBytes}`);
+      } else {
+        check = fromBinary(CheckRequestSchema, bytes, { readUnknownFields: false });
+        decision = loaded === undefined
+          ? refuse(RULE_NO_POLICY_LOADED, 'no policy snapshot loaded yet: every request is denied until one is')
+          : evaluate(loaded, check, { nowMs: startMs, rateLimiter: deps.state.rateLimiter });
+      }
+    } catch (e: unknown) {
+      deps.metrics.malformedRequests++;
+      decision = refuse(RULE_INVALID_REQUEST, `malformed CheckRequest: ${e instanceof Error ? e.message.slice(0, 200) : 'undecodable'}`);
+    }
+    let decisionId = '';
+    try {
+      const headers = check?.attributes?.request?.http?.headers;
+      const traceparent = headers === undefined ? undefined : (headers['traceparent'] ?? headerFromMap(check, 'traceparent'));
+      const tracestate = headers === undefined ? undefined : headers['tracestate'];
+      decisionId = deps.tracer.record(decisionAttributes(decision, loaded?.version ?? '', deps.pod), traceparent, tracestate, startMs);
+    } catch (e: unknown) {
+      deps.log.log('warn', 'audit span not recorded', { error: e instanceof Error ? e.message : String(e) });
+    }
+    deps.metrics.recordDecision(decision.allowed, decision.policy, decision.rule, (performance.now() - started) / 1000);
+    return checkResponse(decision, decisionId);
+  };
+}
+
+function refuse(rule: string, reason: string): Decision {
+  return { allowed: false, mode: 'Enforce', policy: '', rule, reason, auditDecision: null, headers: [], request: undefined };
+}
+
+function headerFromMap(check: CheckRequest | undefined, name: string): string | undefined {
+  for (const h of check?.attributes?.request?.http?.headerMap?.headers ?? []) {
+    if (h.key.toLowerCase() === name) return h.value !== '' ? h.value : new TextDecoder().decode(h.rawValue);
+  }
+  return undefined;
+}

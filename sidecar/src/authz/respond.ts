@@ -1,0 +1,57 @@
+// Decision -> Envoy CheckResponse (pure). Allow: OkHttpResponse with the
+// decision header and credential headers. Deny: DeniedHttpResponse 403 with a
+// JSON body {error, policy, rule, reason, decisionId}, or a JSON-RPC error with
+// the request's id for MCP calls, and gRPC status PERMISSION_DENIED.
+import { create } from '@bufbuild/protobuf';
+import { CheckResponseSchema, type CheckResponse } from '../../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
+import { HeaderValueOption_HeaderAppendAction } from '../../../proto/gen/envoy/config/core/v3/base_pb.js';
+import { StatusCode } from '../../../proto/gen/envoy/type/v3/http_status_pb.js';
+import type { Decision } from '../../../policy/src/index.js';
+
+const GRPC_OK = 0;
+const GRPC_PERMISSION_DENIED = 7;
+/** JSON-RPC server-defined error code used for policy denials. */
+export const JSONRPC_DENIED = -32001;
+
+export const DECISION_HEADER = 'x-agentwarden-decision';
+export const DECISION_ID_HEADER = 'x-agentwarden-decision-id';
+export const AUDIT_HEADER = 'x-agentwarden-audit-decision';
+export const RULE_HEADER = 'x-agentwarden-rule';
+
+function header(key: string, value: string): { header: { key: string; value: string }; appendAction: HeaderValueOption_HeaderAppendAction } {
+  return { header: { key, value }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD };
+}
+
+export function checkResponse(d: Decision, decisionId: string): CheckResponse {
+  const audit = d.auditDecision === null ? [] : [header(AUDIT_HEADER, d.auditDecision.allowed ? 'allow' : 'deny')];
+  if (d.allowed) {
+    return create(CheckResponseSchema, {
+      status: { code: GRPC_OK },
+      httpResponse: {
+        case: 'okResponse',
+        value: {
+          // Upstream sees the decision and the injected credentials.
+          headers: [header(DECISION_HEADER, 'allow'), ...audit, ...d.headers.map(([k, v]) => header(k, v))],
+          // The agent sees which rule allowed it and the decision id, not the credentials.
+          responseHeadersToAdd: [header(DECISION_ID_HEADER, decisionId), header(RULE_HEADER, `${d.policy}/${d.rule}`)],
+        },
+      },
+    });
+  }
+  const mcpId = d.request?.mcpId;
+  const isMcp = d.request !== undefined && d.request.mcpMethod !== '';
+  const body = isMcp
+    ? JSON.stringify({ jsonrpc: '2.0', id: mcpId ?? null, error: { code: JSONRPC_DENIED, message: `denied by agentwarden: ${d.reason}`, data: { policy: d.policy, rule: d.rule, decisionId } } })
+    : JSON.stringify({ error: 'denied by agentwarden', policy: d.policy, rule: d.rule, reason: d.reason, decisionId });
+  return create(CheckResponseSchema, {
+    status: { code: GRPC_PERMISSION_DENIED, message: d.reason },
+    httpResponse: {
+      case: 'deniedResponse',
+      value: {
+        status: { code: StatusCode.Forbidden },
+        headers: [header('content-type', 'application/json'), header(DECISION_HEADER, 'deny'), header(DECISION_ID_HEADER, decisionId), ...audit],
+        body,
+      },
+    },
+  });
+}

@@ -1,0 +1,83 @@
+// The sidecar's configuration: flags and environment are read here and nowhere
+// else. Returns a frozen, typed object; defaults are documented per field.
+import { parseArgs } from 'node:util';
+
+export type OtlpProtocol = 'grpc' | 'http/protobuf' | 'http/json';
+
+export interface SidecarConfig {
+  /** ext_authz gRPC listen address: "host:port" or "unix:/path". Default 127.0.0.1:15011. */
+  readonly listen: string;
+  /** Admin HTTP (healthz, readyz, metrics, debug): "host:port". Default 127.0.0.1:15021. */
+  readonly adminListen: string;
+  /** Standalone mode: policy files or folders. */
+  readonly policyPaths: readonly string[];
+  /** Standalone mode: the Pod manifest this sidecar stands for. */
+  readonly podFile: string | undefined;
+  /** Standalone mode: folder of mounted Secrets, files <secret-name>/<key>. Default none. */
+  readonly secretsDir: string | undefined;
+  /** Largest CheckRequest decoded, in bytes; larger ones are denied. Default 16 MiB. */
+  readonly maxRequestBytes: number;
+  /** Audit spans: exporter protocol, or undefined when export is off (OTEL_TRACES_EXPORTER=none / OTEL_SDK_DISABLED=true). */
+  readonly otlpProtocol: OtlpProtocol | undefined;
+  /** Batch span processor queue bound; spans beyond it are dropped and counted. Default 2048 (OTEL_BSP_MAX_QUEUE_SIZE). */
+  readonly spanQueueSize: number;
+  /** Batch export delay in ms. Default 1000 (OTEL_BSP_SCHEDULE_DELAY). */
+  readonly spanExportDelayMs: number;
+  /** Quiet time after a policy file change before reloading, ms. Default 100. */
+  readonly reloadDebounceMs: number;
+  /** Log level: debug | info | warn | error. Default info (AGENTWARDEN_LOG_LEVEL). */
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export class ConfigError extends Error {}
+
+const MIB = 1024 * 1024;
+
+export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): SidecarConfig {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      listen: { type: 'string', default: '127.0.0.1:15011' },
+      'admin-listen': { type: 'string', default: '127.0.0.1:15021' },
+      policy: { type: 'string', multiple: true },
+      pod: { type: 'string' },
+      'secrets-dir': { type: 'string' },
+      'max-request-bytes': { type: 'string', default: String(16 * MIB) },
+    },
+    strict: true,
+  });
+  const policyPaths = values.policy ?? [];
+  if (policyPaths.length === 0 || values.pod === undefined) {
+    throw new ConfigError('sidecar: standalone mode needs --policy <file|dir> and --pod <pod.yaml>');
+  }
+  const tracesExporter = (env['OTEL_TRACES_EXPORTER'] ?? 'otlp').toLowerCase();
+  const disabled = (env['OTEL_SDK_DISABLED'] ?? '').toLowerCase() === 'true' || tracesExporter === 'none';
+  const protocol = env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] ?? env['OTEL_EXPORTER_OTLP_PROTOCOL'] ?? 'http/protobuf';
+  if (!disabled && !isProtocol(protocol)) {
+    throw new ConfigError(`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not grpc, http/protobuf or http/json`);
+  }
+  const level = env['AGENTWARDEN_LOG_LEVEL'] ?? 'info';
+  if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') throw new ConfigError(`AGENTWARDEN_LOG_LEVEL: "${level}" is not debug, info, warn or error`);
+  return Object.freeze({
+    listen: values.listen,
+    adminListen: values['admin-listen'],
+    policyPaths,
+    podFile: values.pod,
+    secretsDir: values['secrets-dir'],
+    maxRequestBytes: positiveInt(values['max-request-bytes'], '--max-request-bytes'),
+    otlpProtocol: disabled || !isProtocol(protocol) ? undefined : protocol,
+    spanQueueSize: positiveInt(env['OTEL_BSP_MAX_QUEUE_SIZE'] ?? '2048', 'OTEL_BSP_MAX_QUEUE_SIZE'),
+    spanExportDelayMs: positiveInt(env['OTEL_BSP_SCHEDULE_DELAY'] ?? '1000', 'OTEL_BSP_SCHEDULE_DELAY'),
+    reloadDebounceMs: 100,
+    logLevel: level,
+  });
+}
+
+function positiveInt(text: string, field: string): number {
+  if (!/^[0-9]+$/.test(text) || Number(text) <= 0) throw new ConfigError(`${field}: "${text}" is not a positive integer`);
+  return Number(text);
+}
+
+function isProtocol(p: string): p is OtlpProtocol {
+  return p === 'grpc' || p === 'http/protobuf' || p === 'http/json';
+}

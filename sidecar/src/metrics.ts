@@ -1,0 +1,66 @@
+// Prometheus metrics of the sidecar, rendered in the text exposition format.
+// Hand-rolled on purpose: a decision increments two numbers in a Map, where an
+// OpenTelemetry metrics instrument with attributes costs about a microsecond.
+
+const LATENCY_BUCKETS_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
+/** Distinct (decision, policy, rule) series kept; beyond it, series fold into rule="other". */
+const MAX_DECISION_SERIES = 2048;
+
+interface DecisionSeries { readonly decision: string; readonly policy: string; readonly rule: string; count: number }
+
+export class SidecarMetrics {
+  private readonly decisions = new Map<string, DecisionSeries>();
+  private readonly buckets = new Array<number>(LATENCY_BUCKETS_SECONDS.length).fill(0);
+  private latencyCount = 0;
+  private latencySum = 0;
+  reloadErrors = 0;
+  malformedRequests = 0;
+
+  recordDecision(allowed: boolean, policy: string, rule: string, seconds: number): void {
+    const decision = allowed ? 'allow' : 'deny';
+    const key = `${decision}\u0000${policy}\u0000${rule}`;
+    let s = this.decisions.get(key);
+    if (s === undefined) {
+      const full = this.decisions.size >= MAX_DECISION_SERIES;
+      const k = full ? `${decision}\u0000other\u0000other` : key;
+      s = this.decisions.get(k) ?? { decision, policy: full ? 'other' : policy, rule: full ? 'other' : rule, count: 0 };
+      this.decisions.set(k, s);
+    }
+    s.count++;
+    this.latencyCount++;
+    this.latencySum += seconds;
+    for (let i = 0; i < LATENCY_BUCKETS_SECONDS.length; i++) {
+      if (seconds <= (LATENCY_BUCKETS_SECONDS[i] ?? 0)) {
+        this.buckets[i] = (this.buckets[i] ?? 0) + 1;
+        break;
+      }
+    }
+  }
+
+  render(extra: { readonly ready: boolean; readonly snapshotVersion: string; readonly spansExported: number; readonly spansDropped: number }): string {
+    const lines: string[] = [];
+    lines.push('# HELP agentwarden_decisions_total Decisions by outcome, policy and rule.', '# TYPE agentwarden_decisions_total counter');
+    for (const s of this.decisions.values()) {
+      lines.push(`agentwarden_decisions_total{decision="${s.decision}",policy="${esc(s.policy)}",rule="${esc(s.rule)}"} ${s.count}`);
+    }
+    lines.push('# HELP agentwarden_check_duration_seconds Time from receiving a CheckRequest to answering it.', '# TYPE agentwarden_check_duration_seconds histogram');
+    let cumulative = 0;
+    LATENCY_BUCKETS_SECONDS.forEach((le, i) => {
+      cumulative += this.buckets[i] ?? 0;
+      lines.push(`agentwarden_check_duration_seconds_bucket{le="${le}"} ${cumulative}`);
+    });
+    lines.push(`agentwarden_check_duration_seconds_bucket{le="+Inf"} ${this.latencyCount}`);
+    lines.push(`agentwarden_check_duration_seconds_sum ${this.latencySum}`, `agentwarden_check_duration_seconds_count ${this.latencyCount}`);
+    lines.push('# HELP agentwarden_spans_exported_total Audit spans exported.', '# TYPE agentwarden_spans_exported_total counter', `agentwarden_spans_exported_total ${extra.spansExported}`);
+    lines.push('# HELP agentwarden_spans_dropped_total Audit spans dropped (queue full or export failed).', '# TYPE agentwarden_spans_dropped_total counter', `agentwarden_spans_dropped_total ${extra.spansDropped}`);
+    lines.push('# HELP agentwarden_policy_reload_errors_total Policy reloads that failed; the last good snapshot stayed in force.', '# TYPE agentwarden_policy_reload_errors_total counter', `agentwarden_policy_reload_errors_total ${this.reloadErrors}`);
+    lines.push('# HELP agentwarden_malformed_requests_total CheckRequests that could not be decoded (denied).', '# TYPE agentwarden_malformed_requests_total counter', `agentwarden_malformed_requests_total ${this.malformedRequests}`);
+    lines.push('# HELP agentwarden_snapshot_info The snapshot in force.', '# TYPE agentwarden_snapshot_info gauge', `agentwarden_snapshot_info{version="${esc(extra.snapshotVersion)}"} 1`);
+    lines.push('# HELP agentwarden_ready 1 once a snapshot is loaded.', '# TYPE agentwarden_ready gauge', `agentwarden_ready ${extra.ready ? 1 : 0}`);
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}

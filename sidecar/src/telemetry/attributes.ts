@@ -1,0 +1,30 @@
+// Decision -> audit span attributes, exactly DESIGN.md's list (pure). Never a
+// credential, header value or body.
+import type { Attributes } from '@opentelemetry/api';
+import type { Decision } from '../../../policy/src/index.js';
+
+export const SPAN_NAME = 'agentwarden.decision';
+
+export function decisionAttributes(d: Decision, policyVersion: string, pod: { readonly namespace: string; readonly name: string }): Attributes {
+  const attrs: Attributes = {
+    'agentwarden.decision': d.allowed ? 'allow' : 'deny',
+    'agentwarden.mode': d.mode,
+    'agentwarden.policy': d.policy,
+    'agentwarden.rule': d.rule,
+    'agentwarden.reason': d.reason,
+    'agentwarden.policy_version': policyVersion,
+    'k8s.namespace.name': pod.namespace,
+    'k8s.pod.name': pod.name,
+  };
+  if (d.auditDecision !== null) attrs['agentwarden.audit.decision'] = d.auditDecision.allowed ? 'allow' : 'deny';
+  const r = d.request;
+  if (r !== undefined) {
+    if (r.method !== '') attrs['http.request.method'] = r.method;
+    if (r.host !== '') attrs['server.address'] = r.host;
+    if (r.port > 0) attrs['server.port'] = r.port;
+    if (r.path !== '') attrs['url.path'] = r.path;
+    if (r.mcpMethod !== '') attrs['mcp.method.name'] = r.mcpMethod;
+    if (r.mcpTool !== '') attrs['gen_ai.tool.name'] = r.mcpTool;
+  }
+  return attrs;
+}
