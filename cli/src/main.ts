@@ -9,6 +9,8 @@ import { runSuites, suiteFiles } from './test-suite.js';
 const USAGE = `usage:
   agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--now RFC3339]
   agentwarden test <dir|file.test.yaml>...
+  agentwarden sidecar (--policy <file|dir> --pod <pod.yaml> | --controller <addr> --pod-name <name> --namespace <ns>) [--listen addr] [--admin-listen addr]
+  agentwarden controller [--kubeconfig file] [--distribution-listen addr] [--metrics-listen addr]
 
 check prints one JSON decision {allowed, mode, policy, rule, reason, auditDecision} and exits 0;
 invalid input exits 2. test runs policy test suites (*.test.yaml) and exits 1 when any case fails.`;
@@ -35,7 +37,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
       err(e.message);
       return EXIT_INPUT;
     }
-    if (e instanceof TypeError && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) {
+    if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) {
       err(`agentwarden ${command ?? ''}: ${e.message}\n${USAGE}`);
       return EXIT_INPUT;
     }

@@ -21,6 +21,12 @@ export type SecretResolver = (namespace: string, name: string, key: string) => U
 export interface CompileOptions {
   /** Without a resolver, credentials are left unresolved (the sidecar then denies rules that need them). */
   readonly resolveSecret?: SecretResolver;
+  /**
+   * Leave agent.name empty so that pods with the same namespace, service
+   * account, labels and policies share one snapshot (and version); the sidecar
+   * fills in its own pod name when it loads the snapshot.
+   */
+  readonly shareAcrossPods?: boolean;
 }
 
 /**
@@ -31,7 +37,7 @@ export interface CompileOptions {
 export function compileSnapshot(policies: readonly AgentPolicy[], pod: PodIdentity, options: CompileOptions = {}): Snapshot {
   const governing = governingPolicies(policies, pod);
   const snapshot = create(SnapshotSchema, {
-    agent: { namespace: pod.namespace, name: pod.name, serviceAccount: pod.serviceAccount, labels: sortedRecord(pod.labels) },
+    agent: { namespace: pod.namespace, name: options.shareAcrossPods === true ? '' : pod.name, serviceAccount: pod.serviceAccount, labels: sortedRecord(pod.labels) },
     hostIndex: { exact: {}, suffix: {}, any: { rules: [] } },
   });
   const errors: PolicyError[] = [];

@@ -74,8 +74,9 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequest, ctx: Evalu
     };
   }
   // Point 4: effective decision from Enforce policies, would-be with all of them.
-  const effective = decide(session, candidates, (r) => !r.audit, ctx, true);
+  // The would-be decision looks at the rate limits before the effective one counts this request.
   const wouldBe = decide(session, candidates, () => true, ctx, false);
+  const effective = decide(session, candidates, (r) => !r.audit, ctx, true);
   return finish(effective, 'Enforce', toAudit(wouldBe), facts);
 }
 
@@ -125,7 +126,7 @@ function decide(session: RequestSession, candidates: readonly number[], inScope:
       continue;
     }
     const limit = rule.rateLimit;
-    if (limit !== undefined && !ctx.rateLimiter.admit(rule.index, limit.requests, limit.perMillis, session.nowMs, consume)) {
+    if (limit !== undefined && !ctx.rateLimiter.admit(rule.key, limit.requests, limit.perMillis, session.nowMs, consume)) {
       return { allowed: false, rule, ruleName: rule.name, reason: `rule "${rule.name}" of policy "${rule.policyName}" allows at most ${limit.requests} requests per ${limit.perMillis} ms; limit reached` };
     }
     if (rule.credential !== undefined && rule.credential.value === undefined) {
@@ -137,18 +138,22 @@ function decide(session: RequestSession, candidates: readonly number[], inScope:
   return { allowed: false, rule: undefined, ruleName: RULE_DEFAULT_DENY, reason: `no rule allows ${session.view.method} ${session.view.host}${session.view.path}${detail}` };
 }
 
-/** Per-request memo: each rule is matched at most once, bindings are built once. */
+/** Per-request state: bindings built once; with Audit and Enforce policies both, each rule matched once. */
 class RequestSession {
-  private readonly outcomes = new Map<number, RuleOutcome>();
+  private readonly outcomes: (RuleOutcome | undefined)[] | undefined;
   private baseBindings: CelBindings | undefined;
 
-  constructor(readonly loaded: LoadedSnapshot, readonly view: RequestView, readonly nowMs: number) {}
+  constructor(readonly loaded: LoadedSnapshot, readonly view: RequestView, readonly nowMs: number) {
+    // Two passes (effective and would-be) only when both kinds of policy govern the pod.
+    this.outcomes = loaded.hasAudit && loaded.hasEnforce ? new Array<RuleOutcome | undefined>(loaded.rules.length) : undefined;
+  }
 
   outcome(rule: LoadedRule): RuleOutcome {
-    let o = this.outcomes.get(rule.index);
+    if (this.outcomes === undefined) return this.match(rule);
+    let o = this.outcomes[rule.index];
     if (o === undefined) {
       o = this.match(rule);
-      this.outcomes.set(rule.index, o);
+      this.outcomes[rule.index] = o;
     }
     return o;
   }

@@ -64,23 +64,34 @@ export interface HostIndex {
  * Rule indexes whose hosts match `host`, ascending. "*.example.com" matches
  * "a.example.com" and "a.b.example.com", not "example.com".
  */
-export function lookupHost(index: HostIndex, host: string): number[] {
-  const found: number[] = [];
+export function lookupHost(index: HostIndex, host: string): readonly number[] {
+  // Most hosts hit one list (already ascending): return it as is, without copying.
+  let single: readonly number[] | undefined;
+  let merged: number[] | undefined;
+  const add = (rules: readonly number[]): void => {
+    if (rules.length === 0) return;
+    if (single === undefined && merged === undefined) single = rules;
+    else {
+      merged ??= [...(single ?? [])];
+      merged.push(...rules);
+      single = undefined;
+    }
+  };
   const exact = index.exact.get(host);
-  if (exact !== undefined) found.push(...exact);
+  if (exact !== undefined) add(exact);
   if (index.suffix.size > 0) {
     for (let dot = host.indexOf('.', 1); dot > 0; dot = host.indexOf('.', dot + 1)) {
       const rules = index.suffix.get(host.slice(dot));
-      if (rules !== undefined) found.push(...rules);
+      if (rules !== undefined) add(rules);
     }
   }
-  found.push(...index.any);
-  if (found.length > 1) {
-    found.sort((a, b) => a - b);
-    return dedupeSorted(found);
-  }
-  return found;
+  add(index.any);
+  if (merged === undefined) return single ?? NONE;
+  merged.sort((a, b) => a - b);
+  return dedupeSorted(merged);
 }
+
+const NONE: readonly number[] = [];
 
 function dedupeSorted(sorted: number[]): number[] {
   let w = 1;

@@ -9,6 +9,8 @@ import { ZoneClock, type WindowSpec } from './schedule.js';
 
 export interface LoadedRule {
   readonly index: number;
+  /** "policy/rule": the rate-limit key, stable across snapshots. */
+  readonly key: string;
   readonly policy: number;
   readonly policyName: string;
   readonly audit: boolean;
@@ -48,8 +50,13 @@ export interface LoadedSnapshot {
 
 export class SnapshotLoadError extends Error {}
 
+export interface LoadOptions {
+  /** The pod name, for snapshots shared across pods (agent.name empty). */
+  readonly podName?: string;
+}
+
 /** Loads a snapshot; throws SnapshotLoadError when it is inconsistent (the sidecar NACKs it). */
-export function loadSnapshot(snapshot: Snapshot): LoadedSnapshot {
+export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): LoadedSnapshot {
   const clocks = new Map<string, ZoneClock>();
   let needsBody = false;
   let needsHeaders = false;
@@ -86,10 +93,12 @@ export function loadSnapshot(snapshot: Snapshot): LoadedSnapshot {
     if (rule.credential !== undefined) {
       const c = snapshot.credentials[rule.credential];
       if (c === undefined) throw new SnapshotLoadError(`rule "${rule.name}" refers to missing credential ${rule.credential}`);
-      credential = { name: c.name, header: c.header.toLowerCase(), prefix: c.prefix, value: c.resolved ? new TextDecoder().decode(c.value) : undefined };
+      // Secrets created from files often end in a newline, which no header value may carry.
+      credential = { name: c.name, header: c.header.toLowerCase(), prefix: c.prefix, value: c.resolved ? new TextDecoder().decode(c.value).replace(/[\r\n]+$/, '') : undefined };
     }
     return {
       index,
+      key: `${policy.name}/${rule.name}`,
       policy: rule.policy,
       policyName: policy.name,
       audit: policy.mode === Mode.AUDIT,
@@ -115,7 +124,7 @@ export function loadSnapshot(snapshot: Snapshot): LoadedSnapshot {
   return {
     version: snapshot.version,
     snapshot,
-    agent: { namespace: agent?.namespace ?? '', name: agent?.name ?? '', serviceAccount: agent?.serviceAccount ?? '', labels: new Map(Object.entries(agent?.labels ?? {})) },
+    agent: { namespace: agent?.namespace ?? '', name: agent?.name !== undefined && agent.name !== '' ? agent.name : (options.podName ?? ''), serviceAccount: agent?.serviceAccount ?? '', labels: new Map(Object.entries(agent?.labels ?? {})) },
     rules,
     hosts,
     hasEnforce: snapshot.policies.some((p) => p.mode !== Mode.AUDIT),

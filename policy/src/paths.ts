@@ -42,6 +42,7 @@ export function parseTemplate(template: string): TemplateSegment[] | string {
     } else {
       if (seg === '' && !last) return 'empty segment ("//")';
       if (seg === '.' || seg === '..') return `segment "${seg}" can never match (such paths are denied as invalid)`;
+      if (seg === '__proto__') return 'segment "__proto__" is not supported';
       if (/[{}*]/.test(seg)) return `segment "${seg}": "{", "}" and "*" must make up a whole segment`;
       if (/%|\\|\?|#|\0/.test(seg)) return `segment "${seg}" must be written decoded, without "%", "\\", "?" or "#"`;
       out.push({ kind: 'literal', value: seg });
@@ -57,8 +58,9 @@ export type PathCheck =
 /**
  * Validates a request path (query already removed) and returns its
  * percent-decoded segments. Ambiguous paths are refused: "." or ".." segments
- * (also when encoded), encoded "/" or "\", NUL, backslashes, malformed
- * percent-encoding, and paths beyond the length and segment bounds.
+ * (also when encoded), empty segments ("//"), encoded "/" or "\\", NUL,
+ * backslashes, malformed percent-encoding, and paths beyond the length and
+ * segment bounds.
  */
 export function checkRequestPath(path: string): PathCheck {
   if (path.length === 0 || path[0] !== '/') return { ok: false, reason: 'path must start with "/"' };
@@ -82,6 +84,8 @@ export function checkRequestPath(path: string): PathCheck {
       }
     }
     if (seg === '.' || seg === '..') return { ok: false, reason: `path contains a "${seg}" segment` };
+    // An upstream that merges slashes would read "//admin" as "/admin": ambiguous.
+    if (seg === '' && i < raw.length - 1) return { ok: false, reason: 'path contains an empty segment ("//")' };
     segments[i] = seg;
   }
   return { ok: true, segments };
@@ -100,10 +104,15 @@ export interface PathTrie {
  * Matches segments against the trie. Returns the captured parameters of the
  * first match (literal before parameter before "*" before "**"), or undefined.
  */
-export function matchTrie(trie: PathTrie, segments: readonly string[]): Map<string, string> | undefined {
-  const captures: [string, string][] = [];
-  return walk(trie, segments, 0, captures) ? new Map(captures) : undefined;
+export function matchTrie(trie: PathTrie, segments: readonly string[]): ReadonlyMap<string, string> | undefined {
+  // One scratch list for every call (matching is synchronous): no allocation for a miss.
+  scratch.length = 0;
+  if (!walk(trie, segments, 0, scratch)) return undefined;
+  return scratch.length === 0 ? NO_CAPTURES : new Map(scratch);
 }
+
+const scratch: [string, string][] = [];
+const NO_CAPTURES: ReadonlyMap<string, string> = new Map();
 
 function walk(node: PathTrie, segs: readonly string[], i: number, captures: [string, string][]): boolean {
   if (i === segs.length) return node.end || node.rest;

@@ -4,10 +4,12 @@
 
 export interface RateLimiter {
   /**
-   * Whether rule `rule` may allow one more request at `nowMs`; with `consume`
-   * the request is counted. Would-be (Audit) decisions look without consuming.
+   * Whether the rule keyed `rule` ("policy/rule") may allow one more request at
+   * `nowMs`; with `consume` the request is counted. Would-be (Audit) decisions
+   * look without consuming. Keys survive snapshot updates, so editing a policy
+   * does not reset its counts.
    */
-  admit(rule: number, requests: number, perMillis: number, nowMs: number, consume: boolean): boolean;
+  admit(rule: string, requests: number, perMillis: number, nowMs: number, consume: boolean): boolean;
 }
 
 interface Bucket {
@@ -16,9 +18,9 @@ interface Bucket {
 }
 
 export class TokenBuckets implements RateLimiter {
-  private readonly buckets = new Map<number, Bucket>();
+  private readonly buckets = new Map<string, Bucket>();
 
-  admit(rule: number, requests: number, perMillis: number, nowMs: number, consume: boolean): boolean {
+  admit(rule: string, requests: number, perMillis: number, nowMs: number, consume: boolean): boolean {
     let bucket = this.buckets.get(rule);
     if (bucket === undefined) {
       bucket = { tokens: requests, updatedMs: nowMs };
@@ -34,8 +36,8 @@ export class TokenBuckets implements RateLimiter {
     return true;
   }
 
-  /** Forget all counts (a new snapshot renumbers rules). */
-  reset(): void {
-    this.buckets.clear();
+  /** Drops the buckets of rules no longer in force. */
+  retain(keys: ReadonlySet<string>): void {
+    for (const key of this.buckets.keys()) if (!keys.has(key)) this.buckets.delete(key);
   }
 }

@@ -9,6 +9,15 @@ export interface SidecarConfig {
   readonly listen: string;
   /** Admin HTTP (healthz, readyz, metrics, debug): "host:port". Default 127.0.0.1:15021. */
   readonly adminListen: string;
+  /** Controller mode: the controller's PolicyDistribution address ("host:port"). */
+  readonly controller: string | undefined;
+  /** Controller mode: projected ServiceAccount token (audience agentwarden). Default /var/run/secrets/agentwarden/token. */
+  readonly tokenFile: string;
+  /** Controller mode: CA bundle of the controller's certificate; required unless the controller is on loopback. */
+  readonly controllerCa: string | undefined;
+  /** The pod this sidecar serves (downward API: POD_NAME, POD_NAMESPACE); standalone mode reads them from --pod. */
+  readonly podName: string;
+  readonly namespace: string;
   /** Standalone mode: policy files or folders. */
   readonly policyPaths: readonly string[];
   /** Standalone mode: the Pod manifest this sidecar stands for. */
@@ -43,12 +52,22 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
       pod: { type: 'string' },
       'secrets-dir': { type: 'string' },
       'max-request-bytes': { type: 'string', default: String(16 * MIB) },
+      controller: { type: 'string' },
+      'token-file': { type: 'string', default: '/var/run/secrets/agentwarden/token' },
+      'controller-ca': { type: 'string' },
+      'pod-name': { type: 'string' },
+      namespace: { type: 'string' },
     },
     strict: true,
   });
   const policyPaths = values.policy ?? [];
-  if (policyPaths.length === 0 || values.pod === undefined) {
-    throw new ConfigError('sidecar: standalone mode needs --policy <file|dir> and --pod <pod.yaml>');
+  const podName = values['pod-name'] ?? env['POD_NAME'] ?? '';
+  const namespace = values.namespace ?? env['POD_NAMESPACE'] ?? '';
+  if (values.controller !== undefined) {
+    if (policyPaths.length > 0 || values.pod !== undefined) throw new ConfigError('sidecar: use either --controller (controller mode) or --policy/--pod (standalone mode), not both');
+    if (podName === '' || namespace === '') throw new ConfigError('sidecar: controller mode needs --pod-name and --namespace (or POD_NAME and POD_NAMESPACE)');
+  } else if (policyPaths.length === 0 || values.pod === undefined) {
+    throw new ConfigError('sidecar: give --controller <addr> (controller mode) or --policy <file|dir> and --pod <pod.yaml> (standalone mode)');
   }
   const tracesExporter = (env['OTEL_TRACES_EXPORTER'] ?? 'otlp').toLowerCase();
   const disabled = (env['OTEL_SDK_DISABLED'] ?? '').toLowerCase() === 'true' || tracesExporter === 'none';
@@ -61,6 +80,11 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
   return Object.freeze({
     listen: values.listen,
     adminListen: values['admin-listen'],
+    controller: values.controller,
+    tokenFile: values['token-file'],
+    controllerCa: values['controller-ca'],
+    podName,
+    namespace,
     policyPaths,
     podFile: values.pod,
     secretsDir: values['secrets-dir'],

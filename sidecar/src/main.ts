@@ -10,6 +10,10 @@ import { startAuthzServer, type AuthzServer } from './authz/server.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { compileLocal, watchPaths, type Watcher } from './standalone/source.js';
 import { loadPod } from '../../policy/io/manifests.js';
+import { loadSnapshot } from '../../policy/src/index.js';
+import { DistributionClient } from './distribution/client.js';
+
+export const SIDECAR_VERSION = '0.1.0';
 
 export interface RunningSidecar {
   readonly config: SidecarConfig;
@@ -25,7 +29,9 @@ export interface RunningSidecar {
 export async function startSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
   const state = new PolicyState();
   const metrics = new SidecarMetrics();
-  const pod = loadPod(config.podFile ?? '');
+  const pod = config.podFile === undefined
+    ? { namespace: config.namespace, name: config.podName, serviceAccount: '', labels: {} }
+    : loadPod(config.podFile);
   const exporter = config.otlpProtocol === undefined ? undefined : await exporterFor(config.otlpProtocol);
   const tracer = createAuditTracer(exporter, {
     'service.name': 'agentwarden-sidecar',
@@ -35,30 +41,59 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   }, config.spanQueueSize, config.spanExportDelayMs);
 
   let lastError: string | undefined;
-  const reload = (): void => {
-    try {
-      const next = compileLocal({ policyPaths: config.policyPaths, podFile: config.podFile ?? '', secretsDir: config.secretsDir });
-      const changed = state.snapshot?.version !== next.version;
-      state.install(next);
-      lastError = undefined;
-      if (changed) log.log('info', 'policy snapshot loaded', { version: next.version, policies: next.snapshot.policies.map((p) => p.name), rules: next.rules.length });
-    } catch (e: unknown) {
-      metrics.reloadErrors++;
-      lastError = e instanceof Error ? e.message : String(e);
-      log.log('error', state.snapshot === undefined ? 'policy load failed; denying every request' : 'policy reload failed; keeping the last good snapshot', { error: lastError, version: state.snapshot?.version });
-    }
-  };
-  reload();
-  const watcher: Watcher = watchPaths([...config.policyPaths, config.podFile ?? '', ...(config.secretsDir === undefined ? [] : [config.secretsDir])], config.reloadDebounceMs, reload);
-
+  let lastErrorOf: () => string | undefined = () => undefined;
+  let source: { reload(): void; stop(): Promise<void>; status(): string };
+  if (config.controller === undefined) {
+    const reload = (): void => {
+      try {
+        const next = compileLocal({ policyPaths: config.policyPaths, podFile: config.podFile ?? '', secretsDir: config.secretsDir });
+        const changed = state.snapshot?.version !== next.version;
+        state.install(next);
+        lastError = undefined;
+        if (changed) log.log('info', 'policy snapshot loaded', { version: next.version, policies: next.snapshot.policies.map((p) => p.name), rules: next.rules.length });
+      } catch (e: unknown) {
+        metrics.reloadErrors++;
+        lastError = e instanceof Error ? e.message : String(e);
+        log.log('error', state.snapshot === undefined ? 'policy load failed; denying every request' : 'policy reload failed; keeping the last good snapshot', { error: lastError, version: state.snapshot?.version });
+      }
+    };
+    reload();
+    const watcher: Watcher = watchPaths([...config.policyPaths, config.podFile ?? '', ...(config.secretsDir === undefined ? [] : [config.secretsDir])], config.reloadDebounceMs, reload);
+    source = { reload, stop: () => { watcher.close(); return Promise.resolve(); }, status: () => 'standalone' };
+  } else {
+    const client = new DistributionClient({
+      address: config.controller, tokenFile: config.tokenFile, namespace: config.namespace, podName: config.podName,
+      caFile: config.controllerCa, sidecarVersion: SIDECAR_VERSION, log,
+      currentVersion: () => state.snapshot?.version ?? '',
+      install: (snapshot) => {
+        try {
+          const loaded = loadSnapshot(snapshot, { podName: config.podName });
+          if (state.snapshot?.version !== loaded.version) log.log('info', 'policy snapshot received', { version: loaded.version, rules: loaded.rules.length });
+          state.install(loaded);
+          return undefined;
+        } catch (e: unknown) {
+          metrics.reloadErrors++;
+          return e instanceof Error ? e.message : String(e);
+        }
+      },
+    });
+    client.start();
+    metrics.controllerState = () => client.state;
+    source = {
+      reload: () => undefined,
+      stop: () => client.stop(),
+      status: () => `controller ${config.controller ?? ''}: ${client.state}${client.lastError === undefined ? '' : ` (${client.lastError})`}`,
+    };
+    lastErrorOf = () => client.lastError;
+  }
   const handler = createCheckHandler({ state, metrics, tracer, log, maxRequestBytes: config.maxRequestBytes, pod, clock: Date.now });
   const authz = await startAuthzServer(config.listen, handler, config.maxRequestBytes);
-  const admin = await startAdminServer(config.adminListen, { state, metrics, spans: tracer.counters, lastError: () => lastError });
+  const admin = await startAdminServer(config.adminListen, { state, metrics, spans: tracer.counters, lastError: () => lastErrorOf() ?? lastError, source: () => source.status() });
   log.log('info', 'sidecar listening', { extAuthz: authz.address, admin: admin.address, otlp: config.otlpProtocol ?? 'off' });
   return {
-    config, authz, admin, state, tracer, reload,
+    config, authz, admin, state, tracer, reload: () => { source.reload(); },
     async stop(): Promise<void> {
-      watcher.close();
+      await source.stop();
       await authz.close();
       await admin.close();
       await tracer.shutdown();

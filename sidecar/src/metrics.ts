@@ -15,6 +15,8 @@ export class SidecarMetrics {
   private latencySum = 0;
   reloadErrors = 0;
   malformedRequests = 0;
+  /** Controller mode: the distribution stream's state. */
+  controllerState: (() => string) | undefined;
 
   recordDecision(allowed: boolean, policy: string, rule: string, seconds: number): void {
     const decision = allowed ? 'allow' : 'deny';
@@ -56,6 +58,11 @@ export class SidecarMetrics {
     lines.push('# HELP agentwarden_policy_reload_errors_total Policy reloads that failed; the last good snapshot stayed in force.', '# TYPE agentwarden_policy_reload_errors_total counter', `agentwarden_policy_reload_errors_total ${this.reloadErrors}`);
     lines.push('# HELP agentwarden_malformed_requests_total CheckRequests that could not be decoded (denied).', '# TYPE agentwarden_malformed_requests_total counter', `agentwarden_malformed_requests_total ${this.malformedRequests}`);
     lines.push('# HELP agentwarden_snapshot_info The snapshot in force.', '# TYPE agentwarden_snapshot_info gauge', `agentwarden_snapshot_info{version="${esc(extra.snapshotVersion)}"} 1`);
+    if (this.controllerState !== undefined) {
+      const state = this.controllerState();
+      lines.push('# HELP agentwarden_controller_sync 1 for the state the controller stream is in.', '# TYPE agentwarden_controller_sync gauge');
+      for (const s of ['connecting', 'synced', 'disconnected']) lines.push(`agentwarden_controller_sync{state="${s}"} ${s === state ? 1 : 0}`);
+    }
     lines.push('# HELP agentwarden_ready 1 once a snapshot is loaded.', '# TYPE agentwarden_ready gauge', `agentwarden_ready ${extra.ready ? 1 : 0}`);
     return `${lines.join('\n')}\n`;
   }

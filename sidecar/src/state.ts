@@ -4,7 +4,7 @@ import { TokenBuckets, type LoadedSnapshot } from '../../policy/src/index.js';
 
 export class PolicyState {
   private current: LoadedSnapshot | undefined;
-  private limiter = new TokenBuckets();
+  private readonly limiter = new TokenBuckets();
   private listeners: ((s: LoadedSnapshot) => void)[] = [];
 
   get snapshot(): LoadedSnapshot | undefined {
@@ -15,9 +15,9 @@ export class PolicyState {
     return this.limiter;
   }
 
-  /** Installs a new snapshot. Rate-limit counts restart only when the version changes. */
+  /** Installs a new snapshot; rate-limit counts of rules still in force carry over. */
   install(next: LoadedSnapshot): void {
-    if (this.current?.version !== next.version) this.limiter = new TokenBuckets();
+    this.limiter.retain(new Set(next.rules.map((r) => r.key)));
     this.current = next;
     for (const l of this.listeners) l(next);
   }

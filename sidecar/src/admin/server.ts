@@ -13,6 +13,8 @@ export interface AdminDeps {
   readonly spans: SpanCounters;
   /** Why the last policy load failed, while the previous snapshot stays in force. */
   readonly lastError: () => string | undefined;
+  /** Where snapshots come from and how that is going ("standalone", "controller …: synced"). */
+  readonly source: () => string;
 }
 
 export interface AdminServer {
@@ -29,10 +31,10 @@ export function adminApp(deps: AdminDeps): express.Express {
   app.get('/readyz', (_req, res) => {
     const s = deps.state.snapshot;
     if (s === undefined) {
-      res.status(503).type('text/plain').send(`not ready: no policy snapshot loaded${lastErrorLine(deps)}\n`);
+      res.status(503).type('text/plain').send(`not ready: no policy snapshot loaded\nsource: ${deps.source()}${lastErrorLine(deps)}\n`);
       return;
     }
-    res.type('text/plain').send(`ready: snapshot ${s.version}${lastErrorLine(deps)}\n`);
+    res.type('text/plain').send(`ready: snapshot ${s.version}\nsource: ${deps.source()}${lastErrorLine(deps)}\n`);
   });
   app.get('/metrics', (_req, res) => {
     res.type('text/plain; version=0.0.4').send(deps.metrics.render({

@@ -1,0 +1,154 @@
+// The controller's side of PolicyDistribution: authenticates each sidecar,
+// pushes its pod's snapshot (in full on every new stream), re-pushes when the
+// pod's snapshot version changes, and tracks ACKs and NACKs per pod.
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { create } from '@bufbuild/protobuf';
+import { ControllerMessageSchema, type ControllerMessage, type SidecarMessage } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
+import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
+import type { SidecarAuthenticator } from './auth.js';
+import { distributionService } from '../../../common/distribution-service.js';
+
+/** Wait this long for the hello before closing the stream. */
+const HELLO_TIMEOUT_MS = 10_000;
+
+export interface PodSync {
+  /** Version last sent, acknowledged, and the last NACK's error. */
+  readonly sent: string;
+  readonly acked: string;
+  readonly nackError: string | undefined;
+  readonly ackedAtMs: number;
+}
+
+interface Connection {
+  readonly podKey: string;
+  readonly call: grpc.ServerDuplexStream<SidecarMessage, ControllerMessage>;
+  sent: string;
+  nonce: string;
+  acked: string;
+  ackedAtMs: number;
+  nackError: string | undefined;
+}
+
+export interface DistributionEvents {
+  /** A sidecar acknowledged (or rejected) a version: status may change. */
+  readonly onSyncChange: () => void;
+  /** A sidecar connected: its pod needs a snapshot. */
+  readonly onConnect: (podKey: string) => void;
+  readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export class DistributionServer {
+  private readonly connections = new Map<string, Set<Connection>>();
+  pushes = 0;
+  authFailures = 0;
+
+  constructor(
+    private readonly auth: SidecarAuthenticator,
+    private readonly snapshotFor: (podKey: string) => Snapshot | undefined,
+    private readonly events: DistributionEvents,
+  ) {}
+
+  register(server: grpc.Server): void {
+    server.addService(distributionService, { Stream: (call: grpc.ServerDuplexStream<SidecarMessage, ControllerMessage>) => { this.handle(call); } });
+  }
+
+  /** Pod keys with at least one connected, authenticated sidecar. */
+  connectedPods(): string[] {
+    return [...this.connections.keys()];
+  }
+
+  connectionCount(): number {
+    let n = 0;
+    for (const set of this.connections.values()) n += set.size;
+    return n;
+  }
+
+  sync(podKey: string): PodSync | undefined {
+    const set = this.connections.get(podKey);
+    if (set === undefined) return undefined;
+    for (const c of set) return { sent: c.sent, acked: c.acked, nackError: c.nackError, ackedAtMs: c.ackedAtMs };
+    return undefined;
+  }
+
+  /** Sends every connected sidecar whose pod's snapshot changed its new snapshot. */
+  pushAll(): void {
+    for (const set of this.connections.values()) for (const c of set) this.push(c, false);
+  }
+
+  private handle(call: grpc.ServerDuplexStream<SidecarMessage, ControllerMessage>): void {
+    let conn: Connection | undefined;
+    let authenticating = false;
+    const helloTimer = setTimeout(() => { fail(grpc.status.UNAUTHENTICATED, 'no hello within 10 s'); }, HELLO_TIMEOUT_MS);
+    const fail = (code: grpc.status, details: string): void => {
+      clearTimeout(helloTimer);
+      call.emit('error', { code, details, metadata: new grpc.Metadata() });
+    };
+    const cleanup = (): void => {
+      clearTimeout(helloTimer);
+      if (conn === undefined) return;
+      const set = this.connections.get(conn.podKey);
+      set?.delete(conn);
+      if (set?.size === 0) this.connections.delete(conn.podKey);
+      this.events.onSyncChange();
+    };
+    call.on('data', (msg: SidecarMessage) => {
+      const kind = msg.kind;
+      if (kind.case === 'hello') {
+        if (conn !== undefined || authenticating) return;
+        authenticating = true;
+        const hello = kind.value;
+        this.auth.authenticate(hello.token, hello.namespace, hello.podName).then((result) => {
+          if (!result.ok) {
+            this.authFailures++;
+            this.events.log('warn', 'sidecar refused', { namespace: hello.namespace, pod: hello.podName, reason: result.reason });
+            fail(result.code === 'unauthenticated' ? grpc.status.UNAUTHENTICATED : grpc.status.PERMISSION_DENIED, result.reason);
+            return;
+          }
+          clearTimeout(helloTimer);
+          conn = { podKey: result.podKey, call, sent: '', nonce: '', acked: hello.currentVersion, ackedAtMs: 0, nackError: undefined };
+          let set = this.connections.get(result.podKey);
+          if (set === undefined) {
+            set = new Set();
+            this.connections.set(result.podKey, set);
+          }
+          set.add(conn);
+          this.events.log('info', 'sidecar connected', { pod: result.podKey, version: hello.currentVersion });
+          this.events.onConnect(result.podKey);
+          this.push(conn, true);
+        }, (e: unknown) => {
+          this.events.log('error', 'TokenReview failed', { error: e instanceof Error ? e.message : String(e) });
+          fail(grpc.status.UNAVAILABLE, 'cannot verify the token now; retry');
+        });
+      } else if (conn !== undefined && (kind.case === 'ack' || kind.case === 'nack')) {
+        // Only the answer to the latest push counts; older nonces are stale.
+        if (kind.value.nonce !== conn.nonce) return;
+        if (kind.case === 'ack') {
+          conn.acked = kind.value.version;
+          conn.ackedAtMs = Date.now();
+          conn.nackError = undefined;
+        } else {
+          conn.nackError = kind.value.error.slice(0, 1024);
+          this.events.log('warn', 'sidecar rejected a snapshot', { pod: conn.podKey, version: kind.value.version, error: conn.nackError });
+        }
+        this.events.onSyncChange();
+      }
+    });
+    call.on('end', () => {
+      cleanup();
+      call.end();
+    });
+    call.on('error', cleanup);
+    call.on('cancelled', cleanup);
+  }
+
+  private push(conn: Connection, force: boolean): void {
+    const snapshot = this.snapshotFor(conn.podKey);
+    if (snapshot === undefined) return;
+    if (!force && snapshot.version === conn.sent) return;
+    conn.sent = snapshot.version;
+    conn.nonce = randomBytes(8).toString('hex');
+    this.pushes++;
+    conn.call.write(create(ControllerMessageSchema, { kind: { case: 'snapshot', value: { snapshot, nonce: conn.nonce } } }));
+  }
+}

@@ -1,0 +1,72 @@
+// The controller's Kubernetes I/O: list functions for the informers,
+// TokenReview, and AgentPolicy status writes. Everything else is pure.
+import { readFileSync } from 'node:fs';
+import {
+  AuthenticationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Watch,
+} from '@kubernetes/client-node';
+import type { ListResult } from './informer.js';
+import { slimPod, slimSecret, type AgentPolicyObject, type SlimPod, type SlimSecret } from './objects.js';
+import type { TokenReviewResult } from '../distribution/auth.js';
+
+export const GROUP = 'agentwarden.io';
+export const VERSION = 'v1alpha1';
+export const PLURAL = 'agentpolicies';
+
+export interface Kube {
+  readonly config: KubeConfig;
+  readonly watch: Watch;
+  readonly coordination: CoordinationV1Api;
+  listPolicies(): Promise<ListResult<AgentPolicyObject>>;
+  listPods(): Promise<ListResult<SlimPod>>;
+  listSecrets(): Promise<ListResult<SlimSecret>>;
+  reviewToken(token: string, audiences: readonly string[]): Promise<TokenReviewResult>;
+  writeStatus(namespace: string, name: string, status: unknown): Promise<void>;
+}
+
+export function loadKubeConfig(file: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (file !== undefined) {
+    readFileSync(file); // a clear ENOENT naming the file, before client-node's own error
+    kc.loadFromFile(file);
+  } else {
+    kc.loadFromDefault();
+  }
+  return kc;
+}
+
+export function connectKube(kc: KubeConfig): Kube {
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const authn = kc.makeApiClient(AuthenticationV1Api);
+  return {
+    config: kc,
+    watch: new Watch(kc),
+    coordination: kc.makeApiClient(CoordinationV1Api),
+    async listPolicies() {
+      const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items?: AgentPolicyObject[]; metadata?: { resourceVersion?: string } };
+      return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
+    },
+    async listPods() {
+      const list = await core.listPodForAllNamespaces({});
+      return { items: list.items.map(slimPod), resourceVersion: list.metadata?.resourceVersion ?? '' };
+    },
+    async listSecrets() {
+      const list = await core.listSecretForAllNamespaces({});
+      return { items: list.items.map(slimSecret), resourceVersion: list.metadata?.resourceVersion ?? '' };
+    },
+    async reviewToken(token, audiences) {
+      const review = await authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [...audiences] } } });
+      const s = review.status;
+      return {
+        authenticated: s?.authenticated === true,
+        username: s?.user?.username ?? '',
+        extra: s?.user?.extra ?? {},
+        audiences: s?.audiences ?? [],
+        error: s?.error ?? '',
+      };
+    },
+    async writeStatus(namespace, name, status) {
+      await custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: [{ op: 'add', path: '/status', value: status }] });
+    },
+  };
+}

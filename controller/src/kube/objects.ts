@@ -1,0 +1,55 @@
+// The slices of Kubernetes objects the controller keeps: pods slimmed to their
+// identity, secrets to their data, policies as they come (parsed on demand).
+import type { KubernetesObject, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { PodIdentity } from '../../../policy/src/index.js';
+
+export interface SlimPod extends KubernetesObject {
+  readonly metadata: { name: string; namespace: string; uid: string; resourceVersion: string; labels: Record<string, string> };
+  readonly serviceAccount: string;
+  readonly phase: string;
+}
+
+/** Keeps what the controller needs of a pod; the informer stores these, not whole pods. */
+export function slimPod(pod: V1Pod): SlimPod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: pod.metadata?.name ?? '',
+      namespace: pod.metadata?.namespace ?? '',
+      uid: pod.metadata?.uid ?? '',
+      resourceVersion: pod.metadata?.resourceVersion ?? '',
+      labels: { ...(pod.metadata?.labels ?? {}) },
+    },
+    serviceAccount: pod.spec?.serviceAccountName ?? 'default',
+    phase: pod.status?.phase ?? '',
+  };
+}
+
+export function podIdentity(pod: SlimPod): PodIdentity {
+  return { namespace: pod.metadata.namespace, name: pod.metadata.name, serviceAccount: pod.serviceAccount, labels: pod.metadata.labels };
+}
+
+export function isTerminated(pod: SlimPod): boolean {
+  return pod.phase === 'Succeeded' || pod.phase === 'Failed';
+}
+
+export interface SlimSecret extends KubernetesObject {
+  readonly metadata: { name: string; namespace: string; resourceVersion: string };
+  readonly data: Readonly<Record<string, string>>;
+}
+
+export function slimSecret(secret: V1Secret): SlimSecret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: secret.metadata?.name ?? '', namespace: secret.metadata?.namespace ?? '', resourceVersion: secret.metadata?.resourceVersion ?? '' },
+    data: { ...(secret.data ?? {}) },
+  };
+}
+
+/** An AgentPolicy as stored by the API server. */
+export interface AgentPolicyObject extends KubernetesObject {
+  readonly spec?: unknown;
+  readonly status?: unknown;
+}

@@ -1,0 +1,211 @@
+// `agentwarden controller`: informers for AgentPolicies, pods and Secrets; a
+// snapshot per pod; PolicyDistribution to the sidecars; AgentPolicy.status
+// written by the elected leader; metrics and health over HTTP.
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import express from 'express';
+import type { Snapshot } from '../../proto/gen/agentwarden/v1/snapshot_pb.js';
+import { readControllerConfig, type ControllerConfig } from './config.js';
+import { connectKube, loadKubeConfig, PLURAL, GROUP, VERSION, type Kube } from './kube/api.js';
+import { Informer } from './kube/informer.js';
+import { slimPod, slimSecret, type AgentPolicyObject, type SlimPod, type SlimSecret } from './kube/objects.js';
+import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import { Debouncer } from './reconcile/debounce.js';
+import { parsePolicies, SnapshotBook, type PolicyEntry } from './reconcile/snapshots.js';
+import { SidecarAuthenticator } from './distribution/auth.js';
+import { DistributionServer } from './distribution/server.js';
+import { isLoopback } from '../../common/distribution-service.js';
+import { computeStatus, sameStatus } from './status/compute.js';
+import { LeaderElector } from './status/leader.js';
+
+type Log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+const ORDER = { debug: 0, info: 1, warn: 2, error: 3 } as const;
+function jsonLog(min: keyof typeof ORDER): Log {
+  return (level, msg, fields = {}) => {
+    if (ORDER[level] >= ORDER[min]) process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
+  };
+}
+
+/** Stale beyond this, an informer makes /readyz fail. */
+const MAX_STALE_MS = 5 * 60_000;
+
+export interface RunningController {
+  readonly distributionAddress: string;
+  readonly metricsAddress: string;
+  readonly distribution: DistributionServer;
+  readonly informers: { readonly policies: Informer<AgentPolicyObject>; readonly pods: Informer<SlimPod>; readonly secrets: Informer<SlimSecret> };
+  stop(): Promise<void>;
+}
+
+export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig))): Promise<RunningController> {
+  const book = new SnapshotBook();
+  let entries: PolicyEntry[] = [];
+  const snapshots = new Map<string, Snapshot>();
+  let reconciles = 0;
+  let lastStatusWrite = Promise.resolve();
+
+  const informerLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void => { log(level, msg, fields); };
+  const onChange = (): void => { debouncer.trigger(); };
+  const policies = new Informer<AgentPolicyObject>({ name: PLURAL, path: `/apis/${GROUP}/${VERSION}/${PLURAL}`, list: () => kube.listPolicies(), watch: kube.watch, onChange, log: informerLog });
+  const pods = new Informer<SlimPod>({ name: 'pods', path: '/api/v1/pods', list: () => kube.listPods(), watch: kube.watch, onChange, log: informerLog, transform: slimPodUnknown });
+  const secrets = new Informer<SlimSecret>({ name: 'secrets', path: '/api/v1/secrets', list: () => kube.listSecrets(), watch: kube.watch, onChange, log: informerLog, transform: slimSecretUnknown });
+
+  const auth = new SidecarAuthenticator((token, audiences) => kube.reviewToken(token, audiences), (ns, name) => pods.get(ns, name));
+  const distribution = new DistributionServer(auth, (podKey) => snapshots.get(podKey) ?? computeFor(podKey), {
+    onSyncChange: () => { statusDebouncer.trigger(); },
+    onConnect: () => { statusDebouncer.trigger(); },
+    log: (level, msg, fields) => { log(level, msg, fields); },
+  });
+
+  function computeFor(podKey: string): Snapshot | undefined {
+    const [ns, name] = podKey.split('/');
+    const pod = pods.get(ns, name ?? '');
+    if (pod === undefined) return undefined;
+    const result = book.forPod(pod, entries, (n, s) => secrets.get(n, s));
+    if (!result.ok) {
+      log('warn', 'pod snapshot does not compile; the sidecar keeps its last good one', { pod: podKey, error: result.error });
+      return undefined;
+    }
+    snapshots.set(podKey, result.snapshot);
+    return result.snapshot;
+  }
+
+  const reconcile = (): void => {
+    reconciles++;
+    entries = parsePolicies(policies.list());
+    book.beginPass();
+    for (const podKey of distribution.connectedPods()) {
+      const before = snapshots.get(podKey);
+      snapshots.delete(podKey);
+      // A pod whose new inputs fail to compile keeps the snapshot it has (fail closed, never open).
+      if (computeFor(podKey) === undefined && before !== undefined) snapshots.set(podKey, before);
+    }
+    for (const key of [...snapshots.keys()]) if (!distribution.connectedPods().includes(key)) snapshots.delete(key);
+    book.endPass();
+    distribution.pushAll();
+    statusDebouncer.trigger();
+  };
+  const debouncer = new Debouncer(config.debounceQuietMs, config.debounceMaxMs, reconcile);
+
+  const writeStatuses = (): void => {
+    if (config.leaderElect && !leader.isLeader) return;
+    const nowIso = new Date().toISOString();
+    const allPods = pods.list();
+    const podSynced = (pod: SlimPod): boolean => {
+      const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+      const want = snapshots.get(key)?.version;
+      const sync = distribution.sync(key);
+      return want !== undefined && sync !== undefined && sync.acked === want;
+    };
+    lastStatusWrite = lastStatusWrite.then(async () => {
+      for (const entry of entries) {
+        const status = computeStatus(entry, allPods, podSynced, nowIso);
+        if (sameStatus(entry.object.status, status)) continue;
+        const ns = entry.object.metadata?.namespace ?? '';
+        const name = entry.object.metadata?.name ?? '';
+        try {
+          await kube.writeStatus(ns, name, status);
+        } catch (e: unknown) {
+          log('warn', 'status write failed; will retry on the next change', { policy: `${ns}/${name}`, error: e instanceof Error ? e.message : String(e) });
+        }
+      }
+    });
+  };
+  const statusDebouncer = new Debouncer(250, 2000, writeStatuses);
+  const leader = new LeaderElector(kube.coordination, { namespace: config.namespace, name: 'agentwarden-controller', identity: config.identity, log: (l, m, f) => { log(l, m, f); } }, () => { statusDebouncer.trigger(); });
+
+  // gRPC distribution server: TLS, or plaintext on loopback only.
+  const server = new grpc.Server({ 'grpc.max_send_message_length': 64 << 20, 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
+  distribution.register(server);
+  let creds: grpc.ServerCredentials;
+  if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
+    creds = grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(config.tlsCert), private_key: readFileSync(config.tlsKey) }], false);
+  } else {
+    if (!isLoopback(config.distributionListen)) throw new Error(`controller: --distribution-listen ${config.distributionListen} is not loopback; give --tls-cert and --tls-key`);
+    creds = grpc.ServerCredentials.createInsecure();
+  }
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(config.distributionListen, creds, (err, p) => (err === null ? resolve(p) : reject(new Error(`controller: cannot listen on ${config.distributionListen}: ${err.message}`, { cause: err }))));
+  });
+  const distributionAddress = `${config.distributionListen.slice(0, config.distributionListen.lastIndexOf(':'))}:${port}`;
+
+  policies.start();
+  pods.start();
+  secrets.start();
+  if (config.leaderElect) leader.start();
+
+  const app = express();
+  app.disable('x-powered-by');
+  const informerList = [policies, pods, secrets];
+  app.get('/healthz', (_req, res) => { res.type('text/plain').send('ok\n'); });
+  app.get('/readyz', (_req, res) => {
+    const problems = informerList.map((i, n) => ({ name: ['agentpolicies', 'pods', 'secrets'][n] ?? '', s: i.stats() })).filter(({ s }) => !s.synced || s.staleMs > MAX_STALE_MS);
+    if (problems.length > 0) res.status(503).type('text/plain').send(`not ready: ${problems.map((p) => `${p.name} ${p.s.synced ? `stale for ${Math.round(p.s.staleMs / 1000)} s` : 'not synced'}`).join(', ')}\n`);
+    else res.type('text/plain').send('ready\n');
+  });
+  app.get('/metrics', (_req, res) => {
+    const lines: string[] = [];
+    const names = ['agentpolicies', 'pods', 'secrets'];
+    lines.push('# HELP agentwarden_informer_stale_seconds Time since the informer last heard from the API server.', '# TYPE agentwarden_informer_stale_seconds gauge');
+    informerList.forEach((i, n) => lines.push(`agentwarden_informer_stale_seconds{resource="${names[n] ?? ''}"} ${(i.stats().staleMs / 1000).toFixed(3)}`));
+    lines.push('# HELP agentwarden_informer_restarts_total Informer failures followed by a backoff and a restart.', '# TYPE agentwarden_informer_restarts_total counter');
+    informerList.forEach((i, n) => lines.push(`agentwarden_informer_restarts_total{resource="${names[n] ?? ''}"} ${i.stats().restarts}`));
+    lines.push('# HELP agentwarden_informer_relists_total Full lists (start, 410 Gone, periodic, watchdog).', '# TYPE agentwarden_informer_relists_total counter');
+    informerList.forEach((i, n) => lines.push(`agentwarden_informer_relists_total{resource="${names[n] ?? ''}"} ${i.stats().relists}`));
+    lines.push('# TYPE agentwarden_connected_sidecars gauge', `agentwarden_connected_sidecars ${distribution.connectionCount()}`);
+    lines.push('# TYPE agentwarden_snapshot_pushes_total counter', `agentwarden_snapshot_pushes_total ${distribution.pushes}`);
+    lines.push('# TYPE agentwarden_sidecar_auth_failures_total counter', `agentwarden_sidecar_auth_failures_total ${distribution.authFailures}`);
+    lines.push('# TYPE agentwarden_token_reviews_total counter', `agentwarden_token_reviews_total ${auth.reviews}`);
+    lines.push('# TYPE agentwarden_reconciles_total counter', `agentwarden_reconciles_total ${reconciles}`);
+    lines.push('# TYPE agentwarden_compiled_snapshots gauge', `agentwarden_compiled_snapshots ${book.size}`);
+    lines.push('# TYPE agentwarden_leader gauge', `agentwarden_leader ${leader.isLeader ? 1 : 0}`);
+    res.type('text/plain; version=0.0.4').send(`${lines.join('\n')}\n`);
+  });
+  const [mHost, mPort] = splitHostPort(config.metricsListen);
+  const httpServer = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(mPort, mHost, (err?: Error) => (err === undefined ? resolve(s) : reject(err)));
+  });
+  const maddr = httpServer.address();
+  const metricsAddress = `${mHost === '' ? '0.0.0.0' : mHost}:${maddr !== null && typeof maddr === 'object' ? maddr.port : mPort}`;
+  log('info', 'controller started', { distribution: distributionAddress, metrics: metricsAddress, identity: config.identity });
+
+  return {
+    distributionAddress,
+    metricsAddress,
+    distribution,
+    informers: { policies, pods, secrets },
+    async stop(): Promise<void> {
+      debouncer.cancel();
+      statusDebouncer.cancel();
+      await Promise.all([policies.stop(), pods.stop(), secrets.stop(), leader.stop()]);
+      await lastStatusWrite;
+      server.forceShutdown();
+      await new Promise<void>((resolve) => { httpServer.close(() => { resolve(); }); httpServer.closeAllConnections(); });
+    },
+  };
+}
+
+function splitHostPort(listen: string): [string, number] {
+  const colon = listen.lastIndexOf(':');
+  return [listen.slice(0, colon).replace(/^\[|\]$/g, ''), Number(listen.slice(colon + 1))];
+}
+
+// Watch events carry whole objects; the caches keep slim ones.
+function slimPodUnknown(o: unknown): SlimPod { return slimPod(o as V1Pod); }
+function slimSecretUnknown(o: unknown): SlimSecret { return slimSecret(o as V1Secret); }
+
+/** Entry point of `agentwarden controller`. */
+export async function controllerCommand(argv: readonly string[]): Promise<number> {
+  const config = readControllerConfig(argv, process.env);
+  const log = jsonLog(config.logLevel);
+  const running = await startController(config, log);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log('info', 'shutting down');
+  await running.stop();
+  return 0;
+}

@@ -1,0 +1,87 @@
+// Snapshots per pod (pure over the caches): the governing policies of a pod,
+// compiled once per distinct input and shared by every pod with the same
+// namespace, service account, labels, policies and secrets.
+import { createHash } from 'node:crypto';
+import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
+import { compileSnapshot, governingPolicies, parseAgentPolicy, type AgentPolicy } from '../../../policy/src/index.js';
+import type { AgentPolicyObject, SlimPod, SlimSecret } from '../kube/objects.js';
+import { podIdentity } from '../kube/objects.js';
+
+export interface PolicyEntry {
+  readonly object: AgentPolicyObject;
+  /** Parsed, or the error that names the field. */
+  readonly parsed: AgentPolicy | undefined;
+  readonly error: string | undefined;
+}
+
+export type SnapshotResult =
+  | { readonly ok: true; readonly snapshot: Snapshot; readonly policies: readonly string[] }
+  | { readonly ok: false; readonly error: string; readonly policies: readonly string[] };
+
+/** Parses every AgentPolicy object, keeping the errors. */
+export function parsePolicies(objects: readonly AgentPolicyObject[]): PolicyEntry[] {
+  return objects.map((object) => {
+    const source = `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+    try {
+      return { object, parsed: parseAgentPolicy(object, source, object.metadata?.namespace ?? 'default'), error: undefined };
+    } catch (e: unknown) {
+      return { object, parsed: undefined, error: e instanceof Error ? e.message : String(e) };
+    }
+  });
+}
+
+/** Memoises compiled snapshots by their inputs; entries not used in a pass are dropped. */
+export class SnapshotBook {
+  private cache = new Map<string, SnapshotResult>();
+  private used = new Map<string, SnapshotResult>();
+
+  /** Starts a pass over the current caches. */
+  beginPass(): void {
+    this.used = new Map();
+  }
+
+  /** Ends a pass, forgetting snapshots no pod uses any more. */
+  endPass(): void {
+    this.cache = this.used;
+  }
+
+  forPod(pod: SlimPod, policies: readonly PolicyEntry[], secret: (namespace: string, name: string) => SlimSecret | undefined): SnapshotResult {
+    const ns = pod.metadata.namespace;
+    const inNamespace = policies.filter((p) => p.object.metadata?.namespace === ns);
+    const broken = inNamespace.filter((p) => p.parsed === undefined);
+    const parsed = inNamespace.flatMap((p) => (p.parsed === undefined ? [] : [p.parsed]));
+    const governing = governingPolicies(parsed, podIdentity(pod));
+    const names = governing.map((p) => p.name);
+    // A policy that cannot be read might govern this pod: never guess, fail closed.
+    if (broken.length > 0) {
+      return { ok: false, error: broken.map((b) => b.error ?? '').join('\n'), policies: [...names, ...broken.map((b) => b.object.metadata?.name ?? '')] };
+    }
+    const secretVersions = governing.flatMap((p) => p.credentials.map((c) => `${ns}/${c.secretRef.name}@${secret(ns, c.secretRef.name)?.metadata.resourceVersion ?? 'missing'}`));
+    const key = createHash('sha256').update(JSON.stringify({
+      ns, sa: pod.serviceAccount, labels: Object.entries(pod.metadata.labels).sort(),
+      policies: governing.map((p) => `${p.name}@${inNamespace.find((e) => e.parsed === p)?.object.metadata?.resourceVersion ?? ''}`),
+      secretVersions,
+    })).digest('hex');
+    let result = this.used.get(key) ?? this.cache.get(key);
+    if (result === undefined) {
+      try {
+        const snapshot = compileSnapshot(governing, podIdentity(pod), {
+          shareAcrossPods: true,
+          resolveSecret: (namespace, name, k) => {
+            const value = secret(namespace, name)?.data[k];
+            return value === undefined ? undefined : new Uint8Array(Buffer.from(value, 'base64'));
+          },
+        });
+        result = { ok: true, snapshot, policies: names };
+      } catch (e: unknown) {
+        result = { ok: false, error: e instanceof Error ? e.message : String(e), policies: names };
+      }
+    }
+    this.used.set(key, result);
+    return result;
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+}

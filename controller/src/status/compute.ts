@@ -1,0 +1,81 @@
+// AgentPolicy.status (pure): conditions Compiled, Synced and Ready,
+// observedGeneration, rule count, pods selected and synced, and the policy's
+// content version.
+import { createHash } from 'node:crypto';
+import { checkPolicy, selectorMatches } from '../../../policy/src/index.js';
+import type { PolicyEntry } from '../reconcile/snapshots.js';
+import type { SlimPod } from '../kube/objects.js';
+import { isTerminated } from '../kube/objects.js';
+
+export interface Condition {
+  readonly type: 'Compiled' | 'Synced' | 'Ready';
+  readonly status: 'True' | 'False' | 'Unknown';
+  readonly observedGeneration: number;
+  readonly lastTransitionTime: string;
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface PolicyStatus {
+  readonly observedGeneration: number;
+  readonly conditions: readonly Condition[];
+  readonly rules: number;
+  readonly pods: { readonly selected: number; readonly synced: number };
+  readonly version: string;
+}
+
+/** Whether a pod's sidecar enforces the snapshot it should have. */
+export type PodSynced = (pod: SlimPod) => boolean;
+
+export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], synced: PodSynced, nowIso: string): PolicyStatus {
+  const meta = entry.object.metadata;
+  const generation = meta?.generation ?? 0;
+  const previous = previousConditions(entry.object.status);
+  const cond = (type: Condition['type'], ok: boolean | undefined, reason: string, message: string): Condition => {
+    const status = ok === undefined ? 'Unknown' : ok ? 'True' : 'False';
+    const before = previous.get(type);
+    return { type, status, observedGeneration: generation, lastTransitionTime: before?.status === status ? before.lastTransitionTime : nowIso, reason, message };
+  };
+  let compileError = entry.error;
+  if (entry.parsed !== undefined && compileError === undefined) {
+    try {
+      checkPolicy(entry.parsed);
+    } catch (e: unknown) {
+      compileError = e instanceof Error ? e.message : String(e);
+    }
+  }
+  const selected = entry.parsed === undefined ? [] : pods.filter((p) => p.metadata.namespace === meta?.namespace && !isTerminated(p) && selectorMatches(entry.parsed?.podSelector ?? { matchLabels: {}, matchExpressions: [] }, p.metadata.labels));
+  const syncedCount = selected.filter(synced).length;
+  const compiled = cond('Compiled', compileError === undefined, compileError === undefined ? 'Compiled' : 'CompileError', compileError ?? `${entry.parsed?.rules.length ?? 0} rules compiled`);
+  const allSynced = syncedCount === selected.length;
+  const syncedCond = cond('Synced', compileError === undefined ? allSynced : false,
+    compileError !== undefined ? 'NotCompiled' : selected.length === 0 ? 'NoPods' : allSynced ? 'AllPodsSynced' : 'PodsPending',
+    compileError !== undefined ? 'not distributed: the policy does not compile' : `${syncedCount} of ${selected.length} selected pods enforce the current version`);
+  const ready = cond('Ready', compiled.status === 'True' && syncedCond.status === 'True', compiled.status !== 'True' ? 'CompileError' : syncedCond.status !== 'True' ? 'PodsPending' : 'Ready',
+    compiled.status !== 'True' ? compiled.message : syncedCond.message);
+  return {
+    observedGeneration: generation,
+    conditions: [compiled, syncedCond, ready],
+    rules: entry.parsed?.rules.length ?? 0,
+    pods: { selected: selected.length, synced: syncedCount },
+    version: `sha256:${createHash('sha256').update(JSON.stringify(entry.object.spec ?? null)).digest('hex')}`,
+  };
+}
+
+function previousConditions(status: unknown): Map<string, { status: string; lastTransitionTime: string }> {
+  const out = new Map<string, { status: string; lastTransitionTime: string }>();
+  if (typeof status !== 'object' || status === null) return out;
+  const conditions = (status as { conditions?: unknown }).conditions;
+  if (!Array.isArray(conditions)) return out;
+  for (const c of conditions as unknown[]) {
+    if (typeof c !== 'object' || c === null) continue;
+    const { type, status: s, lastTransitionTime } = c as Record<string, unknown>;
+    if (typeof type === 'string' && typeof s === 'string' && typeof lastTransitionTime === 'string') out.set(type, { status: s, lastTransitionTime });
+  }
+  return out;
+}
+
+/** Equal apart from lastTransitionTime: no write needed. */
+export function sameStatus(a: unknown, b: PolicyStatus): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,0 +1,138 @@
+// Property test of the evaluator's input edge: whatever Envoy (or an attacker
+// shaping requests) sends, evaluate never throws, and nothing is allowed that
+// no rule matches.
+import fc from 'fast-check';
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { CheckRequestSchema, type CheckRequest } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
+import { evaluate, TokenBuckets } from '../src/index.js';
+import { agent, policy } from './helpers.js';
+
+/** Fixed, so that every run checks the same cases; change it to explore others. */
+const SEED = 20261025;
+
+/** Rules that read everything a request has (headers, body, MCP, query, params), all on hosts under ".test". */
+const rules = policy('guarded', `
+  podSelector: {}
+  rules:
+    - name: plain
+      to: {hosts: [allowed.test]}
+      http: {methods: [GET], paths: ["/ok/{id}", "/files/**"]}
+      when: "request.params.id != 'x' || 'q' in request.query"
+    - name: mcp-tools
+      to: {hosts: ["*.mcp.test"]}
+      mcp: {methods: [tools/call, resources/read], tools: [search, "file:///a"]}
+      when: "mcp.arguments.limit < 10 && request.headers['x-tenant'] == 'acme'"
+    - name: body
+      to: {hosts: [body.test]}
+      http: {methods: [POST, PUT]}
+      when: "request.body.kind == 'ok' && now.getHours('Europe/Berlin') < 25"
+    - name: limited
+      to: {hosts: [limited.test]}
+      rateLimit: {requests: 1, per: 1h}
+    - name: deny-failing
+      action: Deny
+      to: {hosts: [deny.test]}
+      when: "request.body.never == true"
+`);
+
+/** An Audit policy allowing everything: it must never leak into the effective decision. */
+const auditAllowsAll = policy('trial', `
+  podSelector: {}
+  mode: Audit
+  rules: [{name: everything, to: {hosts: ["*"]}}]
+`);
+
+const enforceOnly = agent([rules]);
+const mixed = agent([rules, auditAllowsAll]);
+
+/** Short text: any UTF-16 code units, or printable ASCII, or characters that matter to parsers. */
+const text = fc.oneof(
+  fc.string({ maxLength: 24 }),
+  fc.string({ unit: 'binary', maxLength: 24 }),
+  fc.stringMatching(/^[A-Za-z0-9.:%/\\?#[\]{}@!*-]{0,24}$/),
+);
+
+/** Hosts: random text, or well-formed host[:port] that no rule names. */
+const host = fc.oneof(
+  text,
+  fc.tuple(fc.domain(), fc.option(fc.integer({ min: 0, max: 70_000 }))).map(([d, port]) => (port === null ? d : `${d}:${port}`)),
+  fc.constantFrom('[::1]:8080', '[fe80::1', 'EXAMPLE.COM.', 'a..b', ':443', ''),
+);
+
+/** Paths: random text, or slash-separated pieces of characters that matter to the path checks. */
+const path = fc.oneof(
+  text,
+  fc.array(fc.stringMatching(/^(?:[a-z.]|%2[eEfF]|%5[cC]|%00|%[0-9a-fA-F]{2}|%|\\|\0|\?|#){0,5}$/), { maxLength: 6 }).map((segs) => `/${segs.join('/')}`),
+);
+
+/** Bodies: random text, random JSON, or JSON-RPC-shaped objects with random parts. */
+const body = fc.oneof(
+  text,
+  fc.json({ maxDepth: 3 }),
+  fc.record({
+    jsonrpc: fc.oneof(fc.constant('2.0'), fc.jsonValue({ maxDepth: 1 })),
+    id: fc.jsonValue({ maxDepth: 1 }),
+    method: fc.oneof(fc.constantFrom('tools/call', 'resources/read', 'initialize'), text),
+    params: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.record({ name: fc.oneof(fc.constant('search'), text), arguments: fc.jsonValue({ maxDepth: 2 }) })),
+  }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+);
+
+const headers = fc.dictionary(fc.oneof(text, fc.constantFrom(':authority', 'host', 'x-tenant', 'x-envoy-auth-partial-body')), text, { maxKeys: 5 });
+
+const checkRequest: fc.Arbitrary<CheckRequest> = fc.record({
+  method: fc.oneof(text, fc.constantFrom('GET', 'post', 'PUT', 'DELETE')),
+  host,
+  path,
+  query: text,
+  scheme: fc.oneof(text, fc.constantFrom('http', 'https')),
+  headers,
+  body,
+  rawBody: fc.oneof(fc.constant(new Uint8Array()), fc.uint8Array({ maxLength: 32 }), body.map((b) => new TextEncoder().encode(b))),
+  headerMap: fc.option(fc.array(fc.record({ key: text, value: text, rawValue: fc.uint8Array({ maxLength: 8 }) }), { maxLength: 3 })),
+  time: fc.option(fc.integer({ min: 0, max: 4_102_444_800_000 })),
+}).map((r) => create(CheckRequestSchema, {
+  attributes: {
+    request: {
+      ...(r.time === null ? {} : { time: timestampFromMs(r.time) }),
+      http: {
+        method: r.method, host: r.host, path: r.path, query: r.query, scheme: r.scheme, headers: r.headers, body: r.body, rawBody: r.rawBody,
+        ...(r.headerMap === null ? {} : { headerMap: { headers: r.headerMap } }),
+      },
+    },
+  },
+}));
+
+/** Whether any host the request could be read as lies under ".test", where the rules are. */
+function mayReachRules(check: CheckRequest): boolean {
+  const http = check.attributes?.request?.http;
+  const candidates = [http?.host ?? '', ...Object.values(http?.headers ?? {}), ...(http?.headerMap?.headers ?? []).map((h) => h.value)];
+  return candidates.some((c) => /test/i.test(c));
+}
+
+describe('any CheckRequest whatever', () => {
+  it('is decided without throwing and is never allowed when it cannot reach a rule', () => {
+    fc.assert(fc.property(checkRequest, fc.integer({ min: 0, max: 4_102_444_800_000 }), (check, clock) => {
+      fc.pre(!mayReachRules(check));
+      for (const a of [enforceOnly, mixed]) {
+        const d = evaluate(a.loaded, check, { nowMs: clock, rateLimiter: new TokenBuckets() });
+        expect(d.allowed).toBe(false);
+        expect(d.headers).toEqual([]);
+        expect(typeof d.reason).toBe('string');
+      }
+    }), { numRuns: 1000, seed: SEED });
+  });
+
+  it('is decided without throwing when it is sent to the hosts the rules name', () => {
+    const ruleHost = fc.constantFrom('allowed.test', 'a.mcp.test', 'body.test', 'limited.test', 'deny.test', 'ALLOWED.test:443');
+    const limiter = new TokenBuckets();
+    fc.assert(fc.property(checkRequest, ruleHost, fc.integer({ min: 0, max: 4_102_444_800_000 }), (check, h, clock) => {
+      const http = check.attributes?.request?.http;
+      if (http !== undefined) http.host = h;
+      for (const a of [enforceOnly, mixed]) {
+        const d = evaluate(a.loaded, check, { nowMs: clock, rateLimiter: limiter });
+        expect(['plain', 'mcp-tools', 'body', 'limited', 'deny-failing', 'default-deny', 'invalid-request']).toContain(d.rule);
+      }
+    }), { numRuns: 1000, seed: SEED });
+  });
+});

@@ -1,0 +1,118 @@
+// The sidecar's side of PolicyDistribution: one stream to the controller,
+// hello with the pod's projected ServiceAccount token (re-read on every
+// connect: the kubelet rotates it), load each pushed snapshot and ACK it, or
+// NACK it and keep enforcing the previous one. Reconnects with capped,
+// jittered backoff; while the controller is away the last good snapshot stays
+// in force.
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { create } from '@bufbuild/protobuf';
+import { SidecarMessageSchema, type ControllerMessage, type SidecarMessage } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
+import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
+import { Backoff, sleep } from '../../../common/backoff.js';
+import { distributionService, isLoopback } from '../../../common/distribution-service.js';
+import type { Logger } from '../log.js';
+
+export interface DistributionClientOptions {
+  readonly address: string;
+  readonly tokenFile: string;
+  readonly namespace: string;
+  readonly podName: string;
+  /** CA bundle for the controller's certificate; without it, only a loopback controller is allowed. */
+  readonly caFile: string | undefined;
+  readonly sidecarVersion: string;
+  readonly log: Logger;
+  /** Installs a snapshot; returns an error message when it cannot be loaded. */
+  readonly install: (snapshot: Snapshot) => string | undefined;
+  readonly currentVersion: () => string;
+}
+
+export type SyncState = 'connecting' | 'synced' | 'disconnected';
+
+export class DistributionClient {
+  private readonly stopper = new AbortController();
+  private readonly client: grpc.Client;
+  private loopDone: Promise<void> | undefined;
+  private call: grpc.ClientDuplexStream<SidecarMessage, ControllerMessage> | undefined;
+  state: SyncState = 'connecting';
+  lastError: string | undefined;
+  pushes = 0;
+  nacks = 0;
+  reconnects = 0;
+
+  constructor(private readonly options: DistributionClientOptions) {
+    let creds: grpc.ChannelCredentials;
+    if (options.caFile !== undefined) creds = grpc.credentials.createSsl(readFileSync(options.caFile));
+    else if (isLoopback(options.address)) creds = grpc.credentials.createInsecure();
+    else throw new Error(`sidecar: controller ${options.address} is not on loopback; give --controller-ca`);
+    const Ctor = grpc.makeGenericClientConstructor(distributionService, 'PolicyDistribution');
+    this.client = new Ctor(options.address, creds, { 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
+  }
+
+  start(): void {
+    this.loopDone ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    this.call?.cancel();
+    await this.loopDone;
+    this.client.close();
+  }
+
+  private async loop(): Promise<void> {
+    const backoff = new Backoff({ initialMs: 250, maxMs: 15_000 });
+    while (!this.stopper.signal.aborted) {
+      const pushed = await this.session().catch((e: unknown) => {
+        this.lastError = e instanceof Error ? e.message : String(e);
+        return false;
+      });
+      if (this.stopper.signal.aborted) break;
+      if (pushed) backoff.reset();
+      this.state = 'disconnected';
+      this.reconnects++;
+      const delay = backoff.delay();
+      this.options.log.log('warn', 'controller stream ended; enforcing the last good snapshot and reconnecting', { error: this.lastError, retryInMs: delay, version: this.options.currentVersion() });
+      await sleep(delay, this.stopper.signal);
+    }
+  }
+
+  /** One stream; resolves when it ends, with whether any snapshot arrived. */
+  private session(): Promise<boolean> {
+    const token = readFileSync(this.options.tokenFile, 'utf8').trim();
+    return new Promise((resolve) => {
+      let pushed = false;
+      const call = (this.client as unknown as { Stream: () => grpc.ClientDuplexStream<SidecarMessage, ControllerMessage> }).Stream();
+      this.call = call;
+      this.state = 'connecting';
+      const done = (err?: grpc.ServiceError): void => {
+        if (err !== undefined) this.lastError = `${grpc.status[err.code] ?? err.code}: ${err.details}`;
+        this.call = undefined;
+        resolve(pushed);
+      };
+      call.on('data', (msg: ControllerMessage) => {
+        if (msg.kind.case !== 'snapshot') return;
+        const { snapshot, nonce } = msg.kind.value;
+        if (snapshot === undefined) return;
+        this.pushes++;
+        pushed = true;
+        const error = this.options.install(snapshot);
+        if (error === undefined) {
+          this.state = 'synced';
+          this.lastError = undefined;
+          call.write(create(SidecarMessageSchema, { kind: { case: 'ack', value: { version: snapshot.version, nonce } } }));
+        } else {
+          this.nacks++;
+          this.lastError = `snapshot ${snapshot.version} rejected: ${error}`;
+          this.options.log.log('error', 'snapshot rejected; keeping the previous one', { version: snapshot.version, error });
+          call.write(create(SidecarMessageSchema, { kind: { case: 'nack', value: { version: snapshot.version, nonce, error } } }));
+        }
+      });
+      call.on('error', (err: grpc.ServiceError) => { done(err); });
+      call.on('end', () => { done(); });
+      call.write(create(SidecarMessageSchema, {
+        kind: { case: 'hello', value: { token, namespace: this.options.namespace, podName: this.options.podName, currentVersion: this.options.currentVersion(), sidecarVersion: this.options.sidecarVersion } },
+      }));
+    });
+  }
+}
