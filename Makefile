@@ -4,10 +4,12 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies bench-eval demo clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench-eval demo clean
+
+include e2e/e2e.mk
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -34,7 +36,10 @@ test-unit: build ## unit, golden and property tests (jest)
 test-policies: build ## run the example policies' test suites with the CLI
 	bin/agentwarden test examples/
 
-test: proto-check lint test-unit test-policies ## every test: generated code fresh, lint, unit tests, policy suites, e2e
+e2e: build cluster-up ## jest suites against the local control plane (kube-apiserver, etcd, Jaeger)
+	$(NPM) exec -- node --experimental-vm-modules node_modules/jest/bin/jest.js --config jest.e2e.config.js
+
+test: proto-check lint test-unit test-policies e2e ## every test: generated code fresh, lint, unit, policy suites, e2e
 	@echo "make test: all suites passed"
 
 bench-eval: build ## evaluator ns per decision at 10, 100 and 256 rules

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop what e2e/cluster/up.sh started (Jaeger, kube-apiserver, etcd, in that order), delete the
+# Stop what e2e/cluster/up.sh started (Jaeger and kube-apiserver, then etcd), delete the
 # etcd data so the next `up` starts from an empty cluster, and check that none of the binaries
 # in .cache/bin is still running. Keeps the PKI, the kubeconfig and the logs.
 #
@@ -12,43 +12,56 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 t_total=$(e2e_ms)
 log() { echo "cluster-down: $*"; }
-E2E_STOP_TIMEOUT=${E2E_STOP_TIMEOUT:-30}
+# A healthy stop takes 1-3 s; an apiserver whose etcd is already gone can hang until killed.
+E2E_STOP_TIMEOUT=${E2E_STOP_TIMEOUT:-10}
 
 # stop_pids LABEL PID...: SIGTERM, poll until gone, SIGKILL after E2E_STOP_TIMEOUT seconds.
 stop_pids() {
   local label=$1; shift
   (( $# )) || return 0
-  local t deadline pid alive
+  local t deadline pid alive killed=0
   t=$(e2e_ms)
   deadline=$(( t + E2E_STOP_TIMEOUT * 1000 ))
   kill -TERM "$@" 2>/dev/null || true
   while :; do
     alive=()
-    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    for pid in "$@"; do e2e_alive "$pid" && alive+=("$pid"); done
     (( ${#alive[@]} )) || break
-    if (( $(e2e_ms) > deadline )); then
+    if (( !killed && $(e2e_ms) > deadline )); then
       log "$label did not stop in ${E2E_STOP_TIMEOUT}s: SIGKILL ${alive[*]}"
       kill -KILL "${alive[@]}" 2>/dev/null || true
+      killed=1
     fi
     sleep 0.1
   done
   log "stopped $label (pid $*) in $(e2e_secs "$t")"
 }
 
-for (( i = ${#E2E_COMPONENTS[@]} - 1; i >= 0; i-- )); do
-  name=${E2E_COMPONENTS[i]}
-  if pid=$(e2e_running_pid "$name"); then
-    stop_pids "$name" "$pid"
+# Clients of etcd first (Jaeger alongside, it depends on nothing), then etcd.
+stop_components() {
+  local name pid names=() pids=()
+  for name in "$@"; do
+    if pid=$(e2e_running_pid "$name"); then names+=("$name"); pids+=("$pid"); fi
+  done
+  if (( ${#pids[@]} )); then
+    stop_pids "$(IFS=+; echo "${names[*]}")" "${pids[@]}"
   fi
-  rm -f "$(e2e_pidfile "$name")"
-done
+  for name in "$@"; do rm -f "$(e2e_pidfile "$name")"; done
+}
+stop_components jaeger kube-apiserver
+stop_components etcd
 
-# Anything of ours still running (a lost PID file, an up.sh killed halfway): stop it by PID.
-mapfile -t strays < <(e2e_stray_pids)
-if (( ${#strays[@]} )); then
-  log "found processes of $E2E_BIN_DIR without a PID file: ${strays[*]}"
+# Anything of ours still running (a lost PID file, an up.sh killed halfway): stop it by PID,
+# in the same order (an apiserver whose etcd vanished first can hang in shutdown).
+stop_strays() {
+  local strays
+  mapfile -t strays < <(e2e_stray_pids "$@")
+  (( ${#strays[@]} )) || return 0
+  log "found $* processes of ${E2E_BIN_DIR#"$E2E_REPO_ROOT"/} without a PID file: ${strays[*]}"
   stop_pids "leftovers" "${strays[@]}"
-fi
+}
+stop_strays jaeger kube-apiserver
+stop_strays etcd
 
 if [[ ${E2E_KEEP_DATA:-0} != 1 ]]; then
   rm -rf "$E2E_ETCD_DATA_DIR"

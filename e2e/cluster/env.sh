@@ -1,4 +1,5 @@
-# Shared settings for e2e/cluster/{up,down}.sh. Sourced, not executed.
+# shellcheck shell=bash disable=SC2034  # sourced: the variables are used by the scripts
+# Shared settings for e2e/cluster/{up,down,smoke}.sh. Sourced, not executed.
 # Every value can be overridden from the environment (or `make cluster-up VAR=...`).
 
 E2E_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -50,16 +51,35 @@ e2e_running_pid() {
   echo "$pid"
 }
 
-# PIDs of any process running one of our binaries from $E2E_BIN_DIR, found by pgrep on the full
-# path and confirmed through /proc/PID/exe (pgrep -f alone would also match e.g. `tail -f` of a log).
+# The ports component $1 listens on.
+e2e_ports() {
+  case $1 in
+    etcd) echo "$ETCD_CLIENT_PORT $ETCD_PEER_PORT" ;;
+    kube-apiserver) echo "$APISERVER_PORT" ;;
+    jaeger) echo "$JAEGER_OTLP_GRPC_PORT $JAEGER_OTLP_HTTP_PORT $JAEGER_QUERY_PORT $JAEGER_QUERY_GRPC_PORT $JAEGER_HEALTH_PORT" ;;
+  esac
+}
+
+# PIDs of any process running one of our binaries from $E2E_BIN_DIR (the components named, or
+# all), found by pgrep on the full path and confirmed through /proc/PID/exe (pgrep -f alone
+# would also match e.g. `tail -f` of a log).
 e2e_stray_pids() {
   local pid exe name
-  for name in "${E2E_COMPONENTS[@]}"; do
+  (( $# )) || set -- "${E2E_COMPONENTS[@]}"
+  for name in "$@"; do
     for pid in $(pgrep -f -- "$E2E_BIN_DIR/$name( |\$)" || true); do
       exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
       [[ ${exe% (deleted)} == "$E2E_BIN_DIR/$name" ]] && echo "$pid"
     done
   done
+}
+
+# True while process $1 exists and is not a zombie (an exited child nobody has reaped yet).
+e2e_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
 }
 
 e2e_ms() { date +%s%3N; }

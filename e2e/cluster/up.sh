@@ -11,7 +11,8 @@
 #                   authorization, ServiceAccount token issuing (TokenRequest) and TokenReview,
 #                   admission incl. MutatingAdmissionWebhook and ValidatingAdmissionWebhook
 #   jaeger (v2)     OTLP gRPC :4317, OTLP HTTP :4318, query API/UI :16686, health :13133,
-#                   in-memory storage (e2e/cluster/jaeger.yaml)
+#                   in-memory storage (e2e/cluster/jaeger.yaml); the UI page is a placeholder
+#                   (go build embeds no UI assets), the /api/* query API is real
 #
 # Outputs under .cache/e2e/: kubeconfig (admin), pki/ (ca.crt, apiserver.*, admin.*, sa.*,
 # webhook.* -- a serving cert for 127.0.0.1 signed by the same CA, for the controller's admission
@@ -41,7 +42,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 t_total=$(e2e_ms)
 log() { echo "cluster-up: $*"; }
-die() { echo "cluster-up: ERROR: $*" >&2; exit 1; }
+die() { echo "cluster-up: ERROR: $*" >&2; echo "cluster-up: logs in $E2E_LOG_DIR; 'make cluster-down' stops what did start" >&2; exit 1; }
 
 for b in etcd kube-apiserver jaeger kubectl; do
   [[ -x $E2E_BIN_DIR/$b ]] || die "$E2E_BIN_DIR/$b is missing: run 'make e2e-tools' (e2e/tools/build.sh) first"
@@ -123,27 +124,32 @@ umask 022
 port_busy() { [[ -n $(ss -Htln "sport = :$1" 2>/dev/null) ]]; }
 
 declare -A started_at=()
-# start NAME PORT... -- ARGS...: launch $E2E_BIN_DIR/NAME detached (own session, stdin closed,
+# Before starting anything: every port of a component that is not running must be free.
+for c in "${E2E_COMPONENTS[@]}"; do
+  e2e_running_pid "$c" >/dev/null && continue
+  for p in $(e2e_ports "$c"); do
+    port_busy "$p" && die "port $p (for $c) is in use by another process: $(ss -Htlnp "sport = :$p" | head -1)
+  (change it with ETCD_CLIENT_PORT, ETCD_PEER_PORT, APISERVER_PORT, JAEGER_*_PORT; see e2e/cluster/env.sh)"
+  done
+done
+
+# start NAME ARGS...: launch $E2E_BIN_DIR/NAME detached (own session, stdin closed,
 # output to its log) unless it is already running. The child records its own PID before it
 # execs the binary, so the PID file names the real process whatever setsid does.
 start() {
-  local name=$1; shift
-  local ports=() p pid
-  while [[ $1 != -- ]]; do ports+=("$1"); shift; done; shift
+  local name=$1 pid pidfile log; shift
   if pid=$(e2e_running_pid "$name"); then
     log "$name already running (pid $pid)"
     return 0
   fi
-  for p in "${ports[@]}"; do
-    port_busy "$p" && die "port $p (for $name) is in use by another process: $(ss -Htlnp "sport = :$p" | head -1)"
-  done
-  local pidfile log
   pidfile=$(e2e_pidfile "$name")
   log=$E2E_LOG_DIR/$name.log
   rm -f "$pidfile"
   echo "=== $(date -u +%FT%TZ) starting $name" >>"$log"
   started_at[$name]=$(e2e_ms)
-  E2E_PIDFILE=$pidfile setsid -f bash -c 'echo $$ >"$E2E_PIDFILE.tmp" && mv "$E2E_PIDFILE.tmp" "$E2E_PIDFILE" && exec "$@"' \
+  # shellcheck disable=SC2016  # $$ and $@ are the child shell's
+  # env -u: etcd reads every ETCD_* variable as a flag and warns about ETCD_CLIENT_PORT & co.
+  E2E_PIDFILE=$pidfile setsid -f env -u ETCD_CLIENT_PORT -u ETCD_PEER_PORT bash -c 'echo $$ >"$E2E_PIDFILE.tmp" && mv "$E2E_PIDFILE.tmp" "$E2E_PIDFILE" && exec "$@"' \
     _ "$E2E_BIN_DIR/$name" "$@" >>"$log" 2>&1 </dev/null
 }
 
@@ -155,7 +161,7 @@ wait_ready() {
   pidfile=$(e2e_pidfile "$name")
   while :; do
     [[ -z $pid && -s $pidfile ]] && pid=$(<"$pidfile")
-    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+    if [[ -n $pid ]] && ! e2e_alive "$pid"; then
       echo "--- last lines of $E2E_LOG_DIR/$name.log:" >&2; tail -n 30 "$E2E_LOG_DIR/$name.log" >&2
       die "$name exited during startup"
     fi
@@ -189,7 +195,7 @@ etcd_client=http://$E2E_HOST:$ETCD_CLIENT_PORT
 etcd_peer=http://$E2E_HOST:$ETCD_PEER_PORT
 # --unsafe-no-fsync: the data is disposable (down.sh deletes it) and fsync dominates write
 # latency on small VMs.
-start etcd "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" -- \
+start etcd \
   --name agentwarden-e2e \
   --data-dir "$E2E_ETCD_DATA_DIR" \
   --listen-client-urls "$etcd_client" --advertise-client-urls "$etcd_client" \
@@ -200,13 +206,12 @@ start etcd "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" -- \
 
 export JAEGER_HOST=$E2E_HOST JAEGER_OTLP_GRPC_PORT JAEGER_OTLP_HTTP_PORT JAEGER_QUERY_PORT \
   JAEGER_QUERY_GRPC_PORT JAEGER_HEALTH_PORT
-start jaeger "$JAEGER_OTLP_GRPC_PORT" "$JAEGER_OTLP_HTTP_PORT" "$JAEGER_QUERY_PORT" \
-  "$JAEGER_QUERY_GRPC_PORT" "$JAEGER_HEALTH_PORT" -- \
+start jaeger \
   --config "$E2E_CLUSTER_DIR/jaeger.yaml"
 
 wait_ready etcd etcd_healthy
 
-start kube-apiserver "$APISERVER_PORT" -- \
+start kube-apiserver \
   --bind-address="$E2E_HOST" \
   --advertise-address="$E2E_HOST" \
   --secure-port="$APISERVER_PORT" \
@@ -227,7 +232,7 @@ start kube-apiserver "$APISERVER_PORT" -- \
   --profiling=false \
   --v=1
 
-wait_ready kube-apiserver apiserver_ready
 wait_ready jaeger jaeger_ready
+wait_ready kube-apiserver apiserver_ready
 
 log "ready in $(e2e_secs "$t_total"): kubeconfig ${E2E_KUBECONFIG#"$E2E_REPO_ROOT"/}, apiserver https://$E2E_HOST:$APISERVER_PORT, etcd $etcd_client, jaeger OTLP grpc $E2E_HOST:$JAEGER_OTLP_GRPC_PORT http $E2E_HOST:$JAEGER_OTLP_HTTP_PORT, UI http://$E2E_HOST:$JAEGER_QUERY_PORT"
