@@ -50,7 +50,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     } catch (e: unknown) {
       lastError = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? "" : `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}`}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
