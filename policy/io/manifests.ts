@@ -36,7 +36,7 @@ export function readYamlDocuments(file: string): unknown[] {
   return out;
 }
 
-/** Manifest files under `path` (a file, or a folder searched recursively), test suites excluded. */
+/** Manifest files under `path` (a file, or a folder searched recursively), test suites and hidden entries excluded. */
 export function manifestFiles(path: string): string[] {
   let st;
   try {
@@ -47,6 +47,9 @@ export function manifestFiles(path: string): string[] {
   if (!st.isDirectory()) return [path];
   const out: string[] = [];
   for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    // Hidden entries are skipped: a mounted ConfigMap keeps its files twice, in
+    // "..<timestamp>/" and through the "..data" symlink the visible names point at.
+    if (entry.name.startsWith('.')) continue;
     const full = join(path, entry.name);
     if (entry.isDirectory()) out.push(...manifestFiles(full));
     else if (MANIFEST_FILE.test(entry.name) && !TEST_SUITE_FILE.test(entry.name)) out.push(full);

@@ -197,10 +197,26 @@ export function planCondition(source: string): PlannedCondition {
     try {
       result = run(bindings as unknown as Record<string, unknown>);
     } catch (e: unknown) {
-      return { ok: false, error: e instanceof Error ? e.message : String(e) };
+      return { ok: false, error: describeCelError(e instanceof Error ? e.message : String(e)) };
     }
-    if (isCelError(result)) return { ok: false, error: result.message };
+    if (isCelError(result)) return { ok: false, error: describeCelError(result.message) };
     if (typeof result !== 'boolean') return { ok: false, error: `evaluated to ${typeof result}, not bool` };
     return { ok: true, value: result };
   };
+}
+
+/**
+ * The kind of a CEL evaluation error, without its text: messages such as
+ * "Cannot convert <value> to a BigInt" quote request data, and reasons end up
+ * in audit spans and logs, which must never carry bodies or header values.
+ */
+export function describeCelError(message: string): string {
+  const m = message.toLowerCase();
+  if (m.includes('no such key') || m.includes('field not found') || m.includes('no such field')) return 'a key or field is missing';
+  if (m.includes('no matching overload') || m.includes('unsupported') || m.includes('type')) return 'a value has the wrong type';
+  if (m.includes('convert') || m.includes('parse')) return 'a value cannot be converted';
+  if (m.includes('division') || m.includes('modulus')) return 'division by zero';
+  if (m.includes('overflow') || m.includes('range')) return 'a number is out of range';
+  if (m.includes('index')) return 'an index is out of range';
+  return 'an evaluation error';
 }

@@ -71,7 +71,7 @@ export async function startAdminServer(listen: string, deps: AdminDeps): Promise
     const s = app.listen(port, host, (err?: Error) => (err === undefined ? resolve(s) : reject(new Error(`admin: cannot listen on ${listen}: ${err.message}`, { cause: err }))));
   });
   const addr = server.address();
-  const bound = addr !== null && typeof addr === 'object' ? `${host}:${addr.port}` : listen;
+  const bound = addr !== null && typeof addr === 'object' ? `${host.includes(':') ? `[${host}]` : host}:${addr.port}` : listen;
   return {
     address: bound,
     close: () => new Promise<void>((resolve) => {

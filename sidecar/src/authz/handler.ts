@@ -48,7 +48,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     try {
       const headers = check?.attributes?.request?.http?.headers;
       const traceparent = headers === undefined ? undefined : (headers['traceparent'] ?? headerFromMap(check, 'traceparent'));
-      const tracestate = headers === undefined ? undefined : headers['tracestate'];
+      const tracestate = headers === undefined ? undefined : (headers['tracestate'] ?? headerFromMap(check, 'tracestate'));
       decisionId = deps.tracer.record(decisionAttributes(decision, loaded?.version ?? '', deps.pod), traceparent, tracestate, startMs);
     } catch (e: unknown) {
       deps.log.log('warn', 'audit span not recorded', { error: e instanceof Error ? e.message : String(e) });

@@ -1,8 +1,8 @@
 // Standalone mode: compile local policy files for the pod described by a local
 // Pod manifest, and recompile when they change. A failing edit keeps the last
 // good snapshot in force and says why (log, /readyz, metrics).
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { compileSnapshot, loadSnapshot, type LoadedSnapshot, type SecretResolver } from '../../../policy/src/index.js';
 import { loadPod, loadPolicies } from '../../../policy/io/manifests.js';
 
@@ -37,23 +37,75 @@ export interface Watcher {
 
 /**
  * Calls `onChange` once things have been quiet for `debounceMs` after any change
- * under the watched paths (folders recursively).
+ * under the watched paths. Watches folders, not files, and not recursively:
+ * Node's recursive fs.watch stops reporting after a file is replaced by rename
+ * (what editors, git and the kubelet's ConfigMap/Secret "..data" symlink swap
+ * do). A file is followed through its folder; folders are re-scanned for new
+ * sub-folders on every change.
  */
 export function watchPaths(paths: readonly string[], debounceMs: number, onChange: () => void): Watcher {
   let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const watchers = new Map<string, FSWatcher>();
+  const arm = (): void => {
+    const wanted = new Set(paths.flatMap(foldersOf));
+    for (const [dir, w] of watchers) {
+      if (!wanted.has(dir)) {
+        w.close();
+        watchers.delete(dir);
+      }
+    }
+    for (const dir of wanted) {
+      if (watchers.has(dir)) continue;
+      try {
+        const w = watch(dir, { persistent: false }, fire);
+        w.on('error', () => {
+          w.close();
+          watchers.delete(dir);
+          fire();
+        });
+        watchers.set(dir, w);
+      } catch {
+        // The folder vanished between the scan and the watch: the next change re-arms.
+      }
+    }
+  };
   const fire = (): void => {
+    if (closed) return;
     if (timer !== undefined) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
+      arm();
       onChange();
     }, debounceMs);
   };
-  const watchers: FSWatcher[] = paths.map((p) => watch(p, { recursive: true, persistent: false }, fire));
-  for (const w of watchers) w.on('error', fire);
+  arm();
   return {
     close(): void {
+      closed = true;
       if (timer !== undefined) clearTimeout(timer);
-      for (const w of watchers) w.close();
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
     },
   };
+}
+
+/** The folders to watch for `path`: a folder and its sub-folders, or a file's folder. */
+function foldersOf(path: string): string[] {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return [dirname(path)];
+  }
+  if (!st.isDirectory()) return [dirname(path)];
+  const out = [path];
+  try {
+    for (const e of readdirSync(path, { withFileTypes: true })) {
+      if (e.isDirectory()) out.push(...foldersOf(join(path, e.name)));
+    }
+  } catch {
+    // unreadable: the folder itself is still watched
+  }
+  return out;
 }

@@ -119,8 +119,9 @@ export function createAuditTracer(exporter: SpanExporter | undefined, resource: 
       span.end();
       return id;
     },
-    shutdown: () => provider.shutdown(),
-    forceFlush: () => provider.forceFlush(),
+    // Export failures are counted as dropped spans by CountingExporter; they never reject here.
+    shutdown: () => provider.shutdown().catch(() => undefined),
+    forceFlush: () => provider.forceFlush().catch(() => undefined),
   };
 }
 
