@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench-eval demo clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench-eval demo demo-down clean
 
 include e2e/e2e.mk
 
@@ -45,8 +45,11 @@ test: proto-check lint test-unit test-policies e2e ## every test: generated code
 bench-eval: build ## evaluator ns per decision at 10, 100 and 256 rules
 	$(NPM) run --silent bench:eval
 
-demo: build ## the main job: sidecar for the support-agent example, agent traffic, decisions table, traces
+demo: build cluster-up ## the main job: local control plane, controller, sidecar, agent traffic, decisions table, traces in Jaeger
 	$(NPM) exec -- node dist/demo/run.js
+	@echo "make demo-down stops the local control plane."
+
+demo-down: cluster-down ## stop everything make demo started
 
 clean: ## remove build outputs
 	rm -rf dist

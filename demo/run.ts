@@ -1,9 +1,11 @@
-// make demo: the whole loop on one machine. Starts the sidecar for the
-// support-agent example, drives the agent's REST and MCP calls through it as
-// Envoy would (ext_authz Check over gRPC, with traceparent), prints what was
-// allowed and denied by which rule, and confirms through Jaeger's API that
-// the decision spans arrived.
-import { spawn, type ChildProcess } from 'node:child_process';
+// make demo: the whole loop on one machine. On the local control plane
+// (`make cluster-up`): installs the CRD and the support-agent example, runs
+// the controller and the agent pod's sidecar (which gets its rules from the
+// controller over the authenticated stream), drives the agent's REST and MCP
+// calls through the sidecar as Envoy would (ext_authz Check over gRPC, with
+// traceparent), prints what was allowed and denied by which rule, and confirms
+// through Jaeger's API that the decision spans arrived.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
@@ -28,6 +30,26 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: n
   }
 }
 
+const BIN = join(root, '.cache/bin');
+const KUBECONFIG = join(root, '.cache/e2e/kubeconfig');
+const NAMESPACE = 'support';
+const POD = 'support-agent-7d9f8';
+
+function kubectl(args: readonly string[], stdin?: string): string {
+  const r = spawnSync(join(BIN, 'kubectl'), ['--kubeconfig', KUBECONFIG, ...args], { input: stdin, encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function start(name: string, args: readonly string[], env: Record<string, string>, children: ChildProcess[]): ChildProcess {
+  const child = spawn(join(root, 'bin/agentwarden'), args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr?.on('data', (b: Buffer) => { log = (log + b.toString()).slice(-20_000); });
+  child.on('exit', (code) => { if (code !== 0 && code !== null) process.stderr.write(`--- ${name} exited ${code} ---\n${log}`); });
+  children.push(child);
+  return child;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -35,34 +57,49 @@ async function main(): Promise<void> {
       jaeger: { type: 'string', default: 'http://127.0.0.1:16686' },
       listen: { type: 'string', default: '127.0.0.1:15011' },
       admin: { type: 'string', default: '127.0.0.1:15021' },
+      distribution: { type: 'string', default: '127.0.0.1:15012' },
     },
   });
   const work = join(root, '.cache/demo');
-  mkdirSync(join(work, 'secrets/zendesk-api'), { recursive: true });
-  writeFileSync(join(work, 'secrets/zendesk-api/token'), `demo-${randomBytes(8).toString('hex')}`);
-
-  const sidecar: ChildProcess = spawn(join(root, 'bin/agentwarden'), [
-    'sidecar', '--policy', join(example, 'policies'), '--pod', join(example, 'pod.yaml'),
-    '--secrets-dir', join(work, 'secrets'), '--listen', values.listen, '--admin-listen', values.admin,
-  ], {
-    env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: values.otlp, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_BSP_SCHEDULE_DELAY: '200' },
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
-  let sidecarLog = '';
-  sidecar.stderr?.on('data', (b: Buffer) => { sidecarLog += b.toString(); });
-  const stop = (): void => { sidecar.kill('SIGTERM'); };
+  mkdirSync(work, { recursive: true });
+  const children: ChildProcess[] = [];
+  const stop = (): void => { for (const c of children) c.kill('SIGTERM'); };
   process.once('SIGINT', () => { stop(); process.exit(130); });
   try {
-    await waitFor('the sidecar to be ready', async () => (await fetch(`http://${values.admin}/readyz`)).ok, 30_000);
+    step('Installing the AgentPolicy CRD and the support-agent example into the local cluster');
+    kubectl(['apply', '-f', join(root, 'crds/agentpolicy.yaml')]);
+    kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/agentpolicies.agentwarden.io']);
+    kubectl(['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NAMESPACE}, labels: {agentwarden.io/inject: enabled}}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: support-agent, namespace: ${NAMESPACE}}\n`);
+    const token = `demo-${randomBytes(8).toString('hex')}`;
+    kubectl(['apply', '-f', '-'], kubectl(['create', 'secret', 'generic', 'zendesk-api', '-n', NAMESPACE, `--from-literal=token=${token}`, '--dry-run=client', '-o', 'yaml']));
+    kubectl(['apply', '-f', join(example, 'policies')]);
+    kubectl(['apply', '-f', join(example, 'pod.yaml')]);
+    const uid = kubectl(['get', 'pod', '-n', NAMESPACE, POD, '-o', 'jsonpath={.metadata.uid}']).trim();
+
+    step('Starting the controller and the sidecar of the agent pod (as the injector would run it)');
+    start('controller', ['controller', '--kubeconfig', KUBECONFIG, '--distribution-listen', values.distribution, '--metrics-listen', '127.0.0.1:0', '--namespace', NAMESPACE], {}, children);
+    const tokenFile = join(work, 'token');
+    writeFileSync(tokenFile, kubectl(['create', 'token', 'support-agent', '-n', NAMESPACE, '--audience', 'agentwarden', '--bound-object-kind', 'Pod', '--bound-object-name', POD, '--bound-object-uid', uid, '--duration', '1h']).trim());
+    start('sidecar', ['sidecar', '--controller', values.distribution, '--token-file', tokenFile, '--pod-name', POD, '--namespace', NAMESPACE, '--listen', values.listen, '--admin-listen', values.admin],
+      { OTEL_EXPORTER_OTLP_ENDPOINT: values.otlp, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_BSP_SCHEDULE_DELAY: '200' }, children);
+    await waitFor('the sidecar to receive its snapshot from the controller', async () => (await fetch(`http://${values.admin}/readyz`)).ok, 60_000);
+
+    step('Driving the agent\'s REST and MCP calls through the sidecar, as Envoy would');
     const rows = await drive(values.listen);
     printTable(rows);
+    await waitFor('the policies to report Ready', () => Promise.resolve(/True\s+True/.test(kubectl(['get', 'agentpolicy', '-n', NAMESPACE, 'support-agent']))), 30_000).catch(() => undefined);
+    console.log(`\n$ kubectl get agentpolicies -n ${NAMESPACE}\n${kubectl(['get', 'agentpolicies', '-n', NAMESPACE])}`);
     await confirmSpans(values.jaeger, rows);
   } catch (e: unknown) {
-    process.stderr.write(`demo failed: ${e instanceof Error ? e.message : String(e)}\n--- sidecar log ---\n${sidecarLog}`);
+    process.stderr.write(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;
   } finally {
     stop();
   }
+}
+
+function step(text: string): void {
+  console.log(`\n== ${text}`);
 }
 
 async function drive(listen: string): Promise<Row[]> {
@@ -129,7 +166,8 @@ async function confirmSpans(jaeger: string, rows: readonly Row[]): Promise<void>
     return found === rows.length;
   }, 30_000);
   console.log(`\nJaeger has all ${found} decision traces (checked through ${jaeger}/api/traces?service=agentwarden-sidecar).`);
-  console.log(`Open ${jaeger}/search?service=agentwarden-sidecar to read them; every span names its policy and rule.`);
+  console.log(`Jaeger UI: ${jaeger}/search?service=agentwarden-sidecar (every span names its policy and rule; search by tag agentwarden.rule=block-billing).`);
+  console.log('Note: the locally built Jaeger serves its query API but not the UI assets (they are built from the separate jaeger-ui project); point a full Jaeger or Grafana Tempo at the same OTLP endpoint to browse.');
 }
 
 await main();
