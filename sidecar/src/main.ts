@@ -37,7 +37,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     'service.name': 'agentwarden-sidecar',
     'k8s.namespace.name': pod.namespace,
     'k8s.pod.name': pod.name,
-    'k8s.serviceaccount.name': pod.serviceAccount,
+    ...(pod.serviceAccount === '' ? {} : { 'k8s.serviceaccount.name': pod.serviceAccount }),
   }, config.spanQueueSize, config.spanExportDelayMs);
 
   let lastError: string | undefined;
