@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench-eval demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench-eval bench-propagation demo demo-down clean
 
 include e2e/e2e.mk
 
@@ -44,6 +44,9 @@ test: proto-check lint test-unit test-policies e2e ## every test: generated code
 
 bench-eval: build ## evaluator ns per decision at 10, 100 and 256 rules
 	$(NPM) run --silent bench:eval
+
+bench-propagation: build cluster-up ## one policy edit fanned out to 1,000 simulated sidecars (p50/p99 to all ACKs, controller RSS)
+	$(NPM) exec -- node dist/bench/propagation.js
 
 demo: build cluster-up ## the main job: local control plane, controller, sidecar, agent traffic, decisions table, traces in Jaeger
 	$(NPM) exec -- node dist/demo/run.js

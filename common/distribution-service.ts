@@ -15,7 +15,8 @@ export const distributionService = {
     responseStream: true,
     requestSerialize: (m: SidecarMessage): Buffer => Buffer.from(toBinary(SidecarMessageSchema, m)),
     requestDeserialize: (b: Buffer): SidecarMessage => fromBinary(SidecarMessageSchema, b),
-    responseSerialize: (m: ControllerMessage): Buffer => Buffer.from(toBinary(ControllerMessageSchema, m)),
+    // The controller may hand over bytes it serialised once for many streams.
+    responseSerialize: (m: ControllerMessage | Uint8Array): Buffer => Buffer.from(m instanceof Uint8Array ? m : toBinary(ControllerMessageSchema, m)),
     responseDeserialize: (b: Buffer): ControllerMessage => fromBinary(ControllerMessageSchema, b),
   },
 } satisfies grpc.ServiceDefinition;

@@ -161,6 +161,9 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     lines.push('# TYPE agentwarden_reconciles_total counter', `agentwarden_reconciles_total ${reconciles}`);
     lines.push('# TYPE agentwarden_compiled_snapshots gauge', `agentwarden_compiled_snapshots ${book.size}`);
     lines.push('# TYPE agentwarden_leader gauge', `agentwarden_leader ${leader.isLeader ? 1 : 0}`);
+    const mem = process.memoryUsage();
+    lines.push('# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${mem.rss}`);
+    lines.push('# TYPE nodejs_heap_used_bytes gauge', `nodejs_heap_used_bytes ${mem.heapUsed}`);
     res.type('text/plain; version=0.0.4').send(`${lines.join('\n')}\n`);
   });
   const [mHost, mPort] = splitHostPort(config.metricsListen);

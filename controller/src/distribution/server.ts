@@ -3,7 +3,7 @@
 // pod's snapshot version changes, and tracks ACKs and NACKs per pod.
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { ControllerMessageSchema, type ControllerMessage, type SidecarMessage } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
 import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
 import type { SidecarAuthenticator } from './auth.js';
@@ -40,6 +40,7 @@ export interface DistributionEvents {
 
 export class DistributionServer {
   private readonly connections = new Map<string, Set<Connection>>();
+  private readonly encodings = new Map<string, { readonly nonce: string; readonly bytes: Uint8Array }>();
   pushes = 0;
   authFailures = 0;
 
@@ -146,9 +147,24 @@ export class DistributionServer {
     const snapshot = this.snapshotFor(conn.podKey);
     if (snapshot === undefined) return;
     if (!force && snapshot.version === conn.sent) return;
+    const encoded = this.encoded(snapshot);
     conn.sent = snapshot.version;
-    conn.nonce = randomBytes(8).toString('hex');
+    conn.nonce = encoded.nonce;
     this.pushes++;
-    conn.call.write(create(ControllerMessageSchema, { kind: { case: 'snapshot', value: { snapshot, nonce: conn.nonce } } }));
+    // Serialised once per snapshot version, written to every stream that needs it.
+    (conn.call as unknown as grpc.ServerDuplexStream<SidecarMessage, Uint8Array>).write(encoded.bytes);
+  }
+
+  /** The push of a snapshot version, encoded once; the nonce is per version. */
+  private encoded(snapshot: Snapshot): { readonly nonce: string; readonly bytes: Uint8Array } {
+    let e = this.encodings.get(snapshot.version);
+    if (e === undefined) {
+      const nonce = randomBytes(8).toString('hex');
+      e = { nonce, bytes: toBinary(ControllerMessageSchema, create(ControllerMessageSchema, { kind: { case: 'snapshot', value: { snapshot, nonce } } })) };
+      // Bounded: versions in use are few; old ones are simply encoded again if ever needed.
+      if (this.encodings.size >= 1024) this.encodings.clear();
+      this.encodings.set(snapshot.version, e);
+    }
+    return e;
   }
 }
