@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
-import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { SidecarMessageSchema, type ControllerMessage, type SidecarMessage } from '../proto/gen/agentwarden/v1/distribution_pb.js';
 import { distributionService } from '../common/distribution-service.js';
 
@@ -56,7 +56,6 @@ async function main(): Promise<void> {
   kc.loadFromFile(KUBECONFIG);
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  void AuthenticationV1Api;
   spawnSync(join(root, '.cache/bin/kubectl'), ['--kubeconfig', KUBECONFIG, 'apply', '-f', join(root, 'crds/agentpolicy.yaml')], { stdio: 'ignore' });
   await core.createNamespace({ body: { metadata: { name: NS } } });
   await core.createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name: 'agent' } } });
