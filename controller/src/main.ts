@@ -76,13 +76,14 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     reconciles++;
     entries = parsePolicies(policies.list());
     book.beginPass();
-    for (const podKey of distribution.connectedPods()) {
+    const connected = new Set(distribution.connectedPods());
+    for (const podKey of connected) {
       const before = snapshots.get(podKey);
       snapshots.delete(podKey);
       // A pod whose new inputs fail to compile keeps the snapshot it has (fail closed, never open).
       if (computeFor(podKey) === undefined && before !== undefined) snapshots.set(podKey, before);
     }
-    for (const key of [...snapshots.keys()]) if (!distribution.connectedPods().includes(key)) snapshots.delete(key);
+    for (const key of [...snapshots.keys()]) if (!connected.has(key)) snapshots.delete(key);
     book.endPass();
     distribution.pushAll();
     statusDebouncer.trigger();
