@@ -59,20 +59,31 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     log: (level, msg, fields) => { log(level, msg, fields); },
   });
 
+  // Pods whose current inputs do not compile: they keep (and are not synced to) their last good snapshot.
+  const stalePods = new Set<string>();
+  // Nothing is sent before every cache has been listed and reconciled once: a snapshot
+  // computed from half-filled caches could take rules away from a sidecar.
+  let reconciled = false;
+
   function computeFor(podKey: string): Snapshot | undefined {
+    if (!reconciled) return undefined;
     const [ns, name] = podKey.split('/');
     const pod = pods.get(ns, name ?? '');
     if (pod === undefined) return undefined;
     const result = book.forPod(pod, entries, (n, s) => secrets.get(n, s));
     if (!result.ok) {
+      stalePods.add(podKey);
       log('warn', 'pod snapshot does not compile; the sidecar keeps its last good one', { pod: podKey, error: result.error });
       return undefined;
     }
+    stalePods.delete(podKey);
     snapshots.set(podKey, result.snapshot);
     return result.snapshot;
   }
 
   const reconcile = (): void => {
+    if (![policies, pods, secrets].every((i) => i.stats().synced)) return;
+    reconciled = true;
     reconciles++;
     entries = parsePolicies(policies.list());
     book.beginPass();
@@ -84,6 +95,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       if (computeFor(podKey) === undefined && before !== undefined) snapshots.set(podKey, before);
     }
     for (const key of [...snapshots.keys()]) if (!connected.has(key)) snapshots.delete(key);
+    for (const key of [...stalePods]) if (!connected.has(key)) stalePods.delete(key);
     book.endPass();
     distribution.pushAll();
     statusDebouncer.trigger();
@@ -98,7 +110,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
       const want = snapshots.get(key)?.version;
       const sync = distribution.sync(key);
-      return want !== undefined && sync !== undefined && sync.acked === want;
+      return !stalePods.has(key) && want !== undefined && sync !== undefined && sync.acked === want;
     };
     lastStatusWrite = lastStatusWrite.then(async () => {
       for (const entry of entries) {
@@ -159,6 +171,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     lines.push('# TYPE agentwarden_snapshot_pushes_total counter', `agentwarden_snapshot_pushes_total ${distribution.pushes}`);
     lines.push('# TYPE agentwarden_sidecar_auth_failures_total counter', `agentwarden_sidecar_auth_failures_total ${distribution.authFailures}`);
     lines.push('# TYPE agentwarden_token_reviews_total counter', `agentwarden_token_reviews_total ${auth.reviews}`);
+    lines.push('# TYPE agentwarden_token_reviews_uncached_total counter', `agentwarden_token_reviews_uncached_total ${auth.uncached}`);
     lines.push('# TYPE agentwarden_reconciles_total counter', `agentwarden_reconciles_total ${reconciles}`);
     lines.push('# TYPE agentwarden_compiled_snapshots gauge', `agentwarden_compiled_snapshots ${book.size}`);
     lines.push('# TYPE agentwarden_leader gauge', `agentwarden_leader ${leader.isLeader ? 1 : 0}`);

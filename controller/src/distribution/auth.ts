@@ -29,6 +29,8 @@ export type AuthResult = { readonly ok: true; readonly podKey: string } | { read
 export class SidecarAuthenticator {
   private readonly cache = new NodeCache({ useClones: false, checkperiod: 60, maxKeys: 100_000 });
   reviews = 0;
+  /** Reviews not cached because the cache was full. */
+  uncached = 0;
 
   constructor(private readonly review: TokenReviewer, private readonly pod: (namespace: string, name: string) => SlimPod | undefined) {}
 
@@ -39,7 +41,14 @@ export class SidecarAuthenticator {
     if (result === undefined) {
       this.reviews++;
       result = await this.review(token, [TOKEN_AUDIENCE]);
-      if (result.authenticated) this.cache.set(cacheKey, result, ttlSeconds(token));
+      if (result.authenticated) {
+        try {
+          this.cache.set(cacheKey, result, ttlSeconds(token));
+        } catch {
+          // Cache full (node-cache throws ECACHEFULL): admit without caching, and count it.
+          this.uncached++;
+        }
+      }
     }
     if (!result.authenticated) return { ok: false, code: 'unauthenticated', reason: `token rejected by TokenReview${result.error === '' ? '' : `: ${result.error}`}` };
     if (!result.audiences.includes(TOKEN_AUDIENCE)) return { ok: false, code: 'unauthenticated', reason: `token is not for audience "${TOKEN_AUDIENCE}"` };

@@ -65,11 +65,13 @@ export class DistributionServer {
     return n;
   }
 
+  /** The sync state of the pod's newest stream (an older one may be a half-open leftover). */
   sync(podKey: string): PodSync | undefined {
     const set = this.connections.get(podKey);
     if (set === undefined) return undefined;
-    for (const c of set) return { sent: c.sent, acked: c.acked, nackError: c.nackError, ackedAtMs: c.ackedAtMs };
-    return undefined;
+    let newest: Connection | undefined;
+    for (const c of set) newest = c;
+    return newest === undefined ? undefined : { sent: newest.sent, acked: newest.acked, nackError: newest.nackError, ackedAtMs: newest.ackedAtMs };
   }
 
   /** Sends every connected sidecar whose pod's snapshot changed its new snapshot. */
@@ -80,12 +82,14 @@ export class DistributionServer {
   private handle(call: grpc.ServerDuplexStream<SidecarMessage, ControllerMessage>): void {
     let conn: Connection | undefined;
     let authenticating = false;
+    let closed = false;
     const helloTimer = setTimeout(() => { fail(grpc.status.UNAUTHENTICATED, 'no hello within 10 s'); }, HELLO_TIMEOUT_MS);
     const fail = (code: grpc.status, details: string): void => {
       clearTimeout(helloTimer);
       call.emit('error', { code, details, metadata: new grpc.Metadata() });
     };
     const cleanup = (): void => {
+      closed = true;
       clearTimeout(helloTimer);
       if (conn === undefined) return;
       const set = this.connections.get(conn.podKey);
@@ -107,6 +111,11 @@ export class DistributionServer {
             return;
           }
           clearTimeout(helloTimer);
+          // The sidecar may have hung up while its token was being reviewed.
+          if (closed) {
+            this.events.log('info', 'sidecar left before its token was reviewed', { pod: result.podKey });
+            return;
+          }
           conn = { podKey: result.podKey, call, sent: '', nonce: '', acked: hello.currentVersion, ackedAtMs: 0, nackError: undefined };
           let set = this.connections.get(result.podKey);
           if (set === undefined) {

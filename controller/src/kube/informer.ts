@@ -54,6 +54,7 @@ export class Informer<T extends KubernetesObject> {
   private relists = 0;
   private loopDone: Promise<void> | undefined;
   private currentWatch: AbortController | undefined;
+  private restartWatch: ((why: 'relist' | 'relist-after-error') => void) | undefined;
   private readonly backoff: Backoff;
 
   constructor(private readonly options: InformerOptions<T>) {
@@ -70,9 +71,9 @@ export class Informer<T extends KubernetesObject> {
     await this.loopDone;
   }
 
-  /** Forces a relist now (tests, and the API server's 410). */
+  /** Forces a relist now. */
   relist(): void {
-    this.currentWatch?.abort();
+    this.restartWatch?.('relist');
   }
 
   list(): T[] {
@@ -102,7 +103,14 @@ export class Informer<T extends KubernetesObject> {
         // Resume the watch from the last resourceVersion until a relist is due or needed.
         while (!stop.aborted && Date.now() < relistAt) {
           const result = await this.watchOnce(rv);
-          if (result.kind === 'relist') break;
+          if (result.kind === 'relist') {
+            // 410 Gone relists at once; any other error event waits like a failure would.
+            if (result.backoff) {
+              this.restarts++;
+              await sleep(this.backoff.delay(), stop);
+            }
+            break;
+          }
           rv = result.resourceVersion;
           this.backoff.reset();
         }
@@ -116,38 +124,53 @@ export class Informer<T extends KubernetesObject> {
   }
 
   /** One watch; resolves when it ends. Throws on connection errors. */
-  private watchOnce(resourceVersion: string): Promise<{ kind: 'resume'; resourceVersion: string } | { kind: 'relist' }> {
+  private watchOnce(resourceVersion: string): Promise<{ kind: 'resume'; resourceVersion: string } | { kind: 'relist'; backoff: boolean }> {
     const timeoutSeconds = this.options.watchTimeoutSeconds ?? 60;
     const staleAfter = this.options.staleAfterMs ?? timeoutSeconds * 3000;
+    const stop = this.stopController.signal;
     return new Promise((resolve, reject) => {
       let rv = resourceVersion;
       let relist = false;
+      let backoff = false;
       let settled = false;
+      let handle: AbortController | undefined;
       const finish = (err: unknown): void => {
         if (settled) return;
         settled = true;
         clearInterval(watchdog);
+        stop.removeEventListener('abort', onStop);
         this.currentWatch = undefined;
-        if (relist || this.stopController.signal.aborted) resolve({ kind: 'relist' });
+        this.restartWatch = undefined;
+        // A handle that is still to come is aborted when it arrives (below).
+        handle?.abort();
+        if (relist || stop.aborted) resolve({ kind: 'relist', backoff });
         else if (err !== null && err !== undefined && !isAbort(err)) reject(err instanceof Error ? err : new Error(JSON.stringify(err)));
         else resolve({ kind: 'resume', resourceVersion: rv });
       };
+      const onStop = (): void => { finish(null); };
+      stop.addEventListener('abort', onStop, { once: true });
+      // Settles the watch itself, so that a request that never completes cannot hang the informer.
+      const restart = (why: 'relist' | 'relist-after-error'): void => {
+        relist = true;
+        backoff = why === 'relist-after-error';
+        finish(null);
+      };
+      this.restartWatch = restart;
       const watchdog = setInterval(() => {
         if (Date.now() - this.lastHeardMs > staleAfter) {
           this.options.log('warn', 'watch silent for too long; restarting with a relist', { informer: this.options.name, silentMs: Date.now() - this.lastHeardMs });
-          relist = true;
-          this.currentWatch?.abort();
+          restart('relist');
         }
-      }, Math.min(5000, staleAfter));
+      }, Math.max(1, Math.min(5000, staleAfter / 2)));
       this.heard();
       this.options.watch.watch(this.options.path, { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds }, (phase: string, obj: unknown) => {
+        if (settled) return;
         this.heard();
         const raw = obj as { code?: number; metadata?: { resourceVersion?: string } };
         if (phase === 'ERROR') {
-          // 410 Gone: our resourceVersion is too old. Any other error: start over too.
+          // 410 Gone: our resourceVersion is too old; relist at once. Other errors: relist after a backoff.
           this.options.log(raw.code === 410 ? 'info' : 'warn', 'watch error event; relisting', { informer: this.options.name, code: raw.code });
-          relist = true;
-          this.currentWatch?.abort();
+          restart(raw.code === 410 ? 'relist' : 'relist-after-error');
           return;
         }
         const newRv = raw.metadata?.resourceVersion;
@@ -159,8 +182,9 @@ export class Informer<T extends KubernetesObject> {
         else this.store.set(k, o);
         this.options.onChange(this.options.name);
       }, finish).then((controller) => {
-        this.currentWatch = controller;
-        if (this.stopController.signal.aborted || settled) controller.abort();
+        handle = controller;
+        if (settled) controller.abort();
+        else this.currentWatch = controller;
       }, finish);
     });
   }

@@ -75,7 +75,16 @@ function previousConditions(status: unknown): Map<string, { status: string; last
   return out;
 }
 
-/** Equal apart from lastTransitionTime: no write needed. */
+/** The stored status equals the computed one (key order ignored: the API server sorts keys). */
 export function sameStatus(a: unknown, b: PolicyStatus): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return canonical(a) === canonical(b);
+}
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
 }

@@ -32,24 +32,36 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopper.abort();
     await this.loopDone;
-    if (this.leading) await this.release().catch(() => undefined);
+    if (this.leading) {
+      await withTimeout(this.release(), 5000).catch(() => undefined);
+      this.leading = false;
+      this.onChange(false);
+    }
   }
 
   private async loop(): Promise<void> {
+    const leaseMs = (this.options.leaseSeconds ?? 15) * 1000;
+    const renewEvery = this.options.renewEveryMs ?? 2000;
+    // A leader steps down when it could not renew for two thirds of the lease:
+    // before the lease expires and another replica may take it.
+    const renewDeadline = Math.max(renewEvery, Math.floor((leaseMs * 2) / 3));
+    let lastRenewed = 0;
     while (!this.stopper.signal.aborted) {
       let leading: boolean;
       try {
-        leading = await this.tryAcquireOrRenew();
+        leading = await withTimeout(this.tryAcquireOrRenew(), renewDeadline);
+        if (leading) lastRenewed = Date.now();
       } catch (e: unknown) {
         this.options.log('warn', 'lease update failed', { error: e instanceof Error ? e.message : String(e) });
-        leading = false;
+        leading = this.leading && Date.now() - lastRenewed < renewDeadline;
       }
+      if (this.stopper.signal.aborted) break;
       if (leading !== this.leading) {
         this.leading = leading;
         this.options.log('info', leading ? 'became leader' : 'lost leadership', { lease: `${this.options.namespace}/${this.options.name}` });
         this.onChange(leading);
       }
-      await sleep(this.options.renewEveryMs ?? 2000, this.stopper.signal);
+      await sleep(renewEvery, this.stopper.signal);
     }
   }
 
@@ -88,4 +100,12 @@ export class LeaderElector {
 
 export function isNotFound(e: unknown): boolean {
   return typeof e === 'object' && e !== null && 'code' in e && (e).code === 404;
+}
+
+/** Rejects when `p` takes longer than `ms` (a hung request must not stall leadership). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`timed out after ${ms} ms`)); }, ms);
+    p.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e instanceof Error ? e : new Error(String(e))); });
+  });
 }

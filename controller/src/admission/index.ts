@@ -1,0 +1,11 @@
+// Admission webhooks: /mutate-pods (injection), /validate-agentpolicies,
+// /validate-pods (pod guard). Pure deciders plus an HTTPS shell.
+export { createWebhookApp, WEBHOOK_PATHS, type WebhookDeps, type WebhookLog } from './app.js';
+export { startWebhookServer, type WebhookServerOptions, type RunningWebhookServer } from './server.js';
+export { cachedNamespaceLabels, type NamespaceLabels, type NamespaceCacheOptions } from './namespaces.js';
+export { WebhookMetrics, type ReviewOutcome } from './metrics.js';
+export { parseReview, allow, deny, reviewResponse, REVIEW_API_VERSION, type AdmissionRequest, type AdmissionResponse, type Operation } from './review.js';
+export { reviewPodMutation } from './mutate.js';
+export { reviewAgentPolicy } from './validate-policy.js';
+export { policyWarnings } from './policy-warnings.js';
+export { guardPod, type GuardInput } from './pod-guard.js';

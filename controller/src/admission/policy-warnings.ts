@@ -1,0 +1,32 @@
+// Risky but valid AgentPolicy patterns, returned as admission warnings (pure):
+// kubectl prints them and applies the policy anyway.
+import type { AgentPolicy, Rule } from '../../../policy/src/index.js';
+
+export function policyWarnings(policy: AgentPolicy): string[] {
+  const warnings: string[] = [];
+  if (policy.mode === 'Audit') warnings.push('spec.mode: Audit: requests are decided and recorded but never denied; set mode Enforce to enforce this policy');
+  policy.rules.forEach((rule, i) => {
+    const at = `spec.rules[${i}] (rule "${rule.name}")`;
+    if (rule.action === 'Allow' && rule.to.hosts.includes('*')) {
+      const narrowed = rule.http !== undefined || rule.mcp !== undefined || rule.when !== undefined;
+      warnings.push(`${at}: allows host "*": the agent may reach any host${narrowed ? ' that its http, mcp and when conditions accept' : ' with any request'}`);
+    }
+    const never = neverMatches(rule);
+    if (never !== undefined) warnings.push(`${at}: can never match: ${never}`);
+    if (rule.action === 'Deny' && rule.credential !== undefined) warnings.push(`${at}: credential "${rule.credential}" is never injected: credentials go with Allow rules only`);
+  });
+  return warnings;
+}
+
+function neverMatches(rule: Rule): string | undefined {
+  if (rule.mcp !== undefined && rule.http !== undefined && rule.http.methods.length > 0 && !rule.http.methods.includes('POST')) {
+    return `MCP requests are sent with POST, and http.methods [${rule.http.methods.join(', ')}] does not include POST`;
+  }
+  if (rule.schedule !== undefined && (rule.schedule.windows.length === 0 || rule.schedule.windows.every((w) => w.days.length === 0))) {
+    return 'its schedule has no window, and outside every window a rule does not match';
+  }
+  if (rule.http !== undefined && rule.http.paths.length > 0 && rule.http.methods.length > 0 && rule.http.methods.every((m) => m === 'CONNECT')) {
+    return 'CONNECT requests have no path, and http.paths is not empty';
+  }
+  return undefined;
+}

@@ -1,0 +1,141 @@
+// The controller as main.ts wires it (informers, snapshots, distribution,
+// status), on a fake Kube (lists over in-memory objects, watches that stay
+// open until aborted, TokenReview by table) with a real sidecar
+// DistributionClient over gRPC on loopback. What e2e/ cannot time precisely:
+// the first moments after a start, and an edit blocked by another policy.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig, type CoordinationV1Api, type Watch } from '@kubernetes/client-node';
+import { DistributionClient } from '../../sidecar/src/distribution/client.js';
+import { readControllerConfig } from '../src/config.js';
+import { startController, type RunningController } from '../src/main.js';
+import type { Kube } from '../src/kube/api.js';
+import type { AgentPolicyObject, SlimPod } from '../src/kube/objects.js';
+import type { PolicyStatus } from '../src/status/compute.js';
+import { TOKEN_AUDIENCE, type TokenReviewResult } from '../src/distribution/auth.js';
+import { NAMESPACE, SERVICE_ACCOUNT, allowSpec, eventually, policyObject, slimPod } from './helpers.js';
+
+const POD = 'support-agent-0';
+const BOUND: TokenReviewResult = {
+  authenticated: true,
+  username: `system:serviceaccount:${NAMESPACE}:${SERVICE_ACCOUNT}`,
+  extra: { 'authentication.kubernetes.io/pod-name': [POD], 'authentication.kubernetes.io/pod-uid': [`uid-${POD}`] },
+  audiences: [TOKEN_AUDIENCE],
+  error: '',
+};
+const REJECTED: TokenReviewResult = { authenticated: false, username: '', extra: {}, audiences: [], error: 'invalid bearer token' };
+
+/** Watches that report nothing and end, as client-node's do, when aborted. */
+const silentWatch = {
+  watch(_path: string, _params: unknown, _callback: unknown, done: (err: unknown) => void): Promise<AbortController> {
+    const controller = new AbortController();
+    controller.signal.addEventListener('abort', () => { setImmediate(() => { done(new DOMException('This operation was aborted', 'AbortError')); }); });
+    return Promise.resolve(controller);
+  },
+} as unknown as Watch;
+
+class FakeKube implements Kube {
+  readonly config = new KubeConfig();
+  readonly watch = silentWatch;
+  readonly coordination = {} as CoordinationV1Api;
+  policies: AgentPolicyObject[] = [];
+  pods: SlimPod[] = [slimPod({ name: POD })];
+  readonly statusWrites: { readonly name: string; readonly status: PolicyStatus }[] = [];
+  private rv = 100;
+
+  /** The policy list completes once this resolves (a slow LIST). */
+  policiesListed: Promise<void> = Promise.resolve();
+
+  async listPolicies() {
+    await this.policiesListed;
+    return { items: this.policies, resourceVersion: String(this.rv++) };
+  }
+  listPods() { return Promise.resolve({ items: this.pods, resourceVersion: String(this.rv++) }); }
+  listSecrets() { return Promise.resolve({ items: [], resourceVersion: String(this.rv++) }); }
+  reviewToken(token: string): Promise<TokenReviewResult> {
+    return Promise.resolve(token === 'token-of-pod' ? BOUND : REJECTED);
+  }
+  writeStatus(_namespace: string, name: string, status: unknown) {
+    this.statusWrites.push({ name, status: status as PolicyStatus });
+    return Promise.resolve();
+  }
+
+  /** The latest status written for `name` that satisfies `where`. */
+  statusOf(name: string, where: (s: PolicyStatus) => boolean): PolicyStatus | undefined {
+    return this.statusWrites.filter((w) => w.name === name && where(w.status)).at(-1)?.status;
+  }
+}
+
+const cleanup: (() => Promise<void> | void)[] = [];
+
+async function controllerOn(kube: FakeKube): Promise<RunningController> {
+  const config = readControllerConfig(['--distribution-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--leader-elect', 'false', '--identity', 'test'], {});
+  const running = await startController(config, () => undefined, kube);
+  cleanup.push(() => running.stop());
+  return running;
+}
+
+interface Installed { readonly version: string; readonly policies: number }
+
+/** A sidecar of POD; `previous` is the version it enforces from an earlier controller, if any. */
+function sidecarOf(running: RunningController, previous = ''): Installed[] {
+  const dir = mkdtempSync(join(tmpdir(), 'aw-controller-status-'));
+  cleanup.push(() => { rmSync(dir, { recursive: true, force: true }); });
+  writeFileSync(join(dir, 'token'), 'token-of-pod');
+  const installed: Installed[] = [];
+  const client = new DistributionClient({
+    address: running.distributionAddress, tokenFile: join(dir, 'token'), namespace: NAMESPACE, podName: POD, caFile: undefined, sidecarVersion: 'test',
+    log: { log: () => undefined },
+    install: (s) => { installed.push({ version: s.version, policies: s.policies.length }); return undefined; },
+    currentVersion: () => installed.at(-1)?.version ?? previous,
+  });
+  client.start();
+  cleanup.push(() => client.stop());
+  return installed;
+}
+
+describe('the controller wired by startController', () => {
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  it('does not report in AgentPolicy.status an edit as enforced while a broken policy beside it keeps the pods on their previous snapshot', async () => {
+    const kube = new FakeKube();
+    kube.policies = [policyObject('support', allowSpec('a.example.com'), { resourceVersion: '1', generation: 1 })];
+    const running = await controllerOn(kube);
+    const installed = sidecarOf(running);
+
+    const first = await eventually('generation 1 reported synced', () => kube.statusOf('support', (s) => s.observedGeneration === 1 && s.pods.synced === 1));
+    expect(first.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
+
+    // The edit of "support" lands together with a policy that cannot be read,
+    // in the same namespace: every pod there keeps its previous snapshot.
+    kube.policies = [
+      policyObject('support', allowSpec('b.example.com'), { resourceVersion: '2', generation: 2 }),
+      policyObject('broken', { podSelector: {}, rules: [{ name: 'Bad_Name', to: { hosts: ['c.example.com'] } }] }, { resourceVersion: '3' }),
+    ];
+    const installedBefore = installed.length;
+    running.informers.policies.relist();
+    const second = await eventually('a status for generation 2', () => kube.statusOf('support', (s) => s.observedGeneration === 2));
+    expect(installed).toHaveLength(installedBefore); // the sidecar still enforces generation 1
+    expect(second.pods).toEqual({ selected: 1, synced: 0 });
+    expect(second.conditions.find((c) => c.type === 'Synced')?.status).toBe('False');
+    expect(second.conditions.find((c) => c.type === 'Ready')?.status).toBe('False');
+  });
+
+  it('sends a sidecar that connects right after a controller restart no snapshot until the policies are listed', async () => {
+    const kube = new FakeKube();
+    kube.policies = [policyObject('support', allowSpec('a.example.com'))];
+    let listPolicies = (): void => undefined;
+    kube.policiesListed = new Promise((resolve) => { listPolicies = resolve; });
+    const running = await controllerOn(kube);
+    // The sidecar enforced a snapshot from the previous controller instance.
+    const installed = sidecarOf(running, 'sha256:from-the-previous-controller');
+    await eventually('the sidecar to connect', () => (running.distribution.connectionCount() === 1 ? true : undefined));
+    listPolicies();
+    await eventually('the snapshot with the policy', () => installed.find((i) => i.policies === 1));
+    expect(installed.filter((i) => i.policies === 0)).toEqual([]);
+  });
+});
