@@ -99,6 +99,24 @@ describe('the controller distributes policies to the sidecars of the pods they s
     await enforced('/v1/while-away', true, 60_000);
   });
 
+  it('elects one leader among two replicas, and the other takes over when it stops', async () => {
+    const second = await controllerOn(await freePort(), ns, 'controller-2');
+    try {
+      const leading = async (c: RunningController): Promise<number> => Number(/agentwarden_leader (\d)/.exec(await (await fetch(`http://${c.metricsAddress}/metrics`)).text())?.[1] ?? -1);
+      const first = controller;
+      if (first === undefined) throw new Error('controller not running');
+      await waitFor('exactly one leader', async () => ((await leading(first)) + (await leading(second)) === 1 ? true : undefined), 60_000, 200);
+      const leader = (await leading(first)) === 1 ? first : second;
+      const follower = leader === first ? second : first;
+      await leader.stop();
+      await waitFor('the other replica to lead', async () => ((await leading(follower)) === 1 ? true : undefined), 60_000, 200);
+      // The sidecar's controller address must serve again for the suites that follow.
+      if (leader === first) controller = await controllerOn(port, ns, 'controller-3');
+    } finally {
+      if (controller !== second) await second.stop().catch(() => undefined);
+    }
+  });
+
   it('loses no update across an API server restart', async () => {
     await restartApiServer();
     await kubectlOk(['apply', '-f', '-'], policyManifest(ns, 'agent-policy', ['/v1/tickets/{id}', '/v1/after-restart']));
