@@ -18,6 +18,9 @@ import { DistributionServer } from './distribution/server.js';
 import { isLoopback } from '../../common/distribution-service.js';
 import { computeStatus, sameStatus } from './status/compute.js';
 import { LeaderElector } from './status/leader.js';
+import { cachedNamespaceLabels, startWebhookServer, WebhookMetrics, type RunningWebhookServer } from './admission/index.js';
+import { DEFAULT_INJECT_OPTIONS, parseInjectOptions, type InjectOptions } from './inject/index.js';
+import { parse as parseYaml } from 'yaml';
 
 type Log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -34,6 +37,7 @@ const MAX_STALE_MS = 5 * 60_000;
 export interface RunningController {
   readonly distributionAddress: string;
   readonly metricsAddress: string;
+  readonly webhookAddress: string | undefined;
   readonly distribution: DistributionServer;
   readonly informers: { readonly policies: Informer<AgentPolicyObject>; readonly pods: Informer<SlimPod>; readonly secrets: Informer<SlimSecret> };
   stop(): Promise<void>;
@@ -144,6 +148,19 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   });
   const distributionAddress = `${config.distributionListen.slice(0, config.distributionListen.lastIndexOf(':'))}:${port}`;
 
+  // Admission webhooks: every replica serves them (the API server may call any).
+  const webhookMetrics = new WebhookMetrics();
+  let webhooks: RunningWebhookServer | undefined;
+  if (config.webhookCert !== undefined && config.webhookKey !== undefined) {
+    webhooks = await startWebhookServer({
+      listen: config.webhookListen, certFile: config.webhookCert, keyFile: config.webhookKey,
+      inject: readInjectOptions(config.injectConfig),
+      namespaceLabels: cachedNamespaceLabels((ns) => kube.namespaceLabels(ns)),
+      log: (level, msg, fields) => { log(level, msg, fields); },
+      metrics: webhookMetrics,
+    });
+  }
+
   policies.start();
   pods.start();
   secrets.start();
@@ -175,6 +192,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     lines.push('# TYPE agentwarden_reconciles_total counter', `agentwarden_reconciles_total ${reconciles}`);
     lines.push('# TYPE agentwarden_compiled_snapshots gauge', `agentwarden_compiled_snapshots ${book.size}`);
     lines.push('# TYPE agentwarden_leader gauge', `agentwarden_leader ${leader.isLeader ? 1 : 0}`);
+    lines.push(...webhookMetrics.render());
     const mem = process.memoryUsage();
     lines.push('# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${mem.rss}`);
     lines.push('# TYPE nodejs_heap_used_bytes gauge', `nodejs_heap_used_bytes ${mem.heapUsed}`);
@@ -186,11 +204,12 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   });
   const maddr = httpServer.address();
   const metricsAddress = `${mHost === '' ? '0.0.0.0' : mHost}:${maddr !== null && typeof maddr === 'object' ? maddr.port : mPort}`;
-  log('info', 'controller started', { distribution: distributionAddress, metrics: metricsAddress, identity: config.identity });
+  log('info', 'controller started', { distribution: distributionAddress, metrics: metricsAddress, webhooks: webhooks?.address ?? 'off', identity: config.identity });
 
   return {
     distributionAddress,
     metricsAddress,
+    webhookAddress: webhooks?.address,
     distribution,
     informers: { policies, pods, secrets },
     async stop(): Promise<void> {
@@ -198,10 +217,17 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       statusDebouncer.cancel();
       await Promise.all([policies.stop(), pods.stop(), secrets.stop(), leader.stop()]);
       await lastStatusWrite;
+      await webhooks?.close();
       server.forceShutdown();
       await new Promise<void>((resolve) => { httpServer.close(() => { resolve(); }); httpServer.closeAllConnections(); });
     },
   };
+}
+
+/** Injection settings from --inject-config (YAML), errors naming the file and field. */
+function readInjectOptions(file: string | undefined): InjectOptions {
+  if (file === undefined) return DEFAULT_INJECT_OPTIONS;
+  return parseInjectOptions(parseYaml(readFileSync(file, 'utf8')) as unknown, file);
 }
 
 function splitHostPort(listen: string): [string, number] {

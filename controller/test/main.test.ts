@@ -57,6 +57,9 @@ class FakeKube implements Kube {
   reviewToken(token: string): Promise<TokenReviewResult> {
     return Promise.resolve(token === 'token-of-pod' ? BOUND : REJECTED);
   }
+  namespaceLabels(): Promise<Record<string, string> | undefined> {
+    return Promise.resolve({});
+  }
   writeStatus(_namespace: string, name: string, status: unknown) {
     this.statusWrites.push({ name, status: status as PolicyStatus });
     return Promise.resolve();

@@ -29,6 +29,16 @@ export interface RequestView {
 export type RequestRead = { readonly ok: true; readonly view: RequestView } | { readonly ok: false; readonly reason: string; readonly method: string; readonly host: string; readonly path: string };
 
 const PARTIAL_BODY_HEADER = 'x-envoy-auth-partial-body';
+/** Context extension set by the injected Envoy on routes it re-sends over TLS: "host:port" of the upstream. */
+export const TLS_ORIGINATION_CONTEXT_KEY = 'agentwarden.io/tls-origination';
+
+function originationPort(value: string | undefined, host: string): number | undefined {
+  if (value === undefined) return undefined;
+  const colon = value.lastIndexOf(':');
+  const port = Number(value.slice(colon + 1));
+  if (colon < 0 || value.slice(0, colon).toLowerCase() !== host || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  return port;
+}
 
 /**
  * Reads `check`. `needs` says which costly parts to read; invalid requests
@@ -48,6 +58,10 @@ export function readCheckRequest(check: CheckRequest, needs: { readonly body: bo
   if (method === '' || !/^[A-Z]+$/.test(method)) return fail('request has no valid HTTP method');
   const auth = parseAuthority(authority, http.scheme);
   if (!auth.ok) return fail(auth.reason);
+  // Envoy originated TLS for this request: the agent spoke plain HTTP to Envoy, the
+  // upstream is HTTPS on the port the route names (rules see the real destination).
+  const originated = originationPort(check.attributes?.contextExtensions[TLS_ORIGINATION_CONTEXT_KEY], auth.host);
+  if (originated !== undefined) auth.port = originated;
   const checked = checkRequestPath(path);
   if (!checked.ok) return fail(checked.reason);
   const time = check.attributes?.request?.time;

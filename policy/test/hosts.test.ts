@@ -122,3 +122,22 @@ describe('parseAuthority', () => {
     expect(parseAuthority('[::1]', 'https')).toEqual({ ok: true, host: '::1', port: 443 });
   });
 });
+
+describe('TLS origination by the injected Envoy', () => {
+  it('treats a request Envoy re-sends over TLS as HTTPS on the port the route names', async () => {
+    const { agent, policy } = await import('./helpers.js');
+    const { checkRequestFrom } = await import('../../cli/src/request-shorthand.js');
+    const a = agent([policy('tls', `
+      podSelector: {}
+      rules: [{name: https-only, to: {hosts: [api.zendesk.com], ports: [443]}}]
+    `)]);
+    const plain = checkRequestFrom({ url: 'http://api.zendesk.com/api/v2/tickets' });
+    expect(a.checkRequest(plain).allowed).toBe(false);
+    const originated = checkRequestFrom({ url: 'http://api.zendesk.com/api/v2/tickets' });
+    if (originated.attributes !== undefined) originated.attributes.contextExtensions['agentwarden.io/tls-origination'] = 'api.zendesk.com:443';
+    expect(a.checkRequest(originated)).toMatchObject({ allowed: true, rule: 'https-only' });
+    const mismatched = checkRequestFrom({ url: 'http://evil.example.com/' });
+    if (mismatched.attributes !== undefined) mismatched.attributes.contextExtensions['agentwarden.io/tls-origination'] = 'api.zendesk.com:443';
+    expect(a.checkRequest(mismatched).allowed).toBe(false);
+  });
+});

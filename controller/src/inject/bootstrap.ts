@@ -13,6 +13,7 @@
 // TLS origination: the app speaks plain HTTP to a declared host and Envoy
 // connects to it over TLS (SNI, certificate checked against the system CAs and
 // the host name), so HTTP-level rules see the method and path of HTTPS APIs.
+import { TLS_ORIGINATION_CONTEXT_KEY } from '../../../policy/src/request.js';
 import type { InjectOptions } from './options.js';
 import type { JsonObject } from './json.js';
 import type { PodSettings, TlsOrigination } from './settings.js';
@@ -21,7 +22,7 @@ export const AUTHZ_CLUSTER = 'agentwarden_authz';
 export const ORIGINAL_DST_CLUSTER = 'original_dst';
 export const FORWARD_PROXY_CLUSTER = 'dynamic_forward_proxy';
 /** Context extension the sidecar sees on requests Envoy re-sends over TLS: "host:port" of the upstream. */
-export const TLS_ORIGINATION_EXTENSION = 'agentwarden.io/tls-origination';
+export const TLS_ORIGINATION_EXTENSION = TLS_ORIGINATION_CONTEXT_KEY;
 
 const TYPE = 'type.googleapis.com/';
 const LOOPBACK = '127.0.0.1';

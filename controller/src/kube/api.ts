@@ -21,6 +21,8 @@ export interface Kube {
   listSecrets(): Promise<ListResult<SlimSecret>>;
   reviewToken(token: string, audiences: readonly string[]): Promise<TokenReviewResult>;
   writeStatus(namespace: string, name: string, status: unknown): Promise<void>;
+  /** A namespace's labels; undefined when it does not exist. */
+  namespaceLabels(name: string): Promise<Readonly<Record<string, string>> | undefined>;
 }
 
 export function loadKubeConfig(file: string | undefined): KubeConfig {
@@ -64,6 +66,14 @@ export function connectKube(kc: KubeConfig): Kube {
         audiences: s?.audiences ?? [],
         error: s?.error ?? '',
       };
+    },
+    async namespaceLabels(name) {
+      try {
+        return (await core.readNamespace({ name })).metadata?.labels ?? {};
+      } catch (e: unknown) {
+        if (typeof e === 'object' && e !== null && 'code' in e && (e).code === 404) return undefined;
+        throw e;
+      }
     },
     async writeStatus(namespace, name, status) {
       await custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: [{ op: 'add', path: '/status', value: status }] });

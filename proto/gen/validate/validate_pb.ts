@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file validate/validate.proto.
  */
 export const file_validate_validate: GenFile = /*@__PURE__*/
-  fileDesc("Chd2YWxpZGF0ZS92YWxpZGF0ZS5wcm90bxIIdmFsaWRhdGUimAcKCkZpZWxkUnVsZXMSJwoHbWVzc2FnZRgRIAEoCzIWLnZhbGlkYXRlLk1lc3NhZ2VSdWxlcxIlCgVmbG9hdBgBIAEoCzIULnZhbGlkYXRlLkZsb2F0UnVsZXNIABInCgZkb3VibGUYAiABKAsyFS52YWxpZGF0ZS5Eb3VibGVSdWxlc0gAEiUKBWludDMyGAMgASgLMhQudmFsaWRhdGUuSW50MzJSdWxlc0gAEiUKBWludDY0GAQgASgLMhQudmFsaWRhdGUuSW50NjRSdWxlc0gAEicKBnVpbnQzMhgFIAEoCzIVLnZhbGlkYXRlLlVJbnQzMlJ1bGVzSAASJwoGdWludDY0GAYgASgLMhUudmFsaWRhdGUuVUludDY0UnVsZXNIABInCgZzaW50MzIYByABKAsyFS52YWxpZGF0ZS5TSW50MzJSdWxlc0gAEicKBnNpbnQ2NBgIIAEoCzIVLnZhbGlkYXRlLlNJbnQ2NFJ1bGVzSAASKQoHZml4ZWQzMhgJIAEoCzIWLnZhbGlkYXRlLkZpeGVkMzJSdWxlc0gAEikKB2ZpeGVkNjQYCiABKAsyFi52YWxpZGF0ZS5GaXhlZDY0UnVsZXNIABIrCghzZml4ZWQzMhgLIAEoCzIXLnZhbGlkYXRlLlNGaXhlZDMyUnVsZXNIABIrCghzZml4ZWQ2NBgMIAEoCzIXLnZhbGlkYXRlLlNGaXhlZDY0UnVsZXNIABIjCgRib29sGA0gASgLMhMudmFsaWRhdGUuQm9vbFJ1bGVzSAASJwoGc3RyaW5nGA4gASgLMhUudmFsaWRhdGUuU3RyaW5nUnVsZXNIABIlCgVieXRlcxgPIAEoCzIULnZhbGlkYXRlLkJ5dGVzUnVsZXNIABIjCgRlbnVtGBAgASgLMhMudmFsaWRhdGUuRW51bVJ1bGVzSAASKwoIcmVwZWF0ZWQYEiABKAsyFy52YWxpZGF0ZS5SZXBlYXRlZFJ1bGVzSAASIQoDbWFwGBMgASgLMhIudmFsaWRhdGUuTWFwUnVsZXNIABIhCgNhbnkYFCABKAsyEi52YWxpZGF0ZS5BbnlSdWxlc0gAEisKCGR1cmF0aW9uGBUgASgLMhcudmFsaWRhdGUuRHVyYXRpb25SdWxlc0gAEi0KCXRpbWVzdGFtcBgWIAEoCzIYLnZhbGlkYXRlLlRpbWVzdGFtcFJ1bGVzSABCBgoEdHlwZSJpCgpGbG9hdFJ1bGVzEg0KBWNvbnN0GAEgASgCEgoKAmx0GAIgASgCEgsKA2x0ZRgDIAEoAhIKCgJndBgEIAEoAhILCgNndGUYBSABKAISCgoCaW4YBiADKAISDgoGbm90X2luGAcgAygCImoKC0RvdWJsZVJ1bGVzEg0KBWNvbnN0GAEgASgBEgoKAmx0GAIgASgBEgsKA2x0ZRgDIAEoARIKCgJndBgEIAEoARILCgNndGUYBSABKAESCgoCaW4YBiADKAESDgoGbm90X2luGAcgAygBImkKCkludDMyUnVsZXMSDQoFY29uc3QYASABKAUSCgoCbHQYAiABKAUSCwoDbHRlGAMgASgFEgoKAmd0GAQgASgFEgsKA2d0ZRgFIAEoBRIKCgJpbhgGIAMoBRIOCgZub3RfaW4YByADKAUiaQoKSW50NjRSdWxlcxINCgVjb25zdBgBIAEoAxIKCgJsdBgCIAEoAxILCgNsdGUYAyABKAMSCgoCZ3QYBCABKAMSCwoDZ3RlGAUgASgDEgoKAmluGAYgAygDEg4KBm5vdF9pbhgHIAMoAyJqCgtVSW50MzJSdWxlcxINCgVjb25zdBgBIAEoDRIKCgJsdBgCIAEoDRILCgNsdGUYAyABKA0SCgoCZ3QYBCABKA0SCwoDZ3RlGAUgASgNEgoKAmluGAYgAygNEg4KBm5vdF9pbhgHIAMoDSJqCgtVSW50NjRSdWxlcxINCgVjb25zdBgBIAEoBBIKCgJsdBgCIAEoBBILCgNsdGUYAyABKAQSCgoCZ3QYBCABKAQSCwoDZ3RlGAUgASgEEgoKAmluGAYgAygEEg4KBm5vdF9pbhgHIAMoBCJqCgtTSW50MzJSdWxlcxINCgVjb25zdBgBIAEoERIKCgJsdBgCIAEoERILCgNsdGUYAyABKBESCgoCZ3QYBCABKBESCwoDZ3RlGAUgASgREgoKAmluGAYgAygREg4KBm5vdF9pbhgHIAMoESJqCgtTSW50NjRSdWxlcxINCgVjb25zdBgBIAEoEhIKCgJsdBgCIAEoEhILCgNsdGUYAyABKBISCgoCZ3QYBCABKBISCwoDZ3RlGAUgASgSEgoKAmluGAYgAygSEg4KBm5vdF9pbhgHIAMoEiJrCgxGaXhlZDMyUnVsZXMSDQoFY29uc3QYASABKAcSCgoCbHQYAiABKAcSCwoDbHRlGAMgASgHEgoKAmd0GAQgASgHEgsKA2d0ZRgFIAEoBxIKCgJpbhgGIAMoBxIOCgZub3RfaW4YByADKAciawoMRml4ZWQ2NFJ1bGVzEg0KBWNvbnN0GAEgASgGEgoKAmx0GAIgASgGEgsKA2x0ZRgDIAEoBhIKCgJndBgEIAEoBhILCgNndGUYBSABKAYSCgoCaW4YBiADKAYSDgoGbm90X2luGAcgAygGImwKDVNGaXhlZDMyUnVsZXMSDQoFY29uc3QYASABKA8SCgoCbHQYAiABKA8SCwoDbHRlGAMgASgPEgoKAmd0GAQgASgPEgsKA2d0ZRgFIAEoDxIKCgJpbhgGIAMoDxIOCgZub3RfaW4YByADKA8ibAoNU0ZpeGVkNjRSdWxlcxINCgVjb25zdBgBIAEoEBIKCgJsdBgCIAEoEBILCgNsdGUYAyABKBASCgoCZ3QYBCABKBASCwoDZ3RlGAUgASgQEgoKAmluGAYgAygQEg4KBm5vdF9pbhgHIAMoECIaCglCb29sUnVsZXMSDQoFY29uc3QYASABKAgi5wMKC1N0cmluZ1J1bGVzEg0KBWNvbnN0GAEgASgJEgsKA2xlbhgTIAEoBBIPCgdtaW5fbGVuGAIgASgEEg8KB21heF9sZW4YAyABKAQSEQoJbGVuX2J5dGVzGBQgASgEEhEKCW1pbl9ieXRlcxgEIAEoBBIRCgltYXhfYnl0ZXMYBSABKAQSDwoHcGF0dGVybhgGIAEoCRIOCgZwcmVmaXgYByABKAkSDgoGc3VmZml4GAggASgJEhAKCGNvbnRhaW5zGAkgASgJEhQKDG5vdF9jb250YWlucxgXIAEoCRIKCgJpbhgKIAMoCRIOCgZub3RfaW4YCyADKAkSDwoFZW1haWwYDCABKAhIABISCghob3N0bmFtZRgNIAEoCEgAEgwKAmlwGA4gASgISAASDgoEaXB2NBgPIAEoCEgAEg4KBGlwdjYYECABKAhIABINCgN1cmkYESABKAhIABIRCgd1cmlfcmVmGBIgASgISAASEQoHYWRkcmVzcxgVIAEoCEgAEg4KBHV1aWQYFiABKAhIABIwChB3ZWxsX2tub3duX3JlZ2V4GBggASgOMhQudmFsaWRhdGUuS25vd25SZWdleEgAEhQKBnN0cmljdBgZIAEoCDoEdHJ1ZUIMCgp3ZWxsX2tub3duIuUBCgpCeXRlc1J1bGVzEg0KBWNvbnN0GAEgASgMEgsKA2xlbhgNIAEoBBIPCgdtaW5fbGVuGAIgASgEEg8KB21heF9sZW4YAyABKAQSDwoHcGF0dGVybhgEIAEoCRIOCgZwcmVmaXgYBSABKAwSDgoGc3VmZml4GAYgASgMEhAKCGNvbnRhaW5zGAcgASgMEgoKAmluGAggAygMEg4KBm5vdF9pbhgJIAMoDBIMCgJpcBgKIAEoCEgAEg4KBGlwdjQYCyABKAhIABIOCgRpcHY2GAwgASgISABCDAoKd2VsbF9rbm93biJMCglFbnVtUnVsZXMSDQoFY29uc3QYASABKAUSFAoMZGVmaW5lZF9vbmx5GAIgASgIEgoKAmluGAMgAygFEg4KBm5vdF9pbhgEIAMoBSIuCgxNZXNzYWdlUnVsZXMSDAoEc2tpcBgBIAEoCBIQCghyZXF1aXJlZBgCIAEoCCJqCg1SZXBlYXRlZFJ1bGVzEhEKCW1pbl9pdGVtcxgBIAEoBBIRCgltYXhfaXRlbXMYAiABKAQSDgoGdW5pcXVlGAMgASgIEiMKBWl0ZW1zGAQgASgLMhQudmFsaWRhdGUuRmllbGRSdWxlcyKNAQoITWFwUnVsZXMSEQoJbWluX3BhaXJzGAEgASgEEhEKCW1heF9wYWlycxgCIAEoBBIRCglub19zcGFyc2UYAyABKAgSIgoEa2V5cxgEIAEoCzIULnZhbGlkYXRlLkZpZWxkUnVsZXMSJAoGdmFsdWVzGAUgASgLMhQudmFsaWRhdGUuRmllbGRSdWxlcyI4CghBbnlSdWxlcxIQCghyZXF1aXJlZBgBIAEoCBIKCgJpbhgCIAMoCRIOCgZub3RfaW4YAyADKAkiuwIKDUR1cmF0aW9uUnVsZXMSEAoIcmVxdWlyZWQYASABKAgSKAoFY29uc3QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJQoCbHQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDbHRlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKAmd0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiYKA2d0ZRgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIlCgJpbhgHIAMoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIpCgZub3RfaW4YCCADKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iugIKDlRpbWVzdGFtcFJ1bGVzEhAKCHJlcXVpcmVkGAEgASgIEikKBWNvbnN0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgJsdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDbHRlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgJndBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZ3RlGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZsdF9ub3cYByABKAgSDgoGZ3Rfbm93GAggASgIEikKBndpdGhpbhgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbipGCgpLbm93blJlZ2V4EgsKB1VOS05PV04QABIUChBIVFRQX0hFQURFUl9OQU1FEAESFQoRSFRUUF9IRUFERVJfVkFMVUUQAjo8CghkaXNhYmxlZBIfLmdvb2dsZS5wcm90b2J1Zi5NZXNzYWdlT3B0aW9ucxivCCABKAhSCGRpc2FibGVkOjoKCHJlcXVpcmVkEh0uZ29vZ2xlLnByb3RvYnVmLk9uZW9mT3B0aW9ucxivCCABKAhSCHJlcXVpcmVkOkoKBXJ1bGVzEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxivCCABKAsyFC52YWxpZGF0ZS5GaWVsZFJ1bGVzUgVydWxlc0JQChppby5lbnZveXByb3h5LnBndi52YWxpZGF0ZVoyZ2l0aHViLmNvbS9lbnZveXByb3h5L3Byb3RvYy1nZW4tdmFsaWRhdGUvdmFsaWRhdGU", [file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chd2YWxpZGF0ZS92YWxpZGF0ZS5wcm90bxIIdmFsaWRhdGUimAcKCkZpZWxkUnVsZXMSJwoHbWVzc2FnZRgRIAEoCzIWLnZhbGlkYXRlLk1lc3NhZ2VSdWxlcxIlCgVmbG9hdBgBIAEoCzIULnZhbGlkYXRlLkZsb2F0UnVsZXNIABInCgZkb3VibGUYAiABKAsyFS52YWxpZGF0ZS5Eb3VibGVSdWxlc0gAEiUKBWludDMyGAMgASgLMhQudmFsaWRhdGUuSW50MzJSdWxlc0gAEiUKBWludDY0GAQgASgLMhQudmFsaWRhdGUuSW50NjRSdWxlc0gAEicKBnVpbnQzMhgFIAEoCzIVLnZhbGlkYXRlLlVJbnQzMlJ1bGVzSAASJwoGdWludDY0GAYgASgLMhUudmFsaWRhdGUuVUludDY0UnVsZXNIABInCgZzaW50MzIYByABKAsyFS52YWxpZGF0ZS5TSW50MzJSdWxlc0gAEicKBnNpbnQ2NBgIIAEoCzIVLnZhbGlkYXRlLlNJbnQ2NFJ1bGVzSAASKQoHZml4ZWQzMhgJIAEoCzIWLnZhbGlkYXRlLkZpeGVkMzJSdWxlc0gAEikKB2ZpeGVkNjQYCiABKAsyFi52YWxpZGF0ZS5GaXhlZDY0UnVsZXNIABIrCghzZml4ZWQzMhgLIAEoCzIXLnZhbGlkYXRlLlNGaXhlZDMyUnVsZXNIABIrCghzZml4ZWQ2NBgMIAEoCzIXLnZhbGlkYXRlLlNGaXhlZDY0UnVsZXNIABIjCgRib29sGA0gASgLMhMudmFsaWRhdGUuQm9vbFJ1bGVzSAASJwoGc3RyaW5nGA4gASgLMhUudmFsaWRhdGUuU3RyaW5nUnVsZXNIABIlCgVieXRlcxgPIAEoCzIULnZhbGlkYXRlLkJ5dGVzUnVsZXNIABIjCgRlbnVtGBAgASgLMhMudmFsaWRhdGUuRW51bVJ1bGVzSAASKwoIcmVwZWF0ZWQYEiABKAsyFy52YWxpZGF0ZS5SZXBlYXRlZFJ1bGVzSAASIQoDbWFwGBMgASgLMhIudmFsaWRhdGUuTWFwUnVsZXNIABIhCgNhbnkYFCABKAsyEi52YWxpZGF0ZS5BbnlSdWxlc0gAEisKCGR1cmF0aW9uGBUgASgLMhcudmFsaWRhdGUuRHVyYXRpb25SdWxlc0gAEi0KCXRpbWVzdGFtcBgWIAEoCzIYLnZhbGlkYXRlLlRpbWVzdGFtcFJ1bGVzSABCBgoEdHlwZSJ/CgpGbG9hdFJ1bGVzEg0KBWNvbnN0GAEgASgCEgoKAmx0GAIgASgCEgsKA2x0ZRgDIAEoAhIKCgJndBgEIAEoAhILCgNndGUYBSABKAISCgoCaW4YBiADKAISDgoGbm90X2luGAcgAygCEhQKDGlnbm9yZV9lbXB0eRgIIAEoCCKAAQoLRG91YmxlUnVsZXMSDQoFY29uc3QYASABKAESCgoCbHQYAiABKAESCwoDbHRlGAMgASgBEgoKAmd0GAQgASgBEgsKA2d0ZRgFIAEoARIKCgJpbhgGIAMoARIOCgZub3RfaW4YByADKAESFAoMaWdub3JlX2VtcHR5GAggASgIIn8KCkludDMyUnVsZXMSDQoFY29uc3QYASABKAUSCgoCbHQYAiABKAUSCwoDbHRlGAMgASgFEgoKAmd0GAQgASgFEgsKA2d0ZRgFIAEoBRIKCgJpbhgGIAMoBRIOCgZub3RfaW4YByADKAUSFAoMaWdub3JlX2VtcHR5GAggASgIIn8KCkludDY0UnVsZXMSDQoFY29uc3QYASABKAMSCgoCbHQYAiABKAMSCwoDbHRlGAMgASgDEgoKAmd0GAQgASgDEgsKA2d0ZRgFIAEoAxIKCgJpbhgGIAMoAxIOCgZub3RfaW4YByADKAMSFAoMaWdub3JlX2VtcHR5GAggASgIIoABCgtVSW50MzJSdWxlcxINCgVjb25zdBgBIAEoDRIKCgJsdBgCIAEoDRILCgNsdGUYAyABKA0SCgoCZ3QYBCABKA0SCwoDZ3RlGAUgASgNEgoKAmluGAYgAygNEg4KBm5vdF9pbhgHIAMoDRIUCgxpZ25vcmVfZW1wdHkYCCABKAgigAEKC1VJbnQ2NFJ1bGVzEg0KBWNvbnN0GAEgASgEEgoKAmx0GAIgASgEEgsKA2x0ZRgDIAEoBBIKCgJndBgEIAEoBBILCgNndGUYBSABKAQSCgoCaW4YBiADKAQSDgoGbm90X2luGAcgAygEEhQKDGlnbm9yZV9lbXB0eRgIIAEoCCKAAQoLU0ludDMyUnVsZXMSDQoFY29uc3QYASABKBESCgoCbHQYAiABKBESCwoDbHRlGAMgASgREgoKAmd0GAQgASgREgsKA2d0ZRgFIAEoERIKCgJpbhgGIAMoERIOCgZub3RfaW4YByADKBESFAoMaWdub3JlX2VtcHR5GAggASgIIoABCgtTSW50NjRSdWxlcxINCgVjb25zdBgBIAEoEhIKCgJsdBgCIAEoEhILCgNsdGUYAyABKBISCgoCZ3QYBCABKBISCwoDZ3RlGAUgASgSEgoKAmluGAYgAygSEg4KBm5vdF9pbhgHIAMoEhIUCgxpZ25vcmVfZW1wdHkYCCABKAgigQEKDEZpeGVkMzJSdWxlcxINCgVjb25zdBgBIAEoBxIKCgJsdBgCIAEoBxILCgNsdGUYAyABKAcSCgoCZ3QYBCABKAcSCwoDZ3RlGAUgASgHEgoKAmluGAYgAygHEg4KBm5vdF9pbhgHIAMoBxIUCgxpZ25vcmVfZW1wdHkYCCABKAgigQEKDEZpeGVkNjRSdWxlcxINCgVjb25zdBgBIAEoBhIKCgJsdBgCIAEoBhILCgNsdGUYAyABKAYSCgoCZ3QYBCABKAYSCwoDZ3RlGAUgASgGEgoKAmluGAYgAygGEg4KBm5vdF9pbhgHIAMoBhIUCgxpZ25vcmVfZW1wdHkYCCABKAgiggEKDVNGaXhlZDMyUnVsZXMSDQoFY29uc3QYASABKA8SCgoCbHQYAiABKA8SCwoDbHRlGAMgASgPEgoKAmd0GAQgASgPEgsKA2d0ZRgFIAEoDxIKCgJpbhgGIAMoDxIOCgZub3RfaW4YByADKA8SFAoMaWdub3JlX2VtcHR5GAggASgIIoIBCg1TRml4ZWQ2NFJ1bGVzEg0KBWNvbnN0GAEgASgQEgoKAmx0GAIgASgQEgsKA2x0ZRgDIAEoEBIKCgJndBgEIAEoEBILCgNndGUYBSABKBASCgoCaW4YBiADKBASDgoGbm90X2luGAcgAygQEhQKDGlnbm9yZV9lbXB0eRgIIAEoCCIaCglCb29sUnVsZXMSDQoFY29uc3QYASABKAgi/QMKC1N0cmluZ1J1bGVzEg0KBWNvbnN0GAEgASgJEgsKA2xlbhgTIAEoBBIPCgdtaW5fbGVuGAIgASgEEg8KB21heF9sZW4YAyABKAQSEQoJbGVuX2J5dGVzGBQgASgEEhEKCW1pbl9ieXRlcxgEIAEoBBIRCgltYXhfYnl0ZXMYBSABKAQSDwoHcGF0dGVybhgGIAEoCRIOCgZwcmVmaXgYByABKAkSDgoGc3VmZml4GAggASgJEhAKCGNvbnRhaW5zGAkgASgJEhQKDG5vdF9jb250YWlucxgXIAEoCRIKCgJpbhgKIAMoCRIOCgZub3RfaW4YCyADKAkSDwoFZW1haWwYDCABKAhIABISCghob3N0bmFtZRgNIAEoCEgAEgwKAmlwGA4gASgISAASDgoEaXB2NBgPIAEoCEgAEg4KBGlwdjYYECABKAhIABINCgN1cmkYESABKAhIABIRCgd1cmlfcmVmGBIgASgISAASEQoHYWRkcmVzcxgVIAEoCEgAEg4KBHV1aWQYFiABKAhIABIwChB3ZWxsX2tub3duX3JlZ2V4GBggASgOMhQudmFsaWRhdGUuS25vd25SZWdleEgAEhQKBnN0cmljdBgZIAEoCDoEdHJ1ZRIUCgxpZ25vcmVfZW1wdHkYGiABKAhCDAoKd2VsbF9rbm93biL7AQoKQnl0ZXNSdWxlcxINCgVjb25zdBgBIAEoDBILCgNsZW4YDSABKAQSDwoHbWluX2xlbhgCIAEoBBIPCgdtYXhfbGVuGAMgASgEEg8KB3BhdHRlcm4YBCABKAkSDgoGcHJlZml4GAUgASgMEg4KBnN1ZmZpeBgGIAEoDBIQCghjb250YWlucxgHIAEoDBIKCgJpbhgIIAMoDBIOCgZub3RfaW4YCSADKAwSDAoCaXAYCiABKAhIABIOCgRpcHY0GAsgASgISAASDgoEaXB2NhgMIAEoCEgAEhQKDGlnbm9yZV9lbXB0eRgOIAEoCEIMCgp3ZWxsX2tub3duIkwKCUVudW1SdWxlcxINCgVjb25zdBgBIAEoBRIUCgxkZWZpbmVkX29ubHkYAiABKAgSCgoCaW4YAyADKAUSDgoGbm90X2luGAQgAygFIi4KDE1lc3NhZ2VSdWxlcxIMCgRza2lwGAEgASgIEhAKCHJlcXVpcmVkGAIgASgIIoABCg1SZXBlYXRlZFJ1bGVzEhEKCW1pbl9pdGVtcxgBIAEoBBIRCgltYXhfaXRlbXMYAiABKAQSDgoGdW5pcXVlGAMgASgIEiMKBWl0ZW1zGAQgASgLMhQudmFsaWRhdGUuRmllbGRSdWxlcxIUCgxpZ25vcmVfZW1wdHkYBSABKAgiowEKCE1hcFJ1bGVzEhEKCW1pbl9wYWlycxgBIAEoBBIRCgltYXhfcGFpcnMYAiABKAQSEQoJbm9fc3BhcnNlGAMgASgIEiIKBGtleXMYBCABKAsyFC52YWxpZGF0ZS5GaWVsZFJ1bGVzEiQKBnZhbHVlcxgFIAEoCzIULnZhbGlkYXRlLkZpZWxkUnVsZXMSFAoMaWdub3JlX2VtcHR5GAYgASgIIjgKCEFueVJ1bGVzEhAKCHJlcXVpcmVkGAEgASgIEgoKAmluGAIgAygJEg4KBm5vdF9pbhgDIAMoCSK7AgoNRHVyYXRpb25SdWxlcxIQCghyZXF1aXJlZBgBIAEoCBIoCgVjb25zdBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIlCgJsdBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhImCgNsdGUYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJQoCZ3QYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDZ3RlGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKAmluGAcgAygLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKBm5vdF9pbhgIIAMoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiK6AgoOVGltZXN0YW1wUnVsZXMSEAoIcmVxdWlyZWQYASABKAgSKQoFY29uc3QYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKAmx0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgNsdGUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKAmd0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgNndGUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmx0X25vdxgHIAEoCBIOCgZndF9ub3cYCCABKAgSKQoGd2l0aGluGAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uKkYKCktub3duUmVnZXgSCwoHVU5LTk9XThAAEhQKEEhUVFBfSEVBREVSX05BTUUQARIVChFIVFRQX0hFQURFUl9WQUxVRRACOjwKCGRpc2FibGVkEh8uZ29vZ2xlLnByb3RvYnVmLk1lc3NhZ2VPcHRpb25zGK8IIAEoCFIIZGlzYWJsZWQ6OgoHaWdub3JlZBIfLmdvb2dsZS5wcm90b2J1Zi5NZXNzYWdlT3B0aW9ucxiwCCABKAhSB2lnbm9yZWQ6OgoIcmVxdWlyZWQSHS5nb29nbGUucHJvdG9idWYuT25lb2ZPcHRpb25zGK8IIAEoCFIIcmVxdWlyZWQ6SgoFcnVsZXMSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGK8IIAEoCzIULnZhbGlkYXRlLkZpZWxkUnVsZXNSBXJ1bGVzQlAKGmlvLmVudm95cHJveHkucGd2LnZhbGlkYXRlWjJnaXRodWIuY29tL2Vudm95cHJveHkvcHJvdG9jLWdlbi12YWxpZGF0ZS92YWxpZGF0ZQ", [file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * FieldRules encapsulates the rules for each type of field. Depending on the
@@ -233,6 +233,14 @@ export type FloatRules = Message<"validate.FloatRules"> & {
    * @generated from field: repeated float not_in = 7;
    */
   notIn: number[];
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 8;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -304,6 +312,14 @@ export type DoubleRules = Message<"validate.DoubleRules"> & {
    * @generated from field: repeated double not_in = 7;
    */
   notIn: number[];
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 8;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -375,6 +391,14 @@ export type Int32Rules = Message<"validate.Int32Rules"> & {
    * @generated from field: repeated int32 not_in = 7;
    */
   notIn: number[];
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 8;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -446,6 +470,14 @@ export type Int64Rules = Message<"validate.Int64Rules"> & {
    * @generated from field: repeated int64 not_in = 7;
    */
   notIn: bigint[];
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 8;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -517,6 +549,14 @@ export type UInt32Rules = Message<"validate.UInt32Rules"> & {
    * @generated from field: repeated uint32 not_in = 7;
    */
   notIn: number[];
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 8;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -588,6 +628,14 @@ export type UInt64Rules = Message<"validate.UInt64Rules"> & {
    * @generated from field: repeated uint64 not_in = 7;
    */
   notIn: bigint[];
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 8;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -659,6 +707,14 @@ export type SInt32Rules = Message<"validate.SInt32Rules"> & {
    * @generated from field: repeated sint32 not_in = 7;
    */
   notIn: number[];
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 8;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -730,6 +786,14 @@ export type SInt64Rules = Message<"validate.SInt64Rules"> & {
    * @generated from field: repeated sint64 not_in = 7;
    */
   notIn: bigint[];
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 8;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -801,6 +865,14 @@ export type Fixed32Rules = Message<"validate.Fixed32Rules"> & {
    * @generated from field: repeated fixed32 not_in = 7;
    */
   notIn: number[];
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 8;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -872,6 +944,14 @@ export type Fixed64Rules = Message<"validate.Fixed64Rules"> & {
    * @generated from field: repeated fixed64 not_in = 7;
    */
   notIn: bigint[];
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 8;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -943,6 +1023,14 @@ export type SFixed32Rules = Message<"validate.SFixed32Rules"> & {
    * @generated from field: repeated sfixed32 not_in = 7;
    */
   notIn: number[];
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 8;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -1014,6 +1102,14 @@ export type SFixed64Rules = Message<"validate.SFixed64Rules"> & {
    * @generated from field: repeated sfixed64 not_in = 7;
    */
   notIn: bigint[];
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 8;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -1086,7 +1182,6 @@ export type StringRules = Message<"validate.StringRules"> & {
 
   /**
    * LenBytes specifies that this field must be the specified number of bytes
-   * at a minimum
    *
    * @generated from field: optional uint64 len_bytes = 20;
    */
@@ -1109,7 +1204,7 @@ export type StringRules = Message<"validate.StringRules"> & {
   maxBytes: bigint;
 
   /**
-   * Pattern specifes that this field must match against the specified
+   * Pattern specifies that this field must match against the specified
    * regular expression (RE2 syntax). The included expression should elide
    * any delimiters.
    *
@@ -1273,6 +1368,14 @@ export type StringRules = Message<"validate.StringRules"> & {
    * @generated from field: optional bool strict = 25 [default = true];
    */
   strict: boolean;
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 26;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -1319,7 +1422,7 @@ export type BytesRules = Message<"validate.BytesRules"> & {
   maxLen: bigint;
 
   /**
-   * Pattern specifes that this field must match against the specified
+   * Pattern specifies that this field must match against the specified
    * regular expression (RE2 syntax). The included expression should elide
    * any delimiters.
    *
@@ -1401,6 +1504,14 @@ export type BytesRules = Message<"validate.BytesRules"> & {
     value: boolean;
     case: "ipv6";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 14;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -1509,7 +1620,7 @@ export type RepeatedRules = Message<"validate.RepeatedRules"> & {
 
   /**
    * Unique specifies that all elements in this field must be unique. This
-   * contraint is only applicable to scalar and enum types (messages are not
+   * constraint is only applicable to scalar and enum types (messages are not
    * supported).
    *
    * @generated from field: optional bool unique = 3;
@@ -1517,13 +1628,21 @@ export type RepeatedRules = Message<"validate.RepeatedRules"> & {
   unique: boolean;
 
   /**
-   * Items specifies the contraints to be applied to each item in the field.
+   * Items specifies the constraints to be applied to each item in the field.
    * Repeated message fields will still execute validation against each item
    * unless skip is specified here.
    *
    * @generated from field: optional validate.FieldRules items = 4;
    */
   items?: FieldRules | undefined;
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 5;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -1578,6 +1697,14 @@ export type MapRules = Message<"validate.MapRules"> & {
    * @generated from field: optional validate.FieldRules values = 5;
    */
   values?: FieldRules | undefined;
+
+  /**
+   * IgnoreEmpty specifies that the validation rules of this field should be
+   * evaluated only if the field is not empty
+   *
+   * @generated from field: optional bool ignore_empty = 6;
+   */
+  ignoreEmpty: boolean;
 };
 
 /**
@@ -1830,13 +1957,21 @@ export const disabled: GenExtension<MessageOptions, boolean> = /*@__PURE__*/
   extDesc(file_validate_validate, 0);
 
 /**
+ * Ignore skips generation of validation methods for this message.
+ *
+ * @generated from extension: optional bool ignored = 1072;
+ */
+export const ignored: GenExtension<MessageOptions, boolean> = /*@__PURE__*/
+  extDesc(file_validate_validate, 1);
+
+/**
  * Required ensures that exactly one the field options in a oneof is set;
  * validation fails if no fields in the oneof are set.
  *
  * @generated from extension: optional bool required = 1071;
  */
 export const required: GenExtension<OneofOptions, boolean> = /*@__PURE__*/
-  extDesc(file_validate_validate, 1);
+  extDesc(file_validate_validate, 2);
 
 /**
  * Rules specify the validations to be performed on this field. By default,
@@ -1845,5 +1980,5 @@ export const required: GenExtension<OneofOptions, boolean> = /*@__PURE__*/
  * @generated from extension: optional validate.FieldRules rules = 1071;
  */
 export const rules: GenExtension<FieldOptions, FieldRules> = /*@__PURE__*/
-  extDesc(file_validate_validate, 2);
+  extDesc(file_validate_validate, 3);
 

@@ -44,7 +44,13 @@ export function adminApp(deps: AdminDeps): express.Express {
       spansDropped: deps.spans.dropped,
     }));
   });
-  app.get('/debug/snapshot', (_req, res) => {
+  app.get('/debug/snapshot', (req, res) => {
+    // The admin port may listen on the pod IP (for the kubelet's probes); the snapshot is for local eyes only.
+    const from = req.socket.remoteAddress ?? '';
+    if (!(from === '::1' || from.startsWith('127.') || from.startsWith('::ffff:127.'))) {
+      res.status(403).json({ error: '/debug/snapshot is served to loopback clients only' });
+      return;
+    }
     const s = deps.state.snapshot;
     if (s === undefined) {
       res.status(404).json({ error: 'no policy snapshot loaded' });

@@ -184,7 +184,8 @@ export type SnapshotPush = Message<"agentwarden.v1.SnapshotPush"> & {
   snapshot?: Snapshot | undefined;
 
   /**
-   * Unique per push; echoed by the ACK or NACK.
+   * Identifies this push of this version (the controller encodes a version's
+   * push once for every stream); echoed by the ACK or NACK.
    *
    * @generated from field: string nonce = 2;
    */

@@ -1,0 +1,36 @@
+// policyWarnings on policies the parser can produce and on ones it cannot
+// (a schedule without windows), so the check holds whatever validation allows.
+import type { AgentPolicy, Rule } from '../../../policy/src/index.js';
+import { policyWarnings } from '../../src/admission/index.js';
+
+function policyWith(rule: Partial<Rule>, mode: 'Enforce' | 'Audit' = 'Enforce'): AgentPolicy {
+  return {
+    name: 'p', namespace: 'support', generation: 1, source: 'test', mode, credentials: [],
+    podSelector: { matchLabels: {}, matchExpressions: [] },
+    rules: [{ name: 'r', action: 'Allow', to: { hosts: ['a.example.com'], ports: [] }, ...rule }],
+  };
+}
+
+describe('policy warnings', () => {
+  it('are none for a narrow Enforce policy', () => {
+    expect(policyWarnings(policyWith({ http: { methods: ['GET'], paths: ['/a'] } }))).toEqual([]);
+  });
+
+  it('flag a schedule without any window as never matching', () => {
+    expect(policyWarnings(policyWith({ schedule: { timezone: 'UTC', windows: [] } }))).toEqual(['spec.rules[0] (rule "r"): can never match: its schedule has no window, and outside every window a rule does not match']);
+    expect(policyWarnings(policyWith({ schedule: { timezone: 'UTC', windows: [{ days: [], start: '08:00', end: '18:00' }] } }))).toHaveLength(1);
+  });
+
+  it('flag http paths on a rule that only matches CONNECT', () => {
+    expect(policyWarnings(policyWith({ http: { methods: ['CONNECT'], paths: ['/a'] } }))[0]).toContain('can never match: CONNECT requests have no path');
+  });
+
+  it('do not flag an mcp rule whose methods include POST, nor a Deny rule to "*"', () => {
+    expect(policyWarnings(policyWith({ http: { methods: ['POST'], paths: [] }, mcp: { methods: ['tools/call'], tools: [] } }))).toEqual([]);
+    expect(policyWarnings(policyWith({ action: 'Deny', to: { hosts: ['*'], ports: [] } }))).toEqual([]);
+  });
+
+  it('say how far an Allow to "*" is narrowed', () => {
+    expect(policyWarnings(policyWith({ to: { hosts: ['*'], ports: [] }, mcp: { methods: ['tools/call'], tools: ['search'] } }))).toEqual(['spec.rules[0] (rule "r"): allows host "*": the agent may reach any host that its http, mcp and when conditions accept']);
+  });
+});
