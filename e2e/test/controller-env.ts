@@ -12,7 +12,7 @@ import { jsonLogger } from '../../sidecar/src/log.js';
 import { startSidecar, type RunningSidecar } from '../../sidecar/src/main.js';
 import { AuthzClient } from '../../sidecar/src/authz/client.js';
 import { checkRequestFrom, type RequestShorthand } from '../../cli/src/request-shorthand.js';
-import { KUBECONFIG, kubectlOk } from './cluster.js';
+import { KUBECONFIG, ROOT, kubectlOk } from './cluster.js';
 
 export const logs: string[] = [];
 const quiet = (level: string, msg: string, fields?: Record<string, unknown>): void => { logs.push(JSON.stringify({ level, msg, ...fields })); };
@@ -30,8 +30,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function controllerOn(port: number, namespace: string, identity = 'controller-0'): Promise<RunningController> {
-  const config = readControllerConfig(['--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${port}`, '--metrics-listen', '127.0.0.1:0', '--namespace', namespace, '--identity', identity], {});
+export const PKI = join(ROOT, '.cache/e2e/pki');
+
+export async function controllerOn(port: number, namespace: string, identity = 'controller-0', tls = false): Promise<RunningController> {
+  const tlsFlags = tls ? ['--tls-cert', join(PKI, 'webhook.crt'), '--tls-key', join(PKI, 'webhook.key')] : [];
+  const config = readControllerConfig(['--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${port}`, '--metrics-listen', '127.0.0.1:0', '--namespace', namespace, '--identity', identity, ...tlsFlags], {});
   return startController(config, quiet);
 }
 
@@ -63,8 +66,8 @@ export interface ControlledSidecar {
   stop(): Promise<void>;
 }
 
-export async function sidecarFor(controllerPort: number, namespace: string, pod: string, tokenFile: string): Promise<ControlledSidecar> {
-  const config = readSidecarConfig(['--controller', `127.0.0.1:${controllerPort}`, '--token-file', tokenFile, '--pod-name', pod, '--namespace', namespace, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], { OTEL_TRACES_EXPORTER: 'none' });
+export async function sidecarFor(controllerPort: number, namespace: string, pod: string, tokenFile: string, caFile?: string): Promise<ControlledSidecar> {
+  const config = readSidecarConfig(['--controller', `127.0.0.1:${controllerPort}`, ...(caFile === undefined ? [] : ['--controller-ca', caFile]), '--token-file', tokenFile, '--pod-name', pod, '--namespace', namespace, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], { OTEL_TRACES_EXPORTER: 'none' });
   const running = await startSidecar(config, jsonLogger('error', (l) => { logs.push(l); }));
   const client = new AuthzClient(running.authz.address);
   return {

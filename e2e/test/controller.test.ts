@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, kubectlOk, uniqueNamespace, waitFor } from './cluster.js';
-import { boundToken, controllerOn, createPod, freePort, percentile, policyManifest, sidecarFor, type ControlledSidecar } from './controller-env.js';
+import { PKI, boundToken, controllerOn, createPod, freePort, percentile, policyManifest, sidecarFor, type ControlledSidecar } from './controller-env.js';
 import type { RunningController } from '../../controller/src/main.js';
 
 const ns = uniqueNamespace('ctl');
@@ -86,6 +86,23 @@ describe('the controller distributes policies to the sidecars of the pods they s
     await waitFor('the controller to refuse the impostor', () => (controller !== undefined && controller.distribution.authFailures > 0 ? true : undefined));
     expect(await impostor.decide({ url: 'https://api.example.com/v1/tickets/7' })).toEqual({ allowed: false, rule: 'no-policy-loaded' });
     expect(controller?.distribution.connectedPods()).toEqual([`${ns}/agent-0`]);
+  });
+
+  it('serves the distribution stream over TLS, trusted through the CA given to the sidecar', async () => {
+    const tlsPort = await freePort();
+    const secure = await controllerOn(tlsPort, ns, 'controller-tls', true);
+    try {
+      const viaTls = await sidecarFor(tlsPort, ns, 'agent-0', await boundToken(ns, 'agent', 'agent-0', podUid), join(PKI, 'ca.crt'));
+      others.push(viaTls);
+      await waitFor('the snapshot over TLS', async () => ((await viaTls.decide({ url: 'https://api.example.com/v1/tickets/7' })).allowed ? true : undefined));
+      // Without the CA the sidecar cannot reach a TLS controller: it stays denying.
+      const untrusting = await sidecarFor(tlsPort, ns, 'agent-0', await boundToken(ns, 'agent', 'agent-0', podUid));
+      others.push(untrusting);
+      await waitFor('the plaintext attempt to fail', () => (untrusting.running.state.snapshot === undefined && secure.distribution.connectionCount() === 1 ? true : undefined));
+      expect(await untrusting.decide({ url: 'https://api.example.com/v1/tickets/7' })).toEqual({ allowed: false, rule: 'no-policy-loaded' });
+    } finally {
+      await secure.stop();
+    }
   });
 
   it('keeps enforcing while the controller is down and resyncs when it is back', async () => {

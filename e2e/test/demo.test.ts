@@ -3,7 +3,7 @@
 // /api/traces answer holds every decision span.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT } from './cluster.js';
+import { JAEGER_OTLP_HTTP, JAEGER_QUERY, ROOT } from './cluster.js';
 import { freePort } from './controller-env.js';
 
 function runDemo(args: readonly string[]): Promise<{ code: number; out: string }> {
@@ -17,7 +17,7 @@ function runDemo(args: readonly string[]): Promise<{ code: number; out: string }
 describe('make demo', () => {
   it('shows every decision with its rule, Ready policies, and all decision spans in Jaeger', async () => {
     const [listen, admin, distribution] = [await freePort(), await freePort(), await freePort()];
-    const { code, out } = await runDemo(['--listen', `127.0.0.1:${listen}`, '--admin', `127.0.0.1:${admin}`, '--distribution', `127.0.0.1:${distribution}`]);
+    const { code, out } = await runDemo(['--listen', `127.0.0.1:${listen}`, '--admin', `127.0.0.1:${admin}`, '--distribution', `127.0.0.1:${distribution}`, '--otlp', JAEGER_OTLP_HTTP, '--jaeger', JAEGER_QUERY]);
     expect({ code, tail: out.slice(-1500) }).toMatchObject({ code: 0 });
     expect(out).toMatch(/GET billing\.internal\/v1\/invoices\s+DENY\s+block-billing/);
     expect(out).toMatch(/GET api\.zendesk\.com\/api\/v2\/tickets\/4711\s+ALLOW\s+read-tickets/);
