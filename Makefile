@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench-eval bench-propagation demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-verify bench-eval bench-propagation demo demo-down clean
 
 include e2e/e2e.mk
 
@@ -41,6 +41,15 @@ e2e: build cluster-up ## jest suites against the local control plane (kube-apise
 
 test: proto-check lint test-unit test-policies e2e ## every test: generated code fresh, lint, unit, policy suites, e2e
 	@echo "make test: all suites passed"
+
+bench: build bench-eval ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side (~5 min), then evaluator times; bench-propagation needs cluster-up
+	@command -v h2load >/dev/null || { echo "installing h2load (Debian nghttp2-client)"; apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }
+	bench/peers/build.sh
+	$(NPM) run --silent bench:compare
+
+bench-verify: build ## the bench policy's allow/deny on all three engines, side by side
+	bench/peers/build.sh opa-envoy cerbos
+	$(NPM) run --silent bench:compare -- --verify
 
 bench-eval: build ## evaluator ns per decision at 10, 100 and 256 rules
 	$(NPM) run --silent bench:eval

@@ -1,0 +1,92 @@
+// Processes under test: free loopback ports, readiness polling, and what
+// /proc says about a process (resident memory, CPU time).
+import { readFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** GET url; resolves with the status code, or 0 when the connection fails. */
+export function httpStatus(url: string, timeoutMs = 1000): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+export function httpText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    }).on('error', reject);
+  });
+}
+
+/** Polls url every few ms until it answers 200; rejects when `alive()` turns false or on timeout. */
+export async function waitFor200(url: string, alive: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (!alive()) throw new Error(`exited before ${url} answered 200`);
+    if (await httpStatus(url, 500) === 200) return;
+    if (performance.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Resident set size in MiB (VmRSS of /proc/<pid>/status), or NaN when the process is gone. */
+export function rssMiB(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? Number.NaN : Number(m[1]) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux x86-64
+
+/** User + system CPU seconds used by the process so far (/proc/<pid>/stat). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Samples RSS every `everyMs` until stopped; returns the highest value seen. */
+export function sampleRss(pid: number, everyMs = 100): { stop(): number } {
+  let max = Number.NaN;
+  const take = (): void => {
+    const r = rssMiB(pid);
+    if (Number.isNaN(max) || r > max) max = r;
+  };
+  take();
+  const t = setInterval(take, everyMs);
+  return {
+    stop(): number {
+      clearInterval(t);
+      take();
+      return max;
+    },
+  };
+}
