@@ -4,7 +4,7 @@ import { readSidecarConfig, type SidecarConfig } from './config.js';
 import { jsonLogger, type Logger } from './log.js';
 import { PolicyState } from './state.js';
 import { SidecarMetrics } from './metrics.js';
-import { createAuditTracer, exporterFor, type AuditTracer } from './telemetry/tracing.js';
+import { createAuditTracer, type AuditTracer } from './telemetry/tracing.js';
 import { createCheckHandler } from './authz/handler.js';
 import { startAuthzServer, type AuthzServer } from './authz/server.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
@@ -32,13 +32,19 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   const pod = config.podFile === undefined
     ? { namespace: config.namespace, name: config.podName, serviceAccount: '', labels: {} }
     : loadPod(config.podFile);
-  const exporter = config.otlpProtocol === undefined ? undefined : await exporterFor(config.otlpProtocol);
-  const tracer = createAuditTracer(exporter, {
-    'service.name': 'agentwarden-sidecar',
-    'k8s.namespace.name': pod.namespace,
-    'k8s.pod.name': pod.name,
-    ...(pod.serviceAccount === '' ? {} : { 'k8s.serviceaccount.name': pod.serviceAccount }),
-  }, config.spanQueueSize, config.spanExportDelayMs);
+  const tracer = createAuditTracer({
+    protocol: config.otlpProtocol,
+    resource: {
+      'service.name': 'agentwarden-sidecar',
+      'k8s.namespace.name': pod.namespace,
+      'k8s.pod.name': pod.name,
+      ...(pod.serviceAccount === '' ? {} : { 'k8s.serviceaccount.name': pod.serviceAccount }),
+    },
+    maxQueue: config.spanQueueSize,
+    delayMs: config.spanExportDelayMs,
+    env: config.otelEnv,
+    onWorkerError: (e) => { log.log('error', 'audit span export worker failed; spans are dropped and counted', { error: e.message }); },
+  });
 
   let lastError: string | undefined;
   let lastErrorOf: () => string | undefined = () => undefined;

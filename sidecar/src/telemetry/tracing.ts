@@ -1,127 +1,162 @@
-// Audit spans through the OpenTelemetry JS SDK: a tracer provider with the
-// sidecar's resource, a batch span processor with a bounded queue, and an OTLP
-// exporter for the protocol OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL names (the
-// exporters read the other OTEL_EXPORTER_OTLP_* variables themselves). Spans
-// that do not fit the queue, or whose export fails, are dropped and counted.
-import { ROOT_CONTEXT, SpanKind, type Attributes, type Context, type Tracer } from '@opentelemetry/api';
-import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+// Audit spans. The decision path builds a plain span record (ids, W3C parent,
+// the attributes of DESIGN.md) and queues it; an export worker thread
+// (export-worker.ts) turns records into OpenTelemetry ReadableSpans and
+// exports them with the SDK's batch span processor and the OTLP exporter that
+// OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL names (the exporters read the other
+// OTEL_EXPORTER_OTLP_* variables themselves). Nothing of the export runs on
+// the thread that answers Envoy. What is handed over is bounded by the queue
+// size; spans beyond it, and spans whose export fails, are dropped and counted.
+import { Worker } from 'node:worker_threads';
+import type { Attributes } from '@opentelemetry/api';
 import type { OtlpProtocol } from '../config.js';
+import type { ExportWorkerData, FromWorker, ToWorker } from './export-worker.js';
+import { IdSource, parseTraceparent, type SpanRecord } from './span-record.js';
 
 export interface SpanCounters {
-  /** Spans handed to the exporter and acknowledged. */
+  /** Spans exported and acknowledged by the collector. */
   exported: number;
-  /** Spans dropped: queue full, or export failed. */
+  /** Spans dropped: queue full, export failed, or export off after a worker failure. */
   dropped: number;
-}
-
-/** Counts exported and failed spans of the wrapped exporter. */
-class CountingExporter implements SpanExporter {
-  constructor(private readonly inner: SpanExporter, private readonly counters: SpanCounters, private readonly done: (n: number) => void) {}
-
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    this.inner.export(spans, (result) => {
-      if (result.code === ExportResultCode.SUCCESS) this.counters.exported += spans.length;
-      else this.counters.dropped += spans.length;
-      this.done(spans.length);
-      resultCallback(result);
-    });
-  }
-
-  shutdown(): Promise<void> {
-    return this.inner.shutdown();
-  }
-
-  forceFlush(): Promise<void> {
-    return this.inner.forceFlush?.() ?? Promise.resolve();
-  }
-}
-
-/**
- * Bounds the spans waiting for export. The SDK's batch processor also drops
- * beyond its queue, but does not expose the count; this one counts.
- */
-class BoundedProcessor implements SpanProcessor {
-  private pending = 0;
-  readonly batch: BatchSpanProcessor;
-
-  constructor(exporter: SpanExporter, private readonly maxQueue: number, delayMs: number, private readonly counters: SpanCounters) {
-    const counting = new CountingExporter(exporter, counters, (n) => { this.pending -= n; });
-    this.batch = new BatchSpanProcessor(counting, { maxQueueSize: maxQueue, maxExportBatchSize: Math.min(512, maxQueue), scheduledDelayMillis: delayMs });
-  }
-
-  onStart(span: Span, parentContext: Context): void {
-    this.batch.onStart(span, parentContext);
-  }
-
-  onEnd(span: ReadableSpan): void {
-    if (this.pending >= this.maxQueue) {
-      this.counters.dropped++;
-      return;
-    }
-    this.pending++;
-    this.batch.onEnd(span);
-  }
-
-  forceFlush(): Promise<void> {
-    return this.batch.forceFlush();
-  }
-
-  shutdown(): Promise<void> {
-    return this.batch.shutdown();
-  }
 }
 
 export interface AuditTracer {
   readonly counters: SpanCounters;
   /** Records one finished decision span parented on `traceparent`; returns its trace id (the decision id). */
   record(attributes: Attributes, traceparent: string | undefined, tracestate: string | undefined, startMs: number): string;
-  shutdown(): Promise<void>;
+  /** Resolves once everything recorded so far has been exported or dropped. */
   forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
 }
 
-const propagator = new W3CTraceContextPropagator();
-const getter = {
-  keys: (carrier: Record<string, string>): string[] => Object.keys(carrier),
-  get: (carrier: Record<string, string>, key: string): string | undefined => carrier[key],
-};
-
-export async function exporterFor(protocol: OtlpProtocol): Promise<SpanExporter> {
-  switch (protocol) {
-    case 'grpc': return new (await import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter();
-    case 'http/json': return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter();
-    case 'http/protobuf': return new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter();
-  }
+export interface AuditTracerOptions {
+  /** Undefined: export off (decision ids are still trace ids). */
+  readonly protocol: OtlpProtocol | undefined;
+  readonly resource: Attributes;
+  /** Spans handed over and not yet exported, at most. */
+  readonly maxQueue: number;
+  /** Batch export delay of the worker's batch span processor, ms. */
+  readonly delayMs: number;
+  /** The environment of the export worker (the OTLP exporter reads OTEL_EXPORTER_OTLP_* there). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly onWorkerError?: (error: Error) => void;
 }
 
-export function createAuditTracer(exporter: SpanExporter | undefined, resource: Attributes, maxQueue: number, delayMs: number): AuditTracer {
+/** Records are handed to the worker in batches of this size, or after HANDOVER_MS. */
+const HANDOVER_BATCH = 256;
+const HANDOVER_MS = 20;
+/** How long shutdown waits for the last export (the OTLP exporter retries for about 10 s). */
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+
+export function createAuditTracer(options: AuditTracerOptions): AuditTracer {
   const counters: SpanCounters = { exported: 0, dropped: 0 };
-  const processors = exporter === undefined ? [] : [new BoundedProcessor(exporter, maxQueue, delayMs, counters)];
-  const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes(resource),
-    // Every decision is audited, whatever the caller's sampling flag says.
-    sampler: new AlwaysOnSampler(),
-    spanProcessors: processors,
-  });
-  const tracer: Tracer = provider.getTracer('agentwarden-sidecar');
+  const ids = new IdSource();
+  const now = (): number => performance.timeOrigin + performance.now();
+  let worker: Worker | undefined;
+  let pending: SpanRecord[] = [];
+  let inFlight = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let nextFlushId = 0;
+  const flushWaiters = new Map<number, () => void>();
+  let closed: (() => void) | undefined;
+
+  if (options.protocol !== undefined) {
+    const data: ExportWorkerData = { protocol: options.protocol, resource: options.resource, maxQueue: options.maxQueue, delayMs: options.delayMs };
+    worker = new Worker(new URL('./export-worker.js', import.meta.url), { workerData: data, name: 'agentwarden-span-export', env: { ...options.env } });
+    worker.unref();
+    worker.on('message', (msg: FromWorker) => {
+      switch (msg.type) {
+        case 'done':
+          counters.exported += msg.exported;
+          counters.dropped += msg.dropped;
+          inFlight -= msg.exported + msg.dropped;
+          break;
+        case 'flushed':
+          flushWaiters.get(msg.id)?.();
+          flushWaiters.delete(msg.id);
+          break;
+        case 'closed':
+          closed?.();
+          break;
+      }
+    });
+    worker.on('error', (e: Error) => {
+      // Export is lost, decisions are not: count what was handed over as dropped and stop exporting.
+      counters.dropped += inFlight + pending.length;
+      inFlight = 0;
+      pending = [];
+      worker = undefined;
+      for (const w of flushWaiters.values()) w();
+      flushWaiters.clear();
+      closed?.();
+      options.onWorkerError?.(e);
+    });
+  }
+
+  const post = (msg: ToWorker): void => {
+    worker?.postMessage(msg);
+  };
+  const handOver = (): void => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (pending.length === 0 || worker === undefined) return;
+    inFlight += pending.length;
+    post({ type: 'spans', spans: pending });
+    pending = [];
+  };
+
   return {
     counters,
     record(attributes, traceparent, tracestate, startMs): string {
-      let ctx = ROOT_CONTEXT;
-      if (traceparent !== undefined) {
-        const carrier: Record<string, string> = { traceparent };
-        if (tracestate !== undefined) carrier['tracestate'] = tracestate;
-        ctx = propagator.extract(ROOT_CONTEXT, carrier, getter);
+      const parent = parseTraceparent(traceparent);
+      const traceId = parent?.traceId ?? ids.traceId();
+      if (worker === undefined) return traceId;
+      if (inFlight + pending.length >= options.maxQueue) {
+        counters.dropped++;
+        return traceId;
       }
-      const span = tracer.startSpan('agentwarden.decision', { kind: SpanKind.INTERNAL, attributes, startTime: startMs }, ctx);
-      const id = span.spanContext().traceId;
-      span.end();
-      return id;
+      pending.push({
+        traceId,
+        spanId: ids.spanId(),
+        parentSpanId: parent?.spanId ?? '',
+        // Every decision is audited, whatever the caller's sampling flag says.
+        traceFlags: 1,
+        traceState: parent === undefined ? undefined : tracestate,
+        startMs,
+        endMs: now(),
+        attributes,
+      });
+      if (pending.length >= HANDOVER_BATCH) handOver();
+      else if (timer === undefined) {
+        timer = setTimeout(handOver, HANDOVER_MS);
+        timer.unref();
+      }
+      return traceId;
     },
-    // Export failures are counted as dropped spans by CountingExporter; they never reject here.
-    shutdown: () => provider.shutdown().catch(() => undefined),
-    forceFlush: () => provider.forceFlush().catch(() => undefined),
+    forceFlush(): Promise<void> {
+      handOver();
+      if (worker === undefined) return Promise.resolve();
+      const id = nextFlushId++;
+      return new Promise((resolve) => {
+        flushWaiters.set(id, resolve);
+        post({ type: 'flush', id });
+      });
+    },
+    async shutdown(): Promise<void> {
+      handOver();
+      const w = worker;
+      if (w === undefined) return;
+      await new Promise<void>((resolve) => {
+        const timeout = setTimeout(resolve, SHUTDOWN_TIMEOUT_MS);
+        closed = () => { clearTimeout(timeout); resolve(); };
+        post({ type: 'shutdown' });
+      });
+      // Whatever the worker could not report before closing is lost.
+      counters.dropped += inFlight;
+      inFlight = 0;
+      worker = undefined;
+      await w.terminate();
+    },
   };
 }
-

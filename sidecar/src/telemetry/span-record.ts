@@ -1,0 +1,64 @@
+// What the decision path hands to the export worker: one finished audit span
+// as plain data (structured-clone friendly), and the W3C trace context it
+// continues.
+import type { Attributes } from '@opentelemetry/api';
+import { randomFillSync } from 'node:crypto';
+
+export interface SpanRecord {
+  readonly traceId: string;
+  readonly spanId: string;
+  /** "" for a root span. */
+  readonly parentSpanId: string;
+  readonly traceFlags: number;
+  readonly traceState: string | undefined;
+  /** ms since the epoch (fractional). */
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly attributes: Attributes;
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+export interface ParentContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags: number;
+}
+
+/** Parses a W3C traceparent header; undefined when absent or invalid (a new trace starts). */
+export function parseTraceparent(value: string | undefined): ParentContext | undefined {
+  if (value === undefined) return undefined;
+  const m = TRACEPARENT.exec(value.trim().toLowerCase());
+  if (m === null) return undefined;
+  const [, version, traceId, spanId, flags, rest] = m;
+  // Version ff is invalid; version 00 has no trailing fields.
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  if (traceId === undefined || spanId === undefined || traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
+  return { traceId, spanId, traceFlags: parseInt(flags ?? '00', 16) };
+}
+
+/** Random ids from a pooled crypto buffer: decision ids are shown to agents, so unguessable. */
+export class IdSource {
+  private readonly pool = Buffer.alloc(4096);
+  private offset = this.pool.length;
+
+  traceId(): string {
+    return this.take(16);
+  }
+
+  spanId(): string {
+    return this.take(8);
+  }
+
+  private take(bytes: number): string {
+    if (this.offset + bytes > this.pool.length) {
+      randomFillSync(this.pool);
+      this.offset = 0;
+    }
+    const hex = this.pool.toString('hex', this.offset, this.offset + bytes);
+    this.offset += bytes;
+    return hex;
+  }
+}
