@@ -61,7 +61,11 @@ export function createAuditTracer(options: AuditTracerOptions): AuditTracer {
 
   if (options.protocol !== undefined) {
     const data: ExportWorkerData = { protocol: options.protocol, resource: options.resource, maxQueue: options.maxQueue, delayMs: options.delayMs };
-    worker = new Worker(new URL('./export-worker.js', import.meta.url), { workerData: data, name: 'agentwarden-span-export', env: { ...options.env } });
+    worker = new Worker(new URL('./export-worker.js', import.meta.url), {
+      workerData: data, name: 'agentwarden-span-export', env: { ...options.env },
+      // The worker holds at most maxQueue spans; small generations keep the sidecar's RSS small.
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 },
+    });
     worker.unref();
     worker.on('message', (msg: FromWorker) => {
       switch (msg.type) {
