@@ -7,6 +7,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 .PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-verify bench-eval bench-propagation demo demo-down clean
 
 include e2e/e2e.mk
+include e2e/dev/dev.mk
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -39,7 +40,7 @@ test-policies: build ## run the example policies' test suites with the CLI
 e2e: build cluster-up ## jest suites against the local control plane (kube-apiserver, etcd, Jaeger)
 	$(NPM) exec -- node --experimental-vm-modules node_modules/jest/bin/jest.js --config jest.e2e.config.js
 
-test: proto-check lint test-unit test-policies e2e ## every test: generated code fresh, lint, unit, policy suites, e2e
+test: proto-check helm-crds-check lint helm-lint test-unit test-policies e2e ## every test: generated code fresh, lint, unit, policy suites, e2e
 	@echo "make test: all suites passed"
 
 bench: build bench-eval ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side (~5 min), then evaluator times; bench-propagation needs cluster-up

@@ -157,15 +157,19 @@ async function confirmSpans(jaeger: string, rows: readonly Row[]): Promise<void>
     console.log(`\nJaeger is not reachable at ${jaeger}; start the local control plane (make cluster-up) to see the traces.`);
     return;
   }
-  let found = 0;
+  // Each decision's trace by its id (the decision id), so other traffic in Jaeger cannot hide it.
+  const missing = new Set(rows.map((r) => r.traceId));
   await waitFor('the decision spans in Jaeger', async () => {
-    const res = await fetch(`${jaeger}/api/traces?service=agentwarden-sidecar&limit=${rows.length * 4}&lookback=1h`);
-    const body = (await res.json()) as { data?: { traceID: string }[] };
-    const ids = new Set((body.data ?? []).map((t) => t.traceID));
-    found = rows.filter((r) => ids.has(r.traceId)).length;
-    return found === rows.length;
+    for (const id of [...missing]) {
+      const res = await fetch(`${jaeger}/api/traces/${id}`);
+      if (!res.ok) continue;
+      const body = (await res.json()) as { data?: { spans?: { operationName: string }[] }[] };
+      if (body.data?.[0]?.spans?.some((s) => s.operationName === 'agentwarden.decision') === true) missing.delete(id);
+    }
+    return missing.size === 0;
   }, 30_000);
-  console.log(`\nJaeger has all ${found} decision traces (checked through ${jaeger}/api/traces?service=agentwarden-sidecar).`);
+  const found = rows.length - missing.size;
+  console.log(`\nJaeger has all ${found} decision traces (checked one by one through ${jaeger}/api/traces/<decision id>).`);
   console.log(`Jaeger UI: ${jaeger}/search?service=agentwarden-sidecar (every span names its policy and rule; search by tag agentwarden.rule=block-billing).`);
   console.log('Note: the locally built Jaeger serves its query API but not the UI assets (they are built from the separate jaeger-ui project); point a full Jaeger or Grafana Tempo at the same OTLP endpoint to browse.');
 }

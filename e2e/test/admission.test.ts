@@ -113,6 +113,27 @@ describe('the admission webhooks on a real API server', () => {
     expect(pod.spec?.initContainers?.[0]?.securityContext?.capabilities?.add).toEqual(['NET_ADMIN', 'NET_RAW']);
   });
 
+  it('does not inject a pod in a namespace that is not enabled', async () => {
+    const other = uniqueNamespace('adm-off');
+    await kubectlOk(['create', 'namespace', other]);
+    // In the webhooks' scope, but without agentwarden.io/inject=enabled.
+    await kubectlOk(['label', 'namespace', other, `${SCOPE_LABEL}=${ns}`]);
+    await kubectlOk(['create', 'serviceaccount', 'default', '-n', other]);
+    await kubectlOk(['apply', '-f', '-'], podManifest('plain').replace(`"namespace":"${ns}"`, `"namespace":"${other}"`));
+    const pod = JSON.parse(await kubectlOk(['get', 'pod', '-n', other, 'plain', '-o', 'json'])) as V1Pod;
+    expect(pod.spec?.initContainers ?? []).toEqual([]);
+    expect(pod.metadata?.annotations?.[INJECTED_ANNOTATION]).toBeUndefined();
+  });
+
+  it('changes nothing when an injected pod is submitted again', async () => {
+    const first = await getPod('agent-0');
+    const again = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'agent-0-again', namespace: ns, labels: first.metadata?.labels, annotations: first.metadata?.annotations }, spec: first.spec };
+    await kubectlOk(['create', '-f', '-'], JSON.stringify(again));
+    const second = await getPod('agent-0-again');
+    const comparable = (p: V1Pod): unknown => ({ init: p.spec?.initContainers, containers: p.spec?.containers, volumes: p.spec?.volumes, injected: p.metadata?.annotations?.[INJECTED_ANNOTATION] });
+    expect(comparable(second)).toEqual(comparable(first));
+  });
+
   it('injects proxy-env capture as environment on the app containers, without the capture container', async () => {
     await kubectlOk(['apply', '-f', '-'], podManifest('agent-env', { annotations: { 'agentwarden.io/capture': 'proxy-env' } }));
     const pod = await getPod('agent-env');

@@ -1,0 +1,29 @@
+# The chart on the local control plane with the controller as a local process, and the
+# chart's own checks. Include from the top-level Makefile after e2e/e2e.mk:
+#   include e2e/dev/dev.mk
+DEV_MK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+DEV_MK_ROOT := $(abspath $(DEV_MK_DIR)/../..)
+DEV_MK_ENV = E2E_BIN_DIR="$(DEV_MK_ROOT)/.cache/bin" E2E_STATE_DIR="$(DEV_MK_ROOT)/.cache/e2e"
+HELM_CHART := $(DEV_MK_ROOT)/helm/agentwarden
+
+.PHONY: dev-up dev-down helm-crds helm-crds-check helm-lint
+
+dev-up: build cluster-up helm-crds-check ## local control plane + the Helm chart + the controller as a local process with the chart's ServiceAccount
+	@$(DEV_MK_ENV) "$(DEV_MK_ROOT)/e2e/dev/up.sh"
+
+dev-down: ## stop the local controller, uninstall the chart, delete its webhooks, stop the local control plane
+	@$(DEV_MK_ENV) "$(DEV_MK_ROOT)/e2e/dev/down.sh"
+	@$(DEV_MK_ENV) "$(DEV_MK_ROOT)/e2e/cluster/down.sh"
+
+helm-crds: ## copy crds/agentpolicy.yaml into the chart (helm reads CRDs from the chart's crds/ only)
+	cp "$(DEV_MK_ROOT)/crds/agentpolicy.yaml" "$(HELM_CHART)/crds/agentpolicy.yaml"
+
+helm-crds-check: ## fail when the chart's copy of the CRD differs from crds/agentpolicy.yaml
+	@cmp -s "$(DEV_MK_ROOT)/crds/agentpolicy.yaml" "$(HELM_CHART)/crds/agentpolicy.yaml" || { \
+	  diff -u "$(DEV_MK_ROOT)/crds/agentpolicy.yaml" "$(HELM_CHART)/crds/agentpolicy.yaml" | head -40 >&2; \
+	  echo "helm/agentwarden/crds/agentpolicy.yaml differs from crds/agentpolicy.yaml: run 'make helm-crds'" >&2; exit 1; }
+
+helm-lint: e2e-tools helm-crds-check ## helm lint --strict: defaults, the dev values, cert-manager
+	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)"
+	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)" -f "$(DEV_MK_ROOT)/e2e/dev/values-dev.yaml"
+	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)" --set certManager.enabled=true
