@@ -17,6 +17,13 @@ export interface ControllerConfig {
   /** Webhook serving certificate and key; without them the webhooks are off. Re-read when they change. */
   readonly webhookCert: string | undefined;
   readonly webhookKey: string | undefined;
+  /**
+   * How often the certificate files (--tls-cert/--tls-key, --webhook-cert/--webhook-key) and
+   * --ca-root-file are checked for a change, ms. Default 10000.
+   */
+  readonly fileReloadMs: number;
+  /** Publishing of the distribution CA to the injected pods' namespaces; undefined: off (no --ca-root-file). */
+  readonly caRoot: CaRootConfig | undefined;
   /** Injection settings (images, resources, ports, body limits) as YAML; default the built-in ones. */
   readonly injectConfig: string | undefined;
   /** Namespace of the leader-election Lease. Default agentwarden-system (POD_NAMESPACE). */
@@ -32,7 +39,42 @@ export interface ControllerConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
+export interface CaRootConfig {
+  /** --ca-root-file: the PEM bundle the sidecars trust (e.g. the serving certificate's ca.crt). */
+  readonly file: string;
+  /** --ca-root-configmap: the ConfigMap written (key ca.crt). Default agentwarden-ca-root. */
+  readonly configMapName: string;
+  /** --ca-root-namespace-labels k=v,...: only namespaces with all these labels (the webhooks' scope). Default none. */
+  readonly namespaceLabels: Readonly<Record<string, string>>;
+  /** --ca-root-exclude-namespaces a,b: never written (namespaces the webhooks never match). Default none. */
+  readonly excludeNamespaces: readonly string[];
+}
+
 export class ConfigError extends Error {}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/** "k=v,k2=v2" as a label map; errors name the flag. */
+function parseLabels(flag: string, text: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of (text ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const eq = pair.indexOf('=');
+    const k = pair.slice(0, eq);
+    const v = pair.slice(eq + 1);
+    if (eq < 0 || !LABEL_KEY.test(k) || !LABEL_VALUE.test(v)) throw new ConfigError(`controller: ${flag}: "${pair}" is not label=value`);
+    labels[k] = v;
+  }
+  return labels;
+}
+
+function parseNamespaces(flag: string, text: string | undefined): string[] {
+  const names = (text ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  for (const n of names) if (!DNS_LABEL.test(n)) throw new ConfigError(`controller: ${flag}: "${n}" is not a namespace name`);
+  return [...new Set(names)];
+}
 
 export function readControllerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ControllerConfig {
   const { values } = parseArgs({
@@ -47,6 +89,10 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
       'webhook-cert': { type: 'string' },
       'webhook-key': { type: 'string' },
       'inject-config': { type: 'string' },
+      'ca-root-file': { type: 'string' },
+      'ca-root-configmap': { type: 'string', default: 'agentwarden-ca-root' },
+      'ca-root-namespace-labels': { type: 'string' },
+      'ca-root-exclude-namespaces': { type: 'string' },
       namespace: { type: 'string' },
       identity: { type: 'string' },
       'leader-elect': { type: 'string', default: 'true' },
@@ -55,6 +101,19 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
   });
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new ConfigError('controller: --tls-cert and --tls-key go together');
   if ((values['webhook-cert'] === undefined) !== (values['webhook-key'] === undefined)) throw new ConfigError('controller: --webhook-cert and --webhook-key go together');
+  const caRootFile = values['ca-root-file'];
+  const configMapName = values['ca-root-configmap'];
+  if (!DNS_SUBDOMAIN.test(configMapName)) throw new ConfigError(`controller: --ca-root-configmap: "${configMapName}" is not a ConfigMap name`);
+  for (const flag of ['ca-root-namespace-labels', 'ca-root-exclude-namespaces'] as const) {
+    if (values[flag] !== undefined && caRootFile === undefined) throw new ConfigError(`controller: --${flag} needs --ca-root-file`);
+  }
+  if (caRootFile === '') throw new ConfigError('controller: --ca-root-file: empty path');
+  const caRoot: CaRootConfig | undefined = caRootFile === undefined ? undefined : Object.freeze({
+    file: caRootFile,
+    configMapName,
+    namespaceLabels: Object.freeze(parseLabels('--ca-root-namespace-labels', values['ca-root-namespace-labels'])),
+    excludeNamespaces: Object.freeze(parseNamespaces('--ca-root-exclude-namespaces', values['ca-root-exclude-namespaces'])),
+  });
   const level = env['AGENTWARDEN_LOG_LEVEL'] ?? 'info';
   if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') throw new ConfigError(`AGENTWARDEN_LOG_LEVEL: "${level}" is not debug, info, warn or error`);
   if (values['leader-elect'] !== 'true' && values['leader-elect'] !== 'false') throw new ConfigError('--leader-elect: true or false');
@@ -68,6 +127,8 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     webhookCert: values['webhook-cert'],
     webhookKey: values['webhook-key'],
     injectConfig: values['inject-config'],
+    fileReloadMs: 10_000,
+    caRoot,
     namespace: values.namespace ?? env['POD_NAMESPACE'] ?? 'agentwarden-system',
     identity: values.identity ?? env['POD_NAME'] ?? hostname(),
     leaderElect: values['leader-elect'] === 'true',

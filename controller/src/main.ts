@@ -1,6 +1,6 @@
 // `agentwarden controller`: informers for AgentPolicies, pods and Secrets; a
-// snapshot per pod; PolicyDistribution to the sidecars; AgentPolicy.status
-// written by the elected leader; metrics and health over HTTP.
+// snapshot per pod; PolicyDistribution to the sidecars; AgentPolicy.status and
+// the CA root ConfigMaps written by the elected leader; metrics and health over HTTP.
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
@@ -8,13 +8,16 @@ import express from 'express';
 import type { Snapshot } from '../../proto/gen/agentwarden/v1/snapshot_pb.js';
 import { readControllerConfig, type ControllerConfig } from './config.js';
 import { connectKube, loadKubeConfig, PLURAL, GROUP, VERSION, type Kube } from './kube/api.js';
-import { Informer } from './kube/informer.js';
-import { slimPod, slimSecret, type AgentPolicyObject, type SlimPod, type SlimSecret } from './kube/objects.js';
+import { Informer, type InformerStats } from './kube/informer.js';
+import { slimPod, slimSecret, type AgentPolicyObject, type SlimNamespace, type SlimPod, type SlimSecret } from './kube/objects.js';
+import { connectCaRootApi, type CaRootApi } from './kube/ca-root-api.js';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import { Debouncer } from './reconcile/debounce.js';
 import { parsePolicies, SnapshotBook, type PolicyEntry } from './reconcile/snapshots.js';
 import { SidecarAuthenticator } from './distribution/auth.js';
 import { DistributionServer } from './distribution/server.js';
+import { ReloadingServingCertificate, reloadingServerCredentials } from './distribution/certificates.js';
+import { caRootFromCaches, type CaRootPublisher } from './caroot/index.js';
 import { isLoopback } from '../../common/distribution-service.js';
 import { computeStatus, sameStatus } from './status/compute.js';
 import { LeaderElector } from './status/leader.js';
@@ -39,11 +42,16 @@ export interface RunningController {
   readonly metricsAddress: string;
   readonly webhookAddress: string | undefined;
   readonly distribution: DistributionServer;
-  readonly informers: { readonly policies: Informer<AgentPolicyObject>; readonly pods: Informer<SlimPod>; readonly secrets: Informer<SlimSecret> };
+  readonly informers: { readonly policies: Informer<AgentPolicyObject>; readonly pods: Informer<SlimPod>; readonly secrets: Informer<SlimSecret>; readonly namespaces: Informer<SlimNamespace> | undefined };
+  /** The distribution port's certificate (re-read when its files change); undefined without TLS. */
+  readonly distributionCertificate: ReloadingServingCertificate | undefined;
+  /** Publishes --ca-root-file; undefined without it. */
+  readonly caRoot: CaRootPublisher | undefined;
   stop(): Promise<void>;
 }
 
-export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig))): Promise<RunningController> {
+/** `caRootApi` defaults to one on `kube`'s KubeConfig, made only when --ca-root-file is given. */
+export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig)), caRootApi?: CaRootApi): Promise<RunningController> {
   const book = new SnapshotBook();
   let entries: PolicyEntry[] = [];
   const snapshots = new Map<string, Snapshot>();
@@ -53,7 +61,8 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   const informerLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void => { log(level, msg, fields); };
   const onChange = (): void => { debouncer.trigger(); };
   const policies = new Informer<AgentPolicyObject>({ name: PLURAL, path: `/apis/${GROUP}/${VERSION}/${PLURAL}`, list: () => kube.listPolicies(), watch: kube.watch, onChange, log: informerLog });
-  const pods = new Informer<SlimPod>({ name: 'pods', path: '/api/v1/pods', list: () => kube.listPods(), watch: kube.watch, onChange, log: informerLog, transform: slimPodUnknown });
+  // A pod labelled agentwarden.io/inject=enabled may need the CA root in its namespace.
+  const pods = new Informer<SlimPod>({ name: 'pods', path: '/api/v1/pods', list: () => kube.listPods(), watch: kube.watch, onChange: () => { onChange(); caRoot?.trigger(); }, log: informerLog, transform: slimPodUnknown });
   const secrets = new Informer<SlimSecret>({ name: 'secrets', path: '/api/v1/secrets', list: () => kube.listSecrets(), watch: kube.watch, onChange, log: informerLog, transform: slimSecretUnknown });
 
   const auth = new SidecarAuthenticator((token, audiences) => kube.reviewToken(token, audiences), (ns, name) => pods.get(ns, name));
@@ -131,20 +140,34 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     });
   };
   const statusDebouncer = new Debouncer(250, 2000, writeStatuses);
-  const leader = new LeaderElector(kube.coordination, { namespace: config.namespace, name: 'agentwarden-controller', identity: config.identity, log: (l, m, f) => { log(l, m, f); } }, () => { statusDebouncer.trigger(); });
+  const leader = new LeaderElector(kube.coordination, { namespace: config.namespace, name: 'agentwarden-controller', identity: config.identity, log: (l, m, f) => { log(l, m, f); } }, (leading) => {
+    statusDebouncer.trigger();
+    caRoot?.leadershipChanged(leading);
+  });
 
-  // gRPC distribution server: TLS, or plaintext on loopback only.
+  // The CA root ConfigMaps: the namespaces and pods caches decide where; the leader writes.
+  const { namespaces, publisher: caRoot } = config.caRoot === undefined ? {} : caRootFromCaches({
+    config: config.caRoot, api: caRootApi ?? connectCaRootApi(kube.config), watch: kube.watch, pods, fileReloadMs: config.fileReloadMs,
+    mayWrite: () => !config.leaderElect || leader.isLeader, log: (level, msg, fields) => { log(level, msg, fields); }, informerLog,
+  });
+
+  // gRPC distribution server: TLS (its certificate re-read when the files change), or plaintext on loopback only.
   const server = new grpc.Server({ 'grpc.max_send_message_length': 64 << 20, 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
   distribution.register(server);
   let creds: grpc.ServerCredentials;
+  let distributionCertificate: ReloadingServingCertificate | undefined;
   if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
-    creds = grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(config.tlsCert), private_key: readFileSync(config.tlsKey) }], false);
+    distributionCertificate = new ReloadingServingCertificate({ certFile: config.tlsCert, keyFile: config.tlsKey, reloadMs: config.fileReloadMs, log: (level, msg, fields) => { log(level, msg, fields); } });
+    creds = reloadingServerCredentials(distributionCertificate);
   } else {
     if (!isLoopback(config.distributionListen)) throw new Error(`controller: --distribution-listen ${config.distributionListen} is not loopback; give --tls-cert and --tls-key`);
     creds = grpc.ServerCredentials.createInsecure();
   }
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(config.distributionListen, creds, (err, p) => (err === null ? resolve(p) : reject(new Error(`controller: cannot listen on ${config.distributionListen}: ${err.message}`, { cause: err }))));
+  }).catch((e: unknown) => {
+    distributionCertificate?.close();
+    throw e;
   });
   const distributionAddress = `${config.distributionListen.slice(0, config.distributionListen.lastIndexOf(':'))}:${port}`;
 
@@ -153,7 +176,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   let webhooks: RunningWebhookServer | undefined;
   if (config.webhookCert !== undefined && config.webhookKey !== undefined) {
     webhooks = await startWebhookServer({
-      listen: config.webhookListen, certFile: config.webhookCert, keyFile: config.webhookKey,
+      listen: config.webhookListen, certFile: config.webhookCert, keyFile: config.webhookKey, certReloadMs: config.fileReloadMs,
       inject: readInjectOptions(config.injectConfig),
       namespaceLabels: cachedNamespaceLabels((ns) => kube.namespaceLabels(ns)),
       log: (level, msg, fields) => { log(level, msg, fields); },
@@ -164,11 +187,17 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   policies.start();
   pods.start();
   secrets.start();
+  namespaces?.start();
+  caRoot?.start();
   if (config.leaderElect) leader.start();
 
   const app = express();
   app.disable('x-powered-by');
+  // Readiness: the caches that serving sidecars and webhooks depend on. The namespaces cache
+  // only feeds the CA root publisher; its staleness is in the metrics.
   const informerList = [policies, pods, secrets];
+  const named: [string, { stats(): InformerStats }][] = [['agentpolicies', policies], ['pods', pods], ['secrets', secrets]];
+  if (namespaces !== undefined) named.push(['namespaces', namespaces]);
   app.get('/healthz', (_req, res) => { res.type('text/plain').send('ok\n'); });
   app.get('/readyz', (_req, res) => {
     const problems = informerList.map((i, n) => ({ name: ['agentpolicies', 'pods', 'secrets'][n] ?? '', s: i.stats() })).filter(({ s }) => !s.synced || s.staleMs > MAX_STALE_MS);
@@ -177,13 +206,12 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   });
   app.get('/metrics', (_req, res) => {
     const lines: string[] = [];
-    const names = ['agentpolicies', 'pods', 'secrets'];
     lines.push('# HELP agentwarden_informer_stale_seconds Time since the informer last heard from the API server.', '# TYPE agentwarden_informer_stale_seconds gauge');
-    informerList.forEach((i, n) => lines.push(`agentwarden_informer_stale_seconds{resource="${names[n] ?? ''}"} ${(i.stats().staleMs / 1000).toFixed(3)}`));
+    named.forEach(([name, i]) => lines.push(`agentwarden_informer_stale_seconds{resource="${name}"} ${(i.stats().staleMs / 1000).toFixed(3)}`));
     lines.push('# HELP agentwarden_informer_restarts_total Informer failures followed by a backoff and a restart.', '# TYPE agentwarden_informer_restarts_total counter');
-    informerList.forEach((i, n) => lines.push(`agentwarden_informer_restarts_total{resource="${names[n] ?? ''}"} ${i.stats().restarts}`));
+    named.forEach(([name, i]) => lines.push(`agentwarden_informer_restarts_total{resource="${name}"} ${i.stats().restarts}`));
     lines.push('# HELP agentwarden_informer_relists_total Full lists (start, 410 Gone, periodic, watchdog).', '# TYPE agentwarden_informer_relists_total counter');
-    informerList.forEach((i, n) => lines.push(`agentwarden_informer_relists_total{resource="${names[n] ?? ''}"} ${i.stats().relists}`));
+    named.forEach(([name, i]) => lines.push(`agentwarden_informer_relists_total{resource="${name}"} ${i.stats().relists}`));
     lines.push('# TYPE agentwarden_connected_sidecars gauge', `agentwarden_connected_sidecars ${distribution.connectionCount()}`);
     lines.push('# TYPE agentwarden_snapshot_pushes_total counter', `agentwarden_snapshot_pushes_total ${distribution.pushes}`);
     lines.push('# TYPE agentwarden_sidecar_auth_failures_total counter', `agentwarden_sidecar_auth_failures_total ${distribution.authFailures}`);
@@ -193,6 +221,11 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     lines.push('# TYPE agentwarden_compiled_snapshots gauge', `agentwarden_compiled_snapshots ${book.size}`);
     lines.push('# TYPE agentwarden_leader gauge', `agentwarden_leader ${leader.isLeader ? 1 : 0}`);
     lines.push(...webhookMetrics.render());
+    if (distributionCertificate !== undefined) {
+      lines.push('# TYPE agentwarden_distribution_cert_reloads_total counter', `agentwarden_distribution_cert_reloads_total ${distributionCertificate.reloads}`);
+      lines.push('# HELP agentwarden_distribution_cert_reload_failures_total Changed certificate files that could not be loaded (the previous pair is kept).', '# TYPE agentwarden_distribution_cert_reload_failures_total counter', `agentwarden_distribution_cert_reload_failures_total ${distributionCertificate.reloadFailures}`);
+    }
+    if (caRoot !== undefined) lines.push(...caRoot.renderMetrics());
     const mem = process.memoryUsage();
     lines.push('# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${mem.rss}`);
     lines.push('# TYPE nodejs_heap_used_bytes gauge', `nodejs_heap_used_bytes ${mem.heapUsed}`);
@@ -211,14 +244,18 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     metricsAddress,
     webhookAddress: webhooks?.address,
     distribution,
-    informers: { policies, pods, secrets },
+    informers: { policies, pods, secrets, namespaces },
+    distributionCertificate,
+    caRoot,
     async stop(): Promise<void> {
       debouncer.cancel();
       statusDebouncer.cancel();
-      await Promise.all([policies.stop(), pods.stop(), secrets.stop(), leader.stop()]);
+      await caRoot?.stop();
+      await Promise.all([policies.stop(), pods.stop(), secrets.stop(), namespaces?.stop(), leader.stop()]);
       await lastStatusWrite;
       await webhooks?.close();
       server.forceShutdown();
+      distributionCertificate?.close();
       await new Promise<void>((resolve) => { httpServer.close(() => { resolve(); }); httpServer.closeAllConnections(); });
     },
   };

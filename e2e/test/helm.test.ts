@@ -6,8 +6,8 @@
 // this run's namespaces (webhook.scopeLabels), because other suites share the
 // cluster; a unique release and namespace per run, since deleted namespaces
 // never finish terminating here.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
@@ -15,6 +15,8 @@ import { parseAllDocuments } from 'yaml';
 import { BIN, KUBECONFIG, ROOT, kubectl, kubectlOk, tempFile, uniqueNamespace, waitFor, type Run } from './cluster.js';
 import { freePort } from './controller-env.js';
 import { INJECTED_ANNOTATION, parseInjectOptions } from '../../controller/src/inject/index.js';
+import { readControllerConfig } from '../../controller/src/config.js';
+import { startController } from '../../controller/src/main.js';
 
 const CHART = join(ROOT, 'helm/agentwarden');
 const DEV_VALUES = join(ROOT, 'e2e/dev/values-dev.yaml');
@@ -26,6 +28,7 @@ const serviceAccount = `${fullname}-controller`;
 const stateDir = mkdtempSync(join(tmpdir(), 'aw-helm-'));
 const controllerKubeconfig = join(stateDir, 'controller.kubeconfig');
 const ports = { webhook: 0, distribution: 0, metrics: 0 };
+const CA_ROOT = 'agentwarden-ca-root';
 // Every install in this suite: scoped to this run's namespaces, labelled for cleanup, and
 // with values that differ from the defaults so that the test sees them arrive.
 const installArgs = [
@@ -110,7 +113,7 @@ async function cleanUp(): Promise<void> {
 
 describe('the Helm chart', () => {
   it('is clean under helm lint --strict with the default values, the dev values and cert-manager', async () => {
-    for (const extra of [[], ['-f', DEV_VALUES], ['--set', 'certManager.enabled=true'], ['--set', 'controller.replicas=1', '--set-json', 'caRoot.namespaces=["a","b"]']]) {
+    for (const extra of [[], ['-f', DEV_VALUES], ['--set', 'certManager.enabled=true'], ['--set', 'controller.replicas=1', '--set-json', 'webhook.scopeLabels={"team":"a"}', '--set-json', 'webhook.excludeNamespaces=["batch"]']]) {
       const r = await helm(['lint', '--strict', CHART, ...extra]);
       expect({ extra, code: r.code, out: r.stdout + r.stderr }).toMatchObject({ code: 0 });
       expect(r.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
@@ -134,6 +137,29 @@ describe('the Helm chart', () => {
     const range = await helm(['template', 'x', CHART, '--set', 'webhook.timeoutSeconds=30']);
     expect(range.code).not.toBe(0);
     expect(range.stderr).toContain('/webhook/timeoutSeconds');
+    // Removed (the controller publishes the CA root now): refused, not silently ignored.
+    const removed = await helm(['template', 'x', CHART, '--set-json', 'caRoot.namespaces=["support"]']);
+    expect(removed.code).not.toBe(0);
+    expect(removed.stderr).toContain("at '/caRoot': additional properties 'namespaces' not allowed");
+  });
+
+  it('mounts the serving certificate\'s CA into the controller and passes the CA root flags that the controller accepts, in the webhooks\' scope', async () => {
+    const r = await helm(['template', 'x', CHART, '-n', 'aw', '--show-only', 'templates/deployment.yaml',
+      '--set-json', 'webhook.scopeLabels={"tier":"prod","team":"a"}', '--set-json', 'webhook.excludeNamespaces=["batch"]']);
+    expect(r.stderr).toBe('');
+    const spec = (parseAllDocuments(r.stdout)[0]?.toJS() as V1Deployment).spec?.template.spec;
+    const container = spec?.containers[0];
+    const config = readControllerConfig((container?.args ?? []).slice(1), {});
+    expect(config.caRoot).toEqual({
+      file: '/etc/agentwarden/ca-root/ca.crt', configMapName: 'agentwarden-ca-root',
+      namespaceLabels: { team: 'a', tier: 'prod' }, excludeNamespaces: ['kube-system', 'aw', 'batch'],
+    });
+    expect(container?.volumeMounts).toContainEqual({ name: 'ca-root', mountPath: '/etc/agentwarden/ca-root', readOnly: true });
+    expect(spec?.volumes).toContainEqual({ name: 'ca-root', secret: { secretName: 'x-agentwarden-controller-tls', optional: true, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+    // Without a ConfigMap name, nothing is published (and the ClusterRole grants nothing for it).
+    const off = await helm(['template', 'x', CHART, '-n', 'aw', '--show-only', 'templates/deployment.yaml', '--show-only', 'templates/rbac.yaml', '--set', 'caRoot.configMapName=']);
+    expect(off.stdout).not.toContain('ca-root');
+    expect(off.stdout).not.toContain('configmaps');
   });
 
   it('renders injector settings that the controller\'s parser accepts, with the values given', async () => {
@@ -284,6 +310,93 @@ describe('the chart installed on the local control plane, the controller running
     const manifest = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'controller', namespace: ns, labels: template?.metadata?.labels }, spec: template?.spec };
     const r = await kubectl(['create', '--dry-run=server', '-f', '-'], JSON.stringify(manifest));
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+  });
+
+  it('lets the controller publish the CA root ConfigMap where pods are injected, and roll a new CA out, once caRoot is on', async () => {
+    // The dev values turn the CA root off (a loopback controller without TLS); the chart's default turns it on.
+    const upgrade = await helm(['upgrade', release, CHART, '-n', release, '--reuse-values', '--set', `caRoot.configMapName=${CA_ROOT}`]);
+    expect({ code: upgrade.code, stderr: upgrade.stderr }).toEqual({ code: 0, stderr: '' });
+    const deployment = JSON.parse(await kubectlOk(['get', 'deployment', '-n', release, serviceAccount, '-o', 'json'])) as V1Deployment;
+    const caRootArgs = (deployment.spec?.template.spec?.containers[0]?.args ?? []).filter((a) => a.startsWith('--ca-root-'));
+    expect(caRootArgs).toEqual(['--ca-root-file=/etc/agentwarden/ca-root/ca.crt', `--ca-root-configmap=${CA_ROOT}`, `--ca-root-exclude-namespaces=kube-system,${release}`, `--ca-root-namespace-labels=${SCOPE}=${release}`]);
+
+    // What the ca-root volume holds: the ca.crt of the chart's serving certificate Secret.
+    const chartCa = Buffer.from(await kubectlOk(['get', 'secret', '-n', release, `${fullname}-controller-tls`, '-o', 'jsonpath={.data.ca\\.crt}']), 'base64').toString();
+    expect(chartCa).toContain('-----BEGIN CERTIFICATE-----');
+    const caFile = join(mkdtempSync(join(tmpdir(), 'aw-ca-root-')), 'ca.crt');
+    writeFileSync(caFile, chartCa);
+
+    // The controller with the Deployment's flags, as the chart's ServiceAccount. The local controller
+    // of up.sh holds the Lease, so this one runs without election (leadership: unit tests).
+    const logs: string[] = [];
+    const config = readControllerConfig(['--kubeconfig', controllerKubeconfig, '--namespace', release, '--identity', 'ca-root-e2e', '--leader-elect', 'false',
+      '--distribution-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', ...caRootArgs.map((a) => (a.startsWith('--ca-root-file=') ? `--ca-root-file=${caFile}` : a))], {});
+    const publisher = await startController({ ...config, fileReloadMs: 500 }, (level, msg, fields) => { logs.push(JSON.stringify({ level, msg, ...fields })); });
+    const caIn = async (ns: string): Promise<{ ca: string; labels: Record<string, string> } | undefined> => {
+      const r = await kubectl(['get', 'configmap', '-n', ns, CA_ROOT, '-o', 'json']);
+      if (r.code !== 0) return undefined;
+      const cm = JSON.parse(r.stdout) as { data?: Record<string, string>; metadata?: { labels?: Record<string, string> } };
+      return { ca: cm.data?.['ca.crt'] ?? '', labels: cm.metadata?.labels ?? {} };
+    };
+    try {
+      const enabled = await scopedNamespace('awh-car', { 'agentwarden.io/inject': 'enabled' });
+      const withPod = await scopedNamespace('awh-crp');
+      await kubectlOk(['apply', '-f', '-'], pod(withPod, 'agent-0', { 'agentwarden.io/inject': 'enabled' }));
+      const plain = await scopedNamespace('awh-crn');
+      // Someone else's ConfigMap of that name, in a namespace enabled afterwards.
+      const foreign = await scopedNamespace('awh-crf');
+      await kubectlOk(['create', 'configmap', CA_ROOT, '-n', foreign, '--from-literal=ca.crt=their own']);
+      await kubectlOk(['label', 'namespace', foreign, 'agentwarden.io/inject=enabled']);
+      // Enabled, but outside the webhooks' scope (no scope label): never injected, never written.
+      const outOfScope = uniqueNamespace('awh-cro');
+      await kubectlOk(['create', 'namespace', outOfScope]);
+      await kubectlOk(['label', 'namespace', outOfScope, 'agentwarden.io/inject=enabled']);
+
+      const published = `${chartCa.trim()}\n`;
+      for (const ns of [enabled, withPod]) {
+        const cm = await waitFor(`the CA root ConfigMap in ${ns}`, async () => ((await caIn(ns))?.ca === published ? caIn(ns) : undefined), 30_000, 100);
+        expect(cm?.labels['app.kubernetes.io/managed-by']).toBe('agentwarden');
+      }
+      await waitFor('the foreign ConfigMap to be seen', () => (publisher.caRoot?.stats().foreign === 1 ? true : undefined), 30_000, 100);
+      expect(await caIn(plain)).toBeUndefined();
+      expect(await caIn(outOfScope)).toBeUndefined();
+      expect((await caIn(foreign))?.ca).toBe('their own');
+
+      // A CA rotation: the file now holds the current and the next CA.
+      const dir = mkdtempSync(join(tmpdir(), 'aw-next-ca-'));
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt'), '-days', '1', '-subj', '/CN=next-ca', '-addext', 'basicConstraints=critical,CA:TRUE'], { stdio: 'ignore' });
+      const next = readFileSync(join(dir, 'ca.crt'), 'utf8');
+      writeFileSync(`${caFile}.new`, `${chartCa.trim()}\n${next}`);
+      renameSync(`${caFile}.new`, caFile);
+      const rotated = `${chartCa.trim()}\n${next.trim()}\n`;
+      for (const ns of [enabled, withPod]) await waitFor(`the new CA in ${ns}`, async () => ((await caIn(ns))?.ca === rotated ? true : undefined), 30_000, 100);
+      expect((await caIn(foreign))?.ca).toBe('their own');
+      expect(publisher.caRoot?.stats()).toMatchObject({ loaded: true, caLoads: 2, writeFailures: 0 });
+
+      // What the chart grants for it, and no more.
+      const can = async (args: readonly string[]): Promise<string> => (await kubectlAs(controllerKubeconfig, ['auth', 'can-i', ...args])).stdout.trim();
+      const other = uniqueNamespace('awh-rbac');
+      const expected: [string[], 'yes' | 'no'][] = [
+        [['list', 'namespaces'], 'yes'],
+        [['watch', 'namespaces'], 'yes'],
+        [['create', 'configmaps', '-n', other], 'yes'],
+        [['get', `configmaps/${CA_ROOT}`, '-n', other], 'yes'],
+        [['update', `configmaps/${CA_ROOT}`, '-n', other], 'yes'],
+        [['get', 'configmaps/another', '-n', other], 'no'],
+        [['update', 'configmaps/another', '-n', other], 'no'],
+        [['delete', `configmaps/${CA_ROOT}`, '-n', other], 'no'],
+        [['patch', `configmaps/${CA_ROOT}`, '-n', other], 'no'],
+        [['list', 'configmaps', '-n', other], 'no'],
+      ];
+      const actual: [string[], string][] = [];
+      for (const [args] of expected) actual.push([args, await can(args)]);
+      expect(actual).toEqual(expected);
+    } catch (e: unknown) {
+      process.stderr.write(`controller log:\n${logs.join('\n')}\n`);
+      throw e;
+    } finally {
+      await publisher.stop();
+    }
   });
 
   it('keeps the CA and the serving certificate across an upgrade', async () => {

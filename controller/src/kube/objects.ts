@@ -1,6 +1,7 @@
 // The slices of Kubernetes objects the controller keeps: pods slimmed to their
-// identity, secrets to their data, policies as they come (parsed on demand).
-import type { KubernetesObject, V1Pod, V1Secret } from '@kubernetes/client-node';
+// identity, secrets to their data, namespaces to their labels, policies as they
+// come (parsed on demand).
+import type { KubernetesObject, V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { PodIdentity } from '../../../policy/src/index.js';
 
 export interface SlimPod extends KubernetesObject {
@@ -52,4 +53,19 @@ export function slimSecret(secret: V1Secret): SlimSecret {
 export interface AgentPolicyObject extends KubernetesObject {
   readonly spec?: unknown;
   readonly status?: unknown;
+}
+
+export interface SlimNamespace extends KubernetesObject {
+  readonly metadata: { name: string; resourceVersion: string; labels: Record<string, string> };
+  /** Being deleted (status.phase Terminating or a deletionTimestamp). */
+  readonly terminating: boolean;
+}
+
+export function slimNamespace(ns: V1Namespace): SlimNamespace {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: ns.metadata?.name ?? '', resourceVersion: ns.metadata?.resourceVersion ?? '', labels: { ...(ns.metadata?.labels ?? {}) } },
+    terminating: ns.status?.phase === 'Terminating' || ns.metadata?.deletionTimestamp !== undefined,
+  };
 }

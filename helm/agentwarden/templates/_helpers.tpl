@@ -145,13 +145,14 @@ fresh certificates.
 {{- end }}
 {{- end }}
 
-{{/* The CA the sidecars trust for the distribution port (which never uses webhook.caBundle). */}}
-{{- define "agentwarden.distributionCaPem" -}}
-{{- if .Values.certManager.enabled }}
-{{- $secret := lookup "v1" "Secret" .Release.Namespace (include "agentwarden.tlsSecret" .) }}
-{{- dig "data" "ca.crt" "" $secret | b64dec }}
-{{- else }}
-{{- include "agentwarden.certs" . }}
-{{- .Values.__agentwardenCerts.caCert }}
+{{/* Namespaces the webhooks never match (JSON list): kube-system, the release namespace, webhook.excludeNamespaces. */}}
+{{- define "agentwarden.excludedNamespaces" -}}
+{{- concat (list "kube-system" .Release.Namespace) .Values.webhook.excludeNamespaces | uniq | toJson }}
 {{- end }}
+
+{{/* A label map as k=v,k2=v2 (sorted by key), the form of the controller's label flags. */}}
+{{- define "agentwarden.labelPairs" -}}
+{{- $pairs := list }}
+{{- range $k, $v := . }}{{ $pairs = append $pairs (printf "%s=%s" $k $v) }}{{ end }}
+{{- join "," $pairs }}
 {{- end }}
