@@ -31,7 +31,9 @@ export type SyncState = 'connecting' | 'synced' | 'disconnected';
 
 export class DistributionClient {
   private readonly stopper = new AbortController();
-  private readonly client: grpc.Client;
+  private client: grpc.Client;
+  /** The CA bundle the current client trusts; a rotated bundle takes effect at the next connect. */
+  private ca: Buffer | undefined;
   private loopDone: Promise<void> | undefined;
   private call: grpc.ClientDuplexStream<SidecarMessage, ControllerMessage> | undefined;
   state: SyncState = 'connecting';
@@ -41,12 +43,31 @@ export class DistributionClient {
   reconnects = 0;
 
   constructor(private readonly options: DistributionClientOptions) {
-    let creds: grpc.ChannelCredentials;
-    if (options.caFile !== undefined) creds = grpc.credentials.createSsl(readFileSync(options.caFile));
-    else if (isLoopback(options.address)) creds = grpc.credentials.createInsecure();
-    else throw new Error(`sidecar: controller ${options.address} is not on loopback; give --controller-ca`);
+    if (options.caFile === undefined && !isLoopback(options.address)) throw new Error(`sidecar: controller ${options.address} is not on loopback; give --controller-ca`);
+    this.ca = options.caFile === undefined ? undefined : readFileSync(options.caFile);
+    this.client = this.makeClient();
+  }
+
+  private makeClient(): grpc.Client {
+    const creds = this.ca === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(this.ca);
     const Ctor = grpc.makeGenericClientConstructor(distributionService, 'PolicyDistribution');
-    this.client = new Ctor(options.address, creds, { 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
+    return new Ctor(this.options.address, creds, { 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
+  }
+
+  /** Re-reads the CA bundle (the controller publishes rotations into the mounted ConfigMap). */
+  private refreshTrust(): void {
+    if (this.options.caFile === undefined) return;
+    let next: Buffer;
+    try {
+      next = readFileSync(this.options.caFile);
+    } catch {
+      return; // keep trusting what we had
+    }
+    if (this.ca !== undefined && next.equals(this.ca)) return;
+    this.ca = next;
+    this.client.close();
+    this.client = this.makeClient();
+    this.options.log.log('info', 'controller CA bundle changed; trusting the new one', { file: this.options.caFile });
   }
 
   start(): void {
@@ -79,6 +100,7 @@ export class DistributionClient {
 
   /** One stream; resolves when it ends, with whether any snapshot arrived. */
   private session(): Promise<boolean> {
+    this.refreshTrust();
     const token = readFileSync(this.options.tokenFile, 'utf8').trim();
     return new Promise((resolve) => {
       let pushed = false;
