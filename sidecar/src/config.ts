@@ -1,12 +1,15 @@
 // The sidecar's configuration: flags and environment are read here and nowhere
 // else. Returns a frozen, typed object; defaults are documented per field.
 import { parseArgs } from 'node:util';
+import { AUTHZ_SERVER_IMPLS, type AuthzServerImpl } from './authz/server.js';
 
 export type OtlpProtocol = 'grpc' | 'http/protobuf' | 'http/json';
 
 export interface SidecarConfig {
   /** ext_authz gRPC listen address: "host:port" or "unix:/path". Default 127.0.0.1:15011. */
   readonly listen: string;
+  /** ext_authz gRPC server implementation: http2 (node:http2, authz/http2-server.ts) or grpc-js. Default http2. */
+  readonly grpcImpl: AuthzServerImpl;
   /** Admin HTTP (healthz, readyz, metrics, debug): "host:port". Default 127.0.0.1:15021. */
   readonly adminListen: string;
   /** Controller mode: the controller's PolicyDistribution address ("host:port"). */
@@ -50,6 +53,7 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     options: {
       listen: { type: 'string', default: '127.0.0.1:15011' },
       'admin-listen': { type: 'string', default: '127.0.0.1:15021' },
+      'grpc-impl': { type: 'string', default: 'http2' },
       policy: { type: 'string', multiple: true },
       pod: { type: 'string' },
       'secrets-dir': { type: 'string' },
@@ -77,10 +81,13 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
   if (!disabled && !isProtocol(protocol)) {
     throw new ConfigError(`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not grpc, http/protobuf or http/json`);
   }
+  const grpcImpl = AUTHZ_SERVER_IMPLS.find((i) => i === values['grpc-impl']);
+  if (grpcImpl === undefined) throw new ConfigError(`--grpc-impl: "${values['grpc-impl']}" is not ${AUTHZ_SERVER_IMPLS.join(' or ')}`);
   const level = env['AGENTWARDEN_LOG_LEVEL'] ?? 'info';
   if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') throw new ConfigError(`AGENTWARDEN_LOG_LEVEL: "${level}" is not debug, info, warn or error`);
   return Object.freeze({
     listen: values.listen,
+    grpcImpl,
     adminListen: values['admin-listen'],
     controller: values.controller,
     tokenFile: values['token-file'],

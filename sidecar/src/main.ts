@@ -93,9 +93,9 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     lastErrorOf = () => client.lastError;
   }
   const handler = createCheckHandler({ state, metrics, tracer, log, maxRequestBytes: config.maxRequestBytes, pod, clock: Date.now });
-  const authz = await startAuthzServer(config.listen, handler, config.maxRequestBytes);
+  const authz = await startAuthzServer(config.listen, handler, config.maxRequestBytes, { impl: config.grpcImpl });
   const admin = await startAdminServer(config.adminListen, { state, metrics, spans: tracer.counters, lastError: () => lastErrorOf() ?? lastError, source: () => source.status() });
-  log.log('info', 'sidecar listening', { extAuthz: authz.address, admin: admin.address, otlp: config.otlpProtocol ?? 'off' });
+  log.log('info', 'sidecar listening', { extAuthz: authz.address, grpcImpl: config.grpcImpl, admin: admin.address, otlp: config.otlpProtocol ?? 'off' });
   return {
     config, authz, admin, state, tracer, reload: () => { source.reload(); },
     async stop(): Promise<void> {
