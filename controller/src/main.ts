@@ -125,6 +125,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       const sync = distribution.sync(key);
       return !stalePods.has(key) && want !== undefined && sync !== undefined && sync.acked === want;
     };
+    // Each link catches its own failure, so one bad pass never stops later status writes.
     lastStatusWrite = lastStatusWrite.then(async () => {
       for (const entry of entries) {
         const status = computeStatus(entry, allPods, podSynced, nowIso);
@@ -137,6 +138,8 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
           log('warn', 'status write failed; will retry on the next change', { policy: `${ns}/${name}`, error: e instanceof Error ? e.message : String(e) });
         }
       }
+    }).catch((e: unknown) => {
+      log('error', 'status pass failed', { error: e instanceof Error ? e.message : String(e) });
     });
   };
   const statusDebouncer = new Debouncer(250, 2000, writeStatuses);

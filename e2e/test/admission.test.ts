@@ -105,7 +105,7 @@ describe('the admission webhooks on a real API server', () => {
     const pod = await getPod('agent-0');
     expect(pod.spec?.initContainers?.map((c) => [c.name, c.restartPolicy ?? ''])).toEqual([['agentwarden-init', ''], ['agentwarden-sidecar', 'Always'], ['agentwarden-envoy', 'Always']]);
     expect(pod.spec?.containers.map((c) => c.name)).toEqual(['agent']);
-    expect(JSON.parse(pod.metadata?.annotations?.[INJECTED_ANNOTATION] ?? '{}')).toMatchObject({ initContainers: ['agentwarden-init', 'agentwarden-sidecar', 'agentwarden-envoy'], volumes: ['agentwarden-token'] });
+    expect(JSON.parse(pod.metadata?.annotations?.[INJECTED_ANNOTATION] ?? '{}')).toMatchObject({ initContainers: ['agentwarden-init', 'agentwarden-sidecar', 'agentwarden-envoy'], volumes: ['agentwarden-token', 'agentwarden-authz'] });
     const token = pod.spec?.volumes?.find((v) => v.name === 'agentwarden-token')?.projected?.sources?.[0]?.serviceAccountToken;
     expect(token).toEqual({ audience: 'agentwarden', expirationSeconds: 3600, path: 'token' });
     const envoy = pod.spec?.initContainers?.find((c) => c.name === 'agentwarden-envoy');

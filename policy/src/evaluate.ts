@@ -170,7 +170,12 @@ class RequestSession {
     }
     if (rule.mcp !== undefined) {
       const call = v.mcp;
-      if (call === undefined) return { match: false, note: v.bodyNote ?? 'body is not one JSON-RPC 2.0 request' };
+      if (call === undefined) {
+        const note = v.bodyNote ?? 'body is not one JSON-RPC 2.0 request';
+        // A body that cannot be read as one JSON-RPC request (partial, too large, a batch, not
+        // JSON) may hide a forbidden call: like a condition that fails, Deny rules match it.
+        return rule.deny && v.bodyUnreadable ? { match: true, note, params } : { match: false, note };
+      }
       if (!rule.mcp.methods.has(call.method)) return NO_MATCH;
       if (rule.mcp.tools !== undefined && !rule.mcp.tools.has(call.tool)) return NO_MATCH;
     }

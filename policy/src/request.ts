@@ -23,6 +23,8 @@ export interface RequestView {
   readonly body: unknown;
   /** Why the body was not parsed, for reasons in decisions. */
   readonly bodyNote: string | undefined;
+  /** A body is present (or partial) but is not one JSON-RPC request: it may hide a forbidden MCP call. */
+  readonly bodyUnreadable: boolean;
   readonly mcp: McpCall | undefined;
 }
 
@@ -69,13 +71,17 @@ export function readCheckRequest(check: CheckRequest, needs: { readonly body: bo
   let body: unknown = null;
   let bodyNote: string | undefined;
   let mcp: McpCall | undefined;
+  let bodyUnreadable = false;
   if (needs.body) {
     const read = readBody(check, headers);
     body = read.body;
     bodyNote = read.note;
     mcp = read.body === null ? undefined : readMcp(read.body);
+    const present = http.body.length > 0 || http.rawBody.length > 0 || (headers.get(PARTIAL_BODY_HEADER) ?? '').toLowerCase() === 'true';
+    bodyUnreadable = present && mcp === undefined;
+    if (bodyUnreadable && bodyNote === undefined) bodyNote = 'body is not one JSON-RPC 2.0 request';
   }
-  return { ok: true, view: { method, host: auth.host, port: auth.port, path, segments: checked.segments, rawQuery, timeMs, headers, body, bodyNote, mcp } };
+  return { ok: true, view: { method, host: auth.host, port: auth.port, path, segments: checked.segments, rawQuery, timeMs, headers, body, bodyNote, bodyUnreadable, mcp } };
 }
 
 function collectHeaders(check: CheckRequest): Map<string, string> {

@@ -94,17 +94,19 @@ describe('MCP rules', () => {
     const check = checkRequestFrom({ method: 'POST', url: URL });
     httpOf(check).rawBody = new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]);
     const d = mcp.checkRequest(check);
-    expect(d).toMatchObject({ allowed: false, rule: 'default-deny' });
+    expect(d).toMatchObject({ allowed: false, rule: 'no-deletes' });
     expect(d.reason).toContain('body is not valid UTF-8');
   });
 });
 
-describe('no MCP rule matches', () => {
+// A body that cannot be read as one JSON-RPC request matches no MCP Allow rule, and the
+// MCP Deny rule of the fixture (no-deletes) matches it: it may hide a forbidden call.
+describe('no MCP Allow rule matches, and MCP Deny rules fail closed on', () => {
   const search = { tool: 'search_knowledge_base', arguments: { query: 'x' } };
 
   it('a partial body (x-envoy-auth-partial-body: true), and the reason says so', () => {
     const d = mcp.check({ url: URL, mcp: search, partialBody: true });
-    expect(d).toMatchObject({ allowed: false, rule: 'default-deny' });
+    expect(d).toMatchObject({ allowed: false, rule: 'no-deletes' });
     expect(d.reason).toContain('body is partial (x-envoy-auth-partial-body: true)');
   });
 
@@ -114,21 +116,21 @@ describe('no MCP rule matches', () => {
 
   it('a body that is not JSON', () => {
     const d = mcp.check(withBody('{"jsonrpc":"2.0","method":"tools/call",'));
-    expect(d).toMatchObject({ allowed: false, rule: 'default-deny' });
+    expect(d).toMatchObject({ allowed: false, rule: 'no-deletes' });
     expect(d.reason).toContain('body is not JSON');
   });
 
   it('a batch array, even of allowed calls', () => {
     const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'search_knowledge_base' } };
     const d = mcp.check(withBody(JSON.stringify([call, call])));
-    expect(d).toMatchObject({ allowed: false, rule: 'default-deny' });
+    expect(d).toMatchObject({ allowed: false, rule: 'no-deletes' });
     expect(d.reason).toContain('body is not one JSON-RPC 2.0 request');
   });
 
   it('a body with the wrong jsonrpc version', () => {
     for (const version of ['1.0', '2', 2, null]) {
       const body = JSON.stringify({ jsonrpc: version, id: 1, method: 'tools/call', params: { name: 'search_knowledge_base' } });
-      expect(mcp.check(withBody(body))).toMatchObject({ allowed: false, rule: 'default-deny' });
+      expect(mcp.check(withBody(body))).toMatchObject({ allowed: false, rule: 'no-deletes' });
     }
   });
 
@@ -139,7 +141,7 @@ describe('no MCP rule matches', () => {
       { jsonrpc: '2.0', id: { x: 1 }, method: 'tools/call', params: { name: 'search_knowledge_base' } },
       { jsonrpc: '2.0', id: 1, method: 'tools/call', params: 'search_knowledge_base' },
     ]) {
-      expect(mcp.check(withBody(JSON.stringify(body)))).toMatchObject({ allowed: false, rule: 'default-deny' });
+      expect(mcp.check(withBody(JSON.stringify(body)))).toMatchObject({ allowed: false, rule: 'no-deletes' });
     }
   });
 
@@ -149,9 +151,8 @@ describe('no MCP rule matches', () => {
     expect(d.reason).toContain('request has no body');
   });
 
-  it('and so a Deny MCP rule does not deny a body it cannot read', () => {
+  it('and so a Deny MCP rule denies a body it cannot read, whatever call it hides', () => {
     const d = mcp.check({ url: URL, mcp: { tool: 'delete_customer' }, partialBody: true });
-    expect(d.rule).not.toBe('no-deletes');
-    expect(d.allowed).toBe(false);
+    expect(d).toMatchObject({ allowed: false, rule: 'no-deletes' });
   });
 });

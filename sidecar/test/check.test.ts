@@ -158,17 +158,17 @@ describe('Check with the request fields Envoy may send', () => {
     expect(outcome(other)).toEqual({ decision: 'deny', rule: 'default-deny' });
   });
 
-  it('matches no MCP rule when Envoy marks the body as partial', async () => {
+  it('matches no MCP Allow rule when Envoy marks the body as partial, and the MCP Deny rule fails closed', async () => {
+    // A truncated body may hide any call: the allowed tool is not allowed, and the Deny rule matches.
     const search = denied(await sidecar.checkShort({ url: MCP, mcp: { tool: 'search_knowledge_base' }, partialBody: true }));
-    expect(search.body).toMatchObject({ rule: 'default-deny', reason: expect.stringContaining('partial') });
-    // Not even the Deny rule: a truncated body is not a JSON-RPC request at all.
+    expect(search.body).toMatchObject({ rule: 'mcp-no-deletes', reason: expect.stringContaining('partial') });
     const del = denied(await sidecar.checkShort({ url: MCP, mcp: { tool: 'delete_customer' }, partialBody: true }));
-    expect(del.body).toMatchObject({ rule: 'default-deny' });
+    expect(del.body).toMatchObject({ rule: 'mcp-no-deletes' });
   });
 
   it('honours x-envoy-auth-partial-body sent in header_map', async () => {
     const response = await sidecar.checkShort({ url: MCP, mcp: { tool: 'search_knowledge_base' }, partialBody: true }, asHeaderMap);
-    expect(outcome(response)).toEqual({ decision: 'deny', rule: 'default-deny' });
+    expect(outcome(response)).toEqual({ decision: 'deny', rule: 'mcp-no-deletes' });
   });
 
   it('decides the same with context_extensions present', async () => {

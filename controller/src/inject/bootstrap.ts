@@ -14,6 +14,7 @@
 // connects to it over TLS (SNI, certificate checked against the system CAs and
 // the host name), so HTTP-level rules see the method and path of HTTPS APIs.
 import { TLS_ORIGINATION_CONTEXT_KEY } from '../../../policy/src/request.js';
+import { AUTHZ_SOCKET } from './names.js';
 import type { InjectOptions } from './options.js';
 import type { JsonObject } from './json.js';
 import type { PodSettings, TlsOrigination } from './settings.js';
@@ -59,7 +60,7 @@ export function envoyBootstrap(settings: PodSettings, options: InjectOptions): J
       { name: 'http', filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(settings, options) }] },
     ],
   };
-  const clusters: JsonObject[] = [authzCluster(options)];
+  const clusters: JsonObject[] = [authzCluster()];
   if (iptables) clusters.push({ name: ORIGINAL_DST_CLUSTER, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: CONNECT_TIMEOUT });
   else clusters.push(forwardProxyCluster());
   for (const t of settings.tlsOrigination) clusters.push(tlsCluster(t, options));
@@ -148,12 +149,13 @@ function extAuthzPerRoute(checkSettings: JsonObject): JsonObject {
   return { '@type': `${TYPE}envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute`, check_settings: checkSettings };
 }
 
-function authzCluster(options: InjectOptions): JsonObject {
+function authzCluster(): JsonObject {
   return {
     name: AUTHZ_CLUSTER,
     type: 'STATIC',
     connect_timeout: '1s',
-    load_assignment: { cluster_name: AUTHZ_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: socket(LOOPBACK, options.ports.authz) } }] }] },
+    // A Unix socket shared with the sidecar only (names.ts: AUTHZ_SOCKET), not loopback TCP the agent could reach.
+    load_assignment: { cluster_name: AUTHZ_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: AUTHZ_SOCKET } } } }] }] },
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': `${TYPE}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,

@@ -5,7 +5,7 @@
 import type { V1Container, V1EnvVar, V1SecurityContext, V1Volume } from '@kubernetes/client-node';
 import { envoyBootstrap } from './bootstrap.js';
 import { captureScript } from './capture.js';
-import { ENVOY_CONTAINER, INIT_CONTAINER, SIDECAR_CONTAINER, TOKEN_AUDIENCE, TOKEN_DIR, TOKEN_VOLUME } from './names.js';
+import { AUTHZ_SOCKET, AUTHZ_SOCKET_DIR, AUTHZ_SOCKET_VOLUME, ENVOY_CONTAINER, INIT_CONTAINER, SIDECAR_CONTAINER, TOKEN_AUDIENCE, TOKEN_DIR, TOKEN_VOLUME } from './names.js';
 import type { InjectOptions, Resources } from './options.js';
 import type { PodSettings } from './settings.js';
 
@@ -44,6 +44,7 @@ export function envoyContainer(settings: PodSettings, options: InjectOptions): V
     ],
     resources: resources(options.resources.envoy),
     securityContext: proxySecurityContext(options),
+    volumeMounts: [{ name: AUTHZ_SOCKET_VOLUME, mountPath: AUTHZ_SOCKET_DIR }],
   };
 }
 
@@ -61,7 +62,10 @@ export function sidecarContainer(options: InjectOptions): V1Container {
       '--pod-name', '$(POD_NAME)',
       '--namespace', '$(POD_NAMESPACE)',
       ...(options.controllerCaConfigMap === '' ? [] : ['--controller-ca', `${TOKEN_DIR}/${CA_FILE}`]),
-      '--listen', `127.0.0.1:${options.ports.authz}`,
+      '--listen', `unix:${AUTHZ_SOCKET}`,
+      // Envoy sends at most max_request_bytes of body; headers and attributes fit in the extra MiB.
+      // Beyond this the sidecar denies in-band, and its hard cap (4x) bounds what a stream may buffer.
+      '--max-request-bytes', String(options.maxRequestBytes + 1024 * 1024),
       // The kubelet probes the pod IP, not loopback.
       '--admin-listen', `0.0.0.0:${options.ports.sidecarAdmin}`,
     ],
@@ -70,8 +74,13 @@ export function sidecarContainer(options: InjectOptions): V1Container {
     readinessProbe: { httpGet: { path: '/readyz', port: options.ports.sidecarAdmin }, periodSeconds: 5, failureThreshold: 3 },
     resources: resources(options.resources.sidecar),
     securityContext: proxySecurityContext(options),
-    volumeMounts: [{ name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true }],
+    volumeMounts: [{ name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true }, { name: AUTHZ_SOCKET_VOLUME, mountPath: AUTHZ_SOCKET_DIR }],
   };
+}
+
+/** The memory volume holding the ext_authz socket: Envoy and the sidecar only, never the app. */
+export function authzSocketVolume(): V1Volume {
+  return { name: AUTHZ_SOCKET_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } };
 }
 
 /** iptables capture: the only injected container with NET_ADMIN and NET_RAW, and it exits once the rules are in. */

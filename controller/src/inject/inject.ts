@@ -3,7 +3,7 @@
 // annotation. Injecting strips an earlier injection first, so
 // injectPod(injectPod(p)) deep-equals injectPod(p).
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
-import { envoyContainer, initContainer, proxyEnv, sidecarContainer, tokenVolume } from './containers.js';
+import { authzSocketVolume, envoyContainer, initContainer, proxyEnv, sidecarContainer, tokenVolume } from './containers.js';
 import { INJECTED_ANNOTATION, PROXY_ENV_NAMES, readInjectedRecord, type InjectedRecord } from './names.js';
 import type { InjectOptions } from './options.js';
 import { injectionDecision, readPodSettings, type InjectDecision } from './settings.js';
@@ -22,7 +22,7 @@ export function injectPod(pod: V1Pod, options: InjectOptions): V1Pod {
     envoyContainer(settings, options),
   ];
   spec.initContainers = [...added, ...(spec.initContainers ?? [])];
-  spec.volumes = [...(spec.volumes ?? []), tokenVolume(options)];
+  spec.volumes = [...(spec.volumes ?? []), tokenVolume(options), authzSocketVolume()];
   const env = settings.capture === 'proxy-env' ? proxyEnv(options) : [];
   if (env.length > 0) {
     for (const c of [...spec.containers, ...spec.initContainers.slice(added.length)]) {
@@ -33,7 +33,7 @@ export function injectPod(pod: V1Pod, options: InjectOptions): V1Pod {
   const record: InjectedRecord = {
     containers: [],
     initContainers: added.map((c) => c.name),
-    volumes: [tokenVolume(options).name],
+    volumes: [tokenVolume(options).name, authzSocketVolume().name],
     env: env.map((e) => e.name),
   };
   const metadata = out.metadata ?? (out.metadata = {});

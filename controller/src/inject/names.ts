@@ -17,6 +17,15 @@ export const INIT_CONTAINER = 'agentwarden-init';
 export const TOKEN_VOLUME = 'agentwarden-token';
 export const TOKEN_DIR = '/var/run/secrets/agentwarden';
 export const TOKEN_AUDIENCE = 'agentwarden';
+/**
+ * Envoy reaches the sidecar's ext_authz over a Unix socket in a memory volume
+ * mounted into those two containers only: on loopback TCP the agent, which shares
+ * the pod's network namespace, could call Check itself and read the credential
+ * headers an allow carries.
+ */
+export const AUTHZ_SOCKET_VOLUME = 'agentwarden-authz';
+export const AUTHZ_SOCKET_DIR = '/var/run/agentwarden-authz';
+export const AUTHZ_SOCKET = `${AUTHZ_SOCKET_DIR}/authz.sock`;
 
 export const PROXY_ENV_NAMES = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy'] as const;
 
@@ -24,7 +33,7 @@ export const PROXY_ENV_NAMES = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_p
 export const RESERVED = Object.freeze({
   containers: new Set<string>([ENVOY_CONTAINER, SIDECAR_CONTAINER]),
   initContainers: new Set<string>([INIT_CONTAINER, SIDECAR_CONTAINER, ENVOY_CONTAINER]),
-  volumes: new Set<string>([TOKEN_VOLUME]),
+  volumes: new Set<string>([TOKEN_VOLUME, AUTHZ_SOCKET_VOLUME]),
   env: new Set<string>(PROXY_ENV_NAMES),
 });
 

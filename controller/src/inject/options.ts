@@ -15,7 +15,11 @@ export interface InjectPorts {
   readonly outbound: number;
   /** Envoy admin (loopback only). Default 15000. */
   readonly envoyAdmin: number;
-  /** The sidecar's ext_authz gRPC port (loopback). Default 15011. */
+  /**
+   * The sidecar's ext_authz gRPC port. Injected pods no longer use it: Envoy reaches
+   * the sidecar over a Unix socket the agent cannot reach (names.ts AUTHZ_SOCKET).
+   * Kept so existing values files stay valid. Default 15011.
+   */
   readonly authz: number;
   /** The sidecar's health and metrics port (probed by the kubelet on the pod IP). Default 15021. */
   readonly sidecarAdmin: number;

@@ -113,11 +113,14 @@ describe('the Envoy bootstrap', () => {
     expect(original?.lbPolicy).toBe(Cluster_LbPolicy.CLUSTER_PROVIDED);
   });
 
-  it('calls the sidecar at 127.0.0.1:15011 over gRPC (HTTP/2), fails closed, and sends MCP bodies up to 1 MiB as bytes', () => {
+  it('calls the sidecar over a Unix socket the agent cannot reach, over gRPC (HTTP/2), fails closed, and sends MCP bodies up to 1 MiB as bytes', () => {
     const json = envoyBootstrap(IPTABLES, OPTIONS);
     const b = decode(json);
     const authz = b.staticResources?.clusters.find((c) => c.name === 'agentwarden_authz');
-    expect(endpointPort(authz)).toBe(15011);
+    const host = authz?.loadAssignment?.endpoints[0]?.lbEndpoints[0]?.hostIdentifier;
+    const address = host?.case === 'endpoint' ? host.value.address?.address : undefined;
+    expect(address?.case === 'pipe' ? address.value.path : undefined).toBe('/var/run/agentwarden-authz/authz.sock');
+    expect(endpointPort(authz)).toBeUndefined();
     const protocol = authz?.typedExtensionProtocolOptions['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
     expect(protocol === undefined ? undefined : anyUnpack(protocol, registry)).toMatchObject({ upstreamProtocolOptions: { case: 'explicitHttpConfig', value: { protocolConfig: { case: 'http2ProtocolOptions' } } } });
     const filter = findAny(b, `${TYPE}filters.http.ext_authz.v3.ExtAuthz`);

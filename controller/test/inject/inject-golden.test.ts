@@ -64,7 +64,7 @@ describe('the injector', () => {
     expect(JSON.parse(pod.metadata?.annotations?.[INJECTED_ANNOTATION] ?? '{}')).toEqual({
       containers: [],
       initContainers: [SIDECAR_CONTAINER, ENVOY_CONTAINER],
-      volumes: ['agentwarden-token'],
+      volumes: ['agentwarden-token', 'agentwarden-authz'],
       env: ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy'],
     });
   });
@@ -94,7 +94,7 @@ describe('the injector', () => {
     const pod = injectPod(forged, OPTIONS);
     expect(pod.spec?.containers.map((x) => x.name)).toEqual(['agent']);
     expect(pod.spec?.containers[0]?.env).toEqual([{ name: 'MODEL', value: 'claude' }]);
-    expect(pod.spec?.volumes?.map((v) => v.name)).toEqual(['config', 'agentwarden-token']);
+    expect(pod.spec?.volumes?.map((v) => v.name)).toEqual(['config', 'agentwarden-token', 'agentwarden-authz']);
   });
 
   it.each([

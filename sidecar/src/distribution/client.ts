@@ -71,7 +71,9 @@ export class DistributionClient {
   }
 
   start(): void {
-    this.loopDone ??= this.loop();
+    this.loopDone ??= this.loop().catch((e: unknown) => {
+      this.options.log.log('error', 'controller stream loop ended unexpectedly', { error: e instanceof Error ? e.message : String(e) });
+    });
   }
 
   async stop(): Promise<void> {
@@ -98,11 +100,12 @@ export class DistributionClient {
     }
   }
 
-  /** One stream; resolves when it ends, with whether any snapshot arrived. */
-  private session(): Promise<boolean> {
+  /** One stream; resolves when it ends, with whether any snapshot arrived. Rejects (never throws) when the token cannot be read. */
+  private async session(): Promise<boolean> {
     this.refreshTrust();
+    // The kubelet swaps the projected token's symlink: an unreadable token is retried with backoff.
     const token = readFileSync(this.options.tokenFile, 'utf8').trim();
-    return new Promise((resolve) => {
+    return await new Promise((resolve) => {
       let pushed = false;
       const call = (this.client as unknown as { Stream: () => grpc.ClientDuplexStream<SidecarMessage, ControllerMessage> }).Stream();
       this.call = call;
