@@ -23,6 +23,8 @@ describe('make demo', () => {
     expect(out).toMatch(/GET api\.zendesk\.com\/api\/v2\/tickets\/4711\s+ALLOW\s+read-tickets/);
     expect(out).toMatch(/MCP delete_customer .*DENY\s+mcp-no-deletes/);
     expect(out).toMatch(/support-agent\s+Enforce\s+9\s+True\s+True/);
-    expect(out).toMatch(/Jaeger has all 28 decision traces/);
+    const calls = /(\d+) calls: \d+ allowed, \d+ denied/.exec(out)?.[1];
+    expect(calls).toBeDefined();
+    expect(out).toContain(`Jaeger has all ${calls ?? '?'} decision traces`);
   });
 });
