@@ -18,9 +18,14 @@ import type { AgentPolicy, PodIdentity, Rule } from './model.js';
 /** Looks up a Secret value; undefined when it does not exist or has no such key. */
 export type SecretResolver = (namespace: string, name: string, key: string) => Uint8Array | undefined;
 
+/** Identifies a Secret value without revealing it (a resourceVersion, a file stamp); undefined when unknown. */
+export type SecretRevision = (namespace: string, name: string, key: string) => string | undefined;
+
 export interface CompileOptions {
   /** Without a resolver, credentials are left unresolved (the sidecar then denies rules that need them). */
   readonly resolveSecret?: SecretResolver;
+  /** Feeds the snapshot version instead of the secret value, so that rotation changes the version. */
+  readonly secretRevision?: SecretRevision;
   /**
    * Leave agent.name empty so that pods with the same namespace, service
    * account, labels and policies share one snapshot (and version); the sidecar
@@ -72,9 +77,14 @@ export function checkPolicy(policy: AgentPolicy): void {
   if (problems.length > 0) throw new PolicyError(policy.source, `AgentPolicy ${policy.namespace}/${policy.name}`, problems);
 }
 
-/** "sha256:<hex>" over the snapshot encoded without its version. */
+/**
+ * "sha256:<hex>" over the snapshot encoded without its version and without
+ * credential values (their revisions stand in for them): the version is shown in
+ * metrics, spans and logs, and must not let anyone test guesses of a secret.
+ */
 export function snapshotVersion(snapshot: Snapshot): string {
-  const bytes = toBinary(SnapshotSchema, { ...snapshot, version: '' });
+  const credentials = snapshot.credentials.map((c) => ({ ...c, value: new Uint8Array(0) }));
+  const bytes = toBinary(SnapshotSchema, { ...snapshot, credentials, version: '' });
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
@@ -213,6 +223,7 @@ function credentialIndex(credentials: Credential[], policy: AgentPolicy, name: s
     secretKey: spec?.secretRef.key ?? '',
     value: value ?? new Uint8Array(0),
     resolved: value !== undefined,
+    revision: spec === undefined ? '' : (options.secretRevision?.(policy.namespace, spec.secretRef.name, spec.secretRef.key) ?? ''),
   });
   return credentials.length - 1;
 }

@@ -5,7 +5,7 @@ export type * from './decision.js';
 export { RULE_DEFAULT_DENY, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED } from './decision.js';
 export { PolicyError } from './errors.js';
 export { parseAgentPolicy, parsePod, isAgentPolicyManifest, API_VERSION } from './manifest.js';
-export { compileSnapshot, checkPolicy, snapshotVersion, AggregateCompileError, type CompileOptions, type SecretResolver } from './compile.js';
+export { compileSnapshot, checkPolicy, snapshotVersion, AggregateCompileError, type CompileOptions, type SecretResolver, type SecretRevision } from './compile.js';
 export { loadSnapshot, SnapshotLoadError, type LoadedSnapshot } from './load.js';
 export { evaluate, type EvaluateContext } from './evaluate.js';
 export { TokenBuckets, type RateLimiter } from './ratelimit.js';

@@ -66,11 +66,18 @@ describe('snapshot versions', () => {
     expect(compileSnapshot([policy('p', audit)], POD).version).not.toBe(compileSnapshot([policy('p', base)], POD).version);
   });
 
-  it('differ when a secret value changes', () => {
+  it('differ when a secret is rotated (its revision changes)', () => {
     const withCredential = `${base}\n        credential: api\n    credentials: [{name: api, secretRef: {name: s, key: k}}]`;
-    const v1 = compileSnapshot([policy('p', withCredential)], POD, { resolveSecret: () => new TextEncoder().encode('one') }).version;
-    const v2 = compileSnapshot([policy('p', withCredential)], POD, { resolveSecret: () => new TextEncoder().encode('two') }).version;
+    const v1 = compileSnapshot([policy('p', withCredential)], POD, { resolveSecret: () => new TextEncoder().encode('one'), secretRevision: () => '1' }).version;
+    const v2 = compileSnapshot([policy('p', withCredential)], POD, { resolveSecret: () => new TextEncoder().encode('two'), secretRevision: () => '2' }).version;
     expect(v1).not.toBe(v2);
+  });
+
+  it('do not depend on secret values, so a version never lets anyone test guesses of a secret', () => {
+    const withCredential = `${base}\n        credential: api\n    credentials: [{name: api, secretRef: {name: s, key: k}}]`;
+    const v1 = compileSnapshot([policy('p', withCredential)], POD, { resolveSecret: () => new TextEncoder().encode('hunter2'), secretRevision: () => '7' }).version;
+    const v2 = compileSnapshot([policy('p', withCredential)], POD, { resolveSecret: () => new TextEncoder().encode('letmein'), secretRevision: () => '7' }).version;
+    expect(v1).toBe(v2);
   });
 
   it('do not depend on the order of the pod labels', () => {

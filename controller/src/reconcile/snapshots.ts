@@ -67,6 +67,7 @@ export class SnapshotBook {
       try {
         const snapshot = compileSnapshot(governing, podIdentity(pod), {
           shareAcrossPods: true,
+          secretRevision: (namespace, name) => secret(namespace, name)?.metadata.resourceVersion,
           resolveSecret: (namespace, name, k) => {
             const value = secret(namespace, name)?.data[k];
             return value === undefined ? undefined : new Uint8Array(Buffer.from(value, 'base64'));

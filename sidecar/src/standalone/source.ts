@@ -3,7 +3,7 @@
 // good snapshot in force and says why (log, /readyz, metrics).
 import { readFileSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { compileSnapshot, loadSnapshot, type LoadedSnapshot, type SecretResolver } from '../../../policy/src/index.js';
+import { compileSnapshot, loadSnapshot, type LoadedSnapshot, type SecretResolver, type SecretRevision } from '../../../policy/src/index.js';
 import { loadPod, loadPolicies } from '../../../policy/io/manifests.js';
 
 export interface StandaloneOptions {
@@ -24,11 +24,24 @@ export function fileSecrets(dir: string | undefined): SecretResolver {
   };
 }
 
+/** A mounted secret file's stamp (modification time and size): the version changes when it is rotated. */
+export function fileSecretRevision(dir: string | undefined): SecretRevision {
+  return (_namespace, name, key) => {
+    if (dir === undefined || name.includes('/') || key.includes('/')) return undefined;
+    try {
+      const st = statSync(join(dir, name, key));
+      return `${st.mtimeMs}:${st.size}`;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
 /** Compiles and loads the local files once; throws PolicyError/InputError naming the file and field. */
 export function compileLocal(options: StandaloneOptions): LoadedSnapshot {
   const pod = loadPod(options.podFile);
   const policies = loadPolicies(options.policyPaths, pod.namespace);
-  return loadSnapshot(compileSnapshot(policies, pod, { resolveSecret: fileSecrets(options.secretsDir) }));
+  return loadSnapshot(compileSnapshot(policies, pod, { resolveSecret: fileSecrets(options.secretsDir), secretRevision: fileSecretRevision(options.secretsDir) }));
 }
 
 export interface Watcher {
