@@ -70,6 +70,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     onSyncChange: () => { statusDebouncer.trigger(); },
     onConnect: () => { statusDebouncer.trigger(); },
     log: (level, msg, fields) => { log(level, msg, fields); },
+    serving: () => !config.leaderElect || leader.isLeader,
   });
 
   // Pods whose current inputs do not compile: they keep (and are not synced to) their last good snapshot.
@@ -146,6 +147,8 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   const leader = new LeaderElector(kube.coordination, { namespace: config.namespace, name: 'agentwarden-controller', identity: config.identity, log: (l, m, f) => { log(l, m, f); } }, (leading) => {
     statusDebouncer.trigger();
     caRoot?.leadershipChanged(leading);
+    // A replica that stops leading hands its sidecars over: they reconnect to the new leader.
+    if (!leading) distribution.closeAll('this controller replica is no longer the leader; reconnect');
   });
 
   // The CA root ConfigMaps: the namespaces and pods caches decide where; the leader writes.

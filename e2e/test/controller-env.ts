@@ -32,9 +32,9 @@ export function freePort(): Promise<number> {
 
 export const PKI = join(ROOT, '.cache/e2e/pki');
 
-export async function controllerOn(port: number, namespace: string, identity = 'controller-0', tls = false): Promise<RunningController> {
+export async function controllerOn(port: number, namespace: string, identity = 'controller-0', tls = false, leaderElect = true): Promise<RunningController> {
   const tlsFlags = tls ? ['--tls-cert', join(PKI, 'webhook.crt'), '--tls-key', join(PKI, 'webhook.key')] : [];
-  const config = readControllerConfig(['--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${port}`, '--metrics-listen', '127.0.0.1:0', '--namespace', namespace, '--identity', identity, ...tlsFlags], {});
+  const config = readControllerConfig(['--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${port}`, '--metrics-listen', '127.0.0.1:0', '--namespace', namespace, '--identity', identity, '--leader-elect', String(leaderElect), ...tlsFlags], {});
   return startController(config, quiet);
 }
 

@@ -90,7 +90,8 @@ describe('the controller distributes policies to the sidecars of the pods they s
 
   it('serves the distribution stream over TLS, trusted through the CA given to the sidecar', async () => {
     const tlsPort = await freePort();
-    const secure = await controllerOn(tlsPort, ns, 'controller-tls', true);
+    // Without leader election: this second replica must serve sidecars next to the leader.
+    const secure = await controllerOn(tlsPort, ns, 'controller-tls', true, false);
     try {
       const viaTls = await sidecarFor(tlsPort, ns, 'agent-0', await boundToken(ns, 'agent', 'agent-0', podUid), join(PKI, 'ca.crt'));
       others.push(viaTls);

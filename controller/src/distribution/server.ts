@@ -36,6 +36,14 @@ export interface DistributionEvents {
   /** A sidecar connected: its pod needs a snapshot. */
   readonly onConnect: (podKey: string) => void;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Whether this replica serves sidecars now. With leader election, only the
+   * leader does: AgentPolicy.status counts the pods whose sidecar acknowledged
+   * the current version, and only a replica that holds every stream can count
+   * them. Others refuse with UNAVAILABLE; sidecars retry with backoff (through the
+   * Service) until they reach the leader, enforcing their last snapshot meanwhile.
+   */
+  readonly serving?: () => boolean;
 }
 
 export class DistributionServer {
@@ -74,6 +82,13 @@ export class DistributionServer {
     return newest === undefined ? undefined : { sent: newest.sent, acked: newest.acked, nackError: newest.nackError, ackedAtMs: newest.ackedAtMs };
   }
 
+  /** Ends every stream with UNAVAILABLE (the sidecars reconnect with backoff). */
+  closeAll(details: string): void {
+    for (const set of this.connections.values()) {
+      for (const c of set) c.call.emit('error', { code: grpc.status.UNAVAILABLE, details, metadata: new grpc.Metadata() });
+    }
+  }
+
   /** Sends every connected sidecar whose pod's snapshot changed its new snapshot. */
   pushAll(): void {
     for (const set of this.connections.values()) for (const c of set) this.push(c, false);
@@ -101,6 +116,10 @@ export class DistributionServer {
       const kind = msg.kind;
       if (kind.case === 'hello') {
         if (conn !== undefined || authenticating) return;
+        if (this.events.serving !== undefined && !this.events.serving()) {
+          fail(grpc.status.UNAVAILABLE, 'this controller replica is not the leader; retry');
+          return;
+        }
         authenticating = true;
         const hello = kind.value;
         this.auth.authenticate(hello.token, hello.namespace, hello.podName).then((result) => {
