@@ -67,6 +67,8 @@ interface ControllerOptions {
   readonly review?: TokenReviewer;
   /** Sees each server-side stream before the DistributionServer does. */
   readonly onStream?: (call: grpc.ServerDuplexStream<SidecarMessage, ControllerMessage>) => void;
+  /** Whether this replica serves sidecars (leader election). */
+  readonly serving?: () => boolean;
 }
 
 async function startController(port = 0, snapshots = new Map<string, Snapshot>([[KEY_A, V1]]), options: ControllerOptions = {}): Promise<Controller> {
@@ -81,6 +83,7 @@ async function startController(port = 0, snapshots = new Map<string, Snapshot>([
     onSyncChange: () => undefined,
     onConnect: () => undefined,
     log: (level, msg, fields) => { logs.push(JSON.stringify({ level, msg, ...fields })); },
+    ...(options.serving === undefined ? {} : { serving: options.serving }),
   });
   const server = new grpc.Server();
   const onStream = options.onStream;
@@ -316,6 +319,24 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
       expect(controller.distribution.authFailures).toBeGreaterThanOrEqual(1);
       await until('a retry', () => controller.distribution.authFailures >= 2);
     });
+  });
+
+  it('refuses sidecars with UNAVAILABLE while this replica does not lead, serves them once it does, and hands them over when it stops', async () => {
+    let leading = false;
+    const controller = await startController(0, undefined, { serving: () => leading });
+    const refused = rawStream(controller.address);
+    refused.hello('token-of-a');
+    const status = await refused.status;
+    expect(status.code).toBe(grpc.status.UNAVAILABLE);
+    expect(status.details).toMatch(/not the leader/);
+    expect(refused.received).toEqual([]);
+    leading = true;
+    const sidecar = startSidecar(controller.address, 'token-of-a');
+    await until('the ACK of V1 once leading', () => controller.distribution.sync(KEY_A)?.acked === V1.version, 20_000);
+    leading = false;
+    controller.distribution.closeAll('no longer the leader');
+    await until('the stream to be handed over', () => controller.distribution.connectionCount() === 0);
+    expect(sidecar.current).toBe(V1.version);
   });
 
   it('forgets a sidecar that disconnects', async () => {
