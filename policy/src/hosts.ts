@@ -10,7 +10,7 @@ export function isHostPattern(pattern: string): boolean {
 }
 
 export type Authority =
-  | { readonly ok: true; readonly host: string; port: number }
+  | { readonly ok: true; readonly host: string; readonly port: number }
   | { readonly ok: false; readonly reason: string };
 
 /**

@@ -62,8 +62,7 @@ export function readCheckRequest(check: CheckRequest, needs: { readonly body: bo
   if (!auth.ok) return fail(auth.reason);
   // Envoy originated TLS for this request: the agent spoke plain HTTP to Envoy, the
   // upstream is HTTPS on the port the route names (rules see the real destination).
-  const originated = originationPort(check.attributes?.contextExtensions[TLS_ORIGINATION_CONTEXT_KEY], auth.host);
-  if (originated !== undefined) auth.port = originated;
+  const port = originationPort(check.attributes?.contextExtensions[TLS_ORIGINATION_CONTEXT_KEY], auth.host) ?? auth.port;
   const checked = checkRequestPath(path);
   if (!checked.ok) return fail(checked.reason);
   const time = check.attributes?.request?.time;
@@ -81,7 +80,7 @@ export function readCheckRequest(check: CheckRequest, needs: { readonly body: bo
     bodyUnreadable = present && mcp === undefined;
     if (bodyUnreadable && bodyNote === undefined) bodyNote = 'body is not one JSON-RPC 2.0 request';
   }
-  return { ok: true, view: { method, host: auth.host, port: auth.port, path, segments: checked.segments, rawQuery, timeMs, headers, body, bodyNote, bodyUnreadable, mcp } };
+  return { ok: true, view: { method, host: auth.host, port, path, segments: checked.segments, rawQuery, timeMs, headers, body, bodyNote, bodyUnreadable, mcp } };
 }
 
 function collectHeaders(check: CheckRequest): Map<string, string> {
