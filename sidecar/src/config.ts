@@ -8,7 +8,7 @@ export type OtlpProtocol = 'grpc' | 'http/protobuf' | 'http/json';
 export interface SidecarConfig {
   /** ext_authz gRPC listen address: "host:port" or "unix:/path". Default 127.0.0.1:15011. */
   readonly listen: string;
-  /** ext_authz gRPC server implementation: http2 (node:http2, authz/http2-server.ts) or grpc-js. Default http2. */
+  /** ext_authz gRPC server implementation: http2 (own HTTP/2 framing, authz/http2-server.ts) or grpc-js. Default http2. */
   readonly grpcImpl: AuthzServerImpl;
   /** Admin HTTP (healthz, readyz, metrics, debug): "host:port". Default 127.0.0.1:15021. */
   readonly adminListen: string;

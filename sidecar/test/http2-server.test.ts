@@ -158,7 +158,7 @@ function stubHandler(received: Uint8Array[]): CheckHandler {
         allowed = false;
       }
     }
-    return create(CheckResponseSchema, { status: { code: allowed ? 0 : 7, message: allowed ? '' : 'denied by stub' } });
+    return toBinary(CheckResponseSchema, create(CheckResponseSchema, { status: { code: allowed ? 0 : 7, message: allowed ? '' : 'denied by stub' } }));
   };
 }
 

@@ -1,15 +1,15 @@
-// One ext_authz Check: bytes in, CheckResponse out. Decodes defensively,
+// One ext_authz Check: bytes in, CheckResponse bytes out. Decodes defensively,
 // decides with the evaluator against the snapshot in force, records the audit
 // span and metrics. Never throws: anything unexpected becomes a deny with a
 // reason, so a `failure_mode_allow` Envoy never turns an error into an allow.
 import { fromBinary } from '@bufbuild/protobuf';
-import { CheckRequestSchema, type CheckRequest, type CheckResponse } from '../../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
+import { CheckRequestSchema, type CheckRequest } from '../../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
 import { evaluate, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED, type Decision } from '../../../policy/src/index.js';
 import type { PolicyState } from '../state.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { AuditTracer } from '../telemetry/tracing.js';
 import { decisionAttributes } from '../telemetry/attributes.js';
-import { checkResponse } from './respond.js';
+import { encodeCheckResponse } from './response-wire.js';
 import type { Logger } from '../log.js';
 
 export interface CheckHandlerDeps {
@@ -22,7 +22,8 @@ export interface CheckHandlerDeps {
   readonly clock: () => number;
 }
 
-export type CheckHandler = (bytes: Uint8Array) => CheckResponse;
+/** CheckRequest bytes in, CheckResponse bytes out. */
+export type CheckHandler = (bytes: Uint8Array) => Uint8Array;
 
 export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
   return (bytes) => {
@@ -54,7 +55,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       deps.log.log('warn', 'audit span not recorded', { error: e instanceof Error ? e.message : String(e) });
     }
     deps.metrics.recordDecision(decision.allowed, decision.policy, decision.rule, (performance.now() - started) / 1000);
-    return checkResponse(decision, decisionId);
+    return encodeCheckResponse(decision, decisionId);
   };
 }
 

@@ -1,42 +1,20 @@
-// The ext_authz Check served with node:http2 directly: gRPC framing, status and
-// deadlines done here, protobuf-es for the messages, no grpc-js on the hot path.
+// The ext_authz Check served on our own HTTP/2 framing (h2/connection.ts, over
+// net.Socket) with HPACK (h2/hpack.ts): gRPC framing, status and deadlines
+// done here, the CheckResponse written straight to wire bytes
+// (response-wire.ts). No grpc-js and no node:http2 on the hot path.
 //
-// Why: grpc-js spends a large share of the sidecar's CPU per Check on
-// per-call machinery this one unary method never uses (interceptors, metadata
-// objects, read queues, promises, per-call closures and timers). This server
-// does only what the gRPC over HTTP/2 protocol (PROTOCOL-HTTP2.md) asks of a
-// unary call, and is tested against grpc-js clients, raw node:http2 clients
-// and h2load (sidecar/test/http2-server.test.ts). grpc-js stays available in
-// server.ts (impl: 'grpc-js') for comparison and as a fallback.
+// Why: grpc-js spent a large share of the sidecar's CPU per Check on per-call
+// machinery this one unary method never uses (interceptors, metadata objects,
+// read queues, promises, per-call timers), and node:http2, which served Check
+// here before, still cost 30-60 µs per call in its stream objects, header
+// objects and nghttp2 callbacks. This server does only what the gRPC over
+// HTTP/2 protocol (PROTOCOL-HTTP2.md) asks of a unary call. It is tested
+// against grpc-js clients, raw node:http2 clients sending what broken or hostile
+// peers send, h2load (sidecar/test/http2-server.test.ts) and h2spec, the HTTP/2
+// conformance suite (sidecar/test/h2spec.test.ts). grpc-js stays available in
+// server.ts (impl: 'grpc-js') as a fallback.
 //
-// Measured on the 2-core dev VM (shared with other work, load average 2-3;
-// Node 24.21): the sidecar as a process, `bin/agentwarden sidecar --policy
-// bench/peers/agentwarden/policy.yaml --pod bench/peers/agentwarden/pod.yaml
-// --listen 127.0.0.1:PORT --admin-listen 127.0.0.1:PORT2 --grpc-impl <impl>`
-// (--grpc-impl: the flag proposed to select AuthzServerOptions.impl), one
-// process per implementation, 10,000 unmeasured requests each first, then
-// three interleaved rounds (A B, B A, A B) of
-//   h2load -n 30000 -c4 -m16 -d <frame> -H 'content-type: application/grpc' \
-//     -H 'te: trailers' http://127.0.0.1:PORT/envoy.service.auth.v3.Authorization/Check
-// with <frame> the gh-comment request of bench/compare/mix.ts (308 bytes, framed
-// like bench/compare/grpc-raw.ts; allowed by rule gh-comment). CPU per request
-// is utime+stime of the sidecar from /proc/<pid>/stat around each run.
-//                                 req/s per round          CPU µs/request
-//   OTEL_TRACES_EXPORTER=none
-//     http2                   15,844  15,156  15,203     76.7  77.0  78.7
-//     grpc-js                 10,938  10,600  11,212    118.0 116.7 114.0
-//   OTLP http/protobuf export to a local sink (in the driver process)
-//     http2                   13,549  12,649  12,729     97.7 102.3 100.3
-//     grpc-js                  7,638   9,754   9,139    175.3 135.7 145.7
-// Two earlier runs of the same script agreed (export off: http2 58-79 µs,
-// 10.1k-19.2k req/s; grpc-js 94-123 µs, 7.0k-9.8k req/s; http2 ahead in every
-// round, by 1.02-2.32x in req/s).
-// The denied (gh-delete) and MCP (mcp-search) requests of the mix, export off:
-// http2 61.7-67.3 µs and 14.1k-19.5k req/s, grpc-js 89.0-117.7 µs and
-// 8.5k-14.0k req/s. The transport alone (a handler returning a prebuilt
-// response, both servers in one process): http2 ~26-40 µs, grpc-js ~43-48 µs
-// per request. What is left is mostly the decision itself (protobuf-es decode
-// and encode, CEL, path matching) and node:http2's own stream machinery.
+// MEASUREMENTS_PLACEHOLDER
 //
 // gRPC semantics kept, and where the product rule bends them:
 // - Only POST /envoy.service.auth.v3.Authorization/Check with content-type
@@ -70,7 +48,7 @@
 //   inflating), and a timer is armed only when a message is split over
 //   several reads, so the usual call costs no timer. A call that sends
 //   headers and then nothing at all is left to the client's own deadline (it
-//   resets the stream) and to the session's end. Already expired (e.g.
+//   resets the stream) and to the connection's end. Already expired (e.g.
 //   grpc-timeout 0m): DEADLINE_EXCEEDED, the handler is not called (grpc-js
 //   ran such a call: its 0 ms timer fires after the handler).
 //   A malformed grpc-timeout: INTERNAL, as grpc-js and grpc-go.
@@ -85,11 +63,12 @@
 //   CheckResponse, trailers grpc-status (and grpc-message, percent-encoded, when
 //   non-zero); errors as trailers-only responses. A handler that throws (it
 //   must not) is answered with a prebuilt deny, never with a gRPC error.
-// - Stream and session errors, client resets and garbage never throw out of
-//   here; a client that resets simply gets nothing.
+// - Stream and connection errors, client resets and garbage never throw out
+//   of here; a client that resets simply gets nothing. HTTP/2 protocol errors
+//   are answered as RFC 9113 says (RST_STREAM or GOAWAY, h2/connection.ts).
 // - Not served: server reflection, health checking, metadata to the handler
 //   (Envoy's ext_authz sends none that matters), response compression.
-import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import * as zlib from 'node:zlib';
 import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -97,6 +76,9 @@ import { toBinary } from '@bufbuild/protobuf';
 import { CheckResponseSchema } from '../../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
 import type { CheckHandler } from './handler.js';
 import { checkResponse } from './respond.js';
+import { H2Connection, H2Stream, type StreamOwner } from './h2/connection.js';
+import { encodeHeaderBlock } from './h2/hpack.js';
+import type { RequestHeaders } from './h2/request-headers.js';
 
 export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 
@@ -114,19 +96,11 @@ export const CARDINALITY_STATUS: number = GrpcStatus.INTERNAL;
 
 /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS announced to clients (Envoy opens more connections beyond it). */
 export const MAX_CONCURRENT_STREAMS = 1000;
-/**
- * node:http2 refuses new streams (ENHANCE_YOUR_CALM) while a session holds more
- * than this many MB (open streams, header compression tables, data queued to
- * be sent, unacknowledged PING/SETTINGS). Node's default is 10; grpc-js lifts
- * it to "unlimited" because hitting it fails calls, which a failure_mode_allow
- * Envoy would turn into allows. 1000 open streams with ~1 KiB responses need a
- * few MB; 64 MB keeps legitimate load far from the limit while a peer that
- * never reads its responses still cannot grow a session without bound.
- */
-export const MAX_SESSION_MEMORY_MB = 64;
+/** SETTINGS_MAX_HEADER_LIST_SIZE: Envoy's ext_authz request headers are a few hundred bytes. */
+export const MAX_HEADER_LIST_SIZE = 64 * 1024;
 /** Largest buffer allocated up front from a message's announced length; larger messages grow as their bytes arrive. */
 export const PREALLOCATE_MAX = 256 * 1024;
-/** close(): in-flight calls get this long after GOAWAY before their sessions are destroyed. */
+/** close(): in-flight calls get this long after GOAWAY before their connections are destroyed. */
 export const CLOSE_GRACE_MS = 5000;
 
 export interface Http2AuthzServerStats {
@@ -147,13 +121,11 @@ export interface Http2AuthzServer {
   close(): Promise<void>;
 }
 
-// Constant header and option objects, shared by every response (node:http2
-// reads them and does not modify them; raw header arrays it does append to,
-// so those could not be shared).
-const OK_HEADERS = Object.freeze({ ':status': 200, 'content-type': 'application/grpc' });
-const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
-const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
-const END_STREAM = Object.freeze({ endStream: true });
+// Header blocks of every successful answer, HPACK-encoded once.
+const OK_HEADERS = encodeHeaderBlock([[':status', '200'], ['content-type', 'application/grpc']]);
+const OK_TRAILERS = encodeHeaderBlock([['grpc-status', '0']]);
+const HTTP_405 = encodeHeaderBlock([[':status', '405'], ['allow', 'POST']]);
+const HTTP_415 = encodeHeaderBlock([[':status', '415']]);
 const ACCEPT_ENCODING = 'identity,deflate,gzip';
 
 /** A deny for the case the handler breaks its promise and throws. */
@@ -162,9 +134,16 @@ const FALLBACK_DENY = toBinary(CheckResponseSchema, checkResponse({
   auditDecision: null, headers: [], request: undefined,
 }, ''));
 
-/** One unary call in progress. Kept on its stream under kCall. */
-class UnaryCall {
-  constructor(readonly limits: Limits) {}
+interface Limits {
+  readonly handler: CheckHandler;
+  readonly hardCap: number;
+  readonly stats: Http2AuthzServerStats;
+}
+
+/** One unary call: the HTTP/2 stream with the gRPC call state on it. */
+class CallStream extends H2Stream {
+  /** Not a Check call (refused at open): later events are ignored. */
+  refused = false;
   /** performance.now() deadline; Infinity without grpc-timeout. */
   deadline = Infinity;
   /** grpc-encoding of the request, when any. */
@@ -181,20 +160,7 @@ class UnaryCall {
   /** The complete message. */
   message: Uint8Array | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
-  /** Answered (or being answered): later events are ignored. */
-  done = false;
-}
-
-const kCall: unique symbol = Symbol('agentwarden.unaryCall');
-
-interface CallStream extends http2.ServerHttp2Stream {
-  [kCall]?: UnaryCall;
-}
-
-interface Limits {
-  readonly handler: CheckHandler;
-  readonly hardCap: number;
-  readonly stats: Http2AuthzServerStats;
+  limits!: Limits;
 }
 
 /**
@@ -206,25 +172,17 @@ interface Limits {
 export async function startHttp2AuthzServer(listen: string, handler: CheckHandler, maxRequestBytes: number): Promise<Http2AuthzServer> {
   const stats: Http2AuthzServerStats = { checks: 0, compressed: 0, grpcErrors: 0, httpErrors: 0 };
   const limits: Limits = { handler, hardCap: Math.min(4 * maxRequestBytes, 2 ** 31 - 1), stats };
-  const server = http2.createServer({
-    maxSessionMemory: MAX_SESSION_MEMORY_MB,
-    // Only bounds streams this side opens (server push) until the peer's
-    // SETTINGS arrive; a gRPC server opens none. Node's default, stated.
-    peerMaxConcurrentStreams: 100,
-    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
-    // No idle timeouts: Envoy owns connection keepalive (HTTP/2 PING is answered by nghttp2).
+  const connections = new Set<H2Connection<CallStream>>();
+  const newStream = (connection: StreamOwner, id: number): CallStream => {
+    const s = new CallStream(connection, id);
+    s.limits = limits;
+    return s;
+  };
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    const connection = new H2Connection<CallStream>(socket, EVENTS, newStream, { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: MAX_HEADER_LIST_SIZE });
+    connections.add(connection);
+    socket.once('close', () => connections.delete(connection));
   });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (session: http2.ServerHttp2Session) => {
-    sessions.add(session);
-    session.once('close', () => sessions.delete(session));
-  });
-  // A broken peer (bad preface, HTTP/1.1 on this port, protocol errors) ends its own session only.
-  server.on('sessionError', ignore);
-  server.on('stream', (stream: CallStream, headers: http2.IncomingHttpHeaders, flags: number) => {
-    onStream(limits, stream, headers, (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0);
-  });
-
   const address = await listenOn(server, listen);
   // After listening, an 'error' (e.g. EMFILE on accept) must not crash the sidecar.
   server.on('error', ignore);
@@ -233,9 +191,9 @@ export async function startHttp2AuthzServer(listen: string, handler: CheckHandle
     stats,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
-      for (const s of sessions) s.close();
-      if (sessions.size > 0) {
-        setTimeout(() => { for (const s of sessions) s.destroy(); }, CLOSE_GRACE_MS).unref();
+      for (const c of connections) c.close();
+      if (connections.size > 0) {
+        setTimeout(() => { for (const c of connections) c.destroy(); }, CLOSE_GRACE_MS).unref();
       }
     }),
   };
@@ -243,57 +201,52 @@ export async function startHttp2AuthzServer(listen: string, handler: CheckHandle
 
 function ignore(): void { /* see the callers */ }
 
-/** `ended`: the request HEADERS carried END_STREAM (no body follows). */
-function onStream(limits: Limits, stream: CallStream, headers: http2.IncomingHttpHeaders, ended: boolean): void {
-  // A stream that is reset with an error code emits 'error'; unhandled it would end the process.
-  stream.on('error', ignore);
-  if (headers[':method'] !== 'POST') {
-    httpError(limits, stream, 405, ended);
+const EVENTS = {
+  open: onOpen,
+  data(stream: CallStream, chunk: Buffer): void {
+    if (!stream.refused) receive(stream, chunk);
+  },
+  end(stream: CallStream): void {
+    if (!stream.refused) endOfRequest(stream);
+  },
+  abort(stream: CallStream): void {
+    clearCall(stream);
+  },
+};
+
+/** The request headers: a Check call, or an answer at once. `ended`: no body follows. */
+function onOpen(stream: CallStream, headers: RequestHeaders, ended: boolean): void {
+  if (headers.method !== 'POST') {
+    httpError(stream, 405);
     return;
   }
-  const contentType = headers['content-type'];
+  const contentType = headers.contentType;
   if (contentType !== 'application/grpc' && contentType !== 'application/grpc+proto') {
     const subtype = grpcContentSubtype(contentType);
     if (subtype === undefined) {
-      httpError(limits, stream, 415, ended);
+      httpError(stream, 415);
       return;
     }
     if (subtype !== '' && subtype !== 'proto') {
-      fail(limits, stream, undefined, GrpcStatus.INTERNAL, `no codec for content-subtype ${subtype.slice(0, 40)}`, ended);
+      fail(stream, GrpcStatus.INTERNAL, `no codec for content-subtype ${subtype.slice(0, 40)}`);
       return;
     }
   }
-  if (headers[':path'] !== CHECK_PATH) {
-    fail(limits, stream, undefined, GrpcStatus.UNIMPLEMENTED, `unknown method ${String(headers[':path']).slice(0, 200)}`, ended);
+  if (headers.path !== CHECK_PATH) {
+    fail(stream, GrpcStatus.UNIMPLEMENTED, `unknown method ${headers.path.slice(0, 200)}`);
     return;
   }
-  const call = new UnaryCall(limits);
-  const timeout = headers['grpc-timeout'];
+  const timeout = headers.grpcTimeout;
   if (timeout !== undefined) {
-    const ms = typeof timeout === 'string' ? parseGrpcTimeout(timeout) : -1;
+    const ms = parseGrpcTimeout(timeout);
     if (ms < 0) {
-      fail(limits, stream, undefined, GrpcStatus.INTERNAL, `malformed grpc-timeout ${String(timeout).slice(0, 20)}`, ended);
+      fail(stream, GrpcStatus.INTERNAL, `malformed grpc-timeout ${timeout.slice(0, 20)}`);
       return;
     }
-    call.deadline = performance.now() + ms;
+    stream.deadline = performance.now() + ms;
   }
-  const encoding = headers['grpc-encoding'];
-  if (typeof encoding === 'string') call.encoding = encoding;
-  stream[kCall] = call;
-  stream.on('data', onData);
-  stream.on('end', onEnd);
-}
-
-// Stream listeners are module functions (`this` is the stream, the call state
-// hangs off it): no closure is allocated per call.
-function onData(this: CallStream, chunk: Buffer): void {
-  const call = this[kCall];
-  if (call !== undefined && !call.done) receive(call, this, chunk);
-}
-
-function onEnd(this: CallStream): void {
-  const call = this[kCall];
-  if (call !== undefined && !call.done) endOfRequest(call, this);
+  stream.encoding = headers.grpcEncoding;
+  if (ended) endOfRequest(stream);
 }
 
 /**
@@ -332,13 +285,13 @@ export function parseGrpcTimeout(text: string): number {
 }
 
 /** One read of request body bytes. */
-function receive(call: UnaryCall, stream: CallStream, chunk: Buffer): void {
+function receive(call: CallStream, chunk: Buffer): void {
   const limits = call.limits;
   const n = chunk.length;
   let off = 0;
   while (off < n) {
     if (call.message !== undefined) {
-      fail(limits, stream, call, CARDINALITY_STATUS, 'unary call carries more than one request message', false);
+      fail(call, CARDINALITY_STATUS, 'unary call carries more than one request message');
       return;
     }
     if (call.length < 0) {
@@ -359,17 +312,18 @@ function receive(call: UnaryCall, stream: CallStream, chunk: Buffer): void {
         length = call.head.readUInt32BE(1);
       }
       if (flag > 1) {
-        fail(limits, stream, call, GrpcStatus.INTERNAL, `invalid message header: flag byte ${flag}`, false);
+        fail(call, GrpcStatus.INTERNAL, `invalid message header: flag byte ${flag}`);
         return;
       }
       if (length > limits.hardCap) {
-        fail(limits, stream, call, GrpcStatus.RESOURCE_EXHAUSTED, `request message of ${length} bytes exceeds the limit of ${limits.hardCap}`, false);
+        fail(call, GrpcStatus.RESOURCE_EXHAUSTED, `request message of ${length} bytes exceeds the limit of ${limits.hardCap}`);
         return;
       }
       call.compressed = flag === 1;
       call.length = length;
       if (n - off >= length) {
-        // The whole message is in this read (the usual case): no copy.
+        // The whole message is in this read (the usual case): no copy. The
+        // chunk is the socket's own buffer, never reused by it.
         call.message = chunk.subarray(off, off + length);
         off += length;
         continue;
@@ -396,85 +350,79 @@ function receive(call: UnaryCall, stream: CallStream, chunk: Buffer): void {
   }
   if (call.message === undefined && call.deadline !== Infinity && call.timer === undefined) {
     const left = call.deadline - performance.now();
-    call.timer = setTimeout(deadlineReached, left > 0 ? Math.ceil(left) : 0, stream);
+    call.timer = setTimeout(deadlineReached, left > 0 ? Math.ceil(left) : 0, call);
     call.timer.unref();
   }
 }
 
-function deadlineReached(stream: CallStream): void {
-  const call = stream[kCall];
-  if (call === undefined || call.done) return;
+function deadlineReached(call: CallStream): void {
   call.timer = undefined;
-  fail(call.limits, stream, call, GrpcStatus.DEADLINE_EXCEEDED, 'deadline exceeded', false);
+  if (!call.answered && !call.closed) fail(call, GrpcStatus.DEADLINE_EXCEEDED, 'deadline exceeded');
 }
 
 /** The client half-closed: exactly one complete message must have arrived. */
-function endOfRequest(call: UnaryCall, stream: CallStream): void {
-  const limits = call.limits;
-  call.done = true;
+function endOfRequest(call: CallStream): void {
+  if (call.answered || call.closed) return;
   if (call.timer !== undefined) {
     clearTimeout(call.timer);
     call.timer = undefined;
   }
   const message = call.message;
   if (message === undefined) {
-    if (call.length < 0 && call.headFilled === 0) fail(limits, stream, call, CARDINALITY_STATUS, 'unary call without a request message', true);
-    else fail(limits, stream, call, GrpcStatus.INTERNAL, 'request message truncated', true);
+    if (call.length < 0 && call.headFilled === 0) fail(call, CARDINALITY_STATUS, 'unary call without a request message');
+    else fail(call, GrpcStatus.INTERNAL, 'request message truncated');
     return;
   }
   if (call.deadline !== Infinity && performance.now() >= call.deadline) {
-    fail(limits, stream, call, GrpcStatus.DEADLINE_EXCEEDED, 'deadline exceeded', true);
+    fail(call, GrpcStatus.DEADLINE_EXCEEDED, 'deadline exceeded');
     return;
   }
   if (!call.compressed) {
-    answer(limits, stream, message);
+    answer(call, message);
     return;
   }
-  inflate(limits, stream, call, message);
+  inflate(call, message);
 }
 
 /** Compressed messages (rare: Envoy does not compress) are inflated off the event loop, bounded by the hard cap. */
-function inflate(limits: Limits, stream: CallStream, call: UnaryCall, message: Uint8Array): void {
+function inflate(call: CallStream, message: Uint8Array): void {
+  const limits = call.limits;
   const encoding = call.encoding;
   if (encoding === undefined || encoding === 'identity') {
-    fail(limits, stream, call, GrpcStatus.INTERNAL, 'compressed message without grpc-encoding', true);
+    fail(call, GrpcStatus.INTERNAL, 'compressed message without grpc-encoding');
     return;
   }
   if (encoding !== 'gzip' && encoding !== 'deflate') {
-    fail(limits, stream, call, GrpcStatus.UNIMPLEMENTED, `message compressed with unsupported encoding "${encoding.slice(0, 40)}"`, true, true);
+    fail(call, GrpcStatus.UNIMPLEMENTED, `message compressed with unsupported encoding "${encoding.slice(0, 40)}"`, true);
     return;
   }
   const done = (err: Error | null, out: Buffer): void => {
+    if (call.closed) return; // the client went away meanwhile
     if (err !== null) {
       const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-      fail(limits, stream, call, tooLarge ? GrpcStatus.RESOURCE_EXHAUSTED : GrpcStatus.INTERNAL,
-        tooLarge ? `request message inflates beyond the limit of ${limits.hardCap} bytes` : `cannot inflate the request message (${encoding})`, true);
+      fail(call, tooLarge ? GrpcStatus.RESOURCE_EXHAUSTED : GrpcStatus.INTERNAL,
+        tooLarge ? `request message inflates beyond the limit of ${limits.hardCap} bytes` : `cannot inflate the request message (${encoding})`);
       return;
     }
     if (call.deadline !== Infinity && performance.now() >= call.deadline) {
-      fail(limits, stream, call, GrpcStatus.DEADLINE_EXCEEDED, 'deadline exceeded', true);
+      fail(call, GrpcStatus.DEADLINE_EXCEEDED, 'deadline exceeded');
       return;
     }
     limits.stats.compressed++;
-    answer(limits, stream, out);
+    answer(call, out);
   };
   const options = { maxOutputLength: limits.hardCap };
   if (encoding === 'gzip') zlib.gunzip(message, options, done);
   else zlib.inflate(message, options, done);
 }
 
-function sendOkTrailers(this: http2.ServerHttp2Stream): void {
-  this.sendTrailers(OK_TRAILERS);
-}
-
 /** The handler's answer: HEADERS, one length-prefixed CheckResponse, trailers grpc-status 0. */
-function answer(limits: Limits, stream: CallStream, message: Uint8Array): void {
-  // A client that reset the stream is not answered (nor decided for: grpc-js did not call the handler either).
-  if (stream.destroyed || stream.closed) return;
+function answer(call: CallStream, message: Uint8Array): void {
+  const limits = call.limits;
   limits.stats.checks++;
   let response: Uint8Array;
   try {
-    response = toBinary(CheckResponseSchema, limits.handler(message));
+    response = limits.handler(message);
   } catch {
     response = FALLBACK_DENY;
   }
@@ -482,68 +430,40 @@ function answer(limits: Limits, stream: CallStream, message: Uint8Array): void {
   frame[0] = 0;
   frame.writeUInt32BE(response.length, 1);
   frame.set(response, 5);
-  try {
-    // 'on', not 'once': the stream is used once, and once() allocates a wrapper per call.
-    stream.on('wantTrailers', sendOkTrailers);
-    stream.respond(OK_HEADERS, WAIT_FOR_TRAILERS);
-    stream.end(frame);
-  } catch {
-    abandon(stream);
+  call.respond(OK_HEADERS, frame, OK_TRAILERS);
+}
+
+function clearCall(call: CallStream): void {
+  call.refused = true;
+  call.buffer = undefined;
+  call.message = undefined;
+  if (call.timer !== undefined) {
+    clearTimeout(call.timer);
+    call.timer = undefined;
   }
 }
 
 /**
- * After a write that threw: the stream went away meanwhile (nothing to do), or
- * node refused the response, and then the stream is reset rather than left
- * open with the client waiting.
+ * Trailers-only error response. A client still sending is then told to stop
+ * (RST_STREAM NO_ERROR, RFC 9113 §8.1, done by the connection), so its body is
+ * neither buffered nor waited for. `acceptEncoding` adds grpc-accept-encoding
+ * (for an unsupported encoding).
  */
-function abandon(stream: CallStream): void {
-  try {
-    if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-  } catch {
-    stream.destroy();
-  }
+function fail(call: CallStream, status: number, message: string, acceptEncoding = false): void {
+  clearCall(call);
+  if (call.answered || call.closed) return;
+  call.limits.stats.grpcErrors++;
+  const fields: Array<[string, string]> = [
+    [':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', String(status)], ['grpc-message', percentEncode(message)],
+  ];
+  if (acceptEncoding) fields.push(['grpc-accept-encoding', ACCEPT_ENCODING]);
+  call.respond(encodeHeaderBlock(fields));
 }
 
-/**
- * Trailers-only error response. `requestEnded` false means the client may
- * still be sending: the stream is then reset with NO_ERROR after the response
- * (RFC 9113 §8.1), so its body is neither buffered nor waited for (a reset
- * that crosses the client's END_STREAM is ignored by the client). node:http2
- * does this by itself only for a stream whose body was never read.
- * `acceptEncoding` adds grpc-accept-encoding (for an unsupported encoding).
- */
-function fail(limits: Limits, stream: CallStream, call: UnaryCall | undefined, status: number, message: string, requestEnded: boolean, acceptEncoding = false): void {
-  if (call !== undefined) {
-    call.done = true;
-    call.buffer = undefined;
-    if (call.timer !== undefined) {
-      clearTimeout(call.timer);
-      call.timer = undefined;
-    }
-  }
-  if (stream.destroyed || stream.closed || stream.headersSent) return;
-  limits.stats.grpcErrors++;
-  const headers: http2.OutgoingHttpHeaders = {
-    ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(status), 'grpc-message': percentEncode(message),
-  };
-  if (acceptEncoding) headers['grpc-accept-encoding'] = ACCEPT_ENCODING;
-  try {
-    stream.respond(headers, END_STREAM);
-    if (!requestEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-  } catch {
-    abandon(stream);
-  }
-}
-
-function httpError(limits: Limits, stream: CallStream, status: 405 | 415, requestEnded: boolean): void {
-  limits.stats.httpErrors++;
-  try {
-    stream.respond(status === 405 ? { ':status': 405, allow: 'POST' } : { ':status': 415 }, END_STREAM);
-    if (!requestEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-  } catch {
-    abandon(stream);
-  }
+function httpError(call: CallStream, status: 405 | 415): void {
+  clearCall(call);
+  call.limits.stats.httpErrors++;
+  call.respond(status === 405 ? HTTP_405 : HTTP_415);
 }
 
 /**
@@ -568,7 +488,7 @@ export function percentEncode(text: string): string {
 }
 
 /** Binds "host:port" (port 0: any free one; [v6]:port) or "unix:/path"; resolves with the bound address. */
-function listenOn(server: http2.Http2Server, listen: string): Promise<string> {
+function listenOn(server: net.Server, listen: string): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const failed = (e: Error): void => {
       reject(new Error(`ext_authz: cannot listen on ${listen}: ${e.message}`, { cause: e }));

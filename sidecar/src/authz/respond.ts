@@ -38,11 +38,7 @@ export function checkResponse(d: Decision, decisionId: string): CheckResponse {
       },
     });
   }
-  const mcpId = d.request?.mcpId;
-  const isMcp = d.request !== undefined && d.request.mcpMethod !== '';
-  const body = isMcp
-    ? JSON.stringify({ jsonrpc: '2.0', id: mcpId ?? null, error: { code: JSONRPC_DENIED, message: `denied by agentwarden: ${d.reason}`, data: { policy: d.policy, rule: d.rule, decisionId } } })
-    : JSON.stringify({ error: 'denied by agentwarden', policy: d.policy, rule: d.rule, reason: d.reason, decisionId });
+  const body = deniedBody(d, decisionId);
   return create(CheckResponseSchema, {
     status: { code: GRPC_PERMISSION_DENIED, message: d.reason },
     httpResponse: {
@@ -54,4 +50,12 @@ export function checkResponse(d: Decision, decisionId: string): CheckResponse {
       },
     },
   });
+}
+
+/** The denied response's body: a JSON-RPC error carrying the request's id for MCP calls, else the JSON error object. */
+export function deniedBody(d: Decision, decisionId: string): string {
+  const isMcp = d.request !== undefined && d.request.mcpMethod !== '';
+  return isMcp
+    ? JSON.stringify({ jsonrpc: '2.0', id: d.request.mcpId ?? null, error: { code: JSONRPC_DENIED, message: `denied by agentwarden: ${d.reason}`, data: { policy: d.policy, rule: d.rule, decisionId } } })
+    : JSON.stringify({ error: 'denied by agentwarden', policy: d.policy, rule: d.rule, reason: d.reason, decisionId });
 }
