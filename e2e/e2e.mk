@@ -6,10 +6,13 @@ E2E_BIN_DIR ?= $(E2E_ROOT)/.cache/bin
 E2E_STATE_DIR ?= $(E2E_ROOT)/.cache/e2e
 E2E_ENV = E2E_BIN_DIR="$(E2E_BIN_DIR)" E2E_STATE_DIR="$(E2E_STATE_DIR)"
 
-.PHONY: e2e-tools cluster-up cluster-down
+.PHONY: e2e-tools test-tools cluster-up cluster-down
 
-e2e-tools: ## build etcd, kube-apiserver, kubectl, helm, jaeger (pinned in e2e/tools/*/go.mod) into .cache/bin
+e2e-tools: ## build etcd, kube-apiserver, kubectl, helm, jaeger, h2spec (pinned in e2e/tools/*/go.mod) into .cache/bin
 	@$(E2E_ENV) "$(E2E_ROOT)/e2e/tools/build.sh"
+
+test-tools: ## build what the unit tests run: h2spec (pinned in e2e/tools/h2spec/go.mod) into .cache/bin (under a minute cold, nothing when stamped)
+	@$(E2E_ENV) "$(E2E_ROOT)/e2e/tools/build.sh" h2spec
 
 cluster-up: e2e-tools ## start etcd + kube-apiserver + Jaeger on loopback; admin kubeconfig in .cache/e2e/kubeconfig
 	@$(E2E_ENV) "$(E2E_ROOT)/e2e/cluster/up.sh"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Build the e2e control-plane binaries from pinned Go modules into .cache/bin/.
+# Build the e2e control-plane binaries, and the test tools, from pinned Go modules into .cache/bin/.
 #
 #   e2e/tools/build.sh                 # every binary
 #   e2e/tools/build.sh kubectl helm    # just these
+#   e2e/tools/build.sh h2spec          # what make test-unit needs (HTTP/2 conformance, sidecar/test/h2spec.test.ts)
 #
 # Each binary is built from its own small Go module under e2e/tools/<module>/ (go.mod holds
 # the pin, go.sum the checksums, a `tool` directive the command). One module per tool, not one
@@ -31,6 +32,7 @@ targets=(
   "kubectl|kubernetes|k8s.io/kubernetes/cmd/kubectl|k8s.io/kubernetes"
   "helm|helm|helm.sh/helm/v3/cmd/helm|helm.sh/helm/v3"
   "jaeger|jaeger|github.com/jaegertracing/jaeger/cmd/jaeger|github.com/jaegertracing/jaeger"
+  "h2spec|h2spec|github.com/summerwind/h2spec/cmd/h2spec|github.com/summerwind/h2spec"
 )
 
 # Version ldflags, so `kubectl version`, `helm version` and `jaeger version` print the release
@@ -55,6 +57,10 @@ version_ldflags() {
       fi
       printf -- ' -X github.com/jaegertracing/jaeger/internal/version.latestVersion=%s' "$version"
       printf -- ' -X github.com/jaegertracing/jaeger/internal/version.date=%s' "$date" ;;
+    h2spec)
+      # v2.2.1+incompatible: the tag predates Go modules. `h2spec --version` prints "2.2.1 (v2.2.1+incompatible)".
+      local release=${version#v}
+      printf -- ' -X main.VERSION=%s -X main.COMMIT=%s' "${release%%+*}" "$version" ;;
   esac
 }
 
@@ -66,7 +72,7 @@ selected() {
 for w in "${want[@]}"; do
   found=0
   for t in "${targets[@]}"; do [[ ${t%%|*} == "$w" ]] && found=1; done
-  (( found )) || { echo "build.sh: unknown binary '$w' (known: etcd kube-apiserver kubectl helm jaeger)" >&2; exit 2; }
+  (( found )) || { echo "build.sh: unknown binary '$w' (known: etcd kube-apiserver kubectl helm jaeger h2spec)" >&2; exit 2; }
 done
 
 mkdir -p "$bin_dir" "$stamp_dir"
