@@ -600,20 +600,23 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
       return;
     }
     const length = body?.length ?? 0;
-    const trailers = trailerBlock ?? EMPTY_TRAILERS;
+    const trailers = trailerBlock ?? NO_TRAILERS;
     const window = Math.min(this.sendWindow, stream.sendWindow);
     if (length <= window && length <= this.peerMaxFrameSize && headerBlock.length <= this.peerMaxFrameSize && trailers.length <= this.peerMaxFrameSize) {
-      // The usual answer: HEADERS, DATA, trailing HEADERS in one buffer.
-      const out = Buffer.allocUnsafe(3 * FRAME_HEADER_LENGTH + headerBlock.length + length + trailers.length);
+      // The usual answer: HEADERS, DATA, trailing HEADERS (when any) in one buffer.
+      const withTrailers = trailers !== NO_TRAILERS;
+      const out = Buffer.allocUnsafe((withTrailers ? 3 : 2) * FRAME_HEADER_LENGTH + headerBlock.length + length + trailers.length);
       let p = 0;
       writeFrameHeader(out, p, headerBlock.length, FrameType.HEADERS, Flag.END_HEADERS, stream.id);
       p += FRAME_HEADER_LENGTH;
       p += headerBlock.copy(out, p);
-      writeFrameHeader(out, p, length, FrameType.DATA, 0, stream.id);
+      writeFrameHeader(out, p, length, FrameType.DATA, withTrailers ? 0 : Flag.END_STREAM, stream.id);
       p += FRAME_HEADER_LENGTH;
       if (body !== undefined) p += body.copy(out, p);
-      writeFrameHeader(out, p, trailers.length, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, stream.id);
-      trailers.copy(out, p + FRAME_HEADER_LENGTH);
+      if (withTrailers) {
+        writeFrameHeader(out, p, trailers.length, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, stream.id);
+        trailers.copy(out, p + FRAME_HEADER_LENGTH);
+      }
       this.sendWindow -= length;
       stream.sendWindow -= length;
       this.out.push(out);
@@ -684,11 +687,11 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
         i++;
         continue;
       }
-      const trailers = stream.queuedTrailers ?? EMPTY_TRAILERS;
+      const trailers = stream.queuedTrailers ?? NO_TRAILERS;
       stream.queuedBody = undefined;
       stream.queuedTrailers = undefined;
-      if (body.length === 0 && trailers === EMPTY_TRAILERS) {
-        // Nothing queued but the end of the stream.
+      if (trailers === NO_TRAILERS) {
+        // No trailers: an empty DATA frame ends the stream.
         const out = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
         writeFrameHeader(out, 0, 0, FrameType.DATA, Flag.END_STREAM, stream.id);
         this.out.push(out);
@@ -799,7 +802,7 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
     if (out.length === 0) return;
     this.out = [];
     if (this.socket.destroyed) return;
-    this.socket.write(out.length === 1 ? (out[0] ?? EMPTY_TRAILERS) : Buffer.concat(out));
+    this.socket.write(out.length === 1 ? (out[0] ?? NO_TRAILERS) : Buffer.concat(out));
     if (this.socket.writableLength > OUTPUT_HIGH_WATER && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -808,7 +811,7 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
 }
 
 const SETTINGS_ACK = Buffer.from([0, 0, 0, FrameType.SETTINGS, Flag.ACK, 0, 0, 0, 0]);
-/** An empty trailer block stands for "end the stream with an empty DATA frame". */
-const EMPTY_TRAILERS = Buffer.alloc(0);
+/** Stands for "no trailers": the last DATA frame ends the stream. */
+const NO_TRAILERS = Buffer.alloc(0);
 /** HPACK for ":status: 431" (literal without indexing, indexed name :status). */
 const HEADERS_TOO_LARGE = Buffer.from([0x08, 0x03, 0x34, 0x33, 0x31]);
