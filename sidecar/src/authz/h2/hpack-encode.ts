@@ -63,6 +63,11 @@ function checkValue(name: string, value: string): void {
  * is sent indexed (§6.1, e.g. ':status: 200' -> 0x88), otherwise a literal
  * without indexing (§6.2.2) with the static name index when there is one.
  * Throws TypeError for a name that is not lowercase or a value that is not latin1.
+ *
+ * One exception to "reusable anywhere": if the peer lowers its
+ * SETTINGS_HEADER_TABLE_SIZE below the 4096 default, RFC 7541 §4.2 has our next
+ * block open with a dynamic table size update, and nghttp2-based decoders
+ * enforce it. Prefix that block with encodeTableSizeUpdate(newSize).
  */
 export function encodeHeaderBlock(fields: ReadonlyArray<readonly [string, string]>): Buffer {
   const out: number[] = [];
@@ -75,7 +80,7 @@ export function encodeHeaderBlock(fields: ReadonlyArray<readonly [string, string
       pushString(out, name);
     } else {
       let exact = 0;
-      for (let i = nameIndex; i <= STATIC_LENGTH && STATIC_TABLE[i - 1]?.[0] === name; i++) {
+      for (let i = nameIndex; exact === 0 && i <= STATIC_LENGTH && STATIC_TABLE[i - 1]?.[0] === name; i++) {
         if (STATIC_TABLE[i - 1]?.[1] === value) exact = i;
       }
       if (exact !== 0) {
@@ -86,5 +91,15 @@ export function encodeHeaderBlock(fields: ReadonlyArray<readonly [string, string
     }
     pushString(out, value);
   }
+  return Buffer.from(out);
+}
+
+/** §6.3 Dynamic Table Size Update (001xxxxx) announcing our encoder's table size; see encodeHeaderBlock. */
+export function encodeTableSizeUpdate(size: number): Buffer {
+  if (!Number.isInteger(size) || size < 0 || size > 0xffffffff) {
+    throw new RangeError(`encodeTableSizeUpdate: size must be an integer from 0 to 2^32 - 1, got ${size}`);
+  }
+  const out: number[] = [];
+  pushInteger(out, 0x20, 5, size);
   return Buffer.from(out);
 }

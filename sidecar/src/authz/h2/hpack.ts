@@ -6,21 +6,34 @@
 // Speed matters because every Check pays for this: the decoder makes no
 // allocation per field beyond the strings it must return, static-table hits
 // return the table's own strings, dynamic-table hits return the strings stored
-// when the entry was added, and raw literals are sliced straight out of the
-// block (latin1.ts). The parse position lives in a field rather than being
-// returned in objects for the same reason.
+// when the entry was added, raw literals are sliced straight out of the block
+// (latin1.ts), and literals the encoder chose not to index but sends again and
+// again (Envoy's :path on every Check) come from a small cache
+// (hpack-literal-cache.ts). The parse position lives in a field rather than
+// being returned in objects for the same reason.
+//
+// Measured (scratch script, not committed; Node 24.21 on the shared 2-core dev
+// VM, load average 4-5): 2,000 gRPC Check request blocks captured from one
+// node:http2 client connection (10 fields: :path as a Huffman literal without
+// indexing, fresh grpc-timeout and x-request-id values inserted each time, the
+// rest dynamic or static references) decode in 0.39-0.45 µs per block (best
+// of 15 rounds; medians 0.40-0.64 µs); the literal cache and the branch-free
+// Huffman loop took it down from 0.70 µs. A connection's first block (162
+// bytes, every field a literal) takes ~1-1.5 µs, plus ~1.6 µs once to
+// construct the decoder.
 //
 // Safety matters because the block comes from the network: every length and
 // index is checked against the block and the table before use, integers are
 // capped (§5.1 allows unbounded ones), each loop step consumes input, and any
 // malformed input throws HpackError and nothing else.
 import { HpackError } from './hpack-error.js';
+import { LiteralCache, MAX_CACHED_BYTES } from './hpack-literal-cache.js';
 import { STATIC_TABLE } from './hpack-static-table.js';
 import { huffmanDecode } from './huffman.js';
 import { latin1 } from './latin1.js';
 
 export { HpackError };
-export { encodeHeaderBlock } from './hpack-encode.js';
+export { encodeHeaderBlock, encodeTableSizeUpdate } from './hpack-encode.js';
 
 /** Receives each decoded header field, in block order. */
 export interface HeaderSink {
@@ -73,6 +86,8 @@ export class HpackDecoder {
   private count = 0;
   /** The parse position in the current block. */
   private pos = 0;
+  /** Strings of recent literals without indexing, which tend to repeat (hpack-literal-cache.ts). */
+  private readonly literals = new LiteralCache();
 
   constructor(maxTableSize = 4096) {
     if (!Number.isInteger(maxTableSize) || maxTableSize < 0 || maxTableSize > MAX_INTEGER) {
@@ -100,7 +115,8 @@ export class HpackDecoder {
   /**
    * Decodes the header block block[start, end) and calls sink.header for each
    * field in order. Throws HpackError on malformed input (RFC 7541 throughout);
-   * an exception from the sink propagates unchanged.
+   * an exception from the sink propagates unchanged. A range outside the block
+   * is the caller's bug and throws RangeError.
    */
   decode(block: Uint8Array, start: number, end: number, sink: HeaderSink): void {
     if (!(start >= 0 && start <= end && end <= block.length)) {
@@ -117,8 +133,8 @@ export class HpackDecoder {
       } else if (first >= 0x40) {
         // §6.2.1 Literal with Incremental Indexing: 01xxxxxx, index 0 = new name.
         const index = this.integer(block, end, 6);
-        const name = index === 0 ? this.string(block, end) : this.nameAt(index);
-        const value = this.string(block, end);
+        const name = index === 0 ? this.string(block, end, false) : this.nameAt(index);
+        const value = this.string(block, end, false);
         this.insert(name, value);
         sink.header(name, value);
       } else if (first >= 0x20) {
@@ -134,11 +150,12 @@ export class HpackDecoder {
         continue;
       } else {
         // §6.2.2 Literal without Indexing (0000xxxx) and §6.2.3 Never Indexed
-        // (0001xxxx): the same to an endpoint; "never indexed" only binds
-        // intermediaries that re-encode, which we never do.
+        // (0001xxxx). "Never indexed" binds intermediaries that re-encode, which
+        // we never do; here it only keeps the value out of the literal cache.
+        const cache = first < 0x10;
         const index = this.integer(block, end, 4);
-        const name = index === 0 ? this.string(block, end) : this.nameAt(index);
-        sink.header(name, this.string(block, end));
+        const name = index === 0 ? this.string(block, end, cache) : this.nameAt(index);
+        sink.header(name, this.string(block, end, cache));
       }
       fieldSeen = true;
     }
@@ -164,8 +181,11 @@ export class HpackDecoder {
     throw new HpackError(`integer longer than ${MAX_CONTINUATION_BYTES} continuation bytes (RFC 7541 §5.1)`);
   }
 
-  /** §5.2: a string literal at this.pos, raw octets or Huffman-coded; advances past it. */
-  private string(block: Uint8Array, end: number): string {
+  /**
+   * §5.2: a string literal at this.pos, raw octets or Huffman-coded; advances
+   * past it. With `cache`, a short string is looked up in and kept in the literal cache.
+   */
+  private string(block: Uint8Array, end: number, cache: boolean): string {
     const huffman = this.pos < end && ((block[this.pos] ?? 0) & 0x80) !== 0;
     const length = this.integer(block, end, 7);
     // Checked before anything is read or allocated, so a claimed length can
@@ -175,7 +195,14 @@ export class HpackDecoder {
     }
     const start = this.pos;
     this.pos += length;
-    return huffman ? huffmanDecode(block, start, this.pos) : latin1(block, start, this.pos);
+    if (!cache || length > MAX_CACHED_BYTES) {
+      return huffman ? huffmanDecode(block, start, this.pos) : latin1(block, start, this.pos);
+    }
+    const cached = this.literals.get(block, start, this.pos, huffman);
+    if (cached !== undefined) return cached;
+    const value = huffman ? huffmanDecode(block, start, this.pos) : latin1(block, start, this.pos);
+    this.literals.set(block, start, this.pos, huffman, value);
+    return value;
   }
 
   /** The ring slot of dynamic entry i (0 = newest). The caller checks i < count. */

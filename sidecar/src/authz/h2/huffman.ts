@@ -3,7 +3,7 @@
 // The Appendix B code is canonical: sorted by (length, symbol), each code is
 // the previous one plus one, shifted left when the length grows. So the table
 // below keeps only the 257 code lengths and the codes are rebuilt at module
-// load; sidecar/test/hpack.test.ts checks every rebuilt code against the hex
+// load; sidecar/test/hpack-huffman.test.ts checks every symbol against the hex
 // codes printed in the RFC.
 //
 // Decoding is a table-driven state machine over 4-bit nibbles, the nghttp2
@@ -11,7 +11,8 @@
 // leaves), and one lookup per nibble gives the next node, the symbol completed
 // on the way (at most one, as no code is shorter than 5 bits) and whether the
 // bits read since the last symbol form valid padding. Two lookups per input
-// byte instead of eight branchy tree steps.
+// byte instead of eight branchy tree steps, and no branch at all in the loop:
+// EOS leads to a dead state that is reported once the string ends.
 import { HpackError } from './hpack-error.js';
 import { latin1 } from './latin1.js';
 
@@ -45,12 +46,18 @@ const MIN_CODE_BITS = 5;
 /** Padding is a prefix of the all-ones EOS code, strictly shorter than a byte (§5.2). */
 const MAX_PADDING_BITS = 7;
 
-// One transition: bits 0-7 next node, bits 8-15 the symbol completed, flags above.
-const EMIT = 1 << 16;
+// One transition, packed in a small integer: bits 0-12 the next state times 16
+// (so the next lookup is (entry & STATE) | nibble), bits 13-20 the symbol
+// completed, then two flags. The decode loop is branch-free: it always stores
+// the symbol and advances the output by the EMIT bit.
+const STATE = 0x1fff;
+const SYMBOL_SHIFT = 13;
+const EMIT_SHIFT = 21;
+const EMIT = 1 << EMIT_SHIFT;
 /** After this nibble the bits since the last symbol are valid padding (or none). */
-const ACCEPT = 1 << 17;
-/** The nibble completes EOS, which a string must never contain (§5.2). */
-const FAIL = 1 << 18;
+const ACCEPT = 1 << 22;
+/** Where EOS leads (§5.2: a string must never contain it): stays there, never accepts. */
+const DEAD = NODES;
 
 /** Codes right-aligned (the last bit of a code is bit 0), rebuilt canonically. */
 function canonicalCodes(): Uint32Array {
@@ -93,7 +100,7 @@ function codeTree(codes: Uint32Array): Int16Array {
   return child;
 }
 
-/** The 4-bit state machine: entry [node * 16 + nibble] (see EMIT, ACCEPT, FAIL). */
+/** The 4-bit state machine: entry [state * 16 + nibble], states 0..255 plus DEAD. */
 function transitions(child: Int16Array): Uint32Array {
   // Accepting nodes: the root (the string ended on a symbol boundary) and the
   // first 7 nodes down the all-ones path (1 to 7 bits of EOS-prefix padding).
@@ -104,27 +111,24 @@ function transitions(child: Int16Array): Uint32Array {
     onesPath = child[2 * onesPath + 1] ?? 0;
     accepting[onesPath] = 1;
   }
-  const table = new Uint32Array(NODES * 16);
-  for (let state = 0; state < NODES; state++) {
+  const table = new Uint32Array((NODES + 1) * 16);
+  for (let state = 0; state <= NODES; state++) {
     for (let nibble = 0; nibble < 16; nibble++) {
       let node = state;
-      let entry = 0;
-      for (let bit = 3; bit >= 0; bit--) {
+      let emitted = 0;
+      for (let bit = 3; bit >= 0 && node !== DEAD; bit--) {
         const next = child[2 * node + ((nibble >> bit) & 1)] ?? 0;
         if (next >= 0) {
           node = next;
-          continue;
+        } else if (-next - 1 === EOS) {
+          node = DEAD;
+        } else {
+          emitted = EMIT | ((-next - 1) << SYMBOL_SHIFT);
+          node = 0;
         }
-        const symbol = -next - 1;
-        if (symbol === EOS) {
-          entry = FAIL;
-          break;
-        }
-        entry = EMIT | (symbol << 8);
-        node = 0;
       }
-      if (entry !== FAIL) entry |= node | (accepting[node] === 1 ? ACCEPT : 0);
-      table[state * 16 + nibble] = entry;
+      const accept = node !== DEAD && accepting[node] === 1 ? ACCEPT : 0;
+      table[state * 16 + nibble] = (node * 16) | emitted | accept;
     }
   }
   return table;
@@ -154,23 +158,21 @@ function output(capacity: number): Uint8Array {
  * in padding that is longer than 7 bits or not all ones (RFC 7541 §5.2).
  */
 export function huffmanDecode(src: Uint8Array, start: number, end: number): string {
-  const out = output(Math.floor(((end - start) * 8) / MIN_CODE_BITS));
+  // + 1: the loop stores a byte at out[length] even when it emits nothing.
+  const out = output(Math.floor(((end - start) * 8) / MIN_CODE_BITS) + 1);
   let length = 0;
-  let entry = ACCEPT; // the empty string is valid
+  let entry = ACCEPT; // state 0, the root; the empty string is valid
   for (let i = start; i < end; i++) {
     const byte = src[i] ?? 0;
-    entry = TRANSITIONS[((entry & 0xff) << 4) | (byte >> 4)] ?? FAIL;
-    if ((entry & (EMIT | FAIL)) !== 0) {
-      if ((entry & FAIL) !== 0) throw new HpackError('Huffman string contains EOS (RFC 7541 §5.2)');
-      out[length++] = (entry >> 8) & 0xff;
-    }
-    entry = TRANSITIONS[((entry & 0xff) << 4) | (byte & 0xf)] ?? FAIL;
-    if ((entry & (EMIT | FAIL)) !== 0) {
-      if ((entry & FAIL) !== 0) throw new HpackError('Huffman string contains EOS (RFC 7541 §5.2)');
-      out[length++] = (entry >> 8) & 0xff;
-    }
+    entry = TRANSITIONS[(entry & STATE) | (byte >> 4)] ?? 0;
+    out[length] = entry >> SYMBOL_SHIFT; // the Uint8Array keeps the low 8 bits: the symbol
+    length += (entry >> EMIT_SHIFT) & 1;
+    entry = TRANSITIONS[(entry & STATE) | (byte & 0xf)] ?? 0;
+    out[length] = entry >> SYMBOL_SHIFT;
+    length += (entry >> EMIT_SHIFT) & 1;
   }
   if ((entry & ACCEPT) === 0) {
+    if ((entry & STATE) === DEAD * 16) throw new HpackError('Huffman string contains EOS (RFC 7541 §5.2)');
     throw new HpackError('Huffman string padding is longer than 7 bits or not all ones (RFC 7541 §5.2)');
   }
   return latin1(out, 0, length);
