@@ -457,6 +457,19 @@ describe('the http2 server directly', () => {
   });
   afterAll(() => server.close());
 
+  it.each([0, 256])('answers a client that sets SETTINGS_HEADER_TABLE_SIZE %d (nghttp2 then insists on a table size update)', async (size) => {
+    const session = http2.connect(`http://${server.address}`, { settings: { headerTableSize: size } });
+    session.on('error', () => { /* reported by the calls */ });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const a = await rawCall(session, { chunks: [frame(ALLOWED)] });
+        expect([a.httpStatus, a.grpcStatus, decision(a.message)]).toEqual([200, 0, 'allow']);
+      }
+    } finally {
+      session.close();
+    }
+  });
+
   it('gets compressed messages from a grpc-js client with grpc.default_compression_algorithm gzip', async () => {
     const client = new grpc.Client(server.address, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': grpc.compressionAlgorithms.gzip });
     try {

@@ -20,7 +20,7 @@ import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, ErrorCode, FRAME_HEADER_LENGTH, Flag, FrameType, MAX_FRAME_SIZE_LIMIT, MAX_WINDOW, Setting,
   goawayFrame, rstStreamFrame, settingsFrame, windowUpdateFrame, writeFrameHeader,
 } from './frames.js';
-import { HpackDecoder, HpackError } from './hpack.js';
+import { HpackDecoder, HpackError, encodeTableSizeUpdate } from './hpack.js';
 import { RequestHeaderSink, type RequestHeaders } from './request-headers.js';
 
 export interface ConnectionLimits {
@@ -130,6 +130,13 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
   private blockParts: Buffer[] = [];
   private blockBytes = 0;
 
+  /**
+   * The peer set SETTINGS_HEADER_TABLE_SIZE: the next header block this side
+   * sends starts with a dynamic table size update (RFC 7541 §4.2; decoders
+   * built on nghttp2 insist when the size went down). This encoder never
+   * uses the dynamic table, so the update is always to 0.
+   */
+  private tableSizeUpdate = false;
   private prefaceSeen = 0;
   private settingsSeen = false;
   private partial: Buffer | undefined = undefined;
@@ -515,8 +522,10 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
           }
           this.peerMaxFrameSize = value;
           break;
+        case Setting.HEADER_TABLE_SIZE:
+          this.tableSizeUpdate = true;
+          break;
         default:
-          // HEADER_TABLE_SIZE: this side's encoder never uses the dynamic table;
           // MAX_CONCURRENT_STREAMS: a server opens no streams; the rest is advisory or unknown.
           break;
       }
@@ -591,8 +600,9 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
   // Writing
 
   /** Called by H2Stream.respond. */
-  send(h2stream: H2Stream, headerBlock: Buffer, body: Buffer | undefined, trailerBlock: Buffer | undefined): void {
+  send(h2stream: H2Stream, block: Buffer, body: Buffer | undefined, trailerBlock: Buffer | undefined): void {
     const stream = h2stream as S; // streams are made by newStream
+    const headerBlock = this.withTableSizeUpdate(block);
     if (body === undefined && trailerBlock === undefined) {
       this.pushHeaders(stream.id, headerBlock, true);
       this.finish(stream, stream.remoteEnded ? Finish.CLOSED : Finish.STOP_SENDING);
@@ -641,8 +651,15 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
     this.flushOutsideRead();
   }
 
+  private withTableSizeUpdate(block: Buffer): Buffer {
+    if (!this.tableSizeUpdate) return block;
+    this.tableSizeUpdate = false;
+    return Buffer.concat([TABLE_SIZE_ZERO, block]);
+  }
+
   /** A header block as HEADERS (+ CONTINUATION when larger than the peer's frame size). */
-  private pushHeaders(id: number, block: Buffer, endStream: boolean): void {
+  private pushHeaders(id: number, headerBlock: Buffer, endStream: boolean): void {
+    const block = this.withTableSizeUpdate(headerBlock);
     const max = this.peerMaxFrameSize;
     let off = 0;
     let type: number = FrameType.HEADERS;
@@ -811,6 +828,7 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
 }
 
 const SETTINGS_ACK = Buffer.from([0, 0, 0, FrameType.SETTINGS, Flag.ACK, 0, 0, 0, 0]);
+const TABLE_SIZE_ZERO = encodeTableSizeUpdate(0);
 /** Stands for "no trailers": the last DATA frame ends the stream. */
 const NO_TRAILERS = Buffer.alloc(0);
 /** HPACK for ":status: 431" (literal without indexing, indexed name :status). */
