@@ -457,6 +457,17 @@ describe('the http2 server directly', () => {
   });
   afterAll(() => server.close());
 
+  it('answers a client whose stream flow-control window is 1 byte (the answer waits for WINDOW_UPDATEs)', async () => {
+    const session = http2.connect(`http://${server.address}`, { settings: { initialWindowSize: 1 } });
+    session.on('error', () => { /* reported by the calls */ });
+    try {
+      const answers = await Promise.all([0, 1, 2].map(() => rawCall(session, { chunks: [frame(ALLOWED)] })));
+      expect(answers.map((a) => [a.httpStatus, a.grpcStatus, decision(a.message)])).toEqual([[200, 0, 'allow'], [200, 0, 'allow'], [200, 0, 'allow']]);
+    } finally {
+      session.close();
+    }
+  });
+
   it.each([0, 256])('answers a client that sets SETTINGS_HEADER_TABLE_SIZE %d (nghttp2 then insists on a table size update)', async (size) => {
     const session = http2.connect(`http://${server.address}`, { settings: { headerTableSize: size } });
     session.on('error', () => { /* reported by the calls */ });
