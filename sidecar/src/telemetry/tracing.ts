@@ -64,6 +64,12 @@ export function createAuditTracer(options: AuditTracerOptions): AuditTracer {
     worker = new Worker(new URL('./export-worker.js', import.meta.url), {
       workerData: data, name: 'agentwarden-span-export', env: { ...options.env },
       // The worker holds at most maxQueue spans; small generations keep the sidecar's RSS small.
+      // Measured (h2load -c4 -m16, OTLP http/protobuf to a local sink): the worker's
+      // heap is 16 MB idle (an empty Node worker alone is 11 MB, 7 MB of it in use)
+      // and 24-26 MB under load; a record is ~700 bytes cloned and ~1 KB on the
+      // worker's heap, so a full 2048-span queue is ~2 MB. Smaller limits (young
+      // 3-4 MB, old 32 MB) and smaller batches (export 128, handover 64) moved
+      // peak RSS by less than run-to-run noise (±7 MB), so these stay.
       resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 },
     });
     worker.unref();

@@ -1,0 +1,63 @@
+// bin/agentwarden sidecar: the launcher sets the memory settings the sidecar was
+// measured with (small V8 generations, two glibc malloc arenas), and settings
+// the caller already gave win. Read from the running process's environment
+// (/proc/<pid>/environ), so Linux only.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const LAUNCHER = join(ROOT, 'bin', 'agentwarden');
+const BENCH = join(ROOT, 'bench', 'peers', 'agentwarden');
+const onLinux = existsSync('/proc/self/environ') ? it : it.skip;
+
+const children: ChildProcess[] = [];
+
+afterEach(async () => {
+  await Promise.all(children.splice(0).map((c) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) {
+      resolve();
+      return;
+    }
+    c.once('exit', () => resolve());
+    c.kill('SIGTERM');
+  })));
+});
+
+/** Starts `bin/agentwarden sidecar` and resolves with its environment once it listens. */
+async function sidecarEnvironment(env: Readonly<Record<string, string>>): Promise<Map<string, string>> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'MALLOC_ARENA_MAX' && k !== 'NODE_OPTIONS'));
+  const child = spawn(LAUNCHER, [
+    'sidecar', '--policy', join(BENCH, 'policy.yaml'), '--pod', join(BENCH, 'pod.yaml'),
+    '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0',
+  ], { env: { ...inherited, OTEL_TRACES_EXPORTER: 'none', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      if (log.includes('"sidecar listening"')) resolve();
+    });
+    child.once('exit', (code) => { reject(new Error(`bin/agentwarden sidecar exited with ${String(code)} before listening:\n${log}`)); });
+  });
+  // The launcher execs node, so the child's pid is the sidecar's.
+  const environ = readFileSync(`/proc/${String(child.pid)}/environ`, 'utf8');
+  return new Map(environ.split('\0').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+}
+
+describe('bin/agentwarden sidecar', () => {
+  onLinux('runs the sidecar with two malloc arenas and small V8 generations', async () => {
+    const env = await sidecarEnvironment({});
+    expect(env.get('MALLOC_ARENA_MAX')).toBe('2');
+    expect(env.get('NODE_OPTIONS')?.trim()).toBe('--max-semi-space-size=2 --max-old-space-size=96');
+  });
+
+  onLinux('keeps the malloc arena count and the Node options the caller gave', async () => {
+    const env = await sidecarEnvironment({ MALLOC_ARENA_MAX: '4', NODE_OPTIONS: '--max-old-space-size=128' });
+    expect(env.get('MALLOC_ARENA_MAX')).toBe('4');
+    // Later flags win: the caller's come after the launcher's.
+    expect(env.get('NODE_OPTIONS')).toBe('--max-semi-space-size=2 --max-old-space-size=96 --max-old-space-size=128');
+  });
+});
