@@ -9,7 +9,9 @@ const MAX_DECISION_SERIES = 2048;
 interface DecisionSeries { readonly decision: string; readonly policy: string; readonly rule: string; count: number }
 
 export class SidecarMetrics {
-  private readonly decisions = new Map<string, DecisionSeries>();
+  /** policy -> rule -> [allow series, deny series]: looked up without building a key string per decision. */
+  private readonly decisions = new Map<string, Map<string, [DecisionSeries | undefined, DecisionSeries | undefined]>>();
+  private series = 0;
   private readonly buckets = new Array<number>(LATENCY_BUCKETS_SECONDS.length).fill(0);
   private latencyCount = 0;
   private latencySum = 0;
@@ -19,16 +21,7 @@ export class SidecarMetrics {
   controllerState: (() => string) | undefined;
 
   recordDecision(allowed: boolean, policy: string, rule: string, seconds: number): void {
-    const decision = allowed ? 'allow' : 'deny';
-    const key = `${decision}\u0000${policy}\u0000${rule}`;
-    let s = this.decisions.get(key);
-    if (s === undefined) {
-      const full = this.decisions.size >= MAX_DECISION_SERIES;
-      const k = full ? `${decision}\u0000other\u0000other` : key;
-      s = this.decisions.get(k) ?? { decision, policy: full ? 'other' : policy, rule: full ? 'other' : rule, count: 0 };
-      this.decisions.set(k, s);
-    }
-    s.count++;
+    this.seriesFor(allowed, policy, rule).count++;
     this.latencyCount++;
     this.latencySum += seconds;
     for (let i = 0; i < LATENCY_BUCKETS_SECONDS.length; i++) {
@@ -39,11 +32,41 @@ export class SidecarMetrics {
     }
   }
 
+  private seriesFor(allowed: boolean, policy: string, rule: string): DecisionSeries {
+    const slot = allowed ? 0 : 1;
+    const known = this.decisions.get(policy)?.get(rule)?.[slot];
+    if (known !== undefined) return known;
+    const full = this.series >= MAX_DECISION_SERIES;
+    const p = full ? 'other' : policy;
+    const r = full ? 'other' : rule;
+    let rules = this.decisions.get(p);
+    if (rules === undefined) {
+      rules = new Map();
+      this.decisions.set(p, rules);
+    }
+    let pair = rules.get(r);
+    if (pair === undefined) {
+      pair = [undefined, undefined];
+      rules.set(r, pair);
+    }
+    let s = pair[slot];
+    if (s === undefined) {
+      s = { decision: allowed ? 'allow' : 'deny', policy: p, rule: r, count: 0 };
+      pair[slot] = s;
+      this.series++;
+    }
+    return s;
+  }
+
   render(extra: { readonly ready: boolean; readonly snapshotVersion: string; readonly spansExported: number; readonly spansDropped: number }): string {
     const lines: string[] = [];
     lines.push('# HELP agentwarden_decisions_total Decisions by outcome, policy and rule.', '# TYPE agentwarden_decisions_total counter');
-    for (const s of this.decisions.values()) {
-      lines.push(`agentwarden_decisions_total{decision="${s.decision}",policy="${esc(s.policy)}",rule="${esc(s.rule)}"} ${s.count}`);
+    for (const rules of this.decisions.values()) {
+      for (const pair of rules.values()) {
+        for (const s of pair) {
+          if (s !== undefined) lines.push(`agentwarden_decisions_total{decision="${s.decision}",policy="${esc(s.policy)}",rule="${esc(s.rule)}"} ${s.count}`);
+        }
+      }
     }
     lines.push('# HELP agentwarden_check_duration_seconds Time from receiving a CheckRequest to answering it.', '# TYPE agentwarden_check_duration_seconds histogram');
     let cumulative = 0;
