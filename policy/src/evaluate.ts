@@ -2,8 +2,8 @@
 // decision, following DESIGN.md's decision semantics point by point. The clock
 // and the rate-limit state are passed in.
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import type { CheckRequest } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
 import type { CelBindings } from './cel.js';
+import type { CheckRequestFields } from './check-request.js';
 import {
   RULE_DEFAULT_DENY, RULE_INVALID_REQUEST,
   type AuditDecision, type Decision, type RequestFacts,
@@ -35,7 +35,7 @@ interface Verdict {
   readonly reason: string;
 }
 
-export function evaluate(loaded: LoadedSnapshot, check: CheckRequest, ctx: EvaluateContext): Decision {
+export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx: EvaluateContext): Decision {
   const read = readCheckRequest(check, { body: loaded.needsBody, headers: loaded.needsHeaders });
   if (!read.ok) {
     // Point 7: ambiguous requests are denied before any rule is looked at, in every mode.

@@ -8,5 +8,7 @@ export { parseAgentPolicy, parsePod, isAgentPolicyManifest, API_VERSION } from '
 export { compileSnapshot, checkPolicy, snapshotVersion, AggregateCompileError, type CompileOptions, type SecretResolver, type SecretRevision } from './compile.js';
 export { loadSnapshot, SnapshotLoadError, type LoadedSnapshot } from './load.js';
 export { evaluate, type EvaluateContext } from './evaluate.js';
+export type * from './check-request.js';
+export { decodeCheckRequest } from './check-request-wire.js';
 export { TokenBuckets, type RateLimiter } from './ratelimit.js';
 export { governingPolicies, selectorMatches } from './selector.js';

@@ -1,7 +1,7 @@
 // Reads an Envoy CheckRequest into the facts rules are matched against:
 // method, host, port, path segments, query, headers and, when some rule needs
 // it, the body and its MCP (JSON-RPC 2.0) reading.
-import type { CheckRequest } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
+import type { CheckRequestFields } from './check-request.js';
 import { checkRequestPath } from './paths.js';
 import { parseAuthority } from './hosts.js';
 import { readMcp, type McpCall } from './mcp.js';
@@ -46,7 +46,7 @@ function originationPort(value: string | undefined, host: string): number | unde
  * Reads `check`. `needs` says which costly parts to read; invalid requests
  * (ambiguous path, malformed authority) come back with the reason.
  */
-export function readCheckRequest(check: CheckRequest, needs: { readonly body: boolean; readonly headers: boolean }): RequestRead {
+export function readCheckRequest(check: CheckRequestFields, needs: { readonly body: boolean; readonly headers: boolean }): RequestRead {
   const http = check.attributes?.request?.http;
   const method = (http?.method ?? '').toUpperCase();
   const fullPath = http?.path ?? '';
@@ -83,14 +83,24 @@ export function readCheckRequest(check: CheckRequest, needs: { readonly body: bo
   return { ok: true, view: { method, host: auth.host, port, path, segments: checked.segments, rawQuery, timeMs, headers, body, bodyNote, bodyUnreadable, mcp } };
 }
 
-function collectHeaders(check: CheckRequest): Map<string, string> {
+// Non-fatal, BOM stripped: what `new TextDecoder()` does; stateless between decode() calls.
+const rawHeaderDecoder = new TextDecoder();
+
+function collectHeaders(check: CheckRequestFields): Map<string, string> {
   const http = check.attributes?.request?.http;
   const out = new Map<string, string>();
   if (http === undefined) return out;
-  for (const [k, v] of Object.entries(http.headers)) out.set(k.toLowerCase(), v);
+  const headers = http.headers;
+  // for-in visits own keys in Object.entries' order without allocating a pair per
+  // header (it was most of this function's cost); inherited keys are not headers.
+  for (const k in headers) {
+    if (!Object.hasOwn(headers, k)) continue;
+    const v = headers[k];
+    if (v !== undefined) out.set(k.toLowerCase(), v);
+  }
   // header_map (Envoy's encode_raw_headers): values may be raw bytes.
   for (const h of http.headerMap?.headers ?? []) {
-    const value = h.value !== '' ? h.value : new TextDecoder().decode(h.rawValue);
+    const value = h.value !== '' ? h.value : rawHeaderDecoder.decode(h.rawValue);
     const key = h.key.toLowerCase();
     const prev = out.get(key);
     out.set(key, prev === undefined ? value : `${prev},${value}`);
@@ -98,7 +108,7 @@ function collectHeaders(check: CheckRequest): Map<string, string> {
   return out;
 }
 
-function readBody(check: CheckRequest, headers: ReadonlyMap<string, string>): { body: unknown; note: string | undefined } {
+function readBody(check: CheckRequestFields, headers: ReadonlyMap<string, string>): { body: unknown; note: string | undefined } {
   const http = check.attributes?.request?.http;
   if (http === undefined) return { body: null, note: undefined };
   if ((headers.get(PARTIAL_BODY_HEADER) ?? '').toLowerCase() === 'true') return { body: null, note: 'body is partial (x-envoy-auth-partial-body: true)' };

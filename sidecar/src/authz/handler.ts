@@ -2,9 +2,7 @@
 // decides with the evaluator against the snapshot in force, records the audit
 // span and metrics. Never throws: anything unexpected becomes a deny with a
 // reason, so a `failure_mode_allow` Envoy never turns an error into an allow.
-import { fromBinary } from '@bufbuild/protobuf';
-import { CheckRequestSchema, type CheckRequest } from '../../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
-import { evaluate, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED, type Decision } from '../../../policy/src/index.js';
+import { decodeCheckRequest, evaluate, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED, type CheckRequestFields, type Decision } from '../../../policy/src/index.js';
 import type { PolicyState } from '../state.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { AuditTracer } from '../telemetry/tracing.js';
@@ -29,14 +27,15 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
   return (bytes) => {
     const started = performance.now();
     const startMs = deps.clock();
-    let check: CheckRequest | undefined;
+    let check: CheckRequestFields | undefined;
     let decision: Decision;
     const loaded = deps.state.snapshot;
     try {
       if (bytes.length > deps.maxRequestBytes) {
         decision = refuse(RULE_INVALID_REQUEST, `CheckRequest of ${bytes.length} bytes exceeds the limit of ${deps.maxRequestBytes}`);
       } else {
-        check = fromBinary(CheckRequestSchema, bytes, { readUnknownFields: false });
+        // Only the fields the decision reads, as protobuf-es would decode them (check-request-wire.ts).
+        check = decodeCheckRequest(bytes);
         decision = loaded === undefined
           ? refuse(RULE_NO_POLICY_LOADED, 'no policy snapshot loaded yet: every request is denied until one is')
           : evaluate(loaded, check, { nowMs: startMs, rateLimiter: deps.state.rateLimiter });
@@ -63,9 +62,12 @@ function refuse(rule: string, reason: string): Decision {
   return { allowed: false, mode: 'Enforce', policy: '', rule, reason, auditDecision: null, headers: [], request: undefined };
 }
 
-function headerFromMap(check: CheckRequest | undefined, name: string): string | undefined {
+// Non-fatal, BOM stripped: what `new TextDecoder()` does; stateless between decode() calls.
+const rawHeaderDecoder = new TextDecoder();
+
+function headerFromMap(check: CheckRequestFields | undefined, name: string): string | undefined {
   for (const h of check?.attributes?.request?.http?.headerMap?.headers ?? []) {
-    if (h.key.toLowerCase() === name) return h.value !== '' ? h.value : new TextDecoder().decode(h.rawValue);
+    if (h.key.toLowerCase() === name) return h.value !== '' ? h.value : rawHeaderDecoder.decode(h.rawValue);
   }
   return undefined;
 }
