@@ -1,8 +1,9 @@
 // Protobuf wire primitives over one buffer with one cursor, for the hand-written
-// CheckRequest decoder. Each primitive accepts and rejects exactly what the one
-// of protobuf-es 2.17 (wire/binary-encoding.js, wire/varint.js) of the same name
-// does, and yields the same value, so the decoder can promise "same result as
-// fromBinary" field by field. Errors are plain Errors with short messages.
+// CheckRequest decoder. Each primitive accepts and rejects exactly what its
+// counterpart in protobuf-es 2.17 (BinaryReader in wire/binary-encoding.js,
+// wire/varint.js) does and yields the same value, so the decoder can promise
+// "same result as fromBinary" field by field. Errors are plain Errors with
+// short messages.
 
 export const WIRE_VARINT = 0;
 export const WIRE_FIXED64 = 1;
@@ -75,9 +76,10 @@ export class WireReader {
   /** A tag (field number << 3 | wire type), validated as BinaryReader.tag() does. */
   tag(): number {
     const start = this.pos;
+    // Past the end reads as a continuation byte: uint32() then throws.
     const b = this.buf[start] ?? 0x80;
     let tag: number;
-    if (b < 0x80 && start < this.len) {
+    if (b < 0x80) {
       this.pos = start + 1;
       tag = b;
     } else {
