@@ -14,7 +14,22 @@
 // conformance suite (sidecar/test/h2spec.test.ts). grpc-js stays available in
 // server.ts (impl: 'grpc-js') as a fallback.
 //
-// MEASUREMENTS_PLACEHOLDER
+// Measured on the 2-core dev VM (Node 24.21), the whole sidecar as a process
+// (bench/peers/agentwarden policy and pod, audit spans exported over OTLP
+// http/protobuf to a local sink, launcher heap flags), this server against the
+// node:http2 one it replaced (commit a22e42f), two interleaved rounds each of
+//   h2load -n 60000 -c4 -m16 -t1 -d .cache/bench/data/agentwarden-allowed.bin \
+//     -H 'content-type: application/grpc' -H 'te: trailers' \
+//     http://127.0.0.1:PORT/envoy.service.auth.v3.Authorization/Check
+// with CPU per request from /proc/<pid>/stat around each run:
+//                                   req/s per round       CPU µs/request
+//   node:http2 + protobuf-es        14,657   16,133        91     84
+//   this server, wire codecs        31,491   40,153        48     36
+// (the first rewrite, framing only, before the CheckRequest and CheckResponse
+// codecs were replaced: 20.1k and 28.1k req/s, 63 and 50 µs, against 7.7k and
+// 11.7k for node:http2 in the same run). A bare responder on node:http2 with a
+// prebuilt answer managed 16-36k req/s under h2load on this machine; framing
+// alone on a socket, 130-196k.
 //
 // gRPC semantics kept, and where the product rule bends them:
 // - Only POST /envoy.service.auth.v3.Authorization/Check with content-type
