@@ -100,12 +100,6 @@ export class H2Stream {
     this.answered = true;
     this.connection.send(this, headerBlock, body, trailerBlock);
   }
-
-  /** Resets the stream (RST_STREAM with `code`). */
-  reset(code: number): void {
-    if (this.closed) return;
-    this.connection.resetStream(this, code);
-  }
 }
 
 export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner {
@@ -155,7 +149,15 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
     private readonly limits: ConnectionLimits,
   ) {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onRead(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      // A bug here must cost this connection, not the sidecar: Envoy's retry
+      // gets a fresh one, and a crash would take every decision down.
+      try {
+        this.onRead(chunk);
+      } catch {
+        this.connectionError(ErrorCode.INTERNAL_ERROR, 'internal error');
+      }
+    });
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => { /* 'close' follows */ });
     socket.on('close', () => this.onClose());
@@ -164,11 +166,6 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
       windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW),
     );
     this.flush();
-  }
-
-  /** Streams open right now. */
-  get activeStreams(): number {
-    return this.streams.size;
   }
 
   /** Graceful close: GOAWAY, serve what is in flight, then end the socket. */
