@@ -10,5 +10,6 @@ export { loadSnapshot, SnapshotLoadError, type LoadedSnapshot } from './load.js'
 export { evaluate, type EvaluateContext } from './evaluate.js';
 export type * from './check-request.js';
 export { decodeCheckRequest } from './check-request-wire.js';
+export { headerMapValue } from './request.js';
 export { TokenBuckets, type RateLimiter } from './ratelimit.js';
 export { governingPolicies, selectorMatches } from './selector.js';

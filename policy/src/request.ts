@@ -86,6 +86,11 @@ export function readCheckRequest(check: CheckRequestFields, needs: { readonly bo
 // Non-fatal, BOM stripped: what `new TextDecoder()` does; stateless between decode() calls.
 const rawHeaderDecoder = new TextDecoder();
 
+/** A header_map entry's value: `value`, or `raw_value` read as UTF-8 when value is empty (Envoy's encode_raw_headers). */
+export function headerMapValue(h: { readonly value: string; readonly rawValue: Uint8Array }): string {
+  return h.value !== '' ? h.value : rawHeaderDecoder.decode(h.rawValue);
+}
+
 function collectHeaders(check: CheckRequestFields): Map<string, string> {
   const http = check.attributes?.request?.http;
   const out = new Map<string, string>();
@@ -100,7 +105,7 @@ function collectHeaders(check: CheckRequestFields): Map<string, string> {
   }
   // header_map (Envoy's encode_raw_headers): values may be raw bytes.
   for (const h of http.headerMap?.headers ?? []) {
-    const value = h.value !== '' ? h.value : rawHeaderDecoder.decode(h.rawValue);
+    const value = headerMapValue(h);
     const key = h.key.toLowerCase();
     const prev = out.get(key);
     out.set(key, prev === undefined ? value : `${prev},${value}`);

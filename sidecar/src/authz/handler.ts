@@ -2,7 +2,7 @@
 // decides with the evaluator against the snapshot in force, records the audit
 // span and metrics. Never throws: anything unexpected becomes a deny with a
 // reason, so a `failure_mode_allow` Envoy never turns an error into an allow.
-import { decodeCheckRequest, evaluate, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED, type CheckRequestFields, type Decision } from '../../../policy/src/index.js';
+import { decodeCheckRequest, evaluate, headerMapValue, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED, type CheckRequestFields, type Decision } from '../../../policy/src/index.js';
 import type { PolicyState } from '../state.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { AuditTracer } from '../telemetry/tracing.js';
@@ -62,12 +62,9 @@ function refuse(rule: string, reason: string): Decision {
   return { allowed: false, mode: 'Enforce', policy: '', rule, reason, auditDecision: null, headers: [], request: undefined };
 }
 
-// Non-fatal, BOM stripped: what `new TextDecoder()` does; stateless between decode() calls.
-const rawHeaderDecoder = new TextDecoder();
-
 function headerFromMap(check: CheckRequestFields | undefined, name: string): string | undefined {
   for (const h of check?.attributes?.request?.http?.headerMap?.headers ?? []) {
-    if (h.key.toLowerCase() === name) return h.value !== '' ? h.value : rawHeaderDecoder.decode(h.rawValue);
+    if (h.key.toLowerCase() === name) return headerMapValue(h);
   }
   return undefined;
 }

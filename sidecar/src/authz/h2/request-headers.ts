@@ -2,7 +2,7 @@
 // while HPACK decodes them: the HPACK sink keeps only what the gRPC layer reads
 // (no header object per request) and notes the first reason the field section
 // is malformed (a stream error PROTOCOL_ERROR, §8.1.1).
-import type { HeaderSink } from './hpack.js';
+import { headerFieldSize, type HeaderSink } from './hpack.js';
 
 /** What the gRPC layer needs from a request's headers. */
 export interface RequestHeaders {
@@ -51,7 +51,7 @@ export class RequestHeaderSink implements HeaderSink, RequestHeaders {
   }
 
   header(name: string, value: string): void {
-    this.listSize += name.length + value.length + 32;
+    this.listSize += headerFieldSize(name, value);
     if (this.malformed !== '') return; // keep decoding (HPACK state), but the first reason stands
     if (!validName(name)) {
       this.malformed = 'invalid header field name';
