@@ -5,6 +5,7 @@ import { InputError } from '../../policy/io/manifests.js';
 import { SnapshotLoadError } from '../../policy/src/load.js';
 import { decisionJson, runCheck } from './check.js';
 import { runSuites, suiteFiles } from './test-suite.js';
+import { EXIT_FAILED, EXIT_INPUT, EXIT_OK } from './exit-codes.js';
 
 const USAGE = `usage:
   agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--now RFC3339]
@@ -15,9 +16,7 @@ const USAGE = `usage:
 check prints one JSON decision {allowed, mode, policy, rule, reason, auditDecision} and exits 0;
 invalid input exits 2. test runs policy test suites (*.test.yaml) and exits 1 when any case fails.`;
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_INPUT = 2;
+export { EXIT_FAILED, EXIT_INPUT, EXIT_OK } from './exit-codes.js';
 
 export function main(argv: readonly string[], out: (s: string) => void, err: (s: string) => void): number {
   const [command, ...rest] = argv;

@@ -1,7 +1,8 @@
-// Entry point of bin/agentwarden. Long-running programs are loaded only when
-// asked for, so `check` and `test` stay light and the sidecar never loads the
-// controller's Kubernetes client.
-import { main, EXIT_INPUT } from './main.js';
+// Entry point of bin/agentwarden. Each command loads only its own modules, so
+// `check` and `test` stay light, the sidecar never loads the controller's
+// Kubernetes client, and neither long-running program loads the CLI's
+// (protobuf-es Envoy messages for JSON requests, test suites).
+import { EXIT_INPUT } from './exit-codes.js';
 
 const [command, ...rest] = process.argv.slice(2);
 
@@ -20,5 +21,6 @@ if (command === 'sidecar') {
 } else if (command === 'controller') {
   await serve('controller', async () => (await import('../../controller/src/main.js')).controllerCommand(rest));
 } else {
+  const { main } = await import('./main.js');
   process.exitCode = main(process.argv.slice(2), (s) => process.stdout.write(`${s}\n`), (s) => process.stderr.write(`${s}\n`));
 }

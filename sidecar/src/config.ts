@@ -31,10 +31,10 @@ export interface SidecarConfig {
   readonly maxRequestBytes: number;
   /** Audit spans: exporter protocol, or undefined when export is off (OTEL_TRACES_EXPORTER=none / OTEL_SDK_DISABLED=true). */
   readonly otlpProtocol: OtlpProtocol | undefined;
-  /** The OTEL_* environment handed to the span export worker, whose OTLP exporter reads OTEL_EXPORTER_OTLP_* itself. */
-  readonly otelEnv: Readonly<Record<string, string>>;
   /** Batch span processor queue bound; spans beyond it are dropped and counted. Default 2048 (OTEL_BSP_MAX_QUEUE_SIZE). */
   readonly spanQueueSize: number;
+  /** Spans per export request, at most. Default 128 (OTEL_BSP_MAX_EXPORT_BATCH_SIZE; the SDK's is 512). */
+  readonly spanExportBatchSize: number;
   /** Batch export delay in ms. Default 1000 (OTEL_BSP_SCHEDULE_DELAY). */
   readonly spanExportDelayMs: number;
   /** Quiet time after a policy file change before reloading, ms. Default 100. */
@@ -99,8 +99,8 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     secretsDir: values['secrets-dir'],
     maxRequestBytes: positiveInt(values['max-request-bytes'], '--max-request-bytes'),
     otlpProtocol: disabled || !isProtocol(protocol) ? undefined : protocol,
-    otelEnv: Object.freeze(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined))),
     spanQueueSize: positiveInt(env['OTEL_BSP_MAX_QUEUE_SIZE'] ?? '2048', 'OTEL_BSP_MAX_QUEUE_SIZE'),
+    spanExportBatchSize: positiveInt(env['OTEL_BSP_MAX_EXPORT_BATCH_SIZE'] ?? '128', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
     spanExportDelayMs: positiveInt(env['OTEL_BSP_SCHEDULE_DELAY'] ?? '1000', 'OTEL_BSP_SCHEDULE_DELAY'),
     reloadDebounceMs: 100,
     logLevel: level,

@@ -8,10 +8,7 @@ import { createAuditTracer, type AuditTracer } from './telemetry/tracing.js';
 import { createCheckHandler } from './authz/handler.js';
 import { startAuthzServer, type AuthzServer } from './authz/server.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
-import { compileLocal, watchPaths, type Watcher } from './standalone/source.js';
-import { loadPod } from '../../policy/io/manifests.js';
 import { loadSnapshot } from '../../policy/src/index.js';
-import { DistributionClient } from './distribution/client.js';
 
 export const SIDECAR_VERSION = '0.1.0';
 
@@ -31,8 +28,10 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   const metrics = new SidecarMetrics();
   const pod = config.podFile === undefined
     ? { namespace: config.namespace, name: config.podName, serviceAccount: '', labels: {} }
-    : loadPod(config.podFile);
-  const tracer = createAuditTracer({
+    // Each mode loads only its own source: standalone the YAML reader, controller mode grpc-js.
+    : (await import('../../policy/io/manifests.js')).loadPod(config.podFile);
+  let lastExportFailureLog = 0;
+  const tracer = await createAuditTracer({
     protocol: config.otlpProtocol,
     resource: {
       'service.name': 'agentwarden-sidecar',
@@ -41,15 +40,21 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       ...(pod.serviceAccount === '' ? {} : { 'k8s.serviceaccount.name': pod.serviceAccount }),
     },
     maxQueue: config.spanQueueSize,
+    batchSize: config.spanExportBatchSize,
     delayMs: config.spanExportDelayMs,
-    env: config.otelEnv,
-    onWorkerError: (e) => { log.log('error', 'audit span export worker failed; spans are dropped and counted', { error: e.message }); },
+    onExportFailure: (error, spans) => {
+      // At most one line a minute: a collector that is down fails every batch.
+      if (Date.now() - lastExportFailureLog < 60_000) return;
+      lastExportFailureLog = Date.now();
+      log.log('warn', 'audit span export failed; the spans are dropped and counted in agentwarden_spans_dropped_total', { error: error?.message ?? 'unknown', spans });
+    },
   });
 
   let lastError: string | undefined;
   let lastErrorOf: () => string | undefined = () => undefined;
   let source: { reload(): void; stop(): Promise<void>; status(): string };
   if (config.controller === undefined) {
+    const { compileLocal, watchPaths } = await import('./standalone/source.js');
     const reload = (): void => {
       try {
         const next = compileLocal({ policyPaths: config.policyPaths, podFile: config.podFile ?? '', secretsDir: config.secretsDir });
@@ -64,9 +69,10 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       }
     };
     reload();
-    const watcher: Watcher = watchPaths([...config.policyPaths, config.podFile ?? '', ...(config.secretsDir === undefined ? [] : [config.secretsDir])], config.reloadDebounceMs, reload);
+    const watcher = watchPaths([...config.policyPaths, config.podFile ?? '', ...(config.secretsDir === undefined ? [] : [config.secretsDir])], config.reloadDebounceMs, reload);
     source = { reload, stop: () => { watcher.close(); return Promise.resolve(); }, status: () => 'standalone' };
   } else {
+    const { DistributionClient } = await import('./distribution/client.js');
     const client = new DistributionClient({
       address: config.controller, tokenFile: config.tokenFile, namespace: config.namespace, podName: config.podName,
       caFile: config.controllerCa, sidecarVersion: SIDECAR_VERSION, log,

@@ -104,7 +104,6 @@ export async function startTestSidecar(options: SidecarOptions): Promise<TestSid
   const listen = options.listen === 'unix' ? `unix:${join(dir, 'authz.sock')}` : (options.listen ?? '127.0.0.1:0');
   const parsed = readSidecarConfig(
     ['--listen', listen, '--admin-listen', '127.0.0.1:0', '--policy', policyDir, '--pod', podFile, '--secrets-dir', secretsDir],
-    // The export worker's OTLP exporter reads OTEL_EXPORTER_OTLP_* from the environment the config captured.
     { OTEL_TRACES_EXPORTER: 'none', ...options.env, ...options.exporterEnv },
   );
   const config: SidecarConfig = { ...parsed, ...options.config };

@@ -87,10 +87,8 @@ import * as net from 'node:net';
 import * as zlib from 'node:zlib';
 import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { toBinary } from '@bufbuild/protobuf';
-import { CheckResponseSchema } from '../../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
 import type { CheckHandler } from './handler.js';
-import { checkResponse } from './respond.js';
+import { encodeCheckResponse } from './response-wire.js';
 import { H2Connection, H2Stream, type StreamOwner } from './h2/connection.js';
 import { encodeHeaderBlock } from './h2/hpack.js';
 import type { RequestHeaders } from './h2/request-headers.js';
@@ -144,10 +142,10 @@ const HTTP_415 = encodeHeaderBlock([[':status', '415']]);
 const ACCEPT_ENCODING = 'identity,deflate,gzip';
 
 /** A deny for the case the handler breaks its promise and throws. */
-const FALLBACK_DENY = toBinary(CheckResponseSchema, checkResponse({
+const FALLBACK_DENY = encodeCheckResponse({
   allowed: false, mode: 'Enforce', policy: '', rule: 'internal-error', reason: 'agentwarden: internal error while deciding',
   auditDecision: null, headers: [], request: undefined,
-}, ''));
+}, '');
 
 interface Limits {
   readonly handler: CheckHandler;

@@ -7,16 +7,10 @@ import { CheckResponseSchema, type CheckResponse } from '../../../proto/gen/envo
 import { HeaderValueOption_HeaderAppendAction } from '../../../proto/gen/envoy/config/core/v3/base_pb.js';
 import { StatusCode } from '../../../proto/gen/envoy/type/v3/http_status_pb.js';
 import type { Decision } from '../../../policy/src/index.js';
+import { AUDIT_HEADER, DECISION_HEADER, DECISION_ID_HEADER, RULE_HEADER, deniedBody } from './denial.js';
 
 const GRPC_OK = 0;
 const GRPC_PERMISSION_DENIED = 7;
-/** JSON-RPC server-defined error code used for policy denials. */
-export const JSONRPC_DENIED = -32001;
-
-export const DECISION_HEADER = 'x-agentwarden-decision';
-export const DECISION_ID_HEADER = 'x-agentwarden-decision-id';
-export const AUDIT_HEADER = 'x-agentwarden-audit-decision';
-export const RULE_HEADER = 'x-agentwarden-rule';
 
 function header(key: string, value: string): { header: { key: string; value: string }; appendAction: HeaderValueOption_HeaderAppendAction } {
   return { header: { key, value }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD };
@@ -50,12 +44,4 @@ export function checkResponse(d: Decision, decisionId: string): CheckResponse {
       },
     },
   });
-}
-
-/** The denied response's body: a JSON-RPC error carrying the request's id for MCP calls, else the JSON error object. */
-export function deniedBody(d: Decision, decisionId: string): string {
-  const isMcp = d.request !== undefined && d.request.mcpMethod !== '';
-  return isMcp
-    ? JSON.stringify({ jsonrpc: '2.0', id: d.request.mcpId ?? null, error: { code: JSONRPC_DENIED, message: `denied by agentwarden: ${d.reason}`, data: { policy: d.policy, rule: d.rule, decisionId } } })
-    : JSON.stringify({ error: 'denied by agentwarden', policy: d.policy, rule: d.rule, reason: d.reason, decisionId });
 }

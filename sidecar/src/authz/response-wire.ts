@@ -17,7 +17,7 @@
 //   DeniedHttpResponse status=1 headers=2 body=3      HttpStatus code=1
 //   HeaderValueOption  header=1 append_action=3       HeaderValue key=1 value=2
 import type { Decision } from '../../../policy/src/index.js';
-import { AUDIT_HEADER, DECISION_HEADER, DECISION_ID_HEADER, RULE_HEADER, deniedBody } from './respond.js';
+import { AUDIT_HEADER, DECISION_HEADER, DECISION_ID_HEADER, RULE_HEADER, deniedBody } from './denial.js';
 
 const GRPC_PERMISSION_DENIED = 7;
 const HTTP_FORBIDDEN = 403;

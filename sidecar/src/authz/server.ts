@@ -5,9 +5,8 @@
 //
 // Two implementations: 'http2' (default; http2-server.ts, gRPC framing on our
 // own HTTP/2 framing layer, see there for why and for the measurements) and
-// 'grpc-js' (the first one, kept for side-by-side benchmarks and as a fallback).
-import { rmSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
+// 'grpc-js' (grpc-js-server.ts: the first one, kept for side-by-side
+// benchmarks and as a fallback).
 import type { CheckHandler } from './handler.js';
 import { CHECK_PATH, startHttp2AuthzServer } from './http2-server.js';
 
@@ -20,18 +19,6 @@ export interface AuthzServerOptions {
   /** Which gRPC server serves Check. Default 'http2'. */
   readonly impl?: AuthzServerImpl;
 }
-
-const authorizationService: grpc.ServiceDefinition = {
-  Check: {
-    path: CHECK_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (b: Uint8Array): Buffer => Buffer.from(b),
-    requestDeserialize: (b: Buffer): Uint8Array => b,
-    responseSerialize: (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-    responseDeserialize: (b: Buffer): Buffer => b,
-  },
-};
 
 export interface AuthzServer {
   /** The bound address: "127.0.0.1:<port>" or "unix:/path". */
@@ -49,29 +36,7 @@ export async function startAuthzServer(listen: string, handler: CheckHandler, ma
     case 'http2':
       return startHttp2AuthzServer(listen, handler, maxRequestBytes);
     case 'grpc-js':
-      return startGrpcJsAuthzServer(listen, handler, maxRequestBytes);
+      // Loaded only when asked for: grpc-js is not on the default path.
+      return (await import('./grpc-js-server.js')).startGrpcJsAuthzServer(listen, handler, maxRequestBytes);
   }
-}
-
-async function startGrpcJsAuthzServer(listen: string, handler: CheckHandler, maxRequestBytes: number): Promise<AuthzServer> {
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': Math.min(4 * maxRequestBytes, 2 ** 31 - 1),
-    'grpc.enable_channelz': 0,
-  });
-  server.addService(authorizationService, {
-    Check: (call: grpc.ServerUnaryCall<Uint8Array, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>): void => {
-      callback(null, handler(call.request));
-    },
-  });
-  if (listen.startsWith('unix:')) rmSync(listen.slice('unix:'.length), { force: true });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err === null ? resolve(p) : reject(new Error(`ext_authz: cannot listen on ${listen}: ${err.message}`, { cause: err }))));
-  });
-  const address = listen.startsWith('unix:') ? listen : `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
-  return {
-    address,
-    close: () => new Promise<void>((resolve) => {
-      server.tryShutdown(() => resolve());
-    }),
-  };
 }

@@ -1,21 +1,6 @@
-// What the decision path hands to the export worker: one finished audit span
-// as plain data (structured-clone friendly), and the W3C trace context it
-// continues.
-import type { Attributes } from '@opentelemetry/api';
+// The W3C trace context a decision continues (traceparent), and the random
+// ids of new traces and spans.
 import { randomFillSync } from 'node:crypto';
-
-export interface SpanRecord {
-  readonly traceId: string;
-  readonly spanId: string;
-  /** "" for a root span. */
-  readonly parentSpanId: string;
-  readonly traceFlags: number;
-  readonly traceState: string | undefined;
-  /** ms since the epoch (fractional). */
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly attributes: Attributes;
-}
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO_TRACE = '0'.repeat(32);

@@ -1,0 +1,43 @@
+// Check served by grpc-js: the sidecar's first ext_authz server, kept for
+// side-by-side benchmarks and as a fallback (--grpc-impl grpc-js). The default
+// is http2-server.ts.
+import { rmSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import type { CheckHandler } from './handler.js';
+import { CHECK_PATH } from './http2-server.js';
+import type { AuthzServer } from './server.js';
+
+const authorizationService: grpc.ServiceDefinition = {
+  Check: {
+    path: CHECK_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (b: Uint8Array): Buffer => Buffer.from(b),
+    requestDeserialize: (b: Buffer): Uint8Array => b,
+    responseSerialize: (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    responseDeserialize: (b: Buffer): Buffer => b,
+  },
+};
+
+export async function startGrpcJsAuthzServer(listen: string, handler: CheckHandler, maxRequestBytes: number): Promise<AuthzServer> {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': Math.min(4 * maxRequestBytes, 2 ** 31 - 1),
+    'grpc.enable_channelz': 0,
+  });
+  server.addService(authorizationService, {
+    Check: (call: grpc.ServerUnaryCall<Uint8Array, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>): void => {
+      callback(null, handler(call.request));
+    },
+  });
+  if (listen.startsWith('unix:')) rmSync(listen.slice('unix:'.length), { force: true });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err === null ? resolve(p) : reject(new Error(`ext_authz: cannot listen on ${listen}: ${err.message}`, { cause: err }))));
+  });
+  const address = listen.startsWith('unix:') ? listen : `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
+  return {
+    address,
+    close: () => new Promise<void>((resolve) => {
+      server.tryShutdown(() => resolve());
+    }),
+  };
+}
