@@ -33,7 +33,7 @@ export interface SidecarConfig {
   readonly otlpProtocol: OtlpProtocol | undefined;
   /** Batch span processor queue bound; spans beyond it are dropped and counted. Default 2048 (OTEL_BSP_MAX_QUEUE_SIZE). */
   readonly spanQueueSize: number;
-  /** Spans per export request, at most. Default 128 (OTEL_BSP_MAX_EXPORT_BATCH_SIZE; the SDK's is 512). */
+  /** Spans per export request, at most. Default 512 (OTEL_BSP_MAX_EXPORT_BATCH_SIZE). */
   readonly spanExportBatchSize: number;
   /** Batch export delay in ms. Default 1000 (OTEL_BSP_SCHEDULE_DELAY). */
   readonly spanExportDelayMs: number;
@@ -100,7 +100,7 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     maxRequestBytes: positiveInt(values['max-request-bytes'], '--max-request-bytes'),
     otlpProtocol: disabled || !isProtocol(protocol) ? undefined : protocol,
     spanQueueSize: positiveInt(env['OTEL_BSP_MAX_QUEUE_SIZE'] ?? '2048', 'OTEL_BSP_MAX_QUEUE_SIZE'),
-    spanExportBatchSize: positiveInt(env['OTEL_BSP_MAX_EXPORT_BATCH_SIZE'] ?? '128', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
+    spanExportBatchSize: positiveInt(env['OTEL_BSP_MAX_EXPORT_BATCH_SIZE'] ?? '512', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
     spanExportDelayMs: positiveInt(env['OTEL_BSP_SCHEDULE_DELAY'] ?? '1000', 'OTEL_BSP_SCHEDULE_DELAY'),
     reloadDebounceMs: 100,
     logLevel: level,

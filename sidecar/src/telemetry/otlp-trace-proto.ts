@@ -32,7 +32,7 @@ import type { IExportTraceServiceResponse, ISerializer } from '@opentelemetry/ot
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { WIRE_LEN, WIRE_VARINT, WireReader } from '../../../policy/src/wire-reader.js';
+import { WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader } from '../../../policy/src/wire-reader.js';
 
 const LEN = 2;
 const VARINT = 0;
@@ -86,6 +86,118 @@ export const traceProtoSerializer: ISerializer<ReadableSpan[], IExportTraceServi
     return out;
   },
 };
+
+/**
+ * A span that carries its own OTLP encoding: the serializer copies these bytes
+ * instead of reading the span. DecisionSpan encodes itself when it is queued,
+ * so that what waits for export is a few hundred bytes, not objects.
+ */
+export const ENCODED_SPAN: unique symbol = Symbol('agentwarden.otlpSpanBytes');
+
+export interface EncodedSpan {
+  /** The Span message's fields (without its tag and length), as writeSpanFields writes them. */
+  readonly [ENCODED_SPAN]: Uint8Array;
+}
+
+/** Encoded spans are copied into slabs of this size: one allocation per ~100 spans, not one per span. */
+const SLAB_SIZE = 64 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabUsed = 0;
+let scratch: Writer | undefined;
+
+/** The Span message of `span` (fields only, no tag or length), as serializeRequest writes it. */
+export function encodeSpan(span: ReadableSpan): Uint8Array {
+  scratch ??= new Writer(4096);
+  scratch.reset();
+  writeSpanFields(scratch, span);
+  const bytes = scratch.finish();
+  if (bytes.length > SLAB_SIZE / 4) return Buffer.from(bytes);
+  if (slabUsed + bytes.length > SLAB_SIZE) {
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + bytes.length);
+  out.set(bytes);
+  slabUsed += bytes.length;
+  return out;
+}
+
+/** The attributes (field 9) of an encoded Span message, as they were given to encodeSpan. */
+export function decodeSpanAttributes(spanFields: Uint8Array): Attributes {
+  const r = new WireReader(spanFields);
+  const out: Record<string, unknown> = {};
+  while (r.pos < r.len) {
+    const tag = r.tag();
+    if (tag === ((9 << 3) | WIRE_LEN)) {
+      const start = r.lengthDelimited();
+      readKeyValue(new WireReader(spanFields.subarray(start, r.pos)), out);
+    } else {
+      r.skipUnknown(tag, 0);
+    }
+  }
+  return out as Attributes;
+}
+
+function readKeyValue(r: WireReader, into: Record<string, unknown>): void {
+  let key = '';
+  let value: unknown;
+  while (r.pos < r.len) {
+    const tag = r.tag();
+    if (tag === ((1 << 3) | WIRE_LEN)) key = r.string();
+    else if (tag === ((2 << 3) | WIRE_LEN)) value = readAnyValue(sub(r));
+    else r.skipUnknown(tag, 0);
+  }
+  // defineProperty, so that a key like "__proto__" is an attribute like any other.
+  Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function readAnyValue(r: WireReader): unknown {
+  let value: unknown;
+  while (r.pos < r.len) {
+    const tag = r.tag();
+    switch (tag) {
+      case (1 << 3) | WIRE_LEN: value = r.string(); break;
+      case (2 << 3) | WIRE_VARINT: value = r.uint32() !== 0; break;
+      case (3 << 3) | WIRE_VARINT: value = Number(r.int64()); break;
+      case (4 << 3) | WIRE_FIXED64: {
+        value = Buffer.from(r.buf.buffer, r.buf.byteOffset, r.buf.byteLength).readDoubleLE(r.pos);
+        r.skipUnknown(tag, 0);
+        break;
+      }
+      case (5 << 3) | WIRE_LEN: {
+        const items: unknown[] = [];
+        const array = sub(r);
+        while (array.pos < array.len) {
+          const itemTag = array.tag();
+          if (itemTag === ((1 << 3) | WIRE_LEN)) items.push(readAnyValue(sub(array)));
+          else array.skipUnknown(itemTag, 0);
+        }
+        value = items;
+        break;
+      }
+      case (6 << 3) | WIRE_LEN: {
+        const record: Record<string, unknown> = {};
+        const list = sub(r);
+        while (list.pos < list.len) {
+          const kvTag = list.tag();
+          if (kvTag === ((1 << 3) | WIRE_LEN)) readKeyValue(sub(list), record);
+          else list.skipUnknown(kvTag, 0);
+        }
+        value = record;
+        break;
+      }
+      case (7 << 3) | WIRE_LEN: value = Uint8Array.from(r.bytes()); break;
+      default: r.skipUnknown(tag, 0);
+    }
+  }
+  return value;
+}
+
+/** A reader over the length-delimited field at the cursor (the cursor moves past it). */
+function sub(r: WireReader): WireReader {
+  const start = r.lengthDelimited();
+  return new WireReader(r.buf.subarray(start, r.pos));
+}
 
 function partialSuccess(r: WireReader): NonNullable<IExportTraceServiceResponse['partialSuccess']> {
   const out: NonNullable<IExportTraceServiceResponse['partialSuccess']> = {};
@@ -144,8 +256,19 @@ function writeScope(w: Writer, scope: InstrumentationScope & { readonly attribut
   w.end(at);
 }
 
+/** A Span message, length first: the span's own encoding when it carries one (ENCODED_SPAN). */
 function writeSpan(w: Writer, span: ReadableSpan): void {
+  const encoded = (span as Partial<EncodedSpan>)[ENCODED_SPAN];
+  if (encoded !== undefined) {
+    w.bytes(encoded);
+    return;
+  }
   const at = w.begin();
+  writeSpanFields(w, span);
+  w.end(at);
+}
+
+function writeSpanFields(w: Writer, span: ReadableSpan): void {
   const ctx = span.spanContext();
   w.tag(1, LEN);
   w.hexBytes(ctx.traceId);
@@ -193,7 +316,6 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
   w.end(status);
   w.tag(16, FIXED32);
   w.fixed32(spanFlags(ctx.traceFlags, parent?.isRemote));
-  w.end(at);
 }
 
 function writeEvent(w: Writer, event: TimedEvent): void {
@@ -359,6 +481,10 @@ class Writer {
 
   finish(): Uint8Array {
     return this.buf.subarray(0, this.pos);
+  }
+
+  reset(): void {
+    this.pos = 0;
   }
 
   tag(field: number, wireType: number): void {
