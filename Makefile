@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-verify bench-eval bench-propagation demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-verify bench-eval bench-memory bench-propagation h2load demo demo-down clean
 
 include e2e/e2e.mk
 include e2e/dev/dev.mk
@@ -43,10 +43,16 @@ e2e: build cluster-up ## jest suites against the local control plane (kube-apise
 test: proto-check helm-crds-check lint helm-lint test-unit test-policies e2e ## every test: generated code fresh, lint, unit, policy suites, e2e
 	@echo "make test: all suites passed"
 
-bench: build bench-eval ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side (~5 min), then evaluator times; bench-propagation needs cluster-up
-	@command -v h2load >/dev/null || { echo "installing h2load (Debian nghttp2-client)"; apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }
+bench: build bench-eval h2load ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side (~5 min), evaluator times, where the sidecar's memory goes; bench-propagation needs cluster-up
 	bench/peers/build.sh
 	$(NPM) run --silent bench:compare
+	$(NPM) run --silent bench:memory
+
+bench-memory: build h2load ## the sidecar's resident memory against Node alone and a bare HTTP/2 responder, same load (~1 min)
+	$(NPM) run --silent bench:memory
+
+h2load:
+	@command -v h2load >/dev/null || { echo "installing h2load (Debian nghttp2-client)"; apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }
 
 bench-verify: build ## the bench policy's allow/deny on all three engines, side by side
 	bench/peers/build.sh opa-envoy cerbos

@@ -1,0 +1,164 @@
+// make bench-memory: where the sidecar's resident memory goes. The same
+// closed-loop load (h2load -c4 -m16, the allowed, denied and MCP requests of
+// the bench mix) against, one after the other:
+//   - Node 24 with nothing loaded (idle only): the runtime's own pages;
+//   - the bare responder (bare-responder.ts): Check on the sidecar's HTTP/2
+//     framing with a fixed answer, the floor of any sidecar on this stack;
+//   - the sidecar with audit export off, and on (OTLP http/protobuf to a sink).
+// Peak is VmHWM after the load; anon/file split the resident pages at the end
+// (file pages are the node binary's, shared by every process that maps it).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { toBinary } from '@bufbuild/protobuf';
+import { CheckRequestSchema } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
+import { CHECK_PATH } from '../../sidecar/src/authz/http2-server.js';
+import { checkRequestFrom } from '../../cli/src/request-shorthand.js';
+import { grpcFrame } from '../compare/grpc-raw.js';
+import { CLASSES, THROUGHPUT_REQUESTS, mixEntry } from '../compare/mix.js';
+import { startOtlpSink } from '../compare/otlp-sink.js';
+import { cpuSeconds, freePort, httpText, waitFor200 } from '../compare/proc.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+const root = join(import.meta.dirname, '..', '..', '..');
+const work = join(root, '.cache', 'bench', 'memory');
+const node = join(root, 'node_modules', '.bin', 'node');
+/** The V8 flags and malloc setting bin/agentwarden gives the sidecar, for the processes started without it. */
+const LAUNCHER_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96'];
+const REQUESTS_PER_CLASS = 100_000;
+
+interface Subject {
+  readonly key: string;
+  readonly label: string;
+  readonly command: string;
+  readonly args: (grpcPort: number, httpPort: number) => string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** Where readiness is polled; undefined: not loaded, idle only. */
+  readonly ready?: (httpPort: number) => string;
+}
+
+interface Figures {
+  readonly idleMiB: number;
+  readonly peakMiB: number;
+  readonly anonMiB: number;
+  readonly fileMiB: number;
+  readonly rps: number;
+  readonly cpuUsPerRequest: number;
+  /** Audit spans exported / dropped (sidecar with export on), from its /metrics. */
+  readonly spans?: { readonly exported: number; readonly dropped: number };
+}
+
+function status(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    const m = /^(\w+):\s+(\d+) kB$/.exec(line);
+    if (m !== null) out[m[1] ?? ''] = Number(m[2]) / 1024;
+  }
+  return out;
+}
+
+/** Runs h2load without blocking this process: the OTLP sink answering the sidecar's exports lives here. */
+async function h2load(url: string, dataFile: string): Promise<number> {
+  const { stdout: out } = await run('h2load', ['-n', String(REQUESTS_PER_CLASS), '-c4', '-m16', '-t1', '-d', dataFile,
+    '-H', 'content-type: application/grpc', '-H', 'te: trailers', url], { encoding: 'utf8', timeout: 300_000 });
+  const m = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
+  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded/.exec(out);
+  if (m === null || done === null || done[1] !== done[2]) throw new Error(`bench-memory: h2load against ${url} did not succeed on every request:\n${out}`);
+  return Number(m[1]);
+}
+
+/** The sidecar's span counters once everything recorded has been exported or dropped (polled, 15 s at most). */
+async function spanCounters(metricsUrl: string): Promise<{ exported: number; dropped: number }> {
+  const total = REQUESTS_PER_CLASS * CLASSES.length;
+  const deadline = performance.now() + 15_000;
+  for (;;) {
+    const text = await httpText(metricsUrl);
+    const read = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    const counters = { exported: read('agentwarden_spans_exported_total'), dropped: read('agentwarden_spans_dropped_total') };
+    if (counters.exported + counters.dropped >= total || performance.now() > deadline) return counters;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function measure(s: Subject, dataFiles: readonly string[]): Promise<Figures> {
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const log = join(work, `${s.key}.log`);
+  const child: ChildProcess = spawn(s.command, s.args(grpcPort, httpPort), { env: { ...process.env, MALLOC_ARENA_MAX: '2', ...s.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const stderr: Buffer[] = [];
+  child.stderr?.on('data', (c: Buffer) => stderr.push(c));
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.on('exit', () => { exited = true; resolve(); }));
+  try {
+    const pid = child.pid ?? 0;
+    if (s.ready !== undefined) await waitFor200(s.ready(httpPort), () => !exited, 60_000);
+    // Settled: one second after ready, as the bench's idle figure.
+    await new Promise((r) => setTimeout(r, 1000));
+    const idleMiB = status(pid)['VmRSS'] ?? Number.NaN;
+    if (s.ready === undefined) return { idleMiB, peakMiB: Number.NaN, anonMiB: status(pid)['RssAnon'] ?? Number.NaN, fileMiB: status(pid)['RssFile'] ?? Number.NaN, rps: Number.NaN, cpuUsPerRequest: Number.NaN };
+    const cpu0 = cpuSeconds(pid);
+    const rps: number[] = [];
+    for (const f of dataFiles) rps.push(await h2load(`http://127.0.0.1:${grpcPort}${CHECK_PATH}`, f));
+    const cpu = cpuSeconds(pid) - cpu0;
+    const st = status(pid);
+    const spans = s.env['OTEL_TRACES_EXPORTER'] === 'otlp' ? await spanCounters(`http://127.0.0.1:${httpPort}/metrics`) : undefined;
+    return {
+      idleMiB, peakMiB: st['VmHWM'] ?? Number.NaN, anonMiB: st['RssAnon'] ?? Number.NaN, fileMiB: st['RssFile'] ?? Number.NaN,
+      rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUsPerRequest: cpu * 1e6 / (REQUESTS_PER_CLASS * dataFiles.length),
+      ...(spans === undefined ? {} : { spans }),
+    };
+  } finally {
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exit;
+    clearTimeout(killer);
+    writeFileSync(log, Buffer.concat(stderr));
+  }
+}
+
+async function main(): Promise<void> {
+  mkdirSync(work, { recursive: true });
+  const dataFiles = CLASSES.map((cls) => {
+    const file = join(work, `${cls}.bin`);
+    writeFileSync(file, grpcFrame(toBinary(CheckRequestSchema, checkRequestFrom(mixEntry(THROUGHPUT_REQUESTS[cls]).request))));
+    return file;
+  });
+  const sink = await startOtlpSink();
+  const peers = join(root, 'bench', 'peers', 'agentwarden');
+  const sidecar = (key: string, label: string, env: Record<string, string>): Subject => ({
+    key, label, command: join(root, 'bin', 'agentwarden'), env,
+    args: (g, h) => ['sidecar', '--policy', join(peers, 'policy.yaml'), '--pod', join(peers, 'pod.yaml'), '--listen', `127.0.0.1:${g}`, '--admin-listen', `127.0.0.1:${h}`],
+    ready: (h) => `http://127.0.0.1:${h}/readyz`,
+  });
+  const exportOn = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_EXPORTER: 'otlp' };
+  const subjects: Subject[] = [
+    { key: 'node_idle', label: 'Node 24, nothing loaded (idle only)', command: node, args: () => [...LAUNCHER_FLAGS, '-e', 'setInterval(() => {}, 1 << 30)'], env: {} },
+    { key: 'bare_responder', label: 'HTTP/2 framing, fixed answer', command: node, args: (g, h) => [...LAUNCHER_FLAGS, join(root, 'dist', 'bench', 'memory', 'bare-responder.js'), String(g), String(h)], env: {}, ready: (h) => `http://127.0.0.1:${h}/` },
+    sidecar('sidecar_export_off', 'sidecar, span export off', { OTEL_TRACES_EXPORTER: 'none' }),
+    sidecar('sidecar', 'sidecar, span export on (as shipped)', exportOn),
+  ];
+  const rows: [Subject, Figures][] = [];
+  try {
+    for (const s of subjects) {
+      process.stderr.write(`bench-memory: ${s.label}\n`);
+      rows.push([s, await measure(s, dataFiles)]);
+    }
+  } finally {
+    await sink.close();
+  }
+  const f = (n: number, digits = 0): string => (Number.isNaN(n) ? '-' : n.toFixed(digits));
+  const lines = [
+    `resident memory under h2load -n ${REQUESTS_PER_CLASS} -c4 -m16 -t1 per request class (${CLASSES.join(', ')}), one process at a time:`,
+    '',
+    '| process | idle RSS (MiB) | peak RSS (MiB) | anon / file at end (MiB) | req/s | CPU µs/request | spans exported / dropped |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map(([s, r]) => `| ${s.label} | ${f(r.idleMiB)} | ${f(r.peakMiB)} | ${f(r.anonMiB)} / ${f(r.fileMiB)} | ${f(r.rps)} | ${f(r.cpuUsPerRequest, 1)} | ${r.spans === undefined ? '-' : `${r.spans.exported} / ${r.spans.dropped}`} |`),
+    '',
+    ...rows.map(([s, r]) => `bench: memory ${s.key} idle_mib=${f(r.idleMiB, 1)} peak_mib=${f(r.peakMiB, 1)} anon_mib=${f(r.anonMiB, 1)} file_mib=${f(r.fileMiB, 1)} rps=${f(r.rps)} cpu_us_per_request=${f(r.cpuUsPerRequest, 1)}${r.spans === undefined ? '' : ` spans_exported=${r.spans.exported} spans_dropped=${r.spans.dropped}`}`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+await main();
