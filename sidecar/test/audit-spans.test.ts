@@ -1,14 +1,18 @@
 // Audit (DESIGN.md, "The wire"): one span per decision, named
 // agentwarden.decision, parented on the request's traceparent, with exactly the
-// listed attributes, exported over OTLP http/json to a real receiver; secrets,
-// header values and bodies never leave the process.
+// listed attributes, exported over OTLP (http/json, http/protobuf and grpc) to
+// a real receiver; secrets, header values and bodies never leave the process.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { HeaderMapSchema } from '../../proto/gen/envoy/config/core/v3/base_pb.js';
 import type { CheckRequest } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
+import type { OtlpProtocol } from '../src/config.js';
 import { agentPolicy, denied, eventually, okHeaders, startTestSidecar, stopSidecars, type TestSidecar } from './helpers.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
+
+const PROTOCOLS: readonly OtlpProtocol[] = ['http/json', 'http/protobuf', 'grpc'];
+const HTTP_PROTOCOLS: readonly OtlpProtocol[] = ['http/json', 'http/protobuf'];
 
 const CREDENTIAL_MARKER = 'CRED-7f3a9c-never-exported';
 const BODY_MARKER = 'BODY-51d2e8-never-exported';
@@ -55,22 +59,23 @@ function traceparent(): { readonly header: string; readonly traceId: string; rea
   return { header: `00-${traceId}-${spanId}-01`, traceId, spanId };
 }
 
+/** A sidecar exporting to `receiver`, in the receiver's protocol. */
 async function startExporting(receiver: OtlpReceiver, policies: Readonly<Record<string, string>>, env: Readonly<Record<string, string>> = {}): Promise<TestSidecar> {
   return startTestSidecar({
     policies,
     secrets: { 'zendesk-api/token': CREDENTIAL_MARKER },
-    env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', ...env },
+    env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: receiver.protocol, ...env },
     exporterEnv: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url },
   });
 }
 
-describe('audit spans exported over OTLP http/json', () => {
+describe.each(PROTOCOLS)('audit spans exported over OTLP %s', (protocol) => {
   let receiver: OtlpReceiver;
   let sidecar: TestSidecar;
   let version: string;
 
   beforeAll(async () => {
-    receiver = await startOtlpReceiver();
+    receiver = await startOtlpReceiver({ protocol });
     sidecar = await startExporting(receiver, { 'support.yaml': SUPPORT, 'trial.yaml': TRIAL });
     version = sidecar.running.state.snapshot!.version;
   });
@@ -231,10 +236,10 @@ describe('audit spans exported over OTLP http/json', () => {
   });
 });
 
-describe('the OTLP endpoint', () => {
+describe.each(HTTP_PROTOCOLS)('the OTLP %s endpoint', (protocol) => {
   let receiver: OtlpReceiver;
   beforeAll(async () => {
-    receiver = await startOtlpReceiver();
+    receiver = await startOtlpReceiver({ protocol });
   });
   afterAll(async () => {
     await stopSidecars();
@@ -244,7 +249,7 @@ describe('the OTLP endpoint', () => {
   it('is taken from OTEL_EXPORTER_OTLP_ENDPOINT, with /v1/traces appended', async () => {
     const sidecar = await startTestSidecar({
       policies: { 'support.yaml': SUPPORT },
-      env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' },
+      env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: protocol },
       exporterEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url.replace(/\/v1\/traces$/, '') },
     });
     const tp = traceparent();
@@ -276,12 +281,12 @@ describe('audit spans of a pod governed only by Enforce policies', () => {
   });
 });
 
-describe('audit spans when the collector does not answer', () => {
+describe.each(PROTOCOLS)('audit spans when the %s collector does not answer', (protocol) => {
   const QUEUE = 2;
   let receiver: OtlpReceiver;
   let sidecar: TestSidecar;
   beforeAll(async () => {
-    receiver = await startOtlpReceiver({ answer: false });
+    receiver = await startOtlpReceiver({ protocol, answer: false });
     sidecar = await startExporting(receiver, { 'support.yaml': SUPPORT }, { OTEL_BSP_MAX_QUEUE_SIZE: String(QUEUE), OTEL_BSP_SCHEDULE_DELAY: '10' });
   });
   afterAll(async () => {
@@ -308,11 +313,11 @@ describe('audit spans when the collector does not answer', () => {
   });
 });
 
-describe('audit spans when the collector is gone', () => {
+describe.each(PROTOCOLS)('audit spans when the %s collector is gone', (protocol) => {
   afterAll(stopSidecars);
 
   it('shuts down without error, counting the spans it could not export as dropped', async () => {
-    const receiver = await startOtlpReceiver();
+    const receiver = await startOtlpReceiver({ protocol });
     await receiver.close();
     // A long batch delay keeps the span queued until shutdown flushes it to the closed port.
     const sidecar = await startExporting(receiver, { 'support.yaml': SUPPORT }, { OTEL_BSP_SCHEDULE_DELAY: '600000' });
