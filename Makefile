@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-verify bench-eval bench-memory bench-propagation h2load demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-verify bench-eval bench-memory bench-otlp bench-propagation h2load demo demo-down clean
 
 include e2e/e2e.mk
 include e2e/dev/dev.mk
@@ -47,9 +47,13 @@ bench: build bench-eval h2load ## agentwarden vs OPA-Envoy and the Cerbos PDP si
 	bench/peers/build.sh
 	$(NPM) run --silent bench:compare
 	$(NPM) run --silent bench:memory
+	$(NPM) run --silent bench:otlp
 
 bench-memory: build h2load ## the sidecar's resident memory against Node alone and a bare HTTP/2 responder, same load (~1 min)
 	$(NPM) run --silent bench:memory
+
+bench-otlp: build ## the sidecar's OTLP span serializer against the SDK's, µs per span (~10 s)
+	$(NPM) run --silent bench:otlp
 
 h2load:
 	@command -v h2load >/dev/null || { echo "installing h2load (Debian nghttp2-client)"; apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }

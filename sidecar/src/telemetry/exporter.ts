@@ -7,7 +7,7 @@
 // parts, exactly as its OTLPTraceExporter classes assemble them (export
 // delegate, transport, retries, configuration from the environment), with
 // one difference: the protobuf serializer is ours (otlp-trace-proto.ts, same
-// bytes, about a third of the CPU). http/json is the SDK's exporter unchanged.
+// bytes, less than half the CPU). http/json is the SDK's exporter unchanged.
 // Only the exporter in use is loaded.
 import type { SpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { IExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
