@@ -25,17 +25,23 @@ function decision(i: number): Decision {
   };
 }
 
-/** A batch of decision spans as the sidecar queues them; `plain` strips their own encoding (what any ReadableSpan looks like). */
+/** A batch of decision spans as the sidecar queues them (carrying their own encoding), or as plain ReadableSpans (what any SDK span looks like). */
 function batch(plain: boolean): ReadableSpan[] {
   return Array.from({ length: BATCH }, (_, i) => {
-    const span = new DecisionSpan({
+    const fields = {
       traceId: (i * 7919).toString(16).padStart(32, '0'), spanId: (i * 104729).toString(16).padStart(16, '0'),
       parentSpanId: i % 2 === 0 ? 'a7ad6b7169203331' : undefined, traceState: undefined,
       startMs: 1764400000123.456 + i, endMs: 1764400000123.9 + i, attributes: decisionAttributes(decision(i), 'sha256:0123abcd', pod), resource,
-    });
+    };
+    const span = new DecisionSpan(fields);
     if (!plain) return span;
-    const attributes = span.attributes;
-    return { ...Object.fromEntries(['name', 'kind', 'status', 'links', 'events', 'ended', 'instrumentationScope', 'droppedAttributesCount', 'droppedEventsCount', 'droppedLinksCount', 'resource', 'parentSpanContext', 'startTime', 'endTime', 'duration'].map((k) => [k, span[k as keyof ReadableSpan]])), attributes, spanContext: () => span.spanContext() } as ReadableSpan;
+    const context = span.spanContext();
+    return {
+      name: span.name, kind: span.kind, spanContext: () => context, parentSpanContext: span.parentSpanContext,
+      startTime: span.startTime, endTime: span.endTime, duration: span.duration, status: span.status, attributes: fields.attributes,
+      links: [], events: [], ended: true, resource, instrumentationScope: span.instrumentationScope,
+      droppedAttributesCount: 0, droppedEventsCount: 0, droppedLinksCount: 0,
+    };
   });
 }
 
