@@ -23,7 +23,7 @@ import { startAuthzServer, type AuthzServer, type AuthzServerImpl } from '../src
 import {
   CHECK_PATH, GrpcStatus, PREALLOCATE_MAX, grpcContentSubtype, parseGrpcTimeout, percentEncode, startHttp2AuthzServer, type Http2AuthzServer,
 } from '../src/authz/http2-server.js';
-import { agentPolicy, denied, okHeaders, outcome, startTestSidecar, stopSidecars, type TestSidecar } from './helpers.js';
+import { agentPolicy, denied, eventually, okHeaders, outcome, startTestSidecar, stopSidecars, type TestSidecar } from './helpers.js';
 
 // ---------------------------------------------------------------------------
 // Clients
@@ -476,6 +476,46 @@ describe('the http2 server directly', () => {
         const a = await rawCall(session, { chunks: [frame(ALLOWED)] });
         expect([a.httpStatus, a.grpcStatus, decision(a.message)]).toEqual([200, 0, 'allow']);
       }
+    } finally {
+      session.close();
+    }
+  });
+
+  it('holds at most a hard cap of partly received messages across calls: the call that would pass it is refused, the others go on', async () => {
+    const session = connect(server.address);
+    try {
+      // Over half the budget each, and sent in part: two of them cannot be held at once.
+      const big = frame(largeRequest(Math.floor(HARD_CAP * 0.6)));
+      const first = session.request({ ':method': 'POST', ':path': CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+      const firstAnswer = new Promise<{ status: string | undefined; body: Buffer }>((resolve) => {
+        const data: Buffer[] = [];
+        let status: string | undefined;
+        first.on('data', (c: Buffer) => data.push(c));
+        first.on('trailers', (t) => { status = String(t['grpc-status']); });
+        first.on('error', () => { /* reported by close */ });
+        first.on('close', () => resolve({ status, body: Buffer.concat(data) }));
+      });
+      first.write(big.subarray(0, big.length - 1000));
+      await eventually('the first message to be held in part', () => (server.bufferedBytes() >= big.length - 1005 ? true : undefined));
+
+      const second = await rawCall(session, { chunks: [big.subarray(0, 64 * 1024)], end: false });
+      expect([second.grpcStatus, second.grpcMessage]).toEqual([RESOURCE_EXHAUSTED, `request messages being received exceed the sidecar's buffer of ${HARD_CAP} bytes`]);
+      expect(second.closedByServer).toBe(true);
+
+      first.end(big.subarray(big.length - 1000));
+      const answer = await firstAnswer;
+      expect(answer.status).toBe('0');
+      expect(decision(answer.body.subarray(5))).toBe('deny'); // over MAX: denied in-band
+      expect(server.bufferedBytes()).toBe(0);
+
+      // A call reset by its client mid-message gives its share back.
+      const third = session.request({ ':method': 'POST', ':path': CHECK_PATH, 'content-type': 'application/grpc' });
+      third.on('error', () => { /* expected */ });
+      third.write(big.subarray(0, 200 * 1024));
+      await eventually('the third message to be held in part', () => (server.bufferedBytes() > 0 ? true : undefined));
+      third.close(http2.constants.NGHTTP2_CANCEL);
+      await eventually('the reset call to give its buffer back', () => (server.bufferedBytes() === 0 ? true : undefined));
+      expect(decision((await rawCall(session, { chunks: [frame(ALLOWED)] })).message)).toBe('allow');
     } finally {
       session.close();
     }

@@ -48,6 +48,9 @@
 //   sending: that is stream memory protection, not a decision. Envoy must be
 //   configured so that a CheckRequest cannot reach the hard cap
 //   (with_request_body.max_request_bytes + headers well under 4 × maxRequestBytes).
+//   Across calls and connections, the messages being assembled from several
+//   reads share one budget of one hard cap; a call whose next bytes would pass
+//   it is refused with RESOURCE_EXHAUSTED and reset the same way (see Budget).
 // - Compression (compression.md): a message with the compressed flag is
 //   inflated with node:zlib when grpc-encoding is gzip or deflate, its output
 //   bounded by the hard cap (beyond: RESOURCE_EXHAUSTED, as grpc-js); any other
@@ -131,6 +134,8 @@ export interface Http2AuthzServer {
   /** The bound address: "127.0.0.1:<port>" or "unix:/path". */
   readonly address: string;
   readonly stats: Http2AuthzServerStats;
+  /** Bytes of request messages being assembled from several reads now, across connections (at most the hard cap). */
+  bufferedBytes(): number;
   close(): Promise<void>;
 }
 
@@ -151,6 +156,21 @@ interface Limits {
   readonly handler: CheckHandler;
   readonly hardCap: number;
   readonly stats: Http2AuthzServerStats;
+  readonly budget: Budget;
+}
+
+/**
+ * Request messages being assembled from several reads, across every connection
+ * of the server: bytes held and the most there may be. Each call is bounded by
+ * the hard cap already, but a client opening many calls and sending part of a
+ * large message on each could otherwise make the sidecar hold calls × hard cap.
+ * A call whose next bytes would pass the budget is refused (RESOURCE_EXHAUSTED);
+ * the others go on. Messages that arrive in one read are not copied and not
+ * counted.
+ */
+interface Budget {
+  held: number;
+  readonly max: number;
 }
 
 /** One unary call: the HTTP/2 stream with the gRPC call state on it. */
@@ -172,6 +192,8 @@ class CallStream extends H2Stream {
   filled = 0;
   /** The complete message. */
   message: Uint8Array | undefined = undefined;
+  /** Bytes of the budget this call holds (its message buffer). */
+  reserved = 0;
   timer: NodeJS.Timeout | undefined = undefined;
   limits!: Limits;
 }
@@ -184,7 +206,8 @@ class CallStream extends H2Stream {
  */
 export async function startHttp2AuthzServer(listen: string, handler: CheckHandler, maxRequestBytes: number): Promise<Http2AuthzServer> {
   const stats: Http2AuthzServerStats = { checks: 0, compressed: 0, grpcErrors: 0, httpErrors: 0 };
-  const limits: Limits = { handler, hardCap: Math.min(4 * maxRequestBytes, 2 ** 31 - 1), stats };
+  const hardCap = Math.min(4 * maxRequestBytes, 2 ** 31 - 1);
+  const limits: Limits = { handler, hardCap, stats, budget: { held: 0, max: hardCap } };
   const connections = new Set<H2Connection<CallStream>>();
   const newStream = (connection: StreamOwner, id: number): CallStream => {
     const s = new CallStream(connection, id);
@@ -202,6 +225,7 @@ export async function startHttp2AuthzServer(listen: string, handler: CheckHandle
   return {
     address,
     stats,
+    bufferedBytes: () => limits.budget.held,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       for (const c of connections) c.close();
@@ -341,7 +365,9 @@ function receive(call: CallStream, chunk: Buffer): void {
         off += length;
         continue;
       }
-      call.buffer = Buffer.allocUnsafe(Math.min(length, PREALLOCATE_MAX));
+      const size = Math.min(length, PREALLOCATE_MAX);
+      if (!reserve(call, size)) return;
+      call.buffer = Buffer.allocUnsafe(size);
       call.filled = 0;
     }
     const buffer = call.buffer;
@@ -349,7 +375,9 @@ function receive(call: CallStream, chunk: Buffer): void {
     const take = Math.min(call.length - call.filled, n - off);
     let target = buffer;
     if (call.filled + take > buffer.length) {
-      target = Buffer.allocUnsafe(Math.min(call.length, Math.max(2 * buffer.length, call.filled + take)));
+      const size = Math.min(call.length, Math.max(2 * buffer.length, call.filled + take));
+      if (!reserve(call, size - buffer.length)) return;
+      target = Buffer.allocUnsafe(size);
       buffer.copy(target, 0, 0, call.filled);
       call.buffer = target;
     }
@@ -366,6 +394,23 @@ function receive(call: CallStream, chunk: Buffer): void {
     call.timer = setTimeout(deadlineReached, left > 0 ? Math.ceil(left) : 0, call);
     call.timer.unref();
   }
+}
+
+/** Takes `bytes` more of the server's budget for this call's message; refuses the call when it would pass the budget. */
+function reserve(call: CallStream, bytes: number): boolean {
+  const budget = call.limits.budget;
+  if (budget.held + bytes > budget.max) {
+    fail(call, GrpcStatus.RESOURCE_EXHAUSTED, `request messages being received exceed the sidecar's buffer of ${budget.max} bytes`);
+    return false;
+  }
+  budget.held += bytes;
+  call.reserved += bytes;
+  return true;
+}
+
+function release(call: CallStream): void {
+  call.limits.budget.held -= call.reserved;
+  call.reserved = 0;
 }
 
 function deadlineReached(call: CallStream): void {
@@ -439,6 +484,7 @@ function answer(call: CallStream, message: Uint8Array): void {
   } catch {
     response = FALLBACK_DENY;
   }
+  release(call);
   const frame = Buffer.allocUnsafe(5 + response.length);
   frame[0] = 0;
   frame.writeUInt32BE(response.length, 1);
@@ -450,6 +496,7 @@ function clearCall(call: CallStream): void {
   call.refused = true;
   call.buffer = undefined;
   call.message = undefined;
+  release(call);
   if (call.timer !== undefined) {
     clearTimeout(call.timer);
     call.timer = undefined;
