@@ -491,7 +491,7 @@ describe('the http2 server directly', () => {
         const data: Buffer[] = [];
         let status: string | undefined;
         first.on('data', (c: Buffer) => data.push(c));
-        first.on('trailers', (t) => { status = String(t['grpc-status']); });
+        first.on('trailers', (t: http2.IncomingHttpHeaders) => { status = String(t['grpc-status']); });
         first.on('error', () => { /* reported by close */ });
         first.on('close', () => resolve({ status, body: Buffer.concat(data) }));
       });
