@@ -28,7 +28,7 @@
 //   KeyValue key=1 value=2      ArrayValue values=1      KeyValueList values=1
 //   AnyValue string=1 bool=2 int=3 double=4 array=5 kvlist=6 bytes=7
 //   ExportTraceServiceResponse partial_success=1 {rejected_spans=1 error_message=2}
-import type { Attributes, HrTime, Link } from '@opentelemetry/api';
+import type { Attributes, HrTime, Link, SpanContext } from '@opentelemetry/api';
 import type { IExportTraceServiceResponse, ISerializer } from '@opentelemetry/otlp-transformer';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
@@ -269,14 +269,19 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
   w.end(at);
 }
 
-function writeSpanFields(w: Writer, span: ReadableSpan): void {
-  const ctx = span.spanContext();
+/** trace_id=1, span_id=2 and trace_state=3: the first fields of a Span and of a Link alike. */
+function writeContext(w: Writer, ctx: SpanContext): void {
   w.tag(1, LEN);
   w.hexBytes(ctx.traceId);
   w.tag(2, LEN);
   w.hexBytes(ctx.spanId);
   const traceState = ctx.traceState?.serialize();
   if (traceState) w.stringField(3, traceState);
+}
+
+function writeSpanFields(w: Writer, span: ReadableSpan): void {
+  const ctx = span.spanContext();
+  writeContext(w, ctx);
   const parent = span.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, LEN);
@@ -333,12 +338,7 @@ function writeEvent(w: Writer, event: TimedEvent): void {
 
 function writeLink(w: Writer, link: Link): void {
   const at = w.begin();
-  w.tag(1, LEN);
-  w.hexBytes(link.context.traceId);
-  w.tag(2, LEN);
-  w.hexBytes(link.context.spanId);
-  const traceState = link.context.traceState?.serialize();
-  if (traceState) w.stringField(3, traceState);
+  writeContext(w, link.context);
   if (link.attributes) writeAttributes(w, link.attributes, 4);
   w.tag(5, VARINT);
   w.varint(link.droppedAttributesCount || 0);
