@@ -43,7 +43,7 @@ e2e: build cluster-up ## jest suites against the local control plane (kube-apise
 test: proto-check helm-crds-check lint helm-lint test-unit test-policies e2e ## every test: generated code fresh, lint, unit, policy suites, e2e
 	@echo "make test: all suites passed"
 
-bench: build bench-eval h2load ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side (~5 min), evaluator times, where the sidecar's memory goes; bench-propagation needs cluster-up
+bench: build bench-eval h2load ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side, evaluator times, where the sidecar's memory goes, serializer times (~6 min); bench-propagation needs cluster-up
 	bench/peers/build.sh
 	$(NPM) run --silent bench:compare
 	$(NPM) run --silent bench:memory
