@@ -51,12 +51,18 @@ export async function waitFor200(url: string, alive: () => boolean, timeoutMs: n
 
 /** Resident set size in MiB (VmRSS of /proc/<pid>/status), or NaN when the process is gone. */
 export function rssMiB(pid: number): number {
+  return memoryMiB(pid)['VmRSS'] ?? Number.NaN;
+}
+
+/** The memory figures of /proc/<pid>/status (VmRSS, VmHWM, RssAnon, RssFile...) in MiB; empty when the process is gone. */
+export function memoryMiB(pid: number): Partial<Record<string, number>> {
+  const out: Record<string, number> = {};
   try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? Number.NaN : Number(m[1]) / 1024;
+    for (const m of readFileSync(`/proc/${pid}/status`, 'utf8').matchAll(/^(\w+):\s+(\d+) kB$/gm)) out[m[1] ?? ''] = Number(m[2]) / 1024;
   } catch {
-    return Number.NaN;
+    // gone
   }
+  return out;
 }
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux x86-64

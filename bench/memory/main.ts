@@ -8,7 +8,7 @@
 // Peak is VmHWM after the load; anon/file split the resident pages at the end
 // (file pages are the node binary's, shared by every process that maps it).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { toBinary } from '@bufbuild/protobuf';
 import { CheckRequestSchema } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
@@ -17,7 +17,8 @@ import { checkRequestFrom } from '../../cli/src/request-shorthand.js';
 import { grpcFrame } from '../compare/grpc-raw.js';
 import { CLASSES, THROUGHPUT_REQUESTS, mixEntry } from '../compare/mix.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
-import { cpuSeconds, freePort, httpText, waitFor200 } from '../compare/proc.js';
+import { parseH2load } from '../compare/h2load.js';
+import { cpuSeconds, freePort, httpText, memoryMiB, waitFor200 } from '../compare/proc.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -51,23 +52,13 @@ interface Figures {
   readonly spans?: { readonly exported: number; readonly dropped: number };
 }
 
-function status(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
-    const m = /^(\w+):\s+(\d+) kB$/.exec(line);
-    if (m !== null) out[m[1] ?? ''] = Number(m[2]) / 1024;
-  }
-  return out;
-}
-
 /** Runs h2load without blocking this process: the OTLP sink answering the sidecar's exports lives here. */
 async function h2load(url: string, dataFile: string): Promise<number> {
   const { stdout: out } = await run('h2load', ['-n', String(REQUESTS_PER_CLASS), '-c4', '-m16', '-t1', '-d', dataFile,
     '-H', 'content-type: application/grpc', '-H', 'te: trailers', url], { encoding: 'utf8', timeout: 300_000 });
-  const m = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
-  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded/.exec(out);
-  if (m === null || done === null || done[1] !== done[2]) throw new Error(`bench-memory: h2load against ${url} did not succeed on every request:\n${out}`);
-  return Number(m[1]);
+  const r = parseH2load(out);
+  if (r.succeeded !== REQUESTS_PER_CLASS) throw new Error(`bench-memory: h2load against ${url} did not succeed on every request:\n${out}`);
+  return r.rps;
 }
 
 /** The sidecar's span counters once everything recorded has been exported or dropped (polled, 15 s at most). */
@@ -96,13 +87,14 @@ async function measure(s: Subject, dataFiles: readonly string[]): Promise<Figure
     if (s.ready !== undefined) await waitFor200(s.ready(httpPort), () => !exited, 60_000);
     // Settled: one second after ready, as the bench's idle figure.
     await new Promise((r) => setTimeout(r, 1000));
-    const idleMiB = status(pid)['VmRSS'] ?? Number.NaN;
-    if (s.ready === undefined) return { idleMiB, peakMiB: Number.NaN, anonMiB: status(pid)['RssAnon'] ?? Number.NaN, fileMiB: status(pid)['RssFile'] ?? Number.NaN, rps: Number.NaN, cpuUsPerRequest: Number.NaN };
+    const idle = memoryMiB(pid);
+    const idleMiB = idle['VmRSS'] ?? Number.NaN;
+    if (s.ready === undefined) return { idleMiB, peakMiB: Number.NaN, anonMiB: idle['RssAnon'] ?? Number.NaN, fileMiB: idle['RssFile'] ?? Number.NaN, rps: Number.NaN, cpuUsPerRequest: Number.NaN };
     const cpu0 = cpuSeconds(pid);
     const rps: number[] = [];
     for (const f of dataFiles) rps.push(await h2load(`http://127.0.0.1:${grpcPort}${CHECK_PATH}`, f));
     const cpu = cpuSeconds(pid) - cpu0;
-    const st = status(pid);
+    const st = memoryMiB(pid);
     const spans = s.env['OTEL_TRACES_EXPORTER'] === 'otlp' ? await spanCounters(`http://127.0.0.1:${httpPort}/metrics`) : undefined;
     return {
       idleMiB, peakMiB: st['VmHWM'] ?? Number.NaN, anonMiB: st['RssAnon'] ?? Number.NaN, fileMiB: st['RssFile'] ?? Number.NaN,

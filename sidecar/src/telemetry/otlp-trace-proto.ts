@@ -33,12 +33,8 @@ import type { IExportTraceServiceResponse, ISerializer } from '@opentelemetry/ot
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader } from '../../../policy/src/wire-reader.js';
-
-const LEN = 2;
-const VARINT = 0;
-const FIXED64 = 1;
-const FIXED32 = 5;
+import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader } from '../../../policy/src/wire-reader.js';
+import { WireWriter } from '../wire-writer.js';
 
 // W3C trace flags in the low byte; bit 8: "is_remote is known", bit 9: is_remote.
 const FLAGS_HAS_IS_REMOTE = 0x100;
@@ -49,17 +45,17 @@ const MAX_INT64 = 2 ** 63;
 
 export const traceProtoSerializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {
   serializeRequest(spans: ReadableSpan[]): Uint8Array {
-    const w = new Writer(sizeHint(spans.length));
+    const w = new WireWriter(sizeHint(spans.length));
     for (const [resource, scopes] of group(spans)) {
-      w.tag(1, LEN);
+      w.tag(1, WIRE_LEN);
       const rs = w.begin();
       writeResource(w, resource);
       for (const [scope, scopeSpans] of scopes) {
-        w.tag(2, LEN);
+        w.tag(2, WIRE_LEN);
         const ss = w.begin();
         writeScope(w, scope);
         for (const span of scopeSpans) {
-          w.tag(2, LEN);
+          w.tag(2, WIRE_LEN);
           writeSpan(w, span);
         }
         if (scope.schemaUrl) w.stringField(3, scope.schemaUrl);
@@ -78,8 +74,7 @@ export const traceProtoSerializer: ISerializer<ReadableSpan[], IExportTraceServi
     while (r.pos < r.len) {
       const tag = r.tag();
       if (tag === ((1 << 3) | WIRE_LEN)) {
-        const start = r.lengthDelimited();
-        out.partialSuccess = partialSuccess(new WireReader(data.subarray(start, r.pos)));
+        out.partialSuccess = partialSuccess(sub(r));
       } else {
         r.skipUnknown(tag, 0);
       }
@@ -104,11 +99,11 @@ export interface EncodedSpan {
 const SLAB_SIZE = 64 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
 let slabUsed = 0;
-let scratch: Writer | undefined;
+let scratch: WireWriter | undefined;
 
 /** The Span message of `span` (fields only, no tag or length), as serializeRequest writes it. */
 export function encodeSpan(span: ReadableSpan): Uint8Array {
-  scratch ??= new Writer(4096);
+  scratch ??= new WireWriter(4096);
   scratch.reset();
   writeSpanFields(scratch, span);
   const bytes = scratch.finish();
@@ -130,8 +125,7 @@ export function decodeSpanAttributes(spanFields: Uint8Array): Attributes {
   while (r.pos < r.len) {
     const tag = r.tag();
     if (tag === ((9 << 3) | WIRE_LEN)) {
-      const start = r.lengthDelimited();
-      readKeyValue(new WireReader(spanFields.subarray(start, r.pos)), out);
+      readKeyValue(sub(r), out);
     } else {
       r.skipUnknown(tag, 0);
     }
@@ -234,31 +228,31 @@ function group(spans: readonly ReadableSpan[]): Map<Resource, Map<Instrumentatio
   return out;
 }
 
-function writeResource(w: Writer, resource: Resource): void {
-  w.tag(1, LEN);
+function writeResource(w: WireWriter, resource: Resource): void {
+  w.tag(1, WIRE_LEN);
   const at = w.begin();
   writeAttributes(w, resource.attributes, 1);
-  w.tag(2, VARINT);
+  w.tag(2, WIRE_VARINT);
   w.varint(0);
   w.end(at);
 }
 
-function writeScope(w: Writer, scope: InstrumentationScope & { readonly attributes?: Attributes; readonly droppedAttributesCount?: number }): void {
-  w.tag(1, LEN);
+function writeScope(w: WireWriter, scope: InstrumentationScope & { readonly attributes?: Attributes; readonly droppedAttributesCount?: number }): void {
+  w.tag(1, WIRE_LEN);
   const at = w.begin();
-  w.tag(1, LEN);
+  w.tag(1, WIRE_LEN);
   w.string(scope.name);
   if (scope.version) w.stringField(2, scope.version);
   if (scope.attributes) writeAttributes(w, scope.attributes, 3);
   if (scope.droppedAttributesCount) {
-    w.tag(4, VARINT);
+    w.tag(4, WIRE_VARINT);
     w.varint(scope.droppedAttributesCount);
   }
   w.end(at);
 }
 
 /** A Span message, length first: the span's own encoding when it carries one (ENCODED_SPAN). */
-function writeSpan(w: Writer, span: ReadableSpan): void {
+function writeSpan(w: WireWriter, span: ReadableSpan): void {
   const encoded = (span as Partial<EncodedSpan>)[ENCODED_SPAN];
   if (encoded !== undefined) {
     w.bytes(encoded);
@@ -270,79 +264,79 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
 }
 
 /** trace_id=1, span_id=2 and trace_state=3: the first fields of a Span and of a Link alike. */
-function writeContext(w: Writer, ctx: SpanContext): void {
-  w.tag(1, LEN);
+function writeContext(w: WireWriter, ctx: SpanContext): void {
+  w.tag(1, WIRE_LEN);
   w.hexBytes(ctx.traceId);
-  w.tag(2, LEN);
+  w.tag(2, WIRE_LEN);
   w.hexBytes(ctx.spanId);
   const traceState = ctx.traceState?.serialize();
   if (traceState) w.stringField(3, traceState);
 }
 
-function writeSpanFields(w: Writer, span: ReadableSpan): void {
+function writeSpanFields(w: WireWriter, span: ReadableSpan): void {
   const ctx = span.spanContext();
   writeContext(w, ctx);
   const parent = span.parentSpanContext;
   if (parent?.spanId) {
-    w.tag(4, LEN);
+    w.tag(4, WIRE_LEN);
     w.hexBytes(parent.spanId);
   }
-  w.tag(5, LEN);
+  w.tag(5, WIRE_LEN);
   w.string(span.name);
   // The API's kinds start at INTERNAL=0; OTLP's at UNSPECIFIED=0.
   const kind = span.kind == null ? 0 : span.kind + 1;
   if (kind !== 0) {
-    w.tag(6, VARINT);
+    w.tag(6, WIRE_VARINT);
     w.varint(kind);
   }
-  w.tag(7, FIXED64);
-  w.hrTime(span.startTime);
-  w.tag(8, FIXED64);
-  w.hrTime(span.endTime);
+  w.tag(7, WIRE_FIXED64);
+  writeHrTime(w, span.startTime);
+  w.tag(8, WIRE_FIXED64);
+  writeHrTime(w, span.endTime);
   if (span.attributes) writeAttributes(w, span.attributes, 9);
-  w.tag(10, VARINT);
+  w.tag(10, WIRE_VARINT);
   w.varint(span.droppedAttributesCount);
   for (const event of span.events) {
-    w.tag(11, LEN);
+    w.tag(11, WIRE_LEN);
     writeEvent(w, event);
   }
-  w.tag(12, VARINT);
+  w.tag(12, WIRE_VARINT);
   w.varint(span.droppedEventsCount);
   for (const link of span.links) {
-    w.tag(13, LEN);
+    w.tag(13, WIRE_LEN);
     writeLink(w, link);
   }
-  w.tag(14, VARINT);
+  w.tag(14, WIRE_VARINT);
   w.varint(span.droppedLinksCount);
-  w.tag(15, LEN);
+  w.tag(15, WIRE_LEN);
   const status = w.begin();
   if (span.status.message) w.stringField(2, span.status.message);
-  w.tag(3, VARINT);
+  w.tag(3, WIRE_VARINT);
   w.varint(span.status.code);
   w.end(status);
-  w.tag(16, FIXED32);
+  w.tag(16, WIRE_FIXED32);
   w.fixed32(spanFlags(ctx.traceFlags, parent?.isRemote));
 }
 
-function writeEvent(w: Writer, event: TimedEvent): void {
+function writeEvent(w: WireWriter, event: TimedEvent): void {
   const at = w.begin();
-  w.tag(1, FIXED64);
-  w.hrTime(event.time);
-  w.tag(2, LEN);
+  w.tag(1, WIRE_FIXED64);
+  writeHrTime(w, event.time);
+  w.tag(2, WIRE_LEN);
   w.string(event.name);
   if (event.attributes) writeAttributes(w, event.attributes, 3);
-  w.tag(4, VARINT);
+  w.tag(4, WIRE_VARINT);
   w.varint(event.droppedAttributesCount || 0);
   w.end(at);
 }
 
-function writeLink(w: Writer, link: Link): void {
+function writeLink(w: WireWriter, link: Link): void {
   const at = w.begin();
   writeContext(w, link.context);
   if (link.attributes) writeAttributes(w, link.attributes, 4);
-  w.tag(5, VARINT);
+  w.tag(5, WIRE_VARINT);
   w.varint(link.droppedAttributesCount || 0);
-  w.tag(6, FIXED32);
+  w.tag(6, WIRE_FIXED32);
   w.fixed32(spanFlags(link.context.traceFlags, link.context.isRemote));
   w.end(at);
 }
@@ -351,10 +345,10 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
   return (traceFlags & 0xff) | FLAGS_HAS_IS_REMOTE | (isRemote ? FLAGS_IS_REMOTE : 0);
 }
 
-function writeAttributes(w: Writer, attributes: Attributes, field: number): void {
+function writeAttributes(w: WireWriter, attributes: Attributes, field: number): void {
   for (const key in attributes) {
     if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
-    w.tag(field, LEN);
+    w.tag(field, WIRE_LEN);
     const value = attributes[key];
     const cached = typeof value === 'string' ? cachedKeyValue(key, value) : undefined;
     if (cached !== undefined) {
@@ -362,9 +356,9 @@ function writeAttributes(w: Writer, attributes: Attributes, field: number): void
       continue;
     }
     const kv = w.begin();
-    w.tag(1, LEN);
+    w.tag(1, WIRE_LEN);
     w.string(key);
-    w.tag(2, LEN);
+    w.tag(2, WIRE_LEN);
     const at = w.begin();
     writeAnyValue(w, value);
     w.end(at);
@@ -372,52 +366,52 @@ function writeAttributes(w: Writer, attributes: Attributes, field: number): void
   }
 }
 
-function writeAnyValue(w: Writer, value: unknown): void {
+function writeAnyValue(w: WireWriter, value: unknown): void {
   switch (typeof value) {
     case 'string':
-      w.tag(1, LEN);
+      w.tag(1, WIRE_LEN);
       w.string(value);
       return;
     case 'boolean':
-      w.tag(2, VARINT);
+      w.tag(2, WIRE_VARINT);
       w.varint(value ? 1 : 0);
       return;
     case 'number':
       // int_value for integers int64 can hold (beyond 2^53 too), else double_value.
       if (Number.isInteger(value) && value >= MIN_INT64 && value < MAX_INT64) {
-        w.tag(3, VARINT);
+        w.tag(3, WIRE_VARINT);
         w.varint(value);
       } else {
-        w.tag(4, FIXED64);
+        w.tag(4, WIRE_FIXED64);
         w.double(value);
       }
       return;
     case 'object':
       if (value === null) return;
       if (value instanceof Uint8Array) {
-        w.tag(7, LEN);
+        w.tag(7, WIRE_LEN);
         w.bytes(value);
       } else if (Array.isArray(value)) {
-        w.tag(5, LEN);
+        w.tag(5, WIRE_LEN);
         const array = w.begin();
         for (const item of value as unknown[]) {
-          w.tag(1, LEN);
+          w.tag(1, WIRE_LEN);
           const at = w.begin();
           writeAnyValue(w, item);
           w.end(at);
         }
         w.end(array);
       } else {
-        w.tag(6, LEN);
+        w.tag(6, WIRE_LEN);
         const list = w.begin();
         const record = value as Record<string, unknown>;
         for (const k in record) {
           if (!Object.prototype.hasOwnProperty.call(record, k)) continue;
-          w.tag(1, LEN);
+          w.tag(1, WIRE_LEN);
           const kv = w.begin();
-          w.tag(1, LEN);
+          w.tag(1, WIRE_LEN);
           w.string(k);
-          w.tag(2, LEN);
+          w.tag(2, WIRE_LEN);
           const at = w.begin();
           writeAnyValue(w, record[k]);
           w.end(at);
@@ -450,12 +444,12 @@ function cachedKeyValue(key: string, value: string): Buffer | undefined {
   const hit = byValue?.get(value);
   if (hit !== undefined) return hit;
   if (value.length > KV_VALUE_MAX || (byValue === undefined ? kvCache.size >= KV_KEYS : byValue.size >= KV_VALUES_PER_KEY)) return undefined;
-  const w = new Writer(key.length * 3 + value.length * 3 + 16);
-  w.tag(1, LEN);
+  const w = new WireWriter(key.length * 3 + value.length * 3 + 16);
+  w.tag(1, WIRE_LEN);
   w.string(key);
-  w.tag(2, LEN);
+  w.tag(2, WIRE_LEN);
   const at = w.begin();
-  w.tag(1, LEN);
+  w.tag(1, WIRE_LEN);
   w.string(value);
   w.end(at);
   const bytes = Buffer.from(w.finish());
@@ -467,176 +461,13 @@ function cachedKeyValue(key: string, value: string): Buffer | undefined {
   return bytes;
 }
 
-/**
- * Appends protobuf to one buffer. A nested message's length is written in
- * front of it once it is complete: begin() leaves one byte for it, end() fills
- * it in and moves the message when the length needs more (messages of 128
- * bytes or more).
- */
-class Writer {
-  pos = 0;
-  private buf: Buffer;
-
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-
-  finish(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
-  }
-
-  reset(): void {
-    this.pos = 0;
-  }
-
-  tag(field: number, wireType: number): void {
-    this.varint((field << 3) | wireType);
-  }
-
-  begin(): number {
-    this.reserve(1);
-    return this.pos++;
-  }
-
-  end(at: number): void {
-    const length = this.pos - at - 1;
-    const size = varintSize(length);
-    if (size > 1) {
-      this.reserve(size - 1);
-      this.buf.copyWithin(at + size, at + 1, this.pos);
-      this.pos += size - 1;
-    }
-    let p = at;
-    let v = length;
-    while (v > 0x7f) {
-      this.buf[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.buf[p] = v;
-  }
-
-  /** A varint of a non-negative int up to 2^32-1, or of any int64 (negative ones as 10 bytes of two's complement). */
-  varint(value: number): void {
-    this.reserve(10);
-    const buf = this.buf;
-    if (value >= 0 && value <= 0xffffffff) {
-      let v = value >>> 0;
-      while (v > 0x7f) {
-        buf[this.pos++] = (v & 0x7f) | 0x80;
-        v >>>= 7;
-      }
-      buf[this.pos++] = v;
-      return;
-    }
-    let lo: number;
-    let hi: number;
-    if (value >= 0) {
-      lo = value >>> 0;
-      hi = (value / 0x100000000) >>> 0;
-    } else {
-      const abs = -value;
-      lo = ~(abs >>> 0) >>> 0;
-      hi = ~((abs / 0x100000000) >>> 0) >>> 0;
-      lo = (lo + 1) >>> 0;
-      if (lo === 0) hi = (hi + 1) >>> 0;
-    }
-    while (hi > 0 || lo > 0x7f) {
-      buf[this.pos++] = (lo & 0x7f) | 0x80;
-      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-      hi >>>= 7;
-    }
-    buf[this.pos++] = lo;
-  }
-
-  fixed32(value: number): void {
-    this.reserve(4);
-    this.buf.writeUInt32LE(value >>> 0, this.pos);
-    this.pos += 4;
-  }
-
-  double(value: number): void {
-    this.reserve(8);
-    this.buf.writeDoubleLE(value, this.pos);
-    this.pos += 8;
-  }
-
-  /** Nanoseconds since the epoch as fixed64, exact: seconds × 10^9 does not fit a double's 53 bits. */
-  hrTime(t: HrTime): void {
-    const [seconds, nanos] = t;
-    // seconds = hi16 × 2^16 + lo16; each part × 10^9 stays below 2^53.
-    const fromLo = (seconds & 0xffff) * 1e9;
-    const fromHi = ((seconds / 0x10000) >>> 0) * 1e9;
-    const low = (fromLo >>> 0) + (((fromHi & 0xffff) * 0x10000) >>> 0) + nanos;
-    const high = Math.floor(fromLo / 0x100000000) + ((fromHi / 0x10000) >>> 0) + Math.floor(low / 0x100000000);
-    this.reserve(8);
-    this.buf.writeUInt32LE(low >>> 0, this.pos);
-    this.buf.writeUInt32LE(high >>> 0, this.pos + 4);
-    this.pos += 8;
-  }
-
-  /** A length-prefixed byte string from hex (trace and span ids), digit for digit as the SDK's hexToBinary. */
-  hexBytes(hex: string): void {
-    const n = hex.length >>> 1;
-    this.varint(n);
-    this.reserve(n);
-    const buf = this.buf;
-    for (let i = 0; i < n; i++) buf[this.pos++] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
-  }
-
-  bytes(b: Uint8Array): void {
-    this.varint(b.length);
-    this.reserve(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-
-  stringField(field: number, s: string): void {
-    this.tag(field, LEN);
-    this.string(s);
-  }
-
-  /** A length-prefixed UTF-8 string. */
-  string(s: string): void {
-    const len = s.length;
-    let ascii = true;
-    for (let i = 0; i < len; i++) {
-      if (s.charCodeAt(i) > 0x7f) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) {
-      this.varint(len);
-      this.reserve(len);
-      const buf = this.buf;
-      if (len > 64) {
-        this.pos += buf.write(s, this.pos, len, 'latin1');
-      } else {
-        for (let i = 0; i < len; i++) buf[this.pos++] = s.charCodeAt(i);
-      }
-      return;
-    }
-    const bytes = Buffer.byteLength(s, 'utf8');
-    this.varint(bytes);
-    this.reserve(bytes);
-    this.pos += this.buf.write(s, this.pos, bytes, 'utf8');
-  }
-
-  private reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-}
-
-/** A hex digit's value; anything else is taken as A-F (the API's ids are hex). */
-function nibble(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return c - 55;
-}
-
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+/** Nanoseconds since the epoch as fixed64, exact: seconds × 10^9 does not fit a double's 53 bits. */
+function writeHrTime(w: WireWriter, t: HrTime): void {
+  const [seconds, nanos] = t;
+  // seconds = hi16 × 2^16 + lo16; each part × 10^9 stays below 2^53.
+  const fromLo = (seconds & 0xffff) * 1e9;
+  const fromHi = ((seconds / 0x10000) >>> 0) * 1e9;
+  const low = (fromLo >>> 0) + (((fromHi & 0xffff) * 0x10000) >>> 0) + nanos;
+  const high = Math.floor(fromLo / 0x100000000) + ((fromHi / 0x10000) >>> 0) + Math.floor(low / 0x100000000);
+  w.fixed64(low, high);
 }

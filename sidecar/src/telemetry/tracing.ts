@@ -56,8 +56,6 @@ export interface AuditTracerOptions {
   readonly delayMs: number;
   /** Called when an export fails (its spans are counted as dropped). */
   readonly onExportFailure?: (error: Error | undefined, spans: number) => void;
-  /** The exporter to use instead of the OTLP exporter for `protocol` (tests). */
-  readonly exporter?: SpanExporter;
 }
 
 /** How long shutdown waits for the last export (the OTLP exporters retry for about 10 s). */
@@ -67,7 +65,7 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
   const counters: SpanCounters = { exported: 0, dropped: 0 };
   const ids = new IdSource();
   const now = (): number => performance.timeOrigin + performance.now();
-  if (options.protocol === undefined && options.exporter === undefined) {
+  if (options.protocol === undefined) {
     return {
       counters,
       record: (_attributes, traceparent) => parseTraceparent(traceparent)?.traceId ?? ids.traceId(),
@@ -76,7 +74,7 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
     };
   }
 
-  const inner = options.exporter ?? await createOtlpExporter(options.protocol as OtlpProtocol);
+  const inner = await createOtlpExporter(options.protocol);
   const resource: Resource = resourceFromAttributes(options.resource);
   // Recorded and not yet reported by the exporter; the processor's own queue
   // is never fuller than this, so it never drops on its own (uncounted).
