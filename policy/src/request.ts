@@ -33,6 +33,10 @@ export type RequestRead = { readonly ok: true; readonly view: RequestView } | { 
 const PARTIAL_BODY_HEADER = 'x-envoy-auth-partial-body';
 /** Context extension set by the injected Envoy on routes it re-sends over TLS: "host:port" of the upstream. */
 export const TLS_ORIGINATION_CONTEXT_KEY = 'agentwarden.io/tls-origination';
+/** Context extension on every route of the injected Envoy: its with_request_body.max_request_bytes. */
+export const MAX_REQUEST_BYTES_CONTEXT_KEY = 'agentwarden.io/max-request-bytes';
+/** Context extension on the injected Envoy's plain-text routes: the hosts this pod reaches only over TLS origination. */
+export const TLS_ORIGINATED_HOSTS_CONTEXT_KEY = 'agentwarden.io/tls-originated-hosts';
 
 function originationPort(value: string | undefined, host: string): number | undefined {
   if (value === undefined) return undefined;

@@ -1,26 +1,35 @@
 // Envoy's bootstrap for one pod (pure): a loopback outbound listener on 15001
-// that asks the sidecar about every HTTP request (ext_authz over gRPC, with
-// the body for MCP), then forwards it to where the app was going.
+// that asks the sidecar about every request (ext_authz over gRPC on a Unix
+// socket, with the body for MCP) and sends it to the host that was decided.
 //
-// iptables capture: the listener sets use_original_dst (which installs the
-// original_dst listener filter) and plain HTTP goes to an ORIGINAL_DST cluster.
-// TLS the app originates itself cannot be read, so a second filter chain
-// (tls_inspector) checks such connections with the network ext_authz filter,
-// which sends the SNI, before tunnelling them unchanged.
+// The upstream is always the decided host (DESIGN.md "Data plane"): plain HTTP
+// is routed by its authority through the dynamic forward proxy, in both capture
+// modes, never to the original destination IP the agent chose; the sidecar sees
+// the same authority and decides on the port Envoy will use (the authority's,
+// else 80: :scheme is overwritten to http, the agent spoke plain text).
+//
+// iptables capture: the listener restores the original destination
+// (use_original_dst) and a TLS inspector reads the SNI. TLS the agent opens
+// itself goes through the network ext_authz filter (SNI and original port) and
+// then to the SNI's host on that port (sni_dynamic_forward_proxy); the TCP
+// proxy connects only after the decision (upstream_connect_mode).
 // proxy-env capture: apps send HTTP_PROXY requests and HTTPS_PROXY CONNECTs;
-// there is no original destination, so a dynamic forward proxy cluster
-// resolves the request's host.
-// TLS origination: the app speaks plain HTTP to a declared host and Envoy
-// connects to it over TLS (SNI, certificate checked against the system CAs and
-// the host name), so HTTP-level rules see the method and path of HTTPS APIs.
-import { TLS_ORIGINATION_CONTEXT_KEY } from '../../../policy/src/request.js';
-import { AUTHZ_SOCKET } from './names.js';
+// a CONNECT is checked on its host and port (host-level rules), then tunnelled.
+// TLS origination: the app speaks plain HTTP to a declared host, whatever port
+// it writes, and Envoy connects to it over TLS (SNI, certificate checked
+// against the host name), so HTTP-level rules see the method and path of HTTPS
+// APIs. The plain-text routes name those hosts to the sidecar, which denies a
+// request for them that would leave in clear.
+//
+// Envoy's admin interface listens on a Unix socket in the volume only Envoy and
+// the sidecar mount: nothing in the agent's container can reach it.
+import { MAX_REQUEST_BYTES_CONTEXT_KEY, TLS_ORIGINATED_HOSTS_CONTEXT_KEY, TLS_ORIGINATION_CONTEXT_KEY } from '../../../policy/src/request.js';
+import { AUTHZ_SOCKET, ENVOY_ADMIN_SOCKET } from './names.js';
 import type { InjectOptions } from './options.js';
 import type { JsonObject } from './json.js';
 import type { PodSettings, TlsOrigination } from './settings.js';
 
 export const AUTHZ_CLUSTER = 'agentwarden_authz';
-export const ORIGINAL_DST_CLUSTER = 'original_dst';
 export const FORWARD_PROXY_CLUSTER = 'dynamic_forward_proxy';
 /** Context extension the sidecar sees on requests Envoy re-sends over TLS: "host:port" of the upstream. */
 export const TLS_ORIGINATION_EXTENSION = TLS_ORIGINATION_CONTEXT_KEY;
@@ -28,6 +37,8 @@ export const TLS_ORIGINATION_EXTENSION = TLS_ORIGINATION_CONTEXT_KEY;
 const TYPE = 'type.googleapis.com/';
 const LOOPBACK = '127.0.0.1';
 const CONNECT_TIMEOUT = '10s';
+/** The TLS ClientHello (and whatever follows it) the TCP proxy holds until the decision. */
+const TLS_EARLY_DATA_BYTES = 64 * 1024;
 
 export function tlsClusterName(t: TlsOrigination): string {
   return `tls|${t.host}:${t.port}`;
@@ -60,17 +71,17 @@ export function envoyBootstrap(settings: PodSettings, options: InjectOptions): J
       { name: 'http', filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(settings, options) }] },
     ],
   };
-  const clusters: JsonObject[] = [authzCluster()];
-  if (iptables) clusters.push({ name: ORIGINAL_DST_CLUSTER, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: CONNECT_TIMEOUT });
-  else clusters.push(forwardProxyCluster());
+  const clusters: JsonObject[] = [authzCluster(), forwardProxyCluster()];
   for (const t of settings.tlsOrigination) clusters.push(tlsCluster(t, options));
   return {
     node: { id: 'agentwarden-envoy', cluster: 'agentwarden' },
-    admin: { address: socket(LOOPBACK, options.ports.envoyAdmin) },
+    // 0600: only the proxy UID (Envoy's own) may use it.
+    admin: { address: { pipe: { path: ENVOY_ADMIN_SOCKET, mode: 0o600 } } },
     static_resources: { listeners: [listener], clusters },
   };
 }
 
+/** TLS opened by the agent: decided on SNI and original port, then sent to that host on that port, connected only once allowed. */
 function tlsPassthroughChain(options: InjectOptions): JsonObject {
   return {
     name: 'tls-passthrough',
@@ -88,8 +99,27 @@ function tlsPassthroughChain(options: InjectOptions): JsonObject {
         },
       },
       {
+        // The port the agent connected to (restored by use_original_dst); the host is the SNI.
+        name: 'envoy.filters.network.set_filter_state',
+        typed_config: {
+          '@type': `${TYPE}envoy.extensions.filters.network.set_filter_state.v3.Config`,
+          on_new_connection: [{ object_key: 'envoy.upstream.dynamic_port', format_string: { text_format_source: { inline_string: '%DOWNSTREAM_LOCAL_PORT%' } } }],
+        },
+      },
+      {
+        name: 'envoy.filters.network.sni_dynamic_forward_proxy',
+        typed_config: { '@type': `${TYPE}envoy.extensions.filters.network.sni_dynamic_forward_proxy.v3.FilterConfig`, dns_cache_config: dnsCache() },
+      },
+      {
         name: 'envoy.filters.network.tcp_proxy',
-        typed_config: { '@type': `${TYPE}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`, stat_prefix: 'tls_passthrough', cluster: ORIGINAL_DST_CLUSTER },
+        typed_config: {
+          '@type': `${TYPE}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`,
+          stat_prefix: 'tls_passthrough',
+          cluster: FORWARD_PROXY_CLUSTER,
+          // The first bytes reach the TCP proxy only after ext_authz allowed them: no connection before the decision.
+          upstream_connect_mode: 'ON_DOWNSTREAM_DATA',
+          max_early_data_bytes: TLS_EARLY_DATA_BYTES,
+        },
       },
     ],
   };
@@ -97,7 +127,13 @@ function tlsPassthroughChain(options: InjectOptions): JsonObject {
 
 function httpConnectionManager(settings: PodSettings, options: InjectOptions): JsonObject {
   const iptables = settings.capture === 'iptables';
-  const upstream = iptables ? ORIGINAL_DST_CLUSTER : FORWARD_PROXY_CLUSTER;
+  const bodyLimit = String(options.maxRequestBytes);
+  const originated = settings.tlsOrigination.map((t) => t.host);
+  // What the sidecar needs to know about the plain-text routes: the body limit, and the hosts it must never send in clear.
+  const plainText: Record<string, string> = {
+    [MAX_REQUEST_BYTES_CONTEXT_KEY]: bodyLimit,
+    ...(originated.length > 0 ? { [TLS_ORIGINATED_HOSTS_CONTEXT_KEY]: originated.join(',') } : {}),
+  };
   // Streams (MCP over SSE) may last: no route timeout; idle streams still end (stream_idle_timeout, 5 min).
   const passthroughRoutes: JsonObject[] = [];
   if (!iptables) {
@@ -105,17 +141,23 @@ function httpConnectionManager(settings: PodSettings, options: InjectOptions): J
     passthroughRoutes.push({
       match: { connect_matcher: {} },
       route: { cluster: FORWARD_PROXY_CLUSTER, timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] },
-      typed_per_filter_config: { 'envoy.filters.http.ext_authz': extAuthzPerRoute({ disable_request_body_buffering: true }) },
+      typed_per_filter_config: { 'envoy.filters.http.ext_authz': extAuthzPerRoute({ disable_request_body_buffering: true, context_extensions: plainText }) },
     });
   }
-  passthroughRoutes.push({ match: { prefix: '/' }, route: { cluster: upstream, timeout: '0s' } });
+  passthroughRoutes.push({
+    match: { prefix: '/' },
+    route: { cluster: FORWARD_PROXY_CLUSTER, timeout: '0s' },
+    typed_per_filter_config: { 'envoy.filters.http.ext_authz': extAuthzPerRoute({ context_extensions: plainText }) },
+  });
   const virtualHosts: JsonObject[] = settings.tlsOrigination.map((t) => ({
     name: tlsClusterName(t),
-    domains: [t.host, `${t.host}:80`],
+    domains: [t.host],
     routes: [{
       match: { prefix: '/' },
-      route: { cluster: tlsClusterName(t), timeout: '0s' },
-      typed_per_filter_config: { 'envoy.filters.http.ext_authz': extAuthzPerRoute({ context_extensions: { [TLS_ORIGINATION_EXTENSION]: `${t.host}:${t.port}` } }) },
+      route: { cluster: tlsClusterName(t), timeout: '0s', host_rewrite_literal: t.host },
+      typed_per_filter_config: {
+        'envoy.filters.http.ext_authz': extAuthzPerRoute({ context_extensions: { [TLS_ORIGINATION_EXTENSION]: `${t.host}:${t.port}`, [MAX_REQUEST_BYTES_CONTEXT_KEY]: bodyLimit } }),
+      },
     }],
   }));
   virtualHosts.push({ name: 'passthrough', domains: ['*'], routes: passthroughRoutes });
@@ -123,7 +165,25 @@ function httpConnectionManager(settings: PodSettings, options: InjectOptions): J
     '@type': `${TYPE}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
     stat_prefix: 'outbound_http',
     codec_type: 'AUTO',
-    route_config: { name: 'outbound', virtual_hosts: virtualHosts },
+    // Every port spelling of a TLS-originated host (api.x.com, api.x.com:443, api.x.com:80) takes its TLS route.
+    route_config: { name: 'outbound', ignore_port_in_host_matching: true, virtual_hosts: virtualHosts },
+    // The agent is outside every trust boundary: its x-envoy-* headers (retries, timeouts) are not obeyed,
+    // its X-Forwarded-For is not extended with pod addresses.
+    use_remote_address: true,
+    skip_xff_append: true,
+    internal_address_config: { unix_sockets: false, cidr_ranges: [] },
+    // The agent spoke plain text to Envoy: the sidecar decides on http (port 80 unless the authority names one),
+    // whatever :scheme or absolute URI the agent wrote.
+    scheme_header_transformation: { scheme_to_overwrite: 'http' },
+    // "api.x.com." and "api.x.com" are one host for the routes, the sidecar and the DNS cache alike.
+    strip_trailing_host_dot: true,
+    // The path is forwarded as written and decided as written: the sidecar denies the ambiguous forms
+    // (dot segments, encoded slashes, matrix parameters, double encoding) instead of Envoy rewriting them.
+    normalize_path: false,
+    merge_slashes: false,
+    path_with_escaped_slashes_action: 'KEEP_UNCHANGED',
+    // Upstreams that read "x_agentwarden_decision" as "x-agentwarden-decision" (CGI, WSGI, nginx) never see one.
+    common_http_protocol_options: { headers_with_underscores_action: 'REJECT_REQUEST' },
     http_filters: [
       {
         name: 'envoy.filters.http.ext_authz',
@@ -135,10 +195,10 @@ function httpConnectionManager(settings: PodSettings, options: InjectOptions): J
           with_request_body: { max_request_bytes: options.maxRequestBytes, allow_partial_message: true, pack_as_bytes: true },
         },
       },
-      ...(iptables ? [] : [{
+      {
         name: 'envoy.filters.http.dynamic_forward_proxy',
         typed_config: { '@type': `${TYPE}envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig`, dns_cache_config: dnsCache() },
-      }]),
+      },
       { name: 'envoy.filters.http.router', typed_config: { '@type': `${TYPE}envoy.extensions.filters.http.router.v3.Router`, suppress_envoy_headers: true } },
     ],
     ...(iptables ? {} : { upgrade_configs: [{ upgrade_type: 'CONNECT' }], http2_protocol_options: { allow_connect: true } }),
@@ -183,6 +243,8 @@ function tlsCluster(t: TlsOrigination, options: InjectOptions): JsonObject {
     name,
     type: 'LOGICAL_DNS',
     dns_lookup_family: 'V4_PREFERRED',
+    // A host that does not resolve yet must not hold the whole listener back (Envoy waits for every warming cluster).
+    wait_for_warm_on_init: false,
     connect_timeout: CONNECT_TIMEOUT,
     load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socket(t.host, t.port) } }] }] },
     transport_socket: {

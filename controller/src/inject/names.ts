@@ -26,6 +26,8 @@ export const TOKEN_AUDIENCE = 'agentwarden';
 export const AUTHZ_SOCKET_VOLUME = 'agentwarden-authz';
 export const AUTHZ_SOCKET_DIR = '/var/run/agentwarden-authz';
 export const AUTHZ_SOCKET = `${AUTHZ_SOCKET_DIR}/authz.sock`;
+/** Envoy's admin interface: a Unix socket in the same volume, never a TCP port the agent could reach. */
+export const ENVOY_ADMIN_SOCKET = `${AUTHZ_SOCKET_DIR}/envoy-admin.sock`;
 
 export const PROXY_ENV_NAMES = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy'] as const;
 

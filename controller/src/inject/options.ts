@@ -13,7 +13,11 @@ export interface Resources {
 export interface InjectPorts {
   /** Envoy's outbound listener (loopback; iptables REDIRECT target). Default 15001. */
   readonly outbound: number;
-  /** Envoy admin (loopback only). Default 15000. */
+  /**
+   * Envoy admin's former loopback port. Injected Envoys serve admin on a Unix socket
+   * (names.ts ENVOY_ADMIN_SOCKET) instead; iptables capture still refuses this port to
+   * every UID. Kept so existing values files stay valid. Default 15000.
+   */
   readonly envoyAdmin: number;
   /**
    * The sidecar's ext_authz gRPC port. Injected pods no longer use it: Envoy reaches
@@ -26,7 +30,7 @@ export interface InjectPorts {
 }
 
 export interface InjectOptions {
-  /** Default docker.io/envoyproxy/envoy:v1.36.2. */
+  /** Default docker.io/envoyproxy/envoy:v1.40.0 (the version the pod harness runs). */
   readonly envoyImage: string;
   /** The agentwarden image; its entrypoint is `agentwarden`. Default docker.io/agentwarden/agentwarden:0.1.0. */
   readonly sidecarImage: string;
@@ -70,7 +74,7 @@ export interface InjectOptions {
 }
 
 export const DEFAULT_INJECT_OPTIONS: InjectOptions = Object.freeze({
-  envoyImage: 'docker.io/envoyproxy/envoy:v1.36.2',
+  envoyImage: 'docker.io/envoyproxy/envoy:v1.40.0',
   sidecarImage: 'docker.io/agentwarden/agentwarden:0.1.0',
   initImage: 'docker.io/agentwarden/agentwarden-init:0.1.0',
   imagePullPolicy: 'IfNotPresent',

@@ -13,7 +13,7 @@ export const GOLDEN_DIR = `${ROOT}controller/test/inject/golden/`;
 
 /** Values as the Helm chart renders them (images pinned for the goldens). */
 export const OPTIONS: InjectOptions = parseInjectOptions({
-  envoyImage: 'registry.example/envoyproxy/envoy:v1.36.2',
+  envoyImage: 'registry.example/envoyproxy/envoy:v1.40.0',
   sidecarImage: 'registry.example/agentwarden/agentwarden:1.0.0',
   initImage: 'registry.example/agentwarden/agentwarden-init:1.0.0',
   controllerAddress: 'agentwarden-controller.agentwarden-system.svc:15012',
