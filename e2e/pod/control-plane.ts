@@ -3,12 +3,11 @@
 // AgentPolicies and the Pod object; the controller serving the distribution
 // stream over TLS on the test's veth address; and the pod's bound token.
 import { createServer as createNetServer, connect, type Server } from 'node:net';
-import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { readControllerConfig } from '../../controller/src/config.js';
 import { startController, type RunningController } from '../../controller/src/main.js';
 import { kubectlOk, KUBECONFIG } from '../test/cluster.js';
-import { issue, type TestCa } from './pki.js';
+import type { TestCaFiles } from './upstreams/test-ca.js';
 import { publicFile } from './pod.js';
 
 export const SERVICE_ACCOUNT = 'agent';
@@ -38,11 +37,10 @@ export async function createTenant(namespace: string): Promise<Tenant> {
 
 const quiet = (): void => undefined;
 
-/** The controller on `address` (the test side of the pod's veth) with a certificate for that IP signed by `ca`. */
-export async function startControllerOn(address: string, port: number, ca: TestCa, leaseNamespace: string): Promise<RunningController> {
-  const leaf = await issue(ca, `controller-${address}`, [address]);
+/** The controller on `address` (the test side of the pod's veth) with `cert`, a certificate for that IP. */
+export async function startControllerOn(address: string, port: number, cert: TestCaFiles, leaseNamespace: string): Promise<RunningController> {
   const config = readControllerConfig(['--kubeconfig', KUBECONFIG, '--distribution-listen', `${address}:${port}`, '--metrics-listen', '127.0.0.1:0', '--webhook-listen', '127.0.0.1:0',
-    '--tls-cert', leaf.cert, '--tls-key', leaf.key, '--namespace', leaseNamespace, '--identity', `pod-harness-${address}`, '--leader-elect', 'false'], {});
+    '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--namespace', leaseNamespace, '--identity', `pod-harness-${address}`, '--leader-elect', 'false'], {});
   return startController(config, quiet);
 }
 
@@ -60,6 +58,3 @@ export function forwardTcp(listen: { host: string; port: number }, target: { hos
     server.listen(listen.port, listen.host, () => { resolve(server); });
   });
 }
-
-export const CA_DIR_NAME = 'pki';
-export function caDir(dir: string): string { return join(dir, CA_DIR_NAME); }

@@ -14,7 +14,9 @@
 // then to the SNI's host on that port (sni_dynamic_forward_proxy); the TCP
 // proxy connects only after the decision (upstream_connect_mode).
 // proxy-env capture: apps send HTTP_PROXY requests and HTTPS_PROXY CONNECTs;
-// a CONNECT is checked on its host and port (host-level rules), then tunnelled.
+// a CONNECT to port 443 is checked on its host and port (host-level rules),
+// then tunnelled; a CONNECT to any other port is terminated and the plain HTTP
+// inside it goes through an internal listener with the same filters.
 // TLS origination: the app speaks plain HTTP to a declared host, whatever port
 // it writes, and Envoy connects to it over TLS (SNI, certificate checked
 // against the host name), so HTTP-level rules see the method and path of HTTPS
@@ -31,6 +33,8 @@ import type { PodSettings, TlsOrigination } from './settings.js';
 
 export const AUTHZ_CLUSTER = 'agentwarden_authz';
 export const FORWARD_PROXY_CLUSTER = 'dynamic_forward_proxy';
+/** proxy-env: the internal listener (and the cluster that reaches it) serving plain HTTP inside CONNECT tunnels. */
+export const CONNECT_INNER = 'connect_inner';
 /** Context extension the sidecar sees on requests Envoy re-sends over TLS: "host:port" of the upstream. */
 export const TLS_ORIGINATION_EXTENSION = TLS_ORIGINATION_CONTEXT_KEY;
 
@@ -73,11 +77,25 @@ export function envoyBootstrap(settings: PodSettings, options: InjectOptions): J
   };
   const clusters: JsonObject[] = [authzCluster(), forwardProxyCluster()];
   for (const t of settings.tlsOrigination) clusters.push(tlsCluster(t, options));
+  const listeners: JsonObject[] = [listener];
+  if (!iptables) {
+    listeners.push({
+      name: CONNECT_INNER,
+      internal_listener: {},
+      filter_chains: [{ name: 'http', filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(settings, options, true) }] }],
+    });
+    clusters.push({
+      name: CONNECT_INNER,
+      connect_timeout: CONNECT_TIMEOUT,
+      load_assignment: { cluster_name: CONNECT_INNER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { envoy_internal_address: { server_listener_name: CONNECT_INNER } } } }] }] },
+    });
+  }
   return {
     node: { id: 'agentwarden-envoy', cluster: 'agentwarden' },
     // 0600: only the proxy UID (Envoy's own) may use it.
     admin: { address: { pipe: { path: ENVOY_ADMIN_SOCKET, mode: 0o600 } } },
-    static_resources: { listeners: [listener], clusters },
+    ...(iptables ? {} : { bootstrap_extensions: [{ name: 'envoy.bootstrap.internal_listener', typed_config: { '@type': `${TYPE}envoy.extensions.bootstrap.internal_listener.v3.InternalListener` } }] }),
+    static_resources: { listeners, clusters },
   };
 }
 
@@ -125,7 +143,8 @@ function tlsPassthroughChain(options: InjectOptions): JsonObject {
   };
 }
 
-function httpConnectionManager(settings: PodSettings, options: InjectOptions): JsonObject {
+/** `inner`: the HCM of the internal listener that serves terminated CONNECT tunnels (no CONNECT of its own). */
+function httpConnectionManager(settings: PodSettings, options: InjectOptions, inner = false): JsonObject {
   const iptables = settings.capture === 'iptables';
   const bodyLimit = String(options.maxRequestBytes);
   const originated = settings.tlsOrigination.map((t) => t.host);
@@ -136,12 +155,21 @@ function httpConnectionManager(settings: PodSettings, options: InjectOptions): J
   };
   // Streams (MCP over SSE) may last: no route timeout; idle streams still end (stream_idle_timeout, 5 min).
   const passthroughRoutes: JsonObject[] = [];
-  if (!iptables) {
-    // HTTPS_PROXY: CONNECT host:port is checked (host-level rules), then tunnelled. Its body is the tunnel: never buffered.
+  if (!iptables && !inner) {
+    // HTTPS_PROXY: CONNECT host:443 is checked (host- and port-level rules, like TLS the agent opens itself),
+    // then tunnelled. Its body is the tunnel: never buffered.
     passthroughRoutes.push({
-      match: { connect_matcher: {} },
+      match: { connect_matcher: {}, headers: [{ name: ':authority', string_match: { suffix: ':443' } }] },
       route: { cluster: FORWARD_PROXY_CLUSTER, timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] },
       typed_per_filter_config: { 'envoy.filters.http.ext_authz': extAuthzPerRoute({ disable_request_body_buffering: true, context_extensions: plainText }) },
+    });
+    // A CONNECT to any other port carries plain HTTP (Node's EnvHttpProxyAgent tunnels even http:// URLs):
+    // Envoy terminates it and hands the stream to an internal listener with these same filters, so every
+    // request inside is decided on its own method, path and body, and routed by its own authority.
+    passthroughRoutes.push({
+      match: { connect_matcher: {} },
+      route: { cluster: CONNECT_INNER, timeout: '0s', upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] },
+      typed_per_filter_config: { 'envoy.filters.http.ext_authz': { '@type': `${TYPE}envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute`, disabled: true } },
     });
   }
   passthroughRoutes.push({
@@ -163,7 +191,7 @@ function httpConnectionManager(settings: PodSettings, options: InjectOptions): J
   virtualHosts.push({ name: 'passthrough', domains: ['*'], routes: passthroughRoutes });
   return {
     '@type': `${TYPE}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
-    stat_prefix: 'outbound_http',
+    stat_prefix: inner ? 'connect_inner_http' : 'outbound_http',
     codec_type: 'AUTO',
     // Every port spelling of a TLS-originated host (api.x.com, api.x.com:443, api.x.com:80) takes its TLS route.
     route_config: { name: 'outbound', ignore_port_in_host_matching: true, virtual_hosts: virtualHosts },
@@ -201,7 +229,7 @@ function httpConnectionManager(settings: PodSettings, options: InjectOptions): J
       },
       { name: 'envoy.filters.http.router', typed_config: { '@type': `${TYPE}envoy.extensions.filters.http.router.v3.Router`, suppress_envoy_headers: true } },
     ],
-    ...(iptables ? {} : { upgrade_configs: [{ upgrade_type: 'CONNECT' }], http2_protocol_options: { allow_connect: true } }),
+    ...(iptables || inner ? {} : { upgrade_configs: [{ upgrade_type: 'CONNECT' }], http2_protocol_options: { allow_connect: true } }),
   };
 }
 
