@@ -31,7 +31,7 @@ export interface RunningPod {
   readonly dir: string;
   /** The Envoy admin socket (reachable by root, i.e. the test; mode 0600, owned by the proxy UID). */
   readonly envoyAdminSocket: string;
-  /** Runs `argv` as the agent (UID 1000) in the pod. */
+  /** Runs `argv` as the agent (UID 1000) in the pod, with the agent container's environment (proxy-env: HTTP_PROXY...). */
   agent(argv: readonly string[], timeoutMs?: number): Promise<CommandResult>;
   /** Runs `argv` as `uid` in the pod. */
   exec(uid: number, argv: readonly string[], timeoutMs?: number): Promise<CommandResult>;
@@ -134,6 +134,8 @@ export async function startPod(network: PodNetwork, pod: V1Pod, files: PodFiles,
     };
     await waitUntil('Envoy LIVE', async () => (await httpGet({ socketPath: envoyAdminSocket, path: '/ready' }).then((r) => r.body.trim() === 'LIVE', failed(envoy))));
     await waitUntil('the sidecar ready', async () => (await sidecarReady().catch(failed(sidecar))));
+    const agentSpec = pod.spec?.containers[0];
+    const agentEnv = agentSpec === undefined ? [] : Object.entries(podEnv(agentSpec, pod)).map(([k, v]) => `${k}=${v}`);
     const exec = (uid: number, argv: readonly string[], timeoutMs = 30_000): Promise<CommandResult> => {
       const [file, ...rest] = [...network.as(uid), ...argv];
       return run(file ?? 'ip', rest, timeoutMs);
@@ -141,7 +143,7 @@ export async function startPod(network: PodNetwork, pod: V1Pod, files: PodFiles,
     return {
       network, pod, dir, envoyAdminSocket, envoy,
       sidecar: () => sidecar,
-      agent: (argv, timeoutMs) => exec(AGENT_UID, argv, timeoutMs),
+      agent: (argv, timeoutMs) => exec(AGENT_UID, ['env', `HOME=${dir}`, ...agentEnv, ...argv], timeoutMs),
       exec,
       envoyAdmin: (path, method) => httpGet({ socketPath: envoyAdminSocket, path, method }),
       async killSidecar() {
