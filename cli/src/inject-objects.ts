@@ -68,7 +68,8 @@ export function injectObject(value: unknown, ctx: InjectContext): ObjectResult {
   try {
     result = mutatePod(pod, ctx.namespaceLabels, ctx.options);
   } catch (e: unknown) {
-    if (e instanceof InjectionError) throw new ObjectError([{ field: path === '' ? e.field : `${path}.${e.field}`, message: e.message.slice(e.field.length + 2) }]);
+    // InjectionError's message is "<field>: <reason>"; the field moves under the template's path.
+    if (e instanceof InjectionError) throw new ObjectError([{ field: path === '' ? e.field : `${path}.${e.field}`, message: e.message.slice(`${e.field}: `.length) }]);
     throw e;
   }
   if (!result.injected) return { object: value, notes: [`not injected: ${result.reason}${path === '' ? '' : ` (${path})`}`] };
