@@ -1,20 +1,25 @@
-// bin/agentwarden: check | test (| sidecar | controller, added by their issues).
+// bin/agentwarden: check | test | inject (sidecar and controller start in run.ts).
 import { parseArgs } from 'node:util';
 import { PolicyError } from '../../policy/src/index.js';
 import { InputError } from '../../policy/io/manifests.js';
 import { SnapshotLoadError } from '../../policy/src/load.js';
 import { decisionJson, runCheck } from './check.js';
 import { runSuites, suiteFiles } from './test-suite.js';
+import { runInject } from './inject.js';
+import { CHECK_HELP, INJECT_HELP, TEST_HELP } from './help.js';
 import { EXIT_FAILED, EXIT_INPUT, EXIT_OK } from './exit-codes.js';
 
 const USAGE = `usage:
   agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--now RFC3339]
   agentwarden test <dir|file.test.yaml>...
   agentwarden sidecar (--policy <file|dir> --pod <pod.yaml> | --controller <addr> --pod-name <name> --namespace <ns>) [--listen addr] [--admin-listen addr]
-  agentwarden controller [--kubeconfig file] [--distribution-listen addr] [--metrics-listen addr]
+  agentwarden controller [--kubeconfig file] [--distribution-listen addr] [--metrics-listen addr] [--webhook-cert file --webhook-key file] ...
+  agentwarden inject -f <file|-> [--options file] [--namespace-labels k=v,...] [-o yaml|json]
 
 check prints one JSON decision {allowed, mode, policy, rule, reason, auditDecision} and exits 0;
-invalid input exits 2. test runs policy test suites (*.test.yaml) and exits 1 when any case fails.`;
+invalid input exits 2. test runs policy test suites (*.test.yaml) and exits 1 when any case fails.
+inject prints the manifests with the proxy injected as the admission webhook would.
+agentwarden <command> --help lists the command's flags and their defaults.`;
 
 export { EXIT_FAILED, EXIT_INPUT, EXIT_OK } from './exit-codes.js';
 
@@ -24,6 +29,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
     switch (command) {
       case 'check': return check(rest, out);
       case 'test': return test(rest, out, err);
+      case 'inject': return inject(rest, out, err);
       case undefined: case '-h': case '--help': case 'help':
         out(USAGE);
         return command === undefined ? EXIT_INPUT : EXIT_OK;
@@ -47,9 +53,10 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
 function check(args: readonly string[], out: (s: string) => void): number {
   const { values } = parseArgs({
     args: [...args],
-    options: { policy: { type: 'string', multiple: true }, pod: { type: 'string' }, request: { type: 'string' }, now: { type: 'string' } },
+    options: { policy: { type: 'string', multiple: true }, pod: { type: 'string' }, request: { type: 'string' }, now: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   });
+  if (values.help === true) return help(CHECK_HELP, out);
   const missing = ['policy', 'pod', 'request'].filter((k) => values[k as keyof typeof values] === undefined);
   if (missing.length > 0) throw new InputError(`agentwarden check: missing ${missing.map((m) => `--${m}`).join(', ')}\n${USAGE}`);
   const decision = runCheck({ policy: values.policy ?? [], pod: values.pod ?? '', request: values.request ?? '', now: values.now }, Date.now());
@@ -58,7 +65,8 @@ function check(args: readonly string[], out: (s: string) => void): number {
 }
 
 function test(args: readonly string[], out: (s: string) => void, err: (s: string) => void): number {
-  const { positionals } = parseArgs({ args: [...args], allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args: [...args], options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  if (values.help === true) return help(TEST_HELP, out);
   if (positionals.length === 0) throw new InputError(`agentwarden test: give at least one folder or suite file\n${USAGE}`);
   const files = suiteFiles(positionals);
   if (files.length === 0) throw new InputError(`agentwarden test: no *.test.yaml under ${positionals.join(', ')}`);
@@ -75,3 +83,25 @@ function test(args: readonly string[], out: (s: string) => void, err: (s: string
   return failed > 0 ? EXIT_FAILED : EXIT_OK;
 }
 
+function inject(args: readonly string[], out: (s: string) => void, err: (s: string) => void): number {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      filename: { type: 'string', short: 'f' },
+      options: { type: 'string' },
+      'namespace-labels': { type: 'string' },
+      output: { type: 'string', short: 'o', default: 'yaml' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help === true) return help(INJECT_HELP, out);
+  if (values.filename === undefined) throw new InputError(`agentwarden inject: missing -f <file|->\n${INJECT_HELP}`);
+  runInject({ filename: values.filename, options: values.options, namespaceLabels: values['namespace-labels'], output: values.output }, out, err);
+  return EXIT_OK;
+}
+
+function help(text: string, out: (s: string) => void): number {
+  out(text);
+  return EXIT_OK;
+}

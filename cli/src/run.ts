@@ -2,7 +2,8 @@
 // `check` and `test` stay light, the sidecar never loads the controller's
 // Kubernetes client, and neither long-running program loads the CLI's
 // (protobuf-es Envoy messages for JSON requests, test suites).
-import { EXIT_INPUT } from './exit-codes.js';
+import { EXIT_INPUT, EXIT_OK } from './exit-codes.js';
+import { HelpRequested } from '../../common/help.js';
 
 const [command, ...rest] = process.argv.slice(2);
 
@@ -10,6 +11,11 @@ async function serve(name: string, run: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await run();
   } catch (e: unknown) {
+    if (e instanceof HelpRequested) {
+      process.stdout.write(`${e.text}\n`);
+      process.exitCode = EXIT_OK;
+      return;
+    }
     process.stderr.write(`agentwarden ${name}: ${e instanceof Error ? e.message : String(e)}\n`);
     const input = e instanceof Error && (e.name === 'PolicyError' || e.constructor.name === 'ConfigError' || ('code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')));
     process.exitCode = input ? EXIT_INPUT : 1;

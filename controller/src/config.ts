@@ -1,6 +1,7 @@
 // The controller's configuration: flags and environment are read here only.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { formatHelp, HelpRequested } from '../../common/help.js';
 
 export interface ControllerConfig {
   /** Kubeconfig file; unset: in-cluster ServiceAccount, else the default loading rules. */
@@ -52,6 +53,35 @@ export interface CaRootConfig {
 
 export class ConfigError extends Error {}
 
+/** `agentwarden controller --help`: every flag below with its default, and the environment read here. */
+export const CONTROLLER_HELP = formatHelp({
+  usage: ['agentwarden controller [flags]'],
+  summary: 'Runs the controller: compiles AgentPolicies per pod and serves them to the sidecars, writes policy status, and serves the admission webhooks (pod injection, policy and pod validation).',
+  flags: [
+    { name: 'kubeconfig', value: 'file', default: '$KUBECONFIG, else in-cluster', text: 'Kubernetes client configuration' },
+    { name: 'distribution-listen', value: 'addr', default: ':15012', text: 'PolicyDistribution gRPC listen address' },
+    { name: 'tls-cert', value: 'file', text: 'distribution TLS certificate (with --tls-key); required unless it listens on loopback only' },
+    { name: 'tls-key', value: 'file', text: 'distribution TLS key' },
+    { name: 'metrics-listen', value: 'addr', default: ':8080', text: 'metrics and health HTTP listen address' },
+    { name: 'webhook-listen', value: 'addr', default: ':9443', text: 'admission webhooks HTTPS listen address' },
+    { name: 'webhook-cert', value: 'file', default: 'none: webhooks off', text: 'webhook serving certificate (with --webhook-key); re-read when it changes' },
+    { name: 'webhook-key', value: 'file', text: 'webhook serving key' },
+    { name: 'inject-config', value: 'file', default: 'built-in injection options', text: 'injection options YAML (images, resources, ports, body limits) as the Helm chart renders it' },
+    { name: 'ca-root-file', value: 'file', default: 'none: publishing off', text: 'PEM bundle the sidecars trust, published to the injected pods\' namespaces' },
+    { name: 'ca-root-configmap', value: 'name', default: 'agentwarden-ca-root', text: 'ConfigMap written (key ca.crt)' },
+    { name: 'ca-root-namespace-labels', value: 'k=v,...', default: 'none', text: 'publish only to namespaces with all these labels' },
+    { name: 'ca-root-exclude-namespaces', value: 'a,b', default: 'none', text: 'never publish to these namespaces' },
+    { name: 'namespace', value: 'ns', default: '$POD_NAMESPACE, else agentwarden-system', text: 'namespace of the leader-election Lease' },
+    { name: 'identity', value: 'name', default: '$POD_NAME, else the host name', text: 'leader-election identity' },
+    { name: 'leader-elect', value: 'true|false', default: 'true', text: 'write status only as the Lease holder' },
+  ],
+  env: [
+    { name: 'KUBECONFIG', text: 'default of --kubeconfig' },
+    { name: 'POD_NAMESPACE, POD_NAME', text: 'defaults of --namespace and --identity (downward API)' },
+    { name: 'AGENTWARDEN_LOG_LEVEL', default: 'info', text: 'debug, info, warn or error' },
+  ],
+});
+
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -96,9 +126,11 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
       namespace: { type: 'string' },
       identity: { type: 'string' },
       'leader-elect': { type: 'string', default: 'true' },
+      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
+  if (values.help === true) throw new HelpRequested(CONTROLLER_HELP);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new ConfigError('controller: --tls-cert and --tls-key go together');
   if ((values['webhook-cert'] === undefined) !== (values['webhook-key'] === undefined)) throw new ConfigError('controller: --webhook-cert and --webhook-key go together');
   const caRootFile = values['ca-root-file'];

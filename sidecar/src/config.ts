@@ -2,6 +2,7 @@
 // else. Returns a frozen, typed object; defaults are documented per field.
 import { parseArgs } from 'node:util';
 import { AUTHZ_SERVER_IMPLS, type AuthzServerImpl } from './authz/server.js';
+import { formatHelp, HelpRequested } from '../../common/help.js';
 
 export type OtlpProtocol = 'grpc' | 'http/protobuf' | 'http/json';
 
@@ -47,6 +48,40 @@ export class ConfigError extends Error {}
 
 const MIB = 1024 * 1024;
 
+/** `agentwarden sidecar --help`: every flag below with its default, and the environment read here. */
+export const SIDECAR_HELP = formatHelp({
+  usage: [
+    'agentwarden sidecar --controller <addr> --pod-name <name> --namespace <ns> [flags]   (controller mode)',
+    'agentwarden sidecar --policy <file|dir> [--policy ...] --pod <pod.yaml> [flags]   (standalone mode)',
+  ],
+  summary: 'Runs the ext_authz sidecar Envoy asks about each request: policies come from the controller (controller mode) or from files (standalone mode).',
+  flags: [
+    { name: 'controller', value: 'host:port', text: 'controller mode: the controller\'s PolicyDistribution address' },
+    { name: 'controller-ca', value: 'file', text: 'controller mode: CA bundle of the controller\'s certificate; required unless the controller is on loopback' },
+    { name: 'token-file', value: 'file', default: '/var/run/secrets/agentwarden/token', text: 'controller mode: projected ServiceAccount token (audience agentwarden)' },
+    { name: 'pod-name', value: 'name', default: '$POD_NAME', text: 'the pod this sidecar serves' },
+    { name: 'namespace', value: 'ns', default: '$POD_NAMESPACE', text: 'the namespace of that pod' },
+    { name: 'policy', value: 'file|dir', text: 'standalone mode: AgentPolicy files or folders; repeatable' },
+    { name: 'pod', value: 'pod.yaml', text: 'standalone mode: the Pod manifest this sidecar stands for' },
+    { name: 'secrets-dir', value: 'dir', default: 'none', text: 'standalone mode: folder of Secrets as <secret-name>/<key> files' },
+    { name: 'listen', value: 'addr', default: '127.0.0.1:15011', text: 'ext_authz gRPC listen address, host:port or unix:/path' },
+    { name: 'admin-listen', value: 'addr', default: '127.0.0.1:15021', text: 'admin HTTP (healthz, readyz, metrics, debug), host:port' },
+    { name: 'grpc-impl', value: AUTHZ_SERVER_IMPLS.join('|'), default: 'http2', text: 'ext_authz gRPC server implementation' },
+    { name: 'max-request-bytes', value: 'n', default: String(16 * MIB), text: 'largest CheckRequest decoded, bytes; larger ones are denied' },
+  ],
+  env: [
+    { name: 'POD_NAME, POD_NAMESPACE', text: 'defaults of --pod-name and --namespace (downward API)' },
+    { name: 'AGENTWARDEN_LOG_LEVEL', default: 'info', text: 'debug, info, warn or error' },
+    { name: 'OTEL_TRACES_EXPORTER', default: 'otlp', text: '"none" turns audit span export off' },
+    { name: 'OTEL_SDK_DISABLED', default: 'false', text: '"true" turns audit span export off' },
+    { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', default: 'http/protobuf', text: 'grpc, http/protobuf or http/json; OTEL_EXPORTER_OTLP_TRACES_PROTOCOL wins' },
+    { name: 'OTEL_EXPORTER_OTLP_*', text: 'endpoint, headers, timeout: read by the OpenTelemetry exporter' },
+    { name: 'OTEL_BSP_MAX_QUEUE_SIZE', default: '2048', text: 'spans queued for export; more are dropped and counted' },
+    { name: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', default: '512', text: 'spans per export request' },
+    { name: 'OTEL_BSP_SCHEDULE_DELAY', default: '1000', text: 'batch export delay, ms' },
+  ],
+});
+
 export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): SidecarConfig {
   const { values } = parseArgs({
     args: [...argv],
@@ -63,9 +98,11 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
       'controller-ca': { type: 'string' },
       'pod-name': { type: 'string' },
       namespace: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
+  if (values.help === true) throw new HelpRequested(SIDECAR_HELP);
   const policyPaths = values.policy ?? [];
   const podName = values['pod-name'] ?? env['POD_NAME'] ?? '';
   const namespace = values.namespace ?? env['POD_NAMESPACE'] ?? '';
