@@ -174,8 +174,8 @@ async function main(): Promise<void> {
   const ttl = values.ttl === undefined ? DEFAULT_TTL : Number(values.ttl);
   if (!Number.isInteger(ttl) || ttl < 0) throw new Error(`--ttl "${values.ttl ?? ''}": want seconds, an integer >= 0`);
   const running = await startDnsServer({ listen: listenFlags(values.listen), hosts: parseHostFlags(values.host ?? []), ttl, onReceived: printLine });
-  printLine({ ready: true, kind: 'dns', listen: running.addresses.map(formatAddress) });
   closeOnSignal(running.close);
+  printLine({ ready: true, kind: 'dns', listen: running.addresses.map(formatAddress) });
 }
 
 if (import.meta.main) runMain(main);

@@ -59,8 +59,8 @@ async function main(): Promise<void> {
     statusByPrefix: (values.status ?? []).map(parseStatusRule),
     onReceived: printLine,
   });
-  printLine({ ready: true, kind: 'http', listen: running.addresses.map(formatAddress) });
   closeOnSignal(running.close);
+  printLine({ ready: true, kind: 'http', listen: running.addresses.map(formatAddress) });
 }
 
 if (import.meta.main) runMain(main);

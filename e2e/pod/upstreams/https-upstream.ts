@@ -59,8 +59,8 @@ async function main(): Promise<void> {
     onReceived: printLine,
   });
   const { caFile, certFile, keyFile } = running;
-  printLine({ ready: true, kind: 'https', listen: running.addresses.map(formatAddress), caFile, certFile, keyFile });
   closeOnSignal(running.close);
+  printLine({ ready: true, kind: 'https', listen: running.addresses.map(formatAddress), caFile, certFile, keyFile });
 }
 
 if (import.meta.main) runMain(main);

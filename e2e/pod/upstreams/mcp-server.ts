@@ -189,8 +189,8 @@ function jsonRpcError(res: ServerResponse, status: number, code: number, message
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { listen: { type: 'string', multiple: true } } });
   const running = await startMcpServer({ listen: listenFlags(values.listen), onReceived: printLine });
-  printLine({ ready: true, kind: 'mcp', listen: running.addresses.map(formatAddress), path: '/mcp' });
   closeOnSignal(running.close);
+  printLine({ ready: true, kind: 'mcp', listen: running.addresses.map(formatAddress), path: '/mcp' });
 }
 
 if (import.meta.main) runMain(main);
