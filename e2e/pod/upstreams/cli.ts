@@ -11,7 +11,7 @@ export function listenFlags(values: readonly string[] | undefined): ListenAddres
   return values.map(parseListen);
 }
 
-/** Closes the server on SIGTERM or SIGINT, then exits 0. */
+/** Closes the server on SIGTERM or SIGINT, then exits 0. Install it before printing ready: the harness may stop the child as soon as it reads that line. */
 export function closeOnSignal(close: () => Promise<void>): void {
   const stop = (): void => {
     close().then(

@@ -4,6 +4,7 @@
 // {"ok":...,"path":...} with the status configured for the longest matching path prefix.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
+import type { Duplex } from 'node:stream';
 import type { Recorder } from './recorder.js';
 
 /** How much of a body is kept as text; the length counts all of it. */
@@ -54,9 +55,22 @@ export function statusFor(target: string, rules: readonly StatusRule[]): number 
   return best?.status ?? 200;
 }
 
-export function recordingHandler(recorder: Recorder<HttpReceived>, rules: readonly StatusRule[]): (req: AnyRequest, res: AnyResponse) => void {
+export interface RecordingHandlers {
+  readonly request: (req: AnyRequest, res: AnyResponse) => void;
+  /** For an HTTP/1 server's 'connect' event: CONNECT (which Node's fetch sends to an HTTP_PROXY even for http:// URLs) is recorded and answered 405. */
+  readonly connect: (req: IncomingMessage, socket: Duplex) => void;
+}
+
+const CONNECT_STATUS = 405;
+
+export function recordingHandlers(recorder: Recorder<HttpReceived>, rules: readonly StatusRule[]): RecordingHandlers {
   let seq = 0;
-  return (req, res) => {
+  const connect = (req: IncomingMessage, socket: Duplex): void => {
+    recorder.add(describeRequest(++seq, req, { length: 0, text: '', truncated: false }, CONNECT_STATUS));
+    socket.on('error', () => socket.destroy());
+    socket.end(`HTTP/1.1 ${CONNECT_STATUS} Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  };
+  const request = (req: AnyRequest, res: AnyResponse): void => {
     const chunks: Buffer[] = [];
     let kept = 0;
     let length = 0;
@@ -72,31 +86,36 @@ export function recordingHandler(recorder: Recorder<HttpReceived>, rules: readon
     req.on('end', () => {
       const target = req.url ?? '';
       const status = statusFor(target, rules);
-      const socket = req.socket as AnyRequest['socket'] & { servername?: string | false; alpnProtocol?: string | false; encrypted?: boolean };
-      recorder.add({
-        seq: ++seq,
-        time: new Date().toISOString(),
-        httpVersion: req.httpVersion,
-        method: req.method ?? '',
-        target,
-        host: headerValue(req.headers.host),
-        authority: headerValue(req.headers[':authority']),
-        rawHeaders: [...req.rawHeaders],
-        body: { length, text: Buffer.concat(chunks).toString('utf8'), truncated: length > kept },
-        local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
-        remote: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
-        tls: socket.encrypted === true ? { sni: socket.servername || null, alpn: socket.alpnProtocol || null } : null,
-        status,
-      });
+      recorder.add(describeRequest(++seq, req, { length, text: Buffer.concat(chunks).toString('utf8'), truncated: length > kept }, status));
       const body = JSON.stringify({ ok: status < 400, path: target, status });
       const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
       if (res instanceof Http2ServerResponse) res.writeHead(status, headers).end(body);
       else res.writeHead(status, headers).end(body);
     });
   };
+  return { request, connect };
 }
 
-function headerValue(value: string | string[] | undefined): string | null {
+function describeRequest(seq: number, req: AnyRequest, body: HttpReceived['body'], status: number): HttpReceived {
+  const socket = req.socket as AnyRequest['socket'] & { servername?: string | false; alpnProtocol?: string | false; encrypted?: boolean };
+  return {
+    seq,
+    time: new Date().toISOString(),
+    httpVersion: req.httpVersion,
+    method: req.method ?? '',
+    target: req.url ?? '',
+    host: headerValue(req.headers.host),
+    authority: headerValue(req.headers[':authority']),
+    rawHeaders: [...req.rawHeaders],
+    body,
+    local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+    remote: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+    tls: socket.encrypted === true ? { sni: socket.servername || null, alpn: socket.alpnProtocol || null } : null,
+    status,
+  };
+}
+
+export function headerValue(value: string | string[] | undefined): string | null {
   if (value === undefined) return null;
   return Array.isArray(value) ? value.join(', ') : value;
 }

@@ -9,7 +9,7 @@ import { createServer as createHttp2Server } from 'node:http2';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { closeOnSignal, listenFlags, printLine, runMain } from './cli.js';
-import { parseStatusRule, recordingHandler, type HttpReceived, type StatusRule } from './http-recording.js';
+import { parseStatusRule, recordingHandlers, type HttpReceived, type StatusRule } from './http-recording.js';
 import { formatAddress, listenAll, type ListenAddress } from './listen.js';
 import { Recorder } from './recorder.js';
 import { runningServer, type RunningServer } from './running.js';
@@ -28,9 +28,9 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 export async function startHttpUpstream(options: HttpUpstreamOptions): Promise<RunningHttpUpstream> {
   const recorder = new Recorder<HttpReceived>(options.onReceived);
-  const handler = recordingHandler(recorder, options.statusByPrefix ?? []);
-  const http1 = createHttp1Server(handler);
-  const http2 = createHttp2Server(handler);
+  const handlers = recordingHandlers(recorder, options.statusByPrefix ?? []);
+  const http1 = createHttp1Server(handlers.request).on('connect', handlers.connect);
+  const http2 = createHttp2Server(handlers.request);
   const makeServer = (): Server =>
     createNetServer((socket: Socket) => {
       socket.once('data', (first: Buffer) => {
@@ -59,8 +59,8 @@ async function main(): Promise<void> {
     statusByPrefix: (values.status ?? []).map(parseStatusRule),
     onReceived: printLine,
   });
-  printLine({ ready: true, kind: 'http', listen: running.addresses.map(formatAddress) });
   closeOnSignal(running.close);
+  printLine({ ready: true, kind: 'http', listen: running.addresses.map(formatAddress) });
 }
 
 if (import.meta.main) runMain(main);

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closeOnSignal, listenFlags, printLine, runMain } from './cli.js';
-import { parseStatusRule, recordingHandler, type HttpReceived, type StatusRule } from './http-recording.js';
+import { parseStatusRule, recordingHandlers, type HttpReceived, type StatusRule } from './http-recording.js';
 import { formatAddress, listenAll, type ListenAddress } from './listen.js';
 import { Recorder } from './recorder.js';
 import { runningServer, type RunningServer } from './running.js';
@@ -37,8 +37,8 @@ export async function startHttpsUpstream(options: HttpsUpstreamOptions): Promise
   const files = await makeTestCa(options.caDir, options.names);
   const [key, cert] = await Promise.all([readFile(files.keyFile), readFile(files.certFile)]);
   const recorder = new Recorder<HttpReceived>(options.onReceived);
-  const handler = recordingHandler(recorder, options.statusByPrefix ?? []);
-  const listening = await listenAll(() => createSecureServer({ key, cert, allowHTTP1: true }, handler), options.listen);
+  const handlers = recordingHandlers(recorder, options.statusByPrefix ?? []);
+  const listening = await listenAll(() => createSecureServer({ key, cert, allowHTTP1: true }, handlers.request).on('connect', handlers.connect), options.listen);
   return Object.assign(runningServer(listening, recorder), files);
 }
 
@@ -59,8 +59,8 @@ async function main(): Promise<void> {
     onReceived: printLine,
   });
   const { caFile, certFile, keyFile } = running;
-  printLine({ ready: true, kind: 'https', listen: running.addresses.map(formatAddress), caFile, certFile, keyFile });
   closeOnSignal(running.close);
+  printLine({ ready: true, kind: 'https', listen: running.addresses.map(formatAddress), caFile, certFile, keyFile });
 }
 
 if (import.meta.main) runMain(main);

@@ -1,0 +1,3 @@
+module agentwarden/e2e/pod/gojson
+
+go 1.24
