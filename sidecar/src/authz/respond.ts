@@ -44,7 +44,7 @@ export function checkResponse(d: Decision, decisionId: string): CheckResponse {
     httpResponse: {
       case: 'deniedResponse',
       value: {
-        status: { code: deniedStatus(d) as StatusCode },
+        status: { code: deniedStatus(d) === 200 ? StatusCode.OK : StatusCode.Forbidden },
         headers: [header('content-type', 'application/json'), header(DECISION_HEADER, 'deny'), header(DECISION_ID_HEADER, decisionId), ...audit],
         body,
       },
