@@ -10,10 +10,40 @@ export interface CheckRequestFields {
   readonly attributes?: AttributeContextFields | undefined;
 }
 
-/** envoy.service.auth.v3.AttributeContext: request (4), context_extensions (10). */
+/**
+ * envoy.service.auth.v3.AttributeContext: destination (2), request (4),
+ * context_extensions (10), tls_session (12). Envoy's network ext_authz filter
+ * sends no request, but destination and, with include_tls_session, tls_session.
+ */
 export interface AttributeContextFields {
+  readonly destination?: PeerFields | undefined;
   readonly request?: RequestFields | undefined;
   readonly contextExtensions: Readonly<Record<string, string>>;
+  readonly tlsSession?: TlsSessionFields | undefined;
+}
+
+/** AttributeContext.Peer: address (1). */
+export interface PeerFields {
+  readonly address?: AddressFields | undefined;
+}
+
+/** envoy.config.core.v3.Address: the socket_address (1) case of its oneof. */
+export interface AddressFields {
+  readonly address:
+    | { readonly case: 'socketAddress'; readonly value: SocketAddressFields }
+    | { readonly case: 'pipe' | 'envoyInternalAddress' | undefined; readonly value?: unknown };
+}
+
+/** envoy.config.core.v3.SocketAddress: the port_value (3) case of its port_specifier. */
+export interface SocketAddressFields {
+  readonly portSpecifier:
+    | { readonly case: 'portValue'; readonly value: number }
+    | { readonly case: 'namedPort' | undefined; readonly value?: unknown };
+}
+
+/** AttributeContext.TLSSession: sni (1). */
+export interface TlsSessionFields {
+  readonly sni: string;
 }
 
 /** AttributeContext.Request: time (1), http (2). */

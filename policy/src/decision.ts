@@ -35,6 +35,11 @@ export interface Decision {
   /** Headers to add upstream on allow (credentials). Values are secret. */
   readonly headers: readonly (readonly [string, string])[];
   readonly request: RequestFacts | undefined;
+  /**
+   * Names (lower case) of the x-agentwarden-* headers the agent sent: never
+   * decided on, and removed upstream on allow. Absent when there are none.
+   */
+  readonly headersToRemove?: readonly string[];
 }
 
 export const RULE_DEFAULT_DENY = 'default-deny';

@@ -52,16 +52,18 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
     method: view.method, host: view.host, port: view.port, path: view.path,
     mcpMethod: view.mcp?.method ?? '', mcpTool: view.mcp?.tool ?? '', mcpId: view.mcp?.id,
   };
+  // Point "Data plane": x-agentwarden-* headers the agent sent never reach the upstream.
+  const removal = view.ownHeadersSent.length === 0 ? undefined : view.ownHeadersSent;
   if (loaded.rules.length === 0 && loaded.snapshot.policies.length === 0) {
-    return deny(facts, RULE_DEFAULT_DENY, '', `no AgentPolicy governs pod ${loaded.agent.namespace}/${loaded.agent.name}`);
+    return deny(facts, RULE_DEFAULT_DENY, '', `no AgentPolicy governs pod ${loaded.agent.namespace}/${loaded.agent.name}`, removal);
   }
   const nowMs = view.timeMs ?? ctx.nowMs;
   const session = new RequestSession(loaded, view, nowMs);
-  const candidates = lookupHost(loaded.hosts, view.host);
+  const candidates = lookupHost(loaded.hosts, view.host, view.ipLiteral);
 
   if (!loaded.hasAudit) {
     const v = decide(session, candidates, (r) => !r.audit, ctx, true);
-    return finish(v, 'Enforce', null, facts);
+    return finish(v, 'Enforce', null, facts, removal);
   }
   if (!loaded.hasEnforce) {
     // Point 3: only Audit policies: allowed; the would-be decision is recorded.
@@ -71,24 +73,29 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
       allowed: true, mode: 'Audit', policy: audit.policy, rule: audit.rule,
       reason: `Audit mode: would ${audit.allowed ? 'allow' : 'deny'}: ${audit.reason}`,
       auditDecision: audit, headers: wouldBe.allowed ? credentialHeaders(wouldBe.rule) : [], request: facts,
+      ...(removal === undefined ? {} : { headersToRemove: removal }),
     };
   }
   // Point 4: effective decision from Enforce policies, would-be with all of them.
   // The would-be decision looks at the rate limits before the effective one counts this request.
   const wouldBe = decide(session, candidates, () => true, ctx, false);
   const effective = decide(session, candidates, (r) => !r.audit, ctx, true);
-  return finish(effective, 'Enforce', toAudit(wouldBe), facts);
+  return finish(effective, 'Enforce', toAudit(wouldBe), facts, removal);
 }
 
-function finish(v: Verdict, mode: 'Enforce', audit: AuditDecision | null, facts: RequestFacts): Decision {
+function finish(v: Verdict, mode: 'Enforce', audit: AuditDecision | null, facts: RequestFacts, removal: readonly string[] | undefined): Decision {
   return {
     allowed: v.allowed, mode, policy: v.rule?.policyName ?? '', rule: v.ruleName, reason: v.reason,
     auditDecision: audit, headers: v.allowed ? credentialHeaders(v.rule) : [], request: facts,
+    ...(removal === undefined ? {} : { headersToRemove: removal }),
   };
 }
 
-function deny(facts: RequestFacts, rule: string, policy: string, reason: string): Decision {
-  return { allowed: false, mode: 'Enforce', policy, rule, reason, auditDecision: null, headers: [], request: facts };
+function deny(facts: RequestFacts, rule: string, policy: string, reason: string, removal: readonly string[] | undefined): Decision {
+  return {
+    allowed: false, mode: 'Enforce', policy, rule, reason, auditDecision: null, headers: [], request: facts,
+    ...(removal === undefined ? {} : { headersToRemove: removal }),
+  };
 }
 
 function toAudit(v: Verdict): AuditDecision {
@@ -135,7 +142,9 @@ function decide(session: RequestSession, candidates: readonly number[], inScope:
     return { allowed: true, rule, ruleName: rule.name, reason: `allowed by rule "${rule.name}" of policy "${rule.policyName}"` };
   }
   const detail = notes.length === 0 ? '' : `; ${notes.slice(0, 3).join('; ')}`;
-  return { allowed: false, rule: undefined, ruleName: RULE_DEFAULT_DENY, reason: `no rule allows ${session.view.method} ${session.view.host}${session.view.path}${detail}` };
+  const v = session.view;
+  const what = v.kind === 'tls' ? `a TLS connection to ${v.host}:${v.port}` : `${v.method} ${v.host}${v.path}`;
+  return { allowed: false, rule: undefined, ruleName: RULE_DEFAULT_DENY, reason: `no rule allows ${what}${detail}` };
 }
 
 /** Per-request state: bindings built once; with Audit and Enforce policies both, each rule matched once. */
@@ -161,10 +170,19 @@ class RequestSession {
   private match(rule: LoadedRule): RuleOutcome {
     const v = this.view;
     if (rule.ports !== undefined && !rule.ports.has(v.port)) return NO_MATCH;
+    if (v.kind === 'tls' && rule.operationLevel) {
+      // Envoy sees no operation inside TLS the agent opened itself. An Allow rule
+      // that names one cannot allow the connection (it would allow every operation);
+      // a Deny rule that names one denies it, as a condition that cannot be
+      // evaluated does (point 2): the operation it forbids may be inside.
+      if (!inSchedule(rule, this.nowMs)) return { match: false, note: 'outside its schedule' };
+      return rule.deny ? { match: true, note: TLS_NOTE_DENY, params: EMPTY_PARAMS } : { match: false, note: TLS_NOTE_ALLOW };
+    }
     if (rule.methods !== undefined && !rule.methods.has(v.method)) return NO_MATCH;
     let params: ReadonlyMap<string, string> = EMPTY_PARAMS;
     if (rule.paths !== undefined) {
-      const captured = matchTrie(rule.paths, v.segments);
+      // Deny tries hold lower-cased literals (load.ts): match them with lower-cased segments.
+      const captured = matchTrie(rule.paths, v.segments, rule.deny ? v.foldedSegments : v.segments);
       if (captured === undefined) return NO_MATCH;
       params = captured;
     }
@@ -179,9 +197,7 @@ class RequestSession {
       if (!rule.mcp.methods.has(call.method)) return NO_MATCH;
       if (rule.mcp.tools !== undefined && !rule.mcp.tools.has(call.tool)) return NO_MATCH;
     }
-    if (rule.schedule !== undefined && !inWindows(rule.schedule.clock.at(this.nowMs), rule.schedule.windows)) {
-      return { match: false, note: 'outside its schedule' };
-    }
+    if (!inSchedule(rule, this.nowMs)) return { match: false, note: 'outside its schedule' };
     if (rule.when !== undefined) {
       const result = rule.when(this.bindings(params));
       if (!result.ok) {
@@ -211,3 +227,11 @@ class RequestSession {
 }
 
 const EMPTY_PARAMS: ReadonlyMap<string, string> = new Map();
+
+const TLS_ORIGINATION = 'use TLS origination (agentwarden.io/tls-origination) for operation-level rules';
+const TLS_NOTE_ALLOW = `its http, mcp or when constraints cannot be checked on TLS that the agent opened itself; ${TLS_ORIGINATION}`;
+const TLS_NOTE_DENY = `the operation it forbids may be inside TLS that the agent opened itself, where its http, mcp or when constraints cannot be checked; ${TLS_ORIGINATION}`;
+
+function inSchedule(rule: LoadedRule, nowMs: number): boolean {
+  return rule.schedule === undefined || inWindows(rule.schedule.clock.at(nowMs), rule.schedule.windows);
+}

@@ -1,16 +1,60 @@
-// Hosts and ports (DESIGN.md semantics, point 6).
+// Hosts and ports (DESIGN.md semantics, point 6; "Data plane": an IP-literal
+// authority matches only rules that name that IP).
+//
+// IP literals: a host that WHATWG URL parsing reads as IPv4 (its last label is
+// a decimal or 0x-hex number: "10.0.0.1", "127.1", "0x7f.1", "2130706433") is
+// an address, and so is a bracketed IPv6 host. Only the dotted quad is
+// accepted for IPv4; the other spellings are refused as invalid-request rather
+// than rewritten: whether they reach that address depends on the resolver
+// (inet_aton reads "127.1" as 127.0.0.1, a DNS lookup with search domains may
+// not), so no one form could be decided on. IPv6 is rewritten to its canonical
+// form (every spelling is the same address, nothing resolves it). "*" and
+// "*.suffix" never match an IP literal; only an exact IP entry does.
 
 const LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const HOSTNAME = new RegExp(`^${LABEL}(\\.${LABEL})*$`);
 const HOST_PATTERN = new RegExp(`^(\\*|(\\*\\.)?${LABEL}(\\.${LABEL})*)$`);
+const DOTTED_QUAD = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
+const NUMERIC_LABEL = /^([0-9]+|0x[0-9a-f]*)$/;
 
-/** Is `pattern` an exact host name, "*.suffix" or "*"? (lower-case) */
+/** Does WHATWG URL parsing read `host` (lower case, no trailing dot) as IPv4? Its last label is a number. */
+export function endsInNumber(host: string): boolean {
+  return NUMERIC_LABEL.test(host.slice(host.lastIndexOf('.') + 1));
+}
+
+/** The canonical text of an IPv6 address (no brackets), or undefined when `text` is not one. */
+export function canonicalIpv6(text: string): string | undefined {
+  if (!/^[0-9a-f:.]+$/i.test(text) || !text.includes(':')) return undefined;
+  try {
+    const h = new URL(`http://[${text}]/`).hostname;
+    return h.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is `pattern` an exact host name, "*.suffix", "*" or an IP address in canonical form? (lower-case) */
 export function isHostPattern(pattern: string): boolean {
-  return pattern.length <= 253 && HOST_PATTERN.test(pattern);
+  return hostPatternProblem(pattern) === undefined;
+}
+
+/** Why `pattern` is not a host pattern, or undefined. */
+export function hostPatternProblem(pattern: string): string | undefined {
+  const expected = 'is not a lower-case host name, "*.suffix", "*" or an IP address';
+  if (pattern.includes(':')) {
+    const canonical = canonicalIpv6(pattern);
+    if (canonical === undefined) return expected;
+    return canonical === pattern ? undefined : `is not an IPv6 address in canonical form (write "${canonical}")`;
+  }
+  if (pattern.length > 253 || !HOST_PATTERN.test(pattern)) return expected;
+  if (endsInNumber(pattern) && (pattern.startsWith('*') || !DOTTED_QUAD.test(pattern))) {
+    return 'can never match: a host whose last label is a number is an IPv4 address, and only the dotted quad (a.b.c.d) is accepted';
+  }
+  return undefined;
 }
 
 export type Authority =
-  | { readonly ok: true; readonly host: string; readonly port: number }
+  | { readonly ok: true; readonly host: string; readonly port: number; readonly ipLiteral: boolean }
   | { readonly ok: false; readonly reason: string };
 
 /**
@@ -25,13 +69,14 @@ export function parseAuthority(authority: string, scheme: string): Authority {
   if (authority.startsWith('[')) {
     const close = authority.indexOf(']');
     if (close < 0) return { ok: false, reason: 'malformed IPv6 host' };
-    host = authority.slice(1, close).toLowerCase();
+    const ipv6 = canonicalIpv6(authority.slice(1, close));
+    if (ipv6 === undefined) return { ok: false, reason: 'malformed IPv6 host' };
+    host = ipv6;
     const after = authority.slice(close + 1);
     if (after !== '') {
       if (!after.startsWith(':')) return { ok: false, reason: 'malformed host:port' };
       portText = after.slice(1);
     }
-    if (!/^[0-9a-f:.]+$/.test(host)) return { ok: false, reason: 'malformed IPv6 host' };
   } else {
     const colon = authority.lastIndexOf(':');
     if (colon >= 0) {
@@ -43,6 +88,9 @@ export function parseAuthority(authority: string, scheme: string): Authority {
     host = host.toLowerCase();
     if (host.endsWith('.')) host = host.slice(0, -1);
     if (!HOSTNAME.test(host)) return { ok: false, reason: 'malformed host' };
+    if (endsInNumber(host) && !DOTTED_QUAD.test(host)) {
+      return { ok: false, reason: `host "${host}" is an IPv4 address in a form other than the dotted quad (resolvers read it differently)` };
+    }
   }
   let port = scheme.toLowerCase() === 'https' ? 443 : 80;
   if (portText !== undefined) {
@@ -50,7 +98,7 @@ export function parseAuthority(authority: string, scheme: string): Authority {
     port = Number(portText);
     if (port < 1 || port > 65535) return { ok: false, reason: 'port out of range' };
   }
-  return { ok: true, host, port };
+  return { ok: true, host, port, ipLiteral: authority.startsWith('[') || endsInNumber(host) };
 }
 
 /** Runtime host index: exact hosts, "*.suffix" patterns (stored as ".suffix") and "*". */
@@ -62,9 +110,11 @@ export interface HostIndex {
 
 /**
  * Rule indexes whose hosts match `host`, ascending. "*.example.com" matches
- * "a.example.com" and "a.b.example.com", not "example.com".
+ * "a.example.com" and "a.b.example.com", not "example.com". An IP literal
+ * matches exact entries only, never "*" or "*.suffix".
  */
-export function lookupHost(index: HostIndex, host: string): readonly number[] {
+export function lookupHost(index: HostIndex, host: string, ipLiteral: boolean): readonly number[] {
+  if (ipLiteral) return index.exact.get(host) ?? NONE;
   // Most hosts hit one list (already ascending): return it as is, without copying.
   let single: readonly number[] | undefined;
   let merged: number[] | undefined;

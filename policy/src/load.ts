@@ -19,6 +19,8 @@ export interface LoadedRule {
   readonly ports: ReadonlySet<number> | undefined;
   readonly methods: ReadonlySet<string> | undefined;
   readonly paths: PathTrie | undefined;
+  /** The rule has http, mcp or when constraints: it cannot match a TLS connection the agent opened itself. */
+  readonly operationLevel: boolean;
   readonly mcp: { readonly methods: ReadonlySet<string>; readonly tools: ReadonlySet<string> | undefined } | undefined;
   readonly when: PlannedCondition | undefined;
   readonly schedule: { readonly clock: ZoneClock; readonly windows: readonly WindowSpec[] } | undefined;
@@ -106,7 +108,11 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
       deny: rule.action === Action.DENY,
       ports: rule.ports.length === 0 ? undefined : new Set(rule.ports),
       methods: rule.http === undefined || rule.http.methods.length === 0 ? undefined : new Set(rule.http.methods),
-      paths: rule.http?.paths === undefined ? undefined : toTrie(rule.http.paths),
+      // Deny rules match literal segments case-insensitively: a server that matches
+      // paths so (IIS, ASP.NET, Spring with case-insensitive matching) reads
+      // "/Admin" as "/admin". Allow rules stay exact (a miss only denies).
+      paths: rule.http?.paths === undefined ? undefined : toTrie(rule.http.paths, rule.action === Action.DENY),
+      operationLevel: rule.http !== undefined || rule.mcp !== undefined || rule.when !== undefined,
       mcp: rule.mcp === undefined ? undefined : { methods: new Set(rule.mcp.methods), tools: rule.mcp.tools.length === 0 ? undefined : new Set(rule.mcp.tools) },
       when,
       schedule,
@@ -140,12 +146,36 @@ function checkedRefs(refs: readonly number[], count: number): number[] {
   return [...refs].sort((a, b) => a - b);
 }
 
-function toTrie(node: PathNode): PathTrie {
+/** The runtime trie; with `fold`, literal segments lower-cased (merging those that differ only in case). */
+function toTrie(node: PathNode, fold: boolean): PathTrie {
+  const literal = new Map<string, PathTrie>();
+  for (const [k, v] of Object.entries(node.literal)) {
+    const key = fold ? k.toLowerCase() : k;
+    const next = toTrie(v, fold);
+    const prev = literal.get(key);
+    literal.set(key, prev === undefined ? next : mergeTries(prev, next));
+  }
   return {
-    literal: new Map(Object.entries(node.literal).map(([k, v]) => [k, toTrie(v)])),
-    params: node.params.map((p) => ({ name: p.name, next: toTrie(p.next ?? { $typeName: 'agentwarden.v1.PathNode', literal: {}, params: [], end: false, rest: false }) })),
-    wildcard: node.wildcard === undefined ? undefined : toTrie(node.wildcard),
+    literal,
+    params: node.params.map((p) => ({ name: p.name, next: toTrie(p.next ?? { $typeName: 'agentwarden.v1.PathNode', literal: {}, params: [], end: false, rest: false }, fold) })),
+    wildcard: node.wildcard === undefined ? undefined : toTrie(node.wildcard, fold),
     end: node.end,
     rest: node.rest,
+  };
+}
+
+/** Two tries as one: a path matches the result when it matches either. */
+function mergeTries(a: PathTrie, b: PathTrie): PathTrie {
+  const literal = new Map(a.literal);
+  for (const [k, v] of b.literal) {
+    const prev = literal.get(k);
+    literal.set(k, prev === undefined ? v : mergeTries(prev, v));
+  }
+  return {
+    literal,
+    params: [...a.params, ...b.params],
+    wildcard: a.wildcard === undefined ? b.wildcard : b.wildcard === undefined ? a.wildcard : mergeTries(a.wildcard, b.wildcard),
+    end: a.end || b.end,
+    rest: a.rest || b.rest,
   };
 }

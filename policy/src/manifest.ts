@@ -4,7 +4,7 @@
 // exactly what the API server would. CEL conditions are checked by the compiler.
 import { PolicyError, Problems } from './errors.js';
 import { FieldReader, child, isPlain } from './fields.js';
-import { isHostPattern } from './hosts.js';
+import { hostPatternProblem } from './hosts.js';
 import { parseDurationMs } from './duration.js';
 import { parseClock, isTimeZone } from './schedule.js';
 import { parseTemplate } from './paths.js';
@@ -101,7 +101,8 @@ function readRules(spec: FieldReader, problems: Problems, credentialNames: Reado
     to?.rejectUnknown(['hosts', 'ports']);
     const hosts = to?.stringList('hosts', { required: true, min: 1, max: 64, maxLength: 253, unique: true }) ?? [];
     hosts.forEach((h, i) => {
-      if (!isHostPattern(h)) problems.add(child(child(child(path, 'to'), 'hosts'), i), `"${h}" is not a lower-case host name, "*.suffix" or "*"`);
+      const problem = hostPatternProblem(h);
+      if (problem !== undefined) problems.add(child(child(child(path, 'to'), 'hosts'), i), `"${h}" ${problem}`);
     });
     const ports = to?.list('ports', { max: 64 }, (p, ppath) => {
       if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535) {

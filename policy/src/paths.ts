@@ -45,6 +45,8 @@ export function parseTemplate(template: string): TemplateSegment[] | string {
       if (seg === '__proto__') return 'segment "__proto__" is not supported';
       if (/[{}*]/.test(seg)) return `segment "${seg}": "{", "}" and "*" must make up a whole segment`;
       if (/%|\\|\?|#|\0/.test(seg)) return `segment "${seg}" must be written decoded, without "%", "\\", "?" or "#"`;
+      const never = ambiguousSegment(seg);
+      if (never !== undefined) return `segment "${seg}" can never match: a request path that ${never} is denied as invalid`;
       out.push({ kind: 'literal', value: seg });
     }
   }
@@ -52,15 +54,18 @@ export function parseTemplate(template: string): TemplateSegment[] | string {
 }
 
 export type PathCheck =
-  | { readonly ok: true; readonly segments: readonly string[] }
+  | { readonly ok: true; readonly segments: readonly string[]; readonly folded: readonly string[] }
   | { readonly ok: false; readonly reason: string };
 
 /**
  * Validates a request path (query already removed) and returns its
- * percent-decoded segments. Ambiguous paths are refused: "." or ".." segments
- * (also when encoded), empty segments ("//"), encoded "/" or "\\", NUL,
- * backslashes, malformed percent-encoding, and paths beyond the length and
- * segment bounds.
+ * percent-decoded segments. Paths that servers read differently are refused
+ * (DESIGN.md point 7 and "Data plane"): "." or ".." segments (also when
+ * encoded), empty segments ("//"), "/" or "\\" encoded, backslashes, ";"
+ * (matrix parameters: Tomcat and Spring cut the segment there), "%25" (double
+ * encoding), "#" and control characters raw or encoded, segments that end in
+ * a dot or a space or hold only dots and spaces (IIS and Windows strip those),
+ * malformed percent-encoding, and paths beyond the length and segment bounds.
  */
 export function checkRequestPath(path: string): PathCheck {
   if (path.length === 0 || path[0] !== '/') return { ok: false, reason: 'path must start with "/"' };
@@ -70,6 +75,7 @@ export function checkRequestPath(path: string): PathCheck {
   const raw = splitSegments(path);
   if (raw.length > MAX_PATH_SEGMENTS) return { ok: false, reason: `path has more than ${MAX_PATH_SEGMENTS} segments` };
   const segments: string[] = new Array<string>(raw.length);
+  const folded: string[] = new Array<string>(raw.length);
   for (let i = 0; i < raw.length; i++) {
     let seg = raw[i] ?? '';
     if (seg.includes('%')) {
@@ -77,6 +83,7 @@ export function checkRequestPath(path: string): PathCheck {
       if (lower.includes('%2f')) return { ok: false, reason: 'path contains an encoded slash (%2F)' };
       if (lower.includes('%5c')) return { ok: false, reason: 'path contains an encoded backslash (%5C)' };
       if (lower.includes('%00')) return { ok: false, reason: 'path contains an encoded NUL (%00)' };
+      if (lower.includes('%25')) return { ok: false, reason: 'path contains an encoded "%" (%25): double encoding, which servers that decode twice read differently' };
       try {
         seg = decodeURIComponent(seg);
       } catch {
@@ -86,9 +93,26 @@ export function checkRequestPath(path: string): PathCheck {
     if (seg === '.' || seg === '..') return { ok: false, reason: `path contains a "${seg}" segment` };
     // An upstream that merges slashes would read "//admin" as "/admin": ambiguous.
     if (seg === '' && i < raw.length - 1) return { ok: false, reason: 'path contains an empty segment ("//")' };
+    const ambiguous = ambiguousSegment(seg);
+    if (ambiguous !== undefined) return { ok: false, reason: `path ${ambiguous}` };
     segments[i] = seg;
+    folded[i] = seg.toLowerCase();
   }
-  return { ok: true, segments };
+  return { ok: true, segments, folded };
+}
+
+/**
+ * Why a decoded segment is read differently by some servers, or undefined:
+ * "contains ..." / "has a segment ..." (completes "path ...").
+ */
+function ambiguousSegment(seg: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(seg)) return 'contains a control character (raw or encoded)';
+  if (seg.includes('#')) return 'contains "#" (raw or encoded %23), which servers read as the start of a fragment';
+  if (seg.includes(';')) return 'contains ";" (raw or encoded %3B): matrix parameters, which servers such as Tomcat and Spring strip before matching';
+  if (seg !== '' && /^[. ]+$/.test(seg)) return `has a segment "${seg}" of only dots and spaces, which IIS and Windows servers strip`;
+  if (seg.endsWith('.') || seg.endsWith(' ')) return `has a segment "${seg.slice(0, 64)}" that ends in a dot or a space, which IIS and Windows servers strip`;
+  return undefined;
 }
 
 /** Runtime form of the trie (Maps, so that segment names never reach an object prototype). */
@@ -103,29 +127,32 @@ export interface PathTrie {
 /**
  * Matches segments against the trie. Returns the captured parameters of the
  * first match (literal before parameter before "*" before "**"), or undefined.
+ * Literal segments are looked up by `keys` (the segments themselves, or, for a
+ * trie with lower-cased literals, the lower-cased segments); captures keep the
+ * segments as sent.
  */
-export function matchTrie(trie: PathTrie, segments: readonly string[]): ReadonlyMap<string, string> | undefined {
+export function matchTrie(trie: PathTrie, segments: readonly string[], keys: readonly string[] = segments): ReadonlyMap<string, string> | undefined {
   // One scratch list for every call (matching is synchronous): no allocation for a miss.
   scratch.length = 0;
-  if (!walk(trie, segments, 0, scratch)) return undefined;
+  if (!walk(trie, segments, keys, 0, scratch)) return undefined;
   return scratch.length === 0 ? NO_CAPTURES : new Map(scratch);
 }
 
 const scratch: [string, string][] = [];
 const NO_CAPTURES: ReadonlyMap<string, string> = new Map();
 
-function walk(node: PathTrie, segs: readonly string[], i: number, captures: [string, string][]): boolean {
+function walk(node: PathTrie, segs: readonly string[], keys: readonly string[], i: number, captures: [string, string][]): boolean {
   if (i === segs.length) return node.end || node.rest;
   const seg = segs[i] ?? '';
-  const lit = node.literal.get(seg);
-  if (lit !== undefined && walk(lit, segs, i + 1, captures)) return true;
+  const lit = node.literal.get(keys[i] ?? '');
+  if (lit !== undefined && walk(lit, segs, keys, i + 1, captures)) return true;
   if (seg !== '') {
     for (const p of node.params) {
       captures.push([p.name, seg]);
-      if (walk(p.next, segs, i + 1, captures)) return true;
+      if (walk(p.next, segs, keys, i + 1, captures)) return true;
       captures.pop();
     }
-    if (node.wildcard !== undefined && walk(node.wildcard, segs, i + 1, captures)) return true;
+    if (node.wildcard !== undefined && walk(node.wildcard, segs, keys, i + 1, captures)) return true;
   }
   return node.rest;
 }

@@ -1,25 +1,42 @@
 // Reads an Envoy CheckRequest into the facts rules are matched against:
 // method, host, port, path segments, query, headers and, when some rule needs
-// it, the body and its MCP (JSON-RPC 2.0) reading.
+// it, the body and its MCP (JSON-RPC 2.0) reading. A CheckRequest of Envoy's
+// network ext_authz (TLS the agent opened itself) is read by tls-connection.ts.
 import type { CheckRequestFields } from './check-request.js';
 import { checkRequestPath } from './paths.js';
 import { parseAuthority } from './hosts.js';
 import { readMcp, type McpCall } from './mcp.js';
+import { readBody } from './body.js';
+import { TLS_ORIGINATED_HOSTS_CONTEXT_KEY, TLS_ORIGINATION_CONTEXT_KEY } from './context-keys.js';
+import { readTlsConnection } from './tls-connection.js';
 
-/** Bodies above this are not parsed (no JSON condition or MCP rule can match them). */
-export const MAX_PARSED_BODY_BYTES = 1 << 20;
+export { MAX_PARSED_BODY_BYTES } from './body.js';
+export { MAX_REQUEST_BYTES_CONTEXT_KEY, TLS_ORIGINATED_HOSTS_CONTEXT_KEY, TLS_ORIGINATION_CONTEXT_KEY } from './context-keys.js';
+
+/** Headers with this prefix are agentwarden's own: what the agent sends under it is neither decided on nor forwarded. */
+export const OWN_HEADER_PREFIX = 'x-agentwarden-';
 
 export interface RequestView {
+  /** 'http': an HTTP request; 'tls': a TLS connection the agent opened itself, decided on SNI and port only. */
+  readonly kind: 'http' | 'tls';
+  /** Upper case; '' for a TLS connection. */
   readonly method: string;
   readonly host: string;
+  /** The host is an IP literal: only rules naming that address match it. */
+  readonly ipLiteral: boolean;
   readonly port: number;
   readonly path: string;
   readonly segments: readonly string[];
+  /** `segments` lower-cased, for the literal segments of Deny rules (servers that match paths case-insensitively). */
+  readonly foldedSegments: readonly string[];
   readonly rawQuery: string;
   /** Request time in ms since the epoch, when Envoy sent one. */
   readonly timeMs: number | undefined;
+  /** Lower-case names; never an x-agentwarden-* header the agent sent. */
   readonly headers: ReadonlyMap<string, string>;
-  /** Parsed JSON body, null when absent, partial, too large or not JSON. */
+  /** Names (lower case) of the x-agentwarden-* headers the agent sent: removed upstream on allow. */
+  readonly ownHeadersSent: readonly string[];
+  /** Parsed JSON body, null when absent, partial, too large, not JSON or not of one reading. */
   readonly body: unknown;
   /** Why the body was not parsed, for reasons in decisions. */
   readonly bodyNote: string | undefined;
@@ -30,14 +47,6 @@ export interface RequestView {
 
 export type RequestRead = { readonly ok: true; readonly view: RequestView } | { readonly ok: false; readonly reason: string; readonly method: string; readonly host: string; readonly path: string };
 
-const PARTIAL_BODY_HEADER = 'x-envoy-auth-partial-body';
-/** Context extension set by the injected Envoy on routes it re-sends over TLS: "host:port" of the upstream. */
-export const TLS_ORIGINATION_CONTEXT_KEY = 'agentwarden.io/tls-origination';
-/** Context extension on every route of the injected Envoy: its with_request_body.max_request_bytes. */
-export const MAX_REQUEST_BYTES_CONTEXT_KEY = 'agentwarden.io/max-request-bytes';
-/** Context extension on the injected Envoy's plain-text routes: the hosts this pod reaches only over TLS origination. */
-export const TLS_ORIGINATED_HOSTS_CONTEXT_KEY = 'agentwarden.io/tls-originated-hosts';
-
 function originationPort(value: string | undefined, host: string): number | undefined {
   if (value === undefined) return undefined;
   const colon = value.lastIndexOf(':');
@@ -46,12 +55,19 @@ function originationPort(value: string | undefined, host: string): number | unde
   return port;
 }
 
+/** Is `host` in the comma-separated list of hosts reached only through TLS origination? */
+function inHostList(list: string, host: string): boolean {
+  for (const h of list.split(',')) if (h.trim().toLowerCase() === host) return true;
+  return false;
+}
+
 /**
  * Reads `check`. `needs` says which costly parts to read; invalid requests
  * (ambiguous path, malformed authority) come back with the reason.
  */
 export function readCheckRequest(check: CheckRequestFields, needs: { readonly body: boolean; readonly headers: boolean }): RequestRead {
   const http = check.attributes?.request?.http;
+  if (http === undefined && check.attributes?.tlsSession !== undefined) return readTlsConnection(check.attributes);
   const method = (http?.method ?? '').toUpperCase();
   const fullPath = http?.path ?? '';
   const q = fullPath.indexOf('?');
@@ -60,13 +76,21 @@ export function readCheckRequest(check: CheckRequestFields, needs: { readonly bo
   const headers = needs.headers || needs.body || http?.host === '' ? collectHeaders(check) : new Map<string, string>();
   const authority = http?.host !== undefined && http.host !== '' ? http.host : (headers.get(':authority') ?? headers.get('host') ?? '');
   const fail = (reason: string): RequestRead => ({ ok: false, reason, method, host: authority.slice(0, 256), path: path.slice(0, 256) });
-  if (http === undefined) return fail('CheckRequest has no attributes.request.http');
+  if (http === undefined) return fail('CheckRequest has neither attributes.request.http (HTTP ext_authz) nor attributes.tls_session (network ext_authz with include_tls_session)');
   if (method === '' || !/^[A-Z]+$/.test(method)) return fail('request has no valid HTTP method');
   const auth = parseAuthority(authority, http.scheme);
   if (!auth.ok) return fail(auth.reason);
+  const extensions = check.attributes?.contextExtensions ?? {};
   // Envoy originated TLS for this request: the agent spoke plain HTTP to Envoy, the
   // upstream is HTTPS on the port the route names (rules see the real destination).
-  const port = originationPort(check.attributes?.contextExtensions[TLS_ORIGINATION_CONTEXT_KEY], auth.host) ?? auth.port;
+  const origination = originationPort(extensions[TLS_ORIGINATION_CONTEXT_KEY], auth.host);
+  const port = origination ?? auth.port;
+  // A plain-HTTP route: a host that this pod reaches only through TLS origination
+  // must not be reached in plain text (another port, an authority Envoy routes as is).
+  const originatedHosts = extensions[TLS_ORIGINATED_HOSTS_CONTEXT_KEY];
+  if (origination === undefined && originatedHosts !== undefined && inHostList(originatedHosts, auth.host)) {
+    return fail(`${auth.host} is reached over TLS origination; this request would leave in plain text (authority '${authority.slice(0, 256)}')`);
+  }
   const checked = checkRequestPath(path);
   if (!checked.ok) return fail(checked.reason);
   const time = check.attributes?.request?.time;
@@ -76,16 +100,42 @@ export function readCheckRequest(check: CheckRequestFields, needs: { readonly bo
   let mcp: McpCall | undefined;
   let bodyUnreadable = false;
   if (needs.body) {
-    const read = readBody(check, headers);
+    const read = readBody(http, headers, extensions);
     body = read.body;
     bodyNote = read.note;
-    mcp = read.body === null ? undefined : readMcp(read.body);
-    const present = http.body.length > 0 || http.rawBody.length > 0 || (headers.get(PARTIAL_BODY_HEADER) ?? '').toLowerCase() === 'true';
-    bodyUnreadable = present && mcp === undefined;
-    if (bodyUnreadable && bodyNote === undefined) bodyNote = 'body is not one JSON-RPC 2.0 request';
+    const call = read.body === null ? undefined : readMcp(read.body);
+    mcp = typeof call === 'string' ? undefined : call;
+    bodyUnreadable = read.present && mcp === undefined;
+    if (bodyUnreadable && bodyNote === undefined) bodyNote = typeof call === 'string' ? call : 'body is not one JSON-RPC 2.0 request';
   }
-  return { ok: true, view: { method, host: auth.host, port, path, segments: checked.segments, rawQuery, timeMs, headers, body, bodyNote, bodyUnreadable, mcp } };
+  return {
+    ok: true,
+    view: {
+      kind: 'http', method, host: auth.host, ipLiteral: auth.ipLiteral, port, path, segments: checked.segments, foldedSegments: checked.folded, rawQuery, timeMs,
+      headers, ownHeadersSent: ownHeaderNames(check), body, bodyNote, bodyUnreadable, mcp,
+    },
+  };
 }
+
+/** Names of the x-agentwarden-* headers in the request, lower case, each once. */
+function ownHeaderNames(check: CheckRequestFields): readonly string[] {
+  const http = check.attributes?.request?.http;
+  let out: string[] | undefined;
+  const add = (k: string): void => {
+    // A cheap first test: most header names do not start with "x-a".
+    if (k.length <= OWN_HEADER_PREFIX.length || (k.charCodeAt(0) | 0x20) !== 0x78) return;
+    const name = k.toLowerCase();
+    if (!name.startsWith(OWN_HEADER_PREFIX)) return;
+    out ??= [];
+    if (!out.includes(name)) out.push(name);
+  };
+  const headers = http?.headers ?? {};
+  for (const k in headers) if (Object.hasOwn(headers, k)) add(k);
+  for (const h of http?.headerMap?.headers ?? []) add(h.key);
+  return out ?? NO_NAMES;
+}
+
+const NO_NAMES: readonly string[] = [];
 
 // Non-fatal, BOM stripped: what `new TextDecoder()` does; stateless between decode() calls.
 const rawHeaderDecoder = new TextDecoder();
@@ -105,40 +155,18 @@ function collectHeaders(check: CheckRequestFields): Map<string, string> {
   for (const k in headers) {
     if (!Object.hasOwn(headers, k)) continue;
     const v = headers[k];
-    if (v !== undefined) out.set(k.toLowerCase(), v);
+    const key = k.toLowerCase();
+    if (v !== undefined && !key.startsWith(OWN_HEADER_PREFIX)) out.set(key, v);
   }
   // header_map (Envoy's encode_raw_headers): values may be raw bytes.
   for (const h of http.headerMap?.headers ?? []) {
     const value = headerMapValue(h);
     const key = h.key.toLowerCase();
+    if (key.startsWith(OWN_HEADER_PREFIX)) continue;
     const prev = out.get(key);
     out.set(key, prev === undefined ? value : `${prev},${value}`);
   }
   return out;
-}
-
-function readBody(check: CheckRequestFields, headers: ReadonlyMap<string, string>): { body: unknown; note: string | undefined } {
-  const http = check.attributes?.request?.http;
-  if (http === undefined) return { body: null, note: undefined };
-  if ((headers.get(PARTIAL_BODY_HEADER) ?? '').toLowerCase() === 'true') return { body: null, note: 'body is partial (x-envoy-auth-partial-body: true)' };
-  let text: string;
-  if (http.rawBody.length > 0) {
-    if (http.rawBody.length > MAX_PARSED_BODY_BYTES) return { body: null, note: `body larger than ${MAX_PARSED_BODY_BYTES} bytes` };
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(http.rawBody);
-    } catch {
-      return { body: null, note: 'body is not valid UTF-8' };
-    }
-  } else {
-    if (http.body.length > MAX_PARSED_BODY_BYTES) return { body: null, note: `body larger than ${MAX_PARSED_BODY_BYTES} bytes` };
-    text = http.body;
-  }
-  if (text.length === 0) return { body: null, note: 'request has no body' };
-  try {
-    return { body: JSON.parse(text) as unknown, note: undefined };
-  } catch {
-    return { body: null, note: 'body is not JSON' };
-  }
 }
 
 /** request.query for CEL: name -> all values, decoded as a form would be. */

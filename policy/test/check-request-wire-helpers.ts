@@ -13,7 +13,16 @@ export function project(c: CheckRequestFields): unknown {
   if (a === undefined) return null;
   const req = a.request;
   const http = req?.http;
+  const address = a.destination?.address?.address;
+  const port = address?.case === 'socketAddress' ? address.value.portSpecifier : undefined;
   return {
+    destination: a.destination === undefined ? null : {
+      address: a.destination.address === undefined ? null : {
+        case: address?.case ?? null,
+        port: port === undefined ? null : { case: port.case ?? null, value: port.case === 'portValue' ? port.value : null },
+      },
+    },
+    tlsSession: a.tlsSession === undefined ? null : { sni: a.tlsSession.sni },
     contextExtensions: Object.entries(a.contextExtensions),
     request: req === undefined ? null : {
       time: req.time === undefined ? null : { seconds: req.time.seconds, nanos: req.time.nanos },
@@ -53,8 +62,16 @@ const bytes = fc.oneof({ weight: 9, arbitrary: fc.uint8Array({ maxLength: 24 }) 
 const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(a, { nil: undefined });
 const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
 
+const portSpecifier = fc.oneof(
+  fc.record({ case: fc.constant('portValue' as const), value: fc.nat(65535) }),
+  fc.record({ case: fc.constant('namedPort' as const), value: text }),
+);
+const address = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ case: fc.constant('socketAddress' as const), value: fc.record({ address: text, portSpecifier, resolverName: text, ipv4Compat: fc.boolean() }, { requiredKeys: [] }) }) },
+  { weight: 1, arbitrary: fc.record({ case: fc.constant('pipe' as const), value: fc.record({ path: text, mode: fc.nat(511) }) }) },
+);
 const peer = fc.record({
-  address: opt(fc.record({ address: fc.record({ case: fc.constant('socketAddress' as const), value: fc.record({ address: text, portSpecifier: fc.record({ case: fc.constant('portValue' as const), value: fc.nat(65535) }) }) }) })),
+  address: opt(fc.record({ address })),
   service: text,
   labels: entries(text),
   principal: text,
@@ -89,9 +106,20 @@ export const checkRequests: fc.Arbitrary<CheckRequest> = fc.record({
 const READ_TYPES = new Set([
   'envoy.service.auth.v3.CheckRequest', 'envoy.service.auth.v3.AttributeContext', 'envoy.service.auth.v3.AttributeContext.Request',
   'envoy.service.auth.v3.AttributeContext.HttpRequest', 'google.protobuf.Timestamp', 'envoy.config.core.v3.HeaderMap', 'envoy.config.core.v3.HeaderValue',
+  'envoy.service.auth.v3.AttributeContext.Peer', 'envoy.config.core.v3.Address', 'envoy.config.core.v3.SocketAddress', 'envoy.service.auth.v3.AttributeContext.TLSSession',
 ]);
-/** Fields of those messages it steps over all the same: id, fragment, size, protocol. */
-const UNREAD_HTTP_FIELDS = new Set([1, 8, 9, 10]);
+/**
+ * Fields of those messages it steps over all the same: HttpRequest id, fragment, size, protocol;
+ * Peer service, labels, principal, certificate; SocketAddress protocol, address, named_port,
+ * resolver_name, ipv4_compat. (Address pipe and envoy_internal_address are messages not read.)
+ * The source Peer is not read at all.
+ */
+const UNREAD_FIELDS = new Map<string, ReadonlySet<number>>([
+  ['envoy.service.auth.v3.AttributeContext', new Set([1])],
+  ['envoy.service.auth.v3.AttributeContext.HttpRequest', new Set([1, 8, 9, 10])],
+  ['envoy.service.auth.v3.AttributeContext.Peer', new Set([2, 3, 4, 5])],
+  ['envoy.config.core.v3.SocketAddress', new Set([1, 2, 4, 5, 6])],
+]);
 
 function scalarWire(t: ScalarType): WireType {
   switch (t) {
@@ -172,7 +200,7 @@ function expected(desc: DescMessage | DescField, no: number): Expect | undefined
 
 /** False on an anomaly; throws FailsIn where protobuf-es would throw. `depth` counts messages as protobuf-es does. */
 function walk(r: BinaryReader, desc: DescMessage | DescField, end: number, depth: number, readHere = true): boolean {
-  const read = desc.kind === 'field' ? readHere : READ_TYPES.has(desc.typeName);
+  const read = readHere && (desc.kind === 'field' || READ_TYPES.has(desc.typeName));
   const fail = (): never => {
     throw new FailsIn(read ? 'fails-in-read' : 'fails-in-skipped');
   };
@@ -190,7 +218,7 @@ function walk(r: BinaryReader, desc: DescMessage | DescField, end: number, depth
       if (e === undefined) r.skip(wt, no, 100 - depth);
       else if (e.scalar !== undefined) readScalar(r, e.scalar);
     } catch {
-      if (desc.kind === 'message' && desc.typeName === 'envoy.service.auth.v3.AttributeContext.HttpRequest' && UNREAD_HTTP_FIELDS.has(no)) throw new FailsIn('fails-in-skipped');
+      if (desc.kind === 'message' && UNREAD_FIELDS.get(desc.typeName)?.has(no) === true) throw new FailsIn('fails-in-skipped');
       return fail();
     }
     if (e?.message !== undefined || e?.map !== undefined) {
@@ -200,7 +228,8 @@ function walk(r: BinaryReader, desc: DescMessage | DescField, end: number, depth
       } catch {
         return fail();
       }
-      const ok = e.message !== undefined ? walk(r, e.message, inner, depth + 1) : walk(r, e.map ?? desc, inner, depth, read);
+      const unread = desc.kind === 'message' && UNREAD_FIELDS.get(desc.typeName)?.has(no) === true;
+      const ok = e.message !== undefined ? walk(r, e.message, inner, depth + 1, read && !unread) : walk(r, e.map ?? desc, inner, depth, read && !unread);
       if (!ok) return false;
     }
     if (!read && r.pos > end) return false;

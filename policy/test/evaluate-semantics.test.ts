@@ -80,7 +80,7 @@ describe('the effective decision', () => {
   it('denies a CheckRequest without HTTP attributes as invalid', () => {
     const d = agent([allowApi]).checkRequest(create(CheckRequestSchema, {}));
     expect(d).toMatchObject({ allowed: false, rule: 'invalid-request' });
-    expect(d.reason).toBe('invalid request: CheckRequest has no attributes.request.http');
+    expect(d.reason).toBe('invalid request: CheckRequest has neither attributes.request.http (HTTP ext_authz) nor attributes.tls_session (network ext_authz with include_tls_session)');
   });
 
   it('denies a request without a valid method as invalid', () => {

@@ -53,13 +53,16 @@ describe('request hosts', () => {
     expect(ruleFor('https://example.com.evil.net/', 'POST')).toBe('denied by default-deny');
   });
 
-  it('match every host with "*"', () => {
+  it('match every host name with "*", but no IP literal', () => {
     const any = agent([policy('any', `
       podSelector: {}
       rules: [{name: anywhere, to: {hosts: ["*"]}}]
     `)]);
-    for (const url of ['https://a/', 'http://x.y.z:8080/p', 'https://[::1]:8443/', 'https://10.0.0.1/']) {
+    for (const url of ['https://a/', 'http://x.y.z:8080/p']) {
       expect(any.check({ url })).toMatchObject({ allowed: true, rule: 'anywhere' });
+    }
+    for (const url of ['https://[::1]:8443/', 'https://10.0.0.1/']) {
+      expect(any.check({ url })).toMatchObject({ allowed: false, rule: 'default-deny' });
     }
   });
 
@@ -108,18 +111,19 @@ describe('request ports', () => {
 
 describe('parseAuthority', () => {
   it('splits host and port, lower-casing the host', () => {
-    expect(parseAuthority('Api.Example.com:8443', 'https')).toEqual({ ok: true, host: 'api.example.com', port: 8443 });
+    expect(parseAuthority('Api.Example.com:8443', 'https')).toEqual({ ok: true, host: 'api.example.com', port: 8443, ipLiteral: false });
   });
 
   it('takes the port from the scheme when the authority has none', () => {
-    expect(parseAuthority('api.example.com', 'https')).toEqual({ ok: true, host: 'api.example.com', port: 443 });
-    expect(parseAuthority('api.example.com', 'http')).toEqual({ ok: true, host: 'api.example.com', port: 80 });
-    expect(parseAuthority('api.example.com', 'HTTPS')).toEqual({ ok: true, host: 'api.example.com', port: 443 });
+    expect(parseAuthority('api.example.com', 'https')).toEqual({ ok: true, host: 'api.example.com', port: 443, ipLiteral: false });
+    expect(parseAuthority('api.example.com', 'http')).toEqual({ ok: true, host: 'api.example.com', port: 80, ipLiteral: false });
+    expect(parseAuthority('api.example.com', 'HTTPS')).toEqual({ ok: true, host: 'api.example.com', port: 443, ipLiteral: false });
   });
 
-  it('reads bracketed IPv6 hosts with and without a port', () => {
-    expect(parseAuthority('[2001:DB8::1]:8080', 'http')).toEqual({ ok: true, host: '2001:db8::1', port: 8080 });
-    expect(parseAuthority('[::1]', 'https')).toEqual({ ok: true, host: '::1', port: 443 });
+  it('reads bracketed IPv6 hosts with and without a port, in canonical form', () => {
+    expect(parseAuthority('[2001:DB8::1]:8080', 'http')).toEqual({ ok: true, host: '2001:db8::1', port: 8080, ipLiteral: true });
+    expect(parseAuthority('[::1]', 'https')).toEqual({ ok: true, host: '::1', port: 443, ipLiteral: true });
+    expect(parseAuthority('[0:0:0:0:0:0:0:1]', 'https')).toEqual({ ok: true, host: '::1', port: 443, ipLiteral: true });
   });
 });
 

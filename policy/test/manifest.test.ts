@@ -42,7 +42,7 @@ const invalid: Invalid[] = [
       rules:
         - ${VALID_RULE}
         - {name: bad-host, to: {hosts: ["api_example.com"]}}`,
-    field: 'spec.rules[1].to.hosts[0]', says: '"api_example.com" is not a lower-case host name, "*.suffix" or "*"',
+    field: 'spec.rules[1].to.hosts[0]', says: '"api_example.com" is not a lower-case host name, "*.suffix", "*" or an IP address',
   },
   {
     what: 'a wildcard in the middle of a host',

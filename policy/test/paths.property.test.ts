@@ -30,8 +30,8 @@ function decidePath(path: string): { allowed: boolean; rule: string } {
   return { allowed: d.allowed, rule: d.rule };
 }
 
-/** An ordinary segment: unreserved characters, never "." or "..", never empty. */
-const plainSegment = fc.stringMatching(/^[a-zA-Z0-9_~-][a-zA-Z0-9._~-]{0,6}$/);
+/** An ordinary segment: unreserved characters, never "." or "..", never empty, never ending in a dot. */
+const plainSegment = fc.stringMatching(/^[a-zA-Z0-9_~-]([a-zA-Z0-9._~-]{0,5}[a-zA-Z0-9_~-])?$/);
 
 /** One dot, written plainly or percent-encoded in either case. */
 const dot = fc.constantFrom('.', '%2e', '%2E');
@@ -67,6 +67,19 @@ describe('ambiguous request paths', () => {
 
   it('with an encoded slash or backslash are never allowed, even by a rule allowing /**', () => {
     fc.assert(fc.property(pathWith(encodedSeparatorSegment), (path) => {
+      expect(decidePath(path)).toEqual({ allowed: false, rule: 'invalid-request' });
+    }), { numRuns: 500, seed: SEED });
+  });
+
+  it('with ";", "%25", "#", a control character or a segment ending in a dot or space, raw or encoded, are never allowed, even by a rule allowing /**', () => {
+    const readDifferently = fc
+      .tuple(plainSegment, fc.constantFrom(';', '%3b', '%3B', '%25', '%252e', '%23', '#', '%0a', '%0D', '%09', '%7f', '\x01'), plainSegment)
+      .map(([before, bad, after]) => before + bad + after);
+    const strippedByWindows = fc
+      .tuple(plainSegment, fc.constantFrom('.', ' ', '%20', '%2e', '%2E', '. ', '.%20', '...'))
+      .map(([before, tail]) => before + tail);
+    const onlyDotsAndSpaces = fc.stringMatching(/^(\.|%2e|%20| ){3,6}$/).filter((s) => !/^(\.|%2e){1,2}$/i.test(s));
+    fc.assert(fc.property(pathWith(fc.oneof(readDifferently, strippedByWindows, onlyDotsAndSpaces)), (path) => {
       expect(decidePath(path)).toEqual({ allowed: false, rule: 'invalid-request' });
     }), { numRuns: 500, seed: SEED });
   });

@@ -161,6 +161,20 @@ describe('ambiguous paths are denied with rule invalid-request before any rule',
     ['malformed percent-encoding', '/search/%zz'],
     ['percent-encoding of invalid UTF-8', '/search/%c0%af'],
     ['a path not starting with "/"', 'search/x'],
+    ['a matrix parameter ";"', '/search;jsessionid=1/x'],
+    ['an encoded ";" (%3B)', '/admin%3bx/users'],
+    ['a double-encoded dot (%252e)', '/search/%252e%252e/admin'],
+    ['an encoded "%" (%25)', '/search/100%25'],
+    ['an encoded "#" (%23)', '/search/a%23b'],
+    ['a raw "#"', '/search/a#b'],
+    ['an encoded line feed (%0A)', '/search/a%0Ab'],
+    ['a raw tab', '/search/a\tb'],
+    ['an encoded DEL (%7F)', '/search/a%7Fb'],
+    ['a segment ending in a dot', '/admin./users'],
+    ['a segment ending in an encoded dot', '/admin%2E/users'],
+    ['a segment ending in an encoded space', '/admin%20/users'],
+    ['a segment of three dots', '/search/.../x'],
+    ['a segment of dots and spaces', '/search/.%20./x'],
   ];
 
   it.each(ambiguous)('denies a path with %s', (_what, path) => {
@@ -174,6 +188,9 @@ describe('ambiguous paths are denied with rule invalid-request before any rule',
   it('names the problem in the reason', () => {
     expect(open.check({ url: 'https://open.example.com/a/../b' }).reason).toBe('invalid request: path contains a ".." segment');
     expect(open.check({ url: 'https://open.example.com/a%2Fb' }).reason).toBe('invalid request: path contains an encoded slash (%2F)');
+    expect(open.check({ url: 'https://open.example.com/a;x=1' }).reason).toContain('matrix parameters');
+    expect(open.check({ url: 'https://open.example.com/a%252e' }).reason).toContain('double encoding');
+    expect(open.check({ url: 'https://open.example.com/admin./x' }).reason).toContain('IIS and Windows servers strip');
   });
 
   it('denies them even under a Deny-free policy allowing every host and path', () => {
@@ -198,8 +215,8 @@ describe('ambiguous paths are denied with rule invalid-request before any rule',
     expect(open.check({ url: `https://open.example.com${ok}/x` })).toMatchObject({ allowed: false, rule: 'invalid-request' });
   });
 
-  it('accepts dots that are not whole segments', () => {
-    for (const path of ['/a.b', '/...', '/.well-known/x', '/a/..b', '/a/b..', '/%2e%2e%2e']) {
+  it('accepts dots inside segments, not at their end', () => {
+    for (const path of ['/a.b', '/.well-known/x', '/a/..b', '/a/.b.c', '/%2e%2e%2ea']) {
       expect({ path, allowed: open.check({ url: `https://open.example.com${path}` }).allowed }).toEqual({ path, allowed: true });
     }
   });

@@ -113,9 +113,10 @@ describe.each([
     expect(d.body).toMatchObject({ policy: '', rule: 'default-deny' });
   });
 
-  it('answers a denied MCP call with a JSON-RPC error carrying the request id', async () => {
+  it('answers a denied MCP call with HTTP 200 and a JSON-RPC error carrying the request id, so MCP clients raise it as a protocol error', async () => {
     const d = denied(await sidecar.checkShort({ url: MCP, mcp: { tool: 'delete_customer', arguments: { id: 'C-1' }, id: 'req-42' } }));
-    expect(d.httpStatus).toBe(403);
+    expect(d.httpStatus).toBe(200);
+    expect(d.headers.get('x-agentwarden-decision')).toBe('deny');
     expect(d.grpcCode).toBe(7);
     expect(d.body).toEqual({
       jsonrpc: '2.0',

@@ -24,7 +24,8 @@ const decision: fc.Arbitrary<Decision> = fc.record({
     mcpMethod: fc.oneof(fc.constant(''), text), mcpTool: text,
     mcpId: fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.constant(undefined)),
   }), { nil: undefined }),
-});
+  headersToRemove: fc.array(fc.oneof(fc.constantFrom('x-agentwarden-decision', 'x-agentwarden-audit-decision', 'x-agentwarden-rule', 'authorization'), text), { maxLength: 4 }),
+}, { requiredKeys: ['allowed', 'mode', 'policy', 'rule', 'reason', 'auditDecision', 'headers', 'request'] });
 
 describe('encodeCheckResponse', () => {
   it('writes the bytes protobuf-es writes for the same decision', () => {
@@ -46,6 +47,48 @@ describe('encodeCheckResponse', () => {
     };
     for (const d of [allow, deny]) {
       expect(fromBinary(CheckResponseSchema, encodeCheckResponse(d, 'abc123'))).toEqual(checkResponse(d, 'abc123'));
+    }
+  });
+});
+
+describe('both encoders', () => {
+  const base: Decision = {
+    allowed: false, mode: 'Enforce', policy: 'mcp', rule: 'no-deletes', reason: 'denied by rule "no-deletes"', auditDecision: null, headers: [],
+    request: { method: 'POST', host: 'mcp.internal', port: 443, path: '/mcp', mcpMethod: 'tools/call', mcpTool: 'delete', mcpId: 7 },
+  };
+  const both = (d: Decision): ReturnType<typeof checkResponse>[] => [checkResponse(d, 'id1'), fromBinary(CheckResponseSchema, encodeCheckResponse(d, 'id1'))];
+
+  it('deny a JSON-RPC request (it has an id) with HTTP 200, application/json, x-agentwarden-decision: deny and the JSON-RPC error', () => {
+    for (const r of both(base)) {
+      if (r.httpResponse.case !== 'deniedResponse') throw new Error('expected a deny');
+      expect(r.status?.code).toBe(7);
+      expect(r.httpResponse.value.status?.code).toBe(200);
+      const headers = new Map(r.httpResponse.value.headers.map((h) => [h.header?.key, h.header?.value]));
+      expect(headers.get('content-type')).toBe('application/json');
+      expect(headers.get('x-agentwarden-decision')).toBe('deny');
+      expect(JSON.parse(r.httpResponse.value.body)).toMatchObject({ jsonrpc: '2.0', id: 7, error: { code: -32001 } });
+    }
+  });
+
+  it('deny an MCP notification (no id) and a non-MCP request with 403', () => {
+    const notification: Decision = { ...base, request: { ...base.request!, mcpId: undefined } };
+    const plain: Decision = { ...base, request: { ...base.request!, mcpMethod: '', mcpTool: '', mcpId: undefined } };
+    for (const d of [notification, plain, { ...base, request: undefined }]) {
+      for (const r of both(d)) {
+        if (r.httpResponse.case !== 'deniedResponse') throw new Error('expected a deny');
+        expect(r.httpResponse.value.status?.code).toBe(403);
+      }
+    }
+  });
+
+  it('remove upstream the x-agentwarden-* headers the agent sent, except those the allow sets itself', () => {
+    const allow: Decision = {
+      ...base, allowed: true, headers: [['x-agentwarden-cred', 'v']], auditDecision: { allowed: true, policy: 'p', rule: 'r', reason: 'x' },
+      headersToRemove: ['x-agentwarden-rule', 'x-agentwarden-decision', 'x-agentwarden-audit-decision', 'x-agentwarden-cred', 'x-agentwarden-x'],
+    };
+    for (const r of both(allow)) {
+      if (r.httpResponse.case !== 'okResponse') throw new Error('expected an allow');
+      expect(r.httpResponse.value.headersToRemove).toEqual(['x-agentwarden-rule', 'x-agentwarden-x']);
     }
   });
 });

@@ -11,6 +11,34 @@ export const DECISION_ID_HEADER = 'x-agentwarden-decision-id';
 export const AUDIT_HEADER = 'x-agentwarden-audit-decision';
 export const RULE_HEADER = 'x-agentwarden-rule';
 
+const HTTP_OK = 200;
+const HTTP_FORBIDDEN = 403;
+
+/**
+ * The HTTP status of a denied response. A JSON-RPC request (it has an id) is
+ * answered 200 with the JSON-RPC error: the StreamableHTTP client transport of
+ * @modelcontextprotocol/sdk (1.32, client/streamableHttp.js send()) throws a
+ * transport-level StreamableHTTPError on any non-2xx status, and only hands a
+ * 200 application/json body to the protocol layer, which raises McpError with
+ * its code, message and data. Notifications (no id) and other requests: 403.
+ * Either way `x-agentwarden-decision: deny` marks the answer as a denial.
+ */
+export function deniedStatus(d: Decision): number {
+  const id = d.request?.mcpId;
+  return d.request !== undefined && d.request.mcpMethod !== '' && (typeof id === 'string' || typeof id === 'number') ? HTTP_OK : HTTP_FORBIDDEN;
+}
+
+/**
+ * The x-agentwarden-* headers the agent sent that an allow removes upstream:
+ * all of them but those the answer sets itself (`set`), since Envoy applies
+ * headers_to_remove after the headers it sets.
+ */
+export function upstreamHeadersToRemove(d: Decision, set: readonly (readonly [string, string])[]): string[] {
+  const sent = d.headersToRemove;
+  if (sent === undefined || sent.length === 0) return [];
+  return sent.filter((name) => !set.some(([k]) => k.toLowerCase() === name));
+}
+
 /** The denied response's body: a JSON-RPC error carrying the request's id for MCP calls, else the JSON error object. */
 export function deniedBody(d: Decision, decisionId: string): string {
   const isMcp = d.request !== undefined && d.request.mcpMethod !== '';

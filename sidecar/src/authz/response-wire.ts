@@ -13,16 +13,15 @@
 // google/rpc/status.proto, type/v3/http_status.proto):
 //   CheckResponse      status=1 denied_response=2 ok_response=3
 //   google.rpc.Status  code=1 message=2
-//   OkHttpResponse     headers=2 response_headers_to_add=6
+//   OkHttpResponse     headers=2 headers_to_remove=5 response_headers_to_add=6
 //   DeniedHttpResponse status=1 headers=2 body=3      HttpStatus code=1
 //   HeaderValueOption  header=1 append_action=3       HeaderValue key=1 value=2
 import type { Decision } from '../../../policy/src/index.js';
 import { WIRE_LEN, WIRE_VARINT } from '../../../policy/src/wire-reader.js';
 import { WireWriter } from '../wire-writer.js';
-import { AUDIT_HEADER, DECISION_HEADER, DECISION_ID_HEADER, RULE_HEADER, deniedBody } from './denial.js';
+import { AUDIT_HEADER, DECISION_HEADER, DECISION_ID_HEADER, RULE_HEADER, deniedBody, deniedStatus, upstreamHeadersToRemove } from './denial.js';
 
 const GRPC_PERMISSION_DENIED = 7;
-const HTTP_FORBIDDEN = 403;
 const OVERWRITE_IF_EXISTS_OR_ADD = 2;
 
 type Header = readonly [string, string];
@@ -36,7 +35,9 @@ export function encodeCheckResponse(d: Decision, decisionId: string): Uint8Array
     w.varint(0);
     w.tag(3, WIRE_LEN);
     const ok = w.begin();
-    writeHeaders(w, [[DECISION_HEADER, 'allow'], ...audit, ...d.headers], 2);
+    const set: Header[] = [[DECISION_HEADER, 'allow'], ...audit, ...d.headers];
+    writeHeaders(w, set, 2);
+    for (const name of upstreamHeadersToRemove(d, set)) w.stringField(5, name);
     writeHeaders(w, [[DECISION_ID_HEADER, decisionId], [RULE_HEADER, `${d.policy}/${d.rule}`]], 6);
     w.end(ok);
     return w.finish();
@@ -53,7 +54,7 @@ export function encodeCheckResponse(d: Decision, decisionId: string): Uint8Array
   w.tag(1, WIRE_LEN);
   const httpStatus = w.begin();
   w.tag(1, WIRE_VARINT);
-  w.varint(HTTP_FORBIDDEN);
+  w.varint(deniedStatus(d));
   w.end(httpStatus);
   writeHeaders(w, [['content-type', 'application/json'], [DECISION_HEADER, 'deny'], [DECISION_ID_HEADER, decisionId], ...audit], 2);
   const body = deniedBody(d, decisionId);
