@@ -3,12 +3,13 @@
 // AgentPolicies and the Pod object; the controller serving the distribution
 // stream over TLS on the test's veth address; and the pod's bound token.
 import { createServer as createNetServer, connect, type Server } from 'node:net';
+import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { readControllerConfig } from '../../controller/src/config.js';
 import { startController, type RunningController } from '../../controller/src/main.js';
 import { kubectlOk, KUBECONFIG } from '../test/cluster.js';
 import type { TestCaFiles } from './upstreams/test-ca.js';
-import { publicFile } from './pod.js';
+import { publicFile, ROOT } from './pod.js';
 
 export const SERVICE_ACCOUNT = 'agent';
 
@@ -20,7 +21,18 @@ export interface Tenant {
   createPod(pod: V1Pod, dir: string): Promise<{ uid: string; tokenFile: string }>;
 }
 
+let crdInstalled = false;
+
+/** The AgentPolicy CRD, as `helm install` or `kubectl apply -f crds/` puts it in (once per process). */
+async function ensureCrd(): Promise<void> {
+  if (crdInstalled) return;
+  await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', join(ROOT, 'crds/agentpolicy.yaml')]);
+  await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/agentpolicies.agentwarden.io']);
+  crdInstalled = true;
+}
+
 export async function createTenant(namespace: string): Promise<Tenant> {
+  await ensureCrd();
   await kubectlOk(['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${namespace}, labels: {agentwarden.io/inject: enabled}}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ${SERVICE_ACCOUNT}, namespace: ${namespace}}\n`);
   return {
     namespace,

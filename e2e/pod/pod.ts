@@ -64,12 +64,15 @@ function podEnv(c: V1Container, pod: V1Pod): Record<string, string> {
   return out;
 }
 
-export async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000, everyMs = 50): Promise<void> {
+/** Polls `probe` until it is true; fails at once when one of `watch` has exited, else after timeoutMs. */
+export async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000, watch: readonly Managed[] = []): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe().catch(() => false)) return;
+    const dead = watch.find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+    if (dead !== undefined) throw new Error(`${dead.name} exited (${dead.child.exitCode ?? dead.child.signalCode ?? ''}) while waiting for ${what}`);
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -128,12 +131,8 @@ export async function startPod(network: PodNetwork, pod: V1Pod, files: PodFiles,
     processes.push(envoy);
     const envoyAdminSocket = paths(ENVOY_ADMIN_SOCKET);
     const sidecarReady = (): Promise<boolean> => httpGet({ host: network.podIp, port: 15021, path: '/readyz' }).then((r) => r.status === 200);
-    const failed = (p: Managed) => (): Promise<boolean> => {
-      if (p.child.exitCode !== null) throw new Error(`${p.name} exited ${p.child.exitCode}:\n${p.log()}`);
-      return Promise.resolve(false);
-    };
-    await waitUntil('Envoy LIVE', async () => (await httpGet({ socketPath: envoyAdminSocket, path: '/ready' }).then((r) => r.body.trim() === 'LIVE', failed(envoy))));
-    await waitUntil('the sidecar ready', async () => (await sidecarReady().catch(failed(sidecar))));
+    await waitUntil('Envoy LIVE', async () => (await httpGet({ socketPath: envoyAdminSocket, path: '/ready' })).body.trim() === 'LIVE', 60_000, [envoy]);
+    await waitUntil('the sidecar ready', sidecarReady, 60_000, [sidecar]);
     const agentSpec = pod.spec?.containers[0];
     const agentEnv = agentSpec === undefined ? [] : Object.entries(podEnv(agentSpec, pod)).map(([k, v]) => `${k}=${v}`);
     const exec = (uid: number, argv: readonly string[], timeoutMs = 30_000): Promise<CommandResult> => {
@@ -153,7 +152,7 @@ export async function startPod(network: PodNetwork, pod: V1Pod, files: PodFiles,
       async startSidecar() {
         sidecar = startProcess('sidecar', sidecarArgv, { ...sidecarEnv, HOME: dir });
         processes.push(sidecar);
-        await waitUntil('the sidecar ready again', async () => (await sidecarReady().catch(failed(sidecar))));
+        await waitUntil('the sidecar ready again', sidecarReady, 60_000, [sidecar]);
       },
       logs: () => processes.map((p) => `--- ${p.name} ---\n${p.log()}`).join('\n'),
       async stop() {

@@ -3,7 +3,7 @@
 // real upstreams on the test side of the veth, the tenant's namespace, policies
 // and Secrets in the local API server, the controller serving the pod over TLS,
 // and the pod itself started from exactly what the injector produced.
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -61,7 +61,10 @@ export async function startScenario(o: ScenarioOptions): Promise<Scenario> {
     closers.push(() => network.remove());
     // The test CA signs the controller's certificate (for its veth IP) and the HTTPS upstreams'.
     const controllerCert = await makeTestCa(caDir, [network.hostIp(1)]);
-    chmodSync(caDir, 0o755);
+    // The CA as the pod's processes (the proxy UID) read it: Envoy's upstreamCaFile and the controller's CA.
+    const caFile = join(dir, 'ca.crt');
+    copyFileSync(controllerCert.caFile, caFile);
+    chmodSync(caFile, 0o644);
     for (const close of await o.servers(network, caDir)) closers.push(close);
     const tenant = await createTenant(o.namespace);
     await tenant.apply(o.manifests);
@@ -69,7 +72,7 @@ export async function startScenario(o: ScenarioOptions): Promise<Scenario> {
     closers.push(() => controller.stop());
     const options = parseInjectOptions({
       controllerAddress: `${network.hostIp(1)}:${CONTROLLER_PORT}`,
-      upstreamCaFile: controllerCert.caFile,
+      upstreamCaFile: caFile,
       sidecarEnv: [{ name: 'OTEL_TRACES_EXPORTER', value: 'none' }],
       ...o.inject,
     }, 'pod harness');
@@ -80,7 +83,7 @@ export async function startScenario(o: ScenarioOptions): Promise<Scenario> {
     };
     const injected = injectPod(pod, options);
     const { tokenFile } = await tenant.createPod(pod, dir);
-    const running = await startPod(network, injected, { token: tokenFile, controllerCa: controllerCert.caFile }, options.proxyUid);
+    const running = await startPod(network, injected, { token: tokenFile, controllerCa: caFile }, options.proxyUid);
     closers.push(() => running.stop());
     return { network, tenant, pod: running, injected, options, controller, caDir, stop };
   } catch (e: unknown) {

@@ -195,11 +195,13 @@ function httpConnectionManager(settings: PodSettings, options: InjectOptions, in
     codec_type: 'AUTO',
     // Every port spelling of a TLS-originated host (api.x.com, api.x.com:443, api.x.com:80) takes its TLS route.
     route_config: { name: 'outbound', ignore_port_in_host_matching: true, virtual_hosts: virtualHosts },
-    // The agent is outside every trust boundary: its x-envoy-* headers (retries, timeouts) are not obeyed,
-    // its X-Forwarded-For is not extended with pod addresses.
+    // The agent is outside every trust boundary: Envoy strips the x-envoy-* headers of external requests
+    // (retries, timeouts, x-envoy-internal) instead of obeying them. An empty cidr_ranges means Envoy's
+    // default private ranges, which the pod's own addresses are in; 0.0.0.0/32 is never a peer address,
+    // so no downstream is internal. X-Forwarded-For is not extended with pod addresses.
     use_remote_address: true,
     skip_xff_append: true,
-    internal_address_config: { unix_sockets: false, cidr_ranges: [] },
+    internal_address_config: { unix_sockets: false, cidr_ranges: [{ address_prefix: '0.0.0.0', prefix_len: 32 }] },
     // The agent spoke plain text to Envoy: the sidecar decides on http (port 80 unless the authority names one),
     // whatever :scheme or absolute URI the agent wrote.
     scheme_header_transformation: { scheme_to_overwrite: 'http' },

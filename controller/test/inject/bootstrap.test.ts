@@ -113,7 +113,7 @@ describe('the Envoy bootstrap', () => {
     const h = hcm(envoyBootstrap(IPTABLES, OPTIONS));
     expect(h).toMatchObject({
       use_remote_address: true,
-      internal_address_config: { unix_sockets: false, cidr_ranges: [] },
+      internal_address_config: { unix_sockets: false, cidr_ranges: [{ address_prefix: '0.0.0.0', prefix_len: 32 }] },
       normalize_path: false,
       merge_slashes: false,
       path_with_escaped_slashes_action: 'KEEP_UNCHANGED',
