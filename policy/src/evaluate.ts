@@ -178,7 +178,10 @@ class RequestSession {
       if (!inSchedule(rule, this.nowMs)) return { match: false, note: 'outside its schedule' };
       return rule.deny ? { match: true, note: TLS_NOTE_DENY, params: EMPTY_PARAMS } : { match: false, note: TLS_NOTE_ALLOW };
     }
-    if (rule.methods !== undefined && !rule.methods.has(v.method)) return NO_MATCH;
+    const session = rule.mcp !== undefined && rule.mcp.methods.has('initialize') && isMcpSessionRequest(v);
+    // The session's own GET (stream) and DELETE (end) belong to the rule that may open it, whatever
+    // methods its http part names for the JSON-RPC messages (POST).
+    if (!session && rule.methods !== undefined && !rule.methods.has(v.method)) return NO_MATCH;
     let params: ReadonlyMap<string, string> = EMPTY_PARAMS;
     if (rule.paths !== undefined) {
       // Deny tries hold lower-cased literals (load.ts): match them with lower-cased segments.
@@ -186,7 +189,7 @@ class RequestSession {
       if (captured === undefined) return NO_MATCH;
       params = captured;
     }
-    if (rule.mcp !== undefined) {
+    if (rule.mcp !== undefined && !session) {
       const call = v.mcp;
       if (call === undefined) {
         const note = v.bodyNote ?? 'body is not one JSON-RPC 2.0 request';
@@ -227,6 +230,16 @@ class RequestSession {
 }
 
 const EMPTY_PARAMS: ReadonlyMap<string, string> = new Map();
+
+/**
+ * A Streamable HTTP session's own request (DESIGN.md point 8): GET (the server's
+ * stream) or DELETE (end of session) with an mcp-session-id header and no body.
+ */
+function isMcpSessionRequest(v: RequestView): boolean {
+  return (v.method === 'GET' || v.method === 'DELETE') && v.headers.has(MCP_SESSION_HEADER) && v.body === null && !v.bodyUnreadable;
+}
+
+const MCP_SESSION_HEADER = 'mcp-session-id';
 
 const TLS_ORIGINATION = 'use TLS origination (agentwarden.io/tls-origination) for operation-level rules';
 const TLS_NOTE_ALLOW = `its http, mcp or when constraints cannot be checked on TLS that the agent opened itself; ${TLS_ORIGINATION}`;
