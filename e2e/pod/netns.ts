@@ -76,6 +76,8 @@ export async function createPodNetwork(slot: number): Promise<PodNetwork> {
     await must('ip', ['-6', 'addr', 'add', `${hostIp6}/64`, 'dev', hostIf, 'nodad']);
     await must('ip', ['link', 'set', hostIf, 'up']);
     await inNs('ip', 'link', 'set', 'lo', 'up');
+    // As containerd sets it for every pod: any UID may open ICMP echo sockets (unprivileged ping).
+    await inNs('sysctl', '-q', '-w', 'net.ipv4.ping_group_range=0 2147483647');
     await inNs('ip', 'addr', 'add', `${podIp}/24`, 'dev', podIf);
     await inNs('ip', '-6', 'addr', 'add', `${podIp6}/64`, 'dev', podIf, 'nodad');
     await inNs('ip', 'link', 'set', podIf, 'up');

@@ -194,7 +194,8 @@ function httpConnectionManager(settings: PodSettings, options: InjectOptions, in
     stat_prefix: inner ? 'connect_inner_http' : 'outbound_http',
     codec_type: 'AUTO',
     // Every port spelling of a TLS-originated host (api.x.com, api.x.com:443, api.x.com:80) takes its TLS route.
-    route_config: { name: 'outbound', ignore_port_in_host_matching: true, virtual_hosts: virtualHosts },
+    // x-envoy-external-address (the pod's IP, added for external requests) is nothing the upstream needs.
+    route_config: { name: 'outbound', ignore_port_in_host_matching: true, request_headers_to_remove: ['x-envoy-external-address'], virtual_hosts: virtualHosts },
     // The agent is outside every trust boundary: Envoy strips the x-envoy-* headers of external requests
     // (retries, timeouts, x-envoy-internal) instead of obeying them. An empty cidr_ranges means Envoy's
     // default private ranges, which the pod's own addresses are in; 0.0.0.0/32 is never a peer address,

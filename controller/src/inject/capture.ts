@@ -40,7 +40,11 @@ function filterRules(cmd: string, family: 4 | 6, options: InjectOptions): string
     `  ${cmd} -w -A ${CHAIN} -d "$ns" -p udp --dport 53 -j RETURN`,
     `  ${cmd} -w -A ${CHAIN} -d "$ns" -p tcp --dport 53 -j RETURN`,
     'done',
-    ...(family === 4 ? [`${cmd} -w -A ${CHAIN} -p tcp -j RETURN`] : [`${cmd} -w -A ${CHAIN} -p tcp -j REJECT --reject-with tcp-reset`]),
+    ...(family === 4 ? [`${cmd} -w -A ${CHAIN} -p tcp -j RETURN`] : [
+      `${cmd} -w -A ${CHAIN} -p tcp -j REJECT --reject-with tcp-reset`,
+      // Neighbour discovery (the kernel's own, no socket owner): IPv6 does not work without it, for Envoy either.
+      ...['router-solicitation', 'neighbour-solicitation', 'neighbour-advertisement'].map((t) => `${cmd} -w -A ${CHAIN} -p ipv6-icmp --icmpv6-type ${t} -j RETURN`),
+    ]),
     `${cmd} -w -A ${CHAIN} -j ${reject}`,
     `${cmd} -w -C OUTPUT -j ${CHAIN} 2>/dev/null || ${cmd} -w -A OUTPUT -j ${CHAIN}`,
   ];

@@ -8,7 +8,11 @@ import { startHttpUpstream, type RunningHttpUpstream } from '../upstreams/http-u
 import { startHttpsUpstream, type RunningHttpsUpstream } from '../upstreams/https-upstream.js';
 import { uniqueNamespace } from '../../test/cluster.js';
 import { startScenario, type Scenario } from '../scenario.js';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { curl, header } from '../agent-commands.js';
+import { ROOT } from '../pod.js';
 
 const TOKEN = 'api-token-7f3a';
 const SECURE_TOKEN = 'secure-token-91c2';
@@ -61,6 +65,35 @@ let attacker: RunningHttpUpstream;
 /** secure.example.com: HTTPS on 10.254.n.11:443, and a plain-text listener on :80 that must never see a credential. */
 let secure: RunningHttpsUpstream;
 let securePlain: RunningHttpUpstream;
+/** UDP listeners on the test side: whatever arrives there left the pod past capture. */
+const udpSeen: string[] = [];
+const udpSockets: UdpSocket[] = [];
+
+function listenUdp(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    sock.on('message', (_m, from) => { udpSeen.push(`${host}:${port} from ${from.address}`); });
+    sock.once('error', reject);
+    sock.bind(port, host, () => { resolve(); });
+    udpSockets.push(sock);
+  });
+}
+
+/** A counter of the root namespace's IP stack (/proc/net/snmp or snmp6): what arrived on the test side. */
+function snmp(table: string, field: string): number {
+  const v6 = table === 'Icmp6';
+  const text = readFileSync(v6 ? '/proc/net/snmp6' : '/proc/net/snmp', 'utf8');
+  if (v6) return Number(/^Icmp6InEchos\s+(\d+)/m.exec(text)?.[1] ?? NaN);
+  const lines = text.split('\n').filter((l) => l.startsWith(`${table}:`));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  return Number(values[names.indexOf(field)]);
+}
+
+const NODE = join(ROOT, 'node_modules/.bin/node');
+const RAW = join(ROOT, 'dist/e2e/pod/agent/raw.js');
+const PROBES = join(ROOT, 'e2e/pod/agent/probes.py');
+interface ProbeResult { readonly sent: boolean; readonly error: { readonly name: string } | null }
 
 beforeAll(async () => {
   s = await startScenario({
@@ -77,7 +110,8 @@ beforeAll(async () => {
       attacker = await startHttpUpstream({ listen: [{ host: net.hostIp(66), port: 80 }, { host: net.hostIp(66), port: 8080 }, { host: net.hostIp(66), port: 443 }] });
       secure = await startHttpsUpstream({ listen: [{ host: net.hostIp(11), port: 443 }], names: ['secure.example.com'], caDir });
       securePlain = await startHttpUpstream({ listen: [{ host: net.hostIp(11), port: 80 }] });
-      return [() => dns.close(), () => api.close(), () => attacker.close(), () => secure.close(), () => securePlain.close()];
+      for (const [host, port] of [[net.hostIp(66), 53], [net.hostIp(66), 5353], [net.hostIp(1), 5353], [net.hostIp6, 5353], [net.hostIp6, 53]] as const) await listenUdp(host, port);
+      return [() => Promise.resolve(udpSockets.forEach((u) => { u.close(); })), () => dns.close(), () => api.close(), () => attacker.close(), () => secure.close(), () => securePlain.close()];
     },
   });
 }, 180_000);
@@ -168,6 +202,50 @@ describe('iptables capture through the real Envoy', () => {
     expect(admin.status).toBe(0);
     const check = await pod.agent(['sh', '-c', `test -r ${pod.dir}/authz/authz.sock || test -w ${pod.dir}/authz/authz.sock || ls ${pod.dir}/authz`]);
     expect(check.code).not.toBe(0);
+  });
+
+  it('lets DNS go to the pod\'s resolver only', async () => {
+    const ok = JSON.parse((await s.pod.agent([NODE, RAW, '--dns', 'api.example.com', '--server', s.network.resolver])).stdout) as { addresses: string[] | null };
+    expect(ok.addresses).toEqual([s.network.hostIp(10)]);
+    const other = JSON.parse((await s.pod.agent([NODE, RAW, '--dns', 'api.example.com', '--server', s.network.hostIp(66)])).stdout) as { addresses: string[] | null };
+    expect(other.addresses).toBeNull();
+    expect(udpSeen).toEqual([]);
+  });
+
+  it.each([
+    ['UDP to another port of the resolver', (n: Scenario['network']) => [NODE, RAW, '--udp', `${n.resolver}:5353`]],
+    ['UDP to any other address', (n: Scenario['network']) => [NODE, RAW, '--udp', `${n.hostIp(66)}:5353`]],
+    ['UDP over IPv6', (n: Scenario['network']) => ['/usr/bin/python3', PROBES, 'udp6', n.hostIp6, '5353']],
+    ['DNS over IPv6 to a server that is not the resolver', (n: Scenario['network']) => ['/usr/bin/python3', PROBES, 'udp6', n.hostIp6, '53']],
+  ])('refuses %s', async (_name, argv) => {
+    const r = JSON.parse((await s.pod.agent(argv(s.network))).stdout) as { sent?: boolean; outcome?: string; error: unknown };
+    expect(r.error).not.toBeNull();
+    expect(udpSeen).toEqual([]);
+  });
+
+  // The test side's counters say whether anything arrived. IPv4 refusals fail the send (EPERM); an
+  // ICMPv6 echo socket reports the send as done and gets the rejection back asynchronously.
+  it.each([
+    ['ICMP echo (unprivileged ping socket)', 'Icmp', 'InEchos', 'EPERM', (n: Scenario['network']) => ['icmp', n.hostIp(66)]],
+    ['ICMPv6 echo', 'Icmp6', 'InEchos', undefined, (n: Scenario['network']) => ['icmp6', n.hostIp6]],
+    ['UDP-Lite', 'UdpLite', 'NoPorts', 'EPERM', (n: Scenario['network']) => ['udplite', n.hostIp(66), '5353']],
+  ])('refuses %s from the agent', async (_name, table, field, error, args) => {
+    const before = snmp(table, field);
+    const r = JSON.parse((await s.pod.agent(['/usr/bin/python3', PROBES, ...args(s.network)])).stdout) as ProbeResult;
+    if (error !== undefined) expect(r.error?.name).toBe(error);
+    expect(snmp(table, field)).toBe(before);
+  });
+
+  it('refuses raw IP even from root in the agent container (any UID but the proxy\'s)', async () => {
+    const before = snmp('Ip', 'InUnknownProtos');
+    const r = JSON.parse((await s.pod.exec(0, ['/usr/bin/python3', PROBES, 'raw', s.network.hostIp(66)])).stdout) as ProbeResult;
+    expect(r.error?.name).toBe('EPERM');
+    expect(snmp('Ip', 'InUnknownProtos')).toBe(before);
+  });
+
+  it('refuses TCP over IPv6 (Envoy listens on IPv4)', async () => {
+    const r = JSON.parse((await s.pod.agent(['/usr/bin/python3', PROBES, 'tcp6', s.network.hostIp6, '80'])).stdout) as ProbeResult;
+    expect(r.sent).toBe(false);
   });
 
   it('denies every request while the sidecar is down, and serves again once it is back', async () => {
