@@ -8,7 +8,7 @@ import { parseAuthority } from './hosts.js';
 import { readMcp, type McpCall } from './mcp.js';
 import { readBody } from './body.js';
 import { TLS_ORIGINATED_HOSTS_CONTEXT_KEY, TLS_ORIGINATION_CONTEXT_KEY } from './context-keys.js';
-import { readTlsConnection } from './tls-connection.js';
+import { connectTunnelView, readTlsConnection } from './tls-connection.js';
 
 export { MAX_PARSED_BODY_BYTES } from './body.js';
 export { MAX_REQUEST_BYTES_CONTEXT_KEY, TLS_ORIGINATED_HOSTS_CONTEXT_KEY, TLS_ORIGINATION_CONTEXT_KEY } from './context-keys.js';
@@ -91,10 +91,15 @@ export function readCheckRequest(check: CheckRequestFields, needs: { readonly bo
   if (origination === undefined && originatedHosts !== undefined && inHostList(originatedHosts, auth.host)) {
     return fail(`${auth.host} is reached over TLS origination; this request would leave in plain text (authority '${authority.slice(0, 256)}')`);
   }
-  const checked = checkRequestPath(path);
-  if (!checked.ok) return fail(checked.reason);
   const time = check.attributes?.request?.time;
   const timeMs = time === undefined ? undefined : Number(time.seconds) * 1000 + Math.floor(time.nanos / 1_000_000);
+  // A CONNECT carries no path: the tunnel it opens is decided on host and port (like TLS the agent opens itself).
+  if (method === 'CONNECT') {
+    if (!/:\d+$/.test(authority)) return fail('CONNECT without a port in its authority');
+    return { ok: true, view: connectTunnelView(auth, timeMs) };
+  }
+  const checked = checkRequestPath(path);
+  if (!checked.ok) return fail(checked.reason);
   let body: unknown = null;
   let bodyNote: string | undefined;
   let mcp: McpCall | undefined;

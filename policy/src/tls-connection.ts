@@ -6,7 +6,7 @@
 // decided on those by host- and port-level rules (evaluate.ts keeps rules with
 // http, mcp or when constraints from allowing it).
 import type { AttributeContextFields } from './check-request.js';
-import { parseAuthority } from './hosts.js';
+import { parseAuthority, type Authority } from './hosts.js';
 import type { RequestRead } from './request.js';
 
 const NO_SEGMENTS: readonly string[] = [];
@@ -29,5 +29,16 @@ export function readTlsConnection(a: AttributeContextFields): RequestRead {
       kind: 'tls', method: '', host: auth.host, ipLiteral: false, port, path: '', segments: NO_SEGMENTS, foldedSegments: NO_SEGMENTS, rawQuery: '',
       timeMs: undefined, headers: NO_HEADERS, ownHeadersSent: NO_SEGMENTS, body: null, bodyNote: undefined, bodyUnreadable: false, mcp: undefined,
     },
+  };
+}
+
+/**
+ * A CONNECT tunnel that Envoy passes through unopened (HTTPS_PROXY to port 443):
+ * like TLS the agent opens itself, decided on its authority's host and port.
+ */
+export function connectTunnelView(auth: Extract<Authority, { ok: true }>, timeMs: number | undefined): Extract<RequestRead, { ok: true }>['view'] {
+  return {
+    kind: 'tls', method: 'CONNECT', host: auth.host, ipLiteral: auth.ipLiteral, port: auth.port, path: '', segments: NO_SEGMENTS, foldedSegments: NO_SEGMENTS, rawQuery: '',
+    timeMs, headers: NO_HEADERS, ownHeadersSent: NO_SEGMENTS, body: null, bodyNote: undefined, bodyUnreadable: false, mcp: undefined,
   };
 }

@@ -3,9 +3,11 @@
 // sets). Tried with curl, Node's fetch (which tunnels even http:// URLs through
 // CONNECT) and Python's httpx; and, because proxy-env is cooperative, an agent
 // that ignores the variables is shown to be ungoverned, as the README says.
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { startDnsServer, type RunningDnsServer } from '../dns/dns-server.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../upstreams/http-upstream.js';
+import { startHttpsUpstream, type RunningHttpsUpstream } from '../upstreams/https-upstream.js';
 import { uniqueNamespace } from '../../test/cluster.js';
 import { startScenario, type Scenario } from '../scenario.js';
 import { curl, header } from '../agent-commands.js';
@@ -38,7 +40,9 @@ spec:
 let s: Scenario;
 let dns: RunningDnsServer;
 let api: RunningHttpUpstream;
-let tlsHost: RunningHttpUpstream;
+let tlsHost: RunningHttpsUpstream;
+let sink: Server;
+let sinkConnections = 0;
 
 const NODE = join(ROOT, 'node_modules/.bin/node');
 const PYTHON = join(BIN, '../pyagent/bin/python');
@@ -49,11 +53,15 @@ beforeAll(async () => {
     namespace: uniqueNamespace('pod-proxy-env'),
     annotations: { 'agentwarden.io/capture': 'proxy-env' },
     manifests,
-    servers: async (net) => {
-      dns = await startDnsServer({ listen: [{ host: net.resolver, port: 53 }], hosts: { 'api.example.com': [net.hostIp(10)], 'tls.example.com': [net.hostIp(66)], 'evil.example.com': [net.hostIp(66)] } });
+    servers: async (net, caDir) => {
+      dns = await startDnsServer({ listen: [{ host: net.resolver, port: 53 }], hosts: { 'api.example.com': [net.hostIp(10)], 'tls.example.com': [net.hostIp(14)], 'evil.example.com': [net.hostIp(66)] } });
       api = await startHttpUpstream({ listen: [{ host: net.hostIp(10), port: 80 }] });
-      tlsHost = await startHttpUpstream({ listen: [{ host: net.hostIp(66), port: 443 }] });
-      return [() => dns.close(), () => api.close(), () => tlsHost.close()];
+      tlsHost = await startHttpsUpstream({ listen: [{ host: net.hostIp(14), port: 443 }], names: ['tls.example.com'], caDir });
+      sink = await new Promise<Server>((resolve) => {
+        const server = createServer((socket) => { sinkConnections++; socket.destroy(); });
+        server.listen(443, net.hostIp(66), () => { resolve(server); });
+      });
+      return [() => dns.close(), () => api.close(), () => tlsHost.close(), () => new Promise<void>((r) => { sink.close(() => { r(); }); })];
     },
   });
 }, 180_000);
@@ -101,13 +109,13 @@ describe('proxy-env capture through the real Envoy', () => {
   });
 
   it('checks a CONNECT to port 443 on its host: a named host is tunnelled, any other is refused before a connection', async () => {
-    const ok = await curl(s.pod, ['-p', '--connect-to', '::', 'http://tls.example.com:443/'], 10);
-    // The tunnel opened (the upstream is plain HTTP here, which the tunnel carries as bytes).
+    const ok = await curl(s.pod, ['--cacert', s.options.upstreamCaFile, 'https://tls.example.com/hello']);
     expect(ok.status).toBe(200);
-    const before = tlsHost.received.length;
-    const refused = await curl(s.pod, ['-p', 'http://evil.example.com:443/'], 10);
+    await tlsHost.recorder.waitFor((e) => e.target === '/hello', 10_000);
+    const refused = await curl(s.pod, ['-k', 'https://evil.example.com/']);
     expect(refused.status).toBe(0);
-    expect(tlsHost.received.length).toBe(before);
+    expect(refused.stderr).toMatch(/403|CONNECT/);
+    expect(sinkConnections).toBe(0);
   });
 
   it('does not govern an agent that ignores HTTP_PROXY (cooperative capture, as documented): no decision, no credential', async () => {
