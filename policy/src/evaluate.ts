@@ -143,7 +143,8 @@ function decide(session: RequestSession, candidates: readonly number[], inScope:
   }
   const detail = notes.length === 0 ? '' : `; ${notes.slice(0, 3).join('; ')}`;
   const v = session.view;
-  const what = v.kind === 'tls' ? `a TLS connection to ${v.host}:${v.port}` : `${v.method} ${v.host}${v.path}`;
+  const call = v.mcp === undefined ? '' : ` (MCP ${v.mcp.method}${v.mcp.tool === '' ? '' : ` ${v.mcp.tool}`})`;
+  const what = v.kind === 'tls' ? `a TLS connection to ${v.host}:${v.port}` : `${v.method} ${v.host}${v.path}${call}`;
   return { allowed: false, rule: undefined, ruleName: RULE_DEFAULT_DENY, reason: `no rule allows ${what}${detail}` };
 }
 
