@@ -29,6 +29,7 @@ export interface PodOptions {
   readonly labels?: Record<string, string>;
   readonly phase?: string;
   readonly resourceVersion?: string;
+  readonly cooperativeCapture?: boolean;
 }
 
 /** A pod as the pod informer keeps it. */
@@ -46,6 +47,7 @@ export function slimPod(options: PodOptions = {}): SlimPod {
     },
     serviceAccount: options.serviceAccount ?? SERVICE_ACCOUNT,
     phase: options.phase ?? 'Running',
+    cooperativeCapture: options.cooperativeCapture ?? false,
   };
 }
 

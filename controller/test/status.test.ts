@@ -82,6 +82,13 @@ describe('computeStatus', () => {
     expect(condition(all, 'Ready')).toMatchObject({ status: 'True', reason: 'Ready' });
   });
 
+  it('says in status how many selected pods use cooperative (proxy-env) capture, and what that means', () => {
+    const pods = [slimPod({ name: 'a' }), slimPod({ name: 'b', cooperativeCapture: true })];
+    const status = computeStatus(entry(allowSpec('a.example.com', SUPPORT)), pods, everyPodSynced, T0);
+    expect(status.pods).toEqual({ selected: 2, synced: 2, cooperative: 1 });
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'True', message: '2 of 2 selected pods enforce the current version; 1 of them use proxy-env capture, which is cooperative: an agent that ignores HTTP_PROXY is not governed' });
+  });
+
   it('is Synced and Ready with no pods selected', () => {
     const status = computeStatus(entry(allowSpec('a.example.com', SUPPORT)), [], noPodSynced, T0);
     expect(status.pods).toEqual({ selected: 0, synced: 0 });

@@ -1,7 +1,7 @@
 // /mutate-pods (pure): injects the proxy into pods created in an enabled
 // namespace (or labelled themselves) and answers with a JSON patch.
 import type { V1Pod } from '@kubernetes/client-node';
-import { mutatePod, patchFor, InjectionError, type InjectOptions } from '../inject/index.js';
+import { mutatePod, patchFor, readPodSettings, InjectionError, type InjectOptions } from '../inject/index.js';
 import { allow, deny, type AdmissionRequest, type AdmissionResponse } from './review.js';
 
 export interface MutationOutcome {
@@ -26,10 +26,16 @@ export function reviewPodMutation(request: AdmissionRequest, namespaceLabels: Re
     throw e;
   }
   if (!result.injected) return { response: allow(request.uid), summary: `not injected: ${result.reason}` };
-  return { response: allow(request.uid, { patch: patchFor(pod, result.pod) }), summary: `injected: ${result.reason}` };
+  const warnings = readPodSettings(result.pod).capture === 'proxy-env' ? [proxyEnvWarning(podName(request, pod))] : [];
+  return { response: allow(request.uid, { patch: patchFor(pod, result.pod), warnings }), summary: `injected: ${result.reason}` };
 }
 
 export function podName(request: AdmissionRequest, pod: V1Pod): string {
   const name = pod.metadata?.name ?? (request.name !== '' ? request.name : `${pod.metadata?.generateName ?? ''}<generated>`);
   return `${request.namespace}/${name}`;
+}
+
+/** DESIGN.md "Data plane": proxy-env capture is cooperative, and the one who creates such a pod is told so. */
+export function proxyEnvWarning(name: string): string {
+  return `pod ${name}: agentwarden.io/capture=proxy-env is cooperative: an agent that ignores HTTP_PROXY/HTTPS_PROXY is not governed; iptables capture (the default) governs every connection`;
 }

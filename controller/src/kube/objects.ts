@@ -3,11 +3,14 @@
 // come (parsed on demand).
 import type { KubernetesObject, V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { PodIdentity } from '../../../policy/src/index.js';
+import { CAPTURE_ANNOTATION } from '../inject/names.js';
 
 export interface SlimPod extends KubernetesObject {
   readonly metadata: { name: string; namespace: string; uid: string; resourceVersion: string; labels: Record<string, string> };
   readonly serviceAccount: string;
   readonly phase: string;
+  /** agentwarden.io/capture: proxy-env pods are governed only as far as the agent honours HTTP_PROXY. */
+  readonly cooperativeCapture: boolean;
 }
 
 /** Keeps what the controller needs of a pod; the informer stores these, not whole pods. */
@@ -24,6 +27,7 @@ export function slimPod(pod: V1Pod): SlimPod {
     },
     serviceAccount: pod.spec?.serviceAccountName ?? 'default',
     phase: pod.status?.phase ?? '',
+    cooperativeCapture: (pod.metadata?.annotations?.[CAPTURE_ANNOTATION] ?? '').trim() === 'proxy-env',
   };
 }
 

@@ -20,7 +20,8 @@ export interface PolicyStatus {
   readonly observedGeneration: number;
   readonly conditions: readonly Condition[];
   readonly rules: number;
-  readonly pods: { readonly selected: number; readonly synced: number };
+  /** cooperative: selected pods with proxy-env capture (an agent that ignores HTTP_PROXY is not governed); 0 is omitted. */
+  readonly pods: { readonly selected: number; readonly synced: number; readonly cooperative?: number };
   readonly version: string;
 }
 
@@ -51,13 +52,15 @@ export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], sync
   const syncedCond = cond('Synced', compileError === undefined ? allSynced : false,
     compileError !== undefined ? 'NotCompiled' : selected.length === 0 ? 'NoPods' : allSynced ? 'AllPodsSynced' : 'PodsPending',
     compileError !== undefined ? 'not distributed: the policy does not compile' : `${syncedCount} of ${selected.length} selected pods enforce the current version`);
+  const cooperative = selected.filter((p) => p.cooperativeCapture).length;
+  const cooperativeNote = cooperative === 0 ? '' : `; ${cooperative} of them use proxy-env capture, which is cooperative: an agent that ignores HTTP_PROXY is not governed`;
   const ready = cond('Ready', compiled.status === 'True' && syncedCond.status === 'True', compiled.status !== 'True' ? 'CompileError' : syncedCond.status !== 'True' ? 'PodsPending' : 'Ready',
-    compiled.status !== 'True' ? compiled.message : syncedCond.message);
+    compiled.status !== 'True' ? compiled.message : `${syncedCond.message}${cooperativeNote}`);
   return {
     observedGeneration: generation,
     conditions: [compiled, syncedCond, ready],
     rules: entry.parsed?.rules.length ?? 0,
-    pods: { selected: selected.length, synced: syncedCount },
+    pods: { selected: selected.length, synced: syncedCount, ...(cooperative === 0 ? {} : { cooperative }) },
     version: `sha256:${createHash('sha256').update(JSON.stringify(entry.object.spec ?? null)).digest('hex')}`,
   };
 }

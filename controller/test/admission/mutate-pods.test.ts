@@ -19,6 +19,14 @@ describe('the /mutate-pods webhook', () => {
     expect(patch.map((op) => op.path)).toContain('/metadata/annotations');
   });
 
+  it('warns whoever creates a proxy-env pod that its capture is cooperative, and does not warn for iptables capture', async () => {
+    const { response } = await app.post('/mutate-pods', review({ object: pod('agent-2', {}, { annotations: { 'agentwarden.io/capture': 'proxy-env' } }) }));
+    expect(response?.['allowed']).toBe(true);
+    expect(response?.['warnings']).toEqual(['pod support/agent-2: agentwarden.io/capture=proxy-env is cooperative: an agent that ignores HTTP_PROXY/HTTPS_PROXY is not governed; iptables capture (the default) governs every connection']);
+    const plain = await app.post('/mutate-pods', review({ object: pod('agent-3') }));
+    expect(plain.response?.['warnings']).toBeUndefined();
+  });
+
   it('escapes "/" in annotation keys in the patch paths', async () => {
     const { response } = await app.post('/mutate-pods', review({ object: pod('agent-1', {}, { annotations: { 'example.com/owner': 'team-a' } }) }));
     const paths = (decodePatch(response) as JsonPatchOperation[]).map((op) => op.path);
