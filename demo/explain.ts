@@ -23,7 +23,7 @@ export function explain(span: DecisionSpan, ctx: ExplainContext): string {
   const r = span.reason;
   const audit = span.audit === 'deny' && span.decision === 'allow' ? '; the trial policy (Audit mode) would deny it: recorded in the trace, not enforced' : '';
   let m: RegExpExecArray | null;
-  if ((m = ALLOWED.exec(r)) !== null) return allowed(m[1] ?? '', ctx) + audit;
+  if ((m = ALLOWED.exec(r)) !== null) return allowed(m[1] ?? '', span, ctx) + audit;
   if ((m = DENIED.exec(r)) !== null) return deniedByRule(m[1] ?? '', m[2], ctx);
   if ((m = LIMIT.exec(r)) !== null) return `rule ${m[1] ?? ''} allows it at most ${m[2] ?? ''} times per ${duration(Number(m[3]))}, and this pod has used them up`;
   if ((m = INVALID.exec(r)) !== null) {
@@ -33,14 +33,16 @@ export function explain(span: DecisionSpan, ctx: ExplainContext): string {
   return r;
 }
 
-function allowed(name: string, ctx: ExplainContext): string {
+function allowed(name: string, span: DecisionSpan, ctx: ExplainContext): string {
   const rule = ctx.book.rule(name);
+  const sessionOwn = span.mcpMethod === null && rule?.mcp?.methods.includes('initialize') === true;
   const conditions = [
+    sessionOwn ? `the rule that may open an MCP session also covers the session's own ${span.method === 'DELETE' ? 'end (DELETE)' : 'event stream (GET)'}` : undefined,
     rule?.when === undefined ? undefined : `its condition held (${rule.when})`,
     rule?.schedule === undefined ? undefined : `it is inside its hours (${scheduleWords(rule.schedule)})`,
   ].filter((c) => c !== undefined);
   const credential = rule?.credential !== undefined && ctx.credentialArrived
-    ? `; Envoy added the ${rule.credential} credential on the way out (the agent never holds it)` : '';
+    ? `; the sidecar had Envoy add the ${rule.credential} credential on the way out (the agent never holds it)` : '';
   return `rule ${name} allows it${conditions.length === 0 ? '' : `: ${conditions.join(', ')}`}${credential}`;
 }
 

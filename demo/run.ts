@@ -34,6 +34,9 @@ async function demo(config: DemoConfig): Promise<boolean> {
   await removeEarlierPods(NAMESPACE);
   const started = Date.now();
   let pod: SupportPod | undefined;
+  process.once('SIGINT', () => {
+    void (pod?.scenario.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
   try {
     pod = await startSupportPod({ slot: config.slot, otlp: config.otlp });
     console.log(`pod ${pod.scenario.network.podIp} ready in ${((Date.now() - started) / 1000).toFixed(1)} s; the sidecar holds the rules the controller compiled from examples/support-agent/policies/`);

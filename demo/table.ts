@@ -56,7 +56,14 @@ function why(r: Row, book: RuleBook, now: Date): string {
   return r.observed.decision === null ? 'Envoy answered without asking the sidecar: no decision was made' : 'its decision span did not reach Jaeger';
 }
 
+const LEGEND = [
+  'agent got: what curl or the MCP SDK client received; decision and rule: the sidecar\'s, read back from Jaeger;',
+  'upstream got: what the service itself received (its status, and whether the Zendesk credential came with it);',
+  'trace: the agent\'s own trace id, sent as traceparent; the decision span is a child of the agent\'s span.',
+];
+
 export function printRows(rows: readonly Row[], book: RuleBook, now: Date): void {
+  console.log(`\n${LEGEND.join('\n')}`);
   console.log(`\n${line(COLUMNS.map((c) => c.title))}`);
   for (const r of rows) {
     const o = r.observed;
@@ -83,5 +90,6 @@ export function printTraceCheck(rows: readonly Row[], jaeger: string): boolean {
     console.log(`\nJaeger has ${parented.length} of ${decided.length} decision traces as children of the agent's span; not: ${missing.map((r) => r.observed.traceId).join(', ')}`);
   }
   console.log(`Look one up: curl -s ${jaeger}/api/traces/${decided[0]?.observed.traceId ?? '<trace id>'}`);
+  console.log('(The locally built Jaeger serves its query API, not the UI; point a full Jaeger or Grafana Tempo at the same OTLP endpoint to browse.)');
   return missing.length === 0;
 }
