@@ -68,7 +68,7 @@ bench-eval: build ## evaluator ns per decision at 10, 100 and 256 rules
 bench-propagation: build cluster-up ## one policy edit fanned out to 1,000 simulated sidecars (p50/p99 to all ACKs, controller RSS)
 	$(NPM) exec -- node dist/bench/propagation.js
 
-demo: build cluster-up ## the main job: local control plane, controller, sidecar, agent traffic, decisions table, traces in Jaeger
+demo: build cluster-up pod-tools ## the main job (as root): the support-agent pod through the real Envoy, decisions table with why, upstream receipts, traces in Jaeger
 	$(NPM) exec -- node dist/demo/run.js
 	@echo "make demo-down stops the local control plane."
 

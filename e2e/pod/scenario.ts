@@ -22,6 +22,8 @@ export interface ScenarioOptions {
   readonly namespace: string;
   /** Pod annotations (agentwarden.io/capture, agentwarden.io/tls-origination). */
   readonly annotations?: Readonly<Record<string, string>>;
+  /** Pod labels, what the tenant's policies select (default {app: agent}). */
+  readonly labels?: Readonly<Record<string, string>>;
   /** Injector options over the chart's defaults (controller address, CA and upstream CA are set here). */
   readonly inject?: Readonly<Record<string, unknown>>;
   /** Manifests of the tenant (Secrets, AgentPolicies), applied before the pod starts. */
@@ -78,7 +80,7 @@ export async function startScenario(o: ScenarioOptions): Promise<Scenario> {
     }, 'pod harness');
     const pod: V1Pod = {
       apiVersion: 'v1', kind: 'Pod',
-      metadata: { name: POD_NAME, namespace: o.namespace, labels: { app: 'agent' }, annotations: { ...o.annotations } },
+      metadata: { name: POD_NAME, namespace: o.namespace, labels: { ...(o.labels ?? { app: 'agent' }) }, annotations: { ...o.annotations } },
       spec: { serviceAccountName: 'agent', containers: [{ name: 'agent', image: 'example.com/agent:1' }] },
     };
     const injected = injectPod(pod, options);

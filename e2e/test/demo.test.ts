@@ -1,10 +1,14 @@
-// `make demo` on the local control plane, checked without a screenshot: the
-// decisions table names the rules, the policies report Ready, and Jaeger's
-// /api/traces answer holds every decision span.
+// `make demo` on the local control plane, checked by what a user sees: the
+// agent's calls through the real Envoy with what the agent got, the decision
+// and its rule, what the upstream received (and whether the credential came
+// with it); Ready and Synced policies; and every decision in Jaeger as a child
+// of the agent's span. Runs the demo as `make demo` does, on its own pod
+// network slot (the demo itself uses 40). Needs root, like the demo.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { JAEGER_OTLP_HTTP, JAEGER_QUERY, ROOT } from './cluster.js';
-import { freePort } from './controller-env.js';
+import { JAEGER_QUERY, ROOT } from './cluster.js';
+
+const DEMO_SLOT = 41;
 
 function runDemo(args: readonly string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -14,17 +18,111 @@ function runDemo(args: readonly string[]): Promise<{ code: number; out: string }
   });
 }
 
+interface Row {
+  readonly call: string;
+  readonly agentGot: string;
+  readonly decision: string;
+  readonly rule: string;
+  readonly upstreamGot: string;
+  /** The indented lines under the row: the note, why, trace. */
+  readonly lines: readonly string[];
+  readonly trace: string;
+}
+
+/** The table's rows: an unindented line of columns (two or more spaces apart), then indented lines. */
+function parseRows(out: string): Row[] {
+  const lines = out.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('agent call'));
+  const rows: Row[] = [];
+  for (const l of lines.slice(start + 1)) {
+    if (l === '') break;
+    if (l.startsWith('    ')) {
+      const last = rows.pop();
+      if (last === undefined) continue;
+      const trace = /^ {4}trace ([0-9a-f]{32})$/.exec(l)?.[1];
+      rows.push({ ...last, lines: [...last.lines, l.trim()], trace: trace ?? last.trace });
+      continue;
+    }
+    const [call = '', agentGot = '', decision = '', rule = '', upstreamGot = ''] = l.split(/\s{2,}/);
+    rows.push({ call, agentGot, decision, rule, upstreamGot, lines: [], trace: '' });
+  }
+  return rows;
+}
+
+function columns(r: Row): string[] {
+  return [r.call, r.agentGot, r.decision, r.rule, r.upstreamGot];
+}
+
 describe('make demo', () => {
-  it('shows every decision with its rule, Ready policies, and all decision spans in Jaeger', async () => {
-    const [listen, admin, distribution] = [await freePort(), await freePort(), await freePort()];
-    const { code, out } = await runDemo(['--listen', `127.0.0.1:${listen}`, '--admin', `127.0.0.1:${admin}`, '--distribution', `127.0.0.1:${distribution}`, '--otlp', JAEGER_OTLP_HTTP, '--jaeger', JAEGER_QUERY]);
-    expect({ code, tail: out.slice(-1500) }).toMatchObject({ code: 0 });
-    expect(out).toMatch(/GET billing\.internal\/v1\/invoices\s+DENY\s+block-billing/);
-    expect(out).toMatch(/GET api\.zendesk\.com\/api\/v2\/tickets\/4711\s+ALLOW\s+read-tickets/);
-    expect(out).toMatch(/MCP delete_customer .*DENY\s+mcp-no-deletes/);
+  let out = '';
+  let code = -1;
+  let rows: Row[] = [];
+  beforeAll(async () => {
+    ({ code, out } = await runDemo(['--slot', String(DEMO_SLOT), '--jaeger', JAEGER_QUERY]));
+    rows = parseRows(out);
+  }, 160_000);
+
+  it('runs to the end', () => {
+    expect({ code, tail: out.slice(-2000) }).toMatchObject({ code: 0 });
+  });
+
+  it('delivers allowed REST calls through Envoy with the credential, and denied ones nowhere', () => {
+    const table = rows.map(columns);
+    expect(table).toContainEqual(['GET api.zendesk.com/api/v2/tickets/4711', '200', 'ALLOW', 'read-tickets', '200, credential']);
+    expect(table).toContainEqual(['POST api.zendesk.com/api/v2/tickets', '200', 'ALLOW', 'write-tickets', '200, credential']);
+    expect(table).toContainEqual(['GET billing.internal/v1/invoices', '403', 'DENY', 'block-billing', 'nothing']);
+    expect(table).toContainEqual(['GET api.zendesk.com/api/v2/tickets/../billing/invoices', '403', 'DENY', 'invalid-request', 'nothing']);
+    expect(table).toContainEqual(['POST mcp.support.internal/mcp', '403', 'DENY', 'mcp-no-deletes', 'nothing']);
+    const crm = rows.find((r) => r.call === 'GET eu.crm.internal/customers/C-17');
+    // The real Envoy decides at the real time: the CRM is open on weekdays 08:00-18:00 in Berlin.
+    expect([['200', 'ALLOW', 'crm-business-hours', '200, no credential'], ['403', 'DENY', 'default-deny', 'nothing']]).toContainEqual(crm === undefined ? [] : columns(crm).slice(1));
+  });
+
+  it('sends the credential only to the decided host when the agent aims the request at another IP', () => {
+    const steered = rows.find((r) => r.lines.some((l) => l.includes('Host: api.zendesk.com')));
+    expect(steered === undefined ? [] : columns(steered)).toEqual(['GET api.zendesk.com/api/v2/tickets/4711', '200', 'ALLOW', 'read-tickets', `200, credential; 10.254.${DEMO_SLOT}.66: nothing`]);
+  });
+
+  it('shows the Audit policy\'s would-be deny without enforcing it', () => {
+    const bulk = rows.find((r) => r.call === 'GET api.zendesk.com/api/v2/tickets?per_page=1000');
+    expect(bulk?.decision).toBe('ALLOW');
+    expect(bulk?.lines.join('\n')).toMatch(/why: .*the trial policy \(Audit mode\) would deny it/);
+  });
+
+  it('drives the MCP session with the SDK client: allowed calls reach the server, denied tool calls raise McpError with the reason', () => {
+    const table = rows.map(columns);
+    expect(table).toContainEqual(['MCP initialize', '200', 'ALLOW', 'mcp-session', 'received, no credential']);
+    expect(table).toContainEqual(['MCP tools/list', '200', 'ALLOW', 'mcp-session', 'received, no credential']);
+    expect(table).toContainEqual(['MCP tools/call issue_refund', '200', 'ALLOW', 'mcp-refunds', 'received, no credential']);
+    const deletion = rows.find((r) => r.call === 'MCP tools/call delete_customer');
+    expect(deletion === undefined ? [] : columns(deletion)).toEqual(['MCP tools/call delete_customer', '200 → McpError', 'DENY', 'mcp-no-deletes', 'nothing']);
+    expect(deletion?.lines.join('\n')).toContain('the SDK raised McpError: MCP error -32001: denied by agentwarden: denied by rule "mcp-no-deletes"');
+    const refunds = rows.filter((r) => r.call === 'MCP tools/call issue_refund').map((r) => [r.decision, r.rule]);
+    expect(refunds).toEqual([['ALLOW', 'mcp-refunds'], ['DENY', 'default-deny'], ['ALLOW', 'mcp-refunds'], ['ALLOW', 'mcp-refunds'], ['DENY', 'mcp-refunds']]);
+    // The session's own requests are shown whatever the policy decides about them.
+    expect(rows.map((r) => r.call)).toEqual(expect.arrayContaining(['MCP GET /mcp (the session\'s event stream)', 'MCP DELETE /mcp (end the session)']));
+  });
+
+  it('says why in words, for every call', () => {
+    for (const r of rows) expect([r.call, r.lines.some((l) => /^why: \S/.test(l))]).toEqual([r.call, true]);
+  });
+
+  it('shows the policies Ready and Synced', () => {
     expect(out).toMatch(/support-agent\s+Enforce\s+9\s+True\s+True/);
-    const calls = /(\d+) calls: \d+ allowed, \d+ denied/.exec(out)?.[1];
-    expect(calls).toBeDefined();
-    expect(out).toContain(`Jaeger has all ${calls ?? '?'} decision traces`);
+    expect(out).toMatch(/support-agent-trial\s+Audit\s+1\s+True\s+True/);
+  });
+
+  it('has every decision in Jaeger under the agent\'s trace, with the rule the table shows', async () => {
+    const summary = /(\d+) agent calls: (\d+) allowed, (\d+) denied\n/.exec(out);
+    expect(Number(summary?.[1])).toBe(rows.length);
+    expect(rows.length).toBeGreaterThan(25);
+    expect(out).toContain(`Jaeger has all ${rows.length} decision traces, each decision a child of the agent's span`);
+    for (const r of rows) {
+      const res = await fetch(`${JAEGER_QUERY}/api/traces/${r.trace}`);
+      const body = (await res.json()) as { data?: { spans?: { operationName: string; tags: { key: string; value: unknown }[] }[] }[] };
+      const span = body.data?.[0]?.spans?.find((s) => s.operationName === 'agentwarden.decision');
+      const rule = span?.tags.find((t) => t.key === 'agentwarden.rule')?.value;
+      expect([r.call, r.trace, rule]).toEqual([r.call, r.trace, r.rule]);
+    }
   });
 });
