@@ -13,6 +13,13 @@
 //
 //	loadgen -addr 127.0.0.1:15011 -method /envoy.service.auth.v3.Authorization/Check \
 //	  -data mix.frames -rate 1000 -n 6000 -out result.json
+//
+// HTTP mode (make bench-e2e, http.go): HTTP/1.1 requests through a forward proxy, as an
+// agent with HTTP_PROXY sends them; open loop on a pool of keep-alive connections, or
+// closed loop on one connection (-closed).
+//
+//	loadgen -http-proxy http://127.0.0.1:15001 -requests mix.json -rate 1000 -n 10000 \
+//	  -warmup 2000 -out result.json
 package main
 
 import (
@@ -61,7 +68,7 @@ type result struct {
 }
 
 type summary struct {
-	P50, P99, P999, Max                 float64 // latency, ms
+	P50, P99, P999, Max, Mean           float64 // latency, ms
 	ServiceP50, ServiceP99, ServiceP999 float64 // service time, ms
 }
 
@@ -106,96 +113,30 @@ func main() {
 	addr := flag.String("addr", "", "server host:port")
 	method := flag.String("method", "", "full method, /package.Service/Method")
 	data := flag.String("data", "", "file of gRPC frames, sent in turn")
+	httpProxy := flag.String("http-proxy", "", "HTTP mode: the forward proxy, http://host:port (instead of -addr, -method, -data)")
+	requests := flag.String("requests", "", "HTTP mode: JSON file of requests [{method, url, headers, body}], sent in turn; any answer but 200 is an error")
+	warmup := flag.Int("warmup", 0, "HTTP mode: requests sent first at the same rate on the same connections, not counted")
+	closed := flag.Bool("closed", false, "HTTP mode: closed loop on one connection, each request sent when the last is answered (-rate unused)")
 	rate := flag.Float64("rate", 1000, "requests per second")
 	n := flag.Int("n", 1000, "requests to send (bounds the run)")
 	timeout := flag.Duration("timeout", 5*time.Second, "per-request deadline")
 	out := flag.String("out", "", "write the JSON result here (default stdout)")
 	flag.Parse()
-	if *addr == "" || *method == "" || *data == "" || *rate <= 0 || *n <= 0 {
+	var r result
+	var err error
+	switch {
+	case *httpProxy != "" && *requests != "" && *rate > 0 && *n > 0 && *warmup >= 0:
+		r, err = runHTTP(httpOptions{proxy: *httpProxy, requests: *requests, warmup: *warmup, closed: *closed, rate: *rate, n: *n, timeout: *timeout})
+	case *addr != "" && *method != "" && *data != "" && *rate > 0 && *n > 0:
+		r, err = runGRPC(*addr, *method, *data, *rate, *n, *timeout)
+	default:
 		flag.Usage()
 		os.Exit(2)
 	}
-	msgs, err := readFrames(*data)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(2)
-	}
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
-	defer conn.Close()
-	// Connect and make one call before the clock starts.
-	conn.Connect()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	for s := conn.GetState(); s != connectivity.Ready; s = conn.GetState() {
-		if !conn.WaitForStateChange(ctx, s) {
-			fmt.Fprintln(os.Stderr, "loadgen: cannot connect to", *addr)
-			os.Exit(1)
-		}
-	}
-	var reply []byte
-	if err := conn.Invoke(ctx, *method, &msgs[0], &reply); err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen: first call failed:", err)
-		os.Exit(1)
-	}
-	cancel()
-
-	latency := make([]float64, *n)
-	service := make([]float64, *n)
-	failed := make([]error, *n)
-	var wg sync.WaitGroup
-	late := 0
-	interval := float64(time.Second) / *rate
-	start := time.Now().Add(2 * time.Millisecond)
-	for i := 0; i < *n; i++ {
-		due := start.Add(time.Duration(float64(i) * interval))
-		if d := time.Until(due); d > 0 {
-			time.Sleep(d)
-		}
-		if time.Since(due) > time.Millisecond {
-			late++
-		}
-		wg.Add(1)
-		go func(i int, due time.Time) {
-			defer wg.Done()
-			req := msgs[i%len(msgs)]
-			var resp []byte
-			ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-			sent := time.Now()
-			err := conn.Invoke(ctx, *method, &req, &resp)
-			done := time.Now()
-			cancel()
-			failed[i] = err
-			latency[i] = float64(done.Sub(due).Nanoseconds()) / 1000
-			service[i] = float64(done.Sub(sent).Nanoseconds()) / 1000
-		}(i, due)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-
-	r := result{Sent: *n, Seconds: elapsed.Seconds(), AchievedRPS: float64(*n) / elapsed.Seconds(), LateSends: late}
-	for i := 0; i < *n; i++ {
-		if failed[i] != nil {
-			r.Errors++
-			if len(r.ErrorSample) < 5 {
-				r.ErrorSample = append(r.ErrorSample, failed[i].Error())
-			}
-			continue
-		}
-		r.OK++
-		r.LatencyUs = append(r.LatencyUs, latency[i])
-		r.ServiceUs = append(r.ServiceUs, service[i])
-	}
-	l := append([]float64(nil), r.LatencyUs...)
-	s := append([]float64(nil), r.ServiceUs...)
-	sort.Float64s(l)
-	sort.Float64s(s)
-	r.Summary = summary{P50: pct(l, 0.5), P99: pct(l, 0.99), P999: pct(l, 0.999), Max: pct(l, 1),
-		ServiceP50: pct(s, 0.5), ServiceP99: pct(s, 0.99), ServiceP999: pct(s, 0.999)}
-
 	w := os.Stdout
 	if *out != "" {
 		f, err := os.Create(*out)
@@ -214,4 +155,101 @@ func main() {
 		fmt.Printf("loadgen: %d sent at %.0f req/s, %d ok, %d errors, p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms\n",
 			r.Sent, r.AchievedRPS, r.OK, r.Errors, r.Summary.P50, r.Summary.P99, r.Summary.P999)
 	}
+}
+
+func runGRPC(addr, method, data string, rate float64, n int, timeout time.Duration) (result, error) {
+	msgs, err := readFrames(data)
+	if err != nil {
+		return result{}, err
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
+	if err != nil {
+		return result{}, err
+	}
+	defer conn.Close()
+	// Connect and make one call before the clock starts.
+	conn.Connect()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for s := conn.GetState(); s != connectivity.Ready; s = conn.GetState() {
+		if !conn.WaitForStateChange(ctx, s) {
+			return result{}, errors.New("cannot connect to " + addr)
+		}
+	}
+	var reply []byte
+	if err := conn.Invoke(ctx, method, &msgs[0], &reply); err != nil {
+		return result{}, fmt.Errorf("first call failed: %w", err)
+	}
+	return openLoop(n, rate, func(i int) error {
+		req := msgs[i%len(msgs)]
+		var resp []byte
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		return conn.Invoke(ctx, method, &req, &resp)
+	}), nil
+}
+
+// openLoop sends call(i) at start + i/rate, each in its own goroutine, whatever
+// the earlier calls do, and returns the result with every latency.
+func openLoop(n int, rate float64, call func(i int) error) result {
+	latency := make([]float64, n)
+	service := make([]float64, n)
+	failed := make([]error, n)
+	var wg sync.WaitGroup
+	late := 0
+	interval := float64(time.Second) / rate
+	start := time.Now().Add(2 * time.Millisecond)
+	for i := 0; i < n; i++ {
+		due := start.Add(time.Duration(float64(i) * interval))
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		if time.Since(due) > time.Millisecond {
+			late++
+		}
+		wg.Add(1)
+		go func(i int, due time.Time) {
+			defer wg.Done()
+			sent := time.Now()
+			failed[i] = call(i)
+			done := time.Now()
+			latency[i] = float64(done.Sub(due).Nanoseconds()) / 1000
+			service[i] = float64(done.Sub(sent).Nanoseconds()) / 1000
+		}(i, due)
+	}
+	wg.Wait()
+	r := collect(latency, service, failed, time.Since(start))
+	r.LateSends = late
+	return r
+}
+
+// collect turns per-request latencies (µs) and errors into a result.
+func collect(latency, service []float64, failed []error, elapsed time.Duration) result {
+	n := len(latency)
+	r := result{Sent: n, Seconds: elapsed.Seconds(), AchievedRPS: float64(n) / elapsed.Seconds()}
+	sum := 0.0
+	for i := 0; i < n; i++ {
+		if failed[i] != nil {
+			r.Errors++
+			if len(r.ErrorSample) < 5 {
+				r.ErrorSample = append(r.ErrorSample, failed[i].Error())
+			}
+			continue
+		}
+		r.OK++
+		r.LatencyUs = append(r.LatencyUs, latency[i])
+		r.ServiceUs = append(r.ServiceUs, service[i])
+		sum += latency[i]
+	}
+	l := append([]float64(nil), r.LatencyUs...)
+	s := append([]float64(nil), r.ServiceUs...)
+	sort.Float64s(l)
+	sort.Float64s(s)
+	r.Summary = summary{P50: pct(l, 0.5), P99: pct(l, 0.99), P999: pct(l, 0.999), Max: pct(l, 1),
+		ServiceP50: pct(s, 0.5), ServiceP99: pct(s, 0.99), ServiceP999: pct(s, 0.999)}
+	if r.OK > 0 {
+		r.Summary.Mean = sum / float64(r.OK) / 1000
+	}
+	return r
 }
