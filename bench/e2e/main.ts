@@ -1,0 +1,156 @@
+// make bench-e2e: what authorization costs a request end to end, agent -> Envoy ->
+// upstream, through a real Envoy (.cache/bin/envoy) running the injector's bootstrap:
+// with ext_authz calling the agentwarden sidecar (Unix socket), with ext_authz calling
+// OPA-Envoy (loopback gRPC), and without ext_authz, in one run, alternated.
+//
+//   node dist/bench/e2e/main.js            # 3 rounds: 100 and 1,000 req/s x 10 s each, + closed-loop probe (~4 min)
+//   node dist/bench/e2e/main.js --quick    # 1 round, 3 s runs
+//
+// Three front Envoys (one per variant, identical but for the authz endpoint or the
+// missing filter) share one upstream Envoy that answers every request itself. Each
+// round runs every rate on every variant (order rotated per round), open loop with
+// bench/peers/loadgen's HTTP mode, then a closed-loop probe on one connection.
+// Exits non-zero when a process fails or any request is not answered 200 by the
+// upstream; the targets are reported (PASS/MISS), not enforced.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parse } from 'yaml';
+import type { V1Pod } from '@kubernetes/client-node';
+import { DEFAULT_INJECT_OPTIONS } from '../../controller/src/inject/options.js';
+import { benchPaths } from '../compare/engines.js';
+import { startOtlpSink } from '../compare/otlp-sink.js';
+import { freePort } from '../compare/proc.js';
+import { rotate } from '../compare/stats.js';
+import { injectedProxyEnvBootstrap, patchFrontBootstrap } from './bootstrap-patch.js';
+import { startEnvoy, upstreamBootstrap } from './envoy.js';
+import { startOpaEnvoy, startSidecar, VARIANTS, type RunningAuthz, type Variant } from './engines.js';
+import { runHttpLoad, type HttpLoadResult } from './load.js';
+import { stopAll, stopAllOnSignal } from './procs.js';
+import { benchLines, type OpenLoopRun, type ProbeRun } from './report.js';
+import { httpRequestOf, LOAD_ENTRIES } from './requests.js';
+import { verifyTable, verifyThroughEnvoys } from './verify.js';
+
+interface Plan {
+  readonly rounds: number;
+  /** [req/s, measured seconds] */
+  readonly rates: readonly (readonly [number, number])[];
+  readonly warmupSeconds: number;
+  /** Closed-loop probe: requests per variant and round. */
+  readonly probeRequests: number;
+}
+
+const FULL: Plan = { rounds: 3, rates: [[100, 10], [1000, 10]], warmupSeconds: 2, probeRequests: 2000 };
+const QUICK: Plan = { rounds: 1, rates: [[100, 3], [1000, 3]], warmupSeconds: 1, probeRequests: 500 };
+const UPSTREAM_CONCURRENCY = 1;
+
+const log = (line: string): void => { process.stderr.write(`bench: e2e: ${line}\n`); };
+
+function failed(r: HttpLoadResult, what: string): Error {
+  return new Error(`bench: e2e: ${what}: ${r.errors} of ${r.ok + r.errors} requests not answered 200 by the upstream, e.g. ${r.errorSample.join(' | ')}\n  ${r.command}`);
+}
+
+/** "1.40.0" from `envoy --version`. */
+function envoyVersion(binary: string): string {
+  return /\/(\d+\.\d+\.\d+)\//.exec(execFileSync(binary, ['--version'], { encoding: 'utf8' }))?.[1] ?? '?';
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } }, strict: true });
+  const plan = values.quick ? QUICK : FULL;
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const paths = { ...benchPaths(root), work: join(root, '.cache', 'bench-e2e') };
+  const envoyBinary = join(root, '.cache', 'bin', 'envoy');
+  for (const [file, how] of [[envoyBinary, 'make envoy'], [paths.loadgen, 'bench/peers/build.sh loadgen'], [paths.opaEnvoy, 'bench/peers/build.sh opa-envoy']] as const) {
+    if (!existsSync(file)) throw new Error(`bench: e2e: ${file} is missing: run ${how} (make bench-e2e does)`);
+  }
+  const logs = join(paths.work, 'logs');
+  const data = join(paths.work, 'data');
+  mkdirSync(logs, { recursive: true });
+  mkdirSync(data, { recursive: true });
+  // Unix socket paths are limited to 107 bytes: keep them short, under the system's temp dir.
+  const sockets = mkdtempSync(join(tmpdir(), 'aw-e2e-'));
+  const removeSockets = (): void => rmSync(sockets, { recursive: true, force: true });
+  stopAllOnSignal(removeSockets);
+
+  const sink = await startOtlpSink();
+  try {
+    const loadAtStart = loadavg()[0] ?? Number.NaN;
+    const upstreamPort = await freePort();
+    await startEnvoy({
+      binary: envoyBinary, name: 'upstream envoy', bootstrap: upstreamBootstrap({ host: '127.0.0.1', port: upstreamPort }, { pipe: join(sockets, 'upstream-admin.sock') }),
+      workPrefix: join(logs, 'upstream-envoy'), adminSocket: join(sockets, 'upstream-admin.sock'), concurrency: UPSTREAM_CONCURRENCY, logLevel: DEFAULT_INJECT_OPTIONS.envoyLogLevel,
+    });
+    const authz = new Map<Variant, RunningAuthz | undefined>([
+      ['none', undefined],
+      ['agentwarden', await startSidecar(paths, join(sockets, 'authz.sock'), sink.endpoint, join(logs, 'agentwarden.log'))],
+      ['opa-envoy', await startOpaEnvoy(paths, sink.endpoint)],
+    ]);
+    const pod = parse(readFileSync(join(root, 'bench', 'peers', 'agentwarden', 'pod.yaml'), 'utf8')) as V1Pod;
+    const injected = injectedProxyEnvBootstrap(pod);
+    const proxies = new Map<Variant, number>();
+    for (const variant of VARIANTS) {
+      const port = await freePort();
+      const admin = join(sockets, `front-${variant}-admin.sock`);
+      const bootstrap = patchFrontBootstrap(injected, {
+        listener: { host: '127.0.0.1', port }, admin: { pipe: admin }, authz: authz.get(variant)?.address, upstream: `127.0.0.1:${upstreamPort}`,
+      });
+      await startEnvoy({
+        binary: envoyBinary, name: `front envoy (${variant})`, bootstrap, workPrefix: join(logs, `front-envoy-${variant}`), adminSocket: admin,
+        concurrency: DEFAULT_INJECT_OPTIONS.envoyConcurrency, logLevel: DEFAULT_INJECT_OPTIONS.envoyLogLevel,
+      });
+      proxies.set(variant, port);
+    }
+    log(`upstream envoy on 127.0.0.1:${upstreamPort}; front envoys ${[...proxies].map(([v, p]) => `${v}=127.0.0.1:${p}`).join(' ')}; logs and bootstraps in ${logs}`);
+
+    const rows = await verifyThroughEnvoys(proxies);
+    process.stdout.write(`the request mix through each front Envoy (status; "upstream" = the upstream answered it):\n${verifyTable(VARIANTS, rows)}\n\n`);
+    const bad = rows.filter((r) => !r.ok);
+    if (bad.length > 0) throw new Error(`bench: e2e: unexpected outcome through Envoy for ${bad.map((r) => r.entry.id).join(', ')}`);
+
+    const requestsFile = join(data, 'requests.json');
+    writeFileSync(requestsFile, JSON.stringify(LOAD_ENTRIES.map(httpRequestOf)));
+    const port = (v: Variant): number => proxies.get(v)!;
+    const runs: OpenLoopRun[] = [];
+    const probes: ProbeRun[] = [];
+    for (let round = 1; round <= plan.rounds; round++) {
+      const order = rotate(VARIANTS, round - 1);
+      for (const [rate, seconds] of plan.rates) {
+        for (const variant of order) {
+          const r = await runHttpLoad({ loadgen: paths.loadgen, proxyPort: port(variant), requestsFile, rate, n: rate * seconds, warmup: rate * plan.warmupSeconds, outFile: join(data, `${variant}-${rate}-r${round}.json`) });
+          if (r.errors > 0) throw failed(r, `${variant} at ${rate} req/s`);
+          runs.push({ round, variant, rate, p50: r.p50, p99: r.p99 });
+          process.stdout.write(`bench: e2e raw round=${round} ${variant} p50_ms=${r.p50.toFixed(3)} p99_ms=${r.p99.toFixed(3)} rate=${rate} n=${r.ok} achieved_rps=${r.achievedRps.toFixed(0)} late_sends=${r.lateSends}\n`);
+        }
+      }
+      for (const variant of order) {
+        const r = await runHttpLoad({ loadgen: paths.loadgen, proxyPort: port(variant), requestsFile, rate: undefined, n: plan.probeRequests, warmup: 0, outFile: join(data, `${variant}-closed-r${round}.json`) });
+        if (r.errors > 0) throw failed(r, `${variant} closed loop`);
+        probes.push({ round, variant, mean: r.mean });
+        process.stdout.write(`bench: e2e raw round=${round} ${variant} closed_loop mean_ms=${r.mean.toFixed(3)} p50_ms=${r.p50.toFixed(3)} p99_ms=${r.p99.toFixed(3)} n=${r.ok}\n`);
+      }
+    }
+    process.stdout.write([
+      '',
+      `agent -> Envoy ${envoyVersion(envoyBinary)} (injector bootstrap, capture proxy-env, ${DEFAULT_INJECT_OPTIONS.envoyConcurrency} workers) -> upstream Envoy (direct response), HTTP/1.1 over loopback`,
+      `open loop (bench/peers/loadgen -http-proxy, latency from due time): ${plan.rates.map(([r, s]) => `${r} req/s x ${s} s`).join(', ')} after ${plan.warmupSeconds} s warm-up; closed loop: ${plan.probeRequests} requests on one connection; ${plan.rounds} round(s), variants rotated`,
+      `load: the ${LOAD_ENTRIES.length} allowed requests of bench/compare/mix.ts in turn; agentwarden with audit spans exported (OTLP, ${sink.stats.requests} exports to the local sink)`,
+      `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), 1-min load average ${loadAtStart.toFixed(1)} at start, ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at end`,
+      ...benchLines(runs, probes),
+      '',
+    ].join('\n'));
+    return 0;
+  } finally {
+    await stopAll();
+    await sink.close();
+    removeSockets();
+  }
+}
+
+main().then((code) => { process.exitCode = code; }, (e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,91 @@
+// The processes of make bench-e2e (Envoys, the sidecar): spawned with their output
+// in a log file, polled until ready (never a fixed sleep), and all stopped when
+// the run ends, fails or is interrupted (SIGINT, SIGTERM).
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import * as http from 'node:http';
+
+export interface Proc {
+  readonly name: string;
+  readonly pid: number;
+  readonly log: string;
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+const STOP_GRACE_MS = 5000;
+const POLL_MS = 5;
+/** What stopAll stops: every Proc, and what track() was given. */
+const running = new Set<{ stop(): Promise<void> }>();
+
+/** Has stopAll (and so SIGINT) stop `s` too, e.g. a process some other module spawned; `s.stop` must be idempotent. */
+export function track<T extends { stop(): Promise<void> }>(s: T): T {
+  running.add(s);
+  return s;
+}
+
+export async function spawnLogged(name: string, command: string, args: readonly string[], log: string, env: Readonly<Record<string, string>> = {}): Promise<Proc> {
+  const out = createWriteStream(log);
+  await new Promise<void>((resolve, reject) => out.on('open', () => resolve()).on('error', reject));
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.on('exit', () => { exited = true; resolve(); }));
+  child.on('error', () => { exited = true; });
+  const proc: Proc = {
+    name, pid: child.pid ?? 0, log,
+    alive: () => !exited,
+    async stop(): Promise<void> {
+      running.delete(proc);
+      if (!exited) {
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+        await exit;
+        clearTimeout(killer);
+      }
+      out.end();
+    },
+  };
+  running.add(proc);
+  return proc;
+}
+
+/** Stops every process still running. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((p) => p.stop()));
+}
+
+/** On SIGINT or SIGTERM: stop every process, run `cleanup`, exit 130 / 143. */
+export function stopAllOnSignal(cleanup: () => void): void {
+  const on = (signal: NodeJS.Signals, code: number): void => {
+    process.once(signal, () => {
+      process.stderr.write(`bench: e2e: ${signal}, stopping ${running.size} processes\n`);
+      void stopAll().finally(() => { cleanup(); process.exit(code); });
+    });
+  };
+  on('SIGINT', 130);
+  on('SIGTERM', 143);
+}
+
+/** GET path over TCP (`127.0.0.1:port`) or a Unix socket; the status, or 0 when the connection fails. */
+export function getStatus(target: { socketPath: string } | { port: number }, path: string, timeoutMs = 500): Promise<number> {
+  return new Promise((resolve) => {
+    const where = 'socketPath' in target ? { socketPath: target.socketPath } : { host: '127.0.0.1', port: target.port };
+    const req = http.get({ ...where, path, timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+/** Polls until `ready()` is true; fails when the process exits first or the deadline passes. */
+export async function waitReady(p: Proc, what: string, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (!p.alive()) throw new Error(`bench: e2e: ${p.name} exited before ${what} (log: ${p.log})`);
+    if (await ready()) return;
+    if (performance.now() > deadline) throw new Error(`bench: e2e: ${p.name}: no ${what} within ${timeoutMs} ms (log: ${p.log})`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
