@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-verify bench-eval bench-memory bench-otlp bench-propagation h2load demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-e2e bench-verify bench-eval bench-memory bench-otlp bench-propagation h2load demo demo-down clean
 
 include e2e/e2e.mk
 include e2e/dev/dev.mk
@@ -43,11 +43,15 @@ e2e: build cluster-up pod-tools ## jest suites against the local control plane (
 test: proto-check helm-crds-check lint helm-lint test-unit test-policies e2e ## every test: generated code fresh, lint, unit, policy suites, e2e
 	@echo "make test: all suites passed"
 
-bench: build bench-eval h2load ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side, evaluator times, where the sidecar's memory goes, serializer times (~6 min); bench-propagation needs cluster-up
+bench: build bench-eval h2load bench-e2e ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side, end to end through Envoy, evaluator times, where the sidecar's memory goes, serializer times (~10 min); bench-propagation needs cluster-up
 	bench/peers/build.sh
 	$(NPM) run --silent bench:compare
 	$(NPM) run --silent bench:memory
 	$(NPM) run --silent bench:otlp
+
+bench-e2e: build envoy ## latency ext_authz adds through a real Envoy (agent -> Envoy -> upstream): agentwarden vs OPA-Envoy vs no ext_authz, 100 and 1,000 req/s (~4 min)
+	bench/peers/build.sh opa-envoy loadgen
+	$(NPM) run --silent bench:e2e
 
 bench-memory: build h2load ## the sidecar's resident memory against Node alone and a bare HTTP/2 responder, same load (~1 min)
 	$(NPM) run --silent bench:memory
