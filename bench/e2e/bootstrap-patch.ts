@@ -4,7 +4,9 @@
 //   - the outbound listener's address and port (the agent's HTTP_PROXY);
 //   - the admin address;
 //   - the authz cluster's endpoint: the sidecar's Unix socket, or OPA-Envoy's
-//     gRPC address; or, for the baseline, no ext_authz HTTP filter at all;
+//     gRPC address; or, for the baseline, no ext_authz HTTP filter in any HTTP
+//     connection manager (the outbound listener's, proxy-env's internal listener
+//     for plain HTTP inside CONNECT);
 //   - where forwarded requests go: every route to the dynamic forward proxy
 //     rewrites the host to the bench's upstream before the DNS lookup. The
 //     decision still sees the agent's authority (api.github.com...), which is
@@ -49,35 +51,54 @@ export function injectedProxyEnvBootstrap(pod: V1Pod): JsonObject {
 /** A patched deep copy of `bootstrap`; throws naming what the bootstrap no longer has. */
 export function patchFrontBootstrap(bootstrap: JsonObject, patch: FrontPatch): JsonObject {
   const b = structuredClone(bootstrap);
-  b['admin'] = { ...objectAt(b, 'admin'), address: envoyAddress(patch.admin) };
+  const admin = objectAt(b, 'admin');
+  admin['address'] = retarget(admin['address'], patch.admin);
 
-  const { listener, hcm } = httpListener(b);
-  listener['address'] = envoyAddress(patch.listener);
+  const managers = httpManagers(b);
+  const bound = [...new Set(managers.map((m) => m.listener))].filter((l) => l['address'] !== undefined);
+  const outbound = bound[0];
+  if (outbound === undefined || bound.length > 1) throw new Error(`bootstrap: expected one listener with an address serving HTTP, found ${bound.length}`);
+  outbound['address'] = retarget(outbound['address'], patch.listener);
 
   const authz = arrayAt(objectAt(b, 'static_resources'), 'clusters').filter(isJsonObject).find((c) => c['name'] === AUTHZ_CLUSTER);
   if (authz === undefined) throw new Error(`bootstrap: static_resources.clusters has no cluster "${AUTHZ_CLUSTER}"`);
-  const filters = arrayAt(hcm, 'http_filters');
-  const extAuthz = filters.findIndex((f) => isJsonObject(f) && f['name'] === EXT_AUTHZ_FILTER);
-  if (extAuthz < 0) throw new Error(`bootstrap: the outbound HTTP connection manager has no ${EXT_AUTHZ_FILTER} filter`);
-  if (patch.authz === undefined) filters.splice(extAuthz, 1);
-  else authz['load_assignment'] = { cluster_name: AUTHZ_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: envoyAddress(patch.authz) } }] }] };
+  if (patch.authz !== undefined) {
+    const endpoint = firstEndpoint(authz);
+    endpoint['address'] = retarget(endpoint['address'], patch.authz);
+  }
 
   let rewritten = 0;
-  for (const vh of arrayAt(objectAt(hcm, 'route_config'), 'virtual_hosts').filter(isJsonObject)) {
-    for (const route of arrayAt(vh, 'routes').filter(isJsonObject)) {
-      const action = route['route'];
-      if (!isJsonObject(action) || action['cluster'] !== FORWARD_PROXY_CLUSTER || action['upgrade_configs'] !== undefined) continue;
-      const perFilter = isJsonObject(route['typed_per_filter_config']) ? route['typed_per_filter_config'] : {};
-      route['typed_per_filter_config'] = { ...perFilter, [DFP_FILTER]: { '@type': DFP_PER_ROUTE, host_rewrite_literal: patch.upstream } };
-      rewritten++;
+  for (const { listener, hcm } of managers) {
+    const filters = arrayAt(hcm, 'http_filters');
+    const extAuthz = filters.findIndex((f) => isJsonObject(f) && f['name'] === EXT_AUTHZ_FILTER);
+    if (extAuthz < 0) throw new Error(`bootstrap: the HTTP connection manager of listener ${JSON.stringify(listener['name'] ?? null)} has no ${EXT_AUTHZ_FILTER} filter`);
+    if (patch.authz === undefined) filters.splice(extAuthz, 1);
+    for (const vh of arrayAt(objectAt(hcm, 'route_config'), 'virtual_hosts').filter(isJsonObject)) {
+      for (const route of arrayAt(vh, 'routes').filter(isJsonObject)) {
+        const action = route['route'];
+        if (!isJsonObject(action) || action['cluster'] !== FORWARD_PROXY_CLUSTER || action['upgrade_configs'] !== undefined) continue;
+        const perFilter = isJsonObject(route['typed_per_filter_config']) ? route['typed_per_filter_config'] : {};
+        route['typed_per_filter_config'] = { ...perFilter, [DFP_FILTER]: { '@type': DFP_PER_ROUTE, host_rewrite_literal: patch.upstream } };
+        rewritten++;
+      }
     }
   }
-  if (rewritten === 0) throw new Error(`bootstrap: no HTTP route forwards to the cluster "${FORWARD_PROXY_CLUSTER}" (capture proxy-env)`);
+  if (rewritten === 0) throw new Error(`bootstrap: no HTTP route forwards to the cluster "${FORWARD_PROXY_CLUSTER}"`);
   return b;
 }
 
-/** The one listener with an HTTP connection manager, and that manager's typed_config. */
-function httpListener(b: JsonObject): { listener: JsonObject; hcm: JsonObject } {
+/** `a` in place of an address, keeping the old one's other fields (a pipe's mode, a socket's protocol) when it is of the same kind. */
+function retarget(old: JsonValue | undefined, a: EnvoyAddress): JsonObject {
+  const fresh = envoyAddress(a);
+  if (!isJsonObject(old)) return fresh;
+  const kind = 'pipe' in a ? 'pipe' : 'socket_address';
+  const before = old[kind];
+  const after = fresh[kind];
+  return isJsonObject(before) && isJsonObject(after) ? { [kind]: { ...before, ...after } } : fresh;
+}
+
+/** Every HTTP connection manager (its typed_config) in static_resources.listeners, with its listener. */
+function httpManagers(b: JsonObject): { listener: JsonObject; hcm: JsonObject }[] {
   const found: { listener: JsonObject; hcm: JsonObject }[] = [];
   for (const listener of arrayAt(objectAt(b, 'static_resources'), 'listeners').filter(isJsonObject)) {
     for (const chain of arrayAt(listener, 'filter_chains').filter(isJsonObject)) {
@@ -86,9 +107,15 @@ function httpListener(b: JsonObject): { listener: JsonObject; hcm: JsonObject } 
       }
     }
   }
-  const first = found[0];
-  if (first === undefined || found.length > 1) throw new Error(`bootstrap: expected one HTTP connection manager in static_resources.listeners, found ${found.length}`);
-  return first;
+  return found;
+}
+
+function firstEndpoint(cluster: JsonObject): JsonObject {
+  const endpoints = arrayAt(objectAt(cluster, 'load_assignment'), 'endpoints');
+  const lb = isJsonObject(endpoints[0]) ? arrayAt(endpoints[0], 'lb_endpoints') : [];
+  const endpoint = isJsonObject(lb[0]) ? lb[0]['endpoint'] : undefined;
+  if (!isJsonObject(endpoint)) throw new Error(`bootstrap: cluster ${JSON.stringify(cluster['name'] ?? null)} has no load_assignment endpoint`);
+  return endpoint;
 }
 
 function objectAt(o: JsonObject, key: string): JsonObject {
