@@ -3,6 +3,7 @@
 // time, after a warm-up on the same connections), or closed loop on one connection.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { track, untrack } from './procs.js';
 
 export interface HttpLoad {
   readonly loadgen: string;
@@ -53,7 +54,8 @@ export function runHttpLoad(o: HttpLoad): Promise<HttpLoadResult> {
   const command = `${o.loadgen} ${args.join(' ')}`;
   const seconds = o.rate === undefined ? o.n / 100 : (o.n + o.warmup) / o.rate;
   return new Promise((resolve, reject) => {
-    execFile(o.loadgen, args, { timeout: (seconds + EXTRA_SECONDS) * 1000 }, (err, _stdout, stderr) => {
+    const child = execFile(o.loadgen, args, { timeout: (seconds + EXTRA_SECONDS) * 1000 }, (err, _stdout, stderr) => {
+      untrack(stopper);
       if (err !== null) {
         reject(new Error(`bench: e2e: ${command}: ${err.message}\n${stderr}`, { cause: err }));
         return;
@@ -64,5 +66,6 @@ export function runHttpLoad(o: HttpLoad): Promise<HttpLoadResult> {
         achievedRps: r.achievedRps, lateSends: r.lateSends, command,
       });
     });
+    const stopper = track({ stop: () => { child.kill('SIGKILL'); return Promise.resolve(); } });
   });
 }

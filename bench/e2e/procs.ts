@@ -24,6 +24,10 @@ export function track<T extends { stop(): Promise<void> }>(s: T): T {
   return s;
 }
 
+export function untrack(s: { stop(): Promise<void> }): void {
+  running.delete(s);
+}
+
 export async function spawnLogged(name: string, command: string, args: readonly string[], log: string, env: Readonly<Record<string, string>> = {}): Promise<Proc> {
   const out = createWriteStream(log);
   await new Promise<void>((resolve, reject) => out.on('open', () => resolve()).on('error', reject));
