@@ -22,6 +22,9 @@ export interface HttpLoadResult {
   /** Open loop: from due time; closed loop: from send. ms. */
   readonly p50: number;
   readonly p99: number;
+  /** From send (the generator's own lateness left out), ms. */
+  readonly serviceP50: number;
+  readonly serviceP99: number;
   readonly mean: number;
   readonly ok: number;
   readonly errors: number;
@@ -37,7 +40,7 @@ interface LoadgenReport {
   readonly errorSample: readonly string[] | null;
   readonly achievedRps: number;
   readonly lateSends: number;
-  readonly summary: { readonly P50: number; readonly P99: number; readonly Mean: number };
+  readonly summary: { readonly P50: number; readonly P99: number; readonly Mean: number; readonly ServiceP50: number; readonly ServiceP99: number };
 }
 
 /** Slack over the run's own length before loadgen is killed. */
@@ -62,7 +65,7 @@ export function runHttpLoad(o: HttpLoad): Promise<HttpLoadResult> {
       }
       const r = JSON.parse(readFileSync(o.outFile, 'utf8')) as LoadgenReport;
       resolve({
-        p50: r.summary.P50, p99: r.summary.P99, mean: r.summary.Mean, ok: r.ok, errors: r.errors, errorSample: r.errorSample ?? [],
+        p50: r.summary.P50, p99: r.summary.P99, serviceP50: r.summary.ServiceP50, serviceP99: r.summary.ServiceP99, mean: r.summary.Mean, ok: r.ok, errors: r.errors, errorSample: r.errorSample ?? [],
         achievedRps: r.achievedRps, lateSends: r.lateSends, command,
       });
     });

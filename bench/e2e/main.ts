@@ -123,7 +123,7 @@ async function main(): Promise<number> {
           const r = await runHttpLoad({ loadgen: paths.loadgen, proxyPort: port(variant), requestsFile, rate, n: rate * seconds, warmup: rate * plan.warmupSeconds, outFile: join(data, `${variant}-${rate}-r${round}.json`) });
           if (r.errors > 0) throw failed(r, `${variant} at ${rate} req/s`);
           runs.push({ round, variant, rate, p50: r.p50, p99: r.p99 });
-          process.stdout.write(`bench: e2e raw round=${round} ${variant} p50_ms=${r.p50.toFixed(3)} p99_ms=${r.p99.toFixed(3)} rate=${rate} n=${r.ok} achieved_rps=${r.achievedRps.toFixed(0)} late_sends=${r.lateSends}\n`);
+          process.stdout.write(`bench: e2e raw round=${round} ${variant} p50_ms=${r.p50.toFixed(3)} p99_ms=${r.p99.toFixed(3)} rate=${rate} n=${r.ok} achieved_rps=${r.achievedRps.toFixed(0)} late_sends=${r.lateSends} from_send_p50_ms=${r.serviceP50.toFixed(3)} from_send_p99_ms=${r.serviceP99.toFixed(3)}\n`);
         }
       }
       for (const variant of order) {
