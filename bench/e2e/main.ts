@@ -5,6 +5,7 @@
 //
 //   node dist/bench/e2e/main.js            # 3 rounds: 100 and 1,000 req/s x 10 s each, + closed-loop probe (~4 min)
 //   node dist/bench/e2e/main.js --quick    # 1 round, 3 s runs
+//   node dist/bench/e2e/main.js --rounds 5 # more rounds: a median that a noisy neighbour moves less
 //
 // Three front Envoys (one per variant, identical but for the authz endpoint or the
 // missing filter) share one upstream Envoy that answers every request itself. Each
@@ -45,6 +46,7 @@ interface Plan {
 
 const FULL: Plan = { rounds: 3, rates: [[100, 10], [1000, 10]], warmupSeconds: 2, probeRequests: 2000 };
 const QUICK: Plan = { rounds: 1, rates: [[100, 3], [1000, 3]], warmupSeconds: 1, probeRequests: 500 };
+const MAX_ROUNDS = 20;
 const UPSTREAM_CONCURRENCY = 1;
 
 const log = (line: string): void => { process.stderr.write(`bench: e2e: ${line}\n`); };
@@ -59,8 +61,10 @@ function envoyVersion(binary: string): string {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } }, strict: true });
-  const plan = values.quick ? QUICK : FULL;
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' } }, strict: true });
+  const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1 && rounds <= MAX_ROUNDS)) throw new Error(`bench: e2e: --rounds ${values.rounds}: must be an integer from 1 to ${MAX_ROUNDS}`);
+  const plan: Plan = Object.freeze({ ...(values.quick ? QUICK : FULL), ...(rounds === undefined ? {} : { rounds }) });
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
   const paths = { ...benchPaths(root), work: join(root, '.cache', 'bench-e2e') };
   const envoyBinary = join(root, '.cache', 'bin', 'envoy');

@@ -18,7 +18,7 @@ const POLL_MS = 5;
 /** What stopAll stops: every Proc, and what track() was given. */
 const running = new Set<{ stop(): Promise<void> }>();
 
-/** Has stopAll (and so SIGINT) stop `s` too, e.g. a process some other module spawned; `s.stop` must be idempotent. */
+/** Has stopAll (and so SIGINT) stop `s` too, e.g. a process some other module spawned; `s.stop` must be safe to call twice. */
 export function track<T extends { stop(): Promise<void> }>(s: T): T {
   running.add(s);
   return s;
@@ -35,18 +35,23 @@ export async function spawnLogged(name: string, command: string, args: readonly 
   let exited = false;
   const exit = new Promise<void>((resolve) => child.on('exit', () => { exited = true; resolve(); }));
   child.on('error', () => { exited = true; });
+  let stopping: Promise<void> | undefined;
   const proc: Proc = {
     name, pid: child.pid ?? 0, log,
     alive: () => !exited,
-    async stop(): Promise<void> {
-      running.delete(proc);
-      if (!exited) {
-        child.kill('SIGTERM');
-        const killer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        await exit;
-        clearTimeout(killer);
-      }
-      out.end();
+    // One stop for every caller (the run's end and a signal may both ask): each waits for the same exit.
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        if (!exited) {
+          child.kill('SIGTERM');
+          const killer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+          await exit;
+          clearTimeout(killer);
+        }
+        out.end();
+        running.delete(proc);
+      })();
+      return stopping;
     },
   };
   running.add(proc);
