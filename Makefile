@@ -43,13 +43,13 @@ e2e: build cluster-up pod-tools ## jest suites against the local control plane (
 test: proto-check helm-crds-check lint helm-lint test-unit test-policies e2e ## every test: generated code fresh, lint, unit, policy suites, e2e
 	@echo "make test: all suites passed"
 
-bench: build bench-eval h2load bench-e2e ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side, end to end through Envoy, evaluator times, where the sidecar's memory goes, serializer times (~10 min); bench-propagation needs cluster-up
+bench: build bench-eval h2load bench-e2e ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side, end to end through Envoy, evaluator times, where the sidecar's memory goes, serializer times (~11 min); bench-propagation needs cluster-up
 	bench/peers/build.sh
 	$(NPM) run --silent bench:compare
 	$(NPM) run --silent bench:memory
 	$(NPM) run --silent bench:otlp
 
-bench-e2e: build envoy ## latency ext_authz adds through a real Envoy (agent -> Envoy -> upstream): agentwarden vs OPA-Envoy vs no ext_authz, 100 and 1,000 req/s (~4 min)
+bench-e2e: build envoy ## latency ext_authz adds through a real Envoy (agent -> Envoy -> upstream): agentwarden vs OPA-Envoy vs no ext_authz, 100 and 1,000 req/s (~5 min)
 	bench/peers/build.sh opa-envoy loadgen
 	$(NPM) run --silent bench:e2e
 

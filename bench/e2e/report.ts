@@ -31,6 +31,8 @@ export interface AddedFigures {
   /** Median over rounds of (engine − none), ms. */
   readonly addedP50: number;
   readonly addedP99: number;
+  /** (engine − none) p99 of each round, in round order: how far the machine's noise moved it. */
+  readonly addedP99PerRound: readonly number[];
   readonly rounds: number;
 }
 
@@ -54,6 +56,7 @@ export function addedFigures(runs: readonly OpenLoopRun[]): AddedFigures[] {
         engine, rate, rounds: mine.length,
         p50: median(mine.map((r) => r.p50)), p99: median(mine.map((r) => r.p99)),
         addedP50: added((r) => r.p50), addedP99: added((r) => r.p99),
+        addedP99PerRound: [...mine].sort((a, b) => a.round - b.round).map((r) => r.p99 - baseline.get(r.round)!.p99),
       });
     }
   }
@@ -85,6 +88,7 @@ export function benchLines(runs: readonly OpenLoopRun[], probes: readonly ProbeR
   for (const f of figures) {
     lines.push(`bench: e2e ${f.engine} p50_ms=${ms(f.p50)} p99_ms=${ms(f.p99)} rate=${f.rate}`);
     lines.push(`bench: e2e ${f.engine} added_p50_ms=${ms(f.addedP50)} added_p99_ms=${ms(f.addedP99)} rate=${f.rate}`);
+    lines.push(`bench: e2e ${f.engine} added_p99_per_round_ms=${f.addedP99PerRound.map(ms).join(',')} rate=${f.rate}`);
   }
   const ratioAt = (rate: number): number => {
     const aw = figures.find((f) => f.engine === 'agentwarden' && f.rate === rate);

@@ -28,6 +28,7 @@ describe('make bench-e2e figures', () => {
   it('prints the added figures, the ratio to OPA-Envoy and the targets', () => {
     const lines = benchLines(RUNS, []);
     expect(lines).toContain('bench: e2e agentwarden added_p50_ms=0.300 added_p99_ms=0.500 rate=1000');
+    expect(lines).toContain('bench: e2e agentwarden added_p99_per_round_ms=0.400,0.500,0.600 rate=1000');
     expect(lines).toContain('bench: e2e_added_p99_vs_opa_envoy=0.45 rate=1000');
     expect(lines).toContain('bench: e2e target agentwarden added_p99_ms<=1 rate=1000: PASS (0.500)');
     expect(lines).toContain('bench: e2e target e2e_added_p99_vs_opa_envoy<=0.6 rate=1000: PASS (0.45)');
