@@ -30,7 +30,7 @@ import { injectedProxyEnvBootstrap, patchFrontBootstrap } from './bootstrap-patc
 import { startEnvoy, upstreamBootstrap } from './envoy.js';
 import { startOpaEnvoy, startSidecar, VARIANTS, type RunningAuthz, type Variant } from './engines.js';
 import { runHttpLoad, type HttpLoadResult } from './load.js';
-import { stopAll, stopAllOnSignal } from './procs.js';
+import { httpGet, stopAll, stopAllOnSignal } from './procs.js';
 import { benchLines, type OpenLoopRun, type ProbeRun } from './report.js';
 import { httpRequestOf, LOAD_ENTRIES } from './requests.js';
 import { verifyTable, verifyThroughEnvoys } from './verify.js';
@@ -53,8 +53,15 @@ const UPSTREAM_CONCURRENCY = 1;
 
 const log = (line: string): void => { process.stderr.write(`bench: e2e: ${line}\n`); };
 
-function failed(r: HttpLoadResult, what: string): Error {
-  return new Error(`bench: e2e: ${what}: ${r.errors} of ${r.ok + r.errors} requests not answered 200 by the upstream, e.g. ${r.errorSample.join(' | ')}\n  ${r.command}`);
+/**
+ * A run with a request not answered 200 by the upstream, with the front Envoy's ext_authz
+ * counters: an empty 403 is a deny or, with failure_mode_allow false, an ext_authz error or
+ * timeout (the injector's authzTimeoutMs), and only the counters tell which.
+ */
+async function failed(r: HttpLoadResult, what: string, adminSocket: string): Promise<Error> {
+  const stats = (await httpGet({ socketPath: adminSocket }, '/stats?filter=ext_authz')).body.split('\n').filter((l) => /: [1-9]/.test(l));
+  return new Error(`bench: e2e: ${what}: ${r.errors} of ${r.ok + r.errors} requests not answered 200 by the upstream, e.g. ${r.errorSample.join(' | ')}\n`
+    + `  front Envoy ext_authz counters: ${stats.length === 0 ? 'none non-zero' : stats.join(', ')}\n  ${r.command}`);
 }
 
 /** "1.40.0" from `envoy --version`. */
@@ -98,14 +105,14 @@ async function main(): Promise<number> {
     const pod = parse(readFileSync(join(root, 'bench', 'peers', 'agentwarden', 'pod.yaml'), 'utf8')) as V1Pod;
     const injected = injectedProxyEnvBootstrap(pod);
     const proxies = new Map<Variant, number>();
+    const admin = (v: Variant): string => join(sockets, `front-${v}-admin.sock`);
     for (const variant of VARIANTS) {
       const port = await freePort();
-      const admin = join(sockets, `front-${variant}-admin.sock`);
       const bootstrap = patchFrontBootstrap(injected, {
-        listener: { host: '127.0.0.1', port }, admin: { pipe: admin }, authz: authz.get(variant)?.address, upstream: `127.0.0.1:${upstreamPort}`,
+        listener: { host: '127.0.0.1', port }, admin: { pipe: admin(variant) }, authz: authz.get(variant)?.address, upstream: `127.0.0.1:${upstreamPort}`,
       });
       await startEnvoy({
-        binary: envoyBinary, name: `front envoy (${variant})`, bootstrap, workPrefix: join(logs, `front-envoy-${variant}`), adminSocket: admin,
+        binary: envoyBinary, name: `front envoy (${variant})`, bootstrap, workPrefix: join(logs, `front-envoy-${variant}`), adminSocket: admin(variant),
         concurrency: DEFAULT_INJECT_OPTIONS.envoyConcurrency, logLevel: DEFAULT_INJECT_OPTIONS.envoyLogLevel,
       });
       proxies.set(variant, port);
@@ -127,14 +134,14 @@ async function main(): Promise<number> {
       for (const [rate, seconds] of plan.rates) {
         for (const variant of order) {
           const r = await runHttpLoad({ loadgen: paths.loadgen, proxyPort: port(variant), requestsFile, rate, n: rate * seconds, warmup: rate * plan.warmupSeconds, outFile: join(data, `${variant}-${rate}-r${round}.json`) });
-          if (r.errors > 0) throw failed(r, `${variant} at ${rate} req/s`);
+          if (r.errors > 0) throw await failed(r, `${variant} at ${rate} req/s`, admin(variant));
           runs.push({ round, variant, rate, p50: r.p50, p99: r.p99 });
           process.stdout.write(`bench: e2e raw round=${round} ${variant} p50_ms=${r.p50.toFixed(3)} p99_ms=${r.p99.toFixed(3)} rate=${rate} n=${r.ok} achieved_rps=${r.achievedRps.toFixed(0)} late_sends=${r.lateSends} from_send_p50_ms=${r.serviceP50.toFixed(3)} from_send_p99_ms=${r.serviceP99.toFixed(3)}\n`);
         }
       }
       for (const variant of order) {
         const r = await runHttpLoad({ loadgen: paths.loadgen, proxyPort: port(variant), requestsFile, rate: undefined, n: plan.probeRequests, warmup: 0, outFile: join(data, `${variant}-closed-r${round}.json`) });
-        if (r.errors > 0) throw failed(r, `${variant} closed loop`);
+        if (r.errors > 0) throw await failed(r, `${variant} closed loop`, admin(variant));
         probes.push({ round, variant, mean: r.mean });
         process.stdout.write(`bench: e2e raw round=${round} ${variant} closed_loop mean_ms=${r.mean.toFixed(3)} p50_ms=${r.p50.toFixed(3)} p99_ms=${r.p99.toFixed(3)} n=${r.ok}\n`);
       }

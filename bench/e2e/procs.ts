@@ -15,6 +15,7 @@ export interface Proc {
 
 const STOP_GRACE_MS = 5000;
 const POLL_MS = 5;
+const MAX_BODY = 1024 * 1024;
 /** What stopAll stops: every Proc, and what track() was given. */
 const running = new Set<{ stop(): Promise<void> }>();
 
@@ -75,17 +76,23 @@ export function stopAllOnSignal(cleanup: () => void): void {
   on('SIGTERM', 143);
 }
 
-/** GET path over TCP (`127.0.0.1:port`) or a Unix socket; the status, or 0 when the connection fails. */
-export function getStatus(target: { socketPath: string } | { port: number }, path: string, timeoutMs = 500): Promise<number> {
+/** GET path over TCP (`127.0.0.1:port`) or a Unix socket: status and body (at most 1 MiB), or status 0 when the connection fails. */
+export function httpGet(target: { socketPath: string } | { port: number }, path: string, timeoutMs = 500): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const where = 'socketPath' in target ? { socketPath: target.socketPath } : { host: '127.0.0.1', port: target.port };
     const req = http.get({ ...where, path, timeout: timeoutMs, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { if (body.length < MAX_BODY) body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
+    req.on('error', () => resolve({ status: 0, body: '' }));
   });
+}
+
+export async function getStatus(target: { socketPath: string } | { port: number }, path: string): Promise<number> {
+  return (await httpGet(target, path)).status;
 }
 
 /** Polls until `ready()` is true; fails when the process exits first or the deadline passes. */
