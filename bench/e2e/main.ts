@@ -85,7 +85,7 @@ async function main(): Promise<number> {
   mkdirSync(logs, { recursive: true });
   mkdirSync(data, { recursive: true });
   // Unix socket paths are limited to 107 bytes: keep them short, under the system's temp dir.
-  const sockets = mkdtempSync(join(tmpdir(), 'aw-e2e-'));
+  const sockets = mkdtempSync(join(tmpdir(), 'agentwarden-bench-e2e-'));
   const removeSockets = (): void => rmSync(sockets, { recursive: true, force: true });
   stopAllOnSignal(removeSockets);
 

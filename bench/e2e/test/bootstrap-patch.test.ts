@@ -3,7 +3,7 @@
 // validate`, .cache/bin/envoy from make envoy). A field the patch writes wrongly, or a
 // bootstrap change that moves what it patches, fails here rather than in the benchmark.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,8 @@ import { injectedProxyEnvBootstrap, patchFrontBootstrap, type FrontPatch } from 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const POD = parse(readFileSync(`${ROOT}bench/peers/agentwarden/pod.yaml`, 'utf8')) as V1Pod;
 const ENVOY = join(process.env['E2E_BIN_DIR'] ?? join(ROOT, '.cache/bin'), 'envoy');
-const work = mkdtempSync(join(tmpdir(), 'aw-bench-e2e-'));
+const work = mkdtempSync(join(tmpdir(), 'agentwarden-bench-e2e-test-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function validate(bootstrap: JsonObject, name: string): Promise<{ ok: boolean; output: string }> {
   const file = join(work, `${name}.json`);
