@@ -112,6 +112,26 @@ function ambiguousSegment(seg: string): string | undefined {
   if (seg.includes(';')) return 'contains ";" (raw or encoded %3B): matrix parameters, which servers such as Tomcat and Spring strip before matching';
   if (seg !== '' && /^[. ]+$/.test(seg)) return `has a segment "${seg}" of only dots and spaces, which IIS and Windows servers strip`;
   if (seg.endsWith('.') || seg.endsWith(' ')) return `has a segment "${seg.slice(0, 64)}" that ends in a dot or a space, which IIS and Windows servers strip`;
+  const alias = asciiCaseAlias(seg);
+  if (alias !== undefined) return `contains "${alias.char}" (U+${alias.code}), which servers that compare paths ignoring case (Java's equalsIgnoreCase, .NET's OrdinalIgnoreCase) read as "${alias.ascii}"`;
+  return undefined;
+}
+
+/**
+ * A non-ASCII letter whose upper or lower case is an ASCII letter (dotless ı and
+ * dotted İ → i, long ſ → s, KELVIN SIGN → k): a Deny rule's "admin" would not
+ * fold it, a case-insensitive server would read it as ASCII.
+ */
+function asciiCaseAlias(seg: string): { char: string; code: string; ascii: string } | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(seg)) return undefined;
+  for (const ch of seg) {
+    if (ch.charCodeAt(0) < 0x80) continue;
+    for (const mapped of [ch.toUpperCase(), ch.toLowerCase()]) {
+      const ascii = /[A-Za-z]/.exec(mapped)?.[0];
+      if (ascii !== undefined) return { char: ch, code: (ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0'), ascii: ascii.toLowerCase() };
+    }
+  }
   return undefined;
 }
 

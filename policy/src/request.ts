@@ -100,6 +100,8 @@ export function readCheckRequest(check: CheckRequestFields, needs: { readonly bo
   }
   const checked = checkRequestPath(path);
   if (!checked.ok) return fail(checked.reason);
+  const override = methodOverride(rawQuery);
+  if (override !== undefined) return fail(override);
   let body: unknown = null;
   let bodyNote: string | undefined;
   let mcp: McpCall | undefined;
@@ -184,4 +186,18 @@ export function parseQuery(raw: string): Map<string, string[]> {
     else list.push(v);
   }
   return out;
+}
+
+/**
+ * A `_method` query parameter: frameworks (Laravel, Symfony, Express's
+ * method-override) run the method it names instead of the request's, so the
+ * upstream would do what was not decided. (The method-override headers are
+ * removed by the injected Envoy before the request goes upstream.)
+ */
+function methodOverride(rawQuery: string): string | undefined {
+  if (rawQuery === '' || !/method/i.test(rawQuery)) return undefined;
+  for (const key of new URLSearchParams(rawQuery).keys()) {
+    if (key.toLowerCase() === '_method') return 'query parameter "_method" overrides the HTTP method for some servers; the request is decided on its own method only';
+  }
+  return undefined;
 }

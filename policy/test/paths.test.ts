@@ -175,7 +175,17 @@ describe('ambiguous paths are denied with rule invalid-request before any rule',
     ['a segment ending in an encoded space', '/admin%20/users'],
     ['a segment of three dots', '/search/.../x'],
     ['a segment of dots and spaces', '/search/.%20./x'],
+    ['a dotless ı that case-insensitive servers read as i', '/adm%C4%B1n/x'],
+    ['a dotted İ that case-insensitive servers read as i', '/ADM%C4%B0N/x'],
+    ['a long ſ that case-insensitive servers read as s', '/%C5%BFecrets/x'],
+    ['a KELVIN SIGN that case-insensitive servers read as k', '/\u212Aey/x'],
   ];
+
+  it('keeps non-ASCII segments that no server reads as ASCII', () => {
+    const check = checkRequestFrom({ url: 'https://open.example.com/' });
+    httpOf(check).path = '/caf%C3%A9/%E6%97%A5%E6%9C%AC';
+    expect(open.checkRequest(check)).toMatchObject({ allowed: true });
+  });
 
   it.each(ambiguous)('denies a path with %s', (_what, path) => {
     const check = checkRequestFrom({ url: 'https://open.example.com/' });
@@ -219,5 +229,19 @@ describe('ambiguous paths are denied with rule invalid-request before any rule',
     for (const path of ['/a.b', '/.well-known/x', '/a/..b', '/a/.b.c', '/%2e%2e%2ea']) {
       expect({ path, allowed: open.check({ url: `https://open.example.com${path}` }).allowed }).toEqual({ path, allowed: true });
     }
+  });
+});
+
+describe('method overrides', () => {
+  it.each(['/items?_method=DELETE', '/items?x=1&_METHOD=delete', '/items?%5Fmethod=DELETE'])('denies %s: the upstream could run another method than the one decided', (path) => {
+    const check = checkRequestFrom({ method: 'POST', url: 'https://open.example.com/' });
+    httpOf(check).path = path;
+    expect(open.checkRequest(check)).toMatchObject({ allowed: false, rule: 'invalid-request' });
+  });
+
+  it('keeps a query that only mentions a method as a value', () => {
+    const check = checkRequestFrom({ url: 'https://open.example.com/' });
+    httpOf(check).path = '/items?sort=method';
+    expect(open.checkRequest(check)).toMatchObject({ allowed: true });
   });
 });

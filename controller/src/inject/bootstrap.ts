@@ -39,6 +39,8 @@ export const CONNECT_INNER = 'connect_inner';
 export const TLS_ORIGINATION_EXTENSION = TLS_ORIGINATION_CONTEXT_KEY;
 
 const TYPE = 'type.googleapis.com/';
+/** Request headers Envoy removes before the request goes upstream (after the decision). */
+export const UPSTREAM_HEADERS_REMOVED = ['x-envoy-external-address', 'x-http-method-override', 'x-http-method', 'x-method-override'] as const;
 const LOOPBACK = '127.0.0.1';
 const CONNECT_TIMEOUT = '10s';
 /** The TLS ClientHello (and whatever follows it) the TCP proxy holds until the decision. */
@@ -195,7 +197,9 @@ function httpConnectionManager(settings: PodSettings, options: InjectOptions, in
     codec_type: 'AUTO',
     // Every port spelling of a TLS-originated host (api.x.com, api.x.com:443, api.x.com:80) takes its TLS route.
     // x-envoy-external-address (the pod's IP, added for external requests) is nothing the upstream needs.
-    route_config: { name: 'outbound', ignore_port_in_host_matching: true, request_headers_to_remove: ['x-envoy-external-address'], virtual_hosts: virtualHosts },
+    // The method-override headers would make frameworks that honour them (Express's method-override,
+    // Symfony, Laravel, Google APIs) run another method than the one decided, credential attached.
+    route_config: { name: 'outbound', ignore_port_in_host_matching: true, request_headers_to_remove: [...UPSTREAM_HEADERS_REMOVED], virtual_hosts: virtualHosts },
     // The agent is outside every trust boundary: Envoy strips the x-envoy-* headers of external requests
     // (retries, timeouts, x-envoy-internal) instead of obeying them. An empty cidr_ranges means Envoy's
     // default private ranges, which the pod's own addresses are in; 0.0.0.0/32 is never a peer address,
