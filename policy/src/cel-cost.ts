@@ -1,6 +1,6 @@
 // The estimated cost of a condition, checked when it is compiled, as
 // Kubernetes estimates CEL cost at admission. Cost is counted in the runtime
-// budget's unit (a node evaluated; a comprehension's range costs its size,
+// budget's unit (a node evaluated; the elements of a comprehension's range,
 // cel-budget.ts), plus a unit per scan of a string or list, as a polynomial in
 // N, the size of the request data
 // (body, MCP arguments, headers, query): their length is not bounded by the
@@ -13,6 +13,7 @@
 // (`items.all(i, i.tags.all(t, ...))`) visits each part of the body once, so
 // the inner loop is amortized into the outer one.
 import type { Expr, Expr_Comprehension } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
+import { RANGE_ELEMENT_COST } from './cel-budget.js';
 import type { CelT } from './cel-types.js';
 
 /** Coefficients by power of N: [constant, linear, quadratic or more]. */
@@ -157,8 +158,8 @@ class Estimator {
     inner.set(c.accuVar, 'small');
     const body = add(ONE, add(this.estimate(c.loopCondition, inner).cost, this.estimate(c.loopStep, inner).cost));
     const iterations: Cost = range.extent === 'small' ? [range.size, 0, 0] : range.extent === 'part' ? ONE : LINEAR;
-    // The range is converted before the first iteration (a unit per element), then iterated.
-    const cost = add(add(range.cost, init.cost), add(times(iterations, add(ONE, body)), this.estimate(c.result, inner).cost));
+    // The range is converted before the first iteration, then iterated.
+    const cost = add(add(range.cost, init.cost), add(times(iterations, add([RANGE_ELEMENT_COST, 0, 0], body)), this.estimate(c.result, inner).cost));
     const buildsList = c.accuInit?.exprKind.case === 'listExpr';
     if (!buildsList) return { ...SMALL, cost };
     return range.extent === 'small' ? { cost, extent: 'small', size: range.size, elements: join(range.elements, element) } : { cost, extent: 'computed', size: SMALL_RANGE, elements: 'computed' };
