@@ -41,6 +41,27 @@ function file(name: string, text: string): string {
   return path;
 }
 
+/** Conditions that name declared fields but can never evaluate as written, with the checker's error (issue 13). */
+const ILL_TYPED: [string, string][] = [
+  ["request.port.startsWith('a')", "found no matching overload for 'startsWith' applied to 'int.(string)'"],
+  ['request.method + 1 == 2', "found no matching overload for '_+_' applied to '(string, int)'"],
+  ['request.body.items.all(x, request.body.items.all(y, x != y))', 'estimated cost is unbounded'],
+];
+
+function illTypedPolicy(when: string): string {
+  return [
+    'apiVersion: agentwarden.io/v1alpha1',
+    'kind: AgentPolicy',
+    'metadata: {name: typed, namespace: support}',
+    'spec:',
+    '  podSelector: {}',
+    '  rules:',
+    '    - name: conditional',
+    '      to: {hosts: [api.zendesk.com]}',
+    `      when: ${JSON.stringify(when)}`,
+  ].join('\n');
+}
+
 const EXAMPLE_ARGS = ['--policy', join(EXAMPLE, 'policies'), '--pod', join(EXAMPLE, 'pod.yaml')];
 
 describe('agentwarden check', () => {
@@ -92,6 +113,15 @@ describe('agentwarden check', () => {
     expect(r).toMatchObject({ code: 2, out: '' });
     expect(r.err).toContain(`${policy}: AgentPolicy support/typo: spec.rules[0].when: rule "read-tickets"`);
     expect(r.err).toContain('reqest');
+  });
+
+  describe.each(ILL_TYPED)('with the ill-typed condition %s', (when, error) => {
+    it('exits 2 naming the file, the rule and the type error', () => {
+      const policy = file(`ill-typed-check-${ILL_TYPED.findIndex((c) => c[0] === when)}.yaml`, illTypedPolicy(when));
+      const r = run('check', '--policy', policy, '--pod', join(EXAMPLE, 'pod.yaml'), '--request', join(EXAMPLE, 'requests', 'read-ticket.json'));
+      expect(r).toMatchObject({ code: 2, out: '' });
+      expect(r.err).toContain(`${policy}: AgentPolicy support/typed: spec.rules[0].when: rule "conditional": ${error}`);
+    });
   });
 
   it('exits 2 naming the missing flags', () => {
@@ -190,6 +220,22 @@ describe('agentwarden test', () => {
     const r = run('test', suite);
     expect(r.out.split('\n').at(-1)).toBe('2 passed, 0 failed');
     expect(r.code).toBe(0);
+  });
+
+  it.each(ILL_TYPED)('exits 2 on a suite whose policy has the ill-typed condition %s, naming the rule and the type error', (when, error) => {
+    const i = ILL_TYPED.findIndex((c) => c[0] === when);
+    const policy = file(`ill-typed-suite-${i}.yaml`, illTypedPolicy(when));
+    const suite = file(`ill-typed-${i}.test.yaml`, [
+      `policies: [${JSON.stringify(policy)}]`,
+      `pod: ${JSON.stringify(join(EXAMPLE, 'pod.yaml'))}`,
+      'cases:',
+      '  - request: {url: "https://api.zendesk.com/"}',
+      '    expect: {decision: deny}',
+    ].join('\n'));
+    const r = run('test', suite);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`spec.rules[0].when: rule "conditional": ${error}`);
+    expect(r.out.split('\n').at(-1)).toBe('0 passed, 1 failed');
   });
 
   it('exits 2 when a suite cannot run, naming the problem', () => {

@@ -205,8 +205,9 @@ class RequestSession {
     if (rule.when !== undefined) {
       const result = rule.when(this.bindings(params));
       if (!result.ok) {
-        // Point 2: a condition that fails to evaluate: Allow rules do not match, Deny rules do.
-        const note = `when failed to evaluate (${result.error})`;
+        // Point 2: a condition that fails to evaluate, or runs out of its cost budget:
+        // Allow rules do not match, Deny rules do.
+        const note = result.budgetExceeded === true ? `when ${result.error}` : `when failed to evaluate (${result.error})`;
         return rule.deny ? { match: true, note, params } : { match: false, note };
       }
       if (!result.value) return NO_MATCH;

@@ -55,6 +55,8 @@ export class SnapshotLoadError extends Error {}
 export interface LoadOptions {
   /** The pod name, for snapshots shared across pods (agent.name empty). */
   readonly podName?: string;
+  /** Comprehension iterations one condition evaluation may take (default DEFAULT_CONDITION_STEP_BUDGET, cel-budget.ts). */
+  readonly conditionBudget?: number;
 }
 
 /** Loads a snapshot; throws SnapshotLoadError when it is inconsistent (the sidecar NACKs it). */
@@ -74,7 +76,7 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
       needsBody ||= uses.has('mcp') || uses.has('request.body') || uses.has('request.*');
       needsHeaders ||= uses.has('request.headers') || uses.has('request.*');
       needsNow ||= uses.has('now');
-      when = planCondition(rule.when.cel);
+      when = planCondition(rule.when.cel, { budget: options.conditionBudget, policy: policy.name, rule: rule.name });
     }
     if (rule.mcp !== undefined) needsBody = true;
     let schedule: LoadedRule['schedule'];

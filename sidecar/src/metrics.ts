@@ -1,6 +1,7 @@
 // Prometheus metrics of the sidecar, rendered in the text exposition format.
 // Hand-rolled on purpose: a decision increments two numbers in a Map, where an
 // OpenTelemetry metrics instrument with attributes costs about a microsecond.
+import { conditionBudgetExceeded, type BudgetExceededCounter } from '../../policy/src/cel-budget.js';
 
 const LATENCY_BUCKETS_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
 /** Distinct (decision, policy, rule) series kept; beyond it, series fold into rule="other". */
@@ -17,6 +18,8 @@ export class SidecarMetrics {
   private latencySum = 0;
   reloadErrors = 0;
   malformedRequests = 0;
+  /** CEL evaluations cut by their cost budget (counted by the policy core, per policy and rule). */
+  conditionBudget: Pick<BudgetExceededCounter, 'entries'> = conditionBudgetExceeded;
   /** Controller mode: the distribution stream's state. */
   controllerState: (() => string) | undefined;
 
@@ -80,6 +83,8 @@ export class SidecarMetrics {
     lines.push('# HELP agentwarden_spans_dropped_total Audit spans dropped (queue full or export failed).', '# TYPE agentwarden_spans_dropped_total counter', `agentwarden_spans_dropped_total ${extra.spansDropped}`);
     lines.push('# HELP agentwarden_policy_reload_errors_total Policy reloads that failed; the last good snapshot stayed in force.', '# TYPE agentwarden_policy_reload_errors_total counter', `agentwarden_policy_reload_errors_total ${this.reloadErrors}`);
     lines.push('# HELP agentwarden_malformed_requests_total CheckRequests that could not be decoded (denied).', '# TYPE agentwarden_malformed_requests_total counter', `agentwarden_malformed_requests_total ${this.malformedRequests}`);
+    lines.push('# HELP agentwarden_condition_budget_exceeded_total CEL conditions stopped by their cost budget (the condition failed: Allow rules did not match, Deny rules did).', '# TYPE agentwarden_condition_budget_exceeded_total counter');
+    for (const s of this.conditionBudget.entries()) lines.push(`agentwarden_condition_budget_exceeded_total{policy="${esc(s.policy)}",rule="${esc(s.rule)}"} ${s.count}`);
     lines.push('# HELP agentwarden_snapshot_info The snapshot in force.', '# TYPE agentwarden_snapshot_info gauge', `agentwarden_snapshot_info{version="${esc(extra.snapshotVersion)}"} 1`);
     if (this.controllerState !== undefined) {
       const state = this.controllerState();

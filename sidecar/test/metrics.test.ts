@@ -2,6 +2,8 @@
 // bounded, and the latency histogram.
 import { describe, expect, it } from '@jest/globals';
 import { SidecarMetrics } from '../src/metrics.js';
+import { BudgetExceededCounter } from '../../policy/src/cel-budget.js';
+import { planCondition } from '../../policy/src/cel.js';
 
 const EXTRA = { ready: true, snapshotVersion: 'v1', spansExported: 0, spansDropped: 0 };
 const series = (text: string): string[] => text.split('\n').filter((l) => l.startsWith('agentwarden_decisions_total{'));
@@ -36,5 +38,28 @@ describe('SidecarMetrics', () => {
     expect(lines).toContain('agentwarden_decisions_total{decision="allow",policy="other",rule="other"} 1');
     expect(lines).toContain('agentwarden_decisions_total{decision="deny",policy="other",rule="other"} 2');
     expect(lines).toContain('agentwarden_decisions_total{decision="allow",policy="p",rule="r7"} 2');
+  });
+
+  it('exposes the conditions cut by their cost budget, per policy and rule', () => {
+    const m = new SidecarMetrics();
+    const before = m.render(EXTRA).split('\n').filter((l) => l.startsWith('agentwarden_condition_budget_exceeded_total{policy="metrics-test"')).length;
+    expect(before).toBe(0);
+    const run = planCondition('request.body.items.all(i, i >= 0)', { budget: 10, policy: 'metrics-test', rule: 'bulk' });
+    run({ request: { body: { items: [1, 2, 3, 4, 5] } }, mcp: {}, agent: {}, now: null });
+    const text = m.render(EXTRA);
+    expect(text).toContain('# TYPE agentwarden_condition_budget_exceeded_total counter');
+    expect(text).toContain('agentwarden_condition_budget_exceeded_total{policy="metrics-test",rule="bulk"} 1');
+  });
+
+  it('folds budget series beyond 512 into policy="other", rule="other"', () => {
+    const counter = new BudgetExceededCounter();
+    for (let i = 0; i < 514; i++) counter.record('p', `r${i}`);
+    counter.record('p', 'r0');
+    const m = new SidecarMetrics();
+    m.conditionBudget = counter;
+    const lines = m.render(EXTRA).split('\n').filter((l) => l.startsWith('agentwarden_condition_budget_exceeded_total{'));
+    expect(lines).toHaveLength(513);
+    expect(lines).toContain('agentwarden_condition_budget_exceeded_total{policy="other",rule="other"} 2');
+    expect(lines).toContain('agentwarden_condition_budget_exceeded_total{policy="p",rule="r0"} 2');
   });
 });

@@ -48,6 +48,23 @@ describe('the /validate-agentpolicies webhook', () => {
     expect(response?.status?.message).toMatch(/^AgentPolicy support\/support-agent is invalid: spec\.rules\[1\]\.when: rule "read-tickets": .*reqest/);
   });
 
+  it.each([
+    ["request.port.startsWith('a')", "found no matching overload for 'startsWith' applied to 'int.(string)'"],
+    ['request.method + 1 == 2', "found no matching overload for '_+_' applied to '(string, int)'"],
+    ['request.body.items.all(x, request.body.items.all(y, x != y))', 'estimated cost is unbounded'],
+  ])('rejects the ill-typed or unbounded condition %s, naming the rule and the error', async (when, error) => {
+    const { response } = await app.post('/validate-agentpolicies', policyReview(policy(`
+      podSelector: {}
+      rules:
+        - name: conditional
+          to: {hosts: [api.zendesk.com]}
+          when: ${JSON.stringify(when)}
+    `)));
+    expect(response?.allowed).toBe(false);
+    expect(response?.status?.code).toBe(422);
+    expect(response?.status?.message).toContain(`spec.rules[0].when: rule "conditional": ${error}`);
+  });
+
   it('reports every problem at once, each with its path and rule', async () => {
     const { response } = await app.post('/validate-agentpolicies', policyReview(policy(`
       podSelector: {}
