@@ -9,7 +9,8 @@ import { readControllerConfig, type ControllerConfig } from './config.js';
 import { jsonLog, type Log } from './log.js';
 import { connectKube, loadKubeConfig, PLURAL, GROUP, VERSION, type Kube } from './kube/api.js';
 import { Informer } from './kube/informer.js';
-import { slimPod, slimSecret, type AgentPolicyObject, type SlimNamespace, type SlimPod, type SlimSecret } from './kube/objects.js';
+import { POD_FIELD_SELECTOR, slimPod, type AgentPolicyObject, type SlimNamespace, type SlimPod, type SlimSecret } from './kube/objects.js';
+import { CREDENTIAL_SELECTOR, CredentialKeys } from './kube/credentials.js';
 import { connectCaRootApi, type CaRootApi } from './kube/ca-root-api.js';
 import { Debouncer } from './reconcile/debounce.js';
 import { Reconciler } from './reconcile/reconciler.js';
@@ -44,8 +45,16 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   const onChange = (): void => { debouncer.trigger(); };
   const policies = new Informer<AgentPolicyObject>({ name: PLURAL, path: `/apis/${GROUP}/${VERSION}/${PLURAL}`, list: () => kube.listPolicies(), watch: kube.watch, onChange, log: informerLog });
   // A pod labelled agentwarden.io/inject=enabled may need the CA root in its namespace.
-  const pods = new Informer<SlimPod>({ name: 'pods', path: '/api/v1/pods', list: () => kube.listPods(), watch: kube.watch, onChange: () => { onChange(); caRoot?.trigger(); }, log: informerLog, transform: slimPodUnknown });
-  const secrets = new Informer<SlimSecret>({ name: 'secrets', path: '/api/v1/secrets', list: () => kube.listSecrets(), watch: kube.watch, onChange, log: informerLog, transform: slimSecretUnknown });
+  const pods = new Informer<SlimPod>({
+    name: 'pods', path: '/api/v1/pods', selector: { fieldSelector: POD_FIELD_SELECTOR }, list: () => kube.listPods(), watch: kube.watch,
+    onChange: () => { onChange(); caRoot?.trigger(); }, log: informerLog, transform: (o) => slimPod(o as V1Pod),
+  });
+  // Only Secrets labelled agentwarden.io/credential=true, with only the keys policies read.
+  const credentialKeys = new CredentialKeys(() => { secrets.relist(); });
+  const secrets: Informer<SlimSecret> = new Informer<SlimSecret>({
+    name: 'secrets', path: '/api/v1/secrets', selector: { labelSelector: CREDENTIAL_SELECTOR }, list: () => credentialKeys.list(() => kube.listSecrets((s) => credentialKeys.slim(s))),
+    watch: kube.watch, onChange, log: informerLog, transform: (o) => credentialKeys.slim(o as V1Secret),
+  });
 
   const auth = new SidecarAuthenticator((token, audiences) => kube.reviewToken(token, audiences), (ns, name) => pods.get(ns, name));
   const distribution: DistributionServer = new DistributionServer(auth, (podKey) => reconciler.snapshotFor(podKey), {
@@ -60,6 +69,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     pushAll: () => { distribution.pushAll(); },
     onReconciled: () => { statusDebouncer.trigger(); },
     log: (level, msg, fields) => { log(level, msg, fields); },
+    secretsFollow: (parsed) => credentialKeys.follow(parsed),
   });
   const debouncer = new Debouncer(config.debounceQuietMs, config.debounceMaxMs, () => { reconciler.reconcile(); });
 
@@ -68,6 +78,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     entries: () => reconciler.policyEntries(),
     pods: () => pods.list(),
     podSynced: (pod) => reconciler.podSynced(pod, (key) => distribution.sync(key)),
+    secret: (ns, name) => secrets.get(ns, name),
     write: (ns, name, status) => kube.writeStatus(ns, name, status),
     log: (level, msg, fields) => { log(level, msg, fields); },
   });
@@ -115,7 +126,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     readyInformers: ready,
     metrics: {
       informers: () => (namespaces === undefined ? ready : [...ready, ['namespaces', namespaces]]),
-      distribution, auth, reconciler,
+      distribution, auth, reconciler, credentialKeys,
       isLeader: () => leader.isLeader,
       extra: [webhookMetrics, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }])],
       distributionCertificate,
@@ -150,10 +161,6 @@ function readInjectOptions(file: string | undefined): InjectOptions {
   if (file === undefined) return DEFAULT_INJECT_OPTIONS;
   return parseInjectOptions(parseYaml(readFileSync(file, 'utf8')) as unknown, file);
 }
-
-// Watch events carry whole objects; the caches keep slim ones.
-function slimPodUnknown(o: unknown): SlimPod { return slimPod(o as V1Pod); }
-function slimSecretUnknown(o: unknown): SlimSecret { return slimSecret(o as V1Secret); }
 
 /** Entry point of `agentwarden controller`. */
 export async function controllerCommand(argv: readonly string[]): Promise<number> {

@@ -15,6 +15,7 @@ function sources(overrides: Partial<MetricsSources> = {}): MetricsSources {
     distribution: { connectionCount: () => 3, pushes: 7, authFailures: 1 },
     auth: { reviews: 4, uncached: 2 },
     reconciler: { reconciles: 5, compiledSnapshots: 2 },
+    credentialKeys: { stats: () => ({ secrets: 1, keys: 2 }) },
     isLeader: () => true,
     extra: [{ render: () => ['# TYPE agentwarden_other gauge', 'agentwarden_other 1'] }],
     distributionCertificate: undefined,
@@ -30,7 +31,7 @@ describe('renderMetrics', () => {
     expect(text).toContain('agentwarden_informer_relists_total{resource="pods"} 1');
     for (const line of ['agentwarden_connected_sidecars 3', 'agentwarden_snapshot_pushes_total 7', 'agentwarden_sidecar_auth_failures_total 1',
       'agentwarden_token_reviews_total 4', 'agentwarden_token_reviews_uncached_total 2', 'agentwarden_reconciles_total 5', 'agentwarden_compiled_snapshots 2',
-      'agentwarden_leader 1', 'agentwarden_other 1', 'process_resident_memory_bytes 1000']) expect(text.split('\n')).toContain(line);
+      'agentwarden_leader 1', 'agentwarden_other 1', 'agentwarden_credential_secrets 1', 'agentwarden_credential_secret_keys 2', 'agentwarden_informer_objects{resource="pods"} 0', 'process_resident_memory_bytes 1000']) expect(text.split('\n')).toContain(line);
     expect(text).not.toContain('cert_reload');
     expect(text.endsWith('\n')).toBe(true);
   });

@@ -10,6 +10,8 @@ export interface MetricsSources {
   readonly distribution: { connectionCount(): number; readonly pushes: number; readonly authFailures: number };
   readonly auth: { readonly reviews: number; readonly uncached: number };
   readonly reconciler: { readonly reconciles: number; readonly compiledSnapshots: number };
+  /** The Secrets and keys policies read (what the secrets cache may hold). */
+  readonly credentialKeys: { stats(): { readonly secrets: number; readonly keys: number } };
   readonly isLeader: () => boolean;
   /** Lines of other parts (admission reviews, CA root), appended as they come. */
   readonly extra: readonly { render(): readonly string[] }[];
@@ -26,6 +28,7 @@ export function renderMetrics(s: MetricsSources): string {
   };
   perInformer('agentwarden_informer_stale_seconds', 'Time since the informer last heard from the API server.', 'gauge', (st) => (st.staleMs / 1000).toFixed(3));
   perInformer('agentwarden_informer_restarts_total', 'Informer failures followed by a backoff and a restart.', 'counter', (st) => st.restarts);
+  perInformer('agentwarden_informer_objects', 'Objects in the informer\'s cache (secrets: only those labelled agentwarden.io/credential=true).', 'gauge', (st) => st.objects);
   perInformer('agentwarden_informer_relists_total', 'Full lists (start, 410 Gone, periodic, watchdog).', 'counter', (st) => st.relists);
   lines.push('# TYPE agentwarden_connected_sidecars gauge', `agentwarden_connected_sidecars ${s.distribution.connectionCount()}`);
   lines.push('# TYPE agentwarden_snapshot_pushes_total counter', `agentwarden_snapshot_pushes_total ${s.distribution.pushes}`);
@@ -34,6 +37,9 @@ export function renderMetrics(s: MetricsSources): string {
   lines.push('# TYPE agentwarden_token_reviews_uncached_total counter', `agentwarden_token_reviews_uncached_total ${s.auth.uncached}`);
   lines.push('# TYPE agentwarden_reconciles_total counter', `agentwarden_reconciles_total ${s.reconciler.reconciles}`);
   lines.push('# TYPE agentwarden_compiled_snapshots gauge', `agentwarden_compiled_snapshots ${s.reconciler.compiledSnapshots}`);
+  const wanted = s.credentialKeys.stats();
+  lines.push('# HELP agentwarden_credential_secrets Secrets that AgentPolicy credentials refer to.', '# TYPE agentwarden_credential_secrets gauge', `agentwarden_credential_secrets ${wanted.secrets}`);
+  lines.push('# HELP agentwarden_credential_secret_keys Secret keys that AgentPolicy credentials read; the only keys the controller keeps.', '# TYPE agentwarden_credential_secret_keys gauge', `agentwarden_credential_secret_keys ${wanted.keys}`);
   lines.push('# TYPE agentwarden_leader gauge', `agentwarden_leader ${s.isLeader() ? 1 : 0}`);
   const cert = s.distributionCertificate;
   if (cert !== undefined) {

@@ -6,6 +6,7 @@ import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js'
 import type { AgentPolicyObject, SlimPod, SlimSecret } from '../kube/objects.js';
 import type { InformerStats } from '../kube/informer.js';
 import type { PodSync } from '../distribution/server.js';
+import type { AgentPolicy } from '../../../policy/src/index.js';
 import { parsePolicies, SnapshotBook, type PolicyEntry } from './snapshots.js';
 
 /** What the reconciler reads of an informer. */
@@ -26,6 +27,11 @@ export interface ReconcilerOptions {
   /** After each completed pass (status is due). */
   readonly onReconciled: () => void;
   readonly log: (level: 'warn', msg: string, fields: Record<string, unknown>) => void;
+  /**
+   * The secrets cache keeps only the keys policies read: false postpones the pass
+   * until the cache has been refilled for these policies (it reports a change then).
+   */
+  readonly secretsFollow?: (policies: readonly AgentPolicy[]) => boolean;
 }
 
 export class Reconciler {
@@ -71,13 +77,15 @@ export class Reconciler {
     return !this.stalePods.has(key) && want !== undefined && acked === want;
   }
 
-  /** One pass over the caches; does nothing until all three have been listed. */
+  /** One pass over the caches; does nothing until all three have been listed and the secrets follow the policies. */
   reconcile(): void {
     const { policies, pods, secrets } = this.options;
     if (![policies, pods, secrets].every((c) => c.stats().synced)) return;
+    const entries = parsePolicies(policies.list());
+    if (this.options.secretsFollow?.(entries.flatMap((e) => (e.parsed === undefined ? [] : [e.parsed]))) === false) return;
     this.reconciled = true;
     this.passes++;
-    this.entries = parsePolicies(policies.list());
+    this.entries = entries;
     this.book.beginPass();
     const connected = new Set(this.options.connectedPods());
     for (const podKey of connected) {

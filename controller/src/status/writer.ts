@@ -4,7 +4,7 @@
 // stops the passes after it.
 import type { PolicyEntry } from '../reconcile/snapshots.js';
 import type { SlimPod } from '../kube/objects.js';
-import { computeStatus, sameStatus, type PodSynced } from './compute.js';
+import { computeStatus, sameStatus, type PodSynced, type SecretLookup } from './compute.js';
 
 export interface StatusWriterOptions {
   /** Only the leader writes (always true without leader election). */
@@ -12,6 +12,8 @@ export interface StatusWriterOptions {
   readonly entries: () => readonly PolicyEntry[];
   readonly pods: () => readonly SlimPod[];
   readonly podSynced: PodSynced;
+  /** The credential Secrets cache, so that Ready says which credential is unavailable. */
+  readonly secret?: SecretLookup;
   readonly write: (namespace: string, name: string, status: unknown) => Promise<void>;
   readonly log: (level: 'warn' | 'error', msg: string, fields: Record<string, unknown>) => void;
   /** Default: the clock. */
@@ -33,7 +35,7 @@ export class StatusWriter {
     // Each link catches its own failure, so one bad pass never stops later status writes.
     this.last = this.last.then(async () => {
       for (const entry of entries) {
-        const status = computeStatus(entry, pods, o.podSynced, nowIso);
+        const status = computeStatus(entry, pods, o.podSynced, nowIso, o.secret);
         if (sameStatus(entry.object.status, status)) continue;
         const ns = entry.object.metadata?.namespace ?? '';
         const name = entry.object.metadata?.name ?? '';
