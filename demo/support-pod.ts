@@ -122,7 +122,7 @@ async function startUpstreams(net: PodNetwork, caDir: string): Promise<{ upstrea
 
 /** The example's Secret (with a fresh token) and its policies, as `kubectl apply -f policies/` would send them. */
 function tenantManifests(token: string): string {
-  const secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: zendesk-api, namespace: ${NAMESPACE}}\nstringData: {token: ${token}}\n`;
+  const secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: zendesk-api, namespace: ${NAMESPACE}, labels: {agentwarden.io/credential: "true"}}\nstringData: {token: ${token}}\n`;
   const dir = join(EXAMPLE, 'policies');
   const policies = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => readFileSync(join(dir, f), 'utf8'));
   return [secret, ...policies].join('\n---\n');

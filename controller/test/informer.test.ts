@@ -165,6 +165,35 @@ describe('Informer', () => {
     expect(informer.stats()).toMatchObject({ synced: true, relists: 1, restarts: 0, objects: 1 });
   });
 
+  it('watches with the selectors it is given, as its list does', async () => {
+    const { watch } = start({ selector: { labelSelector: 'agentwarden.io/credential=true', fieldSelector: 'status.phase!=Failed' } });
+    await until('the first watch', () => watch.streams.length === 1);
+    expect(watch.latest().params).toMatchObject({ labelSelector: 'agentwarden.io/credential=true', fieldSelector: 'status.phase!=Failed', resourceVersion: '100' });
+  });
+
+  it('relists on request and reports a change although no object changed (a new transform applies), also when asked while a list is in flight', async () => {
+    // The informer's list goes through `gate`: null lists at once; a function holds the list until called.
+    let gate: ((list: () => void) => void) | null = null;
+    let held: (() => void) | undefined;
+    const { informer, watch, server, changes } = start({}, ({ server: s }) => {
+      s.put(obj('a', '1'));
+      const list = s.list;
+      s.list = () => (gate === null ? list() : new Promise((resolve) => { gate?.(() => { resolve(list()); }); }));
+    });
+    await until('the first watch', () => watch.streams.length === 1);
+    expect(changes).toHaveLength(1);
+    informer.relist();
+    await until('the relist', () => server.lists === 2 && changes.length === 2);
+
+    gate = (release) => { held = release; };
+    informer.relist();
+    await until('the held list', () => held !== undefined);
+    informer.relist();
+    gate = null;
+    held?.();
+    await until('a list after the held one', () => server.lists === 4 && changes.length === 4);
+  });
+
   it('applies ADDED, MODIFIED and DELETED events to the cache and calls onChange for each', async () => {
     const { informer, watch, changes } = start({}, ({ server }) => { server.put(obj('a', '1')); });
     await until('the first watch', () => watch.streams.length === 1);

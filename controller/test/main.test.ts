@@ -7,12 +7,12 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig, type CoordinationV1Api, type Watch } from '@kubernetes/client-node';
+import { KubeConfig, type CoordinationV1Api, type V1Secret, type Watch } from '@kubernetes/client-node';
 import { DistributionClient } from '../../sidecar/src/distribution/client.js';
 import { readControllerConfig } from '../src/config.js';
 import { startController, type RunningController } from '../src/main.js';
 import type { Kube } from '../src/kube/api.js';
-import type { AgentPolicyObject, SlimPod } from '../src/kube/objects.js';
+import type { AgentPolicyObject, SlimPod, SlimSecret } from '../src/kube/objects.js';
 import type { PolicyStatus } from '../src/status/compute.js';
 import { TOKEN_AUDIENCE, type TokenReviewResult } from '../src/distribution/auth.js';
 import { NAMESPACE, SERVICE_ACCOUNT, allowSpec, eventually, policyObject, slimPod } from './helpers.js';
@@ -53,7 +53,9 @@ class FakeKube implements Kube {
     return { items: this.policies, resourceVersion: String(this.rv++) };
   }
   listPods() { return Promise.resolve({ items: this.pods, resourceVersion: String(this.rv++) }); }
-  listSecrets() { return Promise.resolve({ items: [], resourceVersion: String(this.rv++) }); }
+  /** What the API server answers the labelled list with. */
+  secrets: V1Secret[] = [];
+  listSecrets(slim: (s: V1Secret) => SlimSecret) { return Promise.resolve({ items: this.secrets.map(slim), resourceVersion: String(this.rv++) }); }
   reviewToken(token: string): Promise<TokenReviewResult> {
     return Promise.resolve(token === 'token-of-pod' ? BOUND : REJECTED);
   }
@@ -80,7 +82,7 @@ async function controllerOn(kube: FakeKube): Promise<RunningController> {
   return running;
 }
 
-interface Installed { readonly version: string; readonly policies: number }
+interface Installed { readonly version: string; readonly policies: number; readonly credentials: readonly string[] }
 
 /** A sidecar of POD; `previous` is the version it enforces from an earlier controller, if any. */
 function sidecarOf(running: RunningController, previous = ''): Installed[] {
@@ -91,7 +93,7 @@ function sidecarOf(running: RunningController, previous = ''): Installed[] {
   const client = new DistributionClient({
     address: running.distributionAddress, tokenFile: join(dir, 'token'), namespace: NAMESPACE, podName: POD, caFile: undefined, sidecarVersion: 'test',
     log: { log: () => undefined },
-    install: (s) => { installed.push({ version: s.version, policies: s.policies.length }); return undefined; },
+    install: (s) => { installed.push({ version: s.version, policies: s.policies.length, credentials: s.credentials.map((c) => `${c.name}=${Buffer.from(c.value).toString()}`) }); return undefined; },
     currentVersion: () => installed.at(-1)?.version ?? previous,
   });
   client.start();
@@ -140,5 +142,32 @@ describe('the controller wired by startController', () => {
     listPolicies();
     await eventually('the snapshot with the policy', () => installed.find((i) => i.policies === 1));
     expect(installed.filter((i) => i.policies === 0)).toEqual([]);
+  });
+
+  it('keeps only the Secret keys policies read, refetches the Secrets when a policy reads another key, and says in Ready which credential is unavailable', async () => {
+    const kube = new FakeKube();
+    const b64 = (v: string): string => Buffer.from(v).toString('base64');
+    kube.secrets = [{ metadata: { name: 'zendesk-api', namespace: NAMESPACE, resourceVersion: '5' }, data: { token: b64('tk'), 'admin-token': b64('adm') } }];
+    const spec = (name: string, key: string): unknown => ({ ...(allowSpec('a.example.com', undefined, { credential: 'zendesk' }) as object), credentials: [{ name: 'zendesk', secretRef: { name, key } }] });
+    kube.policies = [policyObject('support', spec('zendesk-api', 'token'), { resourceVersion: '1', generation: 1 })];
+    const running = await controllerOn(kube);
+    const installed = sidecarOf(running);
+    await eventually('the credential', () => installed.find((i) => i.credentials.includes('zendesk=tk')));
+    expect(running.informers.secrets.get(NAMESPACE, 'zendesk-api')?.data).toEqual({ token: b64('tk') });
+
+    kube.policies = [policyObject('support', spec('zendesk-api', 'admin-token'), { resourceVersion: '2', generation: 2 })];
+    running.informers.policies.relist();
+    await eventually('the credential read from the other key', () => installed.find((i) => i.credentials.includes('zendesk=adm')));
+    expect(running.informers.secrets.get(NAMESPACE, 'zendesk-api')?.data).toEqual({ 'admin-token': b64('adm') });
+
+    kube.policies = [policyObject('support', spec('not-labelled', 'token'), { resourceVersion: '3', generation: 3 })];
+    running.informers.policies.relist();
+    const status = await eventually('a status for generation 3', () => kube.statusOf('support', (s) => s.observedGeneration === 3));
+    expect(status.conditions.find((c) => c.type === 'Compiled')?.status).toBe('True');
+    expect(status.conditions.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False', reason: 'CredentialUnavailable',
+      message: expect.stringContaining(`credential "zendesk" unavailable: Secret ${NAMESPACE}/not-labelled is not among the Secrets labelled agentwarden.io/credential=true`) as unknown,
+    });
+    expect(running.informers.secrets.get(NAMESPACE, 'zendesk-api')?.data).toEqual({});
   });
 });

@@ -143,6 +143,7 @@ describe('the controller distributes policies to the sidecars of the pods they s
 
   it('sends a rotated Secret to the sidecar without a restart, and never shows its value in status', async () => {
     await kubectlOk(['create', 'secret', 'generic', 'api-token', '-n', ns, '--from-literal=token=first-value']);
+    await kubectlOk(['label', 'secret', 'api-token', '-n', ns, 'agentwarden.io/credential=true']);
     await kubectlOk(['apply', '-f', '-'], policyManifest(ns, 'agent-policy', ['/v1/tickets/{id}'], `      credential: api\n  credentials:\n    - {name: api, secretRef: {name: api-token, key: token}}\n`));
     const header = async (): Promise<string | undefined> => {
       const res = await current().client.check((await import('../../cli/src/request-shorthand.js')).checkRequestFrom({ url: 'https://api.example.com/v1/tickets/1' }));

@@ -274,6 +274,7 @@ describe('the chart installed on the local control plane, the controller running
       [['patch', 'agentpolicies.agentwarden.io', '--subresource=status', '-n', other], 'yes'],
       [['list', 'pods', '-A'], 'yes'],
       [['watch', 'pods', '-A'], 'yes'],
+      // RBAC cannot restrict by label: granted cluster-wide, used only with agentwarden.io/credential=true (next test).
       [['list', 'secrets', '-A'], 'yes'],
       [['watch', 'secrets', '-A'], 'yes'],
       [['get', 'namespaces/default'], 'yes'],
@@ -283,7 +284,20 @@ describe('the chart installed on the local control plane, the controller running
       [['update', 'leases.coordination.k8s.io/agentwarden-controller', '-n', release], 'yes'],
       // Not used by the code: refused.
       [['get', 'secrets', '-n', other], 'no'],
+      [['get', 'secrets', '-n', release], 'no'],
       [['create', 'secrets', '-n', other], 'no'],
+      [['update', 'secrets', '-n', other], 'no'],
+      [['patch', 'secrets', '-n', other], 'no'],
+      [['delete', 'secrets', '-n', other], 'no'],
+      [['get', 'pods', '-n', other], 'no'],
+      [['create', 'pods', '-n', other], 'no'],
+      [['patch', 'pods', '-n', other], 'no'],
+      [['get', 'configmaps', '-n', other], 'no'],
+      [['list', 'configmaps', '-A'], 'no'],
+      [['watch', 'namespaces'], 'no'],
+      [['update', 'namespaces/default'], 'no'],
+      [['get', 'serviceaccounts', '-n', other], 'no'],
+      [['create', 'serviceaccounts/token', '-n', other], 'no'],
       [['update', 'agentpolicies.agentwarden.io', '-n', other], 'no'],
       [['delete', 'agentpolicies.agentwarden.io', '-n', other], 'no'],
       [['delete', 'pods', '-n', other], 'no'],
@@ -297,6 +311,68 @@ describe('the chart installed on the local control plane, the controller running
     const actual: [string[], string][] = [];
     for (const [args] of expected) actual.push([args, await can(args)]);
     expect(actual).toEqual(expected);
+  });
+
+  it('holds only the labelled credential Secrets, with only the keys policies read, and names an unlabelled one in Ready, under the chart\'s RBAC', async () => {
+    const ns = await scopedNamespace('awh-sec');
+    const secret = (name: string, data: Record<string, string>, labelled: boolean): string => JSON.stringify({
+      apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, ...(labelled ? { labels: { 'agentwarden.io/credential': 'true' } } : {}) }, stringData: data,
+    });
+    await kubectlOk(['apply', '-f', '-'], secret('api-token', { token: 'tk-e2e', 'admin-token': 'never-read' }, true));
+    await kubectlOk(['apply', '-f', '-'], secret('unrelated', { password: 'unrelated-value' }, false));
+    await kubectlOk(['apply', '-f', '-'], secret('not-labelled', { token: 'tk-unlabelled' }, false));
+    const credentialPolicy = (name: string, secretName: string): string => `${policy(ns, name)}      credential: api
+  credentials:
+    - {name: api, secretRef: {name: ${secretName}, key: token}}
+`;
+    await kubectlOk(['apply', '-f', '-'], credentialPolicy('reads-labelled', 'api-token'));
+    await kubectlOk(['apply', '-f', '-'], credentialPolicy('reads-unlabelled', 'not-labelled'));
+
+    // The controller as the chart's ServiceAccount (the local controller of up.sh holds the Lease).
+    const logs: string[] = [];
+    const config = readControllerConfig(['--kubeconfig', controllerKubeconfig, '--namespace', release, '--identity', 'secrets-e2e', '--leader-elect', 'false',
+      '--distribution-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0'], {});
+    const controller = await startController(config, (level, msg, fields) => { logs.push(JSON.stringify({ level, msg, ...fields })); });
+    const ready = async (name: string): Promise<{ status: string; reason: string; message: string } | undefined> => {
+      const out = await kubectlOk(['get', 'agentpolicy', '-n', ns, name, '-o', 'json']);
+      return (JSON.parse(out) as { status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } }).status?.conditions?.find((c) => c.type === 'Ready');
+    };
+    try {
+      await waitFor('/readyz of the controller', async () => ((await fetch(`http://${controller.metricsAddress}/readyz`)).status === 200 ? true : undefined), 30_000, 100);
+      const cached = await waitFor('the labelled Secret with the key the policy reads', () => {
+        const s = controller.informers.secrets.get(ns, 'api-token');
+        return s !== undefined && s.data['token'] !== undefined ? s : undefined;
+      }, 30_000, 100);
+      expect(Object.keys(cached.data)).toEqual(['token']);
+      expect(Buffer.from(cached.data['token'] ?? '', 'base64').toString()).toBe('tk-e2e');
+      expect(controller.informers.secrets.get(ns, 'unrelated')).toBeUndefined();
+      expect(controller.informers.secrets.get(ns, 'not-labelled')).toBeUndefined();
+      // Nothing of the release's own Secrets (the CA and serving certificate), nor any other unlabelled one.
+      const labelled = (await kubectlOk(['get', 'secrets', '-A', '-l', 'agentwarden.io/credential=true', '-o', 'jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{"\\n"}{end}'])).split('\n').filter((l) => l !== '');
+      const all = (await kubectlOk(['get', 'secrets', '-A', '-o', 'name'])).split('\n').filter((l) => l !== '').length;
+      const held = controller.informers.secrets.list().map((s) => `${s.metadata.namespace}/${s.metadata.name}`);
+      expect(held.every((id) => labelled.includes(id))).toBe(true);
+      expect(held.length).toBeLessThan(all);
+      const text = await (await fetch(`http://${controller.metricsAddress}/metrics`)).text();
+      expect(text).toContain(`agentwarden_informer_objects{resource="secrets"} ${held.length}\n`);
+      expect(text).not.toContain('unrelated');
+      expect(text).toMatch(/^agentwarden_credential_secret_keys \d+$/m);
+
+      const unavailable = await waitFor('Ready to name the unlabelled Secret', async () => ((await ready('reads-unlabelled'))?.reason === 'CredentialUnavailable' ? ready('reads-unlabelled') : undefined), 30_000, 200);
+      expect(unavailable?.message).toContain(`credential "api" unavailable: Secret ${ns}/not-labelled is not among the Secrets labelled agentwarden.io/credential=true`);
+      expect(unavailable?.message).not.toContain('tk-unlabelled');
+      expect((await ready('reads-labelled'))?.status).toBe('True');
+
+      // Labelled, the Secret is read, and Ready follows.
+      await kubectlOk(['label', 'secret', '-n', ns, 'not-labelled', 'agentwarden.io/credential=true']);
+      await waitFor('the newly labelled Secret in the cache', () => controller.informers.secrets.get(ns, 'not-labelled')?.data['token'], 30_000, 100);
+      await waitFor('Ready once the Secret is labelled', async () => ((await ready('reads-unlabelled'))?.status === 'True' ? true : undefined), 30_000, 200);
+    } catch (e: unknown) {
+      process.stderr.write(`controller log:\n${logs.join('\n')}\n`);
+      throw e;
+    } finally {
+      await controller.stop();
+    }
   });
 
   it('runs its pods under the restricted Pod Security Standard', async () => {

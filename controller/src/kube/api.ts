@@ -1,11 +1,14 @@
-// The controller's Kubernetes I/O: list functions for the informers,
-// TokenReview, and AgentPolicy status writes. Everything else is pure.
+// The controller's Kubernetes I/O: list functions for the informers (with the
+// selectors their watches use), TokenReview, and AgentPolicy status writes.
+// Everything else is pure.
 import { readFileSync } from 'node:fs';
 import {
   AuthenticationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Watch,
 } from '@kubernetes/client-node';
 import type { ListResult } from './informer.js';
-import { slimPod, slimSecret, type AgentPolicyObject, type SlimPod, type SlimSecret } from './objects.js';
+import type { V1Secret } from '@kubernetes/client-node';
+import { POD_FIELD_SELECTOR, slimPod, type AgentPolicyObject, type SlimPod, type SlimSecret } from './objects.js';
+import { CREDENTIAL_SELECTOR } from './credentials.js';
 import type { TokenReviewResult } from '../distribution/auth.js';
 
 export const GROUP = 'agentwarden.io';
@@ -17,8 +20,10 @@ export interface Kube {
   readonly watch: Watch;
   readonly coordination: CoordinationV1Api;
   listPolicies(): Promise<ListResult<AgentPolicyObject>>;
+  /** Pods not terminated (POD_FIELD_SELECTOR). */
   listPods(): Promise<ListResult<SlimPod>>;
-  listSecrets(): Promise<ListResult<SlimSecret>>;
+  /** Secrets labelled agentwarden.io/credential=true only, each slimmed by `slim`. */
+  listSecrets(slim: (secret: V1Secret) => SlimSecret): Promise<ListResult<SlimSecret>>;
   reviewToken(token: string, audiences: readonly string[]): Promise<TokenReviewResult>;
   writeStatus(namespace: string, name: string, status: unknown): Promise<void>;
   /** A namespace's labels; undefined when it does not exist. */
@@ -49,12 +54,12 @@ export function connectKube(kc: KubeConfig): Kube {
       return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
     },
     async listPods() {
-      const list = await core.listPodForAllNamespaces({});
+      const list = await core.listPodForAllNamespaces({ fieldSelector: POD_FIELD_SELECTOR });
       return { items: list.items.map(slimPod), resourceVersion: list.metadata?.resourceVersion ?? '' };
     },
-    async listSecrets() {
-      const list = await core.listSecretForAllNamespaces({});
-      return { items: list.items.map(slimSecret), resourceVersion: list.metadata?.resourceVersion ?? '' };
+    async listSecrets(slim) {
+      const list = await core.listSecretForAllNamespaces({ labelSelector: CREDENTIAL_SELECTOR });
+      return { items: list.items.map(slim), resourceVersion: list.metadata?.resourceVersion ?? '' };
     },
     async reviewToken(token, audiences) {
       const review = await authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [...audiences] } } });

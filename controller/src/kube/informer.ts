@@ -25,6 +25,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   /** Called after the cache changed (coalesce downstream). */
   readonly onChange: (name: string) => void;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Label and field selectors of the watch; `list` must apply the same. */
+  readonly selector?: { readonly labelSelector?: string; readonly fieldSelector?: string };
   /** Server-side watch timeout, s. Default 60. */
   readonly watchTimeoutSeconds?: number;
   /** Relist at least this often, ms. Default 10 min. */
@@ -55,6 +57,8 @@ export class Informer<T extends KubernetesObject> {
   private loopDone: Promise<void> | undefined;
   private currentWatch: AbortController | undefined;
   private restartWatch: ((why: 'relist' | 'relist-after-error') => void) | undefined;
+  /** relist() was called: the next list that starts must happen, and reports a change. */
+  private relistRequested = false;
   private readonly backoff: Backoff;
 
   constructor(private readonly options: InformerOptions<T>) {
@@ -71,8 +75,13 @@ export class Informer<T extends KubernetesObject> {
     await this.loopDone;
   }
 
-  /** Forces a relist now. */
+  /**
+   * Forces a list that starts after this call (now, or after the list in flight),
+   * and onChange once it is in, even if no object changed (callers relist to
+   * apply a new transform).
+   */
   relist(): void {
+    this.relistRequested = true;
     this.restartWatch?.('relist');
   }
 
@@ -92,12 +101,16 @@ export class Informer<T extends KubernetesObject> {
     const stop = this.stopController.signal;
     const relistEvery = this.options.relistIntervalMs ?? 600_000;
     while (!stop.aborted) {
+      const requested = this.relistRequested;
+      this.relistRequested = false;
       try {
         const listed = await this.options.list();
         this.relists++;
         this.heard();
-        this.replace(listed.items);
+        this.replace(listed.items, requested);
         this.synced = true;
+        // Asked for while this list was in flight: list again.
+        if (this.relistRequested) continue;
         let rv = listed.resourceVersion;
         const relistAt = Date.now() + relistEvery;
         // Resume the watch from the last resourceVersion until a relist is due or needed.
@@ -115,6 +128,7 @@ export class Informer<T extends KubernetesObject> {
           this.backoff.reset();
         }
       } catch (e: unknown) {
+        if (requested) this.relistRequested = true;
         this.restarts++;
         const delay = this.backoff.delay();
         this.options.log('warn', 'informer failed; retrying', { informer: this.options.name, error: e instanceof Error ? e.message : String(e), retryInMs: delay });
@@ -163,7 +177,7 @@ export class Informer<T extends KubernetesObject> {
         }
       }, Math.max(1, Math.min(5000, staleAfter / 2)));
       this.heard();
-      this.options.watch.watch(this.options.path, { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds }, (phase: string, obj: unknown) => {
+      this.options.watch.watch(this.options.path, { ...this.options.selector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds }, (phase: string, obj: unknown) => {
         if (settled) return;
         this.heard();
         const raw = obj as { code?: number; metadata?: { resourceVersion?: string } };
@@ -193,7 +207,7 @@ export class Informer<T extends KubernetesObject> {
     this.lastHeardMs = Date.now();
   }
 
-  private replace(items: readonly T[]): void {
+  private replace(items: readonly T[], notify: boolean): void {
     const next = new Map<string, T>();
     for (const item of items) next.set(key(item.metadata?.namespace, item.metadata?.name ?? ''), item);
     let changed = next.size !== this.store.size;
@@ -207,7 +221,7 @@ export class Informer<T extends KubernetesObject> {
     }
     this.store.clear();
     for (const [k, v] of next) this.store.set(k, v);
-    if (changed || this.relists === 1) this.options.onChange(this.options.name);
+    if (changed || notify || this.relists === 1) this.options.onChange(this.options.name);
   }
 }
 

@@ -1,7 +1,7 @@
 // The slices of Kubernetes objects the controller keeps: pods slimmed to their
-// identity, secrets to their data, namespaces to their labels, policies as they
-// come (parsed on demand).
-import type { KubernetesObject, V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
+// identity, secrets to the keys policies read (kube/credentials.ts), namespaces
+// to their labels, policies as they come (parsed on demand).
+import type { KubernetesObject, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import type { PodIdentity } from '../../../policy/src/index.js';
 import { CAPTURE_ANNOTATION } from '../inject/names.js';
 
@@ -12,6 +12,13 @@ export interface SlimPod extends KubernetesObject {
   /** agentwarden.io/capture: proxy-env pods are governed only as far as the agent honours HTTP_PROXY. */
   readonly cooperativeCapture: boolean;
 }
+
+/**
+ * The pods the controller lists and watches: running or about to (a pod that has
+ * terminated has no sidecar to serve and selects nothing). Injection is recorded
+ * in an annotation, which no selector can read, so every other pod is listed.
+ */
+export const POD_FIELD_SELECTOR = 'status.phase!=Succeeded,status.phase!=Failed';
 
 /** Keeps what the controller needs of a pod; the informer stores these, not whole pods. */
 export function slimPod(pod: V1Pod): SlimPod {
@@ -39,18 +46,10 @@ export function isTerminated(pod: SlimPod): boolean {
   return pod.phase === 'Succeeded' || pod.phase === 'Failed';
 }
 
+/** A labelled credential Secret with only the keys policies read (kube/credentials.ts). */
 export interface SlimSecret extends KubernetesObject {
   readonly metadata: { name: string; namespace: string; resourceVersion: string };
   readonly data: Readonly<Record<string, string>>;
-}
-
-export function slimSecret(secret: V1Secret): SlimSecret {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: secret.metadata?.name ?? '', namespace: secret.metadata?.namespace ?? '', resourceVersion: secret.metadata?.resourceVersion ?? '' },
-    data: { ...(secret.data ?? {}) },
-  };
 }
 
 /** An AgentPolicy as stored by the API server. */

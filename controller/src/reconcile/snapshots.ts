@@ -56,7 +56,11 @@ export class SnapshotBook {
     if (broken.length > 0) {
       return { ok: false, error: broken.map((b) => b.error ?? '').join('\n'), policies: [...names, ...broken.map((b) => b.object.metadata?.name ?? '')] };
     }
-    const secretVersions = governing.flatMap((p) => p.credentials.map((c) => `${ns}/${c.secretRef.name}@${secret(ns, c.secretRef.name)?.metadata.resourceVersion ?? 'missing'}`));
+    // The keys held count too: the same Secret version refetched for other policies may hold other keys.
+    const secretVersions = governing.flatMap((p) => p.credentials.map((c) => {
+      const s = secret(ns, c.secretRef.name);
+      return `${ns}/${c.secretRef.name}@${s === undefined ? 'missing' : `${s.metadata.resourceVersion}:${Object.keys(s.data).sort().join(',')}`}`;
+    }));
     const key = createHash('sha256').update(JSON.stringify({
       ns, sa: pod.serviceAccount, labels: Object.entries(pod.metadata.labels).sort(),
       policies: governing.map((p) => `${p.name}@${inNamespace.find((e) => e.parsed === p)?.object.metadata?.resourceVersion ?? ''}`),

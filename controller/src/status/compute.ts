@@ -1,10 +1,12 @@
-// AgentPolicy.status (pure): conditions Compiled, Synced and Ready,
+// AgentPolicy.status (pure): conditions Compiled, Synced and Ready (False with
+// reason CredentialUnavailable when a credential's Secret or key is not there),
 // observedGeneration, rule count, pods selected and synced, and the policy's
 // content version.
 import { createHash } from 'node:crypto';
 import { checkPolicy, selectorMatches } from '../../../policy/src/index.js';
 import type { PolicyEntry } from '../reconcile/snapshots.js';
-import type { SlimPod } from '../kube/objects.js';
+import type { SlimPod, SlimSecret } from '../kube/objects.js';
+import { credentialProblems } from '../kube/credentials.js';
 import { isTerminated } from '../kube/objects.js';
 
 export interface Condition {
@@ -28,7 +30,10 @@ export interface PolicyStatus {
 /** Whether a pod's sidecar enforces the snapshot it should have. */
 export type PodSynced = (pod: SlimPod) => boolean;
 
-export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], synced: PodSynced, nowIso: string): PolicyStatus {
+/** The credential Secrets cache; without it credentials are not checked. */
+export type SecretLookup = (namespace: string, name: string) => SlimSecret | undefined;
+
+export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], synced: PodSynced, nowIso: string, secret?: SecretLookup): PolicyStatus {
   const meta = entry.object.metadata;
   const generation = meta?.generation ?? 0;
   const previous = previousConditions(entry.object.status);
@@ -54,8 +59,13 @@ export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], sync
     compileError !== undefined ? 'not distributed: the policy does not compile' : `${syncedCount} of ${selected.length} selected pods enforce the current version`);
   const cooperative = selected.filter((p) => p.cooperativeCapture).length;
   const cooperativeNote = cooperative === 0 ? '' : `; ${cooperative} of them use proxy-env capture, which is cooperative: an agent that ignores HTTP_PROXY is not governed`;
-  const ready = cond('Ready', compiled.status === 'True' && syncedCond.status === 'True', compiled.status !== 'True' ? 'CompileError' : syncedCond.status !== 'True' ? 'PodsPending' : 'Ready',
-    compiled.status !== 'True' ? compiled.message : `${syncedCond.message}${cooperativeNote}`);
+  // A rule whose credential cannot be resolved denies (the decision says "not available"); here is why.
+  const credentials = entry.parsed === undefined || secret === undefined ? [] : credentialProblems(entry.parsed, secret);
+  const ready = compiled.status !== 'True'
+    ? cond('Ready', false, 'CompileError', compiled.message)
+    : credentials.length > 0
+      ? cond('Ready', false, 'CredentialUnavailable', `${credentials.join('; ')}; rules that inject it deny until then`)
+      : cond('Ready', syncedCond.status === 'True', syncedCond.status !== 'True' ? 'PodsPending' : 'Ready', `${syncedCond.message}${cooperativeNote}`);
   return {
     observedGeneration: generation,
     conditions: [compiled, syncedCond, ready],
