@@ -20,12 +20,12 @@ const SECURE_TOKEN = 'secure-token-91c2';
 const manifests = `
 apiVersion: v1
 kind: Secret
-metadata: {name: api}
+metadata: {labels: {agentwarden.io/credential: "true"}, name: api}
 stringData: {token: ${TOKEN}}
 ---
 apiVersion: v1
 kind: Secret
-metadata: {name: secure}
+metadata: {labels: {agentwarden.io/credential: "true"}, name: secure}
 stringData: {token: ${SECURE_TOKEN}}
 ---
 apiVersion: agentwarden.io/v1alpha1

@@ -18,7 +18,7 @@ const TOKEN = 'mcp-sdk-token-8e21';
 const manifests = `
 apiVersion: v1
 kind: Secret
-metadata: {name: helpdesk}
+metadata: {labels: {agentwarden.io/credential: "true"}, name: helpdesk}
 stringData: {token: ${TOKEN}}
 ---
 apiVersion: agentwarden.io/v1alpha1

@@ -22,7 +22,7 @@ const TOKEN = 'mcp-token-31d0';
 const manifests = `
 apiVersion: v1
 kind: Secret
-metadata: {name: mcp}
+metadata: {labels: {agentwarden.io/credential: "true"}, name: mcp}
 stringData: {token: ${TOKEN}}
 ---
 apiVersion: agentwarden.io/v1alpha1

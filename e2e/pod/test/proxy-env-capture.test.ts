@@ -18,7 +18,7 @@ const TOKEN = 'proxy-env-token-55aa';
 const manifests = `
 apiVersion: v1
 kind: Secret
-metadata: {name: api}
+metadata: {labels: {agentwarden.io/credential: "true"}, name: api}
 stringData: {token: ${TOKEN}}
 ---
 apiVersion: agentwarden.io/v1alpha1

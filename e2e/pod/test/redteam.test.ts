@@ -37,17 +37,17 @@ const RAWJS = join(ROOT, 'dist/e2e/pod/agent/raw.js');
 const manifests = `
 apiVersion: v1
 kind: Secret
-metadata: {name: api}
+metadata: {labels: {agentwarden.io/credential: "true"}, name: api}
 stringData: {token: ${TOKEN}}
 ---
 apiVersion: v1
 kind: Secret
-metadata: {name: secure}
+metadata: {labels: {agentwarden.io/credential: "true"}, name: secure}
 stringData: {token: ${SECURE_TOKEN}}
 ---
 apiVersion: v1
 kind: Secret
-metadata: {name: mcp}
+metadata: {labels: {agentwarden.io/credential: "true"}, name: mcp}
 stringData: {token: ${MCP_TOKEN}}
 ---
 apiVersion: agentwarden.io/v1alpha1
