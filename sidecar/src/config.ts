@@ -1,10 +1,9 @@
 // The sidecar's configuration: flags and environment are read here and nowhere
 // else. Returns a frozen, typed object; defaults are documented per field.
 import { parseArgs } from 'node:util';
-import { AUTHZ_SERVER_IMPLS, type AuthzServerImpl } from './authz/server.js';
+import { AUTHZ_SERVER_IMPLS, DEFAULT_AUTHZ_SERVER_IMPL, type AuthzServerImpl } from './authz/server-api.js';
+import { DEFAULT_OTLP_PROTOCOL, isOtlpProtocol, OTLP_PROTOCOLS, type OtlpProtocol } from './telemetry/protocol.js';
 import { formatHelp, HelpRequested } from '../../common/help.js';
-
-export type OtlpProtocol = 'grpc' | 'http/protobuf' | 'http/json';
 
 export interface SidecarConfig {
   /** ext_authz gRPC listen address: "host:port" or "unix:/path". Default 127.0.0.1:15011. */
@@ -66,7 +65,7 @@ export const SIDECAR_HELP = formatHelp({
     { name: 'secrets-dir', value: 'dir', default: 'none', text: 'standalone mode: folder of Secrets as <secret-name>/<key> files' },
     { name: 'listen', value: 'addr', default: '127.0.0.1:15011', text: 'ext_authz gRPC listen address, host:port or unix:/path' },
     { name: 'admin-listen', value: 'addr', default: '127.0.0.1:15021', text: 'admin HTTP (healthz, readyz, metrics, debug), host:port' },
-    { name: 'grpc-impl', value: AUTHZ_SERVER_IMPLS.join('|'), default: 'http2', text: 'ext_authz gRPC server implementation' },
+    { name: 'grpc-impl', value: AUTHZ_SERVER_IMPLS.join('|'), default: DEFAULT_AUTHZ_SERVER_IMPL, text: 'ext_authz gRPC server implementation' },
     { name: 'max-request-bytes', value: 'n', default: String(16 * MIB), text: 'largest CheckRequest decoded, bytes; larger ones are denied' },
   ],
   env: [
@@ -88,7 +87,7 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     options: {
       listen: { type: 'string', default: '127.0.0.1:15011' },
       'admin-listen': { type: 'string', default: '127.0.0.1:15021' },
-      'grpc-impl': { type: 'string', default: 'http2' },
+      'grpc-impl': { type: 'string', default: DEFAULT_AUTHZ_SERVER_IMPL },
       policy: { type: 'string', multiple: true },
       pod: { type: 'string' },
       'secrets-dir': { type: 'string' },
@@ -114,9 +113,9 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
   }
   const tracesExporter = (env['OTEL_TRACES_EXPORTER'] ?? 'otlp').toLowerCase();
   const disabled = (env['OTEL_SDK_DISABLED'] ?? '').toLowerCase() === 'true' || tracesExporter === 'none';
-  const protocol = env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] ?? env['OTEL_EXPORTER_OTLP_PROTOCOL'] ?? 'http/protobuf';
-  if (!disabled && !isProtocol(protocol)) {
-    throw new ConfigError(`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not grpc, http/protobuf or http/json`);
+  const protocol = env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] ?? env['OTEL_EXPORTER_OTLP_PROTOCOL'] ?? DEFAULT_OTLP_PROTOCOL;
+  if (!disabled && !isOtlpProtocol(protocol)) {
+    throw new ConfigError(`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not ${OTLP_PROTOCOLS.join(', ')}`);
   }
   const grpcImpl = AUTHZ_SERVER_IMPLS.find((i) => i === values['grpc-impl']);
   if (grpcImpl === undefined) throw new ConfigError(`--grpc-impl: "${values['grpc-impl']}" is not ${AUTHZ_SERVER_IMPLS.join(' or ')}`);
@@ -135,7 +134,7 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     podFile: values.pod,
     secretsDir: values['secrets-dir'],
     maxRequestBytes: positiveInt(values['max-request-bytes'], '--max-request-bytes'),
-    otlpProtocol: disabled || !isProtocol(protocol) ? undefined : protocol,
+    otlpProtocol: disabled || !isOtlpProtocol(protocol) ? undefined : protocol,
     spanQueueSize: positiveInt(env['OTEL_BSP_MAX_QUEUE_SIZE'] ?? '2048', 'OTEL_BSP_MAX_QUEUE_SIZE'),
     spanExportBatchSize: positiveInt(env['OTEL_BSP_MAX_EXPORT_BATCH_SIZE'] ?? '512', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
     spanExportDelayMs: positiveInt(env['OTEL_BSP_SCHEDULE_DELAY'] ?? '1000', 'OTEL_BSP_SCHEDULE_DELAY'),
@@ -147,8 +146,4 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
 function positiveInt(text: string, field: string): number {
   if (!/^[0-9]+$/.test(text) || Number(text) <= 0) throw new ConfigError(`${field}: "${text}" is not a positive integer`);
   return Number(text);
-}
-
-function isProtocol(p: string): p is OtlpProtocol {
-  return p === 'grpc' || p === 'http/protobuf' || p === 'http/json';
 }

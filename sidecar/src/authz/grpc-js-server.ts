@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { CheckHandler } from './handler.js';
 import { CHECK_PATH } from './http2-server.js';
-import type { AuthzServer } from './server.js';
+import type { AuthzServer } from './server-api.js';
 
 const authorizationService: grpc.ServiceDefinition = {
   Check: {
