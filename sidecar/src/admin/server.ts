@@ -1,4 +1,5 @@
-// Admin HTTP (express): /healthz, /readyz, /metrics, /debug/snapshot.
+// Admin HTTP (express): /healthz, /readyz, /metrics, and /debug/snapshot when
+// --debug-snapshot asks for it (never in an injected pod).
 import type { Server } from 'node:http';
 import express from 'express';
 import { toJson } from '@bufbuild/protobuf';
@@ -11,6 +12,8 @@ export interface AdminDeps {
   readonly state: PolicyState;
   readonly metrics: SidecarMetrics;
   readonly spans: SpanCounters;
+  /** Serve /debug/snapshot to loopback clients (--debug-snapshot); otherwise it is not found. */
+  readonly debugSnapshot: boolean;
   /** Why the last policy load failed, while the previous snapshot stays in force. */
   readonly lastError: () => string | undefined;
   /** Where snapshots come from and how that is going ("standalone", "controller …: synced"). */
@@ -44,6 +47,12 @@ export function adminApp(deps: AdminDeps): express.Express {
       spansDropped: deps.spans.dropped,
     }));
   });
+  if (deps.debugSnapshot) serveSnapshot(app, deps.state);
+  return app;
+}
+
+/** /debug/snapshot: the snapshot in force without credential values, to loopback clients only. */
+function serveSnapshot(app: express.Express, state: PolicyState): void {
   app.get('/debug/snapshot', (req, res) => {
     // The admin port may listen on the pod IP (for the kubelet's probes); the snapshot is for local eyes only.
     const from = req.socket.remoteAddress ?? '';
@@ -51,7 +60,7 @@ export function adminApp(deps: AdminDeps): express.Express {
       res.status(403).json({ error: '/debug/snapshot is served to loopback clients only' });
       return;
     }
-    const s = deps.state.snapshot;
+    const s = state.snapshot;
     if (s === undefined) {
       res.status(404).json({ error: 'no policy snapshot loaded' });
       return;
@@ -60,7 +69,6 @@ export function adminApp(deps: AdminDeps): express.Express {
     const redacted = { ...s.snapshot, credentials: s.snapshot.credentials.map((c) => ({ ...c, value: new Uint8Array(0) })) };
     res.json(toJson(SnapshotSchema, redacted));
   });
-  return app;
 }
 
 function lastErrorLine(deps: AdminDeps): string {

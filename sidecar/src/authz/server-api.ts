@@ -6,6 +6,13 @@ export const AUTHZ_SERVER_IMPLS: readonly AuthzServerImpl[] = ['http2', 'grpc-js
 /** The default: the Check server on the sidecar's own HTTP/2 framing (http2-server.ts). */
 export const DEFAULT_AUTHZ_SERVER_IMPL: AuthzServerImpl = 'http2';
 
+/**
+ * Where Check is served unless --listen says otherwise: the socket in the memory
+ * volume that the injector mounts into Envoy and the sidecar only (the agent
+ * cannot reach it, as it could any TCP port of the pod).
+ */
+export const DEFAULT_AUTHZ_LISTEN = 'unix:/var/run/agentwarden-authz/authz.sock';
+
 export interface AuthzServerOptions {
   /** Which gRPC server serves Check. Default 'http2'. */
   readonly impl?: AuthzServerImpl;
