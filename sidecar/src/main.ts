@@ -112,7 +112,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   const handler = createCheckHandler({ state, metrics, tracer, log, maxRequestBytes: config.maxRequestBytes, pod, clock: Date.now });
   const authz = await startAuthzServer(config.listen, handler, config.maxRequestBytes, { impl: config.grpcImpl });
   const admin = await startAdminServer(config.adminListen, {
-    state, metrics, spans: tracer.counters, debugSnapshot: config.debugSnapshot,
+    state, metrics, spans: tracer.counters, authz: () => authz.stats(), debugSnapshot: config.debugSnapshot,
     lastError: () => lastErrorOf() ?? lastError, source: () => source.status(),
   });
   log.log('info', 'sidecar listening', { extAuthz: authz.address, grpcImpl: config.grpcImpl, admin: admin.address, otlp: config.otlpProtocol ?? 'off' });

@@ -7,11 +7,15 @@ import { SnapshotSchema } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js
 import type { PolicyState } from '../state.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { SpanCounters } from '../telemetry/tracing.js';
+import type { AuthzServerStats } from '../authz/server-api.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../../../common/prometheus.js';
 
 export interface AdminDeps {
   readonly state: PolicyState;
   readonly metrics: SidecarMetrics;
   readonly spans: SpanCounters;
+  /** The Check server's counters. */
+  readonly authz: () => AuthzServerStats;
   /** Serve /debug/snapshot to loopback clients (--debug-snapshot); otherwise it is not found. */
   readonly debugSnapshot: boolean;
   /** Why the last policy load failed, while the previous snapshot stays in force. */
@@ -40,11 +44,12 @@ export function adminApp(deps: AdminDeps): express.Express {
     res.type('text/plain').send(`ready: snapshot ${s.version}\nsource: ${deps.source()}${lastErrorLine(deps)}\n`);
   });
   app.get('/metrics', (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(deps.metrics.render({
+    res.type(PROMETHEUS_CONTENT_TYPE).send(deps.metrics.render({
       ready: deps.state.snapshot !== undefined,
       snapshotVersion: deps.state.snapshot?.version ?? '',
       spansExported: deps.spans.exported,
       spansDropped: deps.spans.dropped,
+      authz: deps.authz(),
     }));
   });
   if (deps.debugSnapshot) serveSnapshot(app, deps.state);
