@@ -28,7 +28,7 @@ proto-check: proto ## fail when committed generated code is stale
 build: install ## compile TypeScript to dist/
 	$(NPM) run --silent build
 
-lint: build ## eslint with typescript-eslint (typed rules)
+lint: build ## eslint with typescript-eslint (typed rules), then dependency-cruiser: what may import what (.dependency-cruiser.mjs)
 	$(NPM) run --silent lint
 
 test-unit: build test-tools envoy ## unit, golden and property tests (jest; sidecar/test/h2spec.test.ts runs .cache/bin/h2spec)

@@ -126,7 +126,8 @@ function launchFor(name: EngineName, o: StartOptions, grpcPort: number, httpPort
       return {
         command: join(o.paths.root, 'bin', 'agentwarden'),
         args: ['sidecar', '--policy', join(peers, 'agentwarden', 'policy.yaml'), '--pod', join(peers, 'agentwarden', 'pod.yaml'),
-          '--listen', `127.0.0.1:${grpcPort}`, '--admin-listen', `127.0.0.1:${httpPort}`],
+          // Loopback TCP, as the peers are measured; the flag says that nothing else on the machine matters here.
+          '--listen', `127.0.0.1:${grpcPort}`, '--allow-tcp-credentials', '--admin-listen', `127.0.0.1:${httpPort}`],
         // Full decisions and audit span export to the bench's OTLP sink.
         env: { OTEL_EXPORTER_OTLP_ENDPOINT: o.otlpEndpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_EXPORTER: 'otlp' },
         readyUrl: `${httpBase}/readyz`,

@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   const peers = join(root, 'bench', 'peers', 'agentwarden');
   const sidecar = (key: string, label: string, env: Record<string, string>): Subject => ({
     key, label, command: join(root, 'bin', 'agentwarden'), env,
-    args: (g, h) => ['sidecar', '--policy', join(peers, 'policy.yaml'), '--pod', join(peers, 'pod.yaml'), '--listen', `127.0.0.1:${g}`, '--admin-listen', `127.0.0.1:${h}`],
+    args: (g, h) => ['sidecar', '--policy', join(peers, 'policy.yaml'), '--pod', join(peers, 'pod.yaml'), '--listen', `127.0.0.1:${g}`, '--allow-tcp-credentials', '--admin-listen', `127.0.0.1:${h}`],
     ready: (h) => `http://127.0.0.1:${h}/readyz`,
   });
   const exportOn = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_EXPORTER: 'otlp' };

@@ -16,8 +16,8 @@ const COMMANDS: readonly (readonly [string, readonly string[], readonly string[]
   ['check', ['--policy', '--pod', '--request', '--now'], ['the current time']],
   ['test', ['--help'], []],
   ['inject', ['-f, --filename', '--options', '--namespace-labels', '-o, --output'], ['(default: yaml)', '(default: the built-in injection options)']],
-  ['sidecar', ['--controller', '--controller-ca', '--token-file', '--pod-name', '--namespace', '--policy', '--pod', '--secrets-dir', '--listen', '--admin-listen', '--grpc-impl', '--max-request-bytes'],
-    ['(default: 127.0.0.1:15011)', '(default: 127.0.0.1:15021)', '(default: http2)', '(default: 16777216)', '(default: /var/run/secrets/agentwarden/token)', 'AGENTWARDEN_LOG_LEVEL', 'OTEL_BSP_MAX_QUEUE_SIZE', 'OTEL_EXPORTER_OTLP_PROTOCOL']],
+  ['sidecar', ['--controller', '--controller-ca', '--token-file', '--pod-name', '--namespace', '--policy', '--pod', '--secrets-dir', '--listen', '--allow-tcp-credentials', '--admin-listen', '--debug-snapshot', '--grpc-impl', '--max-request-bytes'],
+    ['(default: unix:/var/run/agentwarden-authz/authz.sock)', '(default: 127.0.0.1:15021)', '(default: http2)', '(default: 16777216)', '(default: /var/run/secrets/agentwarden/token)', 'AGENTWARDEN_LOG_LEVEL', 'OTEL_BSP_MAX_QUEUE_SIZE', 'OTEL_EXPORTER_OTLP_PROTOCOL']],
   ['controller', ['--kubeconfig', '--distribution-listen', '--metrics-listen', '--tls-cert', '--tls-key', '--webhook-listen', '--webhook-cert', '--webhook-key', '--inject-config', '--ca-root-file', '--ca-root-configmap', '--ca-root-namespace-labels', '--ca-root-exclude-namespaces', '--namespace', '--identity', '--leader-elect'],
     ['(default: :15012)', '(default: :8080)', '(default: :9443)', '(default: agentwarden-ca-root)', '(default: true)', 'KUBECONFIG', 'POD_NAMESPACE', 'AGENTWARDEN_LOG_LEVEL']],
 ];

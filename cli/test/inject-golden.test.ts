@@ -2,17 +2,14 @@
 // kube-inject: every case golden/<case>.yaml (found by listing the folder) goes
 // through both the CLI and the /mutate-pods webhook (its JSON patch applied to
 // the pod), and both must give the pod golden/<case>.injected.yaml holds.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { parseInjectOptions, type JsonPatchOperation } from '../../controller/src/inject/index.js';
-import { GOLDEN_DIR, OPTIONS, applyPatch, readCase, toYaml } from '../../controller/test/inject/helpers.js';
+import { CASES, GOLDEN_DIR, OPTIONS, applyPatch, readCase, toYaml } from '../../controller/test/inject/helpers.js';
 import { decodePatch, review, startApp } from '../../controller/test/admission/helpers.js';
 import { main } from '../src/main.js';
-
-/** Every golden/<case>.yaml input (the .injected.yaml files are the expected outputs). */
-const CASES = readdirSync(GOLDEN_DIR).filter((f) => f.endsWith('.yaml') && !f.endsWith('.injected.yaml')).map((f) => f.slice(0, -'.yaml'.length)).sort();
 
 function run(...argv: string[]) {
   const out: string[] = [];

@@ -2,6 +2,9 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatHelp, HelpRequested } from '../../common/help.js';
+import type { CaRootConfig } from './caroot/options.js';
+
+export type { CaRootConfig } from './caroot/options.js';
 
 export interface ControllerConfig {
   /** Kubeconfig file; unset: in-cluster ServiceAccount, else the default loading rules. */
@@ -38,17 +41,6 @@ export interface ControllerConfig {
   /** ... but never longer than this after the first change, ms. Default 1000. */
   readonly debounceMaxMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
-}
-
-export interface CaRootConfig {
-  /** --ca-root-file: the PEM bundle the sidecars trust (e.g. the serving certificate's ca.crt). */
-  readonly file: string;
-  /** --ca-root-configmap: the ConfigMap written (key ca.crt). Default agentwarden-ca-root. */
-  readonly configMapName: string;
-  /** --ca-root-namespace-labels k=v,...: only namespaces with all these labels (the webhooks' scope). Default none. */
-  readonly namespaceLabels: Readonly<Record<string, string>>;
-  /** --ca-root-exclude-namespaces a,b: never written (namespaces the webhooks never match). Default none. */
-  readonly excludeNamespaces: readonly string[];
 }
 
 export class ConfigError extends Error {}

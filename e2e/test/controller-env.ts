@@ -67,7 +67,7 @@ export interface ControlledSidecar {
 }
 
 export async function sidecarFor(controllerPort: number, namespace: string, pod: string, tokenFile: string, caFile?: string): Promise<ControlledSidecar> {
-  const config = readSidecarConfig(['--controller', `127.0.0.1:${controllerPort}`, ...(caFile === undefined ? [] : ['--controller-ca', caFile]), '--token-file', tokenFile, '--pod-name', pod, '--namespace', namespace, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], { OTEL_TRACES_EXPORTER: 'none' });
+  const config = readSidecarConfig(['--controller', `127.0.0.1:${controllerPort}`, ...(caFile === undefined ? [] : ['--controller-ca', caFile]), '--token-file', tokenFile, '--pod-name', pod, '--namespace', namespace, '--listen', '127.0.0.1:0', '--allow-tcp-credentials', '--admin-listen', '127.0.0.1:0'], { OTEL_TRACES_EXPORTER: 'none' });
   const running = await startSidecar(config, jsonLogger('error', (l) => { logs.push(l); }));
   const client = new AuthzClient(running.authz.address);
   return {

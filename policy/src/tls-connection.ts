@@ -7,7 +7,7 @@
 // http, mcp or when constraints from allowing it).
 import type { AttributeContextFields } from './check-request.js';
 import { parseAuthority, type Authority } from './hosts.js';
-import type { RequestRead } from './request.js';
+import type { RequestRead } from './request-view.js';
 
 const NO_SEGMENTS: readonly string[] = [];
 const NO_HEADERS: ReadonlyMap<string, string> = new Map();

@@ -123,16 +123,56 @@ describe('any CheckRequest whatever', () => {
     }), { numRuns: 1000, seed: SEED });
   });
 
-  it('is decided without throwing when it is sent to the hosts the rules name', () => {
-    const ruleHost = fc.constantFrom('allowed.test', 'a.mcp.test', 'body.test', 'limited.test', 'deny.test', 'ALLOWED.test:443');
-    const limiter = new TokenBuckets();
+  it('is decided by a rule of its host when it is sent to the hosts the rules name, and an Audit policy changes nothing', () => {
+    /** The rules that may decide a request to each host; invalid-request and default-deny may decide any. */
+    const rulesOf: Readonly<Record<string, readonly string[]>> = {
+      'allowed.test': ['plain'], 'ALLOWED.test:443': ['plain'], 'a.mcp.test': ['mcp-tools'], 'body.test': ['body'], 'limited.test': ['limited'], 'deny.test': ['deny-failing'],
+    };
+    const ruleHost = fc.constantFrom(...Object.keys(rulesOf));
     fc.assert(fc.property(checkRequest, ruleHost, fc.integer({ min: 0, max: 4_102_444_800_000 }), (check, h, clock) => {
       const http = check.attributes?.request?.http;
       if (http !== undefined) http.host = h;
-      for (const a of [enforceOnly, mixed]) {
-        const d = evaluate(a.loaded, check, { nowMs: clock, rateLimiter: limiter });
-        expect(['plain', 'mcp-tools', 'body', 'limited', 'deny-failing', 'default-deny', 'invalid-request']).toContain(d.rule);
-      }
+      const enforced = evaluate(enforceOnly.loaded, check, { nowMs: clock, rateLimiter: new TokenBuckets() });
+      const audited = evaluate(mixed.loaded, check, { nowMs: clock, rateLimiter: new TokenBuckets() });
+      expect([...(rulesOf[h] ?? []), 'default-deny', 'invalid-request']).toContain(enforced.rule);
+      // Allowed only by an Allow rule; the Deny rule, default-deny and invalid-request never allow.
+      expect(enforced.allowed).toBe(!['deny-failing', 'default-deny', 'invalid-request'].includes(enforced.rule));
+      expect(enforced.allowed ? enforced.policy : '').toBe(enforced.allowed ? 'guarded' : '');
+      // The Audit policy that allows everything records, and never changes the effective decision.
+      expect({ allowed: audited.allowed, rule: audited.rule, policy: audited.policy }).toEqual({ allowed: enforced.allowed, rule: enforced.rule, policy: enforced.policy });
     }), { numRuns: 1000, seed: SEED });
+  });
+});
+
+describe('a well-formed request to the rule "plain"', () => {
+  // plain: GET allowed.test /ok/{id} or /files/**, when "request.params.id != 'x' || 'q' in request.query".
+  const segment = fc.stringMatching(/^[a-z0-9]{1,4}$/);
+  const request = fc.record({
+    method: fc.constantFrom('GET', 'POST', 'DELETE'),
+    route: fc.oneof(
+      fc.oneof(segment, fc.constant('x')).map((id) => ({ path: `/ok/${id}`, id })),
+      fc.array(segment, { maxLength: 3 }).map((segs) => ({ path: ['/files', ...segs].join('/'), id: undefined })),
+      segment.map((id) => ({ path: `/other/${id}`, id: undefined })),
+    ),
+    q: fc.boolean(),
+  });
+
+  /** The decision DESIGN.md's semantics give, written out for this one rule. */
+  function expected(r: { method: string; route: { path: string; id: string | undefined }; q: boolean }): { allowed: boolean; rule: string } {
+    const templated = r.route.path.startsWith('/ok/') || r.route.path === '/files' || r.route.path.startsWith('/files/');
+    // No id captured under /files/**: the left side fails to evaluate, and CEL's || is true when either side is.
+    const when = r.route.id === undefined ? r.q : r.route.id !== 'x' || r.q;
+    const allowed = r.method === 'GET' && templated && when;
+    return { allowed, rule: allowed ? 'plain' : 'default-deny' };
+  }
+
+  it('is allowed exactly when method, path template and condition say so', () => {
+    fc.assert(fc.property(request, (r) => {
+      const check = create(CheckRequestSchema, {
+        attributes: { request: { http: { method: r.method, host: 'allowed.test', scheme: 'https', path: r.route.path, query: r.q ? 'q=1' : 'p=1' } } },
+      });
+      const d = evaluate(enforceOnly.loaded, check, { nowMs: 0, rateLimiter: new TokenBuckets() });
+      expect({ request: r, allowed: d.allowed, rule: d.rule }).toEqual({ request: r, ...expected(r) });
+    }), { numRuns: 500, seed: SEED });
   });
 });

@@ -1,18 +1,28 @@
 // The sidecar's configuration: flags and environment are read here and nowhere
 // else. Returns a frozen, typed object; defaults are documented per field.
 import { parseArgs } from 'node:util';
-import { AUTHZ_SERVER_IMPLS, type AuthzServerImpl } from './authz/server.js';
+import { AUTHZ_SERVER_IMPLS, DEFAULT_AUTHZ_LISTEN, DEFAULT_AUTHZ_SERVER_IMPL, type AuthzServerImpl } from './authz/server-api.js';
+import { DEFAULT_OTLP_PROTOCOL, isOtlpProtocol, OTLP_PROTOCOLS, type OtlpProtocol } from './telemetry/protocol.js';
 import { formatHelp, HelpRequested } from '../../common/help.js';
 
-export type OtlpProtocol = 'grpc' | 'http/protobuf' | 'http/json';
-
 export interface SidecarConfig {
-  /** ext_authz gRPC listen address: "host:port" or "unix:/path". Default 127.0.0.1:15011. */
+  /**
+   * ext_authz gRPC listen address: "unix:/path" or "host:port". Default
+   * unix:/var/run/agentwarden-authz/authz.sock, the socket in the volume that the
+   * injector mounts into Envoy and the sidecar only.
+   */
   readonly listen: string;
+  /**
+   * Serve snapshots that carry credentials on a TCP listen address, which every
+   * process of the pod can reach. Default false: such a snapshot is refused.
+   */
+  readonly allowTcpCredentials: boolean;
   /** ext_authz gRPC server implementation: http2 (own HTTP/2 framing, authz/http2-server.ts) or grpc-js. Default http2. */
   readonly grpcImpl: AuthzServerImpl;
-  /** Admin HTTP (healthz, readyz, metrics, debug): "host:port". Default 127.0.0.1:15021. */
+  /** Admin HTTP (healthz, readyz, metrics, and debug when enabled): "host:port". Default 127.0.0.1:15021. */
   readonly adminListen: string;
+  /** Serve /debug/snapshot (the rules in force) to loopback clients. Default false; the injector never sets it. */
+  readonly debugSnapshot: boolean;
   /** Controller mode: the controller's PolicyDistribution address ("host:port"). */
   readonly controller: string | undefined;
   /** Controller mode: projected ServiceAccount token (audience agentwarden). Default /var/run/secrets/agentwarden/token. */
@@ -64,9 +74,11 @@ export const SIDECAR_HELP = formatHelp({
     { name: 'policy', value: 'file|dir', text: 'standalone mode: AgentPolicy files or folders; repeatable' },
     { name: 'pod', value: 'pod.yaml', text: 'standalone mode: the Pod manifest this sidecar stands for' },
     { name: 'secrets-dir', value: 'dir', default: 'none', text: 'standalone mode: folder of Secrets as <secret-name>/<key> files' },
-    { name: 'listen', value: 'addr', default: '127.0.0.1:15011', text: 'ext_authz gRPC listen address, host:port or unix:/path' },
-    { name: 'admin-listen', value: 'addr', default: '127.0.0.1:15021', text: 'admin HTTP (healthz, readyz, metrics, debug), host:port' },
-    { name: 'grpc-impl', value: AUTHZ_SERVER_IMPLS.join('|'), default: 'http2', text: 'ext_authz gRPC server implementation' },
+    { name: 'listen', value: 'addr', default: DEFAULT_AUTHZ_LISTEN, text: 'ext_authz gRPC listen address, unix:/path or host:port' },
+    { name: 'allow-tcp-credentials', text: 'serve snapshots that carry credentials on a TCP --listen, which every process in the pod can reach (without it they are refused)' },
+    { name: 'admin-listen', value: 'addr', default: '127.0.0.1:15021', text: 'admin HTTP (healthz, readyz, metrics), host:port' },
+    { name: 'debug-snapshot', text: 'serve /debug/snapshot (the rules in force, no credential values) to loopback clients on the admin port' },
+    { name: 'grpc-impl', value: AUTHZ_SERVER_IMPLS.join('|'), default: DEFAULT_AUTHZ_SERVER_IMPL, text: 'ext_authz gRPC server implementation' },
     { name: 'max-request-bytes', value: 'n', default: String(16 * MIB), text: 'largest CheckRequest decoded, bytes; larger ones are denied' },
   ],
   env: [
@@ -86,9 +98,11 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
   const { values } = parseArgs({
     args: [...argv],
     options: {
-      listen: { type: 'string', default: '127.0.0.1:15011' },
+      listen: { type: 'string', default: DEFAULT_AUTHZ_LISTEN },
+      'allow-tcp-credentials': { type: 'boolean', default: false },
       'admin-listen': { type: 'string', default: '127.0.0.1:15021' },
-      'grpc-impl': { type: 'string', default: 'http2' },
+      'debug-snapshot': { type: 'boolean', default: false },
+      'grpc-impl': { type: 'string', default: DEFAULT_AUTHZ_SERVER_IMPL },
       policy: { type: 'string', multiple: true },
       pod: { type: 'string' },
       'secrets-dir': { type: 'string' },
@@ -114,9 +128,9 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
   }
   const tracesExporter = (env['OTEL_TRACES_EXPORTER'] ?? 'otlp').toLowerCase();
   const disabled = (env['OTEL_SDK_DISABLED'] ?? '').toLowerCase() === 'true' || tracesExporter === 'none';
-  const protocol = env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] ?? env['OTEL_EXPORTER_OTLP_PROTOCOL'] ?? 'http/protobuf';
-  if (!disabled && !isProtocol(protocol)) {
-    throw new ConfigError(`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not grpc, http/protobuf or http/json`);
+  const protocol = env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] ?? env['OTEL_EXPORTER_OTLP_PROTOCOL'] ?? DEFAULT_OTLP_PROTOCOL;
+  if (!disabled && !isOtlpProtocol(protocol)) {
+    throw new ConfigError(`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not ${OTLP_PROTOCOLS.join(', ')}`);
   }
   const grpcImpl = AUTHZ_SERVER_IMPLS.find((i) => i === values['grpc-impl']);
   if (grpcImpl === undefined) throw new ConfigError(`--grpc-impl: "${values['grpc-impl']}" is not ${AUTHZ_SERVER_IMPLS.join(' or ')}`);
@@ -124,8 +138,10 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
   if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') throw new ConfigError(`AGENTWARDEN_LOG_LEVEL: "${level}" is not debug, info, warn or error`);
   return Object.freeze({
     listen: values.listen,
+    allowTcpCredentials: values['allow-tcp-credentials'],
     grpcImpl,
     adminListen: values['admin-listen'],
+    debugSnapshot: values['debug-snapshot'],
     controller: values.controller,
     tokenFile: values['token-file'],
     controllerCa: values['controller-ca'],
@@ -135,7 +151,7 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     podFile: values.pod,
     secretsDir: values['secrets-dir'],
     maxRequestBytes: positiveInt(values['max-request-bytes'], '--max-request-bytes'),
-    otlpProtocol: disabled || !isProtocol(protocol) ? undefined : protocol,
+    otlpProtocol: disabled || !isOtlpProtocol(protocol) ? undefined : protocol,
     spanQueueSize: positiveInt(env['OTEL_BSP_MAX_QUEUE_SIZE'] ?? '2048', 'OTEL_BSP_MAX_QUEUE_SIZE'),
     spanExportBatchSize: positiveInt(env['OTEL_BSP_MAX_EXPORT_BATCH_SIZE'] ?? '512', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
     spanExportDelayMs: positiveInt(env['OTEL_BSP_SCHEDULE_DELAY'] ?? '1000', 'OTEL_BSP_SCHEDULE_DELAY'),
@@ -147,8 +163,4 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
 function positiveInt(text: string, field: string): number {
   if (!/^[0-9]+$/.test(text) || Number(text) <= 0) throw new ConfigError(`${field}: "${text}" is not a positive integer`);
   return Number(text);
-}
-
-function isProtocol(p: string): p is OtlpProtocol {
-  return p === 'grpc' || p === 'http/protobuf' || p === 'http/json';
 }

@@ -8,6 +8,7 @@ import { createAuditTracer, type AuditTracer } from './telemetry/tracing.js';
 import { createCheckHandler } from './authz/handler.js';
 import { startAuthzServer, type AuthzServer } from './authz/server.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
+import { credentialExposure } from './authz/credential-exposure.js';
 import { loadSnapshot } from '../../policy/src/index.js';
 
 export const SIDECAR_VERSION = '0.1.0';
@@ -26,6 +27,8 @@ export interface RunningSidecar {
 export async function startSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
   const state = new PolicyState();
   const metrics = new SidecarMetrics();
+  // A snapshot whose credentials any process of the pod could read is not installed (authz/credential-exposure.ts).
+  const exposure = { listen: config.listen, allowTcpCredentials: config.allowTcpCredentials };
   const pod = config.podFile === undefined
     ? { namespace: config.namespace, name: config.podName, serviceAccount: '', labels: {} }
     // Each mode loads only its own source: standalone the YAML reader, controller mode grpc-js.
@@ -58,6 +61,8 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     const reload = (): void => {
       try {
         const next = compileLocal({ policyPaths: config.policyPaths, podFile: config.podFile ?? '', secretsDir: config.secretsDir });
+        const refused = credentialExposure(next, exposure);
+        if (refused !== undefined) throw new Error(refused);
         const changed = state.snapshot?.version !== next.version;
         state.install(next);
         lastError = undefined;
@@ -80,6 +85,12 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       install: (snapshot) => {
         try {
           const loaded = loadSnapshot(snapshot, { podName: config.podName });
+          const refused = credentialExposure(loaded, exposure);
+          if (refused !== undefined) {
+            metrics.reloadErrors++;
+            log.log('error', 'policy snapshot refused', { error: refused });
+            return refused;
+          }
           if (state.snapshot?.version !== loaded.version) log.log('info', 'policy snapshot received', { version: loaded.version, rules: loaded.rules.length });
           state.install(loaded);
           return undefined;
@@ -100,7 +111,10 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   }
   const handler = createCheckHandler({ state, metrics, tracer, log, maxRequestBytes: config.maxRequestBytes, pod, clock: Date.now });
   const authz = await startAuthzServer(config.listen, handler, config.maxRequestBytes, { impl: config.grpcImpl });
-  const admin = await startAdminServer(config.adminListen, { state, metrics, spans: tracer.counters, lastError: () => lastErrorOf() ?? lastError, source: () => source.status() });
+  const admin = await startAdminServer(config.adminListen, {
+    state, metrics, spans: tracer.counters, authz: () => authz.stats(), debugSnapshot: config.debugSnapshot,
+    lastError: () => lastErrorOf() ?? lastError, source: () => source.status(),
+  });
   log.log('info', 'sidecar listening', { extAuthz: authz.address, grpcImpl: config.grpcImpl, admin: admin.address, otlp: config.otlpProtocol ?? 'off' });
   return {
     config, authz, admin, state, tracer, reload: () => { source.reload(); },

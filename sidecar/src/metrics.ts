@@ -1,11 +1,27 @@
-// Prometheus metrics of the sidecar, rendered in the text exposition format.
-// Hand-rolled on purpose: a decision increments two numbers in a Map, where an
-// OpenTelemetry metrics instrument with attributes costs about a microsecond.
+// Prometheus metrics of the sidecar, rendered in the text exposition format
+// (common/prometheus.ts). Hand-rolled on purpose: a decision increments two
+// numbers in a Map, where an OpenTelemetry metrics instrument with attributes
+// costs about a microsecond.
+import { histogramSamples, renderExposition, single, type MetricFamily, type Sample } from '../../common/prometheus.js';
+import { AUTHZ_LIMITS, GRPC_STATUS_NAMES, type AuthzServerStats } from './authz/server-api.js';
 import { conditionBudgetExceeded, type BudgetExceededCounter } from '../../policy/src/cel-budget.js';
 
 const LATENCY_BUCKETS_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
 /** Distinct (decision, policy, rule) series kept; beyond it, series fold into rule="other". */
 const MAX_DECISION_SERIES = 2048;
+
+/** The gRPC errors the Check server answers with: always exposed, so that an alert can name them; others once they occur. */
+const GRPC_ERROR_CODES: readonly number[] = [4, 8, 12, 13];
+const HTTP_ERROR_STATUSES: readonly string[] = ['405', '415', '431'];
+
+export interface MetricsExtra {
+  readonly ready: boolean;
+  readonly snapshotVersion: string;
+  readonly spansExported: number;
+  readonly spansDropped: number;
+  /** The Check server's counters; absent before it listens. */
+  readonly authz?: AuthzServerStats;
+}
 
 interface DecisionSeries { readonly decision: string; readonly policy: string; readonly rule: string; count: number }
 
@@ -61,41 +77,63 @@ export class SidecarMetrics {
     return s;
   }
 
-  render(extra: { readonly ready: boolean; readonly snapshotVersion: string; readonly spansExported: number; readonly spansDropped: number }): string {
-    const lines: string[] = [];
-    lines.push('# HELP agentwarden_decisions_total Decisions by outcome, policy and rule.', '# TYPE agentwarden_decisions_total counter');
+  render(extra: MetricsExtra): string {
+    const decisions: Sample[] = [];
     for (const rules of this.decisions.values()) {
       for (const pair of rules.values()) {
-        for (const s of pair) {
-          if (s !== undefined) lines.push(`agentwarden_decisions_total{decision="${s.decision}",policy="${esc(s.policy)}",rule="${esc(s.rule)}"} ${s.count}`);
-        }
+        for (const d of pair) if (d !== undefined) decisions.push({ labels: { decision: d.decision, policy: d.policy, rule: d.rule }, value: d.count });
       }
     }
-    lines.push('# HELP agentwarden_check_duration_seconds Time from receiving a CheckRequest to answering it.', '# TYPE agentwarden_check_duration_seconds histogram');
-    let cumulative = 0;
-    LATENCY_BUCKETS_SECONDS.forEach((le, i) => {
-      cumulative += this.buckets[i] ?? 0;
-      lines.push(`agentwarden_check_duration_seconds_bucket{le="${le}"} ${cumulative}`);
-    });
-    lines.push(`agentwarden_check_duration_seconds_bucket{le="+Inf"} ${this.latencyCount}`);
-    lines.push(`agentwarden_check_duration_seconds_sum ${this.latencySum}`, `agentwarden_check_duration_seconds_count ${this.latencyCount}`);
-    lines.push('# HELP agentwarden_spans_exported_total Audit spans exported.', '# TYPE agentwarden_spans_exported_total counter', `agentwarden_spans_exported_total ${extra.spansExported}`);
-    lines.push('# HELP agentwarden_spans_dropped_total Audit spans dropped (queue full or export failed).', '# TYPE agentwarden_spans_dropped_total counter', `agentwarden_spans_dropped_total ${extra.spansDropped}`);
-    lines.push('# HELP agentwarden_policy_reload_errors_total Policy reloads that failed; the last good snapshot stayed in force.', '# TYPE agentwarden_policy_reload_errors_total counter', `agentwarden_policy_reload_errors_total ${this.reloadErrors}`);
-    lines.push('# HELP agentwarden_malformed_requests_total CheckRequests that could not be decoded (denied).', '# TYPE agentwarden_malformed_requests_total counter', `agentwarden_malformed_requests_total ${this.malformedRequests}`);
-    lines.push('# HELP agentwarden_condition_budget_exceeded_total CEL conditions stopped by their cost budget (the condition failed: Allow rules did not match, Deny rules did).', '# TYPE agentwarden_condition_budget_exceeded_total counter');
-    for (const s of this.conditionBudget.entries()) lines.push(`agentwarden_condition_budget_exceeded_total{policy="${esc(s.policy)}",rule="${esc(s.rule)}"} ${s.count}`);
-    lines.push('# HELP agentwarden_snapshot_info The snapshot in force.', '# TYPE agentwarden_snapshot_info gauge', `agentwarden_snapshot_info{version="${esc(extra.snapshotVersion)}"} 1`);
+    const families: MetricFamily[] = [
+      { name: 'agentwarden_decisions_total', type: 'counter', help: 'Decisions by outcome, policy and rule.', samples: decisions },
+      {
+        name: 'agentwarden_check_duration_seconds', type: 'histogram', help: 'Time from receiving a CheckRequest to answering it.',
+        samples: histogramSamples(LATENCY_BUCKETS_SECONDS, this.buckets, this.latencySum, this.latencyCount),
+      },
+      single('agentwarden_spans_exported_total', 'counter', 'Audit spans exported.', extra.spansExported),
+      single('agentwarden_spans_dropped_total', 'counter', 'Audit spans dropped (queue full or export failed).', extra.spansDropped),
+      single('agentwarden_policy_reload_errors_total', 'counter', 'Policy loads that failed or were refused; the last good snapshot stayed in force.', this.reloadErrors),
+      single('agentwarden_malformed_requests_total', 'counter', 'CheckRequests that could not be decoded (denied).', this.malformedRequests),
+      {
+        name: 'agentwarden_condition_budget_exceeded_total', type: 'counter',
+        help: 'CEL conditions stopped by their cost budget (the condition failed: Allow rules did not match, Deny rules did).',
+        samples: [...this.conditionBudget.entries()].map((b) => ({ labels: { policy: b.policy, rule: b.rule }, value: b.count })),
+      },
+      { name: 'agentwarden_snapshot_info', type: 'gauge', help: 'The snapshot in force.', samples: [{ labels: { version: extra.snapshotVersion }, value: 1 }] },
+      ...(extra.authz === undefined ? [] : authzFamilies(extra.authz)),
+    ];
     if (this.controllerState !== undefined) {
       const state = this.controllerState();
-      lines.push('# HELP agentwarden_controller_sync 1 for the state the controller stream is in.', '# TYPE agentwarden_controller_sync gauge');
-      for (const s of ['connecting', 'synced', 'disconnected']) lines.push(`agentwarden_controller_sync{state="${s}"} ${s === state ? 1 : 0}`);
+      families.push({
+        name: 'agentwarden_controller_sync', type: 'gauge', help: '1 for the state the controller stream is in.',
+        samples: ['connecting', 'synced', 'disconnected'].map((s) => ({ labels: { state: s }, value: s === state ? 1 : 0 })),
+      });
     }
-    lines.push('# HELP agentwarden_ready 1 once a snapshot is loaded.', '# TYPE agentwarden_ready gauge', `agentwarden_ready ${extra.ready ? 1 : 0}`);
-    return `${lines.join('\n')}\n`;
+    families.push(single('agentwarden_ready', 'gauge', '1 once a snapshot is loaded.', extra.ready ? 1 : 0));
+    return renderExposition(families);
   }
 }
 
-function esc(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+/** The Check server's counters: what it refused, by limit and by status, and the buffer it holds. */
+function authzFamilies(stats: AuthzServerStats): MetricFamily[] {
+  return [
+    single('agentwarden_check_calls_total', 'counter', 'Check calls that reached the decision (the others are counted below).', stats.checks),
+    single('agentwarden_check_compressed_calls_total', 'counter', 'Of those, calls whose message came compressed.', stats.compressed),
+    {
+      name: 'agentwarden_check_limit_refusals_total', type: 'counter', help: 'Check calls, streams or requests refused because a limit of the Check server was reached, by limit.',
+      samples: AUTHZ_LIMITS.map((limit) => ({ labels: { limit }, value: stats.limitsHit[limit] })),
+    },
+    {
+      name: 'agentwarden_check_grpc_errors_total', type: 'counter', help: 'Check calls answered with a gRPC error status instead of a decision, by code.',
+      samples: stats.grpcErrors.flatMap((value, code) => (GRPC_ERROR_CODES.includes(code) || value > 0 ? [{ labels: { code: GRPC_STATUS_NAMES[code] ?? String(code) }, value }] : [])),
+    },
+    {
+      name: 'agentwarden_check_http_errors_total', type: 'counter', help: 'Requests to the Check server refused at the HTTP level, by status.',
+      samples: HTTP_ERROR_STATUSES.map((status) => ({ labels: { status }, value: stats.httpErrors[status] ?? 0 })),
+    },
+    single('agentwarden_check_connection_errors_total', 'counter', 'HTTP/2 connections to the Check server ended with an error (GOAWAY).', stats.connectionErrors),
+    single('agentwarden_check_buffered_bytes', 'gauge', 'Bytes of request messages held while they arrive or inflate, across connections.', stats.bufferedBytes),
+    single('agentwarden_check_buffer_limit_bytes', 'gauge', 'The most those may be; a call that would pass it is refused (limit="buffer").', stats.bufferLimitBytes),
+  ];
 }
+

@@ -87,3 +87,22 @@ describe('the admin server', () => {
     }
   });
 });
+
+describe('the Check server\'s limits in /metrics', () => {
+  afterAll(stopSidecars);
+
+  it('reports refusals by limit, gRPC errors by code, the bytes buffered and the buffer\'s limit', async () => {
+    // maxRequestBytes 1 KiB: the hard cap (and the shared buffer) is 4 KiB.
+    const sidecar = await startTestSidecar({ policies: { 'support.yaml': SUPPORT }, config: { maxRequestBytes: 1024 } });
+    await expect(sidecar.client.checkBytes(new Uint8Array(4097))).rejects.toMatchObject({ code: 8 });
+    await sidecar.checkShort({ url: 'https://api.zendesk.com/api/v2/tickets/1' });
+    const { text } = await sidecar.admin('/metrics');
+    expect(text).toContain('# TYPE agentwarden_check_limit_refusals_total counter');
+    expect(text).toMatch(/^agentwarden_check_limit_refusals_total\{limit="message-size"\} 1$/m);
+    expect(text).toMatch(/^agentwarden_check_limit_refusals_total\{limit="buffer"\} 0$/m);
+    expect(text).toMatch(/^agentwarden_check_grpc_errors_total\{code="RESOURCE_EXHAUSTED"\} 1$/m);
+    expect(text).toMatch(/^agentwarden_check_calls_total 1$/m);
+    expect(text).toMatch(/^agentwarden_check_buffered_bytes 0$/m);
+    expect(text).toMatch(/^agentwarden_check_buffer_limit_bytes 4096$/m);
+  });
+});

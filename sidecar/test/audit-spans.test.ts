@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { HeaderMapSchema } from '../../proto/gen/envoy/config/core/v3/base_pb.js';
 import type { CheckRequest } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
-import type { OtlpProtocol } from '../src/config.js';
+import type { OtlpProtocol } from '../src/telemetry/protocol.js';
 import { agentPolicy, denied, eventually, okHeaders, startTestSidecar, stopSidecars, type TestSidecar } from './helpers.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
 

@@ -7,6 +7,8 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { HeaderMapSchema } from '../../proto/gen/envoy/config/core/v3/base_pb.js';
 import { CheckRequestSchema, type CheckRequest, type CheckResponse } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
 import { checkRequestFrom } from '../../cli/src/request-shorthand.js';
+import { MAX_PARSED_BODY_BYTES } from '../../policy/src/body.js';
+import { MAX_JSON_DEPTH } from '../../policy/src/json-one-reading.js';
 import { agentPolicy, checkRequest, denied, okHeaders, startTestSidecar, stopSidecars, type TestSidecar } from './helpers.js';
 
 // The only thing ever allowed is GET https://api.example.com/ok. The Deny rule
@@ -39,6 +41,25 @@ function expectDeny(response: CheckResponse): void {
   expect(d.httpStatus).toBe(403);
   expect(d.grpcCode).toBe(7);
 }
+
+/**
+ * A deny by `rule` whose reason is `reason` exactly (a string) or matches it:
+ * a 403 with a JSON body, or for an MCP call that was read, a JSON-RPC error
+ * (HTTP 200) whose message is "denied by agentwarden: " and the reason.
+ */
+function expectDeniedBy(response: CheckResponse, rule: string, reason: string | RegExp): void {
+  const d = denied(response);
+  expect(d.grpcCode).toBe(7);
+  const error = d.body['error'];
+  const rpc = error !== null && typeof error === 'object' ? error as { message?: unknown; data?: { rule?: unknown } } : undefined;
+  expect(d.httpStatus).toBe(rpc === undefined ? 403 : 200);
+  expect(rpc === undefined ? d.body['rule'] : rpc.data?.rule).toBe(rule);
+  const said = rpc === undefined ? d.body['reason'] : String(rpc.message).replace(/^denied by agentwarden: /, '');
+  if (typeof reason === 'string') expect(said).toBe(reason);
+  else expect(said).toMatch(reason);
+}
+
+const MCP_GUARD = 'denied by rule "mcp-guard" of policy "fuzz"';
 
 async function expectStillServing(): Promise<void> {
   expect(okHeaders(await sidecar.checkShort(KNOWN_GOOD)).get('x-agentwarden-decision')).toBe('allow');
@@ -186,39 +207,49 @@ describe('the ext_authz server under malformed CheckRequests', () => {
     await expectStillServing();
   });
 
-  it('denies a 10 MB body, as a string and as raw_body', async () => {
+  it('leaves a 10 MB body unparsed (body size limit): the MCP Deny rule fails closed and names the limit, as a string and as raw_body', async () => {
     const big = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"dangerous","arguments":{"x":"${'x'.repeat(10 * 1024 * 1024)}"}}}`;
-    expectDeny(await sidecar.checkShort({ method: 'POST', url: MCP_URL, body: big }));
-    expectDeny(await sidecar.checkShort({ method: 'POST', url: MCP_URL }, (r) => {
+    const limit = `${MCP_GUARD}; body larger than ${MAX_PARSED_BODY_BYTES} bytes`;
+    expectDeniedBy(await sidecar.checkShort({ method: 'POST', url: MCP_URL, body: big }), 'mcp-guard', limit);
+    expectDeniedBy(await sidecar.checkShort({ method: 'POST', url: MCP_URL }, (r) => {
       r.attributes!.request!.http!.rawBody = new TextEncoder().encode(big);
-    }));
+    }), 'mcp-guard', limit);
     await expectStillServing();
   });
 
-  it('denies a request with 5,000 headers, as headers and as header_map', async () => {
+  it('decides a request with 5,000 headers on all of them, as headers and as header_map', async () => {
     const many: Record<string, string> = {};
     for (let i = 0; i < 5000; i++) many[`x-h-${i}`] = `v${i}`;
-    expectDeny(await sidecar.checkShort({ url: 'https://api.example.com/other', headers: many }));
-    expectDeny(await sidecar.checkShort({ url: 'https://api.example.com/other', headers: many }, (r: CheckRequest) => {
+    const asHeaderMap = (r: CheckRequest): void => {
       const http = r.attributes!.request!.http!;
       http.headerMap = create(HeaderMapSchema, { headers: Object.entries(http.headers).map(([key, value]) => ({ key, rawValue: new TextEncoder().encode(value) })) });
       http.headers = {};
-    }));
+    };
+    const call = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"dangerous","arguments":{"x":1}}}`;
+    for (const edit of [undefined, asHeaderMap]) {
+      // The headers change nothing for rules that do not read them.
+      expect(okHeaders(await sidecar.checkShort({ url: 'https://api.example.com/ok', headers: many }, edit)).get('x-agentwarden-decision')).toBe('allow');
+      expectDeniedBy(await sidecar.checkShort({ url: 'https://api.example.com/other', headers: many }, edit), 'default-deny', 'no rule allows GET api.example.com/other');
+      // The 5,001st header decides the condition: read, not dropped (a dropped one would fail the condition, and say so).
+      expectDeniedBy(await sidecar.checkShort({ method: 'POST', url: MCP_URL, headers: { ...many, 'x-a': 'b' }, body: call }, edit), 'mcp-guard', MCP_GUARD);
+      expectDeniedBy(await sidecar.checkShort({ method: 'POST', url: MCP_URL, headers: { ...many, 'x-a': 'c' }, body: call }, edit), 'default-deny', /^no rule allows POST mcp\.example\.com\/mcp/);
+    }
     await expectStillServing();
   });
 
-  it('denies an MCP call whose arguments are JSON nested 100,000 levels deep', async () => {
+  it('stops reading JSON nested 100,000 levels deep at the depth limit: the MCP Deny rule fails closed and names the limit', async () => {
     const depth = 100_000;
     const deepObject = `${'{"x":'.repeat(depth)}1${'}'.repeat(depth)}`;
     const deepArray = `${'['.repeat(depth)}${']'.repeat(depth)}`;
     for (const deep of [deepObject, deepArray]) {
       const body = `{"jsonrpc":"2.0","id":"deep","method":"tools/call","params":{"name":"dangerous","arguments":{"x":${deep}}}}`;
-      expectDeny(await sidecar.checkShort({ method: 'POST', url: MCP_URL, headers: { 'x-a': 'b' }, body }));
-      expectDeny(await sidecar.checkShort({ method: 'POST', url: MCP_URL, headers: { 'x-a': 'b' }, body }, (r) => {
+      const limit = `${MCP_GUARD}; body nests deeper than ${MAX_JSON_DEPTH} levels`;
+      expectDeniedBy(await sidecar.checkShort({ method: 'POST', url: MCP_URL, headers: { 'x-a': 'b' }, body }), 'mcp-guard', limit);
+      expectDeniedBy(await sidecar.checkShort({ method: 'POST', url: MCP_URL, headers: { 'x-a': 'b' }, body }, (r) => {
         const http = r.attributes!.request!.http!;
         http.rawBody = new TextEncoder().encode(http.body);
         http.body = '';
-      }));
+      }), 'mcp-guard', limit);
     }
     await expectStillServing();
   });

@@ -53,6 +53,10 @@ export interface SidecarOptions {
   readonly secrets?: Readonly<Record<string, string>>;
   /** ext_authz listen address; "unix" picks a socket in the temporary folder. Default 127.0.0.1:0. */
   readonly listen?: string;
+  /** --allow-tcp-credentials, so that credential tests can use a TCP client. Default true. */
+  readonly allowTcpCredentials?: boolean;
+  /** --debug-snapshot. Default true. */
+  readonly debugSnapshot?: boolean;
   /** Environment given to readSidecarConfig (OTEL_*); export is off unless it says otherwise. */
   readonly env?: Readonly<Record<string, string>>;
   /** Set in process.env while the sidecar creates its OTLP exporter (the exporters read it themselves). */
@@ -103,7 +107,11 @@ export async function startTestSidecar(options: SidecarOptions): Promise<TestSid
   }
   const listen = options.listen === 'unix' ? `unix:${join(dir, 'authz.sock')}` : (options.listen ?? '127.0.0.1:0');
   const parsed = readSidecarConfig(
-    ['--listen', listen, '--admin-listen', '127.0.0.1:0', '--policy', policyDir, '--pod', podFile, '--secrets-dir', secretsDir],
+    [
+      '--listen', listen, '--admin-listen', '127.0.0.1:0', '--policy', policyDir, '--pod', podFile, '--secrets-dir', secretsDir,
+      ...(options.allowTcpCredentials === false ? [] : ['--allow-tcp-credentials']),
+      ...(options.debugSnapshot === false ? [] : ['--debug-snapshot']),
+    ],
     { OTEL_TRACES_EXPORTER: 'none', ...options.env, ...options.exporterEnv },
   );
   const config: SidecarConfig = { ...parsed, ...options.config };

@@ -21,7 +21,7 @@ import { checkRequestFrom } from '../../cli/src/request-shorthand.js';
 import type { CheckHandler } from '../src/authz/handler.js';
 import { startAuthzServer, type AuthzServer, type AuthzServerImpl } from '../src/authz/server.js';
 import {
-  CHECK_PATH, GrpcStatus, PREALLOCATE_MAX, grpcContentSubtype, parseGrpcTimeout, percentEncode, startHttp2AuthzServer, type Http2AuthzServer,
+  CHECK_PATH, GrpcStatus, PREALLOCATE_MAX, grpcContentSubtype, parseGrpcTimeout, percentEncode, startHttp2AuthzServer,
 } from '../src/authz/http2-server.js';
 import { agentPolicy, denied, eventually, okHeaders, outcome, startTestSidecar, stopSidecars, type TestSidecar } from './helpers.js';
 
@@ -450,7 +450,7 @@ describe.each(TRANSPORTS)('grpc-js clients and the real handler on the http2 ser
 });
 
 describe('the http2 server directly', () => {
-  let server: Http2AuthzServer;
+  let server: AuthzServer;
   const received: Uint8Array[] = [];
   beforeAll(async () => {
     server = await startHttp2AuthzServer('127.0.0.1:0', stubHandler(received), MAX);
@@ -496,26 +496,73 @@ describe('the http2 server directly', () => {
         first.on('close', () => resolve({ status, body: Buffer.concat(data) }));
       });
       first.write(big.subarray(0, big.length - 1000));
-      await eventually('the first message to be held in part', () => (server.bufferedBytes() >= big.length - 1005 ? true : undefined));
+      await eventually('the first message to be held in part', () => (server.stats().bufferedBytes >= big.length - 1005 ? true : undefined));
 
+      const refusedBefore = server.stats().limitsHit.buffer;
       const second = await rawCall(session, { chunks: [big.subarray(0, 64 * 1024)], end: false });
       expect([second.grpcStatus, second.grpcMessage]).toEqual([RESOURCE_EXHAUSTED, `request messages being received exceed the sidecar's buffer of ${HARD_CAP} bytes`]);
       expect(second.closedByServer).toBe(true);
+      expect(server.stats().limitsHit.buffer - refusedBefore).toBe(1);
 
       first.end(big.subarray(big.length - 1000));
       const answer = await firstAnswer;
       expect(answer.status).toBe('0');
       expect(decision(answer.body.subarray(5))).toBe('deny'); // over MAX: denied in-band
-      expect(server.bufferedBytes()).toBe(0);
+      expect(server.stats().bufferedBytes).toBe(0);
 
       // A call reset by its client mid-message gives its share back.
       const third = session.request({ ':method': 'POST', ':path': CHECK_PATH, 'content-type': 'application/grpc' });
       third.on('error', () => { /* expected */ });
       third.write(big.subarray(0, 200 * 1024));
-      await eventually('the third message to be held in part', () => (server.bufferedBytes() > 0 ? true : undefined));
+      await eventually('the third message to be held in part', () => (server.stats().bufferedBytes > 0 ? true : undefined));
       third.close(http2.constants.NGHTTP2_CANCEL);
-      await eventually('the reset call to give its buffer back', () => (server.bufferedBytes() === 0 ? true : undefined));
+      await eventually('the reset call to give its buffer back', () => (server.stats().bufferedBytes === 0 ? true : undefined));
       expect(decision((await rawCall(session, { chunks: [frame(ALLOWED)] })).message)).toBe('allow');
+    } finally {
+      session.close();
+    }
+  });
+
+  it('holds inflated messages against the same buffer: a compressed call that inflates past what is left is refused, not answered', async () => {
+    const session = connect(server.address);
+    try {
+      const big = frame(largeRequest(Math.floor(HARD_CAP * 0.6)));
+      const first = session.request({ ':method': 'POST', ':path': CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+      first.on('error', () => { /* reset below */ });
+      first.write(big.subarray(0, big.length - 1000));
+      await eventually('the first message to be held in part', () => (server.stats().bufferedBytes >= big.length - 1005 ? true : undefined));
+
+      // A few KiB on the wire, 60% of the hard cap once inflated: under the hard cap, over what the buffer has left.
+      const bomb = frame(gzipped(largeRequest(Math.floor(HARD_CAP * 0.6))), { flag: 1 });
+      const refusedBefore = server.stats().limitsHit.buffer;
+      const answer = await rawCall(session, { headers: { 'grpc-encoding': 'gzip' }, chunks: [bomb] });
+      expect([answer.grpcStatus, answer.grpcMessage]).toEqual([RESOURCE_EXHAUSTED, `request messages being received exceed the sidecar's buffer of ${HARD_CAP} bytes`]);
+      expect(server.stats().limitsHit.buffer - refusedBefore).toBe(1);
+
+      first.close(http2.constants.NGHTTP2_CANCEL);
+      await eventually('the buffer to be given back', () => (server.stats().bufferedBytes === 0 ? true : undefined));
+      // With the buffer free the same message is inflated, decided (over MAX: denied in-band) and its bytes given back.
+      const again = await rawCall(session, { headers: { 'grpc-encoding': 'gzip' }, chunks: [bomb] });
+      expect([again.grpcStatus, decision(again.message)]).toEqual([0, 'deny']);
+      expect(server.stats().bufferedBytes).toBe(0);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('counts each refusal by the limit that refused it and by gRPC status', async () => {
+    const session = connect(server.address);
+    try {
+      const before = server.stats();
+      const tooLong = await rawCall(session, { chunks: [frame(Buffer.alloc(0), { length: HARD_CAP + 1 })], end: false });
+      expect(tooLong.grpcStatus).toBe(RESOURCE_EXHAUSTED);
+      const bomb = await rawCall(session, { headers: { 'grpc-encoding': 'gzip' }, chunks: [frame(gzipped(Buffer.alloc(HARD_CAP + 1)), { flag: 1 })] });
+      expect(bomb.grpcStatus).toBe(RESOURCE_EXHAUSTED);
+      const after = server.stats();
+      expect(after.limitsHit['message-size'] - before.limitsHit['message-size']).toBe(1);
+      expect(after.limitsHit['inflated-size'] - before.limitsHit['inflated-size']).toBe(1);
+      expect((after.grpcErrors[RESOURCE_EXHAUSTED] ?? 0) - (before.grpcErrors[RESOURCE_EXHAUSTED] ?? 0)).toBe(2);
+      expect(after.bufferLimitBytes).toBe(HARD_CAP);
     } finally {
       session.close();
     }
@@ -524,9 +571,9 @@ describe('the http2 server directly', () => {
   it('gets compressed messages from a grpc-js client with grpc.default_compression_algorithm gzip', async () => {
     const client = new grpc.Client(server.address, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': grpc.compressionAlgorithms.gzip });
     try {
-      const before = server.stats.compressed;
+      const before = server.stats().compressed;
       for (let i = 0; i < 3; i++) expect(decision(toBinary(CheckResponseSchema, (await grpcJsCall(client, CHECK_PATH, ALLOWED)).response!))).toBe('allow');
-      expect(server.stats.compressed - before).toBe(3);
+      expect(server.stats().compressed - before).toBe(3);
       expect(Buffer.from(received.at(-1)!)).toEqual(Buffer.from(ALLOWED));
     } finally {
       client.close();
@@ -538,11 +585,11 @@ describe('the http2 server directly', () => {
     // client fails the call itself. Expired deadlines are in the raw cases.)
     const client = new grpc.Client(server.address, grpc.credentials.createInsecure());
     try {
-      const before = server.stats.grpcErrors;
+      const before = grpcErrorCount(server);
       for (const ms of [50, 1000, 60_000, 3_600_000, 100 * 86_400_000]) {
         expect((await grpcJsCall(client, CHECK_PATH, ALLOWED, ms)).code).toBe(grpc.status.OK);
       }
-      expect(server.stats.grpcErrors - before).toBe(0);
+      expect(grpcErrorCount(server) - before).toBe(0);
     } finally {
       client.close();
     }
@@ -553,7 +600,7 @@ describe('the http2 server directly', () => {
     try {
       const file = join(dir, 'frame.bin');
       writeFileSync(file, frame(ALLOWED));
-      const before = server.stats.checks;
+      const before = server.stats().checks;
       const out = await new Promise<string | undefined>((resolve, reject) => {
         execFile('h2load', ['-n', '2000', '-c4', '-m16', '-t1', '-d', file, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://${server.address}${CHECK_PATH}`],
           { timeout: 60_000 }, (err, stdout) => {
@@ -567,7 +614,7 @@ describe('the http2 server directly', () => {
         return;
       }
       expect(out).toMatch(/requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored/);
-      expect(server.stats.checks - before).toBe(2000);
+      expect(server.stats().checks - before).toBe(2000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -623,3 +670,7 @@ describe('gRPC wire details', () => {
     }
   });
 });
+
+function grpcErrorCount(server: AuthzServer): number {
+  return server.stats().grpcErrors.reduce((a, b) => a + b, 0);
+}

@@ -31,7 +31,7 @@ async function sidecarEnvironment(env: Readonly<Record<string, string>>): Promis
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'MALLOC_ARENA_MAX' && k !== 'NODE_OPTIONS'));
   const child = spawn(LAUNCHER, [
     'sidecar', '--policy', join(BENCH, 'policy.yaml'), '--pod', join(BENCH, 'pod.yaml'),
-    '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0',
+    '--listen', '127.0.0.1:0', '--allow-tcp-credentials', '--admin-listen', '127.0.0.1:0',
   ], { env: { ...inherited, OTEL_TRACES_EXPORTER: 'none', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
   await new Promise<void>((resolve, reject) => {

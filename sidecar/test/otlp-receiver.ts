@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import type { OtlpProtocol } from '../src/config.js';
+import type { OtlpProtocol } from '../src/telemetry/protocol.js';
 import { decodeTraceRequest, ExportTraceServiceResponse, TRACE_EXPORT_PATH } from './otlp-protos.js';
 
 export interface OtlpAttribute {

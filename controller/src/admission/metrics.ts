@@ -1,4 +1,5 @@
 // Counts of admission reviews per webhook and outcome, for /metrics.
+import { renderLines } from '../../../common/prometheus.js';
 
 export type ReviewOutcome = 'allowed' | 'patched' | 'denied' | 'malformed' | 'error';
 
@@ -14,13 +15,12 @@ export class WebhookMetrics {
     return this.counts.get(`${webhook}\u0000${outcome}`) ?? 0;
   }
 
-  /** Prometheus text lines (HELP, TYPE and samples) for agentwarden_admission_reviews_total. */
+  /** Prometheus text lines (HELP, TYPE and samples) for agentwarden_admission_reviews_total (common/prometheus.ts). */
   render(): string[] {
-    const lines = ['# HELP agentwarden_admission_reviews_total Admission reviews answered, by webhook and outcome.', '# TYPE agentwarden_admission_reviews_total counter'];
-    for (const [key, n] of [...this.counts.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const samples = [...this.counts.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => {
       const [webhook, outcome] = key.split('\u0000');
-      lines.push(`agentwarden_admission_reviews_total{webhook="${webhook ?? ''}",outcome="${outcome ?? ''}"} ${n}`);
-    }
-    return lines;
+      return { labels: { webhook: webhook ?? '', outcome: outcome ?? '' }, value };
+    });
+    return renderLines([{ name: 'agentwarden_admission_reviews_total', type: 'counter', help: 'Admission reviews answered, by webhook and outcome.', samples }]);
   }
 }

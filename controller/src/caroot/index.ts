@@ -1,7 +1,7 @@
 // The CA root publisher wired to the controller's caches: a namespaces informer
 // of its own (reusing Informer) and the controller's pods informer.
 import type { Watch } from '@kubernetes/client-node';
-import type { CaRootConfig } from '../config.js';
+import type { CaRootConfig } from './options.js';
 import type { CaRootApi } from '../kube/ca-root-api.js';
 import { Informer, type InformerOptions } from '../kube/informer.js';
 import { slimNamespace, type SlimNamespace, type SlimPod } from '../kube/objects.js';

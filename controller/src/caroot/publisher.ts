@@ -7,6 +7,7 @@
 // repairs ConfigMaps edited or deleted behind the controller's back.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { renderLines, single } from '../../../common/prometheus.js';
 import type { CaRootApi } from '../kube/ca-root-api.js';
 import { FilePoller } from '../files/poll.js';
 import { Debouncer } from '../reconcile/debounce.js';
@@ -122,19 +123,24 @@ export class CaRootPublisher {
     return { loaded: this.pem !== undefined, targets: this.targetCount, upToDate, foreign: this.foreign.size, ...this.counts };
   }
 
-  /** Prometheus lines. */
+  /** Prometheus lines (common/prometheus.ts). */
   renderMetrics(): string[] {
     const s = this.stats();
-    return [
-      '# HELP agentwarden_ca_root_loaded 1 when a valid CA was read from --ca-root-file.', '# TYPE agentwarden_ca_root_loaded gauge', `agentwarden_ca_root_loaded ${s.loaded ? 1 : 0}`,
-      '# TYPE agentwarden_ca_root_file_loads_total counter', `agentwarden_ca_root_file_loads_total ${s.caLoads}`,
-      '# HELP agentwarden_ca_root_file_load_failures_total CA file contents refused (unreadable, partial, not certificates).', '# TYPE agentwarden_ca_root_file_load_failures_total counter', `agentwarden_ca_root_file_load_failures_total ${s.caLoadFailures}`,
-      '# HELP agentwarden_ca_root_namespaces Namespaces that need the CA ConfigMap, and those confirmed to hold the current CA.', '# TYPE agentwarden_ca_root_namespaces gauge',
-      `agentwarden_ca_root_namespaces{state="target"} ${s.targets}`, `agentwarden_ca_root_namespaces{state="up_to_date"} ${s.upToDate}`, `agentwarden_ca_root_namespaces{state="foreign"} ${s.foreign}`,
-      '# TYPE agentwarden_ca_root_writes_total counter', `agentwarden_ca_root_writes_total{op="create"} ${s.creates}`, `agentwarden_ca_root_writes_total{op="update"} ${s.updates}`,
-      '# TYPE agentwarden_ca_root_write_failures_total counter', `agentwarden_ca_root_write_failures_total ${s.writeFailures}`,
-      '# HELP agentwarden_ca_root_deferred_total Namespaces left to a later pass by the per-pass limit.', '# TYPE agentwarden_ca_root_deferred_total counter', `agentwarden_ca_root_deferred_total ${s.deferred}`,
-    ];
+    return renderLines([
+      single('agentwarden_ca_root_loaded', 'gauge', '1 when a valid CA was read from --ca-root-file.', s.loaded ? 1 : 0),
+      single('agentwarden_ca_root_file_loads_total', 'counter', 'CA file contents taken (the first one and each change).', s.caLoads),
+      single('agentwarden_ca_root_file_load_failures_total', 'counter', 'CA file contents refused (unreadable, partial, not certificates).', s.caLoadFailures),
+      {
+        name: 'agentwarden_ca_root_namespaces', type: 'gauge', help: 'Namespaces that need the CA ConfigMap, and those confirmed to hold the current CA.',
+        samples: [{ labels: { state: 'target' }, value: s.targets }, { labels: { state: 'up_to_date' }, value: s.upToDate }, { labels: { state: 'foreign' }, value: s.foreign }],
+      },
+      {
+        name: 'agentwarden_ca_root_writes_total', type: 'counter', help: 'CA ConfigMaps written, by operation.',
+        samples: [{ labels: { op: 'create' }, value: s.creates }, { labels: { op: 'update' }, value: s.updates }],
+      },
+      single('agentwarden_ca_root_write_failures_total', 'counter', 'CA ConfigMap writes that failed (retried with backoff).', s.writeFailures),
+      single('agentwarden_ca_root_deferred_total', 'counter', 'Namespaces left to a later pass by the per-pass limit.', s.deferred),
+    ]);
   }
 
   /** Takes the file's CA when it is valid; false keeps the previous one and retries at the next check. */

@@ -1,7 +1,7 @@
 // Test helpers for the injector: golden cases (a Namespace and a Pod in one
 // YAML file), the options the Helm chart would feed, and an RFC 6902 applier
 // to check that patches turn the original pod into the injected one.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -21,8 +21,20 @@ export const OPTIONS: InjectOptions = parseInjectOptions({
   noProxy: ['.svc.cluster.local'],
 }, 'test options');
 
-/** golden/<case>.yaml inputs; each has golden/<case>.injected.yaml, and golden/<case>.bootstrap.json when injected. */
-export const CASES = ['plain', 'already-injected', 'proxy-env', 'tls-origination', 'proxy-env-tls-origination', 'pod-label', 'opted-out', 'not-enabled', 'host-network'] as const;
+/**
+ * golden/<case>.yaml inputs, found by listing the folder (as Istio's inject_test.go
+ * does): a new case is a new file. Each has golden/<case>.injected.yaml, and
+ * golden/<case>.bootstrap.json when injected; any other file there is stale.
+ */
+export const CASES: readonly string[] = readdirSync(GOLDEN_DIR)
+  .filter((f) => f.endsWith('.yaml') && !f.endsWith('.injected.yaml'))
+  .map((f) => f.slice(0, -'.yaml'.length))
+  .sort();
+
+/** The files of the golden folder that none of `produced` names: left from a renamed or removed case. */
+export function staleGoldenFiles(produced: ReadonlySet<string>): string[] {
+  return readdirSync(GOLDEN_DIR).filter((f) => !produced.has(f)).sort();
+}
 
 export interface GoldenCase {
   readonly name: string;

@@ -1,15 +1,17 @@
 // Golden tests of the injector, as Istio's injector keeps them: each
 // golden/<case>.yaml (a Namespace and a Pod) must inject into exactly
 // golden/<case>.injected.yaml, and, when injected, produce the Envoy bootstrap
-// golden/<case>.bootstrap.json. After an intended change, regenerate with:
+// golden/<case>.bootstrap.json. Cases are found by listing the folder, and a
+// file there that no case produces fails the run (stale). After an intended
+// change, regenerate (stale files are then removed) with:
 //   npx tsc -p . && UPDATE_GOLDEN=1 npm run test:unit -- dist/controller/test/inject/
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
   envoyBootstrap, injectPod, mutatePod, patchFor, readPodSettings, INJECTED_ANNOTATION, ENVOY_CONTAINER, SIDECAR_CONTAINER, INIT_CONTAINER,
 } from '../../src/inject/index.js';
-import { CASES, GOLDEN_DIR, OPTIONS, applyPatch, readCase, toYaml } from './helpers.js';
+import { CASES, GOLDEN_DIR, OPTIONS, applyPatch, readCase, staleGoldenFiles, toYaml } from './helpers.js';
 
 function golden(file: string, actual: string): void {
   const path = `${GOLDEN_DIR}${file}`;
@@ -20,9 +22,27 @@ function golden(file: string, actual: string): void {
   expect(actual).toBe(readFileSync(path, 'utf8'));
 }
 
+/** Every file the cases produce or read: the rest of the folder is stale. */
+const produced = new Set<string>();
+
+describe('the golden folder', () => {
+  it('holds the cases, found by listing it', () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(9);
+    expect(CASES).toEqual(expect.arrayContaining(['plain', 'already-injected', 'proxy-env', 'opted-out', 'not-enabled', 'host-network']));
+  });
+
+  it('holds no stale golden file: each is a case, its .injected.yaml, or the .bootstrap.json of an injected case', () => {
+    const stale = staleGoldenFiles(produced);
+    if (process.env['UPDATE_GOLDEN'] === '1') for (const f of stale) rmSync(`${GOLDEN_DIR}${f}`);
+    else expect(stale).toEqual([]);
+  });
+});
+
 describe.each(CASES)('golden case %s', (name) => {
   const c = readCase(name);
   const result = mutatePod(c.pod, c.namespaceLabels, OPTIONS);
+  produced.add(`${name}.yaml`).add(`${name}.injected.yaml`);
+  if (result.injected) produced.add(`${name}.bootstrap.json`);
 
   it(`mutates into golden/${name}.injected.yaml`, () => {
     const header = `# ${result.injected ? 'injected' : 'not injected'}: ${result.reason}\n`;

@@ -1,4 +1,5 @@
-// Admin HTTP (express): /healthz, /readyz, /metrics, /debug/snapshot.
+// Admin HTTP (express): /healthz, /readyz, /metrics, and /debug/snapshot when
+// --debug-snapshot asks for it (never in an injected pod).
 import type { Server } from 'node:http';
 import express from 'express';
 import { toJson } from '@bufbuild/protobuf';
@@ -6,11 +7,17 @@ import { SnapshotSchema } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js
 import type { PolicyState } from '../state.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { SpanCounters } from '../telemetry/tracing.js';
+import type { AuthzServerStats } from '../authz/server-api.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../../../common/prometheus.js';
 
 export interface AdminDeps {
   readonly state: PolicyState;
   readonly metrics: SidecarMetrics;
   readonly spans: SpanCounters;
+  /** The Check server's counters. */
+  readonly authz: () => AuthzServerStats;
+  /** Serve /debug/snapshot to loopback clients (--debug-snapshot); otherwise it is not found. */
+  readonly debugSnapshot: boolean;
   /** Why the last policy load failed, while the previous snapshot stays in force. */
   readonly lastError: () => string | undefined;
   /** Where snapshots come from and how that is going ("standalone", "controller …: synced"). */
@@ -37,13 +44,20 @@ export function adminApp(deps: AdminDeps): express.Express {
     res.type('text/plain').send(`ready: snapshot ${s.version}\nsource: ${deps.source()}${lastErrorLine(deps)}\n`);
   });
   app.get('/metrics', (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(deps.metrics.render({
+    res.type(PROMETHEUS_CONTENT_TYPE).send(deps.metrics.render({
       ready: deps.state.snapshot !== undefined,
       snapshotVersion: deps.state.snapshot?.version ?? '',
       spansExported: deps.spans.exported,
       spansDropped: deps.spans.dropped,
+      authz: deps.authz(),
     }));
   });
+  if (deps.debugSnapshot) serveSnapshot(app, deps.state);
+  return app;
+}
+
+/** /debug/snapshot: the snapshot in force without credential values, to loopback clients only. */
+function serveSnapshot(app: express.Express, state: PolicyState): void {
   app.get('/debug/snapshot', (req, res) => {
     // The admin port may listen on the pod IP (for the kubelet's probes); the snapshot is for local eyes only.
     const from = req.socket.remoteAddress ?? '';
@@ -51,7 +65,7 @@ export function adminApp(deps: AdminDeps): express.Express {
       res.status(403).json({ error: '/debug/snapshot is served to loopback clients only' });
       return;
     }
-    const s = deps.state.snapshot;
+    const s = state.snapshot;
     if (s === undefined) {
       res.status(404).json({ error: 'no policy snapshot loaded' });
       return;
@@ -60,7 +74,6 @@ export function adminApp(deps: AdminDeps): express.Express {
     const redacted = { ...s.snapshot, credentials: s.snapshot.credentials.map((c) => ({ ...c, value: new Uint8Array(0) })) };
     res.json(toJson(SnapshotSchema, redacted));
   });
-  return app;
 }
 
 function lastErrorLine(deps: AdminDeps): string {

@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { CheckHandler } from './handler.js';
 import { CHECK_PATH } from './http2-server.js';
-import type { AuthzServer } from './server.js';
+import { GRPC_STATUS_NAMES, type AuthzServer } from './server-api.js';
 
 const authorizationService: grpc.ServiceDefinition = {
   Check: {
@@ -24,8 +24,10 @@ export async function startGrpcJsAuthzServer(listen: string, handler: CheckHandl
     'grpc.max_receive_message_length': Math.min(4 * maxRequestBytes, 2 ** 31 - 1),
     'grpc.enable_channelz': 0,
   });
+  let checks = 0;
   server.addService(authorizationService, {
     Check: (call: grpc.ServerUnaryCall<Uint8Array, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>): void => {
+      checks++;
       callback(null, handler(call.request));
     },
   });
@@ -34,8 +36,15 @@ export async function startGrpcJsAuthzServer(listen: string, handler: CheckHandl
     server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err === null ? resolve(p) : reject(new Error(`ext_authz: cannot listen on ${listen}: ${err.message}`, { cause: err }))));
   });
   const address = listen.startsWith('unix:') ? listen : `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
+  const hardCap = Math.min(4 * maxRequestBytes, 2 ** 31 - 1);
   return {
     address,
+    // grpc-js answers its own errors and limits without telling the service: only checks are counted here.
+    stats: () => ({
+      checks, compressed: 0, grpcErrors: new Array<number>(GRPC_STATUS_NAMES.length).fill(0), httpErrors: {},
+      limitsHit: { 'message-size': 0, buffer: 0, 'inflated-size': 0, 'concurrent-streams': 0, 'header-list-size': 0 },
+      connectionErrors: 0, bufferedBytes: 0, bufferLimitBytes: hardCap,
+    }),
     close: () => new Promise<void>((resolve) => {
       server.tryShutdown(() => resolve());
     }),

@@ -53,7 +53,9 @@
 //   it is refused with RESOURCE_EXHAUSTED and reset the same way (see Budget).
 // - Compression (compression.md): a message with the compressed flag is
 //   inflated with node:zlib when grpc-encoding is gzip or deflate, its output
-//   bounded by the hard cap (beyond: RESOURCE_EXHAUSTED, as grpc-js); any other
+//   bounded by the hard cap (beyond: RESOURCE_EXHAUSTED, as grpc-js) and held
+//   against the same shared budget as messages being received (a call whose
+//   inflated bytes would pass it is refused the same way); any other
 //   encoding gets UNIMPLEMENTED with grpc-accept-encoding, the flag without an
 //   encoding (or "identity") gets INTERNAL, as grpc-go. Compressed bytes are
 //   never handed to the handler as if they were a CheckRequest: a compressing
@@ -92,9 +94,10 @@ import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { CheckHandler } from './handler.js';
 import { encodeCheckResponse } from './response-wire.js';
-import { H2Connection, H2Stream, type StreamOwner } from './h2/connection.js';
+import { H2Connection, H2Stream, newConnectionCounters, type StreamOwner } from './h2/connection.js';
 import { encodeHeaderBlock } from './h2/hpack.js';
 import type { RequestHeaders } from './h2/request-headers.js';
+import { GRPC_STATUS_NAMES, type AuthzLimit, type AuthzServer, type AuthzServerStats } from './server-api.js';
 
 export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 
@@ -119,24 +122,14 @@ export const PREALLOCATE_MAX = 256 * 1024;
 /** close(): in-flight calls get this long after GOAWAY before their connections are destroyed. */
 export const CLOSE_GRACE_MS = 5000;
 
-export interface Http2AuthzServerStats {
-  /** Calls that reached the handler. */
+/** The counters this server keeps itself (the connections keep theirs, h2/connection.ts). */
+interface Counters {
   checks: number;
-  /** Of those, how many came compressed. */
   compressed: number;
-  /** Calls answered with a gRPC error status (not counted in checks). */
-  grpcErrors: number;
-  /** Requests refused at the HTTP level (405, 415). */
-  httpErrors: number;
-}
-
-export interface Http2AuthzServer {
-  /** The bound address: "127.0.0.1:<port>" or "unix:/path". */
-  readonly address: string;
-  readonly stats: Http2AuthzServerStats;
-  /** Bytes of request messages being assembled from several reads now, across connections (at most the hard cap). */
-  bufferedBytes(): number;
-  close(): Promise<void>;
+  /** By gRPC status code. */
+  readonly grpcErrors: number[];
+  readonly httpErrors: Record<'405' | '415', number>;
+  readonly limitsHit: Record<'message-size' | 'buffer' | 'inflated-size', number>;
 }
 
 // Header blocks of every successful answer, HPACK-encoded once.
@@ -155,7 +148,7 @@ const FALLBACK_DENY = encodeCheckResponse({
 interface Limits {
   readonly handler: CheckHandler;
   readonly hardCap: number;
-  readonly stats: Http2AuthzServerStats;
+  readonly counters: Counters;
   readonly budget: Budget;
 }
 
@@ -166,7 +159,7 @@ interface Limits {
  * large message on each could otherwise make the sidecar hold calls × hard cap.
  * A call whose next bytes would pass the budget is refused (RESOURCE_EXHAUSTED);
  * the others go on. Messages that arrive in one read are not copied and not
- * counted.
+ * counted. Inflated messages are counted as their bytes come out of zlib.
  */
 interface Budget {
   held: number;
@@ -204,10 +197,14 @@ class CallStream extends H2Stream {
  * Messages up to 4 × `maxRequestBytes` reach the handler (which denies those
  * over `maxRequestBytes` in-band); larger ones are refused.
  */
-export async function startHttp2AuthzServer(listen: string, handler: CheckHandler, maxRequestBytes: number): Promise<Http2AuthzServer> {
-  const stats: Http2AuthzServerStats = { checks: 0, compressed: 0, grpcErrors: 0, httpErrors: 0 };
+export async function startHttp2AuthzServer(listen: string, handler: CheckHandler, maxRequestBytes: number): Promise<AuthzServer> {
+  const counters: Counters = {
+    checks: 0, compressed: 0, grpcErrors: new Array<number>(GRPC_STATUS_NAMES.length).fill(0),
+    httpErrors: { 405: 0, 415: 0 }, limitsHit: { 'message-size': 0, buffer: 0, 'inflated-size': 0 },
+  };
+  const connectionCounters = newConnectionCounters();
   const hardCap = Math.min(4 * maxRequestBytes, 2 ** 31 - 1);
-  const limits: Limits = { handler, hardCap, stats, budget: { held: 0, max: hardCap } };
+  const limits: Limits = { handler, hardCap, counters, budget: { held: 0, max: hardCap } };
   const connections = new Set<H2Connection<CallStream>>();
   const newStream = (connection: StreamOwner, id: number): CallStream => {
     const s = new CallStream(connection, id);
@@ -215,7 +212,7 @@ export async function startHttp2AuthzServer(listen: string, handler: CheckHandle
     return s;
   };
   const server = net.createServer({ noDelay: true }, (socket) => {
-    const connection = new H2Connection<CallStream>(socket, EVENTS, newStream, { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: MAX_HEADER_LIST_SIZE });
+    const connection = new H2Connection<CallStream>(socket, EVENTS, newStream, { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: MAX_HEADER_LIST_SIZE }, connectionCounters);
     connections.add(connection);
     socket.once('close', () => connections.delete(connection));
   });
@@ -224,8 +221,20 @@ export async function startHttp2AuthzServer(listen: string, handler: CheckHandle
   server.on('error', ignore);
   return {
     address,
-    stats,
-    bufferedBytes: () => limits.budget.held,
+    stats: (): AuthzServerStats => ({
+      checks: counters.checks,
+      compressed: counters.compressed,
+      grpcErrors: [...counters.grpcErrors],
+      httpErrors: { ...counters.httpErrors, 431: connectionCounters.headersTooLarge },
+      limitsHit: {
+        ...counters.limitsHit,
+        'concurrent-streams': connectionCounters.streamsRefused,
+        'header-list-size': connectionCounters.headersTooLarge,
+      } satisfies Record<AuthzLimit, number>,
+      connectionErrors: connectionCounters.connectionErrors,
+      bufferedBytes: limits.budget.held,
+      bufferLimitBytes: limits.budget.max,
+    }),
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       for (const c of connections) c.close();
@@ -353,6 +362,7 @@ function receive(call: CallStream, chunk: Buffer): void {
         return;
       }
       if (length > limits.hardCap) {
+        limits.counters.limitsHit['message-size']++;
         fail(call, GrpcStatus.RESOURCE_EXHAUSTED, `request message of ${length} bytes exceeds the limit of ${limits.hardCap}`);
         return;
       }
@@ -400,6 +410,7 @@ function receive(call: CallStream, chunk: Buffer): void {
 function reserve(call: CallStream, bytes: number): boolean {
   const budget = call.limits.budget;
   if (budget.held + bytes > budget.max) {
+    call.limits.counters.limitsHit.buffer++;
     fail(call, GrpcStatus.RESOURCE_EXHAUSTED, `request messages being received exceed the sidecar's buffer of ${budget.max} bytes`);
     return false;
   }
@@ -442,7 +453,12 @@ function endOfRequest(call: CallStream): void {
   inflate(call, message);
 }
 
-/** Compressed messages (rare: Envoy does not compress) are inflated off the event loop, bounded by the hard cap. */
+/**
+ * Compressed messages (rare: Envoy does not compress) are inflated off the
+ * event loop, bounded by the hard cap, and their inflated bytes are held
+ * against the shared budget as they come out (a zip bomb on many calls at once
+ * stops at the budget, not at calls × hard cap).
+ */
 function inflate(call: CallStream, message: Uint8Array): void {
   const limits = call.limits;
   const encoding = call.encoding;
@@ -454,30 +470,51 @@ function inflate(call: CallStream, message: Uint8Array): void {
     fail(call, GrpcStatus.UNIMPLEMENTED, `message compressed with unsupported encoding "${encoding.slice(0, 40)}"`, true);
     return;
   }
-  const done = (err: Error | null, out: Buffer): void => {
-    if (call.closed) return; // the client went away meanwhile
-    if (err !== null) {
-      const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-      fail(call, tooLarge ? GrpcStatus.RESOURCE_EXHAUSTED : GrpcStatus.INTERNAL,
-        tooLarge ? `request message inflates beyond the limit of ${limits.hardCap} bytes` : `cannot inflate the request message (${encoding})`);
+  const inflater = encoding === 'gzip' ? zlib.createGunzip() : zlib.createInflate();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  // Refused (a limit, a reset, a failure): zlib is stopped and the rest ignored.
+  const over = (): boolean => {
+    if (!call.refused && !call.closed) return false;
+    inflater.destroy();
+    return true;
+  };
+  inflater.on('data', (chunk: Buffer) => {
+    if (over()) return;
+    size += chunk.length;
+    if (size > limits.hardCap) {
+      limits.counters.limitsHit['inflated-size']++;
+      fail(call, GrpcStatus.RESOURCE_EXHAUSTED, `request message inflates beyond the limit of ${limits.hardCap} bytes`);
+      over();
       return;
     }
+    if (!reserve(call, chunk.length)) {
+      over();
+      return;
+    }
+    chunks.push(chunk);
+  });
+  inflater.on('error', () => {
+    if (over()) return;
+    fail(call, GrpcStatus.INTERNAL, `cannot inflate the request message (${encoding})`);
+  });
+  inflater.on('end', () => {
+    if (over()) return;
     if (call.deadline !== Infinity && performance.now() >= call.deadline) {
       fail(call, GrpcStatus.DEADLINE_EXCEEDED, 'deadline exceeded');
       return;
     }
-    limits.stats.compressed++;
-    answer(call, out);
-  };
-  const options = { maxOutputLength: limits.hardCap };
-  if (encoding === 'gzip') zlib.gunzip(message, options, done);
-  else zlib.inflate(message, options, done);
+    limits.counters.compressed++;
+    // One more copy of the inflated bytes while the chunks are joined; they stay reserved until the answer.
+    answer(call, chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks, size));
+  });
+  inflater.end(message);
 }
 
 /** The handler's answer: HEADERS, one length-prefixed CheckResponse, trailers grpc-status 0. */
 function answer(call: CallStream, message: Uint8Array): void {
   const limits = call.limits;
-  limits.stats.checks++;
+  limits.counters.checks++;
   let response: Uint8Array;
   try {
     response = limits.handler(message);
@@ -512,7 +549,7 @@ function clearCall(call: CallStream): void {
 function fail(call: CallStream, status: number, message: string, acceptEncoding = false): void {
   clearCall(call);
   if (call.answered || call.closed) return;
-  call.limits.stats.grpcErrors++;
+  call.limits.counters.grpcErrors[status] = (call.limits.counters.grpcErrors[status] ?? 0) + 1;
   const fields: Array<[string, string]> = [
     [':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', String(status)], ['grpc-message', percentEncode(message)],
   ];
@@ -522,7 +559,7 @@ function fail(call: CallStream, status: number, message: string, acceptEncoding 
 
 function httpError(call: CallStream, status: 405 | 415): void {
   clearCall(call);
-  call.limits.stats.httpErrors++;
+  call.limits.counters.httpErrors[status]++;
   call.respond(status === 405 ? HTTP_405 : HTTP_415);
 }
 

@@ -8,30 +8,18 @@
 // 'grpc-js' (grpc-js-server.ts: the first one, kept for side-by-side
 // benchmarks and as a fallback).
 import type { CheckHandler } from './handler.js';
+import { DEFAULT_AUTHZ_SERVER_IMPL, type AuthzServer, type AuthzServerOptions } from './server-api.js';
 import { CHECK_PATH, startHttp2AuthzServer } from './http2-server.js';
 
 export { CHECK_PATH };
-
-export type AuthzServerImpl = 'http2' | 'grpc-js';
-export const AUTHZ_SERVER_IMPLS: readonly AuthzServerImpl[] = ['http2', 'grpc-js'];
-
-export interface AuthzServerOptions {
-  /** Which gRPC server serves Check. Default 'http2'. */
-  readonly impl?: AuthzServerImpl;
-}
-
-export interface AuthzServer {
-  /** The bound address: "127.0.0.1:<port>" or "unix:/path". */
-  readonly address: string;
-  close(): Promise<void>;
-}
+export { AUTHZ_SERVER_IMPLS, type AuthzServer, type AuthzServerImpl, type AuthzServerOptions } from './server-api.js';
 
 /**
  * Serves Check on `listen`. Messages up to 4× `maxRequestBytes` are accepted,
  * so that oversized CheckRequests reach the handler and are denied in-band.
  */
 export async function startAuthzServer(listen: string, handler: CheckHandler, maxRequestBytes: number, options: AuthzServerOptions = {}): Promise<AuthzServer> {
-  const impl = options.impl ?? 'http2';
+  const impl = options.impl ?? DEFAULT_AUTHZ_SERVER_IMPL;
   switch (impl) {
     case 'http2':
       return startHttp2AuthzServer(listen, handler, maxRequestBytes);

@@ -11,7 +11,7 @@
 // Only the exporter in use is loaded.
 import type { SpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { IExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
-import type { OtlpProtocol } from '../config.js';
+import type { OtlpProtocol } from './protocol.js';
 import { traceProtoSerializer } from './otlp-trace-proto.js';
 
 // CONFIGURATION_NOTE: convertLegacy*Options (deprecated) is how the SDK's own

@@ -23,7 +23,7 @@ import type { Attributes } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { OtlpProtocol } from '../config.js';
+import type { OtlpProtocol } from './protocol.js';
 import { DecisionSpan, type DecisionSpanFields } from './decision-span.js';
 import { createOtlpExporter } from './exporter.js';
 import { IdSource, parseTraceparent } from './trace-context.js';

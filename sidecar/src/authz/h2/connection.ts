@@ -30,6 +30,20 @@ export interface ConnectionLimits {
   readonly maxHeaderListSize: number;
 }
 
+/** What the connections of one server count: limits hit and errors, for metrics. Shared by the connections. */
+export interface ConnectionCounters {
+  /** Connections ended with GOAWAY and an error code (a peer that broke the protocol, or an internal error). */
+  connectionErrors: number;
+  /** Streams refused because maxConcurrentStreams were open (REFUSED_STREAM). */
+  streamsRefused: number;
+  /** Requests answered 431 because their header list passed maxHeaderListSize. */
+  headersTooLarge: number;
+}
+
+export function newConnectionCounters(): ConnectionCounters {
+  return { connectionErrors: 0, streamsRefused: 0, headersTooLarge: 0 };
+}
+
 /** What the gRPC layer is told. Each is called synchronously from the socket's data event. */
 export interface StreamEvents<S extends H2Stream> {
   /** A request's headers; `endStream`: no body follows. `headers` is only valid during the call. */
@@ -147,6 +161,7 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
     private readonly events: StreamEvents<S>,
     private readonly newStream: (connection: StreamOwner, id: number) => S,
     private readonly limits: ConnectionLimits,
+    private readonly counters: ConnectionCounters = newConnectionCounters(),
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
@@ -402,6 +417,7 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
       return;
     }
     if (this.streams.size >= this.limits.maxConcurrentStreams) {
+      this.counters.streamsRefused++;
       this.streamError(id, ErrorCode.REFUSED_STREAM);
       return;
     }
@@ -409,6 +425,7 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
     this.streams.set(id, stream);
     stream.contentLength = sink.contentLength;
     if (sink.listSize > this.limits.maxHeaderListSize) {
+      this.counters.headersTooLarge++;
       stream.respond(HEADERS_TOO_LARGE);
       return;
     }
@@ -762,6 +779,7 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
 
   private connectionError(code: number, reason: string): void {
     if (this.dead) return;
+    this.counters.connectionErrors++;
     this.out.push(goawayFrame(this.lastStreamId, code, reason));
     this.dead = true;
     this.inRead = false;
