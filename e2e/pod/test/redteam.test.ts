@@ -5,7 +5,7 @@
 //   1. root in the agent container (no NET_ADMIN/NET_RAW, default CAP_SETUID) becomes UID 1337: no capture.
 //      Open: issue 14 (the pod guard refuses root agents that keep CAP_SETUID).
 //   2. proxy-env: the agent reads the sidecar's /debug/snapshot and /metrics on 127.0.0.1:15021.
-//      Open: issue 13 item 2 (the debug endpoint behind a flag the injector never sets).
+//      Fixed: /debug/snapshot is served only with --debug-snapshot, which the injector never sets.
 //   3. Deny path folding: "admın" (U+0131), "ADMİN" (U+0130), "ſecrets" (U+017F) escape Deny rules.
 //      Fixed: such letters make the path invalid-request.
 //   4. Method-override headers ride an allowed POST, credential attached.
@@ -583,15 +583,17 @@ describe('red team: proxy-env capture', () => {
     expectSafe('pe15');
   });
 
-  // FINDING (expected): with proxy-env capture there are no iptables rules, so the agent reaches
-  // the sidecar's admin port on loopback, and /debug/snapshot (served to loopback clients) gives
-  // it the whole compiled policy of its pod: every rule, host, path, condition, credential name
-  // and header. DESIGN.md: "The agent's user reaches nothing of agentwarden's own".
-  it.failing('the agent does not reach the sidecar admin port (/debug/snapshot, /metrics) on loopback (open: issue 13)', async () => {
+  // FINDING (fixed): with proxy-env capture there are no iptables rules, so the agent reaches the
+  // sidecar's admin port on loopback; /debug/snapshot gave it the whole compiled policy of its pod.
+  // It is served only with --debug-snapshot now, which the injector never sets. /metrics stays
+  // readable from the pod's network in proxy-env mode (decision counts by rule; Prometheus
+  // scrapes the pod IP): cooperative capture keeps nothing on the pod's network from the agent.
+  it('the agent cannot read the compiled policy from the sidecar admin port on loopback', async () => {
     const snap = await curl(s.pod, ['--noproxy', '*', 'http://127.0.0.1:15021/debug/snapshot']);
+    evidence('admin', { snapshot: snap.body.slice(0, 3000) });
+    expect([snap.status === 200, snap.body.includes('no-admin')]).toEqual([false, false]);
     const metrics = await curl(s.pod, ['--noproxy', '*', 'http://127.0.0.1:15021/metrics']);
-    evidence('admin', { snapshot: snap.body.slice(0, 3000), metrics: metrics.body.slice(0, 500) });
-    expect([snap.status, snap.body.includes('no-admin') ? 'policy disclosed' : '', metrics.status]).toEqual([0, '', 0]);
+    expect(metrics.body).not.toContain(TOKEN);
   });
 
   it('finally: nothing reached the attacker, nothing in clear to the TLS-originated host', () => {
