@@ -3,6 +3,7 @@
 // Two layouts: rules spread over 32 hosts (what real policies look like), and
 // every rule on the one host being called (the evaluator's worst case: all
 // rules are candidates). Prints a table and `bench: ...` lines.
+import { planCondition, type CelBindings } from '../policy/src/cel.js';
 import { compileSnapshot, evaluate, loadSnapshot, parseAgentPolicy, TokenBuckets, type PodIdentity } from '../policy/src/index.js';
 import { checkRequestFrom } from '../cli/src/request-shorthand.js';
 import type { CheckRequest } from '../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
@@ -84,3 +85,20 @@ for (const r of rows) {
 for (const r of rows) {
   console.log(`bench: evaluator_${r.layout}_${r.rules}_rules median_us=${(r.medianNs / 1000).toFixed(2)} p99_us=${(r.p99Ns / 1000).toFixed(2)}`);
 }
+
+// The CEL runtime budget (policy/src/cel-budget.ts): how long a condition that would run for
+// seconds (a nested comprehension over the request body) takes until the budget cuts it.
+function cutMedianMs(items: number): number {
+  const run = planCondition('request.body.items.all(x, request.body.items.all(y, x == y || x != y))');
+  const bindings: CelBindings = { request: { body: { items: Array.from({ length: items }, (_, id) => ({ id, tags: ['a', 'b'] })) } }, mcp: {}, agent: {}, now: null };
+  for (let i = 0; i < 5; i++) run(bindings);
+  const times: number[] = [];
+  for (let i = 0; i < 21; i++) {
+    const started = performance.now();
+    const result = run(bindings);
+    times.push(performance.now() - started);
+    if (result.ok) throw new Error(`the budget did not cut the nested comprehension over ${items} items`);
+  }
+  return times.sort((a, b) => a - b)[10] ?? Number.NaN;
+}
+for (const n of [2000, 3000]) console.log(`bench: cel_budget_cut nested_comprehension_items=${n} median_ms=${cutMedianMs(n).toFixed(3)}`);

@@ -258,7 +258,8 @@ describe('HpackDecoder: malformed blocks are COMPRESSION_ERRORs', () => {
         slowest = Math.max(slowest, performance.now() - started);
       }
     }), { numRuns: 3000 });
-    expect(slowest).toBeLessThan(250);
+    // A safety net against pathological (super-linear) decoding, generous enough for a loaded 2-core machine.
+    expect(slowest).toBeLessThan(2000);
   });
 
   it('throws nothing but HpackError for mutations of valid blocks', () => {
