@@ -10,7 +10,8 @@ import type { InjectOptions } from './options.js';
  * Pod level: runAsNonRoot true and runAsUser options.agentUid when unset, so
  * neither the image's USER (which could be the proxy UID, or root) nor the
  * defaults of an ephemeral container decide who the agent is. Per app
- * container: allowPrivilegeEscalation false when unset, and ALL added to
+ * container: allowPrivilegeEscalation false when unset (and the container is
+ * not privileged, which the guard refuses), and ALL added to
  * capabilities.drop when missing.
  */
 export function applyAgentSecurityDefaults(spec: V1PodSpec, appContainers: readonly V1Container[], options: InjectOptions): void {
@@ -19,7 +20,8 @@ export function applyAgentSecurityDefaults(spec: V1PodSpec, appContainers: reado
   pod.runAsUser ??= options.agentUid;
   for (const c of appContainers) {
     const sc = c.securityContext ?? (c.securityContext = {});
-    sc.allowPrivilegeEscalation ??= false;
+    // privileged with allowPrivilegeEscalation false is invalid: leave it to the guard to say why it is refused.
+    if (sc.privileged !== true) sc.allowPrivilegeEscalation ??= false;
     const caps = sc.capabilities ?? (sc.capabilities = {});
     const drop = caps.drop ?? [];
     if (!drop.some((cap) => cap.toUpperCase() === 'ALL')) caps.drop = [...drop, 'ALL'];
