@@ -6,11 +6,11 @@
 // are refused.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
-import { ROOT, kubeConfig, kubectl, kubectlOk, uniqueNamespace, waitFor } from './cluster.js';
+import { ROOT, kubectl, kubectlOk, uniqueNamespace, waitFor } from './cluster.js';
 import { freePort } from './controller-env.js';
-import { cachedNamespaceLabels, startWebhookServer, type RunningWebhookServer } from '../../controller/src/admission/index.js';
+import { startLocalWebhookServer } from './webhook-server.js';
+import type { RunningWebhookServer } from '../../controller/src/admission/index.js';
 import { DEFAULT_INJECT_OPTIONS, INJECTED_ANNOTATION } from '../../controller/src/inject/index.js';
 
 const PKI = join(ROOT, '.cache/e2e/pki');
@@ -62,25 +62,12 @@ beforeAll(async () => {
   await kubectlOk(['apply', '-f', join(ROOT, 'crds/agentpolicy.yaml')]);
   await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/agentpolicies.agentwarden.io']);
   await kubectlOk(['create', 'namespace', ns]);
-  await kubectlOk(['label', 'namespace', ns, 'agentwarden.io/inject=enabled', `${SCOPE_LABEL}=${ns}`]);
+  // allow-proxy-env: the proxy-env injection below is allowed here (e2e/test/pod-guard.test.ts shows the refusal elsewhere).
+  await kubectlOk(['label', 'namespace', ns, 'agentwarden.io/inject=enabled', 'agentwarden.io/allow-proxy-env=true', `${SCOPE_LABEL}=${ns}`]);
   await kubectlOk(['create', 'serviceaccount', 'default', '-n', ns]);
 
-  const core = kubeConfig().makeApiClient(CoreV1Api);
   const port = await freePort();
-  server = await startWebhookServer({
-    listen: `127.0.0.1:${port}`,
-    certFile: join(PKI, 'webhook.crt'),
-    keyFile: join(PKI, 'webhook.key'),
-    inject: DEFAULT_INJECT_OPTIONS,
-    namespaceLabels: cachedNamespaceLabels(async (name) => {
-      try {
-        return (await core.readNamespace({ name })).metadata?.labels ?? {};
-      } catch (e: unknown) {
-        if (typeof e === 'object' && e !== null && 'code' in e && e.code === 404) return undefined;
-        throw e;
-      }
-    }),
-  });
+  server = await startLocalWebhookServer(port, DEFAULT_INJECT_OPTIONS);
   await kubectlOk(['apply', '-f', '-'], webhookConfigurations(port));
   // The API server picks webhook configurations up asynchronously: wait until a server-side dry run comes back injected.
   await waitFor('the mutating webhook to be active', async () => {

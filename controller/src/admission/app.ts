@@ -66,7 +66,7 @@ export function createWebhookApp(deps: WebhookDeps): express.Express {
     const ns = await labelsOf(request);
     if (!ns.ok) return { response: ns.response, summary: 'denied: namespace lookup failed' };
     const pod = request.object as V1Pod;
-    const reasons = guardPod({ operation: request.operation, namespace: request.namespace, pod, oldPod: request.oldObject, namespaceLabels: ns.labels, proxyUid: deps.inject.proxyUid });
+    const reasons = guardPod({ operation: request.operation, namespace: request.namespace, pod, oldPod: request.oldObject, namespaceLabels: ns.labels, proxyUid: deps.inject.proxyUid, allowProxyEnv: deps.inject.allowProxyEnv });
     if (reasons.length === 0) return { response: allow(request.uid), summary: 'allowed' };
     const message = `agentwarden: pod ${podName(request, pod)} is refused: ${reasons.join('; ')}`;
     return { response: deny(request.uid, 403, 'Forbidden', message), summary: `denied: ${reasons.join('; ')}` };

@@ -1,8 +1,10 @@
 // Pod injection (pure): adds Envoy, the sidecar, the token volume and the
-// traffic capture, and records what it added in the agentwarden.io/injected
+// traffic capture, fills in the app containers' security defaults
+// (agent-security.ts), and records what it added in the agentwarden.io/injected
 // annotation. Injecting strips an earlier injection first, so
 // injectPod(injectPod(p)) deep-equals injectPod(p).
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { applyAgentSecurityDefaults } from './agent-security.js';
 import { authzSocketVolume, envoyContainer, initContainer, proxyEnv, sidecarContainer, tokenVolume } from './containers.js';
 import { INJECTED_ANNOTATION, PROXY_ENV_NAMES, readInjectedRecord, type InjectedRecord } from './names.js';
 import type { InjectOptions } from './options.js';
@@ -21,7 +23,9 @@ export function injectPod(pod: V1Pod, options: InjectOptions): V1Pod {
     sidecarContainer(options),
     envoyContainer(settings, options),
   ];
-  spec.initContainers = [...added, ...(spec.initContainers ?? [])];
+  const appInit = spec.initContainers ?? [];
+  applyAgentSecurityDefaults(spec, [...spec.containers, ...appInit], options);
+  spec.initContainers = [...added, ...appInit];
   spec.volumes = [...(spec.volumes ?? []), tokenVolume(options), authzSocketVolume()];
   const env = settings.capture === 'proxy-env' ? proxyEnv(options) : [];
   if (env.length > 0) {

@@ -8,6 +8,13 @@ export const INJECT_LABEL = 'agentwarden.io/inject';
 export const INJECTED_ANNOTATION = 'agentwarden.io/injected';
 /** Pod annotation: "iptables" (default) or "proxy-env". */
 export const CAPTURE_ANNOTATION = 'agentwarden.io/capture';
+/**
+ * Namespace label: "true" lets pods there choose agentwarden.io/capture=proxy-env
+ * (cooperative capture). Namespaces are cluster-scoped, so a namespace admin
+ * cannot set it; the platform team does, or allows proxy-env everywhere with the
+ * chart's inject.allowProxyEnv.
+ */
+export const ALLOW_PROXY_ENV_LABEL = 'agentwarden.io/allow-proxy-env';
 /** Pod annotation: comma-separated "host" or "host:port" (default port 443) to reach over TLS that Envoy originates. */
 export const TLS_ORIGINATION_ANNOTATION = 'agentwarden.io/tls-origination';
 
@@ -28,6 +35,9 @@ export const AUTHZ_SOCKET_DIR = '/var/run/agentwarden-authz';
 export const AUTHZ_SOCKET = `${AUTHZ_SOCKET_DIR}/authz.sock`;
 /** Envoy's admin interface: a Unix socket in the same volume, never a TCP port the agent could reach. */
 export const ENVOY_ADMIN_SOCKET = `${AUTHZ_SOCKET_DIR}/envoy-admin.sock`;
+
+/** Containers and volumes the injector adds are all named so; an app's own may not be. */
+export const RESERVED_PREFIX = 'agentwarden-';
 
 export const PROXY_ENV_NAMES = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy'] as const;
 

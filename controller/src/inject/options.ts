@@ -2,7 +2,7 @@
 // resources, body limits. The Helm chart renders these values into a file the
 // controller reads (parseInjectOptions); every field has a documented default.
 import { Problems } from '../../../policy/src/errors.js';
-import { FieldReader, type Plain } from '../../../policy/src/fields.js';
+import { FieldReader, isPlain, type Plain } from '../../../policy/src/fields.js';
 
 /** Kubernetes resource quantities, e.g. {cpu: "50m", memory: "64Mi"}. */
 export interface Resources {
@@ -48,6 +48,18 @@ export interface InjectOptions {
   readonly controllerCaConfigMap: string;
   /** UID of Envoy and the sidecar; its traffic is exempt from capture. Default 1337. */
   readonly proxyUid: number;
+  /**
+   * UID the app's containers run as when the pod sets no runAsUser (the pod-level
+   * securityContext gets it), so the image's USER never decides: an image whose
+   * USER is the proxy UID would escape capture. Never 0, never proxyUid. Default 1000.
+   */
+  readonly agentUid: number;
+  /**
+   * Whether pods in every agent namespace may choose agentwarden.io/capture=proxy-env
+   * (cooperative: an agent that ignores HTTP_PROXY is not governed). When false, only
+   * namespaces labelled agentwarden.io/allow-proxy-env=true may. Default false.
+   */
+  readonly allowProxyEnv: boolean;
   readonly ports: InjectPorts;
   /** Largest request body Envoy buffers for the sidecar (MCP messages), bytes. Default 1048576 (1 MiB). */
   readonly maxRequestBytes: number;
@@ -81,6 +93,8 @@ export const DEFAULT_INJECT_OPTIONS: InjectOptions = Object.freeze({
   controllerAddress: 'agentwarden-controller.agentwarden-system.svc:15012',
   controllerCaConfigMap: 'agentwarden-ca-root',
   proxyUid: 1337,
+  agentUid: 1000,
+  allowProxyEnv: false,
   ports: Object.freeze({ outbound: 15001, envoyAdmin: 15000, authz: 15011, sidecarAdmin: 15021 }),
   maxRequestBytes: 1024 * 1024,
   authzTimeoutMs: 500,
@@ -133,6 +147,8 @@ export function parseInjectOptions(value: unknown, source: string): InjectOption
     controllerAddress: root.string('controllerAddress', { maxLength: 512, pattern: HOST_PORT, patternHint: 'host:port', default: d.controllerAddress }) ?? d.controllerAddress,
     controllerCaConfigMap: root.string('controllerCaConfigMap', { maxLength: 253, pattern: /^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, patternHint: 'a ConfigMap name or ""', default: d.controllerCaConfigMap }) ?? d.controllerCaConfigMap,
     proxyUid: root.integer('proxyUid', { min: 1, max: 2147483647 }) ?? d.proxyUid,
+    agentUid: root.integer('agentUid', { min: 1, max: 2147483647 }) ?? d.agentUid,
+    allowProxyEnv: readBoolean(problems, value, 'allowProxyEnv', d.allowProxyEnv),
     ports: {
       outbound: ports?.integer('outbound', PORT) ?? d.ports.outbound,
       envoyAdmin: ports?.integer('envoyAdmin', PORT) ?? d.ports.envoyAdmin,
@@ -162,8 +178,17 @@ export function parseInjectOptions(value: unknown, source: string): InjectOption
   };
   const used = Object.entries(options.ports).filter(([, p]) => Object.values(options.ports).filter((q) => q === p).length > 1);
   if (used.length > 0) problems.add('ports', `each port must differ: ${used.map(([k, p]) => `${k}=${p}`).join(', ')}`);
+  if (options.agentUid === options.proxyUid) problems.add('agentUid', `must differ from proxyUid (${options.proxyUid}): the capture lets the proxy UID's traffic through`);
   if (!problems.empty) throw new InjectOptionsError(source, problems.list);
   return deepFreeze(options);
+}
+
+function readBoolean(problems: Problems, value: unknown, key: string, fallback: boolean): boolean {
+  const v = isPlain(value) ? value[key] : undefined;
+  if (v === undefined || v === null) return fallback;
+  if (typeof v === 'boolean') return v;
+  problems.add(key, 'must be true or false');
+  return fallback;
 }
 
 function readResources(parent: FieldReader | undefined, key: string, fallback: Resources): Resources {

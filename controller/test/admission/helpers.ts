@@ -8,6 +8,7 @@ import { DEFAULT_INJECT_OPTIONS } from '../../src/inject/index.js';
 export const NAMESPACES: Record<string, Record<string, string>> = {
   support: { 'agentwarden.io/inject': 'enabled', 'kubernetes.io/metadata.name': 'support' },
   web: { 'kubernetes.io/metadata.name': 'web' },
+  legacy: { 'agentwarden.io/inject': 'enabled', 'agentwarden.io/allow-proxy-env': 'true', 'kubernetes.io/metadata.name': 'legacy' },
 };
 
 /** The fake behind namespaceLabels: the table above; "broken" fails as an unreachable API server would. */

@@ -21,8 +21,24 @@ describe('the /validate-pods webhook (pod guard)', () => {
     expect(await guard(injected(pod('agent-0')))).toMatchObject({ allowed: true });
   });
 
-  it('admits an injected pod with proxy-env capture', async () => {
-    expect(await guard(injected(pod('agent-0', {}, { annotations: { 'agentwarden.io/capture': 'proxy-env' } })))).toMatchObject({ allowed: true });
+  it('refuses proxy-env capture where neither the chart nor the namespace allows it, saying how to allow it', async () => {
+    const r = await guard(injected(pod('agent-0', {}, { annotations: { 'agentwarden.io/capture': 'proxy-env' } })));
+    expect(r?.status?.message).toBe("agentwarden: pod support/agent-0 is refused: agentwarden.io/capture=proxy-env is not allowed in namespace support: it is cooperative (an agent that ignores HTTP_PROXY is not governed); the platform allows it with the namespace label agentwarden.io/allow-proxy-env=true or the chart's inject.allowProxyEnv");
+  });
+
+  it('admits proxy-env capture in a namespace labelled agentwarden.io/allow-proxy-env=true', async () => {
+    const p = injected(pod('agent-0', {}, { namespace: 'legacy', annotations: { 'agentwarden.io/capture': 'proxy-env' } }));
+    expect(await guard(p, { namespace: 'legacy' })).toMatchObject({ allowed: true });
+  });
+
+  it('admits proxy-env capture everywhere when the chart sets inject.allowProxyEnv', async () => {
+    const open = await startApp({ inject: { ...DEFAULT_INJECT_OPTIONS, allowProxyEnv: true } });
+    try {
+      const { response } = await open.post('/validate-pods', review({ object: injected(pod('agent-0', {}, { annotations: { 'agentwarden.io/capture': 'proxy-env' } })) }));
+      expect(response).toMatchObject({ allowed: true });
+    } finally {
+      await open.close();
+    }
   });
 
   it('rejects a pod that opts out with the label, saying why', async () => {
@@ -100,10 +116,29 @@ describe('the /validate-pods webhook (pod guard)', () => {
     expect(r?.status?.message).toContain('spec.ephemeralContainers[0] (debugger): capability NET_ADMIN');
   });
 
-  it('admits kubectl debug with an ordinary ephemeral container', async () => {
+  it('admits kubectl debug --profile=restricted: the ephemeral container inherits the injected pod-level UID', async () => {
+    const before = injected(pod('agent'));
+    const restricted = { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
+    const after: V1Pod = { ...before, spec: { ...before.spec!, ephemeralContainers: [{ name: 'debugger', image: 'busybox', securityContext: restricted }] } };
+    expect(await guard(after, { operation: 'UPDATE', oldObject: before, subResource: 'ephemeralcontainers' })).toMatchObject({ allowed: true });
+  });
+
+  it('refuses an ephemeral container without the profile, saying what is missing', async () => {
     const before = injected(pod('agent'));
     const after: V1Pod = { ...before, spec: { ...before.spec!, ephemeralContainers: [{ name: 'debugger', image: 'busybox' }] } };
-    expect(await guard(after, { operation: 'UPDATE', oldObject: before, subResource: 'ephemeralcontainers' })).toMatchObject({ allowed: true });
+    const r = await guard(after, { operation: 'UPDATE', oldObject: before, subResource: 'ephemeralcontainers' });
+    expect(r?.status?.message).toContain('spec.ephemeralContainers[0] (debugger): capabilities.drop does not include ALL');
+    expect(r?.status?.message).toContain('spec.ephemeralContainers[0] (debugger): allowPrivilegeEscalation is not false');
+  });
+
+  it('refuses an update that removes the opt-in label, judged against the stored pod', async () => {
+    const before = injected(pod('agent', {}, { namespace: 'web', labels: { app: 'agent', 'agentwarden.io/inject': 'enabled' } }));
+    const after = structuredClone(before);
+    after.metadata!.labels = { app: 'agent' };
+    after.spec!.initContainers![1]!.image = 'registry.example/not-the-sidecar:1';
+    const r = await guard(after, { namespace: 'web', operation: 'UPDATE', oldObject: before });
+    expect(r?.status?.message).toContain('container agentwarden-sidecar was injected by agentwarden and may not be changed');
+    expect(r?.status?.message).toContain('label agentwarden.io/inject is set when an agent pod is created and may not be changed');
   });
 
   it('rejects an update that swaps the image of an injected container', async () => {
@@ -123,6 +158,41 @@ describe('the /validate-pods webhook (pod guard)', () => {
     deleting.metadata!.deletionTimestamp = new Date('2026-03-03T09:00:00Z');
     deleting.metadata!.annotations = {};
     expect(await guard(JSON.parse(JSON.stringify(deleting)) as V1Pod, { operation: 'UPDATE', oldObject: before })).toMatchObject({ allowed: true });
+  });
+
+  const restrictedAgent = { name: 'agent', image: 'a' };
+  it.each([
+    ['hostPID', { hostPID: true }, 'spec.hostPID: true'],
+    ['hostIPC', { hostIPC: true }, 'spec.hostIPC: true'],
+    ['shareProcessNamespace', { shareProcessNamespace: true }, 'spec.shareProcessNamespace: true'],
+    ['a hostPath volume', { volumes: [{ name: 'node', hostPath: { path: '/var/lib/kubelet' } }] }, 'spec.volumes[0] (node): hostPath /var/lib/kubelet'],
+    ['its own token with audience agentwarden', { volumes: [{ name: 't', projected: { sources: [{ serviceAccountToken: { audience: 'agentwarden', path: 't' } }] } }] }, 'spec.volumes[0] (t): a ServiceAccount token with audience agentwarden'],
+    ['a mount of agentwarden-authz', { containers: [{ ...restrictedAgent, volumeMounts: [{ name: 'agentwarden-authz', mountPath: '/x' }] }] }, "spec.containers[0] (agent): mounts volume agentwarden-authz, agentwarden's own"],
+    ['a mount of agentwarden-token', { containers: [{ ...restrictedAgent, volumeMounts: [{ name: 'agentwarden-token', mountPath: '/x' }] }] }, "spec.containers[0] (agent): mounts volume agentwarden-token, agentwarden's own"],
+    ['capability SYS_PTRACE', { containers: [{ ...restrictedAgent, securityContext: { capabilities: { add: ['SYS_PTRACE'] } } }] }, 'spec.containers[0] (agent): capability SYS_PTRACE'],
+    ['runAsUser 0', { containers: [{ ...restrictedAgent, securityContext: { runAsUser: 0 } }] }, 'spec.containers[0] (agent): runs as UID 0 (root)'],
+    ['runAsNonRoot false', { securityContext: { runAsNonRoot: false } }, 'spec.containers[0] (agent): runAsNonRoot is not true'],
+    ['allowPrivilegeEscalation true', { containers: [{ ...restrictedAgent, securityContext: { allowPrivilegeEscalation: true } }] }, 'spec.containers[0] (agent): allowPrivilegeEscalation is not false'],
+    ['a container named agentwarden-*', { containers: [{ name: 'agentwarden-helper', image: 'a' }] }, 'spec.containers[0] (agentwarden-helper): the name prefix agentwarden- is agentwarden\'s'],
+  ])('refuses an injected pod with %s', async (_what, spec, message) => {
+    const r = await guard(injected(pod('agent', spec)));
+    expect(r?.allowed).toBe(false);
+    expect(r?.status?.message).toContain(message);
+  });
+
+  it('sets the agent UID where the pod sets none, so the image USER never decides', async () => {
+    const p = injected(pod('agent'));
+    expect(p.spec?.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000 });
+    expect(p.spec?.containers[0]?.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(await guard(p)).toMatchObject({ allowed: true });
+  });
+
+  it('refuses an ephemeral container that targets agentwarden-sidecar', async () => {
+    const before = injected(pod('agent'));
+    const ec = { name: 'dbg', image: 'busybox', targetContainerName: 'agentwarden-sidecar', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } };
+    const after: V1Pod = { ...before, spec: { ...before.spec!, ephemeralContainers: [ec] } };
+    const r = await guard(after, { operation: 'UPDATE', oldObject: before, subResource: 'ephemeralcontainers' });
+    expect(r?.status?.message).toBe("agentwarden: pod support/agent is refused: spec.ephemeralContainers[0] (dbg): targets container agentwarden-sidecar, agentwarden's own: in its process namespace the debugger could read its memory, files and sockets");
   });
 
   it('refuses when the namespace labels cannot be read', async () => {

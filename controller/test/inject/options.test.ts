@@ -27,6 +27,13 @@ describe('injection options', () => {
     ].join('\n'));
   });
 
+  it('default the agent UID to 1000 and proxy-env to not allowed; refuse an agent UID equal to the proxy UID', () => {
+    expect(DEFAULT_INJECT_OPTIONS).toMatchObject({ agentUid: 1000, allowProxyEnv: false });
+    expect(parseInjectOptions({ agentUid: 65532, allowProxyEnv: true }, 'inject.yaml')).toMatchObject({ agentUid: 65532, allowProxyEnv: true });
+    expect(() => parseInjectOptions({ agentUid: 1337 }, 'inject.yaml')).toThrow("inject.yaml: agentUid: must differ from proxyUid (1337): the capture lets the proxy UID's traffic through");
+    expect(() => parseInjectOptions({ allowProxyEnv: 'yes' }, 'inject.yaml')).toThrow('inject.yaml: allowProxyEnv: must be true or false');
+  });
+
   it('refuse two ports that are the same', () => {
     expect(() => parseInjectOptions({ ports: { authz: 15001 } }, 'inject.yaml')).toThrow('inject.yaml: ports: each port must differ: outbound=15001, authz=15001');
   });
