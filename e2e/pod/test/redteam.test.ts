@@ -3,7 +3,10 @@
 // NET_ADMIN/NET_RAW) tries; it asserts the SAFE outcome, so a failing test is a finding.
 // Tests marked FINDING failed on a7533e0 (see the comment above each): 8 of 91.
 //   1. root in the agent container (no NET_ADMIN/NET_RAW, default CAP_SETUID) becomes UID 1337: no capture.
-//      Open: issue 14 (the pod guard refuses root agents that keep CAP_SETUID).
+//      Closed at admission: the pod guard refuses agent containers that run as root, keep any
+//      capability or may escalate, and the injector sets a non-root UID and drops ALL
+//      (e2e/test/pod-guard.test.ts). The harness runs no container runtime, so the test below
+//      still shows what capture by UID alone cannot stop: it stays it.failing on purpose.
 //   2. proxy-env: the agent reads the sidecar's /debug/snapshot and /metrics on 127.0.0.1:15021.
 //      Fixed: /debug/snapshot is served only with --debug-snapshot, which the injector never sets.
 //   3. Deny path folding: "admın" (U+0131), "ADMİN" (U+0130), "ſecrets" (U+017F) escape Deny rules.
@@ -396,7 +399,7 @@ describe('red team: iptables capture', () => {
   // --- leaving the pod without a decision ---------------------------------------------
   // FINDING (expected): root in the agent container, without NET_ADMIN or NET_RAW but with the
   // default CAP_SETUID, becomes the proxy UID and the capture lets everything through.
-  it.failing('root without NET_ADMIN/NET_RAW cannot send past the capture by becoming the proxy UID (open: issue 14)', async () => {
+  it.failing('root without NET_ADMIN/NET_RAW cannot send past the capture by becoming the proxy UID (capture alone; the pod guard refuses such a container)', async () => {
     const noNetAdmin = await s.pod.exec(0, ['setpriv', '--bounding-set', '-net_admin,-net_raw', '--inh-caps', '-net_admin,-net_raw', '--', 'iptables', '-w', '-t', 'nat', '-F']);
     expect(noNetAdmin.code).not.toBe(0); // really no NET_ADMIN
     const r = await s.pod.exec(0, ['setpriv', '--bounding-set', '-net_admin,-net_raw', '--inh-caps', '-net_admin,-net_raw', '--',
