@@ -37,7 +37,10 @@ async function tenantPod(name: string, serviceAccount: string, labels: Record<st
     metadata: { name, namespace: ns, labels },
     spec: { serviceAccountName: serviceAccount, containers: [{ name: 'agent', image: 'example.com/agent:1' }] },
   }));
-  return (await asTenant(['get', 'pod', name, '-o', 'jsonpath={.metadata.uid}'])).trim();
+  const uid = (await asTenant(['get', 'pod', name, '-o', 'jsonpath={.metadata.uid}'])).trim();
+  // A hello before the controller's pod cache has the pod is refused ("not known"): wait for it.
+  await waitFor(`the controller to see pod ${name}`, () => (controller?.informers.pods.get(ns, name)?.metadata.uid === uid ? true : undefined), 30_000);
+  return uid;
 }
 
 /** A stream held by a client that has a pod's token: every message it receives, and how the stream ended. */

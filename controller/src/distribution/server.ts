@@ -181,7 +181,7 @@ export class DistributionServer {
           if (!result.ok) {
             this.authFailures++;
             this.events.log('warn', 'sidecar refused', { namespace: hello.namespace, pod: hello.podName, reason: result.reason });
-            fail(result.code === 'unauthenticated' ? grpc.status.UNAUTHENTICATED : grpc.status.PERMISSION_DENIED, result.reason);
+            fail(statusOf(result.code), result.reason);
             return;
           }
           clearTimeout(helloTimer);
@@ -190,19 +190,18 @@ export class DistributionServer {
             this.events.log('info', 'sidecar left before its token was reviewed', { pod: result.podKey });
             return;
           }
-          conn = {
-            podKey: result.podKey, podUid: result.podUid, expiresAtMs: result.expiresAtMs, expiryTimer: undefined, call,
-            close: (revocation) => { this.end(call, revocation); },
-            sent: '', nonce: '', acked: hello.currentVersion, ackedAtMs: 0, nackError: undefined,
-          };
           // The pod may have changed while the token was being reviewed.
-          const revocation = this.auth.revoked(conn);
+          const revocation = this.auth.revoked(result);
           if (revocation !== undefined) {
             this.authFailures++;
             fail(statusOf(revocation.code), revocation.reason);
-            conn = undefined;
             return;
           }
+          conn = {
+            podKey: result.podKey, podUid: result.podUid, expiresAtMs: result.expiresAtMs, expiryTimer: undefined, call,
+            close: (r) => { this.end(call, r); },
+            sent: '', nonce: '', acked: hello.currentVersion, ackedAtMs: 0, nackError: undefined,
+          };
           this.armExpiry(conn);
           let set = this.connections.get(result.podKey);
           if (set === undefined) {
