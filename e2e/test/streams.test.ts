@@ -99,7 +99,10 @@ beforeAll(async () => {
   await kubectlOk(['apply', '-f', '-'], policyManifest(ns, 'billing-policy', ['/v1/invoices/{id}'], '      credential: billing\n  credentials:\n    - {name: billing, secretRef: {name: billing-token, key: token}}\n').replace('{matchLabels: {app: agent}}', '{matchLabels: {team: billing}}'));
   port = await freePort();
   controller = await controllerOn(port, ns);
-});
+  // On a shared, busy API server the first lists can take a while; the timings below start after them.
+  const { policies, pods, secrets } = controller.informers;
+  await waitFor('the controller\'s caches to sync', () => ([policies, pods, secrets].every((i) => i.stats().synced) ? true : undefined), 150_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const s of streams) s.close();
@@ -110,12 +113,13 @@ describe('a distribution stream is bound to one incarnation of its pod (issue 14
   it('closes the stream of a deleted pod within 1 s of the deletion', async () => {
     const uid = await tenantPod('agent-deleted', 'agent', { app: 'agent' });
     const held = new HeldStream(await tokenOf('agent-deleted', 'agent', uid), 'agent-deleted');
-    await waitFor('the pod\'s snapshot', () => (held.received.length > 0 ? true : undefined));
+    await waitFor('the pod\'s snapshot', () => (held.received.length > 0 ? true : undefined), 120_000);
     expect(held.carries(AGENT_VALUE)).toBe(true);
 
     await asTenant(['delete', 'pod', 'agent-deleted', '--wait=false']);
     const deletedAt = Date.now();
     const ended = await waitFor('the stream to close', () => held.ended, 5_000, 5);
+    process.stdout.write(`bench: streams pod_deletion_to_stream_closed_ms=${ended.atMs - deletedAt}\n`);
     expect(ended.atMs - deletedAt).toBeLessThan(1_000);
     expect(ended.status.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(ended.status.details).toBe(`pod ${ns}/agent-deleted was deleted`);
@@ -125,7 +129,7 @@ describe('a distribution stream is bound to one incarnation of its pod (issue 14
     const firstUid = await tenantPod('agent-0', 'agent', { app: 'agent' });
     const firstToken = await tokenOf('agent-0', 'agent', firstUid);
     const held = new HeldStream(firstToken, 'agent-0');
-    await waitFor('the first incarnation\'s snapshot', () => (held.received.length > 0 ? true : undefined));
+    await waitFor('the first incarnation\'s snapshot', () => (held.received.length > 0 ? true : undefined), 120_000);
 
     // Deleted and recreated at once, running as another ServiceAccount, with the billing credential.
     await asTenant(['delete', 'pod', 'agent-0', '--wait=true']);
@@ -144,7 +148,7 @@ describe('a distribution stream is bound to one incarnation of its pod (issue 14
 
     // The new pod's own token gets the new pod's snapshot, billing credential included.
     const own = new HeldStream(await tokenOf('agent-0', 'billing', secondUid), 'agent-0');
-    await waitFor('the new pod\'s snapshot with the billing credential', () => (own.carries(BILLING_VALUE) ? true : undefined), 15_000);
+    await waitFor('the new pod\'s snapshot with the billing credential', () => (own.carries(BILLING_VALUE) ? true : undefined), 120_000);
     // Nothing of it ever reached the first incarnation's holders.
     expect(held.carries(BILLING_VALUE)).toBe(false);
     expect(again.carries(BILLING_VALUE)).toBe(false);
