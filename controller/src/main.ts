@@ -47,7 +47,8 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   // A pod labelled agentwarden.io/inject=enabled may need the CA root in its namespace.
   const pods = new Informer<SlimPod>({
     name: 'pods', path: '/api/v1/pods', selector: { fieldSelector: POD_FIELD_SELECTOR }, list: () => kube.listPods(), watch: kube.watch,
-    onChange: () => { onChange(); caRoot?.trigger(); }, log: informerLog, transform: (o) => slimPod(o as V1Pod),
+    // A deleted or replaced pod's stream ends at once (distribution/server.ts).
+    onChange: () => { onChange(); caRoot?.trigger(); distribution.podsChanged(); }, log: informerLog, transform: (o) => slimPod(o as V1Pod),
   });
   // Only Secrets labelled agentwarden.io/credential=true, with only the keys policies read.
   const credentialKeys = new CredentialKeys(() => { secrets.relist(); });
@@ -150,6 +151,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       await statusWriter.idle();
       await webhooks?.close();
       server.forceShutdown();
+      distribution.stop();
       distributionCertificate?.close();
       await observe.close();
     },

@@ -3,7 +3,7 @@
 // cache. A sidecar gets its own pod's snapshot only with a projected token
 // bound to that very pod and its service account.
 import { describe, expect, it } from '@jest/globals';
-import { SidecarAuthenticator, TOKEN_AUDIENCE, type TokenReviewResult } from '../src/distribution/auth.js';
+import { SidecarAuthenticator, TOKEN_AUDIENCE, type StreamIdentity, type TokenReviewResult } from '../src/distribution/auth.js';
 import type { SlimPod } from '../src/kube/objects.js';
 import { NAMESPACE, SERVICE_ACCOUNT, eventually, slimPod } from './helpers.js';
 
@@ -39,6 +39,9 @@ class Harness {
     [`${NAMESPACE}/${OTHER_POD}`, slimPod({ name: OTHER_POD })],
   ]);
 
+  /** The authenticator's clock, ms since the epoch. */
+  nowMs = Date.now();
+
   readonly auth = new SidecarAuthenticator(
     (t, audiences) => {
       this.calls.push({ token: t, audiences });
@@ -47,6 +50,7 @@ class Harness {
       return Promise.resolve(r ?? REJECTED);
     },
     (ns, name) => this.pods.get(`${ns}/${name}`),
+    () => this.nowMs,
   );
 
   /** A token the API server reviews as `result`. */
@@ -61,7 +65,8 @@ describe('SidecarAuthenticator', () => {
   it('accepts a token bound to the claimed pod with the pod\'s service account, asking TokenReview for audience agentwarden', async () => {
     const h = new Harness();
     const t = h.tokenFor(bound(POD));
-    expect(await h.auth.authenticate(t, NAMESPACE, POD)).toEqual({ ok: true, podKey: `${NAMESPACE}/${POD}` });
+    const result = await h.auth.authenticate(t, NAMESPACE, POD);
+    expect(result).toEqual({ ok: true, podKey: `${NAMESPACE}/${POD}`, podUid: `uid-${POD}`, expiresAtMs: expect.any(Number) });
     expect(h.calls).toEqual([{ token: t, audiences: ['agentwarden'] }]);
   });
 
@@ -81,6 +86,8 @@ describe('SidecarAuthenticator', () => {
       { name: 'a token not bound to any pod (a legacy or TokenRequest token without a pod)', review: () => ({ ...bound(POD), extra: {} }), code: 'permission-denied', reason: /not bound to a pod/ },
       { name: 'a claim on a pod the controller does not know', review: () => bound('support-agent-9'), claim: { namespace: NAMESPACE, pod: 'support-agent-9' }, code: 'permission-denied', reason: /pod support\/support-agent-9 is not known/ },
       { name: 'a token of an earlier pod with the same name (uid mismatch)', review: () => bound(POD, 'uid-of-the-deleted-pod'), code: 'permission-denied', reason: /another incarnation of pod support-agent-0/ },
+      { name: 'a token bound to a pod by name only, without its uid', review: () => ({ ...bound(POD), extra: { 'authentication.kubernetes.io/pod-name': [POD] } }), code: 'permission-denied', reason: /not bound to a pod uid/ },
+      { name: 'a token of a pod that is being deleted', review: (h) => { h.pods.set(`${NAMESPACE}/${POD}`, slimPod({ name: POD, deleting: true })); return bound(POD); }, code: 'permission-denied', reason: /pod support\/support-agent-0 is being deleted/ },
       { name: 'a token for another service account than the pod runs as', review: () => bound(POD, `uid-${POD}`, NAMESPACE, 'default'), code: 'permission-denied', reason: /runs as "support-agent", the token is for "default"/ },
     ];
 
@@ -97,6 +104,67 @@ describe('SidecarAuthenticator', () => {
         for (const part of t.split('.')) expect(result.reason).not.toContain(part);
       });
     }
+  });
+
+  it('records the pod incarnation and the token\'s expiry (its exp claim) of an accepted hello', async () => {
+    const h = new Harness();
+    const t = h.tokenFor(bound(POD), 600);
+    const result = await h.auth.authenticate(t, NAMESPACE, POD);
+    if (!result.ok) throw new Error(result.reason);
+    expect(result.podUid).toBe(`uid-${POD}`);
+    expect(Math.abs(result.expiresAtMs - (Date.now() + 600_000))).toBeLessThan(2_000);
+  });
+
+  it('refuses a token without an exp claim, and one whose exp has passed on the controller\'s clock', async () => {
+    const h = new Harness();
+    h.reviews.set('not-a-jwt', bound(POD));
+    expect(await h.auth.authenticate('not-a-jwt', NAMESPACE, POD)).toMatchObject({ ok: false, code: 'unauthenticated', reason: 'token carries no expiry (exp claim)' });
+    const t = h.tokenFor(bound(POD), 60);
+    h.nowMs += 61_000;
+    expect(await h.auth.authenticate(t, NAMESPACE, POD)).toMatchObject({ ok: false, code: 'unauthenticated', reason: expect.stringMatching(/^token expired at /) });
+  });
+
+  describe('revokes an accepted stream identity', () => {
+    async function accepted(h: Harness): Promise<StreamIdentity> {
+      const result = await h.auth.authenticate(h.tokenFor(bound(POD), 600), NAMESPACE, POD);
+      if (!result.ok) throw new Error(result.reason);
+      return result;
+    }
+
+    it('not while its pod and token stand', async () => {
+      const h = new Harness();
+      expect(h.auth.revoked(await accepted(h))).toBeUndefined();
+    });
+
+    it('when its pod is deleted', async () => {
+      const h = new Harness();
+      const id = await accepted(h);
+      h.pods.delete(`${NAMESPACE}/${POD}`);
+      expect(h.auth.revoked(id)).toEqual({ code: 'permission-denied', reason: 'pod support/support-agent-0 was deleted' });
+    });
+
+    it('when its pod is being deleted (deletionTimestamp set)', async () => {
+      const h = new Harness();
+      const id = await accepted(h);
+      h.pods.set(`${NAMESPACE}/${POD}`, slimPod({ name: POD, deleting: true }));
+      expect(h.auth.revoked(id)).toEqual({ code: 'permission-denied', reason: 'pod support/support-agent-0 is being deleted' });
+    });
+
+    it('when another pod of the same name (another uid, another ServiceAccount) replaced it', async () => {
+      const h = new Harness();
+      const id = await accepted(h);
+      h.pods.set(`${NAMESPACE}/${POD}`, slimPod({ name: POD, uid: 'uid-recreated', serviceAccount: 'billing-agent' }));
+      expect(h.auth.revoked(id)).toEqual({ code: 'permission-denied', reason: 'pod support/support-agent-0 was replaced by another pod of the same name' });
+    });
+
+    it('when its token expires', async () => {
+      const h = new Harness();
+      const id = await accepted(h);
+      h.nowMs = id.expiresAtMs - 1;
+      expect(h.auth.revoked(id)).toBeUndefined();
+      h.nowMs = id.expiresAtMs;
+      expect(h.auth.revoked(id)).toMatchObject({ code: 'unauthenticated', reason: expect.stringMatching(/^token expired at .*; reconnect with the current token$/) });
+    });
   });
 
   it('caches a successful review: two hellos with the same token make one TokenReview', async () => {
@@ -156,6 +224,6 @@ describe('SidecarAuthenticator', () => {
       if (!result.ok) throw new Error(`hello ${i} refused: ${result.reason}`);
     }
     const next = h.tokenFor(good);
-    await expect(h.auth.authenticate(next, NAMESPACE, POD)).resolves.toEqual({ ok: true, podKey: `${NAMESPACE}/${POD}` });
+    await expect(h.auth.authenticate(next, NAMESPACE, POD)).resolves.toMatchObject({ ok: true, podKey: `${NAMESPACE}/${POD}` });
   });
 });

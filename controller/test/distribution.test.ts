@@ -16,7 +16,7 @@ import { DistributionClient } from '../../sidecar/src/distribution/client.js';
 import { SidecarAuthenticator, TOKEN_AUDIENCE, type TokenReviewer, type TokenReviewResult } from '../src/distribution/auth.js';
 import { DistributionServer } from '../src/distribution/server.js';
 import type { SlimPod } from '../src/kube/objects.js';
-import { NAMESPACE, SERVICE_ACCOUNT, allowSpec, eventually, policyObject, slimPod, until } from './helpers.js';
+import { NAMESPACE, SERVICE_ACCOUNT, allowSpec, eventually, jwtLike, policyObject, slimPod, until } from './helpers.js';
 
 const POD_A = 'support-agent-0';
 const POD_B = 'support-agent-1';
@@ -42,13 +42,24 @@ function bound(pod: string): TokenReviewResult {
   };
 }
 
+const TOKEN_A = jwtLike('token-of-a');
+const TOKEN_B = jwtLike('token-of-b');
+const TOKEN_REVIEW_DOWN = jwtLike('token-review-down');
+
 /** The API server's TokenReview, by token. */
 const reviews = new Map<string, TokenReviewResult | Error>([
-  ['token-of-a', bound(POD_A)],
-  ['token-of-b', bound(POD_B)],
-  ['token-review-down', new Error('connect ECONNREFUSED')],
+  [TOKEN_A, bound(POD_A)],
+  [TOKEN_B, bound(POD_B)],
+  [TOKEN_REVIEW_DOWN, new Error('connect ECONNREFUSED')],
 ]);
-const pods = new Map<string, SlimPod>([[KEY_A, slimPod({ name: POD_A })], [KEY_B, slimPod({ name: POD_B })]]);
+/** The pod informer's cache; reset after each test. */
+const pods = new Map<string, SlimPod>();
+function resetPods(): void {
+  pods.clear();
+  pods.set(KEY_A, slimPod({ name: POD_A }));
+  pods.set(KEY_B, slimPod({ name: POD_B }));
+}
+resetPods();
 
 interface Controller {
   readonly server: grpc.Server;
@@ -109,8 +120,9 @@ class TestSidecar {
   current = '';
   readonly client: DistributionClient;
 
-  constructor(address: string, readonly tokenFile: string, pod: string) {
+  constructor(address: string, readonly tokenFile: string, pod: string, tokenCheckMs?: number) {
     this.client = new DistributionClient({
+      ...(tokenCheckMs === undefined ? {} : { tokenCheckMs }),
       address,
       tokenFile,
       namespace: NAMESPACE,
@@ -141,8 +153,8 @@ function tokenFile(token: string): string {
   return file;
 }
 
-function startSidecar(address: string, token: string, pod = POD_A): TestSidecar {
-  const sidecar = new TestSidecar(address, tokenFile(token), pod);
+function startSidecar(address: string, token: string, pod = POD_A, tokenCheckMs?: number): TestSidecar {
+  const sidecar = new TestSidecar(address, tokenFile(token), pod, tokenCheckMs);
   sidecars.push(sidecar);
   sidecar.client.start();
   return sidecar;
@@ -200,11 +212,12 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
     await Promise.all(sidecars.splice(0).map((s) => s.client.stop()));
     for (const s of servers.splice(0)) s.forceShutdown();
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    resetPods();
   });
 
   it('sends a sidecar its own pod\'s snapshot after hello, and records the sidecar\'s ACK', async () => {
     const controller = await startController(0, new Map([[KEY_A, V1], [KEY_B, V2_EDITED]]));
-    const sidecar = startSidecar(controller.address, 'token-of-a');
+    const sidecar = startSidecar(controller.address, TOKEN_A);
     await until('the ACK of V1', () => controller.distribution.sync(KEY_A)?.acked === V1.version);
     expect(sidecar.installed).toEqual([V1.version]);
     expect(sidecar.client.state).toBe('synced');
@@ -215,7 +228,7 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
 
   it('pushes the new snapshot on pushAll() after it changed, and only then', async () => {
     const controller = await startController();
-    const sidecar = startSidecar(controller.address, 'token-of-a');
+    const sidecar = startSidecar(controller.address, TOKEN_A);
     await until('the ACK of V1', () => controller.distribution.sync(KEY_A)?.acked === V1.version);
     const pushes = controller.distribution.pushes;
     controller.distribution.pushAll();
@@ -230,7 +243,7 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
 
   it('records a NACK with its error while the sidecar keeps enforcing the snapshot it had', async () => {
     const controller = await startController();
-    const sidecar = startSidecar(controller.address, 'token-of-a');
+    const sidecar = startSidecar(controller.address, TOKEN_A);
     sidecar.unloadable.set(V2_EDITED.version, 'rule "allow-host": condition uses an unknown function');
     await until('the ACK of V1', () => controller.distribution.sync(KEY_A)?.acked === V1.version);
 
@@ -249,7 +262,7 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
   it('ignores an ACK whose nonce is not that of the latest push', async () => {
     const controller = await startController();
     const raw = rawStream(controller.address);
-    raw.hello('token-of-a');
+    raw.hello(TOKEN_A);
     const first = await raw.push(0);
     expect(first.version).toBe(V1.version);
     controller.snapshots.set(KEY_A, V2_EDITED);
@@ -272,7 +285,7 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
   it('reports the sync state of the pod\'s newest stream when its sidecar reconnected before the old stream was noticed dead', async () => {
     const controller = await startController();
     const old = rawStream(controller.address);
-    old.hello('token-of-a');
+    old.hello(TOKEN_A);
     const v1 = await old.push(0);
     old.send({ case: 'ack', value: v1 });
     await until('the ACK of V1', () => controller.distribution.sync(KEY_A)?.acked === V1.version);
@@ -282,7 +295,7 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
     await old.push(1);
     // The sidecar reconnects, still enforcing V1, gets the edit and acknowledges it.
     const fresh = rawStream(controller.address);
-    fresh.hello('token-of-a', POD_A, V1.version);
+    fresh.hello(TOKEN_A, POD_A, V1.version);
     const v2 = await fresh.push(0);
     expect(v2.version).toBe(V2_EDITED.version);
     fresh.send({ case: 'ack', value: v2 });
@@ -292,8 +305,8 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
   describe('refuses a hello and sends nothing', () => {
     const cases = [
       { name: 'a token TokenReview rejects: UNAUTHENTICATED', token: 'forged-token', code: grpc.status.UNAUTHENTICATED, details: /token rejected by TokenReview/ },
-      { name: 'pod B\'s token claiming pod A: PERMISSION_DENIED', token: 'token-of-b', code: grpc.status.PERMISSION_DENIED, details: /bound to pod "support-agent-1", not "support-agent-0"/ },
-      { name: 'TokenReview unavailable: UNAVAILABLE, so that the sidecar retries', token: 'token-review-down', code: grpc.status.UNAVAILABLE, details: /cannot verify the token/ },
+      { name: 'pod B\'s token claiming pod A: PERMISSION_DENIED', token: TOKEN_B, code: grpc.status.PERMISSION_DENIED, details: /bound to pod "support-agent-1", not "support-agent-0"/ },
+      { name: 'TokenReview unavailable: UNAVAILABLE, so that the sidecar retries', token: TOKEN_REVIEW_DOWN, code: grpc.status.UNAVAILABLE, details: /cannot verify the token/ },
     ];
     for (const c of cases) {
       it(c.name, async () => {
@@ -312,7 +325,7 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
 
     it('the sidecar sees why, installs nothing, and keeps retrying', async () => {
       const controller = await startController();
-      const sidecar = startSidecar(controller.address, 'token-of-b');
+      const sidecar = startSidecar(controller.address, TOKEN_B);
       await until('a refusal', () => sidecar.client.lastError !== undefined);
       expect(sidecar.client.lastError).toMatch(/^PERMISSION_DENIED: token is bound to pod "support-agent-1"/);
       expect(sidecar.installed).toEqual([]);
@@ -325,13 +338,13 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
     let leading = false;
     const controller = await startController(0, undefined, { serving: () => leading });
     const refused = rawStream(controller.address);
-    refused.hello('token-of-a');
+    refused.hello(TOKEN_A);
     const status = await refused.status;
     expect(status.code).toBe(grpc.status.UNAVAILABLE);
     expect(status.details).toMatch(/not the leader/);
     expect(refused.received).toEqual([]);
     leading = true;
-    const sidecar = startSidecar(controller.address, 'token-of-a');
+    const sidecar = startSidecar(controller.address, TOKEN_A);
     await until('the ACK of V1 once leading', () => controller.distribution.sync(KEY_A)?.acked === V1.version, 20_000);
     leading = false;
     controller.distribution.closeAll('no longer the leader');
@@ -341,7 +354,7 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
 
   it('forgets a sidecar that disconnects', async () => {
     const controller = await startController();
-    const sidecar = startSidecar(controller.address, 'token-of-a');
+    const sidecar = startSidecar(controller.address, TOKEN_A);
     await until('the ACK of V1', () => controller.distribution.sync(KEY_A)?.acked === V1.version);
     await sidecar.client.stop();
     await until('the connection to be forgotten', () => controller.distribution.connectionCount() === 0);
@@ -355,7 +368,7 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
     const streams: grpc.ServerDuplexStream<SidecarMessage, ControllerMessage>[] = [];
     const controller = await startController(0, undefined, { review, onStream: (call) => { streams.push(call); } });
     const raw = rawStream(controller.address);
-    raw.hello('token-of-a');
+    raw.hello(TOKEN_A);
     await until('the TokenReview to start', () => answer !== undefined);
     raw.close();
     await until('the controller to see the stream cancelled', () => streams[0]!.cancelled);
@@ -367,7 +380,7 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
 
   it('is reconnected to by the sidecar after a controller restart on the same port, and resends the snapshot in full', async () => {
     const first = await startController();
-    const sidecar = startSidecar(first.address, 'token-of-a');
+    const sidecar = startSidecar(first.address, TOKEN_A);
     await until('the ACK of V1', () => first.distribution.sync(KEY_A)?.acked === V1.version);
 
     first.server.forceShutdown();
@@ -381,5 +394,104 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
     expect(sidecar.client.pushes).toBe(2);
     expect(sidecar.installed).toEqual([V1.version, V1.version]);
     expect(sidecar.client.state).toBe('synced');
+  });
+
+  describe('binds a stream to its pod incarnation and its token\'s lifetime', () => {
+    /** A token TokenReview accepts for `pod` (uid `uid`), expiring in `seconds`. */
+    function tokenOf(id: string, seconds: number, pod = POD_A, uid = `uid-${pod}`): string {
+      const t = jwtLike(id, seconds);
+      reviews.set(t, { ...bound(pod), extra: { 'authentication.kubernetes.io/pod-name': [pod], 'authentication.kubernetes.io/pod-uid': [uid] } });
+      return t;
+    }
+
+    it('ends the stream with PERMISSION_DENIED within a second of its pod\'s deletion', async () => {
+      const controller = await startController();
+      const raw = rawStream(controller.address);
+      raw.hello(TOKEN_A);
+      await raw.push(0);
+      const deletedAt = Date.now();
+      pods.delete(KEY_A);
+      controller.distribution.podsChanged();
+      const status = await raw.status;
+      expect(Date.now() - deletedAt).toBeLessThan(1_000);
+      expect(status.code).toBe(grpc.status.PERMISSION_DENIED);
+      expect(status.details).toBe('pod support/support-agent-0 was deleted');
+      expect(controller.distribution.connectionCount()).toBe(0);
+      expect(controller.distribution.revoked).toBe(1);
+    });
+
+    it('sends the old stream nothing of a pod recreated under the same name with another ServiceAccount, and ends it', async () => {
+      const controller = await startController();
+      const raw = rawStream(controller.address);
+      raw.hello(TOKEN_A);
+      await raw.push(0);
+      // The pod is deleted and recreated with another ServiceAccount; the
+      // reconciler computes the new pod's snapshot and pushes before any sweep.
+      pods.set(KEY_A, slimPod({ name: POD_A, uid: 'uid-recreated', serviceAccount: 'billing-agent' }));
+      controller.snapshots.set(KEY_A, V2_EDITED);
+      controller.distribution.pushAll();
+      const status = await raw.status;
+      expect(status.code).toBe(grpc.status.PERMISSION_DENIED);
+      expect(status.details).toBe('pod support/support-agent-0 was replaced by another pod of the same name');
+      expect(raw.received.map((m) => (m.kind.case === 'snapshot' ? m.kind.value.snapshot?.version : m.kind.case))).toEqual([V1.version]);
+      // The old token opens nothing either.
+      const again = rawStream(controller.address);
+      again.hello(TOKEN_A);
+      expect((await again.status).details).toMatch(/another incarnation of pod support-agent-0/);
+      expect(again.received).toEqual([]);
+    });
+
+    it('ends the stream with UNAUTHENTICATED at its token\'s expiry', async () => {
+      const controller = await startController();
+      const raw = rawStream(controller.address);
+      const short = tokenOf('short-lived', 2);
+      raw.hello(short);
+      await raw.push(0);
+      const status = await raw.status;
+      expect(status.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(status.details).toMatch(/^token expired at .*; reconnect with the current token$/);
+      expect(Date.now()).toBeGreaterThanOrEqual((JSON.parse(Buffer.from(short.split('.')[1] ?? '', 'base64url').toString()) as { exp: number }).exp * 1000);
+      expect(controller.distribution.connectionCount()).toBe(0);
+    });
+
+    it('keeps the stream past the first token\'s expiry when the sidecar sends its rotated token on it', async () => {
+      const controller = await startController();
+      const sidecar = startSidecar(controller.address, tokenOf('about-to-expire', 2), POD_A, 100);
+      await until('the ACK of V1', () => controller.distribution.sync(KEY_A)?.acked === V1.version);
+      // The kubelet rotates the projected token.
+      writeFileSync(sidecar.tokenFile, tokenOf('rotated', 3600));
+      await until('the re-authentication', () => controller.distribution.reauthentications === 1);
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(controller.distribution.connectionCount()).toBe(1);
+      expect(controller.distribution.revoked).toBe(0);
+      expect(sidecar.client.reconnects).toBe(0);
+      expect(sidecar.client.reauthentications).toBe(1);
+      expect(sidecar.installed).toEqual([V1.version]);
+    });
+
+    it('ends the stream when the token sent on it belongs to another incarnation of the pod', async () => {
+      const controller = await startController();
+      const raw = rawStream(controller.address);
+      raw.hello(TOKEN_A);
+      await raw.push(0);
+      raw.send({ case: 'reauthenticate', value: { token: tokenOf('earlier-incarnation', 3600, POD_A, 'uid-earlier') } });
+      const status = await raw.status;
+      expect(status.code).toBe(grpc.status.PERMISSION_DENIED);
+      expect(status.details).toMatch(/another incarnation of pod support-agent-0/);
+    });
+
+    it('is reopened by a sidecar whose token expired within a second, with the current token, enforcing its snapshot meanwhile', async () => {
+      const controller = await startController();
+      const sidecar = startSidecar(controller.address, tokenOf('expires-unrotated', 2), POD_A, 60_000);
+      await until('the ACK of V1', () => controller.distribution.sync(KEY_A)?.acked === V1.version);
+      writeFileSync(sidecar.tokenFile, tokenOf('current', 3600));
+      await until('the stream to end at expiry', () => sidecar.client.state === 'disconnected', 5_000);
+      const endedAt = Date.now();
+      expect(sidecar.current).toBe(V1.version);
+      await until('the stream to be reopened', () => sidecar.client.state === 'synced', 5_000);
+      expect(Date.now() - endedAt).toBeLessThan(1_000);
+      expect(sidecar.installed).toEqual([V1.version, V1.version]);
+      expect(controller.distribution.revoked).toBe(1);
+    });
   });
 });

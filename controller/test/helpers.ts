@@ -30,6 +30,7 @@ export interface PodOptions {
   readonly phase?: string;
   readonly resourceVersion?: string;
   readonly cooperativeCapture?: boolean;
+  readonly deleting?: boolean;
 }
 
 /** A pod as the pod informer keeps it. */
@@ -47,6 +48,7 @@ export function slimPod(options: PodOptions = {}): SlimPod {
     },
     serviceAccount: options.serviceAccount ?? SERVICE_ACCOUNT,
     phase: options.phase ?? 'Running',
+    deleting: options.deleting ?? false,
     cooperativeCapture: options.cooperativeCapture ?? false,
   };
 }
@@ -82,4 +84,13 @@ export function policyObject(name: string, spec: unknown, options: PolicyOptions
 /** A minimal valid spec: one Allow rule for `host`, selecting pods with `selector` labels. */
 export function allowSpec(host: string, selector: Record<string, string> = { app: 'support-agent' }, extra: Record<string, unknown> = {}): unknown {
   return { podSelector: { matchLabels: selector }, rules: [{ name: 'allow-host', to: { hosts: [host] }, ...extra }] };
+}
+
+/**
+ * A JWT-shaped token named `id` expiring in `expiresInSeconds` (the controller
+ * reads, never trusts, its exp: TokenReview is what validates it).
+ */
+export function jwtLike(id: string, expiresInSeconds = 3600): string {
+  const part = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${part({ alg: 'RS256', kid: 'k1' })}.${part({ exp: Math.floor(Date.now() / 1000) + expiresInSeconds, jti: id })}.${Buffer.from(`signature-${id}`).toString('base64url')}`;
 }

@@ -15,9 +15,12 @@ import type { Kube } from '../src/kube/api.js';
 import type { AgentPolicyObject, SlimPod, SlimSecret } from '../src/kube/objects.js';
 import type { PolicyStatus } from '../src/status/compute.js';
 import { TOKEN_AUDIENCE, type TokenReviewResult } from '../src/distribution/auth.js';
-import { NAMESPACE, SERVICE_ACCOUNT, allowSpec, eventually, policyObject, slimPod } from './helpers.js';
+import { NAMESPACE, SERVICE_ACCOUNT, allowSpec, eventually, jwtLike, policyObject, slimPod } from './helpers.js';
 
 const POD = 'support-agent-0';
+/** The pod's projected token, as its sidecar reads it from the file. */
+const TOKEN_OF_POD = jwtLike('token-of-pod');
+
 const BOUND: TokenReviewResult = {
   authenticated: true,
   username: `system:serviceaccount:${NAMESPACE}:${SERVICE_ACCOUNT}`,
@@ -57,7 +60,7 @@ class FakeKube implements Kube {
   secrets: V1Secret[] = [];
   listSecrets(slim: (s: V1Secret) => SlimSecret) { return Promise.resolve({ items: this.secrets.map(slim), resourceVersion: String(this.rv++) }); }
   reviewToken(token: string): Promise<TokenReviewResult> {
-    return Promise.resolve(token === 'token-of-pod' ? BOUND : REJECTED);
+    return Promise.resolve(token === TOKEN_OF_POD ? BOUND : REJECTED);
   }
   namespaceLabels(): Promise<Record<string, string> | undefined> {
     return Promise.resolve({});
@@ -88,7 +91,7 @@ interface Installed { readonly version: string; readonly policies: number; reado
 function sidecarOf(running: RunningController, previous = ''): Installed[] {
   const dir = mkdtempSync(join(tmpdir(), 'aw-controller-status-'));
   cleanup.push(() => { rmSync(dir, { recursive: true, force: true }); });
-  writeFileSync(join(dir, 'token'), 'token-of-pod');
+  writeFileSync(join(dir, 'token'), TOKEN_OF_POD);
   const installed: Installed[] = [];
   const client = new DistributionClient({
     address: running.distributionAddress, tokenFile: join(dir, 'token'), namespace: NAMESPACE, podName: POD, caFile: undefined, sidecarVersion: 'test',

@@ -12,7 +12,7 @@ function sources(overrides: Partial<MetricsSources> = {}): MetricsSources {
   secrets.staleMs = 1500;
   return {
     informers: () => [['pods', new FakeCache()], ['secrets', secrets]],
-    distribution: { connectionCount: () => 3, pushes: 7, authFailures: 1 },
+    distribution: { connectionCount: () => 3, pushes: 7, authFailures: 1, revoked: 2, reauthentications: 4 },
     auth: { reviews: 4, uncached: 2 },
     reconciler: { reconciles: 5, compiledSnapshots: 2 },
     credentialKeys: { stats: () => ({ secrets: 1, keys: 2 }) },

@@ -59,13 +59,14 @@ describe('computeStatus', () => {
     expect(status.rules).toBe(0);
   });
 
-  it('counts as synced only the selected, running pods whose sidecar acknowledged the current snapshot', () => {
+  it('counts as synced only the selected, running pods whose sidecar acknowledged the current snapshot, and not pods being deleted (their streams are closed)', () => {
     const e = entry(allowSpec('a.example.com', SUPPORT));
     const pods: SlimPod[] = [
       slimPod({ name: 'acked' }),
       slimPod({ name: 'pending' }),
       slimPod({ name: 'finished', phase: 'Succeeded' }),
       slimPod({ name: 'crashed', phase: 'Failed' }),
+      slimPod({ name: 'being-deleted', deleting: true }),
       slimPod({ name: 'not-selected', labels: { app: 'billing-agent' } }),
       slimPod({ name: 'other-namespace', namespace: 'billing' }),
     ];

@@ -24,6 +24,16 @@ export interface ListeningDistribution {
   readonly distributionCertificate: ReloadingServingCertificate | undefined;
 }
 
+/** What the distribution port needs of the controller's configuration (main.ts passes its config). */
+export interface DistributionListenOptions {
+  /** host:port; a loopback address without TLS. */
+  readonly distributionListen: string;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** How often the certificate files are checked for a change, ms. */
+  readonly fileReloadMs: number;
+}
+
 /** The gRPC distribution server: TLS (its certificate re-read when the files change), or plaintext on loopback only. */
 export async function startDistribution(config: DistributionListenOptions, distribution: DistributionServer, log: Log): Promise<ListeningDistribution> {
   const server = new grpc.Server({ 'grpc.max_send_message_length': 64 << 20, 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });

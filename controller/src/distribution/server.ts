@@ -1,16 +1,30 @@
 // The controller's side of PolicyDistribution: authenticates each sidecar,
 // pushes its pod's snapshot (in full on every new stream), re-pushes when the
 // pod's snapshot version changes, and tracks ACKs and NACKs per pod.
+//
+// A stream is bound to one incarnation of its pod and to its token's lifetime:
+// - the pod is deleted, is being deleted, or another pod took its name (a new
+//   uid): the stream ends with PERMISSION_DENIED at the next pod change
+//   (`podsChanged`, called by the pod informer; swept within SWEEP_DELAY_MS), so
+//   a recreated pod's snapshot never reaches the old pod's stream, and the new
+//   pod gets nothing until its own sidecar says hello with its own token;
+// - the token expires: the stream ends with UNAUTHENTICATED at the token's exp,
+//   unless the sidecar sent a newer token of the same pod incarnation on the
+//   stream first (Reauthenticate), which moves the deadline.
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { ControllerMessageSchema, type ControllerMessage, type SidecarMessage } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
 import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
-import type { SidecarAuthenticator } from './auth.js';
+import type { AuthResult, Revocation, SidecarAuthenticator } from './auth.js';
 import { distributionService } from '../../../common/distribution-service.js';
 
 /** Wait this long for the hello before closing the stream. */
 const HELLO_TIMEOUT_MS = 10_000;
+/** Pod changes are coalesced for this long before the streams are checked against them. */
+const SWEEP_DELAY_MS = 50;
+/** Longest single timer towards a token's expiry (setTimeout's range is ~24.8 days); re-armed on firing. */
+const MAX_EXPIRY_TIMER_MS = 3_600_000;
 
 export interface PodSync {
   /** Version last sent, acknowledged, and the last NACK's error. */
@@ -22,6 +36,12 @@ export interface PodSync {
 
 interface Connection {
   readonly podKey: string;
+  readonly podUid: string;
+  /** The expiry of the newest token presented on this stream, ms since the epoch. */
+  expiresAtMs: number;
+  expiryTimer: NodeJS.Timeout | undefined;
+  /** Ends the stream with this status. */
+  readonly close: (revocation: Revocation) => void;
   readonly call: grpc.ServerDuplexStream<SidecarMessage, ControllerMessage>;
   sent: string;
   nonce: string;
@@ -49,8 +69,13 @@ export interface DistributionEvents {
 export class DistributionServer {
   private readonly connections = new Map<string, Set<Connection>>();
   private readonly encodings = new Map<string, { readonly nonce: string; readonly bytes: Uint8Array }>();
+  private sweepTimer: NodeJS.Timeout | undefined;
   pushes = 0;
   authFailures = 0;
+  /** Streams ended because their pod went away or was replaced, or their token expired. */
+  revoked = 0;
+  /** Newer tokens accepted on open streams. */
+  reauthentications = 0;
 
   constructor(
     private readonly auth: SidecarAuthenticator,
@@ -89,6 +114,34 @@ export class DistributionServer {
     }
   }
 
+  /** The pods changed: streams whose pod was deleted or replaced are ended within SWEEP_DELAY_MS. */
+  podsChanged(): void {
+    this.sweepTimer ??= setTimeout(() => {
+      this.sweepTimer = undefined;
+      this.revalidate();
+    }, SWEEP_DELAY_MS).unref();
+  }
+
+  /** Ends every stream whose pod was deleted or replaced or whose token expired; returns how many. */
+  revalidate(): number {
+    let ended = 0;
+    for (const set of this.connections.values()) {
+      for (const c of [...set]) {
+        const revocation = this.auth.revoked(c);
+        if (revocation === undefined) continue;
+        c.close(revocation);
+        ended++;
+      }
+    }
+    return ended;
+  }
+
+  /** Stops the pending sweep (on shutdown). */
+  stop(): void {
+    clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
   /** Sends every connected sidecar whose pod's snapshot changed its new snapshot. */
   pushAll(): void {
     for (const set of this.connections.values()) for (const c of set) this.push(c, false);
@@ -104,9 +157,11 @@ export class DistributionServer {
       call.emit('error', { code, details, metadata: new grpc.Metadata() });
     };
     const cleanup = (): void => {
+      if (closed) return;
       closed = true;
       clearTimeout(helloTimer);
       if (conn === undefined) return;
+      clearTimeout(conn.expiryTimer);
       const set = this.connections.get(conn.podKey);
       set?.delete(conn);
       if (set?.size === 0) this.connections.delete(conn.podKey);
@@ -126,7 +181,7 @@ export class DistributionServer {
           if (!result.ok) {
             this.authFailures++;
             this.events.log('warn', 'sidecar refused', { namespace: hello.namespace, pod: hello.podName, reason: result.reason });
-            fail(result.code === 'unauthenticated' ? grpc.status.UNAUTHENTICATED : grpc.status.PERMISSION_DENIED, result.reason);
+            fail(statusOf(result.code), result.reason);
             return;
           }
           clearTimeout(helloTimer);
@@ -135,7 +190,19 @@ export class DistributionServer {
             this.events.log('info', 'sidecar left before its token was reviewed', { pod: result.podKey });
             return;
           }
-          conn = { podKey: result.podKey, call, sent: '', nonce: '', acked: hello.currentVersion, ackedAtMs: 0, nackError: undefined };
+          // The pod may have changed while the token was being reviewed.
+          const revocation = this.auth.revoked(result);
+          if (revocation !== undefined) {
+            this.authFailures++;
+            fail(statusOf(revocation.code), revocation.reason);
+            return;
+          }
+          conn = {
+            podKey: result.podKey, podUid: result.podUid, expiresAtMs: result.expiresAtMs, expiryTimer: undefined, call,
+            close: (r) => { this.end(call, r); },
+            sent: '', nonce: '', acked: hello.currentVersion, ackedAtMs: 0, nackError: undefined,
+          };
+          this.armExpiry(conn);
           let set = this.connections.get(result.podKey);
           if (set === undefined) {
             set = new Set();
@@ -149,6 +216,8 @@ export class DistributionServer {
           this.events.log('error', 'TokenReview failed', { error: e instanceof Error ? e.message : String(e) });
           fail(grpc.status.UNAVAILABLE, 'cannot verify the token now; retry');
         });
+      } else if (conn !== undefined && kind.case === 'reauthenticate') {
+        this.reauthenticate(conn, kind.value.token);
       } else if (conn !== undefined && (kind.case === 'ack' || kind.case === 'nack')) {
         // Only the answer to the latest push counts; older nonces are stale.
         if (kind.value.nonce !== conn.nonce) return;
@@ -171,7 +240,58 @@ export class DistributionServer {
     call.on('cancelled', cleanup);
   }
 
+  /** A newer token on an open stream: the same pod incarnation moves the stream's deadline; anything else ends it. */
+  private reauthenticate(conn: Connection, token: string): void {
+    const [namespace = '', podName = ''] = conn.podKey.split('/');
+    this.auth.authenticate(token, namespace, podName).then((result: AuthResult) => {
+      if (!result.ok) {
+        this.authFailures++;
+        this.events.log('warn', 'sidecar re-authentication refused', { pod: conn.podKey, reason: result.reason });
+        conn.close({ code: result.code, reason: result.reason });
+        return;
+      }
+      if (result.podUid !== conn.podUid) {
+        this.authFailures++;
+        conn.close({ code: 'permission-denied', reason: `token is bound to another incarnation of pod ${podName}` });
+        return;
+      }
+      this.reauthentications++;
+      if (result.expiresAtMs > conn.expiresAtMs) {
+        conn.expiresAtMs = result.expiresAtMs;
+        this.armExpiry(conn);
+      }
+    }, (e: unknown) => {
+      // The stream keeps its current deadline; the sidecar sends its token again later or reconnects.
+      this.events.log('error', 'TokenReview failed', { error: e instanceof Error ? e.message : String(e) });
+    });
+  }
+
+  /** Ends the stream at its token's expiry (timers are capped and re-armed until then). */
+  private armExpiry(conn: Connection): void {
+    clearTimeout(conn.expiryTimer);
+    const delay = Math.max(0, Math.min(MAX_EXPIRY_TIMER_MS, conn.expiresAtMs - Date.now()));
+    conn.expiryTimer = setTimeout(() => {
+      const revocation = this.auth.revoked(conn);
+      if (revocation !== undefined) conn.close(revocation);
+      else this.armExpiry(conn);
+    }, delay).unref();
+  }
+
+  private end(call: grpc.ServerDuplexStream<SidecarMessage, ControllerMessage>, revocation: Revocation): void {
+    this.revoked++;
+    this.events.log('info', 'sidecar stream ended', { reason: revocation.reason });
+    call.emit('error', { code: statusOf(revocation.code), details: revocation.reason, metadata: new grpc.Metadata() });
+  }
+
   private push(conn: Connection, force: boolean): void {
+    // Checked on every push, not only by the sweep: a pod's change reaches the
+    // reconciler (and its pushAll) as soon as it reaches the sweep, and the
+    // snapshot of a pod recreated under the same name must not reach the old stream.
+    const revocation = this.auth.revoked(conn);
+    if (revocation !== undefined) {
+      conn.close(revocation);
+      return;
+    }
     const snapshot = this.snapshotFor(conn.podKey);
     if (snapshot === undefined) return;
     if (!force && snapshot.version === conn.sent) return;
@@ -195,4 +315,8 @@ export class DistributionServer {
     }
     return e;
   }
+}
+
+function statusOf(code: Revocation['code']): grpc.status {
+  return code === 'unauthenticated' ? grpc.status.UNAUTHENTICATED : grpc.status.PERMISSION_DENIED;
 }

@@ -9,6 +9,8 @@ export interface SlimPod extends KubernetesObject {
   readonly metadata: { name: string; namespace: string; uid: string; resourceVersion: string; labels: Record<string, string> };
   readonly serviceAccount: string;
   readonly phase: string;
+  /** metadata.deletionTimestamp is set: the pod is going away, its sidecar's stream is closed. */
+  readonly deleting: boolean;
   /** agentwarden.io/capture: proxy-env pods are governed only as far as the agent honours HTTP_PROXY. */
   readonly cooperativeCapture: boolean;
 }
@@ -34,6 +36,7 @@ export function slimPod(pod: V1Pod): SlimPod {
     },
     serviceAccount: pod.spec?.serviceAccountName ?? 'default',
     phase: pod.status?.phase ?? '',
+    deleting: pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
     cooperativeCapture: (pod.metadata?.annotations?.[CAPTURE_ANNOTATION] ?? '').trim() === 'proxy-env',
   };
 }

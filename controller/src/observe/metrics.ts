@@ -7,7 +7,7 @@ export type NamedInformer = readonly [string, { stats(): InformerStats }];
 
 export interface MetricsSources {
   readonly informers: () => readonly NamedInformer[];
-  readonly distribution: { connectionCount(): number; readonly pushes: number; readonly authFailures: number };
+  readonly distribution: { connectionCount(): number; readonly pushes: number; readonly authFailures: number; readonly revoked: number; readonly reauthentications: number };
   readonly auth: { readonly reviews: number; readonly uncached: number };
   readonly reconciler: { readonly reconciles: number; readonly compiledSnapshots: number };
   /** The Secrets and keys policies read (what the secrets cache may hold). */
@@ -33,6 +33,9 @@ export function renderMetrics(s: MetricsSources): string {
   lines.push('# TYPE agentwarden_connected_sidecars gauge', `agentwarden_connected_sidecars ${s.distribution.connectionCount()}`);
   lines.push('# TYPE agentwarden_snapshot_pushes_total counter', `agentwarden_snapshot_pushes_total ${s.distribution.pushes}`);
   lines.push('# TYPE agentwarden_sidecar_auth_failures_total counter', `agentwarden_sidecar_auth_failures_total ${s.distribution.authFailures}`);
+  lines.push('# HELP agentwarden_sidecar_streams_revoked_total Streams ended because their pod was deleted or replaced or their token expired.');
+  lines.push('# TYPE agentwarden_sidecar_streams_revoked_total counter', `agentwarden_sidecar_streams_revoked_total ${s.distribution.revoked}`);
+  lines.push('# TYPE agentwarden_sidecar_reauthentications_total counter', `agentwarden_sidecar_reauthentications_total ${s.distribution.reauthentications}`);
   lines.push('# TYPE agentwarden_token_reviews_total counter', `agentwarden_token_reviews_total ${s.auth.reviews}`);
   lines.push('# TYPE agentwarden_token_reviews_uncached_total counter', `agentwarden_token_reviews_uncached_total ${s.auth.uncached}`);
   lines.push('# TYPE agentwarden_reconciles_total counter', `agentwarden_reconciles_total ${s.reconciler.reconciles}`);

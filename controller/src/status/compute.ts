@@ -50,7 +50,8 @@ export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], sync
       compileError = e instanceof Error ? e.message : String(e);
     }
   }
-  const selected = entry.parsed === undefined ? [] : pods.filter((p) => p.metadata.namespace === meta?.namespace && !isTerminated(p) && selectorMatches(entry.parsed?.podSelector ?? { matchLabels: {}, matchExpressions: [] }, p.metadata.labels));
+  // A pod being deleted is not counted: its stream was closed at deletion (distribution/server.ts).
+  const selected = entry.parsed === undefined ? [] : pods.filter((p) => p.metadata.namespace === meta?.namespace && !isTerminated(p) && !p.deleting && selectorMatches(entry.parsed?.podSelector ?? { matchLabels: {}, matchExpressions: [] }, p.metadata.labels));
   const syncedCount = selected.filter(synced).length;
   const compiled = cond('Compiled', compileError === undefined, compileError === undefined ? 'Compiled' : 'CompileError', compileError ?? `${entry.parsed?.rules.length ?? 0} rules compiled`);
   const allSynced = syncedCount === selected.length;

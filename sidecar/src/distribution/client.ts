@@ -4,6 +4,13 @@
 // NACK it and keep enforcing the previous one. Reconnects with capped,
 // jittered backoff; while the controller is away the last good snapshot stays
 // in force.
+//
+// The controller ends a stream at its token's expiry. The kubelet rotates the
+// projected token at 80% of its lifetime, so the sidecar re-reads the token file
+// every tokenCheckMs and sends a changed token on the open stream
+// (Reauthenticate), which keeps the stream; a stream ended anyway (expiry, or a
+// refused token) is reopened with the current file after the backoff's first
+// step (250 ms), the last snapshot enforced meanwhile.
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
@@ -12,6 +19,9 @@ import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js'
 import { Backoff, sleep } from '../../../common/backoff.js';
 import { distributionService, isLoopback } from '../../../common/distribution-service.js';
 import type { Logger } from '../log.js';
+
+/** How often the token file is re-read for a rotated token, ms. */
+export const DEFAULT_TOKEN_CHECK_MS = 30_000;
 
 export interface DistributionClientOptions {
   readonly address: string;
@@ -25,6 +35,8 @@ export interface DistributionClientOptions {
   /** Installs a snapshot; returns an error message when it cannot be loaded. */
   readonly install: (snapshot: Snapshot) => string | undefined;
   readonly currentVersion: () => string;
+  /** How often the token file is re-read on an open stream, ms. Default DEFAULT_TOKEN_CHECK_MS. */
+  readonly tokenCheckMs?: number;
 }
 
 export type SyncState = 'connecting' | 'synced' | 'disconnected';
@@ -41,6 +53,8 @@ export class DistributionClient {
   pushes = 0;
   nacks = 0;
   reconnects = 0;
+  /** Rotated tokens sent on an open stream. */
+  reauthentications = 0;
 
   constructor(private readonly options: DistributionClientOptions) {
     if (options.caFile === undefined && !isLoopback(options.address)) throw new Error(`sidecar: controller ${options.address} is not on loopback; give --controller-ca`);
@@ -104,13 +118,28 @@ export class DistributionClient {
   private async session(): Promise<boolean> {
     this.refreshTrust();
     // The kubelet swaps the projected token's symlink: an unreadable token is retried with backoff.
-    const token = readFileSync(this.options.tokenFile, 'utf8').trim();
+    let token = readFileSync(this.options.tokenFile, 'utf8').trim();
     return await new Promise((resolve) => {
       let pushed = false;
       const call = (this.client as unknown as { Stream: () => grpc.ClientDuplexStream<SidecarMessage, ControllerMessage> }).Stream();
       this.call = call;
       this.state = 'connecting';
+      // A rotated token goes to the controller on this stream, before the one it holds expires.
+      const tokenCheck = setInterval(() => {
+        let next: string;
+        try {
+          next = readFileSync(this.options.tokenFile, 'utf8').trim();
+        } catch {
+          return; // mid-swap: next tick
+        }
+        if (next === '' || next === token) return;
+        token = next;
+        this.reauthentications++;
+        call.write(create(SidecarMessageSchema, { kind: { case: 'reauthenticate', value: { token } } }));
+      }, this.options.tokenCheckMs ?? DEFAULT_TOKEN_CHECK_MS);
+      tokenCheck.unref();
       const done = (err?: grpc.ServiceError): void => {
+        clearInterval(tokenCheck);
         if (err !== undefined) this.lastError = `${grpc.status[err.code] ?? err.code}: ${err.details}`;
         this.call = undefined;
         resolve(pushed);

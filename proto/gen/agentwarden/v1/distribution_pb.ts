@@ -7,6 +7,12 @@
 // its pod's projected ServiceAccount token, and ACKs or NACKs every snapshot by
 // version and nonce. The controller sends only the snapshot of that pod, resends
 // it in full on reconnect, and reports sync state in AgentPolicy.status.
+//
+// A stream is bound to one incarnation of its pod (the token's pod uid) and to
+// the token's lifetime: the controller ends it when the pod is deleted or
+// replaced by another pod of the same name (PERMISSION_DENIED), or when the
+// token expires (UNAUTHENTICATED), unless the sidecar re-authenticated on the
+// stream with a newer token first (the kubelet rotates it at 80% of its life).
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
@@ -18,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentwarden/v1/distribution.proto.
  */
 export const file_agentwarden_v1_distribution: GenFile = /*@__PURE__*/
-  fileDesc("CiFhZ2VudHdhcmRlbi92MS9kaXN0cmlidXRpb24ucHJvdG8SDmFnZW50d2FyZGVuLnYxIooBCg5TaWRlY2FyTWVzc2FnZRImCgVoZWxsbxgBIAEoCzIVLmFnZW50d2FyZGVuLnYxLkhlbGxvSAASIgoDYWNrGAIgASgLMhMuYWdlbnR3YXJkZW4udjEuQWNrSAASJAoEbmFjaxgDIAEoCzIULmFnZW50d2FyZGVuLnYxLk5hY2tIAEIGCgRraW5kIm0KBUhlbGxvEg0KBXRva2VuGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIQCghwb2RfbmFtZRgDIAEoCRIXCg9jdXJyZW50X3ZlcnNpb24YBCABKAkSFwoPc2lkZWNhcl92ZXJzaW9uGAUgASgJIiUKA0FjaxIPCgd2ZXJzaW9uGAEgASgJEg0KBW5vbmNlGAIgASgJIjUKBE5hY2sSDwoHdmVyc2lvbhgBIAEoCRINCgVub25jZRgCIAEoCRINCgVlcnJvchgDIAEoCSJNChFDb250cm9sbGVyTWVzc2FnZRIwCghzbmFwc2hvdBgBIAEoCzIcLmFnZW50d2FyZGVuLnYxLlNuYXBzaG90UHVzaEgAQgYKBGtpbmQiSQoMU25hcHNob3RQdXNoEioKCHNuYXBzaG90GAEgASgLMhguYWdlbnR3YXJkZW4udjEuU25hcHNob3QSDQoFbm9uY2UYAiABKAkyZQoSUG9saWN5RGlzdHJpYnV0aW9uEk8KBlN0cmVhbRIeLmFnZW50d2FyZGVuLnYxLlNpZGVjYXJNZXNzYWdlGiEuYWdlbnR3YXJkZW4udjEuQ29udHJvbGxlck1lc3NhZ2UoATABYgZwcm90bzM", [file_agentwarden_v1_snapshot]);
+  fileDesc("CiFhZ2VudHdhcmRlbi92MS9kaXN0cmlidXRpb24ucHJvdG8SDmFnZW50d2FyZGVuLnYxIsQBCg5TaWRlY2FyTWVzc2FnZRImCgVoZWxsbxgBIAEoCzIVLmFnZW50d2FyZGVuLnYxLkhlbGxvSAASIgoDYWNrGAIgASgLMhMuYWdlbnR3YXJkZW4udjEuQWNrSAASJAoEbmFjaxgDIAEoCzIULmFnZW50d2FyZGVuLnYxLk5hY2tIABI4Cg5yZWF1dGhlbnRpY2F0ZRgEIAEoCzIeLmFnZW50d2FyZGVuLnYxLlJlYXV0aGVudGljYXRlSABCBgoEa2luZCJtCgVIZWxsbxINCgV0b2tlbhgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSEAoIcG9kX25hbWUYAyABKAkSFwoPY3VycmVudF92ZXJzaW9uGAQgASgJEhcKD3NpZGVjYXJfdmVyc2lvbhgFIAEoCSIfCg5SZWF1dGhlbnRpY2F0ZRINCgV0b2tlbhgBIAEoCSIlCgNBY2sSDwoHdmVyc2lvbhgBIAEoCRINCgVub25jZRgCIAEoCSI1CgROYWNrEg8KB3ZlcnNpb24YASABKAkSDQoFbm9uY2UYAiABKAkSDQoFZXJyb3IYAyABKAkiTQoRQ29udHJvbGxlck1lc3NhZ2USMAoIc25hcHNob3QYASABKAsyHC5hZ2VudHdhcmRlbi52MS5TbmFwc2hvdFB1c2hIAEIGCgRraW5kIkkKDFNuYXBzaG90UHVzaBIqCghzbmFwc2hvdBgBIAEoCzIYLmFnZW50d2FyZGVuLnYxLlNuYXBzaG90Eg0KBW5vbmNlGAIgASgJMmUKElBvbGljeURpc3RyaWJ1dGlvbhJPCgZTdHJlYW0SHi5hZ2VudHdhcmRlbi52MS5TaWRlY2FyTWVzc2FnZRohLmFnZW50d2FyZGVuLnYxLkNvbnRyb2xsZXJNZXNzYWdlKAEwAWIGcHJvdG8z", [file_agentwarden_v1_snapshot]);
 
 /**
  * @generated from message agentwarden.v1.SidecarMessage
@@ -45,6 +51,12 @@ export type SidecarMessage = Message<"agentwarden.v1.SidecarMessage"> & {
      */
     value: Nack;
     case: "nack";
+  } | {
+    /**
+     * @generated from field: agentwarden.v1.Reauthenticate reauthenticate = 4;
+     */
+    value: Reauthenticate;
+    case: "reauthenticate";
   } | { case: undefined; value?: undefined };
 };
 
@@ -101,6 +113,29 @@ export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
   messageDesc(file_agentwarden_v1_distribution, 1);
 
 /**
+ * A newer token of the same pod on an open stream (after the hello): the
+ * stream lives on until this token's expiry. A token of another pod, or of
+ * another incarnation of it, ends the stream as a refused hello would.
+ *
+ * @generated from message agentwarden.v1.Reauthenticate
+ */
+export type Reauthenticate = Message<"agentwarden.v1.Reauthenticate"> & {
+  /**
+   * Projected ServiceAccount token with audience "agentwarden". Never logged.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message agentwarden.v1.Reauthenticate.
+ * Use `create(ReauthenticateSchema)` to create a new message.
+ */
+export const ReauthenticateSchema: GenMessage<Reauthenticate> = /*@__PURE__*/
+  messageDesc(file_agentwarden_v1_distribution, 2);
+
+/**
  * @generated from message agentwarden.v1.Ack
  */
 export type Ack = Message<"agentwarden.v1.Ack"> & {
@@ -120,7 +155,7 @@ export type Ack = Message<"agentwarden.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 2);
+  messageDesc(file_agentwarden_v1_distribution, 3);
 
 /**
  * @generated from message agentwarden.v1.Nack
@@ -149,7 +184,7 @@ export type Nack = Message<"agentwarden.v1.Nack"> & {
  * Use `create(NackSchema)` to create a new message.
  */
 export const NackSchema: GenMessage<Nack> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 3);
+  messageDesc(file_agentwarden_v1_distribution, 4);
 
 /**
  * @generated from message agentwarden.v1.ControllerMessage
@@ -172,7 +207,7 @@ export type ControllerMessage = Message<"agentwarden.v1.ControllerMessage"> & {
  * Use `create(ControllerMessageSchema)` to create a new message.
  */
 export const ControllerMessageSchema: GenMessage<ControllerMessage> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 4);
+  messageDesc(file_agentwarden_v1_distribution, 5);
 
 /**
  * @generated from message agentwarden.v1.SnapshotPush
@@ -197,7 +232,7 @@ export type SnapshotPush = Message<"agentwarden.v1.SnapshotPush"> & {
  * Use `create(SnapshotPushSchema)` to create a new message.
  */
 export const SnapshotPushSchema: GenMessage<SnapshotPush> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 5);
+  messageDesc(file_agentwarden_v1_distribution, 6);
 
 /**
  * @generated from service agentwarden.v1.PolicyDistribution
