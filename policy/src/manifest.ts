@@ -87,6 +87,10 @@ function parsePolicy(kind: PolicyKind, value: unknown, source: string, defaultNa
     const credentialNames = new Set(credentials.map((c) => c.name));
     const rules = readRules(spec, problems, credentialNames);
     const scope = cluster ? readClusterScope(spec) : undefined;
+    // As the CRD's x-kubernetes-validations says.
+    if (scope?.ceiling === true && rules.length > 0 && !rules.some((r) => r.action === 'Allow')) {
+      problems.add('spec.rules', 'a ceiling policy needs at least one Allow rule (with none, it would deny everything namespaced policies allow)');
+    }
     policy = {
       name, namespace, generation, source,
       podSelector: selector === undefined ? { matchLabels: {}, matchExpressions: [] } : readSelector(selector),

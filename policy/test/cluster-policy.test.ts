@@ -164,6 +164,13 @@ describe('reading a ClusterAgentPolicy', () => {
     ]);
   });
 
+  it('refuses a ceiling policy without an Allow rule, as the CRD does', () => {
+    expect(problems({
+      apiVersion: 'agentwarden.io/v1alpha1', kind: 'ClusterAgentPolicy', metadata: { name: 'p' },
+      spec: { ceiling: true, rules: [{ name: 'r', action: 'Deny', to: { hosts: ['a.com'] } }] },
+    })).toEqual(['spec.rules: a ceiling policy needs at least one Allow rule (with none, it would deny everything namespaced policies allow)']);
+  });
+
   it('defaults both selectors to everything and ceiling to false', () => {
     const p = parseClusterAgentPolicy({ apiVersion: 'agentwarden.io/v1alpha1', kind: 'ClusterAgentPolicy', metadata: { name: 'p' }, spec: { rules: [{ name: 'r', to: { hosts: ['a.com'] } }] } }, 'cap.yaml');
     expect(p).toMatchObject({ namespace: '', cluster: { ceiling: false, namespaceSelector: { matchLabels: {}, matchExpressions: [] } }, podSelector: { matchLabels: {} } });
