@@ -12,4 +12,4 @@ export type * from './check-request.js';
 export { decodeCheckRequest } from './check-request-wire.js';
 export { headerMapValue } from './request.js';
 export { TokenBuckets, type RateLimiter } from './ratelimit.js';
-export { governingPolicies, selectorMatches, NAMESPACE_NAME_LABEL } from './selector.js';
+export { governingPolicies, governs, selectorMatches, NAMESPACE_NAME_LABEL } from './selector.js';

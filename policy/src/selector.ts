@@ -28,11 +28,15 @@ export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
  * labels. ClusterAgentPolicies first, each group sorted by name.
  */
 export function governingPolicies(policies: readonly AgentPolicy[], pod: PodIdentity): AgentPolicy[] {
-  const namespaceLabels = { ...pod.namespaceLabels, [NAMESPACE_NAME_LABEL]: pod.namespace };
-  const governs = (p: AgentPolicy): boolean => (p.cluster === undefined
-    ? p.namespace === pod.namespace
-    : selectorMatches(p.cluster.namespaceSelector, namespaceLabels)) && selectorMatches(p.podSelector, pod.labels);
   const byName = (a: AgentPolicy, b: AgentPolicy): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  const selected = policies.filter(governs);
+  const selected = policies.filter((p) => governs(p, pod));
   return [...selected.filter((p) => p.cluster !== undefined).sort(byName), ...selected.filter((p) => p.cluster === undefined).sort(byName)];
+}
+
+/** Whether `policy` governs `pod` (point 1; for a ClusterAgentPolicy, its namespaceSelector too). */
+export function governs(policy: AgentPolicy, pod: PodIdentity): boolean {
+  const inScope = policy.cluster === undefined
+    ? policy.namespace === pod.namespace
+    : selectorMatches(policy.cluster.namespaceSelector, { ...pod.namespaceLabels, [NAMESPACE_NAME_LABEL]: pod.namespace });
+  return inScope && selectorMatches(policy.podSelector, pod.labels);
 }

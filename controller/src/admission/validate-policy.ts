@@ -16,7 +16,8 @@ export function reviewAgentPolicy(request: AdmissionRequest): AdmissionResponse 
   if (request.subResource === 'status') return allow(request.uid);
   const object = request.object;
   if (object === undefined) return deny(request.uid, 400, 'BadRequest', 'agentwarden: request.object: the AgentPolicy is missing');
-  const metaName = typeof metadata(object)['name'] === 'string' ? String(metadata(object)['name']) : request.name;
+  const declared = metadata(object)['name'];
+  const metaName = typeof declared === 'string' ? declared : request.name;
   const name = isClusterAgentPolicyManifest(object) ? `ClusterAgentPolicy ${metaName}` : `AgentPolicy ${request.namespace}/${metaName}`;
   let policy: AgentPolicy;
   try {
