@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { CheckRequestSchema, type CheckRequest } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
 import { compileSnapshot, evaluate, loadSnapshot, TokenBuckets, type Decision } from '../../policy/src/index.js';
-import { InputError, loadPod, loadPolicies } from '../../policy/io/manifests.js';
+import { InputError, loadPod, loadPolicyManifests, withNamespaceLabels } from '../../policy/io/manifests.js';
 import { placeholderSecrets } from './secrets.js';
 
 export interface CheckArgs {
@@ -26,9 +26,10 @@ export function parseNow(text: string, field: string): number {
 }
 
 export function runCheck(args: CheckArgs, clockMs: number): Decision {
-  const pod = loadPod(args.pod);
-  const policies = loadPolicies(args.policy, pod.namespace);
-  const loaded = loadSnapshot(compileSnapshot(policies, pod, { resolveSecret: placeholderSecrets }));
+  const bare = loadPod(args.pod);
+  // ClusterAgentPolicies come with the AgentPolicies; Namespace manifests there give the labels their namespaceSelectors see.
+  const manifests = loadPolicyManifests(args.policy, bare.namespace);
+  const loaded = loadSnapshot(compileSnapshot(manifests.policies, withNamespaceLabels(bare, manifests), { resolveSecret: placeholderSecrets }));
   const check = readCheckRequest(args.request);
   const nowMs = args.now === undefined ? clockMs : parseNow(args.now, '--now');
   return evaluate(loaded, check, { nowMs, rateLimiter: new TokenBuckets() });

@@ -6,7 +6,7 @@ export const CHECK_HELP = formatHelp({
   usage: ['agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--now RFC3339]'],
   summary: 'Decides one Envoy CheckRequest against the policies selecting the pod, as the sidecar would, and prints the decision as JSON {allowed, mode, policy, rule, reason, auditDecision}. Exits 0 whatever the decision; 2 on invalid input.',
   flags: [
-    { name: 'policy', value: 'file|dir', text: 'AgentPolicy files or folders (searched recursively); repeatable; required' },
+    { name: 'policy', value: 'file|dir', text: 'AgentPolicy and ClusterAgentPolicy files or folders (searched recursively; Namespace manifests there give the labels namespaceSelectors see); repeatable; required' },
     { name: 'pod', value: 'pod.yaml', text: 'the Pod the request comes from; required' },
     { name: 'request', value: 'checkrequest.json', text: 'an Envoy CheckRequest as JSON; required' },
     { name: 'now', value: 'RFC3339', default: 'the current time', text: 'the time to decide at, when the request carries none' },

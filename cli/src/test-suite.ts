@@ -18,7 +18,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { compileSnapshot, evaluate, loadSnapshot, TokenBuckets, PolicyError, parsePod, type Decision, type PodIdentity } from '../../policy/src/index.js';
 import { isPlain } from '../../policy/src/fields.js';
-import { InputError, loadPod, loadPolicies, readYamlDocuments } from '../../policy/io/manifests.js';
+import { InputError, loadPod, loadPolicyManifests, readYamlDocuments, withNamespaceLabels } from '../../policy/io/manifests.js';
 import { checkRequestFrom } from './request-shorthand.js';
 import { parseNow } from './check.js';
 import { placeholderSecrets } from './secrets.js';
@@ -88,8 +88,8 @@ function runSuite(file: string, clockMs: number): CaseResult[] {
   if (!Array.isArray(policyPaths) || policyPaths.length === 0 || !policyPaths.every((p) => typeof p === 'string')) {
     throw new InputError(`${file}: policies: must be a non-empty list of files or folders`);
   }
-  const policies = loadPolicies(policyPaths.map((p: string) => resolve(base, p)), pod.namespace);
-  const loaded = loadSnapshot(compileSnapshot(policies, pod, { resolveSecret: placeholderSecrets }));
+  const manifests = loadPolicyManifests(policyPaths.map((p: string) => resolve(base, p)), pod.namespace);
+  const loaded = loadSnapshot(compileSnapshot(manifests.policies, withNamespaceLabels(pod, manifests), { resolveSecret: placeholderSecrets }));
   const defaultNow = typeof suite['now'] === 'string' ? parseNow(suite['now'], `${file}: now`) : clockMs;
   const cases = suite['cases'];
   if (!Array.isArray(cases) || cases.length === 0) throw new InputError(`${file}: cases: must be a non-empty list`);

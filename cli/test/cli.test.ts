@@ -168,6 +168,42 @@ describe('agentwarden check', () => {
   });
 });
 
+describe('agentwarden check with a ClusterAgentPolicy', () => {
+  const CEILING = join(ROOT, 'examples', 'platform-ceiling');
+  const ceilingArgs = (...policy: string[]): string[] => [
+    ...policy.flatMap((p) => ['--policy', p]), '--pod', join(CEILING, 'pod.yaml'), '--request', join(CEILING, 'requests', 'exfiltrate.json'),
+  ];
+
+  it('denies a host that the tenant\'s * allows with rule cluster-ceiling, the Namespace manifest giving the labels', () => {
+    const r = run('check', ...ceilingArgs(join(CEILING, 'policies')));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ allowed: false, mode: 'Enforce', policy: 'platform-egress', rule: 'cluster-ceiling' });
+  });
+
+  it('leaves a pod alone whose namespace the namespaceSelector does not match', () => {
+    const policies = ['platform-egress.yaml', 'tenant-anything-goes.yaml'].map((f) => join(CEILING, 'policies', f));
+    const r = run('check', ...ceilingArgs(...policies));
+    expect(JSON.parse(r.out)).toMatchObject({ allowed: true, policy: 'anything-goes', rule: 'everything' });
+  });
+
+  it('exits 2 naming the file, the object and the field of an invalid ClusterAgentPolicy', () => {
+    const bad = file('bad-cap.yaml', [
+      'apiVersion: agentwarden.io/v1alpha1',
+      'kind: ClusterAgentPolicy',
+      'metadata: {name: platform, namespace: tenant-a}',
+      'spec:',
+      '  ceiling: "yes"',
+      '  rules: [{name: r, to: {hosts: [a.internal]}}]',
+    ].join('\n'));
+    const r = run('check', ...ceilingArgs(bad));
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(bad);
+    expect(r.err).toContain('ClusterAgentPolicy tenant-a/platform');
+    expect(r.err).toContain('metadata.namespace: must be absent');
+    expect(r.err).toContain('spec.ceiling: must be true or false');
+  });
+});
+
 describe('agentwarden test', () => {
   it('runs the example suites, printing "N passed, 0 failed" and exiting 0', () => {
     const cases = suiteFiles([join(ROOT, 'examples')])

@@ -1,6 +1,6 @@
-// `agentwarden controller`: wires the informers for AgentPolicies, pods and
-// Secrets to the reconciler (a snapshot per pod), PolicyDistribution to the
-// sidecars, the status writer and the CA root publisher (the elected leader
+// `agentwarden controller`: wires the informers for AgentPolicies,
+// ClusterAgentPolicies, namespace labels, pods and Secrets to the reconciler (a
+// snapshot per pod), PolicyDistribution to the sidecars, the status writer and the CA root publisher (the elected leader
 // writes), the admission webhooks, and metrics and health over HTTP.
 import { readFileSync } from 'node:fs';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
@@ -25,6 +25,7 @@ import { cachedNamespaceLabels, startWebhookServer, WebhookMetrics, type Running
 import { DEFAULT_INJECT_OPTIONS, parseInjectOptions, type InjectOptions } from './inject/index.js';
 import { startObserveServer } from './observe/http.js';
 import type { NamedInformer } from './observe/metrics.js';
+import { clusterPolicyCaches, connectClusterPolicyApi, type ClusterPolicyApi } from './cluster/index.js';
 
 export interface RunningController {
   readonly distributionAddress: string;
@@ -39,11 +40,17 @@ export interface RunningController {
   stop(): Promise<void>;
 }
 
-/** `caRootApi` defaults to one on `kube`'s KubeConfig, made only when --ca-root-file is given. */
-export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig)), caRootApi?: CaRootApi): Promise<RunningController> {
+/**
+ * `caRootApi` defaults to one on `kube`'s KubeConfig, made only when --ca-root-file is given;
+ * `clusterApi` (ClusterAgentPolicies and namespace labels) to one on `kube`'s KubeConfig.
+ */
+export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig)), caRootApi?: CaRootApi, clusterApi?: ClusterPolicyApi): Promise<RunningController> {
   const informerLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void => { log(level, msg, fields); };
   const onChange = (): void => { debouncer.trigger(); };
   const policies = new Informer<AgentPolicyObject>({ name: PLURAL, path: `/apis/${GROUP}/${VERSION}/${PLURAL}`, list: () => kube.listPolicies(), watch: kube.watch, onChange, log: informerLog });
+  // ClusterAgentPolicies and the namespace labels their namespaceSelectors read.
+  const clusterPolicyApi = clusterApi ?? connectClusterPolicyApi(kube.config, GROUP, VERSION);
+  const cluster = clusterPolicyCaches({ api: clusterPolicyApi, watch: kube.watch, apiPath: `/apis/${GROUP}/${VERSION}`, onChange, log: informerLog });
   // A pod labelled agentwarden.io/inject=enabled may need the CA root in its namespace.
   const pods = new Informer<SlimPod>({
     name: 'pods', path: '/api/v1/pods', selector: { fieldSelector: POD_FIELD_SELECTOR }, list: () => kube.listPods(), watch: kube.watch,
@@ -65,7 +72,8 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     serving: () => !config.leaderElect || leader.isLeader,
   });
   const reconciler: Reconciler = new Reconciler({
-    policies, pods, secrets,
+    policies: cluster.withNamespaced(policies), pods, secrets,
+    namespaceLabels: cluster.namespaceLabels,
     connectedPods: () => distribution.connectedPods(),
     pushAll: () => { distribution.pushAll(); },
     onReconciled: () => { statusDebouncer.trigger(); },
@@ -80,7 +88,9 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     pods: () => pods.list(),
     podSynced: (pod) => reconciler.podSynced(pod, (key) => distribution.sync(key)),
     secret: (ns, name) => secrets.get(ns, name),
-    write: (ns, name, status) => kube.writeStatus(ns, name, status),
+    namespaceLabels: cluster.namespaceLabels,
+    // Namespace "": a ClusterAgentPolicy.
+    write: (ns, name, status) => (ns === '' ? clusterPolicyApi.writeClusterStatus(name, status) : kube.writeStatus(ns, name, status)),
     log: (level, msg, fields) => { log(level, msg, fields); },
   });
   const statusDebouncer = new Debouncer(250, 2000, () => { statusWriter.pass(); });
@@ -116,12 +126,14 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   pods.start();
   secrets.start();
   namespaces?.start();
+  cluster.clusterPolicies.start();
+  cluster.namespaces.start();
   caRoot?.start();
   if (config.leaderElect) leader.start();
 
   // Readiness: the caches that serving sidecars and webhooks depend on. The namespaces cache
   // only feeds the CA root publisher; its staleness is in the metrics.
-  const ready: NamedInformer[] = [['agentpolicies', policies], ['pods', pods], ['secrets', secrets]];
+  const ready: NamedInformer[] = [['agentpolicies', policies], ['pods', pods], ['secrets', secrets], ['clusteragentpolicies', cluster.clusterPolicies], ['namespace-labels', cluster.namespaces]];
   const observe = await startObserveServer({
     listen: config.metricsListen,
     readyInformers: ready,
@@ -147,7 +159,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       debouncer.cancel();
       statusDebouncer.cancel();
       await caRoot?.stop();
-      await Promise.all([policies.stop(), pods.stop(), secrets.stop(), namespaces?.stop(), leader.stop()]);
+      await Promise.all([policies.stop(), pods.stop(), secrets.stop(), namespaces?.stop(), cluster.clusterPolicies.stop(), cluster.namespaces.stop(), leader.stop()]);
       await statusWriter.idle();
       await webhooks?.close();
       server.forceShutdown();

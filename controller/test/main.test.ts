@@ -11,6 +11,7 @@ import { KubeConfig, type CoordinationV1Api, type V1Secret, type Watch } from '@
 import { DistributionClient } from '../../sidecar/src/distribution/client.js';
 import { readControllerConfig } from '../src/config.js';
 import { startController, type RunningController } from '../src/main.js';
+import type { ClusterPolicyApi } from '../src/cluster/index.js';
 import type { Kube } from '../src/kube/api.js';
 import type { AgentPolicyObject, SlimPod, SlimSecret } from '../src/kube/objects.js';
 import type { PolicyStatus } from '../src/status/compute.js';
@@ -76,11 +77,18 @@ class FakeKube implements Kube {
   }
 }
 
+/** No ClusterAgentPolicies and no namespaces: the cluster informers sync empty. */
+const NO_CLUSTER_POLICIES: ClusterPolicyApi = {
+  listClusterPolicies: () => Promise.resolve({ items: [], resourceVersion: '1' }),
+  listNamespaces: () => Promise.resolve({ items: [], resourceVersion: '1' }),
+  writeClusterStatus: () => Promise.resolve(),
+};
+
 const cleanup: (() => Promise<void> | void)[] = [];
 
 async function controllerOn(kube: FakeKube): Promise<RunningController> {
   const config = readControllerConfig(['--distribution-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--leader-elect', 'false', '--identity', 'test'], {});
-  const running = await startController(config, () => undefined, kube);
+  const running = await startController(config, () => undefined, kube, undefined, NO_CLUSTER_POLICIES);
   cleanup.push(() => running.stop());
   return running;
 }

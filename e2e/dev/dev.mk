@@ -15,13 +15,15 @@ dev-down: ## stop the local controller, uninstall the chart, delete its webhooks
 	@$(DEV_MK_ENV) "$(DEV_MK_ROOT)/e2e/dev/down.sh"
 	@$(DEV_MK_ENV) "$(DEV_MK_ROOT)/e2e/cluster/down.sh"
 
-helm-crds: ## copy crds/agentpolicy.yaml into the chart (helm reads CRDs from the chart's crds/ only)
-	cp "$(DEV_MK_ROOT)/crds/agentpolicy.yaml" "$(HELM_CHART)/crds/agentpolicy.yaml"
+helm-crds: ## copy every crds/*.yaml into the chart (helm reads CRDs from the chart's crds/ only)
+	cp "$(DEV_MK_ROOT)"/crds/*.yaml "$(HELM_CHART)/crds/"
 
-helm-crds-check: ## fail when the chart's copy of the CRD differs from crds/agentpolicy.yaml
-	@cmp -s "$(DEV_MK_ROOT)/crds/agentpolicy.yaml" "$(HELM_CHART)/crds/agentpolicy.yaml" || { \
-	  diff -u "$(DEV_MK_ROOT)/crds/agentpolicy.yaml" "$(HELM_CHART)/crds/agentpolicy.yaml" | head -40 >&2; \
-	  echo "helm/agentwarden/crds/agentpolicy.yaml differs from crds/agentpolicy.yaml: run 'make helm-crds'" >&2; exit 1; }
+helm-crds-check: ## fail when the chart's copy of any CRD differs from crds/*.yaml, or the chart has one crds/ lacks
+	@for f in "$(DEV_MK_ROOT)"/crds/*.yaml; do n=$$(basename "$$f"); \
+	  cmp -s "$$f" "$(HELM_CHART)/crds/$$n" || { diff -u "$$f" "$(HELM_CHART)/crds/$$n" | head -40 >&2; \
+	    echo "helm/agentwarden/crds/$$n differs from crds/$$n: run 'make helm-crds'" >&2; exit 1; }; done
+	@for f in "$(HELM_CHART)"/crds/*.yaml; do n=$$(basename "$$f"); \
+	  test -f "$(DEV_MK_ROOT)/crds/$$n" || { echo "helm/agentwarden/crds/$$n has no source in crds/: remove it or add crds/$$n" >&2; exit 1; }; done
 
 helm-lint: e2e-tools helm-crds-check ## helm lint --strict: defaults, the dev values, cert-manager
 	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)"

@@ -120,8 +120,8 @@ describe('the Helm chart', () => {
     }
   });
 
-  it('ships the repository\'s AgentPolicy CRD unchanged', () => {
-    expect(readFileSync(join(CHART, 'crds/agentpolicy.yaml'), 'utf8')).toBe(readFileSync(join(ROOT, 'crds/agentpolicy.yaml'), 'utf8'));
+  it.each(['agentpolicy.yaml', 'clusteragentpolicy.yaml'])('ships the repository\'s CRD %s unchanged', (crd) => {
+    expect(readFileSync(join(CHART, 'crds', crd), 'utf8')).toBe(readFileSync(join(ROOT, 'crds', crd), 'utf8'));
   });
 
   it('refuses a typo in the values, at any depth, because of values.schema.json', async () => {
@@ -278,6 +278,12 @@ describe('the chart installed on the local control plane, the controller running
       [['list', 'secrets', '-A'], 'yes'],
       [['watch', 'secrets', '-A'], 'yes'],
       [['get', 'namespaces/default'], 'yes'],
+      // ClusterAgentPolicies (informer, status writer) and the namespace labels their namespaceSelectors read.
+      [['list', 'clusteragentpolicies.agentwarden.io'], 'yes'],
+      [['watch', 'clusteragentpolicies.agentwarden.io'], 'yes'],
+      [['patch', 'clusteragentpolicies.agentwarden.io', '--subresource=status'], 'yes'],
+      [['list', 'namespaces'], 'yes'],
+      [['watch', 'namespaces'], 'yes'],
       [['create', 'tokenreviews.authentication.k8s.io'], 'yes'],
       [['create', 'leases.coordination.k8s.io', '-n', release], 'yes'],
       [['get', 'leases.coordination.k8s.io/agentwarden-controller', '-n', release], 'yes'],
@@ -294,14 +300,14 @@ describe('the chart installed on the local control plane, the controller running
       [['patch', 'pods', '-n', other], 'no'],
       [['get', 'configmaps', '-n', other], 'no'],
       [['list', 'configmaps', '-A'], 'no'],
-      [['watch', 'namespaces'], 'no'],
       [['update', 'namespaces/default'], 'no'],
+      [['create', 'clusteragentpolicies.agentwarden.io'], 'no'],
+      [['update', 'clusteragentpolicies.agentwarden.io'], 'no'],
       [['get', 'serviceaccounts', '-n', other], 'no'],
       [['create', 'serviceaccounts/token', '-n', other], 'no'],
       [['update', 'agentpolicies.agentwarden.io', '-n', other], 'no'],
       [['delete', 'agentpolicies.agentwarden.io', '-n', other], 'no'],
       [['delete', 'pods', '-n', other], 'no'],
-      [['list', 'namespaces'], 'no'],
       [['create', 'deployments.apps', '-n', release], 'no'],
       [['create', 'configmaps', '-n', other], 'no'],
       [['create', 'leases.coordination.k8s.io', '-n', other], 'no'],

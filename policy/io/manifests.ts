@@ -1,11 +1,12 @@
-// Reads AgentPolicy and Pod manifests from files and folders (YAML, several
+// Reads AgentPolicy, ClusterAgentPolicy, Namespace and Pod manifests from files and folders (YAML, several
 // documents per file). The only file-system edge of the policy core, shared by
 // the CLI and the sidecar's standalone mode.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { PolicyError } from '../src/errors.js';
-import { isAgentPolicyManifest, parseAgentPolicy, parsePod } from '../src/manifest.js';
+import { isAgentPolicyManifest, isClusterAgentPolicyManifest, parseAnyPolicy, parsePod } from '../src/manifest.js';
+import { isPlain } from '../src/fields.js';
 import type { AgentPolicy, PodIdentity } from '../src/model.js';
 
 const MANIFEST_FILE = /\.ya?ml$/;
@@ -57,26 +58,58 @@ export function manifestFiles(path: string): string[] {
   return out;
 }
 
+/** What --policy files hold: policies of both kinds, and the labels of the Namespaces among them. */
+export interface PolicyManifests {
+  readonly policies: AgentPolicy[];
+  /** Namespace name -> labels, for ClusterAgentPolicy namespaceSelectors. */
+  readonly namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
+}
+
 /**
- * Every AgentPolicy in the files under `paths` (other kinds are skipped).
- * Policies without a namespace get `defaultNamespace`. Throws PolicyError or
- * InputError naming the file, object and field.
+ * Every AgentPolicy and ClusterAgentPolicy in the files under `paths`, and the
+ * labels of every Namespace there (other kinds are skipped). AgentPolicies
+ * without a namespace get `defaultNamespace`. Throws PolicyError or InputError
+ * naming the file, object and field.
  */
-export function loadPolicies(paths: readonly string[], defaultNamespace: string): AgentPolicy[] {
+export function loadPolicyManifests(paths: readonly string[], defaultNamespace: string): PolicyManifests {
   const policies: AgentPolicy[] = [];
+  const namespaceLabels = new Map<string, Readonly<Record<string, string>>>();
   const seen = new Map<string, string>();
   for (const file of paths.flatMap(manifestFiles)) {
     for (const doc of readYamlDocuments(file)) {
-      if (!isAgentPolicyManifest(doc)) continue;
-      const policy = parseAgentPolicy(doc, file, defaultNamespace);
-      const key = `${policy.namespace}/${policy.name}`;
+      const labels = namespaceManifestLabels(doc);
+      if (labels !== undefined) namespaceLabels.set(labels.name, labels.labels);
+      if (!isAgentPolicyManifest(doc) && !isClusterAgentPolicyManifest(doc)) continue;
+      const policy = parseAnyPolicy(doc, file, defaultNamespace);
+      const key = policy.cluster === undefined ? `AgentPolicy ${policy.namespace}/${policy.name}` : `ClusterAgentPolicy ${policy.name}`;
       const previous = seen.get(key);
-      if (previous !== undefined) throw new PolicyError(file, `AgentPolicy ${key}`, [{ field: 'metadata.name', message: `also defined in ${previous}` }]);
+      if (previous !== undefined) throw new PolicyError(file, key, [{ field: 'metadata.name', message: `also defined in ${previous}` }]);
       seen.set(key, file);
       policies.push(policy);
     }
   }
-  return policies;
+  return { policies, namespaceLabels };
+}
+
+/** The policies of loadPolicyManifests. */
+export function loadPolicies(paths: readonly string[], defaultNamespace: string): AgentPolicy[] {
+  return loadPolicyManifests(paths, defaultNamespace).policies;
+}
+
+/** `pod` with its namespace's labels, when a Namespace manifest gave them. */
+export function withNamespaceLabels(pod: PodIdentity, manifests: PolicyManifests): PodIdentity {
+  const labels = manifests.namespaceLabels.get(pod.namespace);
+  return labels === undefined ? pod : { ...pod, namespaceLabels: labels };
+}
+
+function namespaceManifestLabels(doc: unknown): { readonly name: string; readonly labels: Record<string, string> } | undefined {
+  if (!isPlain(doc) || doc['kind'] !== 'Namespace' || !isPlain(doc['metadata'])) return undefined;
+  const name = doc['metadata']['name'];
+  const labels = doc['metadata']['labels'];
+  if (typeof name !== 'string') return undefined;
+  const out: Record<string, string> = {};
+  if (isPlain(labels)) for (const [k, v] of Object.entries(labels)) if (typeof v === 'string') out[k] = v;
+  return { name, labels: out };
 }
 
 /** The first Pod in `file`. */

@@ -35,8 +35,8 @@ export interface CompileOptions {
 }
 
 /**
- * Compiles the snapshot of `pod` from all known policies (only the governing
- * ones are used). Throws PolicyError naming the source, policy, rule and field
+ * Compiles the snapshot of `pod` from all known policies, AgentPolicies and
+ * ClusterAgentPolicies (only the governing ones are used). Throws PolicyError naming the source, policy, rule and field
  * of every problem found in a governing policy.
  */
 export function compileSnapshot(policies: readonly AgentPolicy[], pod: PodIdentity, options: CompileOptions = {}): Snapshot {
@@ -55,7 +55,7 @@ export function compileSnapshot(policies: readonly AgentPolicy[], pod: PodIdenti
       addToHostIndex(snapshot, compiled.hosts, snapshot.rules.length);
       snapshot.rules.push(compiled);
     });
-    if (problems.length > 0) errors.push(new PolicyError(policy.source, `AgentPolicy ${policy.namespace}/${policy.name}`, problems));
+    if (problems.length > 0) errors.push(new PolicyError(policy.source, policyObjectName(policy), problems));
   });
   if (errors.length > 0) throw errors.length === 1 && errors[0] !== undefined ? errors[0] : new AggregateCompileError(errors);
   snapshot.version = snapshotVersion(snapshot);
@@ -74,7 +74,12 @@ export class AggregateCompileError extends PolicyError {
 export function checkPolicy(policy: AgentPolicy): void {
   const problems: FieldProblem[] = [];
   policy.rules.forEach((rule, i) => compileRule(rule, 0, `spec.rules[${i}]`, problems));
-  if (problems.length > 0) throw new PolicyError(policy.source, `AgentPolicy ${policy.namespace}/${policy.name}`, problems);
+  if (problems.length > 0) throw new PolicyError(policy.source, policyObjectName(policy), problems);
+}
+
+/** "AgentPolicy support/egress" or "ClusterAgentPolicy platform-egress", for messages. */
+export function policyObjectName(policy: AgentPolicy): string {
+  return policy.cluster === undefined ? `AgentPolicy ${policy.namespace}/${policy.name}` : `ClusterAgentPolicy ${policy.name}`;
 }
 
 /**
@@ -96,6 +101,8 @@ function policyMessage(policy: AgentPolicy): PolicyMessage {
     mode: policy.mode === 'Audit' ? Mode.AUDIT : Mode.ENFORCE,
     generation: BigInt(policy.generation),
     source: policy.source,
+    cluster: policy.cluster !== undefined,
+    ceiling: policy.cluster?.ceiling === true,
   };
 }
 

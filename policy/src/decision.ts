@@ -45,3 +45,5 @@ export interface Decision {
 export const RULE_DEFAULT_DENY = 'default-deny';
 export const RULE_INVALID_REQUEST = 'invalid-request';
 export const RULE_NO_POLICY_LOADED = 'no-policy-loaded';
+/** An allow outside every Allow rule of the ceiling ClusterAgentPolicies that select the pod (point 10). */
+export const RULE_CLUSTER_CEILING = 'cluster-ceiling';

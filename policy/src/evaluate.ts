@@ -5,7 +5,7 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { CelBindings } from './cel.js';
 import type { CheckRequestFields } from './check-request.js';
 import {
-  RULE_DEFAULT_DENY, RULE_INVALID_REQUEST,
+  RULE_CLUSTER_CEILING, RULE_DEFAULT_DENY, RULE_INVALID_REQUEST,
   type AuditDecision, type Decision, type RequestFacts,
 } from './decision.js';
 import { lookupHost } from './hosts.js';
@@ -33,6 +33,15 @@ interface Verdict {
   readonly rule: LoadedRule | undefined;
   readonly ruleName: string;
   readonly reason: string;
+  /** The deciding policy when no rule decided (cluster-ceiling). */
+  readonly policyName?: string;
+}
+
+/** Which policies a pass decides with: the Enforce ones (effective) or all (would-be, point 4). */
+type Scope = 'enforce' | 'all';
+
+function inScope(scope: Scope, audit: boolean): boolean {
+  return scope === 'all' || !audit;
 }
 
 export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx: EvaluateContext): Decision {
@@ -62,12 +71,12 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
   const candidates = lookupHost(loaded.hosts, view.host, view.ipLiteral);
 
   if (!loaded.hasAudit) {
-    const v = decide(session, candidates, (r) => !r.audit, ctx, true);
+    const v = decide(session, candidates, 'enforce', ctx, true);
     return finish(v, 'Enforce', null, facts, removal);
   }
   if (!loaded.hasEnforce) {
     // Point 3: only Audit policies: allowed; the would-be decision is recorded.
-    const wouldBe = decide(session, candidates, () => true, ctx, false);
+    const wouldBe = decide(session, candidates, 'all', ctx, false);
     const audit = toAudit(wouldBe);
     return {
       allowed: true, mode: 'Audit', policy: audit.policy, rule: audit.rule,
@@ -78,14 +87,14 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
   }
   // Point 4: effective decision from Enforce policies, would-be with all of them.
   // The would-be decision looks at the rate limits before the effective one counts this request.
-  const wouldBe = decide(session, candidates, () => true, ctx, false);
-  const effective = decide(session, candidates, (r) => !r.audit, ctx, true);
+  const wouldBe = decide(session, candidates, 'all', ctx, false);
+  const effective = decide(session, candidates, 'enforce', ctx, true);
   return finish(effective, 'Enforce', toAudit(wouldBe), facts, removal);
 }
 
 function finish(v: Verdict, mode: 'Enforce', audit: AuditDecision | null, facts: RequestFacts, removal: readonly string[] | undefined): Decision {
   return {
-    allowed: v.allowed, mode, policy: v.rule?.policyName ?? '', rule: v.ruleName, reason: v.reason,
+    allowed: v.allowed, mode, policy: v.rule?.policyName ?? v.policyName ?? '', rule: v.ruleName, reason: v.reason,
     auditDecision: audit, headers: v.allowed ? credentialHeaders(v.rule) : [], request: facts,
     ...(removal === undefined ? {} : { headersToRemove: removal }),
   };
@@ -99,7 +108,7 @@ function deny(facts: RequestFacts, rule: string, policy: string, reason: string,
 }
 
 function toAudit(v: Verdict): AuditDecision {
-  return { allowed: v.allowed, policy: v.rule?.policyName ?? '', rule: v.ruleName, reason: v.reason };
+  return { allowed: v.allowed, policy: v.rule?.policyName ?? v.policyName ?? '', rule: v.ruleName, reason: v.reason };
 }
 
 function credentialHeaders(rule: LoadedRule | undefined): (readonly [string, string])[] {
@@ -109,43 +118,80 @@ function credentialHeaders(rule: LoadedRule | undefined): (readonly [string, str
 }
 
 /**
- * Point 3: any matching Deny rule denies; else the first matching Allow rule
- * allows (its rate limit and credential permitting); else default-deny.
+ * Points 3 and 10: a matching ClusterAgentPolicy Deny rule denies; else any
+ * matching namespaced Deny rule; else the first matching Allow rule allows (the
+ * ceiling, its rate limit and credential permitting); else default-deny.
  */
-function decide(session: RequestSession, candidates: readonly number[], inScope: (r: LoadedRule) => boolean, ctx: EvaluateContext, consume: boolean): Verdict {
+function decide(session: RequestSession, candidates: readonly number[], scope: Scope, ctx: EvaluateContext, consume: boolean): Verdict {
   const rules = session.loaded.rules;
   const notes: string[] = [];
+  const denied = firstDeny(session, candidates, scope, true) ?? firstDeny(session, candidates, scope, false);
+  if (denied !== undefined) return denied;
   for (const i of candidates) {
     const rule = rules[i];
-    if (rule === undefined || !rule.deny || !inScope(rule)) continue;
-    const outcome = session.outcome(rule);
-    if (outcome.match) {
-      const why = outcome.note === undefined ? '' : `; ${outcome.note}`;
-      return { allowed: false, rule, ruleName: rule.name, reason: `denied by rule "${rule.name}" of policy "${rule.policyName}"${why}` };
-    }
-  }
-  for (const i of candidates) {
-    const rule = rules[i];
-    if (rule === undefined || rule.deny || !inScope(rule)) continue;
+    if (rule === undefined || rule.deny || !inScope(scope, rule.audit)) continue;
     const outcome = session.outcome(rule);
     if (!outcome.match) {
       if (outcome.note !== undefined) notes.push(`rule "${rule.name}" did not match: ${outcome.note}`);
       continue;
     }
+    // Checked before the rate limit counts: a request the ceiling refuses was not allowed.
+    const capped = outsideCeiling(session, candidates, scope, rule);
+    if (capped !== undefined) return capped;
     const limit = rule.rateLimit;
     if (limit !== undefined && !ctx.rateLimiter.admit(rule.key, limit.requests, limit.perMillis, session.nowMs, consume)) {
-      return { allowed: false, rule, ruleName: rule.name, reason: `rule "${rule.name}" of policy "${rule.policyName}" allows at most ${limit.requests} requests per ${limit.perMillis} ms; limit reached` };
+      return { allowed: false, rule, ruleName: rule.name, reason: `rule "${rule.name}" of ${policyOf(rule)} allows at most ${limit.requests} requests per ${limit.perMillis} ms; limit reached` };
     }
     if (rule.credential !== undefined && rule.credential.value === undefined) {
-      return { allowed: false, rule, ruleName: rule.name, reason: `rule "${rule.name}" of policy "${rule.policyName}" allows, but its credential "${rule.credential.name}" is not available` };
+      return { allowed: false, rule, ruleName: rule.name, reason: `rule "${rule.name}" of ${policyOf(rule)} allows, but its credential "${rule.credential.name}" is not available` };
     }
-    return { allowed: true, rule, ruleName: rule.name, reason: `allowed by rule "${rule.name}" of policy "${rule.policyName}"` };
+    return { allowed: true, rule, ruleName: rule.name, reason: `allowed by rule "${rule.name}" of ${policyOf(rule)}` };
   }
   const detail = notes.length === 0 ? '' : `; ${notes.slice(0, 3).join('; ')}`;
-  const v = session.view;
+  return { allowed: false, rule: undefined, ruleName: RULE_DEFAULT_DENY, reason: `no rule allows ${describeRequest(session.view)}${detail}` };
+}
+
+/** The first matching Deny rule of the ClusterAgentPolicies (`cluster`) or of the namespaced policies. */
+function firstDeny(session: RequestSession, candidates: readonly number[], scope: Scope, cluster: boolean): Verdict | undefined {
+  for (const i of candidates) {
+    const rule = session.loaded.rules[i];
+    if (rule === undefined || !rule.deny || rule.cluster !== cluster || !inScope(scope, rule.audit)) continue;
+    const outcome = session.outcome(rule);
+    if (outcome.match) {
+      const why = outcome.note === undefined ? '' : `; ${outcome.note}`;
+      return { allowed: false, rule, ruleName: rule.name, reason: `denied by rule "${rule.name}" of ${policyOf(rule)}${why}` };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Point 10: where ceiling ClusterAgentPolicies govern the pod, an allow by
+ * `allowing` that no Allow rule of theirs matches becomes a deny with rule
+ * cluster-ceiling. Undefined when the request is within the ceiling (or there is none).
+ */
+function outsideCeiling(session: RequestSession, candidates: readonly number[], scope: Scope, allowing: LoadedRule): Verdict | undefined {
+  const ceilings = session.loaded.ceilings.filter((c) => inScope(scope, c.audit));
+  if (ceilings.length === 0 || allowing.ceiling) return undefined;
+  for (const i of candidates) {
+    const rule = session.loaded.rules[i];
+    if (rule === undefined || !rule.ceiling || rule.deny || !inScope(scope, rule.audit)) continue;
+    if (session.outcome(rule).match) return undefined;
+  }
+  const names = ceilings.map((c) => `"${c.name}"`).join(', ');
+  return {
+    allowed: false, rule: undefined, ruleName: RULE_CLUSTER_CEILING, policyName: ceilings[0]?.name ?? '',
+    reason: `rule "${allowing.name}" of ${policyOf(allowing)} would allow ${describeRequest(session.view)}, but no Allow rule of ClusterAgentPolicy ${names} (ceiling) does`,
+  };
+}
+
+function policyOf(rule: LoadedRule): string {
+  return `${rule.cluster ? 'ClusterAgentPolicy' : 'policy'} "${rule.policyName}"`;
+}
+
+function describeRequest(v: RequestView): string {
   const call = v.mcp === undefined ? '' : ` (MCP ${v.mcp.method}${v.mcp.tool === '' ? '' : ` ${v.mcp.tool}`})`;
-  const what = v.kind === 'tls' ? `a TLS connection to ${v.host}:${v.port}` : `${v.method} ${v.host}${v.path}${call}`;
-  return { allowed: false, rule: undefined, ruleName: RULE_DEFAULT_DENY, reason: `no rule allows ${what}${detail}` };
+  return v.kind === 'tls' ? `a TLS connection to ${v.host}:${v.port}` : `${v.method} ${v.host}${v.path}${call}`;
 }
 
 /** Per-request state: bindings built once; with Audit and Enforce policies both, each rule matched once. */

@@ -84,6 +84,16 @@ export class FieldReader {
     return value as T;
   }
 
+  boolean(key: string): boolean | undefined {
+    const value = this.value[key];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'boolean') {
+      this.problems.add(child(this.path, key), `must be true or false, got ${describe(value)}`);
+      return undefined;
+    }
+    return value;
+  }
+
   integer(key: string, opts: { required?: boolean; min: number; max: number }): number | undefined {
     const at = child(this.path, key);
     const value = this.value[key];

@@ -2,14 +2,14 @@
 // network, Kubernetes client, files, clock or telemetry inside.
 export type * from './model.js';
 export type * from './decision.js';
-export { RULE_DEFAULT_DENY, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED } from './decision.js';
+export { RULE_CLUSTER_CEILING, RULE_DEFAULT_DENY, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED } from './decision.js';
 export { PolicyError } from './errors.js';
-export { parseAgentPolicy, parsePod, isAgentPolicyManifest, API_VERSION } from './manifest.js';
-export { compileSnapshot, checkPolicy, snapshotVersion, AggregateCompileError, type CompileOptions, type SecretResolver, type SecretRevision } from './compile.js';
+export { parseAgentPolicy, parseClusterAgentPolicy, parseAnyPolicy, parsePod, isAgentPolicyManifest, isClusterAgentPolicyManifest, API_VERSION } from './manifest.js';
+export { compileSnapshot, checkPolicy, policyObjectName, snapshotVersion, AggregateCompileError, type CompileOptions, type SecretResolver, type SecretRevision } from './compile.js';
 export { loadSnapshot, SnapshotLoadError, type LoadedSnapshot } from './load.js';
 export { evaluate, type EvaluateContext } from './evaluate.js';
 export type * from './check-request.js';
 export { decodeCheckRequest } from './check-request-wire.js';
 export { headerMapValue } from './request.js';
 export { TokenBuckets, type RateLimiter } from './ratelimit.js';
-export { governingPolicies, selectorMatches } from './selector.js';
+export { governingPolicies, governs, selectorMatches, NAMESPACE_NAME_LABEL } from './selector.js';

@@ -14,6 +14,10 @@ export interface LoadedRule {
   readonly policy: number;
   readonly policyName: string;
   readonly audit: boolean;
+  /** The rule belongs to a ClusterAgentPolicy. */
+  readonly cluster: boolean;
+  /** The rule belongs to a ClusterAgentPolicy with ceiling: true. */
+  readonly ceiling: boolean;
   readonly name: string;
   readonly deny: boolean;
   readonly ports: ReadonlySet<number> | undefined;
@@ -43,11 +47,18 @@ export interface LoadedSnapshot {
   readonly hosts: HostIndex;
   readonly hasEnforce: boolean;
   readonly hasAudit: boolean;
+  /** The ClusterAgentPolicies with ceiling: true that govern the pod. */
+  readonly ceilings: readonly CeilingPolicy[];
   /** Some rule reads the body (an mcp match, or a condition using request.body or mcp). */
   readonly needsBody: boolean;
   /** Some condition reads request.headers / now. */
   readonly needsHeaders: boolean;
   readonly needsNow: boolean;
+}
+
+export interface CeilingPolicy {
+  readonly name: string;
+  readonly audit: boolean;
 }
 
 export class SnapshotLoadError extends Error {}
@@ -102,10 +113,13 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
     }
     return {
       index,
-      key: `${policy.name}/${rule.name}`,
+      // A ClusterAgentPolicy may share its name with a namespaced one: keep their rate limits apart.
+      key: `${policy.cluster ? 'cluster:' : ''}${policy.name}/${rule.name}`,
       policy: rule.policy,
       policyName: policy.name,
       audit: policy.mode === Mode.AUDIT,
+      cluster: policy.cluster,
+      ceiling: policy.cluster && policy.ceiling,
       name: rule.name,
       deny: rule.action === Action.DENY,
       ports: rule.ports.length === 0 ? undefined : new Set(rule.ports),
@@ -137,6 +151,7 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
     hosts,
     hasEnforce: snapshot.policies.some((p) => p.mode !== Mode.AUDIT),
     hasAudit: snapshot.policies.some((p) => p.mode === Mode.AUDIT),
+    ceilings: snapshot.policies.filter((p) => p.cluster && p.ceiling).map((p) => ({ name: p.name, audit: p.mode === Mode.AUDIT })),
     needsBody,
     needsHeaders,
     needsNow,

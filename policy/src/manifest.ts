@@ -10,7 +10,7 @@ import { parseClock, isTimeZone } from './schedule.js';
 import { parseTemplate } from './paths.js';
 import {
   HTTP_METHODS, MAX_RULES, WEEKDAYS,
-  type AgentPolicy, type CredentialSpec, type LabelSelector, type LabelSelectorRequirement,
+  type AgentPolicy, type ClusterScope, type CredentialSpec, type LabelSelector, type LabelSelectorRequirement,
   type PodIdentity, type Rule, type Schedule, type ScheduleWindow,
 } from './model.js';
 
@@ -33,42 +33,83 @@ export function isAgentPolicyManifest(value: unknown): boolean {
   return isPlain(value) && value['kind'] === 'AgentPolicy';
 }
 
+export function isClusterAgentPolicyManifest(value: unknown): boolean {
+  return isPlain(value) && value['kind'] === 'ClusterAgentPolicy';
+}
+
 /**
  * Reads one AgentPolicy. `defaultNamespace` applies when metadata.namespace is
  * absent (as kubectl applies the context namespace). Throws PolicyError listing
  * every problem with its field path.
  */
 export function parseAgentPolicy(value: unknown, source: string, defaultNamespace: string): AgentPolicy {
+  return parsePolicy('AgentPolicy', value, source, defaultNamespace);
+}
+
+/**
+ * Reads one ClusterAgentPolicy (cluster-scoped: metadata.namespace must be
+ * absent). Same rule schema as AgentPolicy, without credentials: the Secrets a
+ * credential names live in a namespace, and a platform policy has none.
+ */
+export function parseClusterAgentPolicy(value: unknown, source: string): AgentPolicy {
+  return parsePolicy('ClusterAgentPolicy', value, source, '');
+}
+
+/** Reads an AgentPolicy or a ClusterAgentPolicy, whichever `kind` says. */
+export function parseAnyPolicy(value: unknown, source: string, defaultNamespace: string): AgentPolicy {
+  return isClusterAgentPolicyManifest(value) ? parseClusterAgentPolicy(value, source) : parseAgentPolicy(value, source, defaultNamespace);
+}
+
+type PolicyKind = 'AgentPolicy' | 'ClusterAgentPolicy';
+
+function parsePolicy(kind: PolicyKind, value: unknown, source: string, defaultNamespace: string): AgentPolicy {
+  const cluster = kind === 'ClusterAgentPolicy';
   const problems = new Problems();
-  const object = objectName('AgentPolicy', value);
+  const object = objectName(kind, value);
   const root = FieldReader.of(problems, '', value);
   if (root === undefined) throw new PolicyError(source, object, [{ field: '(root)', message: 'must be an object' }]);
   root.rejectUnknown(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
   const apiVersion = root.string('apiVersion', { required: true });
   if (apiVersion !== undefined && apiVersion !== API_VERSION) problems.add('apiVersion', `must be ${API_VERSION}, got "${apiVersion}"`);
-  if (root.string('kind', { required: true }) !== 'AgentPolicy') problems.add('kind', 'must be AgentPolicy');
+  if (root.string('kind', { required: true }) !== kind) problems.add('kind', `must be ${kind}`);
   const meta = root.object('metadata', true);
   const name = meta?.string('name', { required: true, maxLength: 253, pattern: DNS_SUBDOMAIN, patternHint: 'a DNS subdomain name' }) ?? '';
-  const namespace = meta?.string('namespace', { maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label' }) ?? defaultNamespace;
+  const declaredNamespace = meta?.string('namespace', { maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label' });
+  if (cluster && declaredNamespace !== undefined && declaredNamespace !== '') problems.add('metadata.namespace', 'must be absent: ClusterAgentPolicy is cluster-scoped');
+  const namespace = cluster ? '' : declaredNamespace ?? defaultNamespace;
   const generation = meta?.integer('generation', { min: 0, max: Number.MAX_SAFE_INTEGER }) ?? 0;
   const spec = root.object('spec', true);
   let policy: AgentPolicy | undefined;
   if (spec !== undefined) {
-    spec.rejectUnknown(['podSelector', 'mode', 'rules', 'credentials']);
-    const selector = spec.object('podSelector', true);
-    const credentials = readCredentials(spec);
+    spec.rejectUnknown(cluster ? ['namespaceSelector', 'podSelector', 'ceiling', 'mode', 'rules'] : ['podSelector', 'mode', 'rules', 'credentials']);
+    const selector = spec.object('podSelector', !cluster);
+    const credentials = cluster ? [] : readCredentials(spec);
     const credentialNames = new Set(credentials.map((c) => c.name));
     const rules = readRules(spec, problems, credentialNames);
+    const scope = cluster ? readClusterScope(spec) : undefined;
+    // As the CRD's x-kubernetes-validations says.
+    if (scope?.ceiling === true && rules.length > 0 && !rules.some((r) => r.action === 'Allow')) {
+      problems.add('spec.rules', 'a ceiling policy needs at least one Allow rule (with none, it would deny everything namespaced policies allow)');
+    }
     policy = {
       name, namespace, generation, source,
       podSelector: selector === undefined ? { matchLabels: {}, matchExpressions: [] } : readSelector(selector),
       mode: spec.enumString('mode', ['Enforce', 'Audit'], 'Enforce'),
       rules,
       credentials,
+      ...(scope === undefined ? {} : { cluster: scope }),
     };
   }
   if (!problems.empty || policy === undefined) throw new PolicyError(source, object, problems.list);
   return policy;
+}
+
+function readClusterScope(spec: FieldReader): ClusterScope {
+  const selector = spec.object('namespaceSelector');
+  return {
+    namespaceSelector: selector === undefined ? { matchLabels: {}, matchExpressions: [] } : readSelector(selector),
+    ceiling: spec.boolean('ceiling') ?? false,
+  };
 }
 
 function readSelector(sel: FieldReader): LabelSelector {

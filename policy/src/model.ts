@@ -60,6 +60,7 @@ export interface CredentialSpec {
 
 export interface AgentPolicy {
   readonly name: string;
+  /** "" for a ClusterAgentPolicy. */
   readonly namespace: string;
   readonly generation: number;
   /** Where the manifest came from (file path, or "namespace/name" from the API server). */
@@ -68,6 +69,16 @@ export interface AgentPolicy {
   readonly mode: Mode;
   readonly rules: readonly Rule[];
   readonly credentials: readonly CredentialSpec[];
+  /** Present for a ClusterAgentPolicy (cluster-scoped, platform-owned; DESIGN.md point 10). */
+  readonly cluster?: ClusterScope;
+}
+
+/** What only a ClusterAgentPolicy has. */
+export interface ClusterScope {
+  /** Which namespaces' pods it governs (their labels); with podSelector, which pods. */
+  readonly namespaceSelector: LabelSelector;
+  /** Its Allow rules are the most any namespaced policy can allow the pods it selects. */
+  readonly ceiling: boolean;
 }
 
 /** The identity of the pod a snapshot is compiled for. */
@@ -76,4 +87,9 @@ export interface PodIdentity {
   readonly name: string;
   readonly serviceAccount: string;
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * The labels of the pod's namespace, for ClusterAgentPolicy namespaceSelectors.
+   * Absent: only kubernetes.io/metadata.name, which the API server sets on every namespace.
+   */
+  readonly namespaceLabels?: Readonly<Record<string, string>>;
 }

@@ -1,8 +1,9 @@
-// /validate-agentpolicies (pure): what the CRD schema cannot check. The
-// policy is read with parseAgentPolicy and its CEL conditions compiled with
+// /validate-agentpolicies (pure): what the CRD schema cannot check, for
+// AgentPolicies and ClusterAgentPolicies alike (the chart sends both here). The
+// policy is read with parseAnyPolicy and its CEL conditions compiled with
 // checkPolicy, as the CLI and the controller do; problems are answered with
 // their field paths and rule names, risky patterns with warnings.
-import { checkPolicy, parseAgentPolicy, PolicyError, type AgentPolicy } from '../../../policy/src/index.js';
+import { checkPolicy, isClusterAgentPolicyManifest, parseAnyPolicy, PolicyError, type AgentPolicy } from '../../../policy/src/index.js';
 import { checkCondition } from '../../../policy/src/cel.js';
 import type { FieldProblem } from '../../../policy/src/errors.js';
 import { isJsonObject, type JsonObject } from '../inject/json.js';
@@ -15,11 +16,12 @@ export function reviewAgentPolicy(request: AdmissionRequest): AdmissionResponse 
   if (request.subResource === 'status') return allow(request.uid);
   const object = request.object;
   if (object === undefined) return deny(request.uid, 400, 'BadRequest', 'agentwarden: request.object: the AgentPolicy is missing');
-  const metaName = metadata(object)['name'];
-  const name = `AgentPolicy ${request.namespace}/${typeof metaName === 'string' ? metaName : request.name}`;
+  const declared = metadata(object)['name'];
+  const metaName = typeof declared === 'string' ? declared : request.name;
+  const name = isClusterAgentPolicyManifest(object) ? `ClusterAgentPolicy ${metaName}` : `AgentPolicy ${request.namespace}/${metaName}`;
   let policy: AgentPolicy;
   try {
-    policy = parseAgentPolicy(object, 'admission', request.namespace);
+    policy = parseAnyPolicy(object, 'admission', request.namespace);
     checkPolicy(policy);
   } catch (e: unknown) {
     if (!(e instanceof PolicyError)) throw e;

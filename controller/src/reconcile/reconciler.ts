@@ -7,7 +7,7 @@ import type { AgentPolicyObject, SlimPod, SlimSecret } from '../kube/objects.js'
 import type { InformerStats } from '../kube/informer.js';
 import type { PodSync } from '../distribution/server.js';
 import type { AgentPolicy } from '../../../policy/src/index.js';
-import { parsePolicies, SnapshotBook, type PolicyEntry } from './snapshots.js';
+import { parsePolicies, SnapshotBook, type NamespaceLabelsLookup, type PolicyEntry } from './snapshots.js';
 
 /** What the reconciler reads of an informer. */
 export interface Cache<T> {
@@ -32,6 +32,8 @@ export interface ReconcilerOptions {
    * until the cache has been refilled for these policies (it reports a change then).
    */
   readonly secretsFollow?: (policies: readonly AgentPolicy[]) => boolean;
+  /** Namespace labels, for ClusterAgentPolicy namespaceSelectors (controller/src/cluster). */
+  readonly namespaceLabels?: NamespaceLabelsLookup;
 }
 
 export class Reconciler {
@@ -106,7 +108,7 @@ export class Reconciler {
     const [ns, name] = podKey.split('/');
     const pod = this.options.pods.get(ns, name ?? '');
     if (pod === undefined) return undefined;
-    const result = this.book.forPod(pod, this.entries, (n, s) => this.options.secrets.get(n, s));
+    const result = this.book.forPod(pod, this.entries, (n, s) => this.options.secrets.get(n, s), this.options.namespaceLabels);
     if (!result.ok) {
       this.stalePods.add(podKey);
       this.options.log('warn', 'pod snapshot does not compile; the sidecar keeps its last good one', { pod: podKey, error: result.error });

@@ -3,7 +3,7 @@
 // namespace, service account, labels, policies and secrets.
 import { createHash } from 'node:crypto';
 import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
-import { compileSnapshot, governingPolicies, parseAgentPolicy, type AgentPolicy } from '../../../policy/src/index.js';
+import { compileSnapshot, governingPolicies, isClusterAgentPolicyManifest, parseAnyPolicy, type AgentPolicy } from '../../../policy/src/index.js';
 import type { AgentPolicyObject, SlimPod, SlimSecret } from '../kube/objects.js';
 import { podIdentity } from '../kube/objects.js';
 
@@ -18,12 +18,15 @@ export type SnapshotResult =
   | { readonly ok: true; readonly snapshot: Snapshot; readonly policies: readonly string[] }
   | { readonly ok: false; readonly error: string; readonly policies: readonly string[] };
 
-/** Parses every AgentPolicy object, keeping the errors. */
+/** The labels of a namespace (from the namespaces cache); undefined when unknown. */
+export type NamespaceLabelsLookup = (namespace: string) => Readonly<Record<string, string>> | undefined;
+
+/** Parses every AgentPolicy and ClusterAgentPolicy object, keeping the errors. */
 export function parsePolicies(objects: readonly AgentPolicyObject[]): PolicyEntry[] {
   return objects.map((object) => {
-    const source = `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+    const source = isClusterAgentPolicyManifest(object) ? object.metadata?.name ?? '' : `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
     try {
-      return { object, parsed: parseAgentPolicy(object, source, object.metadata?.namespace ?? 'default'), error: undefined };
+      return { object, parsed: parseAnyPolicy(object, source, object.metadata?.namespace ?? 'default'), error: undefined };
     } catch (e: unknown) {
       return { object, parsed: undefined, error: e instanceof Error ? e.message : String(e) };
     }
@@ -45,12 +48,15 @@ export class SnapshotBook {
     this.cache = this.used;
   }
 
-  forPod(pod: SlimPod, policies: readonly PolicyEntry[], secret: (namespace: string, name: string) => SlimSecret | undefined): SnapshotResult {
+  forPod(pod: SlimPod, policies: readonly PolicyEntry[], secret: (namespace: string, name: string) => SlimSecret | undefined, namespaceLabels?: NamespaceLabelsLookup): SnapshotResult {
     const ns = pod.metadata.namespace;
-    const inNamespace = policies.filter((p) => p.object.metadata?.namespace === ns);
+    // ClusterAgentPolicies may govern pods of any namespace (their namespaceSelector decides).
+    const inNamespace = policies.filter((p) => p.object.metadata?.namespace === ns || isClusterAgentPolicyManifest(p.object));
     const broken = inNamespace.filter((p) => p.parsed === undefined);
     const parsed = inNamespace.flatMap((p) => (p.parsed === undefined ? [] : [p.parsed]));
-    const governing = governingPolicies(parsed, podIdentity(pod));
+    const labels = namespaceLabels?.(ns);
+    const identity = labels === undefined ? podIdentity(pod) : { ...podIdentity(pod), namespaceLabels: labels };
+    const governing = governingPolicies(parsed, identity);
     const names = governing.map((p) => p.name);
     // A policy that cannot be read might govern this pod: never guess, fail closed.
     if (broken.length > 0) {
@@ -63,13 +69,13 @@ export class SnapshotBook {
     }));
     const key = createHash('sha256').update(JSON.stringify({
       ns, sa: pod.serviceAccount, labels: Object.entries(pod.metadata.labels).sort(),
-      policies: governing.map((p) => `${p.name}@${inNamespace.find((e) => e.parsed === p)?.object.metadata?.resourceVersion ?? ''}`),
+      policies: governing.map((p) => `${p.cluster === undefined ? '' : 'cluster:'}${p.name}@${inNamespace.find((e) => e.parsed === p)?.object.metadata?.resourceVersion ?? ''}`),
       secretVersions,
     })).digest('hex');
     let result = this.used.get(key) ?? this.cache.get(key);
     if (result === undefined) {
       try {
-        const snapshot = compileSnapshot(governing, podIdentity(pod), {
+        const snapshot = compileSnapshot(governing, identity, {
           shareAcrossPods: true,
           secretRevision: (namespace, name) => secret(namespace, name)?.metadata.resourceVersion,
           resolveSecret: (namespace, name, k) => {

@@ -3,11 +3,11 @@
 // observedGeneration, rule count, pods selected and synced, and the policy's
 // content version.
 import { createHash } from 'node:crypto';
-import { checkPolicy, selectorMatches } from '../../../policy/src/index.js';
-import type { PolicyEntry } from '../reconcile/snapshots.js';
+import { checkPolicy, governs } from '../../../policy/src/index.js';
+import type { NamespaceLabelsLookup, PolicyEntry } from '../reconcile/snapshots.js';
 import type { SlimPod, SlimSecret } from '../kube/objects.js';
 import { credentialProblems } from '../kube/credentials.js';
-import { isTerminated } from '../kube/objects.js';
+import { isTerminated, podIdentity } from '../kube/objects.js';
 
 export interface Condition {
   readonly type: 'Compiled' | 'Synced' | 'Ready';
@@ -33,7 +33,7 @@ export type PodSynced = (pod: SlimPod) => boolean;
 /** The credential Secrets cache; without it credentials are not checked. */
 export type SecretLookup = (namespace: string, name: string) => SlimSecret | undefined;
 
-export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], synced: PodSynced, nowIso: string, secret?: SecretLookup): PolicyStatus {
+export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], synced: PodSynced, nowIso: string, secret?: SecretLookup, namespaceLabels?: NamespaceLabelsLookup): PolicyStatus {
   const meta = entry.object.metadata;
   const generation = meta?.generation ?? 0;
   const previous = previousConditions(entry.object.status);
@@ -50,8 +50,10 @@ export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], sync
       compileError = e instanceof Error ? e.message : String(e);
     }
   }
+  const policy = entry.parsed;
+  // A ClusterAgentPolicy selects pods in every namespace its namespaceSelector matches.
   // A pod being deleted is not counted: its stream was closed at deletion (distribution/server.ts).
-  const selected = entry.parsed === undefined ? [] : pods.filter((p) => p.metadata.namespace === meta?.namespace && !isTerminated(p) && !p.deleting && selectorMatches(entry.parsed?.podSelector ?? { matchLabels: {}, matchExpressions: [] }, p.metadata.labels));
+  const selected = policy === undefined ? [] : pods.filter((p) => !isTerminated(p) && !p.deleting && governs(policy, { ...podIdentity(p), namespaceLabels: namespaceLabels?.(p.metadata.namespace) ?? {} }));
   const syncedCount = selected.filter(synced).length;
   const compiled = cond('Compiled', compileError === undefined, compileError === undefined ? 'Compiled' : 'CompileError', compileError ?? `${entry.parsed?.rules.length ?? 0} rules compiled`);
   const allSynced = syncedCount === selected.length;

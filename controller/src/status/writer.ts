@@ -2,7 +2,7 @@
 // caches and writes those that changed. Passes run one after another; a failed
 // write is logged and retried on the next change, and one failed pass never
 // stops the passes after it.
-import type { PolicyEntry } from '../reconcile/snapshots.js';
+import type { NamespaceLabelsLookup, PolicyEntry } from '../reconcile/snapshots.js';
 import type { SlimPod } from '../kube/objects.js';
 import { computeStatus, sameStatus, type PodSynced, type SecretLookup } from './compute.js';
 
@@ -14,6 +14,9 @@ export interface StatusWriterOptions {
   readonly podSynced: PodSynced;
   /** The credential Secrets cache, so that Ready says which credential is unavailable. */
   readonly secret?: SecretLookup;
+  /** Namespace labels, for the pods a ClusterAgentPolicy selects. */
+  readonly namespaceLabels?: NamespaceLabelsLookup;
+  /** namespace "" for a ClusterAgentPolicy. */
   readonly write: (namespace: string, name: string, status: unknown) => Promise<void>;
   readonly log: (level: 'warn' | 'error', msg: string, fields: Record<string, unknown>) => void;
   /** Default: the clock. */
@@ -35,7 +38,7 @@ export class StatusWriter {
     // Each link catches its own failure, so one bad pass never stops later status writes.
     this.last = this.last.then(async () => {
       for (const entry of entries) {
-        const status = computeStatus(entry, pods, o.podSynced, nowIso, o.secret);
+        const status = computeStatus(entry, pods, o.podSynced, nowIso, o.secret, o.namespaceLabels);
         if (sameStatus(entry.object.status, status)) continue;
         const ns = entry.object.metadata?.namespace ?? '';
         const name = entry.object.metadata?.name ?? '';
