@@ -1,5 +1,6 @@
 // The sidecar's configuration: flags and environment are read here and nowhere
 // else. Returns a frozen, typed object; defaults are documented per field.
+import { DEFAULT_OTLP_SERIALIZER, isOtlpSerializer, OTLP_SERIALIZERS, type OtlpSerializer } from './telemetry/serializer.js';
 import { parseArgs } from 'node:util';
 import { AUTHZ_SERVER_IMPLS, DEFAULT_AUTHZ_LISTEN, DEFAULT_AUTHZ_SERVER_IMPL, type AuthzServerImpl } from './authz/server-api.js';
 import { DEFAULT_OTLP_PROTOCOL, isOtlpProtocol, OTLP_PROTOCOLS, type OtlpProtocol } from './telemetry/protocol.js';
@@ -52,6 +53,8 @@ export interface SidecarConfig {
   readonly reloadDebounceMs: number;
   /** Log level: debug | info | warn | error. Default info (AGENTWARDEN_LOG_LEVEL). */
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** OTLP protobuf serializer: sidecar (otlp-trace-proto.ts) or sdk, the fallback. Default sidecar (AGENTWARDEN_OTLP_SERIALIZER). */
+  readonly otlpSerializer: OtlpSerializer;
 }
 
 export class ConfigError extends Error {}
@@ -91,6 +94,7 @@ export const SIDECAR_HELP = formatHelp({
     { name: 'OTEL_BSP_MAX_QUEUE_SIZE', default: '2048', text: 'spans queued for export; more are dropped and counted' },
     { name: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', default: '512', text: 'spans per export request' },
     { name: 'OTEL_BSP_SCHEDULE_DELAY', default: '1000', text: 'batch export delay, ms' },
+    { name: 'AGENTWARDEN_OTLP_SERIALIZER', default: DEFAULT_OTLP_SERIALIZER, text: `${OTLP_SERIALIZERS.join(' or ')}: the sidecar's OTLP protobuf serializer or the SDK's (fallback)` },
   ],
 });
 
@@ -136,6 +140,8 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
   if (grpcImpl === undefined) throw new ConfigError(`--grpc-impl: "${values['grpc-impl']}" is not ${AUTHZ_SERVER_IMPLS.join(' or ')}`);
   const level = env['AGENTWARDEN_LOG_LEVEL'] ?? 'info';
   if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') throw new ConfigError(`AGENTWARDEN_LOG_LEVEL: "${level}" is not debug, info, warn or error`);
+  const otlpSerializer = env['AGENTWARDEN_OTLP_SERIALIZER'] ?? DEFAULT_OTLP_SERIALIZER;
+  if (!isOtlpSerializer(otlpSerializer)) throw new ConfigError(`AGENTWARDEN_OTLP_SERIALIZER: "${otlpSerializer}" is not ${OTLP_SERIALIZERS.join(' or ')}`);
   return Object.freeze({
     listen: values.listen,
     allowTcpCredentials: values['allow-tcp-credentials'],
@@ -157,6 +163,7 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     spanExportDelayMs: positiveInt(env['OTEL_BSP_SCHEDULE_DELAY'] ?? '1000', 'OTEL_BSP_SCHEDULE_DELAY'),
     reloadDebounceMs: 100,
     logLevel: level,
+    otlpSerializer,
   });
 }
 

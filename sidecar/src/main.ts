@@ -36,6 +36,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   let lastExportFailureLog = 0;
   const tracer = await createAuditTracer({
     protocol: config.otlpProtocol,
+    serializer: config.otlpSerializer,
     resource: {
       'service.name': 'agentwarden-sidecar',
       'k8s.namespace.name': pod.namespace,

@@ -7,8 +7,10 @@
 // parts, exactly as its OTLPTraceExporter classes assemble them (export
 // delegate, transport, retries, configuration from the environment), with
 // one difference: the protobuf serializer is ours (otlp-trace-proto.ts, same
-// bytes, less than half the CPU). http/json is the SDK's exporter unchanged.
-// Only the exporter in use is loaded.
+// bytes, less CPU: `make bench-impls`), unless AGENTWARDEN_OTLP_SERIALIZER=sdk
+// asks for the SDK's ProtobufTraceSerializer (the fallback, loaded only then).
+// http/json is the SDK's exporter unchanged. Only the exporter in use is loaded.
+import { DEFAULT_OTLP_SERIALIZER, type OtlpSerializer } from './serializer.js';
 import type { SpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { IExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
 import type { OtlpProtocol } from './protocol.js';
@@ -22,13 +24,14 @@ import { traceProtoSerializer } from './otlp-trace-proto.js';
 /** What the SDK's self-observability metrics count in a batch (the SDK's TraceExporterMetricsHelper). */
 const SPAN_METRICS: IExporterMetricsHelper<ReadableSpan[]> = { name: 'span', countItems: (spans) => spans.length };
 
-export async function createOtlpExporter(protocol: OtlpProtocol): Promise<SpanExporter> {
+export async function createOtlpExporter(protocol: OtlpProtocol, serializer: OtlpSerializer = DEFAULT_OTLP_SERIALIZER): Promise<SpanExporter> {
+  const protobuf = serializer === 'sdk' ? (await import('@opentelemetry/otlp-transformer')).ProtobufTraceSerializer : traceProtoSerializer;
   switch (protocol) {
     case 'grpc': {
       const [{ OTLPExporterBase }, grpc] = await Promise.all([import('@opentelemetry/otlp-exporter-base'), import('@opentelemetry/otlp-grpc-exporter-base')]);
       return new OTLPExporterBase(grpc.createOtlpGrpcExportDelegate(
         // eslint-disable-next-line @typescript-eslint/no-deprecated -- see CONFIGURATION_NOTE
-        grpc.convertLegacyOtlpGrpcOptions({}, 'TRACES'), traceProtoSerializer, 'otlp_grpc_span_exporter', SPAN_METRICS, undefined,
+        grpc.convertLegacyOtlpGrpcOptions({}, 'TRACES'), protobuf, 'otlp_grpc_span_exporter', SPAN_METRICS, undefined,
         'TraceExportService', '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
       ));
     }
@@ -36,7 +39,7 @@ export async function createOtlpExporter(protocol: OtlpProtocol): Promise<SpanEx
       const [{ OTLPExporterBase }, http] = await Promise.all([import('@opentelemetry/otlp-exporter-base'), import('@opentelemetry/otlp-exporter-base/node-http')]);
       return new OTLPExporterBase(http.createOtlpHttpExportDelegate(
         // eslint-disable-next-line @typescript-eslint/no-deprecated -- see CONFIGURATION_NOTE
-        http.convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' }), traceProtoSerializer, 'otlp_http_span_exporter', SPAN_METRICS, undefined,
+        http.convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' }), protobuf, 'otlp_http_span_exporter', SPAN_METRICS, undefined,
       ));
     }
     case 'http/json':

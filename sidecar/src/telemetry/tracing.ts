@@ -27,6 +27,7 @@ import type { OtlpProtocol } from './protocol.js';
 import { DecisionSpan, type DecisionSpanFields } from './decision-span.js';
 import { createOtlpExporter } from './exporter.js';
 import { IdSource, parseTraceparent } from './trace-context.js';
+import type { OtlpSerializer } from './serializer.js';
 
 export interface SpanCounters {
   /** Spans exported and acknowledged by the collector. */
@@ -47,6 +48,8 @@ export interface AuditTracer {
 export interface AuditTracerOptions {
   /** Undefined: export off (decision ids are still trace ids). */
   readonly protocol: OtlpProtocol | undefined;
+  /** The protobuf serializer (grpc, http/protobuf). Default 'sidecar' (otlp-trace-proto.ts); 'sdk' is the fallback. */
+  readonly serializer?: OtlpSerializer;
   readonly resource: Attributes;
   /** Spans recorded and not yet exported, at most. */
   readonly maxQueue: number;
@@ -74,7 +77,7 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
     };
   }
 
-  const inner = await createOtlpExporter(options.protocol);
+  const inner = await createOtlpExporter(options.protocol, options.serializer);
   const resource: Resource = resourceFromAttributes(options.resource);
   // Recorded and not yet reported by the exporter; the processor's own queue
   // is never fuller than this, so it never drops on its own (uncounted).
