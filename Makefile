@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-e2e bench-verify bench-eval bench-memory bench-otlp bench-propagation h2load demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-e2e bench-verify bench-eval bench-memory bench-otlp bench-impls bench-propagation h2load demo demo-down clean
 
 include e2e/e2e.mk
 include e2e/dev/dev.mk
@@ -43,11 +43,11 @@ e2e: build cluster-up pod-tools ## jest suites against the local control plane (
 test: proto-check helm-crds-check lint helm-lint test-unit test-policies e2e ## every test: generated code fresh, lint, unit, policy suites, e2e
 	@echo "make test: all suites passed"
 
-bench: build bench-eval h2load bench-e2e ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side, end to end through Envoy, evaluator times, where the sidecar's memory goes, serializer times (~11 min); bench-propagation needs cluster-up
+bench: build bench-eval h2load bench-e2e ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side, end to end through Envoy, evaluator times, where the sidecar's memory goes, hand-written parts against what they replaced (~13 min); bench-propagation needs cluster-up
 	bench/peers/build.sh
 	$(NPM) run --silent bench:compare
 	$(NPM) run --silent bench:memory
-	$(NPM) run --silent bench:otlp
+	$(NPM) run --silent bench:impls
 
 bench-e2e: build envoy ## latency ext_authz adds through a real Envoy (agent -> Envoy -> upstream): agentwarden vs OPA-Envoy vs no ext_authz, 100 and 1,000 req/s (~5 min)
 	bench/peers/build.sh opa-envoy loadgen
@@ -56,8 +56,11 @@ bench-e2e: build envoy ## latency ext_authz adds through a real Envoy (agent -> 
 bench-memory: build h2load ## the sidecar's resident memory against Node alone and a bare HTTP/2 responder, same load (~1 min)
 	$(NPM) run --silent bench:memory
 
-bench-otlp: build ## the sidecar's OTLP span serializer against the SDK's, µs per span (~10 s)
-	$(NPM) run --silent bench:otlp
+bench-impls: build h2load ## the hand-written hot-path parts against what they replaced, in one run: Check server vs --grpc-impl grpc-js, CheckRequest/CheckResponse codecs vs protobuf-es, OTLP serializer vs the SDK's (~2 min)
+	$(NPM) run --silent bench:impls
+
+bench-otlp: build ## only the OTLP serializer pair of bench-impls: the sidecar's against the SDK's, µs per span (~10 s)
+	$(NPM) run --silent bench:impls -- otlp
 
 h2load:
 	@command -v h2load >/dev/null || { echo "installing h2load (Debian nghttp2-client)"; apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }
