@@ -38,7 +38,7 @@ const ratio = (s: Spread): string => `${f(s.median, 2)}× [${f(s.min, 2)}–${f(
 
 function printPair(r: PairResult): void {
   const digits = r.ours.median < 10 ? 2 : 1;
-  say(`${r.pair.name}, µs per ${r.pair.unit}:`);
+  say(`${r.pair.name}, CPU µs per ${r.pair.unit}:`);
   say(`  ${r.pair.ours.label.padEnd(46)} ${range(r.ours, digits)}`);
   say(`  ${r.pair.library.label.padEnd(46)} ${range(r.library, digits)}`);
   say(`  ${'ratio, library / ours (per round)'.padEnd(46)} ${ratio(r.ratio)}`);
@@ -47,7 +47,8 @@ function printPair(r: PairResult): void {
 
 function microSections(sections: ReadonlySet<Section>): void {
   if (!sections.has('decode') && !sections.has('encode') && !sections.has('otlp')) return;
-  say(`In process, both sides on the same inputs: median of ${MICRO.rounds} alternated rounds of ~${MICRO.msPerSide} ms a side [range of the rounds].`);
+  say(`In process, both sides on the same inputs; CPU time of this process per operation, median of ${MICRO.rounds} alternated rounds`);
+  say(`of ~${MICRO.msPerSide} ms a side [range of the rounds]:`);
   say();
   if (sections.has('decode')) {
     const mix = mixRequests();
@@ -63,7 +64,7 @@ function microSections(sections: ReadonlySet<Section>): void {
     printPair(measurePair(otlpPair(plain), MICRO));
     const parts = otlpParts(plain, spanBatch(false));
     const spreads = measureSides(parts, SPAN_BATCH, MICRO);
-    say('  ours as the sidecar runs it, µs per span:');
+    say('  ours as the sidecar runs it, CPU µs per span:');
     for (const [i, part] of parts.entries()) {
       const s = spreads[i]!;
       say(`    ${part.label.padEnd(44)} ${range(s, 2)}`);

@@ -1,6 +1,6 @@
 // Timing of the in-process pairs: both sides in alternated rounds (ABBA), each
-// side's own garbage collected before it is timed, medians and ranges of the
-// per-round figures and of the per-round ratios.
+// side's own garbage collected before it is timed, CPU time per operation,
+// medians and ranges of the per-round figures and of the per-round ratios.
 import type { Pair, Side } from './pairs.js';
 
 export interface Spread {
@@ -11,7 +11,7 @@ export interface Spread {
 
 export interface PairResult {
   readonly pair: Pair;
-  /** µs per operation. */
+  /** CPU µs per operation. */
   readonly ours: Spread;
   readonly library: Spread;
   /** library / ours, per round. */
@@ -36,12 +36,18 @@ const collect: () => void = (globalThis as { gc?: () => void }).gc ?? ((): void 
 
 let sink = 0;
 
-/** Runs `side` `reps` times; µs per operation. */
+/**
+ * Runs `side` `reps` times; CPU µs per operation. CPU time of this process
+ * (user + system, its GC threads included) rather than wall time: time the
+ * machine gives to other processes is not counted, which wall time on a shared
+ * 2-core machine would be.
+ */
 function time(side: Side, reps: number, ops: number): number {
   collect();
-  const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < reps; i++) sink += side.run();
-  return ((performance.now() - t0) * 1000) / (reps * ops);
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / (reps * ops);
 }
 
 /** Repetitions of run() that take about `ms` (after warming the side up for as long). */
