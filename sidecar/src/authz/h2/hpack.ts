@@ -12,15 +12,10 @@
 // (hpack-literal-cache.ts). The parse position lives in a field rather than
 // being returned in objects for the same reason.
 //
-// Measured (scratch script, not committed; Node 24.21 on the shared 2-core dev
-// VM, load average 4-5): 2,000 gRPC Check request blocks captured from one
-// node:http2 client connection (10 fields: :path as a Huffman literal without
-// indexing, fresh grpc-timeout and x-request-id values inserted each time, the
-// rest dynamic or static references) decode in 0.39-0.45 µs per block (best
-// of 15 rounds; medians 0.40-0.64 µs); the literal cache and the branch-free
-// Huffman loop took it down from 0.70 µs. A connection's first block (162
-// bytes, every field a literal) takes ~1-1.5 µs, plus ~1.6 µs once to
-// construct the decoder.
+// A Check's header block from Envoy is mostly :path as a Huffman literal
+// without indexing, fresh grpc-timeout and x-request-id values, and dynamic or
+// static references. `make bench-impls` measures the whole server built on this
+// against grpc-js (../http2-server.ts).
 //
 // Safety matters because the block comes from the network: every length and
 // index is checked against the block and the table before use, integers are
