@@ -18,7 +18,7 @@ import { CLASSES } from '../compare/mix.js';
 const SECTIONS = ['server', 'decode', 'encode', 'otlp'] as const;
 type Section = (typeof SECTIONS)[number];
 
-const MICRO = { rounds: 21, msPerSide: 60 };
+const MICRO = { rounds: 9, msPerSide: 80 };
 const SERVER = { rounds: 6, seconds: 2, warmupSeconds: 3, clients: 4, streams: 16 };
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -47,8 +47,8 @@ function printPair(r: PairResult): void {
 
 function microSections(sections: ReadonlySet<Section>): void {
   if (!sections.has('decode') && !sections.has('encode') && !sections.has('otlp')) return;
-  say(`In process, both sides on the same inputs; CPU time of this process per operation, median of ${MICRO.rounds} alternated rounds`);
-  say(`of ~${MICRO.msPerSide} ms a side [range of the rounds]:`);
+  say(`In process, both sides on the same inputs; CPU time of the main thread per operation, median of ${MICRO.rounds} alternated rounds`);
+  say(`of ~${MICRO.msPerSide} ms of CPU a side [range of the rounds]:`);
   say();
   if (sections.has('decode')) {
     const mix = mixRequests();

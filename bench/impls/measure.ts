@@ -1,5 +1,5 @@
 // Timing of the in-process pairs: both sides in alternated rounds (ABBA), each
-// side's own garbage collected before it is timed, CPU time per operation,
+// side's own garbage collected before it is timed, main-thread CPU time per operation,
 // medians and ranges of the per-round figures and of the per-round ratios.
 import type { Pair, Side } from './pairs.js';
 
@@ -20,7 +20,7 @@ export interface PairResult {
 
 export interface MicroPlan {
   readonly rounds: number;
-  /** Time per side and round, roughly. */
+  /** CPU time per side and round, roughly: long against the kernel's tick (4 ms). */
   readonly msPerSide: number;
 }
 
@@ -37,26 +37,35 @@ const collect: () => void = (globalThis as { gc?: () => void }).gc ?? ((): void 
 let sink = 0;
 
 /**
- * Runs `side` `reps` times; CPU µs per operation. CPU time of this process
- * (user + system, its GC threads included) rather than wall time: time the
- * machine gives to other processes is not counted, which wall time on a shared
- * 2-core machine would be.
+ * Microseconds the main thread has spent on a CPU (user + system). Not wall
+ * time: on the shared 2-core machine the time other processes take is most of
+ * its spread. Not process.cpuUsage() either: it adds V8's GC helper threads,
+ * whose time grows with the machine's load far more than the code measured
+ * does. GC work on helper threads is left out, which understates the side that
+ * allocates more (the library's): the ratios err on the low side. The kernel
+ * accounts this time per scheduler tick, so each timed run is long (see
+ * MicroPlan.msPerSide).
  */
-function time(side: Side, reps: number, ops: number): number {
-  collect();
-  const c0 = process.cpuUsage();
-  for (let i = 0; i < reps; i++) sink += side.run();
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) / (reps * ops);
+function cpuUs(): number {
+  const u = process.threadCpuUsage();
+  return u.user + u.system;
 }
 
-/** Repetitions of run() that take about `ms` (after warming the side up for as long). */
+/** Runs `side` `reps` times; main-thread CPU µs per operation. */
+function time(side: Side, reps: number, ops: number): number {
+  collect();
+  const t0 = cpuUs();
+  for (let i = 0; i < reps; i++) sink += side.run();
+  return (cpuUs() - t0) / (reps * ops);
+}
+
+/** Repetitions of run() that take about `ms` of CPU (after warming the side up for as long). */
 function calibrate(side: Side, ms: number): number {
   let reps = 1;
   for (;;) {
-    const t0 = performance.now();
+    const t0 = cpuUs();
     for (let i = 0; i < reps; i++) sink += side.run();
-    const took = performance.now() - t0;
+    const took = (cpuUs() - t0) / 1000;
     if (took >= ms) return Math.max(1, Math.round((reps * ms) / took));
     reps = took < ms / 8 ? reps * 8 : Math.ceil((reps * ms * 1.1) / Math.max(took, 0.001));
   }
