@@ -6,16 +6,15 @@
 // Nothing of the export runs before the answer to Envoy: record() only builds
 // the span and queues it here; the spans reach the processor from a
 // setImmediate callback, which runs after the I/O callbacks that wrote the
-// answers. There each span is encoded to OTLP protobuf (about 1.2 µs,
-// otlp-trace-proto.ts), and when a batch is full the processor sends it from
-// there; sending a batch of encoded spans is a copy.
+// answers. There each span is encoded to OTLP protobuf (otlp-trace-proto.ts;
+// 1.73 µs in the run of `make bench-impls` quoted there), and when a batch is
+// full the processor sends it from there; sending a batch of encoded spans is
+// a copy.
 //
 // Until 2026-11-29 the export ran in a worker thread with the SDK's own
-// serializer; the worker's isolate alone cost 20 MB idle and 28–36 MB under
-// load. make bench, same machine, the worker (13:07) against this export and
-// the sidecar's modules loaded per mode (14:13): CPU per request 45.5 → 29.0 µs, spans dropped
-// under h2load saturation 0.5% → none, sidecar RSS idle/peak 111/146 → 88/126
-// MiB, p99 at 1,000 req/s 0.89 → 0.70 ms.
+// serializer, at the cost of a second V8 isolate in every sidecar. The SDK's
+// serializer stays available (AGENTWARDEN_OTLP_SERIALIZER=sdk, exporter.ts);
+// `make bench-impls` prints both serializers side by side.
 //
 // What is queued is bounded by the queue size; spans beyond it, and spans
 // whose export fails, are dropped and counted.
