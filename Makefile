@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-e2e bench-verify bench-eval bench-memory bench-otlp bench-impls bench-propagation h2load demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-e2e bench-verify bench-eval bench-memory bench-otlp bench-propagation h2load demo demo-down clean
 
 include e2e/e2e.mk
 include e2e/dev/dev.mk
@@ -56,6 +56,7 @@ bench-e2e: build envoy ## latency ext_authz adds through a real Envoy (agent -> 
 bench-memory: build h2load ## the sidecar's resident memory against Node alone and a bare HTTP/2 responder, same load (~1 min)
 	$(NPM) run --silent bench:memory
 
+.PHONY: bench-impls
 bench-impls: build h2load ## the hand-written hot-path parts against what they replaced, in one run: Check server vs --grpc-impl grpc-js, CheckRequest/CheckResponse codecs vs protobuf-es, OTLP serializer vs the SDK's (~2 min)
 	$(NPM) run --silent bench:impls
 
