@@ -57,7 +57,7 @@ bench-memory: build h2load ## the sidecar's resident memory against Node alone a
 	$(NPM) run --silent bench:memory
 
 .PHONY: bench-impls
-bench-impls: build h2load ## the hand-written hot-path parts against what they replaced, in one run: Check server vs --grpc-impl grpc-js, CheckRequest/CheckResponse codecs vs protobuf-es, OTLP serializer vs the SDK's (~2 min)
+bench-impls: build h2load ## the hand-written hot-path parts against what they replaced, in one run: Check server vs --grpc-impl grpc-js, CheckRequest/CheckResponse codecs vs protobuf-es, OTLP serializer vs the SDK's (~2.5 min)
 	$(NPM) run --silent bench:impls
 
 bench-otlp: build ## only the OTLP serializer pair of bench-impls: the sidecar's against the SDK's, CPU µs per span (~20 s)

@@ -6,7 +6,7 @@
 //   - CheckResponse encode: response-wire.ts against protobuf-es toBinary;
 //   - OTLP span serialization: ours against the SDK's ProtobufTraceSerializer.
 // Every speed figure quoted in a code comment about these parts is one this
-// prints. About 2 minutes; stops by itself.
+// prints. About 2.5 minutes; stops by itself.
 //   node --expose-gc dist/bench/impls/main.js [server] [decode] [encode] [otlp]   (default: all)
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
