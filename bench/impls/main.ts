@@ -22,18 +22,14 @@ const MICRO = { rounds: 9, msPerSide: 80 };
 const SERVER = { rounds: 6, seconds: 2, warmupSeconds: 3, clients: 4, streams: 16 };
 
 const root = join(import.meta.dirname, '..', '..', '..');
-const out: string[] = [];
 const machine: string[] = [];
-const say = (line = ''): void => {
-  out.push(line);
-  process.stdout.write(`${line}\n`);
-};
+const say = (line = ''): void => { process.stdout.write(`${line}\n`); };
 const progress = (line: string): void => { process.stderr.write(`bench-impls: ${line}\n`); };
 
 const f = (n: number, digits: number): string => (Number.isNaN(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
 const range = (s: Spread, digits: number): string => `${f(s.median, digits)} [${f(s.min, digits)}–${f(s.max, digits)}]`;
 /** Plain numbers for the `bench:` lines. */
-const n = (x: number, digits: number): string => x.toFixed(digits);
+const num = (x: number, digits: number): string => x.toFixed(digits);
 const ratio = (s: Spread): string => `${f(s.median, 2)}× [${f(s.min, 2)}–${f(s.max, 2)}]`;
 
 function printPair(r: PairResult): void {
@@ -42,7 +38,7 @@ function printPair(r: PairResult): void {
   say(`  ${r.pair.ours.label.padEnd(46)} ${range(r.ours, digits)}`);
   say(`  ${r.pair.library.label.padEnd(46)} ${range(r.library, digits)}`);
   say(`  ${'ratio, library / ours (per round)'.padEnd(46)} ${ratio(r.ratio)}`);
-  machine.push(`bench: impls ${r.pair.key} ours_us=${n(r.ours.median, 3)} library_us=${n(r.library.median, 3)} ratio=${n(r.ratio.median, 2)} ratio_min=${n(r.ratio.min, 2)} ratio_max=${n(r.ratio.max, 2)}`);
+  machine.push(`bench: impls ${r.pair.key} ours_us=${num(r.ours.median, 3)} library_us=${num(r.library.median, 3)} ratio=${num(r.ratio.median, 2)} ratio_min=${num(r.ratio.min, 2)} ratio_max=${num(r.ratio.max, 2)}`);
 }
 
 function microSections(sections: ReadonlySet<Section>): void {
@@ -68,7 +64,7 @@ function microSections(sections: ReadonlySet<Section>): void {
     for (const [i, part] of parts.entries()) {
       const s = spreads[i]!;
       say(`    ${part.label.padEnd(44)} ${range(s, 2)}`);
-      machine.push(`bench: impls otlp_${i === 0 ? 'encode_one_span' : 'batch_of_encoded_spans'}_us=${n(s.median, 3)}`);
+      machine.push(`bench: impls otlp_${i === 0 ? 'encode_one_span' : 'batch_of_encoded_spans'}_us=${num(s.median, 3)}`);
     }
   }
   say();
@@ -88,10 +84,10 @@ function serverFigures(runs: readonly ServerRun[], impl: ServerImpl): ServerFigu
   const rounds = [...new Set(mine.map((r) => r.round))];
   const byClass = new Map(CLASSES.map((c) => [c as string, mine.filter((r) => r.cls === c).map((r) => r.rps)]));
   return {
-    rps: rounds.map((n) => { const rs = mine.filter((r) => r.round === n); return rs.reduce((a, r) => a + r.rps, 0) / rs.length; }),
-    cpuUs: rounds.map((n) => { const rs = mine.filter((r) => r.round === n); return (rs.reduce((a, r) => a + r.cpuSeconds, 0) * 1e6) / rs.reduce((a, r) => a + r.done, 0); }),
+    rps: rounds.map((round) => { const rs = mine.filter((r) => r.round === round); return rs.reduce((a, r) => a + r.rps, 0) / rs.length; }),
+    cpuUs: rounds.map((round) => { const rs = mine.filter((r) => r.round === round); return (rs.reduce((a, r) => a + r.cpuSeconds, 0) * 1e6) / rs.reduce((a, r) => a + r.done, 0); }),
     byClass,
-    failed: mine.reduce((n, r) => n + r.failed, 0),
+    failed: mine.reduce((sum, r) => sum + r.failed, 0),
   };
 }
 
@@ -112,7 +108,7 @@ async function serverSection(): Promise<void> {
   const cpu = spread(grpcJs.cpuUs.map((c, i) => c / (own.cpuUs[i] ?? Number.NaN)));
   say(`  ratios per round: throughput own / grpc-js ${ratio(tput)}; CPU per request grpc-js / own ${ratio(cpu)}`);
   say();
-  machine.push(`bench: impls check_server own_rps=${n(spread(own.rps).median, 0)} grpcjs_rps=${n(spread(grpcJs.rps).median, 0)} own_cpu_us=${n(spread(own.cpuUs).median, 1)} grpcjs_cpu_us=${n(spread(grpcJs.cpuUs).median, 1)} throughput_ratio=${n(tput.median, 2)} cpu_ratio=${n(cpu.median, 2)}`);
+  machine.push(`bench: impls check_server own_rps=${num(spread(own.rps).median, 0)} grpcjs_rps=${num(spread(grpcJs.rps).median, 0)} own_cpu_us=${num(spread(own.cpuUs).median, 1)} grpcjs_cpu_us=${num(spread(grpcJs.cpuUs).median, 1)} throughput_ratio=${num(tput.median, 2)} cpu_ratio=${num(cpu.median, 2)}`);
 }
 
 async function main(): Promise<void> {
