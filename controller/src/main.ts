@@ -21,7 +21,7 @@ import type { ReloadingServingCertificate } from './distribution/certificates.js
 import { caRootFromCaches, type CaRootPublisher } from './caroot/index.js';
 import { LeaderElector } from './status/leader.js';
 import { StatusWriter } from './status/writer.js';
-import { cachedNamespaceLabels, startWebhookServer, WebhookMetrics, type RunningWebhookServer } from './admission/index.js';
+import { freshNamespaceLabels, startWebhookServer, WebhookMetrics, type RunningWebhookServer } from './admission/index.js';
 import { DEFAULT_INJECT_OPTIONS, parseInjectOptions, type InjectOptions } from './inject/index.js';
 import { startObserveServer } from './observe/http.js';
 import type { NamedInformer } from './observe/metrics.js';
@@ -105,7 +105,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     webhooks = await startWebhookServer({
       listen: config.webhookListen, certFile: config.webhookCert, keyFile: config.webhookKey, certReloadMs: config.fileReloadMs,
       inject: readInjectOptions(config.injectConfig),
-      namespaceLabels: cachedNamespaceLabels((ns) => kube.namespaceLabels(ns)),
+      namespaceLabels: freshNamespaceLabels((ns) => kube.namespaceLabels(ns)),
       log: (level, msg, fields) => { log(level, msg, fields); },
       metrics: webhookMetrics,
     });

@@ -10,7 +10,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { ROOT, kubeConfig, kubectl, kubectlOk, uniqueNamespace, waitFor } from './cluster.js';
 import { freePort } from './controller-env.js';
-import { cachedNamespaceLabels, startWebhookServer, type RunningWebhookServer } from '../../controller/src/admission/index.js';
+import { freshNamespaceLabels, startWebhookServer, type RunningWebhookServer } from '../../controller/src/admission/index.js';
 import { DEFAULT_INJECT_OPTIONS, INJECTED_ANNOTATION } from '../../controller/src/inject/index.js';
 
 const PKI = join(ROOT, '.cache/e2e/pki');
@@ -72,7 +72,7 @@ beforeAll(async () => {
     certFile: join(PKI, 'webhook.crt'),
     keyFile: join(PKI, 'webhook.key'),
     inject: DEFAULT_INJECT_OPTIONS,
-    namespaceLabels: cachedNamespaceLabels(async (name) => {
+    namespaceLabels: freshNamespaceLabels(async (name) => {
       try {
         return (await core.readNamespace({ name })).metadata?.labels ?? {};
       } catch (e: unknown) {
@@ -123,6 +123,22 @@ describe('the admission webhooks on a real API server', () => {
     const pod = JSON.parse(await kubectlOk(['get', 'pod', '-n', other, 'plain', '-o', 'json'])) as V1Pod;
     expect(pod.spec?.initContainers ?? []).toEqual([]);
     expect(pod.metadata?.annotations?.[INJECTED_ANNOTATION]).toBeUndefined();
+  });
+
+  it('injects a pod created right after its namespace is enabled: no window in which the old labels admit it uninjected', async () => {
+    const other = uniqueNamespace('adm-late');
+    await kubectlOk(['create', 'namespace', other]);
+    await kubectlOk(['label', 'namespace', other, `${SCOPE_LABEL}=${ns}`]);
+    await kubectlOk(['create', 'serviceaccount', 'default', '-n', other]);
+    const inOther = (name: string): string => podManifest(name).replace(`"namespace":"${ns}"`, `"namespace":"${other}"`);
+    // The webhooks have just read this namespace as not enabled (a cache would now hold that answer).
+    await kubectlOk(['create', '-f', '-'], inOther('before'));
+    await kubectlOk(['label', 'namespace', other, 'agentwarden.io/inject=enabled']);
+    await kubectlOk(['create', '-f', '-'], inOther('after'));
+    const before = JSON.parse(await kubectlOk(['get', 'pod', '-n', other, 'before', '-o', 'json'])) as V1Pod;
+    const after = JSON.parse(await kubectlOk(['get', 'pod', '-n', other, 'after', '-o', 'json'])) as V1Pod;
+    expect(before.metadata?.annotations?.[INJECTED_ANNOTATION]).toBeUndefined();
+    expect(after.spec?.initContainers?.map((c) => c.name)).toEqual(['agentwarden-init', 'agentwarden-sidecar', 'agentwarden-envoy']);
   });
 
   it('changes nothing when an injected pod is submitted again', async () => {
