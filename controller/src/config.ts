@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatHelp, HelpRequested } from '../../common/help.js';
 import type { CaRootConfig } from './caroot/options.js';
+import { DEFAULT_CACHE_LIMITS, type CacheLimits } from './kube/limits.js';
 
 export type { CaRootConfig } from './caroot/options.js';
 
@@ -41,6 +42,10 @@ export interface ControllerConfig {
   /** ... but never longer than this after the first change, ms. Default 1000. */
   readonly debounceMaxMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** What one namespace may make the controller cache (kube/limits.ts); defaults DEFAULT_CACHE_LIMITS. */
+  readonly cacheLimits: CacheLimits;
+  /** The webhooks read a namespace's labels fresh for each review; a read slower than this denies, ms. Default 3000. */
+  readonly namespaceReadTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -66,6 +71,14 @@ export const CONTROLLER_HELP = formatHelp({
     { name: 'namespace', value: 'ns', default: '$POD_NAMESPACE, else agentwarden-system', text: 'namespace of the leader-election Lease' },
     { name: 'identity', value: 'name', default: '$POD_NAME, else the host name', text: 'leader-election identity' },
     { name: 'leader-elect', value: 'true|false', default: 'true', text: 'write status only as the Lease holder' },
+    { name: 'max-policy-bytes', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxPolicyBytes), text: 'an AgentPolicy whose spec (JSON) is larger is refused: status Compiled=False reason PolicyTooLarge, not compiled' },
+    { name: 'max-policies-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxPoliciesPerNamespace), text: 'AgentPolicies kept per namespace; more are refused (reason NamespacePolicyLimit)' },
+    { name: 'max-policy-bytes-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxPolicyBytesPerNamespace), text: 'bytes of AgentPolicy specs kept per namespace; past it, policies are refused (reason NamespacePolicyLimit)' },
+    { name: 'max-credential-value-bytes', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxCredentialValueBytes), text: 'a credential value (a Secret key a policy reads) larger than this is refused: status Ready=False reason CredentialTooLarge' },
+    { name: 'max-credential-secrets-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxCredentialSecretsPerNamespace), text: 'credential Secrets holding values kept per namespace; more are refused (reason NamespaceCredentialLimit)' },
+    { name: 'max-credential-bytes-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxCredentialBytesPerNamespace), text: 'bytes of credential values (base64) kept per namespace; past it, Secrets are refused (reason NamespaceCredentialLimit)' },
+    { name: 'list-page-size', value: 'n', default: String(DEFAULT_CACHE_LIMITS.listPageSize), text: 'objects per page when listing AgentPolicies and Secrets (the most full objects held at once)' },
+    { name: 'namespace-read-timeout', value: 'ms', default: '3000', text: 'the webhooks read namespace labels fresh for each review; a slower read denies the review' },
   ],
   env: [
     { name: 'KUBECONFIG', text: 'default of --kubeconfig' },
@@ -98,6 +111,14 @@ function parseNamespaces(flag: string, text: string | undefined): string[] {
   return [...new Set(names)];
 }
 
+/** A flag that must be a whole number above 0; `fallback` when absent. */
+function positiveInt(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text.trim()) || !Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`controller: --${flag}: "${text}" is not a whole number above 0`);
+  return n;
+}
+
 export function readControllerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ControllerConfig {
   const { values } = parseArgs({
     args: [...argv],
@@ -118,6 +139,14 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
       namespace: { type: 'string' },
       identity: { type: 'string' },
       'leader-elect': { type: 'string', default: 'true' },
+      'max-policy-bytes': { type: 'string' },
+      'max-policies-per-namespace': { type: 'string' },
+      'max-policy-bytes-per-namespace': { type: 'string' },
+      'max-credential-value-bytes': { type: 'string' },
+      'max-credential-secrets-per-namespace': { type: 'string' },
+      'max-credential-bytes-per-namespace': { type: 'string' },
+      'list-page-size': { type: 'string' },
+      'namespace-read-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -141,6 +170,16 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
   const level = env['AGENTWARDEN_LOG_LEVEL'] ?? 'info';
   if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') throw new ConfigError(`AGENTWARDEN_LOG_LEVEL: "${level}" is not debug, info, warn or error`);
   if (values['leader-elect'] !== 'true' && values['leader-elect'] !== 'false') throw new ConfigError('--leader-elect: true or false');
+  const d = DEFAULT_CACHE_LIMITS;
+  const cacheLimits: CacheLimits = Object.freeze({
+    maxPolicyBytes: positiveInt('max-policy-bytes', values['max-policy-bytes'], d.maxPolicyBytes),
+    maxPoliciesPerNamespace: positiveInt('max-policies-per-namespace', values['max-policies-per-namespace'], d.maxPoliciesPerNamespace),
+    maxPolicyBytesPerNamespace: positiveInt('max-policy-bytes-per-namespace', values['max-policy-bytes-per-namespace'], d.maxPolicyBytesPerNamespace),
+    maxCredentialValueBytes: positiveInt('max-credential-value-bytes', values['max-credential-value-bytes'], d.maxCredentialValueBytes),
+    maxCredentialSecretsPerNamespace: positiveInt('max-credential-secrets-per-namespace', values['max-credential-secrets-per-namespace'], d.maxCredentialSecretsPerNamespace),
+    maxCredentialBytesPerNamespace: positiveInt('max-credential-bytes-per-namespace', values['max-credential-bytes-per-namespace'], d.maxCredentialBytesPerNamespace),
+    listPageSize: positiveInt('list-page-size', values['list-page-size'], d.listPageSize),
+  });
   return Object.freeze({
     kubeconfig: values.kubeconfig ?? env['KUBECONFIG'],
     distributionListen: values['distribution-listen'],
@@ -159,5 +198,7 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     debounceQuietMs: 100,
     debounceMaxMs: 1000,
     logLevel: level,
+    cacheLimits,
+    namespaceReadTimeoutMs: positiveInt('namespace-read-timeout', values['namespace-read-timeout'], 3000),
   });
 }

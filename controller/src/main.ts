@@ -11,6 +11,7 @@ import { connectKube, loadKubeConfig, PLURAL, GROUP, VERSION, type Kube } from '
 import { Informer } from './kube/informer.js';
 import { POD_FIELD_SELECTOR, slimPod, type AgentPolicyObject, type SlimNamespace, type SlimPod, type SlimSecret } from './kube/objects.js';
 import { CREDENTIAL_SELECTOR, CredentialKeys } from './kube/credentials.js';
+import { limitPolicy, policyBudget, secretBudget } from './kube/limits.js';
 import { connectCaRootApi, type CaRootApi } from './kube/ca-root-api.js';
 import { Debouncer } from './reconcile/debounce.js';
 import { Reconciler } from './reconcile/reconciler.js';
@@ -21,7 +22,7 @@ import type { ReloadingServingCertificate } from './distribution/certificates.js
 import { caRootFromCaches, type CaRootPublisher } from './caroot/index.js';
 import { LeaderElector } from './status/leader.js';
 import { StatusWriter } from './status/writer.js';
-import { cachedNamespaceLabels, startWebhookServer, WebhookMetrics, type RunningWebhookServer } from './admission/index.js';
+import { freshNamespaceLabels, startWebhookServer, WebhookMetrics, type RunningWebhookServer } from './admission/index.js';
 import { DEFAULT_INJECT_OPTIONS, parseInjectOptions, type InjectOptions } from './inject/index.js';
 import { startObserveServer } from './observe/http.js';
 import type { NamedInformer } from './observe/metrics.js';
@@ -44,10 +45,17 @@ export interface RunningController {
  * `caRootApi` defaults to one on `kube`'s KubeConfig, made only when --ca-root-file is given;
  * `clusterApi` (ClusterAgentPolicies and namespace labels) to one on `kube`'s KubeConfig.
  */
-export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig)), caRootApi?: CaRootApi, clusterApi?: ClusterPolicyApi): Promise<RunningController> {
+export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig), config.cacheLimits.listPageSize), caRootApi?: CaRootApi, clusterApi?: ClusterPolicyApi): Promise<RunningController> {
   const informerLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void => { log(level, msg, fields); };
   const onChange = (): void => { debouncer.trigger(); };
-  const policies = new Informer<AgentPolicyObject>({ name: PLURAL, path: `/apis/${GROUP}/${VERSION}/${PLURAL}`, list: () => kube.listPolicies(), watch: kube.watch, onChange, log: informerLog });
+  // What a namespace may make the controller hold is bounded (kube/limits.ts): over a limit, a stub says why.
+  const limits = config.cacheLimits;
+  const keepPolicy = (o: AgentPolicyObject): AgentPolicyObject => limitPolicy(o, limits.maxPolicyBytes);
+  const policyCharges = policyBudget(limits);
+  const policies = new Informer<AgentPolicyObject>({
+    name: PLURAL, path: `/apis/${GROUP}/${VERSION}/${PLURAL}`, list: () => kube.listPolicies(keepPolicy), watch: kube.watch, onChange, log: informerLog,
+    transform: (o) => keepPolicy(o as AgentPolicyObject), budget: policyCharges,
+  });
   // ClusterAgentPolicies and the namespace labels their namespaceSelectors read.
   const clusterPolicyApi = clusterApi ?? connectClusterPolicyApi(kube.config, GROUP, VERSION);
   const cluster = clusterPolicyCaches({ api: clusterPolicyApi, watch: kube.watch, apiPath: `/apis/${GROUP}/${VERSION}`, onChange, log: informerLog });
@@ -58,10 +66,11 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     onChange: () => { onChange(); caRoot?.trigger(); distribution.podsChanged(); }, log: informerLog, transform: (o) => slimPod(o as V1Pod),
   });
   // Only Secrets labelled agentwarden.io/credential=true, with only the keys policies read.
-  const credentialKeys = new CredentialKeys(() => { secrets.relist(); });
+  const credentialKeys = new CredentialKeys(() => { secrets.relist(); }, limits.maxCredentialValueBytes);
+  const secretCharges = secretBudget(limits);
   const secrets: Informer<SlimSecret> = new Informer<SlimSecret>({
     name: 'secrets', path: '/api/v1/secrets', selector: { labelSelector: CREDENTIAL_SELECTOR }, list: () => credentialKeys.list(() => kube.listSecrets((s) => credentialKeys.slim(s))),
-    watch: kube.watch, onChange, log: informerLog, transform: (o) => credentialKeys.slim(o as V1Secret),
+    watch: kube.watch, onChange, log: informerLog, transform: (o) => credentialKeys.slim(o as V1Secret), budget: secretCharges,
   });
 
   const auth = new SidecarAuthenticator((token, audiences) => kube.reviewToken(token, audiences), (ns, name) => pods.get(ns, name));
@@ -116,7 +125,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     webhooks = await startWebhookServer({
       listen: config.webhookListen, certFile: config.webhookCert, keyFile: config.webhookKey, certReloadMs: config.fileReloadMs,
       inject: readInjectOptions(config.injectConfig),
-      namespaceLabels: cachedNamespaceLabels((ns) => kube.namespaceLabels(ns)),
+      namespaceLabels: freshNamespaceLabels((ns) => kube.namespaceLabels(ns), { timeoutMs: config.namespaceReadTimeoutMs }),
       log: (level, msg, fields) => { log(level, msg, fields); },
       metrics: webhookMetrics,
     });
@@ -140,6 +149,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     metrics: {
       informers: () => (namespaces === undefined ? ready : [...ready, ['namespaces', namespaces]]),
       distribution, auth, reconciler, credentialKeys,
+      budgets: [policyCharges, secretCharges],
       isLeader: () => leader.isLeader,
       extra: [webhookMetrics, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }])],
       distributionCertificate,

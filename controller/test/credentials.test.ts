@@ -70,17 +70,40 @@ describe('CredentialKeys', () => {
   });
 });
 
+describe('a credential value above --max-credential-value-bytes', () => {
+  it('is not kept: the slimmed Secret holds the small keys and says why the large one was refused', () => {
+    const keys = new CredentialKeys(() => undefined, 8);
+    keys.follow([policy('a', [['api', 'token'], ['api', 'big']])]);
+    // 8 bytes decoded fit; 9 do not.
+    const slim = keys.slim(secret('api', { token: Buffer.from('12345678').toString('base64'), big: Buffer.from('123456789').toString('base64') }));
+    expect(slim.data).toEqual({ token: Buffer.from('12345678').toString('base64') });
+    expect(slim.refusedKeys?.['big']).toEqual({ reason: 'CredentialTooLarge', metric: 'value_too_large', message: 'the value of key "big" is 9 bytes, above the controller\'s --max-credential-value-bytes 8' });
+  });
+
+  it('makes the policy\'s credential problem say it was refused, with the limit\'s reason', () => {
+    const keys = new CredentialKeys(() => undefined, 8);
+    const p = policy('a', [['api', 'token']]);
+    keys.follow([p]);
+    const slim = keys.slim(secret('api', { token: Buffer.alloc(700 * 1024).toString('base64') }));
+    expect(credentialProblems(p, () => slim)).toEqual([{
+      reason: 'CredentialTooLarge',
+      message: `credential "c0" refused: Secret ${NAMESPACE}/api: the value of key "token" is ${700 * 1024} bytes, above the controller's --max-credential-value-bytes 8`,
+    }]);
+  });
+});
+
 describe('credentialProblems', () => {
   const p = policy('a', [['api', 'token']]);
 
   it('says that a Secret not in the cache needs the credential label, with the command', () => {
-    expect(credentialProblems(p, () => undefined)).toEqual([
-      `credential "c0" unavailable: Secret ${NAMESPACE}/api is not among the Secrets labelled ${CREDENTIAL_SELECTOR} (create it, or label it: kubectl label secret -n ${NAMESPACE} api ${CREDENTIAL_SELECTOR})`,
-    ]);
+    expect(credentialProblems(p, () => undefined)).toEqual([{
+      reason: 'CredentialUnavailable',
+      message: `credential "c0" unavailable: Secret ${NAMESPACE}/api is not among the Secrets labelled ${CREDENTIAL_SELECTOR} (create it, or label it: kubectl label secret -n ${NAMESPACE} api ${CREDENTIAL_SELECTOR})`,
+    }]);
   });
 
   it('names the missing key of a labelled Secret, and nothing when the key is there', () => {
-    expect(credentialProblems(p, () => slimSecret('api', { user: 'u' }, '1'))).toEqual([`credential "c0" unavailable: Secret ${NAMESPACE}/api has no key "token"`]);
+    expect(credentialProblems(p, () => slimSecret('api', { user: 'u' }, '1'))).toEqual([{ reason: 'CredentialUnavailable', message: `credential "c0" unavailable: Secret ${NAMESPACE}/api has no key "token"` }]);
     expect(credentialProblems(p, () => slimSecret('api', { token: 't' }, '1'))).toEqual([]);
   });
 });

@@ -52,9 +52,9 @@ class FakeKube implements Kube {
   /** The policy list completes once this resolves (a slow LIST). */
   policiesListed: Promise<void> = Promise.resolve();
 
-  async listPolicies() {
+  async listPolicies(keep: (p: AgentPolicyObject) => AgentPolicyObject = (p) => p) {
     await this.policiesListed;
-    return { items: this.policies, resourceVersion: String(this.rv++) };
+    return { items: this.policies.map(keep), resourceVersion: String(this.rv++) };
   }
   listPods() { return Promise.resolve({ items: this.pods, resourceVersion: String(this.rv++) }); }
   /** What the API server answers the labelled list with. */
@@ -86,8 +86,8 @@ const NO_CLUSTER_POLICIES: ClusterPolicyApi = {
 
 const cleanup: (() => Promise<void> | void)[] = [];
 
-async function controllerOn(kube: FakeKube): Promise<RunningController> {
-  const config = readControllerConfig(['--distribution-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--leader-elect', 'false', '--identity', 'test'], {});
+async function controllerOn(kube: FakeKube, flags: readonly string[] = []): Promise<RunningController> {
+  const config = readControllerConfig(['--distribution-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--leader-elect', 'false', '--identity', 'test', ...flags], {});
   const running = await startController(config, () => undefined, kube, undefined, NO_CLUSTER_POLICIES);
   cleanup.push(() => running.stop());
   return running;
@@ -180,5 +180,34 @@ describe('the controller wired by startController', () => {
       message: expect.stringContaining(`credential "zendesk" unavailable: Secret ${NAMESPACE}/not-labelled is not among the Secrets labelled agentwarden.io/credential=true`) as unknown,
     });
     expect(running.informers.secrets.get(NAMESPACE, 'zendesk-api')?.data).toEqual({});
+  });
+
+  it('refuses a credential value above --max-credential-value-bytes and a policy above --max-policy-bytes: status says why, /metrics counts them, the sidecar never gets the value', async () => {
+    const kube = new FakeKube();
+    const b64 = (v: string | Buffer): string => Buffer.from(v).toString('base64');
+    kube.secrets = [{ metadata: { name: 'flood', namespace: NAMESPACE, resourceVersion: '5' }, data: { token: b64(Buffer.alloc(700 * 1024, 'x')) } }];
+    const spec = { ...(allowSpec('a.example.com', undefined, { credential: 'zendesk' }) as object), credentials: [{ name: 'zendesk', secretRef: { name: 'flood', key: 'token' } }] };
+    const huge = allowSpec(`${'a'.repeat(2000)}.example.com`, { app: 'other' });
+    kube.policies = [policyObject('support', spec, { resourceVersion: '1' }), policyObject('huge', huge, { resourceVersion: '2', namespace: 'team-b' })];
+    const running = await controllerOn(kube, ['--max-policy-bytes', '1024']);
+    const installed = sidecarOf(running);
+
+    const status = await eventually('the credential refused in status', () => kube.statusOf('support', (s) => s.conditions.some((c) => c.reason === 'CredentialTooLarge')));
+    expect(status.conditions.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      message: expect.stringContaining(`credential "zendesk" refused: Secret ${NAMESPACE}/flood: the value of key "token" is ${700 * 1024} bytes, above the controller's --max-credential-value-bytes 8192`) as unknown,
+    });
+    const hugeStatus = await eventually('the policy refused in status', () => kube.statusOf('huge', (s) => s.conditions.some((c) => c.reason === 'PolicyTooLarge')));
+    expect(hugeStatus.conditions.find((c) => c.type === 'Compiled')).toMatchObject({ status: 'False', message: expect.stringContaining('above the controller\'s --max-policy-bytes 1024') as unknown });
+    expect(running.informers.secrets.get(NAMESPACE, 'flood')?.data).toEqual({});
+    expect(running.informers.policies.get('team-b', 'huge')?.spec).toBeUndefined();
+    await eventually('a snapshot', () => installed.at(-1));
+    // The credential arrives without a value: rules that inject it deny ("not available").
+    expect(new Set(installed.flatMap((i) => i.credentials))).toEqual(new Set(['zendesk=']));
+
+    const metrics = await (await fetch(`http://${running.metricsAddress}/metrics`)).text();
+    expect(metrics).toContain('agentwarden_informer_refused_total{resource="secrets",reason="value_too_large"} 1');
+    expect(metrics).toContain('agentwarden_informer_refused_total{resource="agentpolicies",reason="object_too_large"} 1');
+    expect(metrics).toContain('agentwarden_informer_cached_bytes{resource="secrets"} 0');
   });
 });

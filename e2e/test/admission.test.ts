@@ -112,6 +112,22 @@ describe('the admission webhooks on a real API server', () => {
     expect(pod.metadata?.annotations?.[INJECTED_ANNOTATION]).toBeUndefined();
   });
 
+  it('injects a pod created right after its namespace is enabled: no window in which the old labels admit it uninjected', async () => {
+    const other = uniqueNamespace('adm-late');
+    await kubectlOk(['create', 'namespace', other]);
+    await kubectlOk(['label', 'namespace', other, `${SCOPE_LABEL}=${ns}`]);
+    await kubectlOk(['create', 'serviceaccount', 'default', '-n', other]);
+    const inOther = (name: string): string => podManifest(name).replace(`"namespace":"${ns}"`, `"namespace":"${other}"`);
+    // The webhooks have just read this namespace as not enabled (a cache would now hold that answer).
+    await kubectlOk(['create', '-f', '-'], inOther('before'));
+    await kubectlOk(['label', 'namespace', other, 'agentwarden.io/inject=enabled']);
+    await kubectlOk(['create', '-f', '-'], inOther('after'));
+    const before = JSON.parse(await kubectlOk(['get', 'pod', '-n', other, 'before', '-o', 'json'])) as V1Pod;
+    const after = JSON.parse(await kubectlOk(['get', 'pod', '-n', other, 'after', '-o', 'json'])) as V1Pod;
+    expect(before.metadata?.annotations?.[INJECTED_ANNOTATION]).toBeUndefined();
+    expect(after.spec?.initContainers?.map((c) => c.name)).toEqual(['agentwarden-init', 'agentwarden-sidecar', 'agentwarden-envoy']);
+  });
+
   it('changes nothing when an injected pod is submitted again', async () => {
     const first = await getPod('agent-0');
     const again = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'agent-0-again', namespace: ns, labels: first.metadata?.labels, annotations: first.metadata?.annotations }, spec: first.spec };

@@ -115,7 +115,7 @@ beforeAll(async () => {
   // The injection options as the chart renders them for the controller (inject.allowProxyEnv: false, agentUid 1000).
   const configMap = parseYaml(await renderChart('templates/inject-configmap.yaml', port)) as { data: Record<string, string> };
   options = parseInjectOptions(parseYaml(configMap.data['inject.yaml'] ?? ''), 'the chart\'s inject.yaml');
-  server = await startLocalWebhookServer(port, options, { ttlMs: 0 });
+  server = await startLocalWebhookServer(port, options);
   await kubectlOk(['apply', '-f', '-'], await renderChart('templates/webhooks.yaml', port));
   await waitFor('the chart\'s webhooks to be active', async () => {
     const r = await kubectl(['create', '--dry-run=server', '-f', '-'], podManifest(enabled, 'probe', { spec: { hostNetwork: true } }));

@@ -5,23 +5,23 @@ import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { kubeConfig } from './cluster.js';
 import { PKI } from './controller-env.js';
-import { cachedNamespaceLabels, startWebhookServer, type NamespaceCacheOptions, type RunningWebhookServer } from '../../controller/src/admission/index.js';
+import { freshNamespaceLabels, startWebhookServer, type FreshNamespaceOptions, type RunningWebhookServer } from '../../controller/src/admission/index.js';
 import type { InjectOptions } from '../../controller/src/inject/index.js';
 
-export function startLocalWebhookServer(port: number, inject: InjectOptions, cache: NamespaceCacheOptions = {}): Promise<RunningWebhookServer> {
+export function startLocalWebhookServer(port: number, inject: InjectOptions, fresh: FreshNamespaceOptions = {}): Promise<RunningWebhookServer> {
   const core = kubeConfig().makeApiClient(CoreV1Api);
   return startWebhookServer({
     listen: `127.0.0.1:${port}`,
     certFile: join(PKI, 'webhook.crt'),
     keyFile: join(PKI, 'webhook.key'),
     inject,
-    namespaceLabels: cachedNamespaceLabels(async (name) => {
+    namespaceLabels: freshNamespaceLabels(async (name) => {
       try {
         return (await core.readNamespace({ name })).metadata?.labels ?? {};
       } catch (e: unknown) {
         if (typeof e === 'object' && e !== null && 'code' in e && e.code === 404) return undefined;
         throw e;
       }
-    }, cache),
+    }, fresh),
   });
 }

@@ -2,7 +2,7 @@
 // /validate-pods (pod guard). Pure deciders plus an HTTPS shell.
 export { createWebhookApp, WEBHOOK_PATHS, type WebhookDeps, type WebhookLog } from './app.js';
 export { startWebhookServer, type WebhookServerOptions, type RunningWebhookServer } from './server.js';
-export { cachedNamespaceLabels, type NamespaceLabels, type NamespaceCacheOptions } from './namespaces.js';
+export { freshNamespaceLabels, DEFAULT_NAMESPACE_TIMEOUT_MS, type NamespaceLabels, type FreshNamespaceOptions } from './namespaces.js';
 export { WebhookMetrics, type ReviewOutcome } from './metrics.js';
 export { parseReview, allow, deny, reviewResponse, REVIEW_API_VERSION, type AdmissionRequest, type AdmissionResponse, type Operation } from './review.js';
 export { reviewPodMutation } from './mutate.js';

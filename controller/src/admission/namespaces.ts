@@ -1,45 +1,74 @@
 // Namespace labels for the webhooks: an AdmissionReview does not carry them.
-// The controller backs the lookup with an informer or a GET; this wrapper adds
-// a short-lived, bounded cache and a timeout so a slow API server turns into a
-// clear denial instead of a webhook timeout.
+// They decide admission (inject or not, what the pod guard requires), so they
+// are read fresh: a GET for every review, never a cache. A watch-invalidated
+// cache would still answer from before a label change until the watch event
+// arrives, and a pod created in that window would go in uninjected; a GET
+// issued after the review arrived sees every change committed before it.
+//
+// Bounded: at most one GET per namespace in flight, plus one queued that every
+// review arriving meanwhile shares (it starts after they arrived, so its answer
+// is fresh for all of them); each wait has a deadline, so a slow API server
+// turns into a clear denial instead of a webhook timeout.
 
 /** Labels of a namespace; undefined when it does not exist. Throws when it cannot tell. */
 export type NamespaceLabels = (namespace: string) => Promise<Readonly<Record<string, string>> | undefined>;
 
-export interface NamespaceCacheOptions {
-  /** How long an answer is reused, ms. Default 5000. */
-  readonly ttlMs?: number;
-  /** Entries kept; the oldest goes first. Default 1024. */
-  readonly maxEntries?: number;
-  /** A lookup slower than this fails, ms. Default 3000. */
+export interface FreshNamespaceOptions {
+  /** A review waits at most this long for the labels, ms. Default 3000. */
   readonly timeoutMs?: number;
-  readonly now?: () => number;
 }
 
-export function cachedNamespaceLabels(lookup: NamespaceLabels, options: NamespaceCacheOptions = {}): NamespaceLabels {
-  const ttl = options.ttlMs ?? 5000;
-  const max = options.maxEntries ?? 1024;
-  const timeout = options.timeoutMs ?? 3000;
-  const now = options.now ?? Date.now;
-  const cache = new Map<string, { readonly at: number; readonly labels: Readonly<Record<string, string>> | undefined }>();
-  return async (namespace) => {
-    const hit = cache.get(namespace);
-    if (hit !== undefined && now() - hit.at < ttl) return hit.labels;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => { reject(new Error(`reading namespace ${namespace} took longer than ${timeout} ms`)); }, timeout);
-    });
-    try {
-      const labels = await Promise.race([lookup(namespace), timedOut]);
-      cache.delete(namespace);
-      cache.set(namespace, { at: now(), labels });
-      if (cache.size > max) {
-        const oldest = cache.keys().next();
-        if (oldest.done !== true) cache.delete(oldest.value);
-      }
-      return labels;
-    } finally {
-      clearTimeout(timer);
-    }
+/** Default of FreshNamespaceOptions.timeoutMs. */
+export const DEFAULT_NAMESPACE_TIMEOUT_MS = 3000;
+
+type Answer = Readonly<Record<string, string>> | undefined;
+
+interface Lane {
+  /** The GET in flight. */
+  running: Promise<Answer>;
+  /** The GET that starts when `running` settles, shared by the reviews that arrived after `running` started. */
+  next: Promise<Answer> | undefined;
+}
+
+export function freshNamespaceLabels(lookup: NamespaceLabels, options: FreshNamespaceOptions = {}): NamespaceLabels {
+  const timeout = options.timeoutMs ?? DEFAULT_NAMESPACE_TIMEOUT_MS;
+  const lanes = new Map<string, Lane>();
+
+  const start = (namespace: string): Promise<Answer> => {
+    // A GET that hangs gives its lane up after the deadline, so the next review reads again.
+    const running = withDeadline(Promise.resolve().then(() => lookup(namespace)), namespace, timeout);
+    const lane: Lane = lanes.get(namespace) ?? { running, next: undefined };
+    lane.running = running;
+    lanes.set(namespace, lane);
+    const settled = (): void => {
+      if (lane.next === undefined) lanes.delete(namespace);
+    };
+    running.then(settled, settled);
+    return running;
   };
+
+  const read = (namespace: string): Promise<Answer> => {
+    const lane = lanes.get(namespace);
+    if (lane === undefined) return start(namespace);
+    // A GET already in flight may have been answered before this review's change: wait for the next one.
+    lane.next ??= lane.running.then(() => undefined, () => undefined).then(() => {
+      lane.next = undefined;
+      return start(namespace);
+    });
+    return lane.next;
+  };
+
+  return (namespace) => withDeadline(read(namespace), namespace, timeout);
+}
+
+async function withDeadline(answer: Promise<Answer>, namespace: string, timeoutMs: number): Promise<Answer> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(`reading namespace ${namespace} took longer than ${timeoutMs} ms`)); }, timeoutMs);
+  });
+  try {
+    return await Promise.race([answer, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -19,10 +19,11 @@ export interface Kube {
   readonly config: KubeConfig;
   readonly watch: Watch;
   readonly coordination: CoordinationV1Api;
-  listPolicies(): Promise<ListResult<AgentPolicyObject>>;
+  /** Every AgentPolicy, each as `keep` makes it (kube/limits.ts limitPolicy), in pages. */
+  listPolicies(keep?: (policy: AgentPolicyObject) => AgentPolicyObject): Promise<ListResult<AgentPolicyObject>>;
   /** Pods not terminated (POD_FIELD_SELECTOR). */
   listPods(): Promise<ListResult<SlimPod>>;
-  /** Secrets labelled agentwarden.io/credential=true only, each slimmed by `slim`. */
+  /** Secrets labelled agentwarden.io/credential=true only, each slimmed by `slim`, in pages. */
   listSecrets(slim: (secret: V1Secret) => SlimSecret): Promise<ListResult<SlimSecret>>;
   reviewToken(token: string, audiences: readonly string[]): Promise<TokenReviewResult>;
   writeStatus(namespace: string, name: string, status: unknown): Promise<void>;
@@ -41,7 +42,36 @@ export function loadKubeConfig(file: string | undefined): KubeConfig {
   return kc;
 }
 
-export function connectKube(kc: KubeConfig): Kube {
+/** Objects per page of the pods list (slimmed as each page comes). */
+const POD_PAGE_SIZE = 500;
+
+interface Page<R> {
+  readonly items: readonly R[];
+  readonly metadata?: { readonly resourceVersion?: string; readonly _continue?: string; readonly continue?: string };
+}
+
+/**
+ * A list in pages of `limit`, each mapped before the next is fetched: the
+ * controller never holds more than one page of full objects (a list of all
+ * labelled Secrets at once would hold them all, up to 1 MiB each). An expired
+ * continue token fails the list; the informer retries it from the start.
+ */
+async function paged<R, T>(fetchPage: (limit: number, cont: string | undefined) => Promise<Page<R>>, limit: number, map: (raw: R) => T): Promise<ListResult<T>> {
+  const items: T[] = [];
+  let cont: string | undefined;
+  let resourceVersion = '';
+  do {
+    const page = await fetchPage(limit, cont);
+    for (const raw of page.items) items.push(map(raw));
+    resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+    const next = page.metadata?._continue ?? page.metadata?.continue ?? '';
+    cont = next === '' ? undefined : next;
+  } while (cont !== undefined);
+  return { items, resourceVersion };
+}
+
+/** @param listPageSize objects per page of the AgentPolicy and Secret lists. */
+export function connectKube(kc: KubeConfig, listPageSize = 10): Kube {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const authn = kc.makeApiClient(AuthenticationV1Api);
@@ -49,17 +79,17 @@ export function connectKube(kc: KubeConfig): Kube {
     config: kc,
     watch: new Watch(kc),
     coordination: kc.makeApiClient(CoordinationV1Api),
-    async listPolicies() {
-      const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items?: AgentPolicyObject[]; metadata?: { resourceVersion?: string } };
-      return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
+    listPolicies(keep = (p) => p) {
+      return paged(async (limit, cont) => {
+        const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, limit, _continue: cont })) as { items?: AgentPolicyObject[]; metadata?: Page<unknown>['metadata'] };
+        return { items: list.items ?? [], metadata: list.metadata };
+      }, listPageSize, keep);
     },
-    async listPods() {
-      const list = await core.listPodForAllNamespaces({ fieldSelector: POD_FIELD_SELECTOR });
-      return { items: list.items.map(slimPod), resourceVersion: list.metadata?.resourceVersion ?? '' };
+    listPods() {
+      return paged((limit, cont) => core.listPodForAllNamespaces({ fieldSelector: POD_FIELD_SELECTOR, limit, _continue: cont }), POD_PAGE_SIZE, slimPod);
     },
-    async listSecrets(slim) {
-      const list = await core.listSecretForAllNamespaces({ labelSelector: CREDENTIAL_SELECTOR });
-      return { items: list.items.map(slim), resourceVersion: list.metadata?.resourceVersion ?? '' };
+    listSecrets(slim) {
+      return paged((limit, cont) => core.listSecretForAllNamespaces({ labelSelector: CREDENTIAL_SELECTOR, limit, _continue: cont }), listPageSize, slim);
     },
     async reviewToken(token, audiences) {
       const review = await authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [...audiences] } } });

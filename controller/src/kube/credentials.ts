@@ -6,6 +6,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { AgentPolicy } from '../../../policy/src/index.js';
 import type { SlimSecret } from './objects.js';
+import type { Refusal } from './budget.js';
 
 /** Secret label: "true" lets the controller read the Secret as an AgentPolicy credential. */
 export const CREDENTIAL_LABEL = 'agentwarden.io/credential';
@@ -50,8 +51,11 @@ export class CredentialKeys {
   private generation = 0;
   private listedGeneration = 0;
 
-  /** @param refetch lists the Secrets again (Informer.relist). */
-  constructor(private readonly refetch: () => void) {}
+  /**
+   * @param refetch lists the Secrets again (Informer.relist).
+   * @param maxValueBytes a value policies read that is larger (decoded) is refused, not kept.
+   */
+  constructor(private readonly refetch: () => void, private readonly maxValueBytes = Number.POSITIVE_INFINITY) {}
 
   /** True when the cache holds exactly the keys `policies` read; otherwise starts a refetch. */
   follow(policies: readonly AgentPolicy[]): boolean {
@@ -73,17 +77,31 @@ export class CredentialKeys {
     return result;
   }
 
-  /** The Secret with only the keys some policy reads. */
+  /** The Secret with only the keys some policy reads, each no larger than maxValueBytes. */
   slim(secret: V1Secret): SlimSecret {
     const namespace = secret.metadata?.namespace ?? '';
     const name = secret.metadata?.name ?? '';
     const keys = this.wanted.get(`${namespace}/${name}`);
-    const data = Object.entries(secret.data ?? {}).filter(([k]) => keys?.has(k) === true);
+    const data: Record<string, string> = {};
+    const refusedKeys: Record<string, Refusal> = {};
+    for (const [k, v] of Object.entries(secret.data ?? {})) {
+      if (keys?.has(k) !== true) continue;
+      const bytes = decodedLength(v);
+      if (bytes > this.maxValueBytes) {
+        refusedKeys[k] = {
+          reason: CREDENTIAL_TOO_LARGE, metric: 'value_too_large',
+          message: `the value of key "${k}" is ${bytes} bytes, above the controller's --max-credential-value-bytes ${this.maxValueBytes}`,
+        };
+      } else {
+        data[k] = v;
+      }
+    }
     return {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name, namespace, resourceVersion: secret.metadata?.resourceVersion ?? '' },
-      data: Object.fromEntries(data),
+      data,
+      ...(Object.keys(refusedKeys).length === 0 ? {} : { refusedKeys }),
     };
   }
 
@@ -95,19 +113,37 @@ export class CredentialKeys {
   }
 }
 
+/** Status reason of a credential value above --max-credential-value-bytes. */
+export const CREDENTIAL_TOO_LARGE = 'CredentialTooLarge';
+
+/** The bytes a base64 value decodes to. */
+function decodedLength(base64: string): number {
+  const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0;
+  return Math.floor((base64.length * 3) / 4) - padding;
+}
+
+/** Why a credential cannot be resolved: the status reason (CredentialUnavailable, or the limit's) and words a user can act on. */
+export interface CredentialProblem {
+  readonly reason: string;
+  readonly message: string;
+}
+
 /**
- * Why each credential of `policy` cannot be resolved from the cache, in words a
- * user can act on; empty when all can. The cache holds only labelled Secrets,
- * so a missing Secret and an unlabelled one look the same from here.
+ * Why each credential of `policy` cannot be resolved from the cache; empty when
+ * all can. The cache holds only labelled Secrets, so a missing Secret and an
+ * unlabelled one look the same from here.
  */
-export function credentialProblems(policy: AgentPolicy, secret: (namespace: string, name: string) => SlimSecret | undefined): string[] {
+export function credentialProblems(policy: AgentPolicy, secret: (namespace: string, name: string) => SlimSecret | undefined): CredentialProblem[] {
   return policy.credentials.flatMap((c) => {
     const id = `${policy.namespace}/${c.secretRef.name}`;
     const s = secret(policy.namespace, c.secretRef.name);
+    const unavailable = (message: string): CredentialProblem[] => [{ reason: 'CredentialUnavailable', message }];
     if (s === undefined) {
-      return [`credential "${c.name}" unavailable: Secret ${id} is not among the Secrets labelled ${CREDENTIAL_SELECTOR} (create it, or label it: kubectl label secret -n ${policy.namespace} ${c.secretRef.name} ${CREDENTIAL_SELECTOR})`];
+      return unavailable(`credential "${c.name}" unavailable: Secret ${id} is not among the Secrets labelled ${CREDENTIAL_SELECTOR} (create it, or label it: kubectl label secret -n ${policy.namespace} ${c.secretRef.name} ${CREDENTIAL_SELECTOR})`);
     }
-    if (s.data[c.secretRef.key] === undefined) return [`credential "${c.name}" unavailable: Secret ${id} has no key "${c.secretRef.key}"`];
+    const refused = s.refused ?? s.refusedKeys?.[c.secretRef.key];
+    if (refused !== undefined) return [{ reason: refused.reason, message: `credential "${c.name}" refused: Secret ${id}: ${refused.message}` }];
+    if (s.data[c.secretRef.key] === undefined) return unavailable(`credential "${c.name}" unavailable: Secret ${id} has no key "${c.secretRef.key}"`);
     return [];
   });
 }

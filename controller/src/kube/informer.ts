@@ -9,6 +9,7 @@
 // - staleness (time since the cache last heard from the API server) is exposed.
 import type { KubernetesObject, Watch } from '@kubernetes/client-node';
 import { Backoff, sleep } from '../../../common/backoff.js';
+import type { StoreBudget } from './budget.js';
 
 export interface ListResult<T> {
   readonly items: readonly T[];
@@ -36,6 +37,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
   /** Turns a watched object into what the cache keeps (lists are transformed by `list`). */
   readonly transform?: (obj: unknown) => T;
+  /** Charges what the cache keeps to its namespace and replaces what is over a limit with a stub (kube/budget.ts). */
+  readonly budget?: StoreBudget<T>;
 }
 
 export interface InformerStats {
@@ -192,8 +195,10 @@ export class Informer<T extends KubernetesObject> {
         if (phase === 'BOOKMARK') return;
         const o = this.options.transform === undefined ? (obj as T) : this.options.transform(obj);
         const k = key(o.metadata?.namespace, o.metadata?.name ?? '');
+        const previous = this.store.get(k);
+        if (previous !== undefined) this.options.budget?.release(previous);
         if (phase === 'DELETED') this.store.delete(k);
-        else this.store.set(k, o);
+        else this.store.set(k, this.options.budget === undefined ? o : this.options.budget.admit(o));
         this.options.onChange(this.options.name);
       }, finish).then((controller) => {
         handle = controller;
@@ -209,7 +214,9 @@ export class Informer<T extends KubernetesObject> {
 
   private replace(items: readonly T[], notify: boolean): void {
     const next = new Map<string, T>();
-    for (const item of items) next.set(key(item.metadata?.namespace, item.metadata?.name ?? ''), item);
+    const budget = this.options.budget;
+    budget?.reset();
+    for (const item of items) next.set(key(item.metadata?.namespace, item.metadata?.name ?? ''), budget === undefined ? item : budget.admit(item));
     let changed = next.size !== this.store.size;
     if (!changed) {
       for (const [k, v] of next) {

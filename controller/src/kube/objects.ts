@@ -4,6 +4,7 @@
 import type { KubernetesObject, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import type { PodIdentity } from '../../../policy/src/index.js';
 import { CAPTURE_ANNOTATION } from '../inject/names.js';
+import type { Refusal } from './budget.js';
 
 export interface SlimPod extends KubernetesObject {
   readonly metadata: { name: string; namespace: string; uid: string; resourceVersion: string; labels: Record<string, string> };
@@ -53,12 +54,18 @@ export function isTerminated(pod: SlimPod): boolean {
 export interface SlimSecret extends KubernetesObject {
   readonly metadata: { name: string; namespace: string; resourceVersion: string };
   readonly data: Readonly<Record<string, string>>;
+  /** The whole Secret was refused (its namespace is over a limit): data is empty. */
+  readonly refused?: Refusal;
+  /** Keys policies read whose values were refused (too large), and why. */
+  readonly refusedKeys?: Readonly<Record<string, Refusal>>;
 }
 
 /** An AgentPolicy as stored by the API server. */
 export interface AgentPolicyObject extends KubernetesObject {
   readonly spec?: unknown;
   readonly status?: unknown;
+  /** Refused by the controller's cache limits (kube/limits.ts): the spec is not kept. */
+  readonly refused?: Refusal;
 }
 
 export interface SlimNamespace extends KubernetesObject {

@@ -1,6 +1,7 @@
 // The controller's /metrics page (Prometheus text format 0.0.4), rendered from
 // the counters and caches of its parts at each scrape.
 import type { InformerStats } from '../kube/informer.js';
+import type { BudgetStats } from '../kube/budget.js';
 
 /** A cache by the resource it holds, e.g. ["secrets", informer]. */
 export type NamedInformer = readonly [string, { stats(): InformerStats }];
@@ -12,6 +13,8 @@ export interface MetricsSources {
   readonly reconciler: { readonly reconciles: number; readonly compiledSnapshots: number };
   /** The Secrets and keys policies read (what the secrets cache may hold). */
   readonly credentialKeys: { stats(): { readonly secrets: number; readonly keys: number } };
+  /** The per-namespace cache limits (kube/limits.ts): bytes held and refusals, by resource. */
+  readonly budgets?: readonly { stats(): BudgetStats }[];
   readonly isLeader: () => boolean;
   /** Lines of other parts (admission reviews, CA root), appended as they come. */
   readonly extra: readonly { render(): readonly string[] }[];
@@ -43,6 +46,15 @@ export function renderMetrics(s: MetricsSources): string {
   const wanted = s.credentialKeys.stats();
   lines.push('# HELP agentwarden_credential_secrets Secrets that AgentPolicy credentials refer to.', '# TYPE agentwarden_credential_secrets gauge', `agentwarden_credential_secrets ${wanted.secrets}`);
   lines.push('# HELP agentwarden_credential_secret_keys Secret keys that AgentPolicy credentials read; the only keys the controller keeps.', '# TYPE agentwarden_credential_secret_keys gauge', `agentwarden_credential_secret_keys ${wanted.keys}`);
+  const budgets = (s.budgets ?? []).map((b) => b.stats());
+  lines.push('# HELP agentwarden_informer_cached_bytes Bytes of AgentPolicy specs (JSON) and credential values (base64) the caches hold, charged to namespaces against their limits.', '# TYPE agentwarden_informer_cached_bytes gauge');
+  for (const b of budgets) lines.push(`agentwarden_informer_cached_bytes{resource="${b.resource}"} ${b.bytes}`);
+  lines.push('# HELP agentwarden_informer_refused_objects Objects the caches hold as stubs now: refused by a size or namespace limit (their status says why).', '# TYPE agentwarden_informer_refused_objects gauge');
+  for (const b of budgets) lines.push(`agentwarden_informer_refused_objects{resource="${b.resource}"} ${b.refusedObjects}`);
+  lines.push('# HELP agentwarden_informer_refused_total Object versions refused by a cache limit, by reason (object_too_large, value_too_large, namespace_objects, namespace_bytes).', '# TYPE agentwarden_informer_refused_total counter');
+  for (const b of budgets) {
+    for (const reason of ['object_too_large', 'value_too_large', 'namespace_objects', 'namespace_bytes'] as const) lines.push(`agentwarden_informer_refused_total{resource="${b.resource}",reason="${reason}"} ${b.refused.get(reason) ?? 0}`);
+  }
   lines.push('# TYPE agentwarden_leader gauge', `agentwarden_leader ${s.isLeader() ? 1 : 0}`);
   const cert = s.distributionCertificate;
   if (cert !== undefined) {

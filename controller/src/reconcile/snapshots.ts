@@ -25,6 +25,8 @@ export type NamespaceLabelsLookup = (namespace: string) => Readonly<Record<strin
 export function parsePolicies(objects: readonly AgentPolicyObject[]): PolicyEntry[] {
   return objects.map((object) => {
     const source = isClusterAgentPolicyManifest(object) ? object.metadata?.name ?? '' : `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+    // Refused by the cache limits: the spec is not kept, and the policy governs as a broken one (fail closed).
+    if (object.refused !== undefined) return { object, parsed: undefined, error: `${source}: refused: ${object.refused.message}` };
     try {
       return { object, parsed: parseAnyPolicy(object, source, object.metadata?.namespace ?? 'default'), error: undefined };
     } catch (e: unknown) {

@@ -1,5 +1,8 @@
 // AgentPolicy.status (pure): conditions Compiled, Synced and Ready (False with
-// reason CredentialUnavailable when a credential's Secret or key is not there),
+// reason CredentialUnavailable when a credential's Secret or key is not there,
+// or the reason of the cache limit that refused it: CredentialTooLarge,
+// NamespaceCredentialLimit; Compiled False with PolicyTooLarge or
+// NamespacePolicyLimit when the policy itself was refused, kube/limits.ts),
 // observedGeneration, rule count, pods selected and synced, and the policy's
 // content version.
 import { createHash } from 'node:crypto';
@@ -55,7 +58,8 @@ export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], sync
   // A pod being deleted is not counted: its stream was closed at deletion (distribution/server.ts).
   const selected = policy === undefined ? [] : pods.filter((p) => !isTerminated(p) && !p.deleting && governs(policy, { ...podIdentity(p), namespaceLabels: namespaceLabels?.(p.metadata.namespace) ?? {} }));
   const syncedCount = selected.filter(synced).length;
-  const compiled = cond('Compiled', compileError === undefined, compileError === undefined ? 'Compiled' : 'CompileError', compileError ?? `${entry.parsed?.rules.length ?? 0} rules compiled`);
+  const failedReason = entry.object.refused?.reason ?? 'CompileError';
+  const compiled = cond('Compiled', compileError === undefined, compileError === undefined ? 'Compiled' : failedReason, compileError ?? `${entry.parsed?.rules.length ?? 0} rules compiled`);
   const allSynced = syncedCount === selected.length;
   const syncedCond = cond('Synced', compileError === undefined ? allSynced : false,
     compileError !== undefined ? 'NotCompiled' : selected.length === 0 ? 'NoPods' : allSynced ? 'AllPodsSynced' : 'PodsPending',
@@ -65,9 +69,9 @@ export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], sync
   // A rule whose credential cannot be resolved denies (the decision says "not available"); here is why.
   const credentials = entry.parsed === undefined || secret === undefined ? [] : credentialProblems(entry.parsed, secret);
   const ready = compiled.status !== 'True'
-    ? cond('Ready', false, 'CompileError', compiled.message)
+    ? cond('Ready', false, failedReason, compiled.message)
     : credentials.length > 0
-      ? cond('Ready', false, 'CredentialUnavailable', `${credentials.join('; ')}; rules that inject it deny until then`)
+      ? cond('Ready', false, credentials.find((c) => c.reason !== 'CredentialUnavailable')?.reason ?? 'CredentialUnavailable', `${credentials.map((c) => c.message).join('; ')}; rules that inject it deny until then`)
       : cond('Ready', syncedCond.status === 'True', syncedCond.status !== 'True' ? 'PodsPending' : 'Ready', `${syncedCond.message}${cooperativeNote}`);
   return {
     observedGeneration: generation,

@@ -1,40 +1,84 @@
-// cachedNamespaceLabels: answers are reused for a while, bounded in number,
-// and a lookup that hangs fails in time instead of timing the webhook out.
-import { cachedNamespaceLabels } from '../../src/admission/index.js';
+// freshNamespaceLabels: every review sees the namespace as it is after the
+// review arrived (no cache that could answer from before a label change), at
+// most one GET per namespace in flight plus one shared by the reviews queued
+// behind it, and a lookup that hangs fails in time instead of timing the
+// webhook out.
+import { freshNamespaceLabels } from '../../src/admission/index.js';
 
-describe('the namespace label cache', () => {
-  it('reuses an answer within its time to live and asks again after it', async () => {
-    let clock = 0;
-    let calls = 0;
-    const labels = cachedNamespaceLabels((ns) => { calls++; return Promise.resolve({ name: ns, call: String(calls) }); }, { ttlMs: 1000, now: () => clock });
-    expect(await labels('a')).toEqual({ name: 'a', call: '1' });
-    clock = 999;
-    expect(await labels('a')).toEqual({ name: 'a', call: '1' });
-    clock = 1000;
-    expect(await labels('a')).toEqual({ name: 'a', call: '2' });
+/** A lookup whose answers the test releases one by one. */
+function gatedLookup(): { lookup: (ns: string) => Promise<Record<string, string>>; calls: number; inFlight: number; maxInFlight: number; release: (labels: Record<string, string>) => void } {
+  const waiting: ((labels: Record<string, string>) => void)[] = [];
+  const state = {
+    calls: 0, inFlight: 0, maxInFlight: 0,
+    lookup: (): Promise<Record<string, string>> => {
+      state.calls++;
+      state.inFlight++;
+      state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+      return new Promise((resolve) => { waiting.push((l) => { state.inFlight--; resolve(l); }); });
+    },
+    release: (labels: Record<string, string>): void => { waiting.shift()?.(labels); },
+  };
+  return state;
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('namespace labels for admission', () => {
+  it('reads the namespace again for every review: a label set between two reviews is seen by the second', async () => {
+    let labels: Record<string, string> = {};
+    const read = freshNamespaceLabels(() => Promise.resolve(labels));
+    expect(await read('team-a')).toEqual({});
+    labels = { 'agentwarden.io/inject': 'enabled' };
+    expect(await read('team-a')).toEqual({ 'agentwarden.io/inject': 'enabled' });
   });
 
-  it('keeps at most maxEntries namespaces', async () => {
-    let calls = 0;
-    const labels = cachedNamespaceLabels(() => { calls++; return Promise.resolve({}); }, { maxEntries: 2, now: () => 0 });
-    await labels('a'); await labels('b'); await labels('c');
-    await labels('a');
-    expect(calls).toBe(4);
+  it('does not hand a review the answer of a read that started before it arrived', async () => {
+    const gate = gatedLookup();
+    const read = freshNamespaceLabels(gate.lookup);
+    const early = read('team-a');
+    await tick();
+    // The namespace is enabled now; a review arriving after that must not get the read already in flight.
+    const late = read('team-a');
+    gate.release({});
+    expect(await early).toEqual({});
+    await tick();
+    gate.release({ 'agentwarden.io/inject': 'enabled' });
+    expect(await late).toEqual({ 'agentwarden.io/inject': 'enabled' });
   });
 
-  it('remembers that a namespace does not exist', async () => {
-    let calls = 0;
-    const labels = cachedNamespaceLabels(() => { calls++; return Promise.resolve(undefined); }, { now: () => 0 });
-    expect(await labels('gone')).toBeUndefined();
-    expect(await labels('gone')).toBeUndefined();
-    expect(calls).toBe(1);
+  it('keeps one read per namespace in flight and one queued, shared by every review that waits behind it', async () => {
+    const gate = gatedLookup();
+    const read = freshNamespaceLabels(gate.lookup);
+    const first = read('team-a');
+    await tick();
+    const queued = Array.from({ length: 50 }, () => read('team-a'));
+    await tick();
+    expect(gate.calls).toBe(1);
+    gate.release({ v: '1' });
+    await first;
+    await tick();
+    gate.release({ v: '2' });
+    expect(await Promise.all(queued)).toEqual(Array.from({ length: 50 }, () => ({ v: '2' })));
+    expect(gate.calls).toBe(2);
+    expect(gate.maxInFlight).toBe(1);
   });
 
-  it('fails a lookup that takes too long, and does not cache the failure', async () => {
+  it('says that a namespace does not exist', async () => {
+    const read = freshNamespaceLabels(() => Promise.resolve(undefined));
+    expect(await read('gone')).toBeUndefined();
+  });
+
+  it('fails a lookup that takes too long, and reads again for the next review', async () => {
     let hang = true;
-    const labels = cachedNamespaceLabels(() => (hang ? new Promise(() => undefined) : Promise.resolve({ ok: 'yes' })), { timeoutMs: 30 });
-    await expect(labels('slow')).rejects.toThrow('reading namespace slow took longer than 30 ms');
+    const read = freshNamespaceLabels(() => (hang ? new Promise(() => undefined) : Promise.resolve({ ok: 'yes' })), { timeoutMs: 30 });
+    await expect(read('slow')).rejects.toThrow('reading namespace slow took longer than 30 ms');
     hang = false;
-    expect(await labels('slow')).toEqual({ ok: 'yes' });
+    // The hung read gave its place up at the deadline: the next review gets a read of its own.
+    expect(await read('slow')).toEqual({ ok: 'yes' });
+  });
+
+  it('passes a lookup failure on to the review', async () => {
+    const read = freshNamespaceLabels(() => Promise.reject(new Error('connection refused')));
+    await expect(read('team-a')).rejects.toThrow('connection refused');
   });
 });
