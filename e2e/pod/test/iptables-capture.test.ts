@@ -13,28 +13,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { curl, header } from '../agent-commands.js';
 import { ROOT } from '../pod.js';
+import { AGENT_POLICY_HEAD, credentialSecret } from '../manifests.js';
 
 const TOKEN = 'api-token-7f3a';
 const SECURE_TOKEN = 'secure-token-91c2';
 
 const manifests = `
-apiVersion: v1
-kind: Secret
-metadata: {labels: {agentwarden.io/credential: "true"}, name: api}
-stringData: {token: ${TOKEN}}
----
-apiVersion: v1
-kind: Secret
-metadata: {labels: {agentwarden.io/credential: "true"}, name: secure}
-stringData: {token: ${SECURE_TOKEN}}
----
-apiVersion: agentwarden.io/v1alpha1
-kind: AgentPolicy
-metadata: {name: agent}
-spec:
-  podSelector: {matchLabels: {app: agent}}
-  rules:
-    - name: read-items
+${credentialSecret('api', TOKEN)}${credentialSecret('secure', SECURE_TOKEN)}${AGENT_POLICY_HEAD}    - name: read-items
       to: {hosts: [api.example.com]}
       http: {methods: [GET], paths: ["/items/{id}"]}
       credential: api

@@ -12,22 +12,12 @@ import { uniqueNamespace } from '../../test/cluster.js';
 import { startScenario, type Scenario } from '../scenario.js';
 import { ROOT } from '../pod.js';
 import type { McpClientRun } from '../agent/mcp-client.js';
+import { AGENT_POLICY_HEAD, credentialSecret } from '../manifests.js';
 
 const TOKEN = 'mcp-sdk-token-8e21';
 
 const manifests = `
-apiVersion: v1
-kind: Secret
-metadata: {labels: {agentwarden.io/credential: "true"}, name: helpdesk}
-stringData: {token: ${TOKEN}}
----
-apiVersion: agentwarden.io/v1alpha1
-kind: AgentPolicy
-metadata: {name: agent}
-spec:
-  podSelector: {matchLabels: {app: agent}}
-  rules:
-    - name: mcp-session
+${credentialSecret('helpdesk', TOKEN)}${AGENT_POLICY_HEAD}    - name: mcp-session
       to: {hosts: [mcp.example.com]}
       http: {paths: ["/mcp"]}
       mcp: {methods: [initialize, notifications/initialized, tools/list]}

@@ -15,23 +15,13 @@ import { startGoJsonUpstream, type RunningGoJson } from '../upstreams/gojson.js'
 import { uniqueNamespace } from '../../test/cluster.js';
 import { startScenario, type Scenario } from '../scenario.js';
 import { curl, header } from '../agent-commands.js';
+import { AGENT_POLICY_HEAD, credentialSecret } from '../manifests.js';
 
 const LIMIT = 4096;
 const TOKEN = 'mcp-token-31d0';
 
 const manifests = `
-apiVersion: v1
-kind: Secret
-metadata: {labels: {agentwarden.io/credential: "true"}, name: mcp}
-stringData: {token: ${TOKEN}}
----
-apiVersion: agentwarden.io/v1alpha1
-kind: AgentPolicy
-metadata: {name: agent}
-spec:
-  podSelector: {matchLabels: {app: agent}}
-  rules:
-    - name: search
+${credentialSecret('mcp', TOKEN)}${AGENT_POLICY_HEAD}    - name: search
       to: {hosts: [gojson.example.com]}
       http: {methods: [POST], paths: ["/mcp"]}
       mcp: {tools: [search_tickets]}

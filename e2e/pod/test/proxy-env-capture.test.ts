@@ -12,22 +12,12 @@ import { uniqueNamespace } from '../../test/cluster.js';
 import { startScenario, type Scenario } from '../scenario.js';
 import { curl, header } from '../agent-commands.js';
 import { BIN, ROOT } from '../pod.js';
+import { AGENT_POLICY_HEAD, credentialSecret } from '../manifests.js';
 
 const TOKEN = 'proxy-env-token-55aa';
 
 const manifests = `
-apiVersion: v1
-kind: Secret
-metadata: {labels: {agentwarden.io/credential: "true"}, name: api}
-stringData: {token: ${TOKEN}}
----
-apiVersion: agentwarden.io/v1alpha1
-kind: AgentPolicy
-metadata: {name: agent}
-spec:
-  podSelector: {matchLabels: {app: agent}}
-  rules:
-    - name: read-items
+${credentialSecret('api', TOKEN)}${AGENT_POLICY_HEAD}    - name: read-items
       to: {hosts: [api.example.com]}
       http: {methods: [GET], paths: ["/items/{id}"]}
       credential: api

@@ -29,6 +29,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { curl, header } from '../agent-commands.js';
 import { ROOT } from '../pod.js';
+import { AGENT_POLICY_HEAD, credentialSecret } from '../manifests.js';
 
 const TOKEN = 'rt-api-token-5e1d';
 const SECURE_TOKEN = 'rt-secure-token-77b0';
@@ -38,28 +39,7 @@ const RAW = join(ROOT, 'e2e/pod/test/redteam/raw.py');
 const RAWJS = join(ROOT, 'dist/e2e/pod/agent/raw.js');
 
 const manifests = `
-apiVersion: v1
-kind: Secret
-metadata: {labels: {agentwarden.io/credential: "true"}, name: api}
-stringData: {token: ${TOKEN}}
----
-apiVersion: v1
-kind: Secret
-metadata: {labels: {agentwarden.io/credential: "true"}, name: secure}
-stringData: {token: ${SECURE_TOKEN}}
----
-apiVersion: v1
-kind: Secret
-metadata: {labels: {agentwarden.io/credential: "true"}, name: mcp}
-stringData: {token: ${MCP_TOKEN}}
----
-apiVersion: agentwarden.io/v1alpha1
-kind: AgentPolicy
-metadata: {name: agent}
-spec:
-  podSelector: {matchLabels: {app: agent}}
-  rules:
-    - name: read-items
+${credentialSecret('api', TOKEN)}${credentialSecret('secure', SECURE_TOKEN)}${credentialSecret('mcp', MCP_TOKEN)}${AGENT_POLICY_HEAD}    - name: read-items
       to: {hosts: [api.example.com]}
       http: {methods: [GET], paths: ["/items/{id}"]}
       credential: api
