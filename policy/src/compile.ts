@@ -103,6 +103,7 @@ function policyMessage(policy: AgentPolicy): PolicyMessage {
     source: policy.source,
     cluster: policy.cluster !== undefined,
     ceiling: policy.cluster?.ceiling === true,
+    grant: '',
   };
 }
 

@@ -1,4 +1,5 @@
 // What the evaluator answers for one request.
+import type { OperationSpec } from './model.js';
 
 export type EffectiveMode = 'Enforce' | 'Audit';
 
@@ -40,6 +41,35 @@ export interface Decision {
    * decided on, and removed upstream on allow. Absent when there are none.
    */
   readonly headersToRemove?: readonly string[];
+  /** Present when an active grant allowed the request (DESIGN.md point 10). */
+  readonly grant?: GrantFacts;
+  /** Present when a RequireApproval rule denied it (point 11): the AgentAccessRequest to ask for. */
+  readonly approval?: ApprovalFacts;
+  /**
+   * Present when a break-glass grant allowed the request: the operation in full
+   * (query keys, MCP arguments with secret-looking fields redacted) for the audit span.
+   */
+  readonly detail?: DecisionDetail;
+}
+
+export interface GrantFacts {
+  /** The AgentAccessRequest's name. */
+  readonly name: string;
+  readonly kind: 'approval' | 'break-glass';
+  /** The namespaced Deny or RequireApproval rule it overrode ("policy/rule"), else null. */
+  readonly overriddenRule: string | null;
+}
+
+export interface ApprovalFacts {
+  /** Deterministic per pod, rule and operation: approvalRequestName(). */
+  readonly name: string;
+  readonly operation: OperationSpec;
+}
+
+export interface DecisionDetail {
+  readonly queryKeys: readonly string[];
+  /** Canonical JSON of the MCP arguments, redacted; "" when not MCP. */
+  readonly mcpArguments: string;
 }
 
 export const RULE_DEFAULT_DENY = 'default-deny';
@@ -47,3 +77,5 @@ export const RULE_INVALID_REQUEST = 'invalid-request';
 export const RULE_NO_POLICY_LOADED = 'no-policy-loaded';
 /** An allow outside every Allow rule of the ceiling ClusterAgentPolicies that select the pod (point 10). */
 export const RULE_CLUSTER_CEILING = 'cluster-ceiling';
+/** A RequireApproval rule matched and no grant allowed the request (point 11). */
+export const REASON_APPROVAL_REQUIRED = 'approval required';

@@ -3,7 +3,7 @@
 // DESIGN.md's public contract.
 
 export type Mode = 'Enforce' | 'Audit';
-export type Action = 'Allow' | 'Deny';
+export type Action = 'Allow' | 'Deny' | 'RequireApproval';
 export type Weekday = 'Sun' | 'Mon' | 'Tue' | 'Wed' | 'Thu' | 'Fri' | 'Sat';
 
 export const WEEKDAYS: readonly Weekday[] = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -92,4 +92,53 @@ export interface PodIdentity {
    * Absent: only kubernetes.io/metadata.name, which the API server sets on every namespace.
    */
   readonly namespaceLabels?: Readonly<Record<string, string>>;
+}
+
+/** What an active grant is (DESIGN.md "Approvals and break-glass"). */
+export type GrantKind = 'approval' | 'break-glass';
+
+/** Where an AgentAccessRequest stands (status.state; conditions mirror it). */
+export type AccessRequestState = 'Pending' | 'Approved' | 'Denied' | 'Expired' | 'ReviewRequired' | 'Reviewed';
+
+/** One request as a human approves it (DESIGN.md point 11); an approval grant allows exactly this. */
+export interface OperationSpec {
+  /** Upper case. */
+  readonly method: string;
+  /** Lower case, no port. */
+  readonly host: string;
+  readonly port: number;
+  /** Without the query. */
+  readonly path: string;
+  /** Raw query string without "?" ("" when none). */
+  readonly query: string;
+  readonly mcp?: { readonly method: string; readonly tool: string; readonly arguments: Readonly<Record<string, unknown>> };
+}
+
+/** An AgentAccessRequest (agentwarden.io/v1alpha1) after validation and defaulting. */
+export interface AccessRequest {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid: string;
+  /** Where the manifest came from (file path, or "namespace/name"). */
+  readonly source: string;
+  /** The pod it is for; absent when podSelector says which pods (break-glass on a workload). */
+  readonly pod?: string;
+  readonly podSelector?: LabelSelector;
+  readonly serviceAccount: string;
+  /** Approval: the operation asked for. */
+  readonly operation?: OperationSpec;
+  /** Break-glass: the rules asked for (AgentPolicy rule schema, Allow only). */
+  readonly rules: readonly Rule[];
+  readonly kind: GrantKind;
+  /** spec.duration as written ("15m"), and in milliseconds. */
+  readonly duration: string;
+  readonly durationMs: number;
+  readonly justification: string;
+  /** Approval: requests it allows (0: any number until expiry). */
+  readonly uses: number;
+  readonly origin?: { readonly policy: string; readonly rule: string; readonly decisionId: string };
+  readonly state: AccessRequestState;
+  readonly approvedBy: string;
+  /** Unix milliseconds; 0 when not approved. */
+  readonly expiresAtMs: number;
 }

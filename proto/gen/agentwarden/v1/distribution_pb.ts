@@ -16,7 +16,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Snapshot } from "./snapshot_pb.js";
+import type { Operation, Snapshot } from "./snapshot_pb.js";
 import { file_agentwarden_v1_snapshot } from "./snapshot_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentwarden/v1/distribution.proto.
  */
 export const file_agentwarden_v1_distribution: GenFile = /*@__PURE__*/
-  fileDesc("CiFhZ2VudHdhcmRlbi92MS9kaXN0cmlidXRpb24ucHJvdG8SDmFnZW50d2FyZGVuLnYxIsQBCg5TaWRlY2FyTWVzc2FnZRImCgVoZWxsbxgBIAEoCzIVLmFnZW50d2FyZGVuLnYxLkhlbGxvSAASIgoDYWNrGAIgASgLMhMuYWdlbnR3YXJkZW4udjEuQWNrSAASJAoEbmFjaxgDIAEoCzIULmFnZW50d2FyZGVuLnYxLk5hY2tIABI4Cg5yZWF1dGhlbnRpY2F0ZRgEIAEoCzIeLmFnZW50d2FyZGVuLnYxLlJlYXV0aGVudGljYXRlSABCBgoEa2luZCJtCgVIZWxsbxINCgV0b2tlbhgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSEAoIcG9kX25hbWUYAyABKAkSFwoPY3VycmVudF92ZXJzaW9uGAQgASgJEhcKD3NpZGVjYXJfdmVyc2lvbhgFIAEoCSIfCg5SZWF1dGhlbnRpY2F0ZRINCgV0b2tlbhgBIAEoCSIlCgNBY2sSDwoHdmVyc2lvbhgBIAEoCRINCgVub25jZRgCIAEoCSI1CgROYWNrEg8KB3ZlcnNpb24YASABKAkSDQoFbm9uY2UYAiABKAkSDQoFZXJyb3IYAyABKAkiTQoRQ29udHJvbGxlck1lc3NhZ2USMAoIc25hcHNob3QYASABKAsyHC5hZ2VudHdhcmRlbi52MS5TbmFwc2hvdFB1c2hIAEIGCgRraW5kIkkKDFNuYXBzaG90UHVzaBIqCghzbmFwc2hvdBgBIAEoCzIYLmFnZW50d2FyZGVuLnYxLlNuYXBzaG90Eg0KBW5vbmNlGAIgASgJMmUKElBvbGljeURpc3RyaWJ1dGlvbhJPCgZTdHJlYW0SHi5hZ2VudHdhcmRlbi52MS5TaWRlY2FyTWVzc2FnZRohLmFnZW50d2FyZGVuLnYxLkNvbnRyb2xsZXJNZXNzYWdlKAEwAWIGcHJvdG8z", [file_agentwarden_v1_snapshot]);
+  fileDesc("CiFhZ2VudHdhcmRlbi92MS9kaXN0cmlidXRpb24ucHJvdG8SDmFnZW50d2FyZGVuLnYxIrACCg5TaWRlY2FyTWVzc2FnZRImCgVoZWxsbxgBIAEoCzIVLmFnZW50d2FyZGVuLnYxLkhlbGxvSAASIgoDYWNrGAIgASgLMhMuYWdlbnR3YXJkZW4udjEuQWNrSAASJAoEbmFjaxgDIAEoCzIULmFnZW50d2FyZGVuLnYxLk5hY2tIABI4Cg5yZWF1dGhlbnRpY2F0ZRgEIAEoCzIeLmFnZW50d2FyZGVuLnYxLlJlYXV0aGVudGljYXRlSAASOQoPYXBwcm92YWxfbmVlZGVkGAUgASgLMh4uYWdlbnR3YXJkZW4udjEuQXBwcm92YWxOZWVkZWRIABIvCgpncmFudF91c2VkGAYgASgLMhkuYWdlbnR3YXJkZW4udjEuR3JhbnRVc2VkSABCBgoEa2luZCJ/Cg5BcHByb3ZhbE5lZWRlZBIMCgRuYW1lGAEgASgJEg4KBnBvbGljeRgCIAEoCRIMCgRydWxlGAMgASgJEiwKCW9wZXJhdGlvbhgEIAEoCzIZLmFnZW50d2FyZGVuLnYxLk9wZXJhdGlvbhITCgtkZWNpc2lvbl9pZBgFIAEoCSI0CglHcmFudFVzZWQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSDAoEdXNlZBgDIAEoDSJtCgVIZWxsbxINCgV0b2tlbhgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSEAoIcG9kX25hbWUYAyABKAkSFwoPY3VycmVudF92ZXJzaW9uGAQgASgJEhcKD3NpZGVjYXJfdmVyc2lvbhgFIAEoCSIfCg5SZWF1dGhlbnRpY2F0ZRINCgV0b2tlbhgBIAEoCSIlCgNBY2sSDwoHdmVyc2lvbhgBIAEoCRINCgVub25jZRgCIAEoCSI1CgROYWNrEg8KB3ZlcnNpb24YASABKAkSDQoFbm9uY2UYAiABKAkSDQoFZXJyb3IYAyABKAkiTQoRQ29udHJvbGxlck1lc3NhZ2USMAoIc25hcHNob3QYASABKAsyHC5hZ2VudHdhcmRlbi52MS5TbmFwc2hvdFB1c2hIAEIGCgRraW5kIkkKDFNuYXBzaG90UHVzaBIqCghzbmFwc2hvdBgBIAEoCzIYLmFnZW50d2FyZGVuLnYxLlNuYXBzaG90Eg0KBW5vbmNlGAIgASgJMmUKElBvbGljeURpc3RyaWJ1dGlvbhJPCgZTdHJlYW0SHi5hZ2VudHdhcmRlbi52MS5TaWRlY2FyTWVzc2FnZRohLmFnZW50d2FyZGVuLnYxLkNvbnRyb2xsZXJNZXNzYWdlKAEwAWIGcHJvdG8z", [file_agentwarden_v1_snapshot]);
 
 /**
  * @generated from message agentwarden.v1.SidecarMessage
@@ -57,6 +57,18 @@ export type SidecarMessage = Message<"agentwarden.v1.SidecarMessage"> & {
      */
     value: Reauthenticate;
     case: "reauthenticate";
+  } | {
+    /**
+     * @generated from field: agentwarden.v1.ApprovalNeeded approval_needed = 5;
+     */
+    value: ApprovalNeeded;
+    case: "approvalNeeded";
+  } | {
+    /**
+     * @generated from field: agentwarden.v1.GrantUsed grant_used = 6;
+     */
+    value: GrantUsed;
+    case: "grantUsed";
   } | { case: undefined; value?: undefined };
 };
 
@@ -66,6 +78,80 @@ export type SidecarMessage = Message<"agentwarden.v1.SidecarMessage"> & {
  */
 export const SidecarMessageSchema: GenMessage<SidecarMessage> = /*@__PURE__*/
   messageDesc(file_agentwarden_v1_distribution, 0);
+
+/**
+ * A RequireApproval rule denied a request (DESIGN.md point 11): the controller
+ * creates the AgentAccessRequest `name` unless one is pending already. The
+ * sidecar sends it once per name while it has not seen the request end, and at
+ * most a bounded number per minute.
+ *
+ * @generated from message agentwarden.v1.ApprovalNeeded
+ */
+export type ApprovalNeeded = Message<"agentwarden.v1.ApprovalNeeded"> & {
+  /**
+   * The name the deny response gave the agent (policy core: approvalRequestName).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string policy = 2;
+   */
+  policy: string;
+
+  /**
+   * @generated from field: string rule = 3;
+   */
+  rule: string;
+
+  /**
+   * @generated from field: agentwarden.v1.Operation operation = 4;
+   */
+  operation?: Operation | undefined;
+
+  /**
+   * @generated from field: string decision_id = 5;
+   */
+  decisionId: string;
+};
+
+/**
+ * Describes the message agentwarden.v1.ApprovalNeeded.
+ * Use `create(ApprovalNeededSchema)` to create a new message.
+ */
+export const ApprovalNeededSchema: GenMessage<ApprovalNeeded> = /*@__PURE__*/
+  messageDesc(file_agentwarden_v1_distribution, 1);
+
+/**
+ * An approval grant with uses > 0 allowed a request; `used` is the sidecar's
+ * count so far. The controller ends the grant when used reaches uses.
+ *
+ * @generated from message agentwarden.v1.GrantUsed
+ */
+export type GrantUsed = Message<"agentwarden.v1.GrantUsed"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string uid = 2;
+   */
+  uid: string;
+
+  /**
+   * @generated from field: uint32 used = 3;
+   */
+  used: number;
+};
+
+/**
+ * Describes the message agentwarden.v1.GrantUsed.
+ * Use `create(GrantUsedSchema)` to create a new message.
+ */
+export const GrantUsedSchema: GenMessage<GrantUsed> = /*@__PURE__*/
+  messageDesc(file_agentwarden_v1_distribution, 2);
 
 /**
  * The first message on a stream.
@@ -110,7 +196,7 @@ export type Hello = Message<"agentwarden.v1.Hello"> & {
  * Use `create(HelloSchema)` to create a new message.
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 1);
+  messageDesc(file_agentwarden_v1_distribution, 3);
 
 /**
  * A newer token of the same pod on an open stream (after the hello): the
@@ -133,7 +219,7 @@ export type Reauthenticate = Message<"agentwarden.v1.Reauthenticate"> & {
  * Use `create(ReauthenticateSchema)` to create a new message.
  */
 export const ReauthenticateSchema: GenMessage<Reauthenticate> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 2);
+  messageDesc(file_agentwarden_v1_distribution, 4);
 
 /**
  * @generated from message agentwarden.v1.Ack
@@ -155,7 +241,7 @@ export type Ack = Message<"agentwarden.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 3);
+  messageDesc(file_agentwarden_v1_distribution, 5);
 
 /**
  * @generated from message agentwarden.v1.Nack
@@ -184,7 +270,7 @@ export type Nack = Message<"agentwarden.v1.Nack"> & {
  * Use `create(NackSchema)` to create a new message.
  */
 export const NackSchema: GenMessage<Nack> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 4);
+  messageDesc(file_agentwarden_v1_distribution, 6);
 
 /**
  * @generated from message agentwarden.v1.ControllerMessage
@@ -207,7 +293,7 @@ export type ControllerMessage = Message<"agentwarden.v1.ControllerMessage"> & {
  * Use `create(ControllerMessageSchema)` to create a new message.
  */
 export const ControllerMessageSchema: GenMessage<ControllerMessage> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 5);
+  messageDesc(file_agentwarden_v1_distribution, 7);
 
 /**
  * @generated from message agentwarden.v1.SnapshotPush
@@ -232,7 +318,7 @@ export type SnapshotPush = Message<"agentwarden.v1.SnapshotPush"> & {
  * Use `create(SnapshotPushSchema)` to create a new message.
  */
 export const SnapshotPushSchema: GenMessage<SnapshotPush> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 6);
+  messageDesc(file_agentwarden_v1_distribution, 8);
 
 /**
  * @generated from service agentwarden.v1.PolicyDistribution

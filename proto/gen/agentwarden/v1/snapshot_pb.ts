@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentwarden/v1/snapshot.proto.
  */
 export const file_agentwarden_v1_snapshot: GenFile = /*@__PURE__*/
-  fileDesc("Ch1hZ2VudHdhcmRlbi92MS9zbmFwc2hvdC5wcm90bxIOYWdlbnR3YXJkZW4udjEi8AEKCFNuYXBzaG90Eg8KB3ZlcnNpb24YASABKAkSJAoFYWdlbnQYAiABKAsyFS5hZ2VudHdhcmRlbi52MS5BZ2VudBIoCghwb2xpY2llcxgDIAMoCzIWLmFnZW50d2FyZGVuLnYxLlBvbGljeRIjCgVydWxlcxgEIAMoCzIULmFnZW50d2FyZGVuLnYxLlJ1bGUSLQoKaG9zdF9pbmRleBgFIAEoCzIZLmFnZW50d2FyZGVuLnYxLkhvc3RJbmRleBIvCgtjcmVkZW50aWFscxgGIAMoCzIaLmFnZW50d2FyZGVuLnYxLkNyZWRlbnRpYWwiowEKBUFnZW50EhEKCW5hbWVzcGFjZRgBIAEoCRIMCgRuYW1lGAIgASgJEhcKD3NlcnZpY2VfYWNjb3VudBgDIAEoCRIxCgZsYWJlbHMYBCADKAsyIS5hZ2VudHdhcmRlbi52MS5BZ2VudC5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIpMBCgZQb2xpY3kSDAoEbmFtZRgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSIgoEbW9kZRgDIAEoDjIULmFnZW50d2FyZGVuLnYxLk1vZGUSEgoKZ2VuZXJhdGlvbhgEIAEoAxIOCgZzb3VyY2UYBSABKAkSDwoHY2x1c3RlchgGIAEoCBIPCgdjZWlsaW5nGAcgASgIIuYCCgRSdWxlEg4KBnBvbGljeRgBIAEoDRIMCgRuYW1lGAIgASgJEiYKBmFjdGlvbhgDIAEoDjIWLmFnZW50d2FyZGVuLnYxLkFjdGlvbhINCgVob3N0cxgEIAMoCRINCgVwb3J0cxgFIAMoDRInCgRodHRwGAYgASgLMhkuYWdlbnR3YXJkZW4udjEuSHR0cE1hdGNoEiUKA21jcBgHIAEoCzIYLmFnZW50d2FyZGVuLnYxLk1jcE1hdGNoEicKBHdoZW4YCCABKAsyGS5hZ2VudHdhcmRlbi52MS5Db25kaXRpb24SKgoIc2NoZWR1bGUYCSABKAsyGC5hZ2VudHdhcmRlbi52MS5TY2hlZHVsZRItCgpyYXRlX2xpbWl0GAogASgLMhkuYWdlbnR3YXJkZW4udjEuUmF0ZUxpbWl0EhcKCmNyZWRlbnRpYWwYCyABKA1IAIgBAUINCgtfY3JlZGVudGlhbCJdCglIdHRwTWF0Y2gSDwoHbWV0aG9kcxgBIAMoCRIWCg5wYXRoX3RlbXBsYXRlcxgCIAMoCRInCgVwYXRocxgDIAEoCzIYLmFnZW50d2FyZGVuLnYxLlBhdGhOb2RlIv4BCghQYXRoTm9kZRI2CgdsaXRlcmFsGAEgAygLMiUuYWdlbnR3YXJkZW4udjEuUGF0aE5vZGUuTGl0ZXJhbEVudHJ5EikKBnBhcmFtcxgCIAMoCzIZLmFnZW50d2FyZGVuLnYxLlBhcmFtRWRnZRIqCgh3aWxkY2FyZBgDIAEoCzIYLmFnZW50d2FyZGVuLnYxLlBhdGhOb2RlEgsKA2VuZBgEIAEoCBIMCgRyZXN0GAUgASgIGkgKDExpdGVyYWxFbnRyeRILCgNrZXkYASABKAkSJwoFdmFsdWUYAiABKAsyGC5hZ2VudHdhcmRlbi52MS5QYXRoTm9kZToCOAEiQQoJUGFyYW1FZGdlEgwKBG5hbWUYASABKAkSJgoEbmV4dBgCIAEoCzIYLmFnZW50d2FyZGVuLnYxLlBhdGhOb2RlIioKCE1jcE1hdGNoEg8KB21ldGhvZHMYASADKAkSDQoFdG9vbHMYAiADKAkiGAoJQ29uZGl0aW9uEgsKA2NlbBgBIAEoCSJFCghTY2hlZHVsZRIQCgh0aW1lem9uZRgBIAEoCRInCgd3aW5kb3dzGAIgAygLMhYuYWdlbnR3YXJkZW4udjEuV2luZG93IkAKBldpbmRvdxIMCgRkYXlzGAEgASgNEhQKDHN0YXJ0X21pbnV0ZRgCIAEoDRISCgplbmRfbWludXRlGAMgASgNIjEKCVJhdGVMaW1pdBIQCghyZXF1ZXN0cxgBIAEoDRISCgpwZXJfbWlsbGlzGAIgASgEIsABCgpDcmVkZW50aWFsEg4KBnBvbGljeRgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBmhlYWRlchgDIAEoCRIOCgZwcmVmaXgYBCABKAkSGAoQc2VjcmV0X25hbWVzcGFjZRgFIAEoCRITCgtzZWNyZXRfbmFtZRgGIAEoCRISCgpzZWNyZXRfa2V5GAcgASgJEg0KBXZhbHVlGAggASgMEhAKCHJlc29sdmVkGAkgASgIEhAKCHJldmlzaW9uGAogASgJIq8CCglIb3N0SW5kZXgSMwoFZXhhY3QYASADKAsyJC5hZ2VudHdhcmRlbi52MS5Ib3N0SW5kZXguRXhhY3RFbnRyeRI1CgZzdWZmaXgYAiADKAsyJS5hZ2VudHdhcmRlbi52MS5Ib3N0SW5kZXguU3VmZml4RW50cnkSJQoDYW55GAMgASgLMhguYWdlbnR3YXJkZW4udjEuUnVsZUxpc3QaRgoKRXhhY3RFbnRyeRILCgNrZXkYASABKAkSJwoFdmFsdWUYAiABKAsyGC5hZ2VudHdhcmRlbi52MS5SdWxlTGlzdDoCOAEaRwoLU3VmZml4RW50cnkSCwoDa2V5GAEgASgJEicKBXZhbHVlGAIgASgLMhguYWdlbnR3YXJkZW4udjEuUnVsZUxpc3Q6AjgBIhkKCFJ1bGVMaXN0Eg0KBXJ1bGVzGAEgAygNKj4KBE1vZGUSFAoQTU9ERV9VTlNQRUNJRklFRBAAEhAKDE1PREVfRU5GT1JDRRABEg4KCk1PREVfQVVESVQQAipDCgZBY3Rpb24SFgoSQUNUSU9OX1VOU1BFQ0lGSUVEEAASEAoMQUNUSU9OX0FMTE9XEAESDwoLQUNUSU9OX0RFTlkQAmIGcHJvdG8z");
+  fileDesc("Ch1hZ2VudHdhcmRlbi92MS9zbmFwc2hvdC5wcm90bxIOYWdlbnR3YXJkZW4udjEilwIKCFNuYXBzaG90Eg8KB3ZlcnNpb24YASABKAkSJAoFYWdlbnQYAiABKAsyFS5hZ2VudHdhcmRlbi52MS5BZ2VudBIoCghwb2xpY2llcxgDIAMoCzIWLmFnZW50d2FyZGVuLnYxLlBvbGljeRIjCgVydWxlcxgEIAMoCzIULmFnZW50d2FyZGVuLnYxLlJ1bGUSLQoKaG9zdF9pbmRleBgFIAEoCzIZLmFnZW50d2FyZGVuLnYxLkhvc3RJbmRleBIvCgtjcmVkZW50aWFscxgGIAMoCzIaLmFnZW50d2FyZGVuLnYxLkNyZWRlbnRpYWwSJQoGZ3JhbnRzGAcgAygLMhUuYWdlbnR3YXJkZW4udjEuR3JhbnQikAIKBUdyYW50EgwKBG5hbWUYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEgsKA3VpZBgDIAEoCRInCgRraW5kGAQgASgOMhkuYWdlbnR3YXJkZW4udjEuR3JhbnRLaW5kEhUKDWV4cGlyZXNfYXRfbXMYBSABKAMSEwoLZHVyYXRpb25fbXMYBiABKAMSLAoJb3BlcmF0aW9uGAcgASgLMhkuYWdlbnR3YXJkZW4udjEuT3BlcmF0aW9uEgwKBHVzZXMYCCABKA0SEwoGcG9saWN5GAkgASgNSACIAQESEwoLb3JpZ2luX3J1bGUYCiABKAkSEwoLYXBwcm92ZWRfYnkYCyABKAlCCQoHX3BvbGljeSKRAQoJT3BlcmF0aW9uEg4KBm1ldGhvZBgBIAEoCRIMCgRob3N0GAIgASgJEgwKBHBvcnQYAyABKA0SDAoEcGF0aBgEIAEoCRINCgVxdWVyeRgFIAEoCRISCgptY3BfbWV0aG9kGAYgASgJEhAKCG1jcF90b29sGAcgASgJEhUKDW1jcF9hcmd1bWVudHMYCCABKAkiowEKBUFnZW50EhEKCW5hbWVzcGFjZRgBIAEoCRIMCgRuYW1lGAIgASgJEhcKD3NlcnZpY2VfYWNjb3VudBgDIAEoCRIxCgZsYWJlbHMYBCADKAsyIS5hZ2VudHdhcmRlbi52MS5BZ2VudC5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIqIBCgZQb2xpY3kSDAoEbmFtZRgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSIgoEbW9kZRgDIAEoDjIULmFnZW50d2FyZGVuLnYxLk1vZGUSEgoKZ2VuZXJhdGlvbhgEIAEoAxIOCgZzb3VyY2UYBSABKAkSDwoHY2x1c3RlchgGIAEoCBIPCgdjZWlsaW5nGAcgASgIEg0KBWdyYW50GAggASgJIuYCCgRSdWxlEg4KBnBvbGljeRgBIAEoDRIMCgRuYW1lGAIgASgJEiYKBmFjdGlvbhgDIAEoDjIWLmFnZW50d2FyZGVuLnYxLkFjdGlvbhINCgVob3N0cxgEIAMoCRINCgVwb3J0cxgFIAMoDRInCgRodHRwGAYgASgLMhkuYWdlbnR3YXJkZW4udjEuSHR0cE1hdGNoEiUKA21jcBgHIAEoCzIYLmFnZW50d2FyZGVuLnYxLk1jcE1hdGNoEicKBHdoZW4YCCABKAsyGS5hZ2VudHdhcmRlbi52MS5Db25kaXRpb24SKgoIc2NoZWR1bGUYCSABKAsyGC5hZ2VudHdhcmRlbi52MS5TY2hlZHVsZRItCgpyYXRlX2xpbWl0GAogASgLMhkuYWdlbnR3YXJkZW4udjEuUmF0ZUxpbWl0EhcKCmNyZWRlbnRpYWwYCyABKA1IAIgBAUINCgtfY3JlZGVudGlhbCJdCglIdHRwTWF0Y2gSDwoHbWV0aG9kcxgBIAMoCRIWCg5wYXRoX3RlbXBsYXRlcxgCIAMoCRInCgVwYXRocxgDIAEoCzIYLmFnZW50d2FyZGVuLnYxLlBhdGhOb2RlIv4BCghQYXRoTm9kZRI2CgdsaXRlcmFsGAEgAygLMiUuYWdlbnR3YXJkZW4udjEuUGF0aE5vZGUuTGl0ZXJhbEVudHJ5EikKBnBhcmFtcxgCIAMoCzIZLmFnZW50d2FyZGVuLnYxLlBhcmFtRWRnZRIqCgh3aWxkY2FyZBgDIAEoCzIYLmFnZW50d2FyZGVuLnYxLlBhdGhOb2RlEgsKA2VuZBgEIAEoCBIMCgRyZXN0GAUgASgIGkgKDExpdGVyYWxFbnRyeRILCgNrZXkYASABKAkSJwoFdmFsdWUYAiABKAsyGC5hZ2VudHdhcmRlbi52MS5QYXRoTm9kZToCOAEiQQoJUGFyYW1FZGdlEgwKBG5hbWUYASABKAkSJgoEbmV4dBgCIAEoCzIYLmFnZW50d2FyZGVuLnYxLlBhdGhOb2RlIioKCE1jcE1hdGNoEg8KB21ldGhvZHMYASADKAkSDQoFdG9vbHMYAiADKAkiGAoJQ29uZGl0aW9uEgsKA2NlbBgBIAEoCSJFCghTY2hlZHVsZRIQCgh0aW1lem9uZRgBIAEoCRInCgd3aW5kb3dzGAIgAygLMhYuYWdlbnR3YXJkZW4udjEuV2luZG93IkAKBldpbmRvdxIMCgRkYXlzGAEgASgNEhQKDHN0YXJ0X21pbnV0ZRgCIAEoDRISCgplbmRfbWludXRlGAMgASgNIjEKCVJhdGVMaW1pdBIQCghyZXF1ZXN0cxgBIAEoDRISCgpwZXJfbWlsbGlzGAIgASgEIsABCgpDcmVkZW50aWFsEg4KBnBvbGljeRgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBmhlYWRlchgDIAEoCRIOCgZwcmVmaXgYBCABKAkSGAoQc2VjcmV0X25hbWVzcGFjZRgFIAEoCRITCgtzZWNyZXRfbmFtZRgGIAEoCRISCgpzZWNyZXRfa2V5GAcgASgJEg0KBXZhbHVlGAggASgMEhAKCHJlc29sdmVkGAkgASgIEhAKCHJldmlzaW9uGAogASgJIq8CCglIb3N0SW5kZXgSMwoFZXhhY3QYASADKAsyJC5hZ2VudHdhcmRlbi52MS5Ib3N0SW5kZXguRXhhY3RFbnRyeRI1CgZzdWZmaXgYAiADKAsyJS5hZ2VudHdhcmRlbi52MS5Ib3N0SW5kZXguU3VmZml4RW50cnkSJQoDYW55GAMgASgLMhguYWdlbnR3YXJkZW4udjEuUnVsZUxpc3QaRgoKRXhhY3RFbnRyeRILCgNrZXkYASABKAkSJwoFdmFsdWUYAiABKAsyGC5hZ2VudHdhcmRlbi52MS5SdWxlTGlzdDoCOAEaRwoLU3VmZml4RW50cnkSCwoDa2V5GAEgASgJEicKBXZhbHVlGAIgASgLMhguYWdlbnR3YXJkZW4udjEuUnVsZUxpc3Q6AjgBIhkKCFJ1bGVMaXN0Eg0KBXJ1bGVzGAEgAygNKlwKCUdyYW50S2luZBIaChZHUkFOVF9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTR1JBTlRfS0lORF9BUFBST1ZBTBABEhoKFkdSQU5UX0tJTkRfQlJFQUtfR0xBU1MQAio+CgRNb2RlEhQKEE1PREVfVU5TUEVDSUZJRUQQABIQCgxNT0RFX0VORk9SQ0UQARIOCgpNT0RFX0FVRElUEAIqYAoGQWN0aW9uEhYKEkFDVElPTl9VTlNQRUNJRklFRBAAEhAKDEFDVElPTl9BTExPVxABEg8KC0FDVElPTl9ERU5ZEAISGwoXQUNUSU9OX1JFUVVJUkVfQVBQUk9WQUwQA2IGcHJvdG8z");
 
 /**
  * Snapshot is everything one pod's sidecar needs to decide. Rules are flattened
@@ -66,6 +66,15 @@ export type Snapshot = Message<"agentwarden.v1.Snapshot"> & {
    * @generated from field: repeated agentwarden.v1.Credential credentials = 6;
    */
   credentials: Credential[];
+
+  /**
+   * Active grants (approved AgentAccessRequests) for this pod, sorted by name
+   * (DESIGN.md "Approvals and break-glass", decision semantics point 10). A
+   * break-glass grant's rules are in `rules` under a Policy whose `grant` names it.
+   *
+   * @generated from field: repeated agentwarden.v1.Grant grants = 7;
+   */
+  grants: Grant[];
 };
 
 /**
@@ -74,6 +83,159 @@ export type Snapshot = Message<"agentwarden.v1.Snapshot"> & {
  */
 export const SnapshotSchema: GenMessage<Snapshot> = /*@__PURE__*/
   messageDesc(file_agentwarden_v1_snapshot, 0);
+
+/**
+ * Grant is one approved, unexpired AgentAccessRequest that selects the pod.
+ *
+ * @generated from message agentwarden.v1.Grant
+ */
+export type Grant = Message<"agentwarden.v1.Grant"> & {
+  /**
+   * The AgentAccessRequest's name and uid (a recreated request is a new grant).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string namespace = 2;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string uid = 3;
+   */
+  uid: string;
+
+  /**
+   * @generated from field: agentwarden.v1.GrantKind kind = 4;
+   */
+  kind: GrantKind;
+
+  /**
+   * status.expiresAt, Unix milliseconds. The sidecar stops honouring the grant at
+   * this instant by its own clock, and never later than duration_ms after it
+   * first loaded the grant (so a sidecar clock behind the controller's cannot
+   * extend it).
+   *
+   * @generated from field: int64 expires_at_ms = 5;
+   */
+  expiresAtMs: bigint;
+
+  /**
+   * @generated from field: int64 duration_ms = 6;
+   */
+  durationMs: bigint;
+
+  /**
+   * Approval: the exact operation approved.
+   *
+   * @generated from field: agentwarden.v1.Operation operation = 7;
+   */
+  operation?: Operation | undefined;
+
+  /**
+   * Approval: how many requests it allows (0: any number until expiry).
+   *
+   * @generated from field: uint32 uses = 8;
+   */
+  uses: number;
+
+  /**
+   * Break-glass: index into Snapshot.policies of the Policy that holds its rules.
+   *
+   * @generated from field: optional uint32 policy = 9;
+   */
+  policy?: number | undefined;
+
+  /**
+   * Approval: the RequireApproval rule ("policy/rule") that asked for it.
+   *
+   * @generated from field: string origin_rule = 10;
+   */
+  originRule: string;
+
+  /**
+   * Who approved it (status.approvedBy), for audit.
+   *
+   * @generated from field: string approved_by = 11;
+   */
+  approvedBy: string;
+};
+
+/**
+ * Describes the message agentwarden.v1.Grant.
+ * Use `create(GrantSchema)` to create a new message.
+ */
+export const GrantSchema: GenMessage<Grant> = /*@__PURE__*/
+  messageDesc(file_agentwarden_v1_snapshot, 1);
+
+/**
+ * Operation is one request as a human approves it (DESIGN.md point 11): what an
+ * approval grant allows exactly, and what names one AgentAccessRequest.
+ *
+ * @generated from message agentwarden.v1.Operation
+ */
+export type Operation = Message<"agentwarden.v1.Operation"> & {
+  /**
+   * Upper case.
+   *
+   * @generated from field: string method = 1;
+   */
+  method: string;
+
+  /**
+   * Lower case, no port.
+   *
+   * @generated from field: string host = 2;
+   */
+  host: string;
+
+  /**
+   * @generated from field: uint32 port = 3;
+   */
+  port: number;
+
+  /**
+   * Without the query.
+   *
+   * @generated from field: string path = 4;
+   */
+  path: string;
+
+  /**
+   * The raw query string without "?" ("" when none).
+   *
+   * @generated from field: string query = 5;
+   */
+  query: string;
+
+  /**
+   * JSON-RPC method and tool ("" when not MCP).
+   *
+   * @generated from field: string mcp_method = 6;
+   */
+  mcpMethod: string;
+
+  /**
+   * @generated from field: string mcp_tool = 7;
+   */
+  mcpTool: string;
+
+  /**
+   * Canonical JSON (keys sorted, no spaces) of the MCP call's arguments; "" when not MCP.
+   *
+   * @generated from field: string mcp_arguments = 8;
+   */
+  mcpArguments: string;
+};
+
+/**
+ * Describes the message agentwarden.v1.Operation.
+ * Use `create(OperationSchema)` to create a new message.
+ */
+export const OperationSchema: GenMessage<Operation> = /*@__PURE__*/
+  messageDesc(file_agentwarden_v1_snapshot, 2);
 
 /**
  * Agent is the identity of the pod the snapshot was compiled for; it feeds the
@@ -108,7 +270,7 @@ export type Agent = Message<"agentwarden.v1.Agent"> & {
  * Use `create(AgentSchema)` to create a new message.
  */
 export const AgentSchema: GenMessage<Agent> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 1);
+  messageDesc(file_agentwarden_v1_snapshot, 3);
 
 /**
  * @generated from message agentwarden.v1.Policy
@@ -158,6 +320,14 @@ export type Policy = Message<"agentwarden.v1.Policy"> & {
    * @generated from field: bool ceiling = 7;
    */
   ceiling: boolean;
+
+  /**
+   * The rules of a break-glass grant (the AgentAccessRequest's name): they
+   * decide only at the grant step of point 10, and only while it is active.
+   *
+   * @generated from field: string grant = 8;
+   */
+  grant: string;
 };
 
 /**
@@ -165,7 +335,7 @@ export type Policy = Message<"agentwarden.v1.Policy"> & {
  * Use `create(PolicySchema)` to create a new message.
  */
 export const PolicySchema: GenMessage<Policy> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 2);
+  messageDesc(file_agentwarden_v1_snapshot, 4);
 
 /**
  * @generated from message agentwarden.v1.Rule
@@ -250,7 +420,7 @@ export type Rule = Message<"agentwarden.v1.Rule"> & {
  * Use `create(RuleSchema)` to create a new message.
  */
 export const RuleSchema: GenMessage<Rule> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 3);
+  messageDesc(file_agentwarden_v1_snapshot, 5);
 
 /**
  * @generated from message agentwarden.v1.HttpMatch
@@ -283,7 +453,7 @@ export type HttpMatch = Message<"agentwarden.v1.HttpMatch"> & {
  * Use `create(HttpMatchSchema)` to create a new message.
  */
 export const HttpMatchSchema: GenMessage<HttpMatch> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 4);
+  messageDesc(file_agentwarden_v1_snapshot, 6);
 
 /**
  * PathNode is one segment position of the path-template trie.
@@ -332,7 +502,7 @@ export type PathNode = Message<"agentwarden.v1.PathNode"> & {
  * Use `create(PathNodeSchema)` to create a new message.
  */
 export const PathNodeSchema: GenMessage<PathNode> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 5);
+  messageDesc(file_agentwarden_v1_snapshot, 7);
 
 /**
  * @generated from message agentwarden.v1.ParamEdge
@@ -354,7 +524,7 @@ export type ParamEdge = Message<"agentwarden.v1.ParamEdge"> & {
  * Use `create(ParamEdgeSchema)` to create a new message.
  */
 export const ParamEdgeSchema: GenMessage<ParamEdge> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 6);
+  messageDesc(file_agentwarden_v1_snapshot, 8);
 
 /**
  * @generated from message agentwarden.v1.McpMatch
@@ -380,7 +550,7 @@ export type McpMatch = Message<"agentwarden.v1.McpMatch"> & {
  * Use `create(McpMatchSchema)` to create a new message.
  */
 export const McpMatchSchema: GenMessage<McpMatch> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 7);
+  messageDesc(file_agentwarden_v1_snapshot, 9);
 
 /**
  * @generated from message agentwarden.v1.Condition
@@ -399,7 +569,7 @@ export type Condition = Message<"agentwarden.v1.Condition"> & {
  * Use `create(ConditionSchema)` to create a new message.
  */
 export const ConditionSchema: GenMessage<Condition> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 8);
+  messageDesc(file_agentwarden_v1_snapshot, 10);
 
 /**
  * @generated from message agentwarden.v1.Schedule
@@ -423,7 +593,7 @@ export type Schedule = Message<"agentwarden.v1.Schedule"> & {
  * Use `create(ScheduleSchema)` to create a new message.
  */
 export const ScheduleSchema: GenMessage<Schedule> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 9);
+  messageDesc(file_agentwarden_v1_snapshot, 11);
 
 /**
  * @generated from message agentwarden.v1.Window
@@ -454,7 +624,7 @@ export type Window = Message<"agentwarden.v1.Window"> & {
  * Use `create(WindowSchema)` to create a new message.
  */
 export const WindowSchema: GenMessage<Window> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 10);
+  messageDesc(file_agentwarden_v1_snapshot, 12);
 
 /**
  * @generated from message agentwarden.v1.RateLimit
@@ -476,7 +646,7 @@ export type RateLimit = Message<"agentwarden.v1.RateLimit"> & {
  * Use `create(RateLimitSchema)` to create a new message.
  */
 export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 11);
+  messageDesc(file_agentwarden_v1_snapshot, 13);
 
 /**
  * @generated from message agentwarden.v1.Credential
@@ -547,7 +717,7 @@ export type Credential = Message<"agentwarden.v1.Credential"> & {
  * Use `create(CredentialSchema)` to create a new message.
  */
 export const CredentialSchema: GenMessage<Credential> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 12);
+  messageDesc(file_agentwarden_v1_snapshot, 14);
 
 /**
  * @generated from message agentwarden.v1.HostIndex
@@ -580,7 +750,7 @@ export type HostIndex = Message<"agentwarden.v1.HostIndex"> & {
  * Use `create(HostIndexSchema)` to create a new message.
  */
 export const HostIndexSchema: GenMessage<HostIndex> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 13);
+  messageDesc(file_agentwarden_v1_snapshot, 15);
 
 /**
  * @generated from message agentwarden.v1.RuleList
@@ -597,7 +767,37 @@ export type RuleList = Message<"agentwarden.v1.RuleList"> & {
  * Use `create(RuleListSchema)` to create a new message.
  */
 export const RuleListSchema: GenMessage<RuleList> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 14);
+  messageDesc(file_agentwarden_v1_snapshot, 16);
+
+/**
+ * @generated from enum agentwarden.v1.GrantKind
+ */
+export enum GrantKind {
+  /**
+   * @generated from enum value: GRANT_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * An approved RequireApproval request: allows exactly `operation`.
+   *
+   * @generated from enum value: GRANT_KIND_APPROVAL = 1;
+   */
+  APPROVAL = 1,
+
+  /**
+   * Break-glass: allows its rules and overrides namespaced Deny and RequireApproval rules.
+   *
+   * @generated from enum value: GRANT_KIND_BREAK_GLASS = 2;
+   */
+  BREAK_GLASS = 2,
+}
+
+/**
+ * Describes the enum agentwarden.v1.GrantKind.
+ */
+export const GrantKindSchema: GenEnum<GrantKind> = /*@__PURE__*/
+  enumDesc(file_agentwarden_v1_snapshot, 0);
 
 /**
  * @generated from enum agentwarden.v1.Mode
@@ -623,7 +823,7 @@ export enum Mode {
  * Describes the enum agentwarden.v1.Mode.
  */
 export const ModeSchema: GenEnum<Mode> = /*@__PURE__*/
-  enumDesc(file_agentwarden_v1_snapshot, 0);
+  enumDesc(file_agentwarden_v1_snapshot, 1);
 
 /**
  * @generated from enum agentwarden.v1.Action
@@ -643,11 +843,18 @@ export enum Action {
    * @generated from enum value: ACTION_DENY = 2;
    */
   DENY = 2,
+
+  /**
+   * Denied with reason "approval required"; the deny names an AgentAccessRequest (point 11).
+   *
+   * @generated from enum value: ACTION_REQUIRE_APPROVAL = 3;
+   */
+  REQUIRE_APPROVAL = 3,
 }
 
 /**
  * Describes the enum agentwarden.v1.Action.
  */
 export const ActionSchema: GenEnum<Action> = /*@__PURE__*/
-  enumDesc(file_agentwarden_v1_snapshot, 1);
+  enumDesc(file_agentwarden_v1_snapshot, 2);
 
