@@ -6,20 +6,18 @@
 // the webhook server in-process. One pod (or one update, or one kubectl debug)
 // per rule; each refusal is asserted by the webhook's name and its reason. The
 // README's pod-guard table lists the same rules.
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
-import { BIN, KUBECONFIG, ROOT, kubectl, kubectlOk, tempFile, uniqueNamespace, waitFor, type Run } from './cluster.js';
+import { kubectl, kubectlOk, tempFile, uniqueNamespace, waitFor } from './cluster.js';
 import { PKI, freePort } from './controller-env.js';
+import { TENANT, asTenant, createNamespaceAdminRole, renderChart as renderTemplate, tenantNamespace as adminOf } from './tenant.js';
 import { startLocalWebhookServer } from './webhook-server.js';
 import type { RunningWebhookServer } from '../../controller/src/admission/index.js';
 import { INJECTED_ANNOTATION, parseInjectOptions, type InjectOptions } from '../../controller/src/inject/index.js';
 
-const CHART = join(ROOT, 'helm/agentwarden');
 const SCOPE = 'agentwarden-e2e/pod-guard';
 const run = uniqueNamespace('awg');
-const TENANT = { user: 'tenant-admin', group: 'tenant-admins' };
 /** Enabled by the platform; the tenant is admin there. */
 const enabled = `${run}-on`;
 /** Not enabled: pods opt in with their own label. */
@@ -32,25 +30,9 @@ const IMAGE = 'registry.example/agent:1';
 let server: RunningWebhookServer | undefined;
 let options: InjectOptions;
 
-function helm(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(join(BIN, 'helm'), ['--kubeconfig', KUBECONFIG, ...args], { maxBuffer: 16 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
-    });
-  });
-}
-
-async function renderChart(template: string, port: number): Promise<string> {
-  const r = await helm(['template', run, CHART, '--show-only', template,
-    '--set', `webhook.url=https://127.0.0.1:${port}`, '--set-file', `webhook.caBundle=${join(PKI, 'ca.crt')}`,
+function renderChart(template: string, port: number): Promise<string> {
+  return renderTemplate(run, template, ['--set', `webhook.url=https://127.0.0.1:${port}`, '--set-file', `webhook.caBundle=${join(PKI, 'ca.crt')}`,
     '--set-string', `webhook.scopeLabels.${SCOPE}=${run}`]);
-  if (r.code !== 0) throw new Error(`helm template ${template} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** kubectl as the tenant's namespace admin. */
-function asTenant(args: readonly string[], stdin?: string): Promise<Run> {
-  return kubectl([`--as=${TENANT.user}`, `--as-group=${TENANT.group}`, ...args], stdin);
 }
 
 interface PodParts {
@@ -74,40 +56,14 @@ async function getPod(namespace: string, name: string): Promise<V1Pod> {
   return JSON.parse(await kubectlOk(['get', 'pod', '-n', namespace, name, '-o', 'json'])) as V1Pod;
 }
 
-interface ClusterRole { readonly rules?: readonly object[]; readonly aggregationRule?: { readonly clusterRoleSelectors?: readonly { readonly matchLabels?: Record<string, string> }[] } }
-
-/**
- * The rules of a built-in ClusterRole as the aggregation controller fills them in
- * (kube-controller-manager does not run here, so `admin` itself has none).
- */
-async function aggregatedRules(name: string): Promise<object[]> {
-  const role = JSON.parse(await kubectlOk(['get', 'clusterrole', name, '-o', 'json'])) as ClusterRole;
-  if (role.aggregationRule === undefined) return [...(role.rules ?? [])];
-  const rules: object[] = [];
-  for (const selector of role.aggregationRule.clusterRoleSelectors ?? []) {
-    const labels = Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-    const names = (await kubectlOk(['get', 'clusterrole', '-l', labels, '-o', 'jsonpath={.items[*].metadata.name}'])).split(' ').filter((n) => n !== '');
-    for (const n of names) rules.push(...await aggregatedRules(n));
-  }
-  return rules;
-}
-
 const NAMESPACE_ADMIN = `${run}-namespace-admin`;
 
-async function tenantNamespace(name: string, labels: readonly string[]): Promise<void> {
-  await kubectlOk(['create', 'namespace', name]);
-  await kubectlOk(['label', 'namespace', name, `${SCOPE}=${run}`, ...labels]);
-  await kubectlOk(['create', 'serviceaccount', 'default', '-n', name]);
-  await kubectlOk(['create', 'rolebinding', 'tenant-admin', `--clusterrole=${NAMESPACE_ADMIN}`, `--user=${TENANT.user}`, '-n', name]);
-  // `admin` does not include kubectl debug; a platform that lets tenants debug their pods grants it.
-  await kubectlOk(['create', 'role', 'debug', '--verb=get,patch,update', '--resource=pods/ephemeralcontainers', '-n', name]);
-  await kubectlOk(['create', 'rolebinding', 'tenant-debug', '--role=debug', `--user=${TENANT.user}`, '-n', name]);
+function tenantNamespace(name: string, labels: readonly string[]): Promise<void> {
+  return adminOf(name, [`${SCOPE}=${run}`, ...labels], NAMESPACE_ADMIN);
 }
 
 beforeAll(async () => {
-  // The built-in `admin` ClusterRole, aggregated: what a namespace admin holds on a real cluster.
-  const adminRole = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: NAMESPACE_ADMIN }, rules: await aggregatedRules('admin') };
-  await kubectlOk(['apply', '-f', '-'], JSON.stringify(adminRole));
+  await createNamespaceAdminRole(NAMESPACE_ADMIN);
   await tenantNamespace(enabled, ['agentwarden.io/inject=enabled']);
   await tenantNamespace(optIn, []);
   await tenantNamespace(proxyEnvNs, ['agentwarden.io/inject=enabled', 'agentwarden.io/allow-proxy-env=true']);
