@@ -25,7 +25,8 @@ helm-crds-check: ## fail when the chart's copy of any CRD differs from crds/*.ya
 	@for f in "$(HELM_CHART)"/crds/*.yaml; do n=$$(basename "$$f"); \
 	  test -f "$(DEV_MK_ROOT)/crds/$$n" || { echo "helm/agentwarden/crds/$$n has no source in crds/: remove it or add crds/$$n" >&2; exit 1; }; done
 
-helm-lint: e2e-tools helm-crds-check ## helm lint --strict: defaults, the dev values, cert-manager
+helm-lint: e2e-tools helm-crds-check ## helm lint --strict: defaults, the dev values, cert-manager, the admission-policy belt with podSecurity namespaces
 	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)"
 	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)" -f "$(DEV_MK_ROOT)/e2e/dev/values-dev.yaml"
 	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)" --set certManager.enabled=true
+	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)" --set validatingAdmissionPolicy.enabled=true --set 'podSecurity.namespaces={agents}' --set podSecurity.enforceRestricted=true

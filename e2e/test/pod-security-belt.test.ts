@@ -32,6 +32,8 @@ const restricted = `${run}-rs`;
 const privileged = `${run}-pr`;
 /** Enabled, labelled pod-security.kubernetes.io/enforce=baseline by hand. */
 const baseline = `${run}-bl`;
+/** Where the chart's own workloads would run: the release namespace, enforcing restricted. */
+const release = `${run}-sys`;
 const IMAGE = 'registry.example/agent:1';
 const scopeArgs = ['--set-string', `webhook.scopeLabels.${SCOPE}=${run}`];
 let options: InjectOptions;
@@ -53,7 +55,7 @@ function agentPod(namespace: string, name: string, parts: PodParts = {}): V1Pod 
   return {
     apiVersion: 'v1', kind: 'Pod',
     metadata: { name, namespace, labels: { app: 'agent', ...parts.labels }, ...(parts.annotations === undefined ? {} : { annotations: parts.annotations }) },
-    spec: { containers: [{ name: 'agent', image: IMAGE, ...parts.agent }], ...parts.spec } as V1Pod['spec'],
+    spec: { containers: [{ name: 'agent', image: IMAGE, ...parts.agent }], ...parts.spec },
   };
 }
 
@@ -81,6 +83,9 @@ beforeAll(async () => {
   await tenantNamespace(enabled, [`${SCOPE}=${run}`, 'agentwarden.io/inject=enabled'], NAMESPACE_ADMIN);
   await tenantNamespace(optIn, [`${SCOPE}=${run}`], NAMESPACE_ADMIN);
   await tenantNamespace(baseline, [`${SCOPE}=${run}`, 'agentwarden.io/inject=enabled', 'pod-security.kubernetes.io/enforce=baseline'], NAMESPACE_ADMIN);
+  await kubectlOk(['create', 'namespace', release]);
+  await kubectlOk(['label', 'namespace', release, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/warn=restricted']);
+  await kubectlOk(['create', 'serviceaccount', 'default', '-n', release]);
   // The chart's podSecurity namespaces, one release per level (a real install would list them in one).
   for (const [ns, restrict] of [[restricted, true], [privileged, false]] as const) {
     await kubectlOk(['apply', '-f', '-'], await renderChart(run, 'templates/namespaces.yaml', [...scopeArgs, '--set', `podSecurity.namespaces={${ns}}`, '--set', `podSecurity.enforceRestricted=${restrict}`]));
@@ -277,6 +282,14 @@ describe('Pod Security admission and the injected containers', () => {
     expect(withSeccomp.code).toBe(0);
     // The capture mode warning of the pod guard is the webhook's; with the webhook failing open there is none.
     expect(withSeccomp.stderr).toBe('');
+  });
+
+  it('restricted: the chart\'s own workloads (controller Deployment, pre-delete hook Job, helm test Pod) meet it in the release namespace, without a warning', async () => {
+    const manifests = await renderChart(run, 'templates/deployment.yaml', [...scopeArgs, '--namespace', release,
+      '--show-only', 'templates/hooks/delete-webhooks.yaml', '--show-only', 'templates/tests/readyz.yaml']);
+    const r = await kubectl(['create', '--dry-run=server', '--namespace', release, '-f', '-'], manifests);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 
   it('baseline: refuses iptables capture too (NET_ADMIN and NET_RAW are not in its default capabilities)', async () => {
