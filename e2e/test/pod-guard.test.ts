@@ -11,7 +11,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { kubectl, kubectlOk, tempFile, uniqueNamespace, waitFor } from './cluster.js';
 import { PKI, freePort } from './controller-env.js';
-import { TENANT, asTenant, createNamespaceAdminRole, renderChart as renderTemplate, tenantNamespace as adminOf } from './tenant.js';
+import { AGENT_IMAGE as IMAGE, TENANT, agentPod, asTenant, createNamespaceAdminRole, getPod, renderChart as renderTemplate, tenantNamespace as adminOf, type PodParts } from './tenant.js';
 import { startLocalWebhookServer } from './webhook-server.js';
 import type { RunningWebhookServer } from '../../controller/src/admission/index.js';
 import { INJECTED_ANNOTATION, parseInjectOptions, type InjectOptions } from '../../controller/src/inject/index.js';
@@ -26,7 +26,6 @@ const optIn = `${run}-opt`;
 const proxyEnvNs = `${run}-env`;
 const NAMESPACE_GUARD = 'admission webhook "namespace.guard.agentwarden.io" denied the request';
 const OBJECT_GUARD = 'admission webhook "object.guard.agentwarden.io" denied the request';
-const IMAGE = 'registry.example/agent:1';
 let server: RunningWebhookServer | undefined;
 let options: InjectOptions;
 
@@ -35,25 +34,8 @@ function renderChart(template: string, port: number): Promise<string> {
     '--set-string', `webhook.scopeLabels.${SCOPE}=${run}`]);
 }
 
-interface PodParts {
-  readonly labels?: Record<string, string>;
-  readonly annotations?: Record<string, string>;
-  /** Merged into the pod's spec. */
-  readonly spec?: object;
-  /** Merged into the agent container. */
-  readonly agent?: object;
-}
-
 function podManifest(namespace: string, name: string, parts: PodParts = {}): string {
-  return JSON.stringify({
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name, namespace, labels: { app: 'agent', ...parts.labels }, ...(parts.annotations === undefined ? {} : { annotations: parts.annotations }) },
-    spec: { containers: [{ name: 'agent', image: IMAGE, ...parts.agent }], ...parts.spec },
-  });
-}
-
-async function getPod(namespace: string, name: string): Promise<V1Pod> {
-  return JSON.parse(await kubectlOk(['get', 'pod', '-n', namespace, name, '-o', 'json'])) as V1Pod;
+  return JSON.stringify(agentPod(namespace, name, parts));
 }
 
 const NAMESPACE_ADMIN = `${run}-namespace-admin`;

@@ -15,7 +15,7 @@ import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { kubectl, kubectlOk, tempFile, uniqueNamespace, waitFor } from './cluster.js';
 import { PKI, freePort } from './controller-env.js';
-import { asTenant, admitTenant, createNamespaceAdminRole, renderChart, tenantNamespace } from './tenant.js';
+import { AGENT_IMAGE as IMAGE, agentPod, asTenant, admitTenant, createNamespaceAdminRole, getPod, renderChart, tenantNamespace } from './tenant.js';
 import { injectPod, parseInjectOptions, type InjectOptions } from '../../controller/src/inject/index.js';
 
 const SCOPE = 'agentwarden-e2e/pod-security-belt';
@@ -34,29 +34,11 @@ const privileged = `${run}-pr`;
 const baseline = `${run}-bl`;
 /** Where the chart's own workloads would run: the release namespace, enforcing restricted. */
 const release = `${run}-sys`;
-const IMAGE = 'registry.example/agent:1';
 const scopeArgs = ['--set-string', `webhook.scopeLabels.${SCOPE}=${run}`];
 let options: InjectOptions;
 
 function denied(binding: 'namespace' | 'object', rule: string): string {
   return `ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}-${binding}' denied request: [${rule}]`;
-}
-
-interface PodParts {
-  readonly labels?: Record<string, string>;
-  readonly annotations?: Record<string, string>;
-  /** Merged into the pod's spec. */
-  readonly spec?: object;
-  /** Merged into the agent container. */
-  readonly agent?: object;
-}
-
-function agentPod(namespace: string, name: string, parts: PodParts = {}): V1Pod {
-  return {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name, namespace, labels: { app: 'agent', ...parts.labels }, ...(parts.annotations === undefined ? {} : { annotations: parts.annotations }) },
-    spec: { containers: [{ name: 'agent', image: IMAGE, ...parts.agent }], ...parts.spec },
-  };
 }
 
 /** The pod as the chart's injector stores it, then changed by `after` (what the tenant writes instead). */
@@ -73,10 +55,6 @@ function container(p: V1Pod, name: string): V1Container {
 }
 
 const randomName = (): string => `p-${Math.random().toString(36).slice(2, 10)}`;
-
-async function getPod(namespace: string, name: string): Promise<V1Pod> {
-  return JSON.parse(await kubectlOk(['get', 'pod', '-n', namespace, name, '-o', 'json'])) as V1Pod;
-}
 
 beforeAll(async () => {
   await createNamespaceAdminRole(NAMESPACE_ADMIN);

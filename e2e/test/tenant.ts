@@ -4,10 +4,36 @@
 // impersonating that user, and the chart rendered with helm template.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
 import { BIN, KUBECONFIG, ROOT, kubectl, kubectlOk, type Run } from './cluster.js';
 
 export const CHART = join(ROOT, 'helm/agentwarden');
 export const TENANT = { user: 'tenant-admin', group: 'tenant-admins' } as const;
+/** The agent container's image: never pulled (nothing runs pods here). */
+export const AGENT_IMAGE = 'registry.example/agent:1';
+
+/** What a test changes in the ordinary agent pod. */
+export interface PodParts {
+  readonly labels?: Record<string, string>;
+  readonly annotations?: Record<string, string>;
+  /** Merged into the pod's spec. */
+  readonly spec?: object;
+  /** Merged into the agent container. */
+  readonly agent?: object;
+}
+
+/** An agent pod (label app=agent, one container `agent`), as its author writes it. */
+export function agentPod(namespace: string, name: string, parts: PodParts = {}): V1Pod {
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, namespace, labels: { app: 'agent', ...parts.labels }, ...(parts.annotations === undefined ? {} : { annotations: parts.annotations }) },
+    spec: { containers: [{ name: 'agent', image: AGENT_IMAGE, ...parts.agent }], ...parts.spec },
+  };
+}
+
+export async function getPod(namespace: string, name: string): Promise<V1Pod> {
+  return JSON.parse(await kubectlOk(['get', 'pod', '-n', namespace, name, '-o', 'json'])) as V1Pod;
+}
 
 export function helm(args: readonly string[]): Promise<Run> {
   return new Promise((resolve) => {
