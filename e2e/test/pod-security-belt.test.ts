@@ -16,6 +16,7 @@ import { parse as parseYaml } from 'yaml';
 import { kubectl, kubectlOk, tempFile, uniqueNamespace, waitFor } from './cluster.js';
 import { PKI, freePort } from './controller-env.js';
 import { AGENT_IMAGE as IMAGE, agentPod, asTenant, admitTenant, createNamespaceAdminRole, getPod, renderChart, tenantNamespace } from './tenant.js';
+import { guardPod } from '../../controller/src/admission/index.js';
 import { injectPod, parseInjectOptions, type InjectOptions } from '../../controller/src/inject/index.js';
 
 const SCOPE = 'agentwarden-e2e/pod-security-belt';
@@ -104,9 +105,11 @@ describe('the admission-policy belt, with the pod guard webhook failing open', (
     expect(new Set(webhooks.split(' '))).toEqual(new Set(['Ignore']));
   });
 
-  it('admits the pod as the chart\'s injector stores it (iptables capture)', async () => {
+  it('admits the pod as the chart\'s injector stores it (iptables capture), as the webhook\'s guard does', async () => {
     const pod = await getPod(enabled, 'agent-0');
     expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual(['agentwarden-init', 'agentwarden-sidecar', 'agentwarden-envoy']);
+    const stored = injectPod(agentPod(enabled, 'agent-0'), options);
+    expect(guardPod({ operation: 'CREATE', namespace: enabled, pod: stored, oldPod: undefined, namespaceLabels: { 'agentwarden.io/inject': 'enabled' }, proxyUid: options.proxyUid, allowProxyEnv: options.allowProxyEnv })).toEqual([]);
   });
 
   it('refuses an uninjected agent pod: the mutating webhook did not run', async () => {
@@ -116,6 +119,10 @@ describe('the admission-policy belt, with the pod guard webhook failing open', (
   });
 
   // One pod per rule, created by the tenant in an enabled namespace: injected, and broken in one way.
+  // Each is also put to the webhook's own guard (guardPod, in-process): it refuses them all but
+  // the two the belt adds (an injected container's image and privileges, which the webhook leaves
+  // to the injector, whose containers it trusts by the record).
+  const BELT_ONLY = new Set(['an injected container running another image', 'agentwarden-init with SYS_ADMIN']);
   const creations: readonly (readonly [string, () => string, string])[] = [
     ['capture downgrade: agentwarden.io/capture=proxy-env where the platform did not allow it',
       () => injected(agentPod(enabled, randomName(), { annotations: { 'agentwarden.io/capture': 'proxy-env' } })),
@@ -161,9 +168,12 @@ describe('the admission-policy belt, with the pod guard webhook failing open', (
     ['an app container named like agentwarden\'s', () => injected(agentPod(enabled, randomName()), (p) => { container(p, 'agent').name = 'agentwarden-helper'; }),
       "[reserved-name] container(s) agentwarden-helper: the name prefix agentwarden- is agentwarden's"],
   ];
-  it.each(creations)('refuses a pod with %s, saying why', async (_rule, manifest, reason) => {
+  it.each(creations)('refuses a pod with %s, saying why', async (rule, manifest, reason) => {
     const body = manifest();
-    const name = (JSON.parse(body) as V1Pod).metadata?.name ?? '';
+    const pod = JSON.parse(body) as V1Pod;
+    const name = pod.metadata?.name ?? '';
+    const webhook = guardPod({ operation: 'CREATE', namespace: enabled, pod, oldPod: undefined, namespaceLabels: { 'agentwarden.io/inject': 'enabled' }, proxyUid: options.proxyUid, allowProxyEnv: options.allowProxyEnv });
+    expect(webhook.length === 0).toBe(BELT_ONLY.has(rule));
     const r = await asTenant(['create', '-f', '-'], body);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}-namespace' denied request: ${reason}`);
@@ -225,6 +235,12 @@ describe('the admission-policy belt, with the pod guard webhook failing open', (
     const r = await asTenant(['create', '-f', '-'], JSON.stringify(agentPod(optIn, randomName(), { labels: { 'agentwarden.io/inject': 'enabled' } })));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`${denied('object', 'injection')} the pod was not injected`);
+  });
+
+  it('refuses a pod that opts in by label and out by annotation (the object binding)', async () => {
+    const r = await asTenant(['create', '-f', '-'], JSON.stringify(agentPod(optIn, randomName(), { labels: { 'agentwarden.io/inject': 'enabled' }, annotations: { 'agentwarden.io/inject': 'disabled' } })));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`${denied('object', 'opt-out')} the pod opts out of injection (agentwarden.io/inject=disabled) but the pod sets agentwarden.io/inject=enabled`);
   });
 
   it('leaves pods that do not opt in alone outside enabled namespaces', async () => {
