@@ -50,6 +50,13 @@ function breakGlass(rules: string, name = 'oncall-admin'): ReturnType<typeof acc
   `, { state: 'Approved', approvedBy: 'bob', expiresAt: iso(NOW + 60 * MINUTE) });
 }
 
+/** An Audit policy that would deny status.example.com. */
+const audited = policy('audited', `
+  podSelector: {}
+  mode: Audit
+  rules: [{name: no-status, action: Deny, to: {hosts: [status.example.com]}}]
+`);
+
 const ADMIN_RULE = '[{name: admin, to: {hosts: [api.zendesk.com]}, http: {paths: ["/admin/**"]}, credential: zendesk}]';
 
 describe('a RequireApproval rule', () => {
@@ -227,11 +234,6 @@ describe('a break-glass grant', () => {
   });
 
   it('is decided in the would-be pass too: an Audit policy\'s Deny is overridden there; the effective decision overrode nothing', () => {
-    const audited = policy('audited', `
-      podSelector: {}
-      mode: Audit
-      rules: [{name: no-status, action: Deny, to: {hosts: [status.example.com]}}]
-    `);
     const rules = '[{name: status, to: {hosts: [status.example.com]}}]';
     const d = grantedAgent([audited, support], [breakGlass(rules)]).check({ url: 'https://status.example.com/' });
     expect(d).toMatchObject({ allowed: true, rule: 'status', auditDecision: { allowed: true, rule: 'status', policy: 'oncall-admin' } });
@@ -239,11 +241,6 @@ describe('a break-glass grant', () => {
   });
 
   it('does not change the mode of a pod governed only by Audit policies', () => {
-    const audited = policy('audited', `
-      podSelector: {}
-      mode: Audit
-      rules: [{name: no-status, action: Deny, to: {hosts: [status.example.com]}}]
-    `);
     const d = grantedAgent([audited], [breakGlass('[{name: other, to: {hosts: [other.example.com]}}]')]).check({ url: 'https://status.example.com/' });
     expect(d).toMatchObject({ allowed: true, mode: 'Audit', auditDecision: { allowed: false, rule: 'no-status' } });
   });
