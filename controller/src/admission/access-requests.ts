@@ -6,7 +6,7 @@
 //   deniedBy, reviewedBy/reviewedAt from userInfo and the server clock,
 //   whatever the client sent;
 // - /validate-agentaccessrequests-status: the transitions (approvals/transitions.ts).
-import { checkPolicy, parseAgentPolicy, PolicyError } from '../../../policy/src/index.js';
+import { checkPolicy, parseAccessRequest, parseAgentPolicy, PolicyError } from '../../../policy/src/index.js';
 import { parseDurationMs } from '../../../policy/src/duration.js';
 import { isJsonObject, jsonEqual, type JsonObject, type JsonValue } from '../inject/json.js';
 import { isBreakGlass, specOf, stateOf, statusOf, str } from '../approvals/objects.js';
@@ -48,6 +48,8 @@ export async function reviewAccessRequest(request: AdmissionRequest, deps: Acces
   const sa = str(spec['serviceAccount']);
   if (sa === '') problems.push('spec.serviceAccount: required');
   if (isBreakGlass(spec)) problems.push(...ruleProblems(spec['rules'] as JsonValue[], request.namespace));
+  // Everything else the policy core reads (operation fields, selector, origin), as the controller will.
+  for (const p of parseProblems(object, request.namespace)) if (!problems.some((q) => q.startsWith(p.split(':')[0] ?? ''))) problems.push(p);
   if (typeof spec['pod'] === 'string' && spec['pod'] !== '') {
     const pod = await deps.pod(request.namespace, spec['pod']);
     if (pod === undefined) problems.push(`spec.pod: pod ${request.namespace}/${spec['pod']} does not exist`);
@@ -55,6 +57,19 @@ export async function reviewAccessRequest(request: AdmissionRequest, deps: Acces
   }
   if (problems.length > 0) return deny(request.uid, 422, 'Invalid', `${name} is invalid: ${problems.join('; ')}`);
   return allow(request.uid);
+}
+
+function parseProblems(object: JsonObject, namespace: string): string[] {
+  const meta = isJsonObject(object['metadata']) ? object['metadata'] : {};
+  // The status is the webhook's and the controller's; a generated name may not be there yet.
+  const { status: _status, ...rest } = object;
+  try {
+    parseAccessRequest({ ...rest, metadata: { name: 'request', ...meta, namespace } }, 'admission');
+    return [];
+  } catch (e: unknown) {
+    if (!(e instanceof PolicyError)) throw e;
+    return e.problems.map((p) => `${p.field}: ${p.message}`);
+  }
 }
 
 /** Break-glass rules parsed and their CEL compiled as an AgentPolicy's would be (credentials are resolved later, against the pod's policies). */
