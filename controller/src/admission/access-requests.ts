@@ -62,7 +62,7 @@ export async function reviewAccessRequest(request: AdmissionRequest, deps: Acces
 function parseProblems(object: JsonObject, namespace: string): string[] {
   const meta = isJsonObject(object['metadata']) ? object['metadata'] : {};
   // The status is the webhook's and the controller's; a generated name may not be there yet.
-  const { status: _status, ...rest } = object;
+  const rest = Object.fromEntries(Object.entries(object).filter(([k]) => k !== 'status'));
   try {
     parseAccessRequest({ ...rest, metadata: { name: 'request', ...meta, namespace } }, 'admission');
     return [];
@@ -99,7 +99,7 @@ function transitionOf(request: AdmissionRequest, deps: AccessRequestWebhookDeps)
   if (request.operation !== 'UPDATE' || request.subResource !== 'status' || request.object === undefined || request.oldObject === undefined) return undefined;
   return reviewTransition({
     namespace: request.namespace, name: request.name,
-    old: request.oldObject as { metadata?: { creationTimestamp?: unknown }; spec?: unknown; status?: unknown },
+    old: request.oldObject,
     next: request.object,
     username: request.userInfo.username,
     nowMs: (deps.nowMs ?? Date.now)(),

@@ -37,8 +37,7 @@ export function limitAccessRequest(o: AccessRequestObject, maxBytes: number): Ac
   }
   const m = o.metadata;
   if (m?.managedFields === undefined) return o;
-  const { managedFields: _dropped, ...metadata } = m;
-  return { ...o, metadata };
+  return { ...o, metadata: { ...m, managedFields: undefined } };
 }
 
 export function accessRequestBudget(limits: CacheLimits): NamespaceBudget<AccessRequestObject> {

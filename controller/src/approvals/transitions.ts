@@ -5,7 +5,7 @@
 // server authenticated and the server's clock.
 import type { AccessRequestState } from '../../../policy/src/index.js';
 import { parseDurationMs } from '../../../policy/src/duration.js';
-import type { JsonObject, JsonValue } from '../inject/json.js';
+import type { JsonObject } from '../inject/json.js';
 import { conditionsFor, isBreakGlass, specOf, stateOf, statusOf, str } from './objects.js';
 import { formatDuration, type ApprovalOptions } from './options.js';
 
@@ -63,11 +63,10 @@ export function reviewTransition(c: StatusChange): TransitionResult {
   const nowIso = new Date(c.nowMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const isController = c.username === c.options.controllerUsername;
   // Stamped fields keep their stored values unless this transition stamps them.
-  const status: JsonObject = { ...next };
+  const status: JsonObject = Object.fromEntries(Object.entries(next).filter(([k]) => !(STAMPED_FIELDS as readonly string[]).includes(k)));
   for (const f of STAMPED_FIELDS) {
     const kept = oldStatus[f];
-    if (kept === undefined) delete status[f];
-    else status[f] = kept;
+    if (kept !== undefined) status[f] = kept;
   }
   const refuse = (code: 403 | 422, message: string): TransitionResult => ({ ok: false, code, message });
   const withCondition = (message: string): JsonObject => ({ ...status, state: to, conditions: conditionsFor(next['conditions'] ?? oldStatus['conditions'], to, nowIso, message) });
@@ -113,7 +112,7 @@ export function reviewTransition(c: StatusChange): TransitionResult {
     || (from === 'Approved' && to === (isBreakGlass(spec) ? 'ReviewRequired' : 'Expired'));
   if (controllerOnly) {
     if (!isController) return refuse(403, `${object}: ${transition} is made by the agentwarden controller only (at expiry), not by ${c.username}`);
-    return { ok: true, from, to, status: { ...status, state: to, conditions: (next['conditions'] as JsonValue | undefined) ?? conditionsFor(oldStatus['conditions'], to, nowIso, 'ended') } };
+    return { ok: true, from, to, status: { ...status, state: to, conditions: next['conditions'] ?? conditionsFor(oldStatus['conditions'], to, nowIso, 'ended') } };
   }
   const hint = from === 'Expired' ? ' (the request expired; the agent asks again by retrying)' : isEndedHint(from);
   return refuse(403, `${object}: the transition ${transition} is not allowed${hint}`);
