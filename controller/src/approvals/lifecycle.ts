@@ -10,8 +10,9 @@ import type { Cache } from '../reconcile/reconciler.js';
 import type { JsonObject } from '../inject/json.js';
 import type { ApprovalApi } from './api.js';
 import { ApprovalMetrics, type GrantEndReason } from './metrics.js';
-import { conditionsFor, isBreakGlass, keyOf, specOf, stateOf, statusOf, str, type AccessRequestObject } from './objects.js';
+import { conditionsFor, isBreakGlass, keyOf, specOf, stateOf, statusOf, str, summaryOf, type AccessRequestObject } from './objects.js';
 import type { ApprovalOptions } from './options.js';
+import { POD_LABEL } from './requests.js';
 
 /** Longest single timer (setTimeout's range is ~24.8 days); re-armed on firing. */
 const MAX_TIMER_MS = 3_600_000;
@@ -72,6 +73,8 @@ export class GrantLifecycle {
       if (state === 'Approved') active++;
       const before = this.states.get(uid);
       this.states.set(uid, state);
+      // The controller's own requests get their summary when it creates them (requests.ts).
+      if (state === 'Pending' && str(statusOf(r)['summary']) === '' && r.refused === undefined && r.metadata?.labels?.[POD_LABEL] === undefined) this.summarise(r);
       // Transitions seen after the first list only: a restart does not repeat old Events.
       if (!this.primed || before === state) continue;
       if (state === 'Approved') {
@@ -143,6 +146,17 @@ export class GrantLifecycle {
     } finally {
       this.ending.delete(version);
     }
+  }
+
+  /** status.summary of a request created without it (by a person: `agentwarden grant`, kubectl). */
+  private summarise(r: AccessRequestObject): void {
+    const version = `${r.metadata?.uid ?? ''}@${r.metadata?.resourceVersion ?? ''}`;
+    if (!this.d.mayWrite() || this.ending.has(version)) return;
+    this.ending.add(version);
+    const status = { ...statusOf(r), state: 'Pending', summary: summaryOf(specOf(r)) };
+    this.d.api.writeStatus(r.metadata?.namespace ?? '', r.metadata?.name ?? '', r.metadata?.resourceVersion ?? '', status).catch((e: unknown) => {
+      this.d.log('warn', 'cannot write the summary of an AgentAccessRequest', { request: keyOf(r), error: e instanceof Error ? e.message : String(e) });
+    }).finally(() => { this.ending.delete(version); });
   }
 
   private podEvent(r: AccessRequestObject, reason: 'GrantApproved' | 'GrantExpired', message: string): void {
