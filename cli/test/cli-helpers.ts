@@ -24,9 +24,9 @@ export function run(...argv: string[]): Run {
 
 export interface TempFiles {
   /** Writes `text` to a file in the folder and returns its path. */
-  file(name: string, text: string): string;
+  readonly file: (name: string, text: string) => string;
   /** The path of `name` in the folder (nothing written). */
-  path(name: string): string;
+  readonly path: (name: string) => string;
 }
 
 /** A temporary folder made before the suite's tests and removed after them. */
