@@ -37,6 +37,8 @@ const installArgs = [
   '--set', 'image.tag=0.1.0-e2e',
   '--set', 'inject.envoy.maxRequestBytes=2097152',
   '--set', 'inject.sidecar.logLevel=debug',
+  // Cluster-scoped: one name per release, since earlier runs' releases stay installed.
+  '--set', `approvals.approverClusterRole=${release}-approver`,
 ];
 
 function run(file: string, args: readonly string[], env: Record<string, string> = {}, timeout = 120_000): Promise<Run> {
@@ -120,7 +122,7 @@ describe('the Helm chart', () => {
     }
   });
 
-  it.each(['agentpolicy.yaml', 'clusteragentpolicy.yaml'])('ships the repository\'s CRD %s unchanged', (crd) => {
+  it.each(['agentpolicy.yaml', 'clusteragentpolicy.yaml', 'agentaccessrequest.yaml'])('ships the repository\'s CRD %s unchanged', (crd) => {
     expect(readFileSync(join(CHART, 'crds', crd), 'utf8')).toBe(readFileSync(join(ROOT, 'crds', crd), 'utf8'));
   });
 
@@ -160,6 +162,27 @@ describe('the Helm chart', () => {
     const off = await helm(['template', 'x', CHART, '-n', 'aw', '--show-only', 'templates/deployment.yaml', '--show-only', 'templates/rbac.yaml', '--set', 'caRoot.configMapName=']);
     expect(off.stdout).not.toContain('ca-root');
     expect(off.stdout).not.toContain('configmaps');
+  });
+
+  it('passes the approvals values as flags the controller accepts, and lets it read only the notification Secret', async () => {
+    const r = await helm(['template', 'x', CHART, '-n', 'aw', '--show-only', 'templates/deployment.yaml', '--show-only', 'templates/rbac.yaml',
+      '--set', 'approvals.maxGrantDuration=2h', '--set', 'approvals.pendingTTL=30m', '--set', 'approvals.maxPendingPerPod=7', '--set', 'approvals.defaultDuration=10m', '--set', 'approvals.notifyWebhookSecret=ops/slack-hook']);
+    expect(r.stderr).toBe('');
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string }; spec?: V1Deployment['spec']; rules?: { resources: string[]; resourceNames?: string[]; verbs: string[] }[] });
+    const container = docs.find((d) => d.kind === 'Deployment')?.spec?.template.spec?.containers[0];
+    const config = readControllerConfig((container?.args ?? []).slice(1), {});
+    expect(config.approvals).toEqual({
+      maxGrantDurationMs: 7_200_000, pendingTtlMs: 1_800_000, maxPendingPerPod: 7, defaultDurationMs: 600_000,
+      notifyWebhookSecret: { namespace: 'ops', name: 'slack-hook' }, controllerUsername: 'system:serviceaccount:aw:x-agentwarden-controller',
+    });
+    const notify = docs.find((d) => d.kind === 'Role' && d.metadata.name === 'x-agentwarden-controller-notify');
+    expect(notify?.metadata.namespace).toBe('ops');
+    expect(notify?.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], resourceNames: ['slack-hook'], verbs: ['get'] }]);
+    const approver = docs.find((d) => d.kind === 'ClusterRole' && d.metadata.name === 'agentwarden-approver');
+    expect(approver?.rules).toEqual([
+      { apiGroups: ['agentwarden.io'], resources: ['agentaccessrequests'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['agentwarden.io'], resources: ['agentaccessrequests/status'], verbs: ['get', 'update', 'patch'] },
+    ]);
   });
 
   it('renders injector settings that the controller\'s parser accepts, with the values given', async () => {
@@ -288,6 +311,15 @@ describe('the chart installed on the local control plane, the controller running
       [['create', 'leases.coordination.k8s.io', '-n', release], 'yes'],
       [['get', 'leases.coordination.k8s.io/agentwarden-controller', '-n', release], 'yes'],
       [['update', 'leases.coordination.k8s.io/agentwarden-controller', '-n', release], 'yes'],
+      // AgentAccessRequests: the informer, requests from sidecars, ended ones recreated, expiry;
+      // the webhook reads the pod of spec.pod fresh; Events on pods.
+      [['list', 'agentaccessrequests.agentwarden.io', '-A'], 'yes'],
+      [['watch', 'agentaccessrequests.agentwarden.io', '-A'], 'yes'],
+      [['create', 'agentaccessrequests.agentwarden.io', '-n', other], 'yes'],
+      [['delete', 'agentaccessrequests.agentwarden.io', '-n', other], 'yes'],
+      [['patch', 'agentaccessrequests.agentwarden.io', '--subresource=status', '-n', other], 'yes'],
+      [['get', 'pods', '-n', other], 'yes'],
+      [['create', 'events', '-n', other], 'yes'],
       // Not used by the code: refused.
       [['get', 'secrets', '-n', other], 'no'],
       [['get', 'secrets', '-n', release], 'no'],
@@ -295,7 +327,8 @@ describe('the chart installed on the local control plane, the controller running
       [['update', 'secrets', '-n', other], 'no'],
       [['patch', 'secrets', '-n', other], 'no'],
       [['delete', 'secrets', '-n', other], 'no'],
-      [['get', 'pods', '-n', other], 'no'],
+      [['update', 'agentaccessrequests.agentwarden.io', '-n', other], 'no'],
+      [['update', 'agentaccessrequests.agentwarden.io', '--subresource=status', '-n', other], 'no'],
       [['create', 'pods', '-n', other], 'no'],
       [['patch', 'pods', '-n', other], 'no'],
       [['get', 'configmaps', '-n', other], 'no'],
