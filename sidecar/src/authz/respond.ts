@@ -18,7 +18,8 @@ function header(key: string, value: string): { header: { key: string; value: str
   return { header: { key, value }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD };
 }
 
-export function checkResponse(d: Decision, decisionId: string): CheckResponse {
+/** `namespace`: the pod's, named in a RequireApproval deny (the AgentAccessRequest lives there). */
+export function checkResponse(d: Decision, decisionId: string, namespace = ''): CheckResponse {
   const auditPair: (readonly [string, string])[] = d.auditDecision === null ? [] : [[AUDIT_HEADER, d.auditDecision.allowed ? 'allow' : 'deny']];
   const audit = auditPair.map(([k, v]) => header(k, v));
   if (d.allowed) {
@@ -38,7 +39,7 @@ export function checkResponse(d: Decision, decisionId: string): CheckResponse {
       },
     });
   }
-  const body = deniedBody(d, decisionId);
+  const body = deniedBody(d, decisionId, namespace);
   return create(CheckResponseSchema, {
     status: { code: GRPC_PERMISSION_DENIED, message: d.reason },
     httpResponse: {
