@@ -4,16 +4,18 @@
 import { createHash } from 'node:crypto';
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
-  Action, Mode, SnapshotSchema, type Credential, type PathNode, type Policy as PolicyMessage,
+  Action, GrantKind, Mode, SnapshotSchema, type Credential, type Grant as GrantMessage, type PathNode, type Policy as PolicyMessage,
   type Rule as RuleMessage, type Snapshot,
 } from '../../proto/gen/agentwarden/v1/snapshot_pb.js';
+import { grantSelects } from './access-request.js';
 import { PolicyError, type FieldProblem } from './errors.js';
 import { checkCondition } from './cel.js';
 import { parseDurationMs } from './duration.js';
 import { dayMask, parseClock } from './schedule.js';
 import { parseTemplate, type TemplateSegment } from './paths.js';
 import { governingPolicies } from './selector.js';
-import type { AgentPolicy, PodIdentity, Rule } from './model.js';
+import { canonicalArguments } from './operation.js';
+import type { AccessRequest, AgentPolicy, PodIdentity, Rule } from './model.js';
 
 /** Looks up a Secret value; undefined when it does not exist or has no such key. */
 export type SecretResolver = (namespace: string, name: string, key: string) => Uint8Array | undefined;
@@ -32,6 +34,12 @@ export interface CompileOptions {
    * fills in its own pod name when it loads the snapshot.
    */
   readonly shareAcrossPods?: boolean;
+  /**
+   * Active grants (activeGrants()): those that select the pod are compiled in
+   * (Snapshot.grants, sorted by name; a break-glass grant's rules under a Policy
+   * whose `grant` names it). A pod with grants gets a snapshot of its own.
+   */
+  readonly grants?: readonly AccessRequest[];
 }
 
 /**
@@ -57,6 +65,12 @@ export function compileSnapshot(policies: readonly AgentPolicy[], pod: PodIdenti
     });
     if (problems.length > 0) errors.push(new PolicyError(policy.source, policyObjectName(policy), problems));
   });
+  const grants = (options.grants ?? []).filter((g) => g.state === 'Approved' && grantSelects(g, pod));
+  for (const grant of [...grants].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const problems: FieldProblem[] = [];
+    snapshot.grants.push(grantMessage(snapshot, governing, grant, options, problems));
+    if (problems.length > 0) errors.push(new PolicyError(grant.source, `AgentAccessRequest ${grant.namespace}/${grant.name}`, problems));
+  }
   if (errors.length > 0) throw errors.length === 1 && errors[0] !== undefined ? errors[0] : new AggregateCompileError(errors);
   snapshot.version = snapshotVersion(snapshot);
   return snapshot;
@@ -107,12 +121,57 @@ function policyMessage(policy: AgentPolicy): PolicyMessage {
   };
 }
 
+/**
+ * One grant. Break-glass: its rules join the host index under a Policy of its
+ * own; a rule's credential names one that a governing AgentPolicy declares.
+ * Approval: the exact operation (arguments as canonical JSON) and its origin rule,
+ * whose credential the loader injects when the grant allows.
+ */
+function grantMessage(snapshot: Snapshot, governing: readonly AgentPolicy[], grant: AccessRequest, options: CompileOptions, problems: FieldProblem[]): GrantMessage {
+  const out: GrantMessage = {
+    $typeName: 'agentwarden.v1.Grant',
+    name: grant.name, namespace: grant.namespace, uid: grant.uid,
+    kind: grant.kind === 'break-glass' ? GrantKind.BREAK_GLASS : GrantKind.APPROVAL,
+    expiresAtMs: BigInt(grant.expiresAtMs), durationMs: BigInt(grant.durationMs),
+    uses: grant.uses,
+    originRule: grant.origin === undefined ? '' : `${grant.origin.policy}/${grant.origin.rule}`,
+    approvedBy: grant.approvedBy,
+  };
+  const op = grant.operation;
+  if (grant.kind === 'approval' && op !== undefined) {
+    out.operation = {
+      $typeName: 'agentwarden.v1.Operation',
+      method: op.method, host: op.host, port: op.port, path: op.path, query: op.query,
+      mcpMethod: op.mcp?.method ?? '', mcpTool: op.mcp?.tool ?? '', mcpArguments: canonicalArguments(op),
+    };
+    return out;
+  }
+  const policyIndex = snapshot.policies.length;
+  out.policy = policyIndex;
+  snapshot.policies.push({
+    $typeName: 'agentwarden.v1.Policy', name: grant.name, namespace: grant.namespace, mode: Mode.ENFORCE,
+    generation: 0n, source: grant.source, cluster: false, ceiling: false, grant: grant.name,
+  });
+  grant.rules.forEach((rule, ruleIndex) => {
+    const field = `spec.rules[${ruleIndex}]`;
+    const compiled = compileRule(rule, policyIndex, field, problems);
+    if (rule.credential !== undefined) {
+      const owner = governing.find((p) => p.cluster === undefined && p.credentials.some((c) => c.name === rule.credential));
+      if (owner === undefined) problems.push({ field: `${field}.credential`, message: `names credential "${rule.credential}", which no AgentPolicy governing the pod declares` });
+      else compiled.credential = credentialIndex(snapshot.credentials, owner, rule.credential, options);
+    }
+    addToHostIndex(snapshot, compiled.hosts, snapshot.rules.length);
+    snapshot.rules.push(compiled);
+  });
+  return out;
+}
+
 function compileRule(rule: Rule, policyIndex: number, field: string, problems: FieldProblem[]): RuleMessage {
   const out: RuleMessage = {
     $typeName: 'agentwarden.v1.Rule',
     policy: policyIndex,
     name: rule.name,
-    action: rule.action === 'Deny' ? Action.DENY : Action.ALLOW,
+    action: rule.action === 'Deny' ? Action.DENY : rule.action === 'RequireApproval' ? Action.REQUIRE_APPROVAL : Action.ALLOW,
     hosts: [...rule.to.hosts],
     ports: [...rule.to.ports].sort((a, b) => a - b),
   };

@@ -39,6 +39,11 @@ export class FieldReader {
     return FieldReader.of(this.problems, path, value);
   }
 
+  /** The value at `key` as decoded, unchecked (preserve-unknown-fields such as MCP arguments). */
+  raw(key: string): unknown {
+    return this.value[key];
+  }
+
   has(key: string): boolean {
     return this.value[key] !== undefined && this.value[key] !== null;
   }

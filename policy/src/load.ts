@@ -1,11 +1,13 @@
 // Turns a compiled Snapshot (protobuf) into the in-memory form the evaluator
 // runs: Maps instead of proto maps, method Sets, path tries, CEL planned once,
 // one clock per time zone. Done once per snapshot, never per request.
-import { Action, Mode, type PathNode, type Snapshot } from '../../proto/gen/agentwarden/v1/snapshot_pb.js';
+import { Action, GrantKind, Mode, type Grant, type PathNode, type Snapshot } from '../../proto/gen/agentwarden/v1/snapshot_pb.js';
 import { planCondition, checkCondition, type PlannedCondition } from './cel.js';
 import type { HostIndex } from './hosts.js';
 import type { PathTrie } from './paths.js';
 import { ZoneClock, type WindowSpec } from './schedule.js';
+import type { LedgerGrant } from './grant-ledger.js';
+import { canonicalJson, operationKey } from './operation.js';
 
 export interface LoadedRule {
   readonly index: number;
@@ -20,6 +22,10 @@ export interface LoadedRule {
   readonly ceiling: boolean;
   readonly name: string;
   readonly deny: boolean;
+  /** action RequireApproval (point 11). */
+  readonly approval: boolean;
+  /** The break-glass grant whose rule this is: it decides only at the grant step of point 10. */
+  readonly grant: LoadedGrant | undefined;
   readonly ports: ReadonlySet<number> | undefined;
   readonly methods: ReadonlySet<string> | undefined;
   readonly paths: PathTrie | undefined;
@@ -31,6 +37,21 @@ export interface LoadedRule {
   readonly rateLimit: { readonly requests: number; readonly perMillis: number } | undefined;
   readonly credential: LoadedCredential | undefined;
 }
+
+/** One active grant as the evaluator uses it. */
+export interface LoadedGrant extends LedgerGrant {
+  readonly namespace: string;
+  readonly kind: 'approval' | 'break-glass';
+  readonly approvedBy: string;
+  /** Approval: the RequireApproval rule that asked for it ("policy/rule", "" when unknown) and its credential. */
+  readonly originRule: string;
+  readonly originPolicy: string;
+  readonly originRuleName: string;
+  readonly credential: LoadedCredential | undefined;
+}
+
+/** Approval grants by operation host, then by operationKey(): one Map lookup per request that reaches such a host. */
+export type ApprovalIndex = ReadonlyMap<string, ReadonlyMap<string, readonly LoadedGrant[]>>;
 
 export interface LoadedCredential {
   readonly name: string;
@@ -45,6 +66,11 @@ export interface LoadedSnapshot {
   readonly agent: { readonly namespace: string; readonly name: string; readonly serviceAccount: string; readonly labels: ReadonlyMap<string, string> };
   readonly rules: readonly LoadedRule[];
   readonly hosts: HostIndex;
+  /** Active grants, by name; empty on the fast path. */
+  readonly grants: readonly LoadedGrant[];
+  readonly approvalGrants: ApprovalIndex;
+  /** Some rule is a RequireApproval rule. */
+  readonly hasApproval: boolean;
   readonly hasEnforce: boolean;
   readonly hasAudit: boolean;
   /** The ClusterAgentPolicies with ceiling: true that govern the pod. */
@@ -73,6 +99,12 @@ export interface LoadOptions {
 /** Loads a snapshot; throws SnapshotLoadError when it is inconsistent (the sidecar NACKs it). */
 export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): LoadedSnapshot {
   const clocks = new Map<string, ZoneClock>();
+  const grants = snapshot.grants.map((g) => loadGrant(g, snapshot));
+  const breakGlassByPolicy = new Map<number, LoadedGrant>();
+  snapshot.grants.forEach((g, i) => {
+    const loaded = grants[i];
+    if (g.policy !== undefined && loaded !== undefined) breakGlassByPolicy.set(g.policy, loaded);
+  });
   let needsBody = false;
   let needsHeaders = false;
   let needsNow = false;
@@ -89,7 +121,7 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
       needsNow ||= uses.has('now');
       when = planCondition(rule.when.cel, { budget: options.conditionBudget, policy: policy.name, rule: rule.name });
     }
-    if (rule.mcp !== undefined) needsBody = true;
+    if (rule.mcp !== undefined || rule.action === Action.REQUIRE_APPROVAL) needsBody = true;
     let schedule: LoadedRule['schedule'];
     if (rule.schedule !== undefined) {
       const zone = rule.schedule.timezone;
@@ -104,17 +136,14 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
       }
       schedule = { clock, windows: rule.schedule.windows.map((w) => ({ days: w.days, startMinute: w.startMinute, endMinute: w.endMinute })) };
     }
-    let credential: LoadedCredential | undefined;
-    if (rule.credential !== undefined) {
-      const c = snapshot.credentials[rule.credential];
-      if (c === undefined) throw new SnapshotLoadError(`rule "${rule.name}" refers to missing credential ${rule.credential}`);
-      // Secrets created from files often end in a newline, which no header value may carry.
-      credential = { name: c.name, header: c.header.toLowerCase(), prefix: c.prefix, value: c.resolved ? new TextDecoder().decode(c.value).replace(/[\r\n]+$/, '') : undefined };
-    }
+    const credential = loadCredential(snapshot, rule.credential, rule.name);
+    const grant = policy.grant === '' ? undefined : breakGlassByPolicy.get(rule.policy);
+    if (policy.grant !== '' && grant === undefined) throw new SnapshotLoadError(`rule "${rule.name}" belongs to grant "${policy.grant}", which the snapshot does not carry`);
+    if (grant !== undefined && rule.action !== Action.ALLOW) throw new SnapshotLoadError(`rule "${rule.name}" of grant "${grant.name}": a break-glass rule can only allow`);
     return {
       index,
       // A ClusterAgentPolicy may share its name with a namespaced one: keep their rate limits apart.
-      key: `${policy.cluster ? 'cluster:' : ''}${policy.name}/${rule.name}`,
+      key: `${policy.cluster ? 'cluster:' : policy.grant !== '' ? 'grant:' : ''}${policy.name}/${rule.name}`,
       policy: rule.policy,
       policyName: policy.name,
       audit: policy.mode === Mode.AUDIT,
@@ -122,12 +151,14 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
       ceiling: policy.cluster && policy.ceiling,
       name: rule.name,
       deny: rule.action === Action.DENY,
+      approval: rule.action === Action.REQUIRE_APPROVAL,
+      grant,
       ports: rule.ports.length === 0 ? undefined : new Set(rule.ports),
       methods: rule.http === undefined || rule.http.methods.length === 0 ? undefined : new Set(rule.http.methods),
-      // Deny rules match literal segments case-insensitively: a server that matches
+      // Deny (and RequireApproval) rules match literal segments case-insensitively: a server that matches
       // paths so (IIS, ASP.NET, Spring with case-insensitive matching) reads
       // "/Admin" as "/admin". Allow rules stay exact (a miss only denies).
-      paths: rule.http?.paths === undefined ? undefined : toTrie(rule.http.paths, rule.action === Action.DENY),
+      paths: rule.http?.paths === undefined ? undefined : toTrie(rule.http.paths, rule.action !== Action.ALLOW),
       operationLevel: rule.http !== undefined || rule.mcp !== undefined || rule.when !== undefined,
       mcp: rule.mcp === undefined ? undefined : { methods: new Set(rule.mcp.methods), tools: rule.mcp.tools.length === 0 ? undefined : new Set(rule.mcp.tools) },
       when,
@@ -149,13 +180,68 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
     agent: { namespace: agent?.namespace ?? '', name: agent?.name !== undefined && agent.name !== '' ? agent.name : (options.podName ?? ''), serviceAccount: agent?.serviceAccount ?? '', labels: new Map(Object.entries(agent?.labels ?? {})) },
     rules,
     hosts,
-    hasEnforce: snapshot.policies.some((p) => p.mode !== Mode.AUDIT),
-    hasAudit: snapshot.policies.some((p) => p.mode === Mode.AUDIT),
+    grants,
+    approvalGrants: approvalIndex(snapshot.grants, grants),
+    hasApproval: rules.some((r) => r.approval),
+    // A break-glass grant's Policy is no governing policy: it changes no pod's mode.
+    hasEnforce: snapshot.policies.some((p) => p.grant === '' && p.mode !== Mode.AUDIT),
+    hasAudit: snapshot.policies.some((p) => p.grant === '' && p.mode === Mode.AUDIT),
     ceilings: snapshot.policies.filter((p) => p.cluster && p.ceiling).map((p) => ({ name: p.name, audit: p.mode === Mode.AUDIT })),
-    needsBody,
+    needsBody: needsBody || snapshot.grants.some((g) => g.kind === GrantKind.APPROVAL),
     needsHeaders,
     needsNow,
   };
+}
+
+function loadCredential(snapshot: Snapshot, index: number | undefined, ruleName: string): LoadedCredential | undefined {
+  if (index === undefined) return undefined;
+  const c = snapshot.credentials[index];
+  if (c === undefined) throw new SnapshotLoadError(`rule "${ruleName}" refers to missing credential ${index}`);
+  // Secrets created from files often end in a newline, which no header value may carry.
+  return { name: c.name, header: c.header.toLowerCase(), prefix: c.prefix, value: c.resolved ? new TextDecoder().decode(c.value).replace(/[\r\n]+$/, '') : undefined };
+}
+
+function loadGrant(g: Grant, snapshot: Snapshot): LoadedGrant {
+  const kind = g.kind === GrantKind.BREAK_GLASS ? 'break-glass' : g.kind === GrantKind.APPROVAL ? 'approval' : undefined;
+  if (kind === undefined) throw new SnapshotLoadError(`grant "${g.name}" has no kind`);
+  if (kind === 'approval' && g.operation === undefined) throw new SnapshotLoadError(`approval grant "${g.name}" has no operation`);
+  if (kind === 'break-glass' && (g.policy === undefined || snapshot.policies[g.policy]?.grant !== g.name)) {
+    throw new SnapshotLoadError(`break-glass grant "${g.name}" refers to missing policy ${g.policy ?? '(none)'}`);
+  }
+  const slash = g.originRule.indexOf('/');
+  const originPolicy = slash < 0 ? '' : g.originRule.slice(0, slash);
+  const originRuleName = slash < 0 ? '' : g.originRule.slice(slash + 1);
+  // The origin rule's credential, when that rule (namespaced, in this snapshot) has one.
+  const origin = kind === 'approval' ? snapshot.rules.find((r) => r.name === originRuleName && snapshot.policies[r.policy]?.name === originPolicy && snapshot.policies[r.policy]?.cluster === false && snapshot.policies[r.policy]?.grant === '') : undefined;
+  return {
+    name: g.name, uid: g.uid === '' ? `${g.namespace}/${g.name}` : g.uid, namespace: g.namespace, kind,
+    expiresAtMs: Number(g.expiresAtMs), durationMs: Number(g.durationMs), uses: g.uses, approvedBy: g.approvedBy,
+    originRule: g.originRule, originPolicy, originRuleName,
+    credential: loadCredential(snapshot, origin?.credential, origin?.name ?? ''),
+  };
+}
+
+/** Approval grants by host and exact operation key (arguments re-canonicalised: the evaluator compares strings). */
+function approvalIndex(messages: readonly Grant[], grants: readonly LoadedGrant[]): ApprovalIndex {
+  const index = new Map<string, Map<string, LoadedGrant[]>>();
+  messages.forEach((g, i) => {
+    const op = g.operation;
+    const loaded = grants[i];
+    if (op === undefined || loaded === undefined || loaded.kind !== 'approval') return;
+    let args = '';
+    if (op.mcpArguments !== '' || op.mcpMethod !== '') {
+      try {
+        args = canonicalJson(JSON.parse(op.mcpArguments === '' ? '{}' : op.mcpArguments));
+      } catch (e: unknown) {
+        throw new SnapshotLoadError(`approval grant "${g.name}": operation.mcp_arguments is not JSON`, { cause: e });
+      }
+    }
+    const key = operationKey(op.method, op.host, op.port, op.path, op.query, op.mcpMethod, op.mcpTool, args);
+    let byKey = index.get(op.host);
+    if (byKey === undefined) index.set(op.host, (byKey = new Map()));
+    byKey.set(key, [...(byKey.get(key) ?? []), loaded]);
+  });
+  return index;
 }
 
 function checkedRefs(refs: readonly number[], count: number): number[] {

@@ -10,19 +10,19 @@ import { parseClock, isTimeZone } from './schedule.js';
 import { parseTemplate } from './paths.js';
 import {
   HTTP_METHODS, MAX_RULES, WEEKDAYS,
-  type AgentPolicy, type ClusterScope, type CredentialSpec, type LabelSelector, type LabelSelectorRequirement,
+  type Action, type AgentPolicy, type ClusterScope, type CredentialSpec, type LabelSelector, type LabelSelectorRequirement,
   type PodIdentity, type Rule, type Schedule, type ScheduleWindow,
 } from './model.js';
 
 export const API_VERSION = 'agentwarden.io/v1alpha1';
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const MCP_METHOD = /^[A-Za-z0-9_./-]+$/;
 
 /** Names an object for error messages: "AgentPolicy support/support-agent". */
-function objectName(kind: string, value: unknown): string {
+export function objectName(kind: string, value: unknown): string {
   const meta = isPlain(value) && isPlain(value['metadata']) ? value['metadata'] : {};
   const name = typeof meta['name'] === 'string' ? meta['name'] : '<unnamed>';
   const ns = typeof meta['namespace'] === 'string' ? `${meta['namespace']}/` : '';
@@ -85,7 +85,9 @@ function parsePolicy(kind: PolicyKind, value: unknown, source: string, defaultNa
     const selector = spec.object('podSelector', !cluster);
     const credentials = cluster ? [] : readCredentials(spec);
     const credentialNames = new Set(credentials.map((c) => c.name));
-    const rules = readRules(spec, problems, credentialNames);
+    // The ClusterAgentPolicy CRD's action enum has no RequireApproval: the platform's
+    // guardrails deny or bound; asking a human is the namespace owner's call.
+    const rules = readRules(spec, problems, { actions: cluster ? ['Allow', 'Deny'] : ['Allow', 'Deny', 'RequireApproval'], credentialNames });
     const scope = cluster ? readClusterScope(spec) : undefined;
     // As the CRD's x-kubernetes-validations says.
     if (scope?.ceiling === true && rules.length > 0 && !rules.some((r) => r.action === 'Allow')) {
@@ -112,7 +114,7 @@ function readClusterScope(spec: FieldReader): ClusterScope {
   };
 }
 
-function readSelector(sel: FieldReader): LabelSelector {
+export function readSelector(sel: FieldReader): LabelSelector {
   sel.rejectUnknown(['matchLabels', 'matchExpressions']);
   const matchLabels = sel.stringMap('matchLabels', { maxLength: 63 });
   const matchExpressions = sel.list('matchExpressions', { max: 64 }, (v, path): LabelSelectorRequirement | undefined => {
@@ -129,9 +131,16 @@ function readSelector(sel: FieldReader): LabelSelector {
   return { matchLabels, matchExpressions };
 }
 
-function readRules(spec: FieldReader, problems: Problems, credentialNames: ReadonlySet<string>): Rule[] {
+/** What rules may say where they are read: which actions, which credentials (undefined: any name, checked when compiled). */
+export interface RuleListOptions {
+  readonly actions: readonly Action[];
+  readonly credentialNames: ReadonlySet<string> | undefined;
+  readonly required?: boolean;
+}
+
+export function readRules(spec: FieldReader, problems: Problems, options: RuleListOptions): Rule[] {
   const names = new Set<string>();
-  return spec.list('rules', { required: true, min: 1, max: MAX_RULES }, (v, path) => {
+  return spec.list('rules', { required: options.required ?? true, min: options.required === false ? 0 : 1, max: MAX_RULES }, (v, path) => {
     const r = spec.reader(path, v);
     if (r === undefined) return undefined;
     r.rejectUnknown(['name', 'action', 'to', 'http', 'mcp', 'when', 'schedule', 'rateLimit', 'credential']);
@@ -154,7 +163,7 @@ function readRules(spec: FieldReader, problems: Problems, credentialNames: Reado
     }) ?? [];
     const rule: Rule = {
       name,
-      action: r.enumString('action', ['Allow', 'Deny'], 'Allow'),
+      action: r.enumString('action', options.actions, 'Allow'),
       to: { hosts, ports },
       ...optional('http', readHttp(r, problems)),
       ...optional('mcp', readMcp(r)),
@@ -163,7 +172,7 @@ function readRules(spec: FieldReader, problems: Problems, credentialNames: Reado
       ...optional('rateLimit', readRateLimit(r, problems)),
       ...optional('credential', r.string('credential', { maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label' })),
     };
-    if (rule.credential !== undefined && !credentialNames.has(rule.credential)) {
+    if (rule.credential !== undefined && options.credentialNames !== undefined && !options.credentialNames.has(rule.credential)) {
       problems.add(child(path, 'credential'), `names credential "${rule.credential}", which spec.credentials does not declare`);
     }
     return rule;

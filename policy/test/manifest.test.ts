@@ -226,7 +226,7 @@ const invalid: Invalid[] = [
     spec: `
       podSelector: {}
       rules: [{name: r, action: Permit, to: {hosts: [api.example.com]}}]`,
-    field: 'spec.rules[0].action', says: 'must be one of Allow, Deny, got "Permit"',
+    field: 'spec.rules[0].action', says: 'must be one of Allow, Deny, RequireApproval, got "Permit"',
   },
   {
     what: 'a rule name that is not a DNS label',

@@ -1,0 +1,75 @@
+// What one pass of the evaluator decides (a Verdict), and the checks every
+// allow goes through, whether a rule or a grant allows (DESIGN.md points 9 and
+// 10): the ceiling, the rate limit, the credential.
+import { RULE_CLUSTER_CEILING, type ApprovalFacts, type DecisionDetail, type GrantFacts } from './decision.js';
+import type { LoadedCredential, LoadedRule } from './load.js';
+import type { RateLimiter } from './ratelimit.js';
+import type { RequestView } from './request-view.js';
+import type { RequestSession } from './request-session.js';
+
+export interface Verdict {
+  readonly allowed: boolean;
+  readonly rule: LoadedRule | undefined;
+  readonly ruleName: string;
+  readonly reason: string;
+  /** The deciding policy when no rule decided (cluster-ceiling, an approval grant). */
+  readonly policyName?: string;
+  /** Injected on allow when no rule carries it (an approval grant's origin rule's). */
+  readonly credential?: LoadedCredential;
+  readonly grant?: GrantFacts;
+  readonly approval?: ApprovalFacts;
+  readonly detail?: DecisionDetail;
+}
+
+/** Which policies a pass decides with: the Enforce ones (effective) or all (would-be, point 4). */
+export type Scope = 'enforce' | 'all';
+
+export function inScope(scope: Scope, audit: boolean): boolean {
+  return scope === 'all' || !audit;
+}
+
+export function policyOf(rule: LoadedRule): string {
+  if (rule.grant !== undefined) return `break-glass grant "${rule.grant.name}"`;
+  return `${rule.cluster ? 'ClusterAgentPolicy' : 'policy'} "${rule.policyName}"`;
+}
+
+export function describeRequest(v: RequestView): string {
+  const call = v.mcp === undefined ? '' : ` (MCP ${v.mcp.method}${v.mcp.tool === '' ? '' : ` ${v.mcp.tool}`})`;
+  return v.kind === 'tls' ? `a TLS connection to ${v.host}:${v.port}` : `${v.method} ${v.host}${v.path}${call}`;
+}
+
+/**
+ * Point 10: where ceiling ClusterAgentPolicies govern the pod, an allow (by
+ * `what`: a rule or a grant) that no Allow rule of theirs matches becomes a deny
+ * with rule cluster-ceiling. Undefined when the request is within the ceiling
+ * (or there is none, or `exempt`: the allowing rule is a ceiling rule itself).
+ */
+export function outsideCeiling(session: RequestSession, candidates: readonly number[], scope: Scope, what: string, exempt: boolean): Verdict | undefined {
+  const ceilings = session.loaded.ceilings.filter((c) => inScope(scope, c.audit));
+  if (ceilings.length === 0 || exempt) return undefined;
+  for (const i of candidates) {
+    const rule = session.loaded.rules[i];
+    if (rule === undefined || !rule.ceiling || rule.deny || !inScope(scope, rule.audit)) continue;
+    if (session.outcome(rule).match) return undefined;
+  }
+  const names = ceilings.map((c) => `"${c.name}"`).join(', ');
+  return {
+    allowed: false, rule: undefined, ruleName: RULE_CLUSTER_CEILING, policyName: ceilings[0]?.name ?? '',
+    reason: `${what} would allow ${describeRequest(session.view)}, but no Allow rule of ClusterAgentPolicy ${names} (ceiling) does`,
+  };
+}
+
+/** A matching Allow (or break-glass) rule: allowed, unless the ceiling, its rate limit or a missing credential says no. */
+export function allowByRule(session: RequestSession, candidates: readonly number[], scope: Scope, limiter: RateLimiter, consume: boolean, rule: LoadedRule): Verdict {
+  // Checked before the rate limit counts: a request the ceiling refuses was not allowed.
+  const capped = outsideCeiling(session, candidates, scope, `rule "${rule.name}" of ${policyOf(rule)}`, rule.ceiling);
+  if (capped !== undefined) return capped;
+  const limit = rule.rateLimit;
+  if (limit !== undefined && !limiter.admit(rule.key, limit.requests, limit.perMillis, session.nowMs, consume)) {
+    return { allowed: false, rule, ruleName: rule.name, reason: `rule "${rule.name}" of ${policyOf(rule)} allows at most ${limit.requests} requests per ${limit.perMillis} ms; limit reached` };
+  }
+  if (rule.credential !== undefined && rule.credential.value === undefined) {
+    return { allowed: false, rule, ruleName: rule.name, reason: `rule "${rule.name}" of ${policyOf(rule)} allows, but its credential "${rule.credential.name}" is not available` };
+  }
+  return { allowed: true, rule, ruleName: rule.name, reason: `allowed by rule "${rule.name}" of ${policyOf(rule)}` };
+}
