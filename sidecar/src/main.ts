@@ -83,7 +83,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     const { DistributionClient } = await import('./distribution/client.js');
     const { GrantOutbox } = await import('./distribution/grant-outbox.js');
     let send: (message: SidecarMessage) => boolean = () => false;
-    const outbox = new GrantOutbox({ send: (m) => send(m), drainUsed: () => [], clock: Date.now });
+    const outbox = new GrantOutbox({ send: (m) => send(m), drainUsed: () => state.grants.drainUsed(), clock: Date.now });
     grantEvents = outbox;
     metrics.grantOutbox = outbox.counters;
     const client = new DistributionClient({

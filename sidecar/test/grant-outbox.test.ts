@@ -12,9 +12,9 @@ import { create } from '@bufbuild/protobuf';
 import { ControllerMessageSchema, type ControllerMessage, type SidecarMessage } from '../../proto/gen/agentwarden/v1/distribution_pb.js';
 import { SnapshotSchema } from '../../proto/gen/agentwarden/v1/snapshot_pb.js';
 import { distributionService } from '../../common/distribution-service.js';
-import type { Decision } from '../../policy/src/index.js';
+import type { Decision, GrantUse } from '../../policy/src/index.js';
 import { DistributionClient } from '../src/distribution/client.js';
-import { GrantOutbox, type GrantOutboxOptions, type GrantUse } from '../src/distribution/grant-outbox.js';
+import { GrantOutbox, type GrantOutboxOptions } from '../src/distribution/grant-outbox.js';
 
 type Kind = NonNullable<SidecarMessage['kind']['case']>;
 

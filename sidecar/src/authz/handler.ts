@@ -49,7 +49,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
         check = decodeCheckRequest(bytes);
         decision = loaded === undefined
           ? refuse(RULE_NO_POLICY_LOADED, 'no policy snapshot loaded yet: every request is denied until one is')
-          : evaluate(loaded, check, { nowMs: startMs, rateLimiter: deps.state.rateLimiter });
+          : evaluate(loaded, check, { nowMs: startMs, rateLimiter: deps.state.rateLimiter, grants: deps.state.grants });
       }
     } catch (e: unknown) {
       deps.metrics.malformedRequests++;

@@ -18,8 +18,7 @@
 // after the answers to Envoy are written.
 import { create } from '@bufbuild/protobuf';
 import { SidecarMessageSchema, type SidecarMessage } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
-import type { Decision, OperationSpec } from '../../../policy/src/index.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson, type Decision, type GrantUse, type OperationSpec } from '../../../policy/src/index.js';
 
 export interface GrantOutboxOptions {
   /** Request names remembered as sent. Default 64. */
@@ -35,13 +34,6 @@ export interface GrantOutboxOptions {
 export const DEFAULT_GRANT_OUTBOX: GrantOutboxOptions = Object.freeze({ maxNames: 64, resendMs: 60_000, perMinute: 30, maxPendingGrants: 64 });
 
 const MINUTE_MS = 60_000;
-
-/** One grant's uses, as the policy core's GrantLedger.drainUsed() reports them. */
-export interface GrantUse {
-  readonly name: string;
-  readonly uid: string;
-  readonly used: number;
-}
 
 export interface GrantOutboxDeps {
   /** Writes a message on the stream; false when the stream is down (nothing written). */
