@@ -71,6 +71,10 @@ export function loadKubeConfig(target: KubeTarget): KubeConfig {
 export function connectAccessRequests(kc: KubeConfig): AccessRequestApi {
   const api = kc.makeApiClient(CustomObjectsApi);
   const at = { group: GROUP, version: VERSION, plural: PLURAL };
+  const server = kc.getCurrentCluster()?.server ?? '';
+  const call = <T = AccessRequestObject>(request: Promise<unknown>): Promise<T> => request.then((v) => v as T, (e: unknown) => {
+    throw apiError(e, server);
+  });
   return {
     defaultNamespace: kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default',
     get: (namespace, name) => call(api.getNamespacedCustomObject({ ...at, namespace, name })),
@@ -92,23 +96,18 @@ export function connectAccessRequests(kc: KubeConfig): AccessRequestApi {
   };
 }
 
-async function call<T = AccessRequestObject>(request: Promise<unknown>): Promise<T> {
-  try {
-    return (await request) as T;
-  } catch (e: unknown) {
-    throw apiError(e);
-  }
-}
-
-/** The API server's Status message when there is one, else what failed. */
-function apiError(e: unknown): AccessApiError {
+/** The API server's Status message when there is one, else why it could not be reached. */
+function apiError(e: unknown, server: string): AccessApiError {
   if (e instanceof ApiException) {
     const status = e.code;
     const body: unknown = typeof e.body === 'string' ? parseJson(e.body) : e.body;
     const message = typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string' ? body.message : `HTTP ${status}`;
     return new AccessApiError(status, message, { cause: e });
   }
-  return new AccessApiError(0, e instanceof Error ? e.message : String(e), { cause: e });
+  // fetch says "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND, a TLS error...).
+  const cause = e instanceof Error ? e.cause : undefined;
+  const why = cause instanceof Error ? ('code' in cause && typeof cause.code === 'string' ? `${cause.code}: ${cause.message}` : cause.message) : '';
+  return new AccessApiError(0, `cannot reach the API server ${server}: ${e instanceof Error ? e.message : String(e)}${why === '' ? '' : ` (${why})`}`, { cause: e });
 }
 
 function parseJson(text: string): unknown {
