@@ -2,9 +2,15 @@
 // rules with CEL conditions, over a mix of allowed, denied and MCP requests.
 // Two layouts: rules spread over 32 hosts (what real policies look like), and
 // every rule on the one host being called (the evaluator's worst case: all
-// rules are candidates). Prints a table and `bench: ...` lines.
+// rules are candidates). A third row set adds 100 active grants (issue 15: half
+// approval, half break-glass, half of each on hosts the requests call) to the
+// spread layout, beside the same layout without them. Prints a table and
+// `bench: ...` lines.
 import { planCondition, type CelBindings } from '../policy/src/cel.js';
-import { compileSnapshot, evaluate, loadSnapshot, parseAgentPolicy, TokenBuckets, type PodIdentity } from '../policy/src/index.js';
+import {
+  compileSnapshot, evaluate, GrantLedger, loadSnapshot, parseAccessRequest, parseAgentPolicy, TokenBuckets,
+  type AccessRequest, type PodIdentity,
+} from '../policy/src/index.js';
 import { checkRequestFrom } from '../cli/src/request-shorthand.js';
 import type { CheckRequest } from '../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
 
@@ -28,6 +34,22 @@ function policyWith(ruleCount: number, hostsPerPolicy: number): unknown {
     }
   }
   return { apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentPolicy', metadata: { name: `p${ruleCount}`, namespace: 'bench' }, spec: { podSelector: { matchLabels: { app: 'agent' } }, rules } };
+}
+
+/** `count` approved grants for POD: even ones approval, odd ones break-glass; every other pair on a host the requests call. */
+function grantsFor(count: number, hostsPerPolicy: number, nowMs: number): AccessRequest[] {
+  const out: AccessRequest[] = [];
+  for (let i = 0; i < count; i++) {
+    const host = (i >> 1) % 2 === 0 ? `api${i % hostsPerPolicy}.example.com` : `elsewhere${i}.example.net`;
+    const spec = i % 2 === 0
+      ? { pod: POD.name, serviceAccount: POD.serviceAccount, duration: '1h', operation: { method: 'POST', host, port: 443, path: '/mcp', mcp: { tool: `tool_${i}`, arguments: { limit: i } } } }
+      : { pod: POD.name, serviceAccount: POD.serviceAccount, duration: '1h', justification: 'bench', rules: [{ name: `bg-${i}`, to: { hosts: [host] }, http: { paths: [`/v1/bg${i}/**`] } }] };
+    out.push(parseAccessRequest({
+      apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentAccessRequest', metadata: { name: `grant-${i}`, namespace: POD.namespace, uid: `uid-${i}` },
+      spec, status: { state: 'Approved', approvedBy: 'bench', expiresAt: new Date(nowMs + 3_600_000).toISOString() },
+    }, 'bench'));
+  }
+  return out;
 }
 
 function requests(ruleCount: number, hostsPerPolicy: number): CheckRequest[] {
@@ -54,11 +76,12 @@ function percentile(sorted: Float64Array, p: number): number {
 
 interface Row { readonly layout: string; readonly rules: number; readonly medianNs: number; readonly p99Ns: number; readonly allowed: number }
 
-function measure(ruleCount: number, hostsPerPolicy: number, layout: string): Row {
+function measure(ruleCount: number, hostsPerPolicy: number, layout: string, grantCount = 0): Row {
   const policy = parseAgentPolicy(policyWith(ruleCount, hostsPerPolicy), 'bench', 'bench');
-  const loaded = loadSnapshot(compileSnapshot([policy], POD));
+  const nowMs = Date.UTC(2026, 2, 3, 9);
+  const loaded = loadSnapshot(compileSnapshot([policy], POD, { grants: grantsFor(grantCount, hostsPerPolicy, nowMs) }));
   const reqs = requests(ruleCount, hostsPerPolicy);
-  const ctx = { nowMs: Date.UTC(2026, 2, 3, 9), rateLimiter: new TokenBuckets() };
+  const ctx = { nowMs, rateLimiter: new TokenBuckets(), grants: new GrantLedger() };
   for (let i = 0; i < WARMUP; i++) evaluate(loaded, reqs[i % reqs.length]!, ctx);
   const times = new Float64Array(ITERATIONS);
   let allowed = 0;
@@ -76,6 +99,15 @@ function measure(ruleCount: number, hostsPerPolicy: number, layout: string): Row
 const rows: Row[] = [];
 for (const n of [10, 100, 256]) rows.push(measure(n, Math.min(32, n), 'spread'));
 for (const n of [10, 100, 256]) rows.push(measure(n, 1, 'one-host'));
+// Issue 15: 100 active grants against the same spread layout without them, measured
+// in alternation (5 rounds each) so that a busy machine weighs on both alike; the
+// median of each side's round medians is compared.
+const ROUNDS = 5;
+const pairs = Array.from({ length: ROUNDS }, () => [measure(100, 32, 'spread'), measure(100, 32, 'grants100', 100)] as const);
+const middle = (side: 0 | 1): Row => [...pairs.map((p) => p[side])].sort((a, b) => a.medianNs - b.medianNs)[ROUNDS >> 1]!;
+const withoutGrants = middle(0);
+const withGrants = middle(1);
+rows.push(withGrants);
 
 console.log(`evaluator time per decision (${ITERATIONS} decisions each, request mix: allow, CEL allow, deny, default-deny, unknown host, MCP allow, MCP deny)`);
 console.log('layout     rules   median µs   p99 µs   allowed');
@@ -85,6 +117,7 @@ for (const r of rows) {
 for (const r of rows) {
   console.log(`bench: evaluator_${r.layout}_${r.rules}_rules median_us=${(r.medianNs / 1000).toFixed(2)} p99_us=${(r.p99Ns / 1000).toFixed(2)}`);
 }
+console.log(`bench: evaluator_grants100_delta median_us=${((withGrants.medianNs - withoutGrants.medianNs) / 1000).toFixed(2)} (100 active grants over spread 100 rules, ${ROUNDS} alternating rounds: ${(withoutGrants.medianNs / 1000).toFixed(2)} -> ${(withGrants.medianNs / 1000).toFixed(2)} µs; target <= 1 µs)`);
 
 // The CEL runtime budget (policy/src/cel-budget.ts): how long a condition that would run for
 // seconds (a nested comprehension over the request body) takes until the budget cuts it.

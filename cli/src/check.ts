@@ -1,8 +1,9 @@
-// `agentwarden check --policy <file|dir> --pod <pod.yaml> --request <checkrequest.json> [--now RFC3339]`
+// `agentwarden check --policy <file|dir> --pod <pod.yaml> --request <checkrequest.json> [--grant <file|dir>] [--now RFC3339]`
 import { readFileSync } from 'node:fs';
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { CheckRequestSchema, type CheckRequest } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
-import { compileSnapshot, evaluate, loadSnapshot, TokenBuckets, type Decision } from '../../policy/src/index.js';
+import { compileSnapshot, evaluate, GrantLedger, loadSnapshot, TokenBuckets, type Decision } from '../../policy/src/index.js';
+import { loadGrants } from '../../policy/io/access-requests.js';
 import { InputError, loadPod, loadPolicyManifests, withNamespaceLabels } from '../../policy/io/manifests.js';
 import { placeholderSecrets } from './secrets.js';
 
@@ -11,11 +12,21 @@ export interface CheckArgs {
   readonly pod: string;
   readonly request: string;
   readonly now: string | undefined;
+  /** AgentAccessRequest files or folders: Approved requests, compiled in as the pod's active grants. */
+  readonly grant?: readonly string[];
 }
 
-/** The JSON the CLI prints for a decision (no credential values). */
+/**
+ * The JSON the CLI prints for a decision (no credential values). A decision a
+ * grant made adds `grant` (its name) and `overriddenRule` ("policy/rule" or
+ * null); a RequireApproval deny adds `approvalRequest` (the AgentAccessRequest's name).
+ */
 export function decisionJson(d: Decision): Record<string, unknown> {
-  return { allowed: d.allowed, mode: d.mode, policy: d.policy, rule: d.rule, reason: d.reason, auditDecision: d.auditDecision };
+  return {
+    allowed: d.allowed, mode: d.mode, policy: d.policy, rule: d.rule, reason: d.reason, auditDecision: d.auditDecision,
+    ...(d.grant === undefined ? {} : { grant: d.grant.name, overriddenRule: d.grant.overriddenRule }),
+    ...(d.approval === undefined ? {} : { approvalRequest: d.approval.name }),
+  };
 }
 
 export function parseNow(text: string, field: string): number {
@@ -29,10 +40,12 @@ export function runCheck(args: CheckArgs, clockMs: number): Decision {
   const bare = loadPod(args.pod);
   // ClusterAgentPolicies come with the AgentPolicies; Namespace manifests there give the labels their namespaceSelectors see.
   const manifests = loadPolicyManifests(args.policy, bare.namespace);
-  const loaded = loadSnapshot(compileSnapshot(manifests.policies, withNamespaceLabels(bare, manifests), { resolveSecret: placeholderSecrets }));
+  const grants = loadGrants(args.grant ?? []);
+  const loaded = loadSnapshot(compileSnapshot(manifests.policies, withNamespaceLabels(bare, manifests), { resolveSecret: placeholderSecrets, grants }));
   const check = readCheckRequest(args.request);
   const nowMs = args.now === undefined ? clockMs : parseNow(args.now, '--now');
-  return evaluate(loaded, check, { nowMs, rateLimiter: new TokenBuckets() });
+  // Grants end by this clock (--now), as by the sidecar's own: never by the request's time.
+  return evaluate(loaded, check, { nowMs, rateLimiter: new TokenBuckets(), grants: new GrantLedger() });
 }
 
 function readCheckRequest(file: string): CheckRequest {

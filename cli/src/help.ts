@@ -3,13 +3,18 @@
 import { formatHelp } from '../../common/help.js';
 
 export const CHECK_HELP = formatHelp({
-  usage: ['agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--now RFC3339]'],
-  summary: 'Decides one Envoy CheckRequest against the policies selecting the pod, as the sidecar would, and prints the decision as JSON {allowed, mode, policy, rule, reason, auditDecision}. Exits 0 whatever the decision; 2 on invalid input.',
+  usage: ['agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--grant <file|dir> ...] [--now RFC3339]'],
+  summary: [
+    'Decides one Envoy CheckRequest against the policies selecting the pod, as the sidecar would, and prints the decision as JSON {allowed, mode, policy, rule, reason, auditDecision}.',
+    'A decision a grant made adds grant (the AgentAccessRequest\'s name) and overriddenRule (the Deny or RequireApproval rule it overrode, "policy/rule", else null);',
+    'a RequireApproval deny adds approvalRequest (the AgentAccessRequest a human approves). Exits 0 whatever the decision; 2 on invalid input.',
+  ].join('\n'),
   flags: [
     { name: 'policy', value: 'file|dir', text: 'AgentPolicy and ClusterAgentPolicy files or folders (searched recursively; Namespace manifests there give the labels namespaceSelectors see); repeatable; required' },
     { name: 'pod', value: 'pod.yaml', text: 'the Pod the request comes from; required' },
     { name: 'request', value: 'checkrequest.json', text: 'an Envoy CheckRequest as JSON; required' },
-    { name: 'now', value: 'RFC3339', default: 'the current time', text: 'the time to decide at, when the request carries none' },
+    { name: 'grant', value: 'file|dir', default: 'none', text: 'AgentAccessRequest files or folders (searched recursively): each must be Approved with status.expiresAt; those selecting the pod are its active grants, ended at expiresAt by the --now clock (never by the request\'s time); repeatable' },
+    { name: 'now', value: 'RFC3339', default: 'the current time', text: 'the time to decide at, when the request carries none; grants end by this time alone' },
   ],
 });
 

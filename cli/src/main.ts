@@ -10,7 +10,7 @@ import { CHECK_HELP, INJECT_HELP, TEST_HELP } from './help.js';
 import { EXIT_FAILED, EXIT_INPUT, EXIT_OK } from './exit-codes.js';
 
 const USAGE = `usage:
-  agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--now RFC3339]
+  agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--grant <file|dir> ...] [--now RFC3339]
   agentwarden test <dir|file.test.yaml>...
   agentwarden sidecar (--policy <file|dir> --pod <pod.yaml> | --controller <addr> --pod-name <name> --namespace <ns>) [--listen addr] [--admin-listen addr]
   agentwarden controller [--kubeconfig file] [--distribution-listen addr] [--metrics-listen addr] [--webhook-cert file --webhook-key file] ...
@@ -60,13 +60,13 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
 function check(args: readonly string[], out: (s: string) => void): number {
   const { values } = parseArgs({
     args: [...args],
-    options: { policy: { type: 'string', multiple: true }, pod: { type: 'string' }, request: { type: 'string' }, now: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { policy: { type: 'string', multiple: true }, pod: { type: 'string' }, request: { type: 'string' }, grant: { type: 'string', multiple: true }, now: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   });
   if (values.help === true) return help(CHECK_HELP, out);
   const missing = ['policy', 'pod', 'request'].filter((k) => values[k as keyof typeof values] === undefined);
   if (missing.length > 0) throw new InputError(`agentwarden check: missing ${missing.map((m) => `--${m}`).join(', ')}\n${USAGE}`);
-  const decision = runCheck({ policy: values.policy ?? [], pod: values.pod ?? '', request: values.request ?? '', now: values.now }, Date.now());
+  const decision = runCheck({ policy: values.policy ?? [], pod: values.pod ?? '', request: values.request ?? '', now: values.now, grant: values.grant ?? [] }, Date.now());
   out(JSON.stringify(decisionJson(decision), null, 2));
   return EXIT_OK;
 }

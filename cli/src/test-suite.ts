@@ -5,6 +5,8 @@
 //   policies: [policies/]          # files or folders, relative to the suite
 //   pod: pod.yaml                  # a Pod manifest file, or an inline Pod
 //   now: "2026-03-02T10:00:00+01:00"   # optional default request time
+//   grants: [grants/]              # optional: AgentAccessRequest files or folders (relative to the
+//                                  # suite) or inline objects, each Approved with status.expiresAt
 //   cases:
 //     - name: reads a ticket
 //       request: {url: https://api.zendesk.com/api/v2/tickets/T-1}
@@ -12,11 +14,15 @@
 //       repeat: 3                  # optional; expectations apply to the last
 //       expect: {decision: allow, rule: read-tickets, policy: support-agent,
 //                audit: deny, auditRule: block-billing, header: authorization,
-//                reason: "substring of the reason"}
-// Cases of a suite share rate-limit state, in order.
+//                reason: "substring of the reason",
+//                grant: <AgentAccessRequest name, or "none">, overriddenRule: <policy/rule, or "none">,
+//                approvalRequest: <the name a RequireApproval deny gives, or "none">}
+// Cases of a suite share rate-limit and grant state (uses, first sight), in order;
+// grants end at their expiresAt by the case's `now`.
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { compileSnapshot, evaluate, loadSnapshot, TokenBuckets, PolicyError, parsePod, type Decision, type PodIdentity } from '../../policy/src/index.js';
+import { compileSnapshot, evaluate, GrantLedger, loadSnapshot, TokenBuckets, PolicyError, parsePod, type AccessRequest, type Decision, type PodIdentity } from '../../policy/src/index.js';
+import { approvedGrant, loadGrants } from '../../policy/io/access-requests.js';
 import { isPlain } from '../../policy/src/fields.js';
 import { InputError, loadPod, loadPolicyManifests, readYamlDocuments, withNamespaceLabels } from '../../policy/io/manifests.js';
 import { checkRequestFrom } from './request-shorthand.js';
@@ -89,11 +95,13 @@ function runSuite(file: string, clockMs: number): CaseResult[] {
     throw new InputError(`${file}: policies: must be a non-empty list of files or folders`);
   }
   const manifests = loadPolicyManifests(policyPaths.map((p: string) => resolve(base, p)), pod.namespace);
-  const loaded = loadSnapshot(compileSnapshot(manifests.policies, withNamespaceLabels(pod, manifests), { resolveSecret: placeholderSecrets }));
+  const grants = suiteGrants(suite['grants'], base, file);
+  const loaded = loadSnapshot(compileSnapshot(manifests.policies, withNamespaceLabels(pod, manifests), { resolveSecret: placeholderSecrets, grants }));
   const defaultNow = typeof suite['now'] === 'string' ? parseNow(suite['now'], `${file}: now`) : clockMs;
   const cases = suite['cases'];
   if (!Array.isArray(cases) || cases.length === 0) throw new InputError(`${file}: cases: must be a non-empty list`);
   const limiter = new TokenBuckets();
+  const ledger = new GrantLedger();
   return cases.map((c: unknown, i) => {
     const field = `${file}: cases[${i}]`;
     if (!isPlain(c)) throw new InputError(`${field}: must be an object`);
@@ -107,10 +115,21 @@ function runSuite(file: string, clockMs: number): CaseResult[] {
     }
     const repeat = typeof c['repeat'] === 'number' && Number.isInteger(c['repeat']) && c['repeat'] > 0 ? c['repeat'] : 1;
     let decision: Decision | undefined;
-    for (let r = 0; r < repeat; r++) decision = evaluate(loaded, check, { nowMs, rateLimiter: limiter });
+    for (let r = 0; r < repeat; r++) decision = evaluate(loaded, check, { nowMs, rateLimiter: limiter, grants: ledger });
     if (decision === undefined) throw new InputError(`${field}: nothing evaluated`);
     const problems = compare(c['expect'], decision, `${field}.expect`);
     return { suite: name, name: caseName, passed: problems.length === 0, problems };
+  });
+}
+
+/** The suite's grants: files or folders relative to it, or inline AgentAccessRequest objects. */
+function suiteGrants(value: unknown, base: string, file: string): AccessRequest[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new InputError(`${file}: grants: must be a list of files, folders or AgentAccessRequest objects`);
+  return value.flatMap((g: unknown, i) => {
+    if (typeof g === 'string') return loadGrants([resolve(base, g)]);
+    if (isPlain(g)) return [approvedGrant(g, `${file}: grants[${i}]`)];
+    throw new InputError(`${file}: grants[${i}]: must be a file, a folder or an AgentAccessRequest object`);
   });
 }
 
@@ -120,7 +139,7 @@ function suitePod(value: unknown, base: string, file: string): PodIdentity {
   throw new InputError(`${file}: pod: must be a Pod manifest file or an inline Pod`);
 }
 
-const EXPECT_KEYS = ['decision', 'rule', 'policy', 'mode', 'audit', 'auditRule', 'header', 'reason'];
+const EXPECT_KEYS = ['decision', 'rule', 'policy', 'mode', 'audit', 'auditRule', 'header', 'reason', 'grant', 'overriddenRule', 'approvalRequest'];
 
 function compare(expect: unknown, d: Decision, field: string): string[] {
   if (!isPlain(expect)) throw new InputError(`${field}: must be an object with at least "decision"`);
@@ -145,6 +164,9 @@ function compare(expect: unknown, d: Decision, field: string): string[] {
   eq('mode', d.mode);
   if (expect['audit'] !== undefined) eq('audit', d.auditDecision === null ? 'none' : d.auditDecision.allowed ? 'allow' : 'deny');
   eq('auditRule', d.auditDecision?.rule);
+  eq('grant', d.grant?.name ?? 'none');
+  eq('overriddenRule', d.grant?.overriddenRule ?? 'none');
+  eq('approvalRequest', d.approval?.name ?? 'none');
   const header = text('header');
   if (header !== undefined) {
     const h = header.toLowerCase();

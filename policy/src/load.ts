@@ -238,7 +238,7 @@ function approvalIndex(messages: readonly Grant[], grants: readonly LoadedGrant[
     }
     const key = operationKey(op.method, op.host, op.port, op.path, op.query, op.mcpMethod, op.mcpTool, args);
     let byKey = index.get(op.host);
-    if (byKey === undefined) index.set(op.host, (byKey = new Map()));
+    if (byKey === undefined) index.set(op.host, (byKey = new Map<string, LoadedGrant[]>()));
     byKey.set(key, [...(byKey.get(key) ?? []), loaded]);
   });
   return index;
