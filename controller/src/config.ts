@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { formatHelp, HelpRequested } from '../../common/help.js';
 import type { CaRootConfig } from './caroot/options.js';
 import { DEFAULT_CACHE_LIMITS, type CacheLimits } from './kube/limits.js';
+import { DEFAULT_APPROVAL_OPTIONS, formatDuration, type ApprovalOptions } from './approvals/options.js';
+import { parseDurationMs } from '../../policy/src/duration.js';
 
 export type { CaRootConfig } from './caroot/options.js';
 
@@ -46,6 +48,8 @@ export interface ControllerConfig {
   readonly cacheLimits: CacheLimits;
   /** The webhooks read a namespace's labels fresh for each review; a read slower than this denies, ms. Default 3000. */
   readonly namespaceReadTimeoutMs: number;
+  /** Approvals and break-glass grants (approvals/options.ts); defaults DEFAULT_APPROVAL_OPTIONS. */
+  readonly approvals: ApprovalOptions;
 }
 
 export class ConfigError extends Error {}
@@ -79,6 +83,15 @@ export const CONTROLLER_HELP = formatHelp({
     { name: 'max-credential-bytes-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxCredentialBytesPerNamespace), text: 'bytes of credential values (base64) kept per namespace; past it, Secrets are refused (reason NamespaceCredentialLimit)' },
     { name: 'list-page-size', value: 'n', default: String(DEFAULT_CACHE_LIMITS.listPageSize), text: 'objects per page when listing AgentPolicies and Secrets (the most full objects held at once)' },
     { name: 'namespace-read-timeout', value: 'ms', default: '3000', text: 'the webhooks read namespace labels fresh for each review; a slower read denies the review' },
+    { name: 'max-access-request-bytes', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxAccessRequestBytes), text: 'an AgentAccessRequest whose spec (JSON) is larger is not cached and never becomes a grant' },
+    { name: 'max-access-requests-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxAccessRequestsPerNamespace), text: 'AgentAccessRequests kept per namespace; more are not cached (never grants)' },
+    { name: 'max-access-request-bytes-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxAccessRequestBytesPerNamespace), text: 'bytes of AgentAccessRequest specs kept per namespace' },
+    { name: 'max-grant-duration', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.maxGrantDurationMs), text: 'longest grant an AgentAccessRequest may ask for or be approved for (spec.duration, status.duration)' },
+    { name: 'approval-pending-ttl', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.pendingTtlMs), text: 'a request nobody approved or denied within this time after creation expires ("request expired")' },
+    { name: 'max-pending-approvals-per-pod', value: 'n', default: String(DEFAULT_APPROVAL_OPTIONS.maxPendingPerPod), text: 'pending AgentAccessRequests the controller creates per pod; further ApprovalNeeded messages are counted, not created' },
+    { name: 'default-grant-duration', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.defaultDurationMs), text: 'spec.duration of the requests the controller creates (approvers may set another with approve --for)' },
+    { name: 'notify-webhook-secret', value: 'ns/name', default: 'none: no webhook notifications', text: 'Secret whose key url is a Slack-compatible webhook; one JSON POST per created request (retried with backoff, never blocking)' },
+    { name: 'controller-username', value: 'user', default: 'system:serviceaccount:<--namespace>:agentwarden-controller', text: 'the controller\'s own user as the API server authenticates it: the only one the webhook lets end grants (Expired, ReviewRequired)' },
   ],
   env: [
     { name: 'KUBECONFIG', text: 'default of --kubeconfig' },
@@ -119,6 +132,22 @@ function positiveInt(flag: string, text: string | undefined, fallback: number): 
   return n;
 }
 
+/** A Go duration above 0 ("15m", "4h"); `fallback` ms when absent. */
+function positiveDuration(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const ms = parseDurationMs(text.trim());
+  if (ms === undefined || ms <= 0) throw new ConfigError(`controller: --${flag}: "${text}" is not a duration above 0 (e.g. 15m, 4h)`);
+  return ms;
+}
+
+/** "namespace/name" of a Secret; undefined when absent. */
+function secretRef(flag: string, text: string | undefined): { readonly namespace: string; readonly name: string } | undefined {
+  if (text === undefined || text === '') return undefined;
+  const [namespace = '', name = '', ...rest] = text.split('/');
+  if (rest.length > 0 || !DNS_LABEL.test(namespace) || !DNS_SUBDOMAIN.test(name)) throw new ConfigError(`controller: --${flag}: "${text}" is not namespace/name of a Secret`);
+  return Object.freeze({ namespace, name });
+}
+
 export function readControllerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ControllerConfig {
   const { values } = parseArgs({
     args: [...argv],
@@ -147,6 +176,15 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
       'max-credential-bytes-per-namespace': { type: 'string' },
       'list-page-size': { type: 'string' },
       'namespace-read-timeout': { type: 'string' },
+      'max-access-request-bytes': { type: 'string' },
+      'max-access-requests-per-namespace': { type: 'string' },
+      'max-access-request-bytes-per-namespace': { type: 'string' },
+      'max-grant-duration': { type: 'string' },
+      'approval-pending-ttl': { type: 'string' },
+      'max-pending-approvals-per-pod': { type: 'string' },
+      'default-grant-duration': { type: 'string' },
+      'notify-webhook-secret': { type: 'string' },
+      'controller-username': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -179,6 +217,22 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     maxCredentialSecretsPerNamespace: positiveInt('max-credential-secrets-per-namespace', values['max-credential-secrets-per-namespace'], d.maxCredentialSecretsPerNamespace),
     maxCredentialBytesPerNamespace: positiveInt('max-credential-bytes-per-namespace', values['max-credential-bytes-per-namespace'], d.maxCredentialBytesPerNamespace),
     listPageSize: positiveInt('list-page-size', values['list-page-size'], d.listPageSize),
+    maxAccessRequestBytes: positiveInt('max-access-request-bytes', values['max-access-request-bytes'], d.maxAccessRequestBytes),
+    maxAccessRequestsPerNamespace: positiveInt('max-access-requests-per-namespace', values['max-access-requests-per-namespace'], d.maxAccessRequestsPerNamespace),
+    maxAccessRequestBytesPerNamespace: positiveInt('max-access-request-bytes-per-namespace', values['max-access-request-bytes-per-namespace'], d.maxAccessRequestBytesPerNamespace),
+  });
+  const namespace = values.namespace ?? env['POD_NAMESPACE'] ?? 'agentwarden-system';
+  const a = DEFAULT_APPROVAL_OPTIONS;
+  const maxGrantDurationMs = positiveDuration('max-grant-duration', values['max-grant-duration'], a.maxGrantDurationMs);
+  const defaultDurationMs = positiveDuration('default-grant-duration', values['default-grant-duration'], a.defaultDurationMs);
+  if (defaultDurationMs > maxGrantDurationMs) throw new ConfigError(`controller: --default-grant-duration ${formatDuration(defaultDurationMs)} is above --max-grant-duration ${formatDuration(maxGrantDurationMs)}`);
+  const approvals: ApprovalOptions = Object.freeze({
+    maxGrantDurationMs,
+    pendingTtlMs: positiveDuration('approval-pending-ttl', values['approval-pending-ttl'], a.pendingTtlMs),
+    maxPendingPerPod: positiveInt('max-pending-approvals-per-pod', values['max-pending-approvals-per-pod'], a.maxPendingPerPod),
+    defaultDurationMs,
+    notifyWebhookSecret: secretRef('notify-webhook-secret', values['notify-webhook-secret']),
+    controllerUsername: values['controller-username'] ?? `system:serviceaccount:${namespace}:agentwarden-controller`,
   });
   return Object.freeze({
     kubeconfig: values.kubeconfig ?? env['KUBECONFIG'],
@@ -192,7 +246,7 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     injectConfig: values['inject-config'],
     fileReloadMs: 10_000,
     caRoot,
-    namespace: values.namespace ?? env['POD_NAMESPACE'] ?? 'agentwarden-system',
+    namespace,
     identity: values.identity ?? env['POD_NAME'] ?? hostname(),
     leaderElect: values['leader-elect'] === 'true',
     debounceQuietMs: 100,
@@ -200,5 +254,6 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     logLevel: level,
     cacheLimits,
     namespaceReadTimeoutMs: positiveInt('namespace-read-timeout', values['namespace-read-timeout'], 3000),
+    approvals,
   });
 }

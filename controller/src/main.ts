@@ -1,7 +1,8 @@
 // `agentwarden controller`: wires the informers for AgentPolicies,
 // ClusterAgentPolicies, namespace labels, pods and Secrets to the reconciler (a
 // snapshot per pod), PolicyDistribution to the sidecars, the status writer and the CA root publisher (the elected leader
-// writes), the admission webhooks, and metrics and health over HTTP.
+// writes), AgentAccessRequests (grants in snapshots, requests from sidecars,
+// expiry, notifications), the admission webhooks, and metrics and health over HTTP.
 import { readFileSync } from 'node:fs';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
@@ -27,13 +28,14 @@ import { DEFAULT_INJECT_OPTIONS, parseInjectOptions, type InjectOptions } from '
 import { startObserveServer } from './observe/http.js';
 import type { NamedInformer } from './observe/metrics.js';
 import { clusterPolicyCaches, connectClusterPolicyApi, type ClusterPolicyApi } from './cluster/index.js';
+import { approvals as approvalsFromCaches, connectApprovalApi, type AccessRequestObject, type ApprovalApi } from './approvals/index.js';
 
 export interface RunningController {
   readonly distributionAddress: string;
   readonly metricsAddress: string;
   readonly webhookAddress: string | undefined;
   readonly distribution: DistributionServer;
-  readonly informers: { readonly policies: Informer<AgentPolicyObject>; readonly pods: Informer<SlimPod>; readonly secrets: Informer<SlimSecret>; readonly namespaces: Informer<SlimNamespace> | undefined };
+  readonly informers: { readonly policies: Informer<AgentPolicyObject>; readonly pods: Informer<SlimPod>; readonly secrets: Informer<SlimSecret>; readonly namespaces: Informer<SlimNamespace> | undefined; readonly accessRequests: Informer<AccessRequestObject> };
   /** The distribution port's certificate (re-read when its files change); undefined without TLS. */
   readonly distributionCertificate: ReloadingServingCertificate | undefined;
   /** Publishes --ca-root-file; undefined without it. */
@@ -43,9 +45,10 @@ export interface RunningController {
 
 /**
  * `caRootApi` defaults to one on `kube`'s KubeConfig, made only when --ca-root-file is given;
- * `clusterApi` (ClusterAgentPolicies and namespace labels) to one on `kube`'s KubeConfig.
+ * `clusterApi` (ClusterAgentPolicies and namespace labels) and `approvalApi` (AgentAccessRequests,
+ * Events, the notification Secret) to ones on `kube`'s KubeConfig.
  */
-export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig), config.cacheLimits.listPageSize), caRootApi?: CaRootApi, clusterApi?: ClusterPolicyApi): Promise<RunningController> {
+export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig), config.cacheLimits.listPageSize), caRootApi?: CaRootApi, clusterApi?: ClusterPolicyApi, approvalApi?: ApprovalApi): Promise<RunningController> {
   const informerLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void => { log(level, msg, fields); };
   const onChange = (): void => { debouncer.trigger(); };
   // What a namespace may make the controller hold is bounded (kube/limits.ts): over a limit, a stub says why.
@@ -73,12 +76,22 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     watch: kube.watch, onChange, log: informerLog, transform: (o) => credentialKeys.slim(o as V1Secret), budget: secretCharges,
   });
 
+  // AgentAccessRequests: grants in the pods' snapshots, requests from the sidecars, expiry.
+  const approvalKube = approvalApi ?? connectApprovalApi(kube.config, GROUP, VERSION, limits.listPageSize);
+  const approvals = approvalsFromCaches({
+    options: config.approvals, limits, api: approvalKube, watch: kube.watch, apiPath: `/apis/${GROUP}/${VERSION}`, pods,
+    snapshotFor: (podKey) => reconciler.snapshotFor(podKey), mayWrite: () => !config.leaderElect || leader.isLeader,
+    onChange, log: (level, msg, fields) => { log(level, msg, fields); }, informerLog,
+  });
+
   const auth = new SidecarAuthenticator((token, audiences) => kube.reviewToken(token, audiences), (ns, name) => pods.get(ns, name));
   const distribution: DistributionServer = new DistributionServer(auth, (podKey) => reconciler.snapshotFor(podKey), {
     onSyncChange: () => { statusDebouncer.trigger(); },
     onConnect: () => { statusDebouncer.trigger(); },
     log: (level, msg, fields) => { log(level, msg, fields); },
     serving: () => !config.leaderElect || leader.isLeader,
+    onApprovalNeeded: (podKey, message) => { void approvals.requests.approvalNeeded(podKey, message); },
+    onGrantUsed: (podKey, message) => { void approvals.requests.grantUsed(podKey, message); },
   });
   const reconciler: Reconciler = new Reconciler({
     policies: cluster.withNamespaced(policies), pods, secrets,
@@ -88,6 +101,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     onReconciled: () => { statusDebouncer.trigger(); },
     log: (level, msg, fields) => { log(level, msg, fields); },
     secretsFollow: (parsed) => credentialKeys.follow(parsed),
+    grants: (pod) => approvals.grantsFor(pod),
   });
   const debouncer = new Debouncer(config.debounceQuietMs, config.debounceMaxMs, () => { reconciler.reconcile(); });
 
@@ -128,6 +142,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       namespaceLabels: freshNamespaceLabels((ns) => kube.namespaceLabels(ns), { timeoutMs: config.namespaceReadTimeoutMs }),
       log: (level, msg, fields) => { log(level, msg, fields); },
       metrics: webhookMetrics,
+      accessRequests: { options: config.approvals, pod: (ns, name) => approvalKube.readPod(ns, name) },
     });
   }
 
@@ -137,21 +152,22 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   namespaces?.start();
   cluster.clusterPolicies.start();
   cluster.namespaces.start();
+  approvals.start();
   caRoot?.start();
   if (config.leaderElect) leader.start();
 
   // Readiness: the caches that serving sidecars and webhooks depend on. The namespaces cache
   // only feeds the CA root publisher; its staleness is in the metrics.
-  const ready: NamedInformer[] = [['agentpolicies', policies], ['pods', pods], ['secrets', secrets], ['clusteragentpolicies', cluster.clusterPolicies], ['namespace-labels', cluster.namespaces]];
+  const ready: NamedInformer[] = [['agentpolicies', policies], ['pods', pods], ['secrets', secrets], ['clusteragentpolicies', cluster.clusterPolicies], ['namespace-labels', cluster.namespaces], ['agentaccessrequests', approvals.informer]];
   const observe = await startObserveServer({
     listen: config.metricsListen,
     readyInformers: ready,
     metrics: {
       informers: () => (namespaces === undefined ? ready : [...ready, ['namespaces', namespaces]]),
       distribution, auth, reconciler, credentialKeys,
-      budgets: [policyCharges, secretCharges],
+      budgets: [policyCharges, secretCharges, approvals.budget],
       isLeader: () => leader.isLeader,
-      extra: [webhookMetrics, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }])],
+      extra: [webhookMetrics, approvals.metrics, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }])],
       distributionCertificate,
     },
   });
@@ -162,14 +178,14 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     metricsAddress: observe.address,
     webhookAddress: webhooks?.address,
     distribution,
-    informers: { policies, pods, secrets, namespaces },
+    informers: { policies, pods, secrets, namespaces, accessRequests: approvals.informer },
     distributionCertificate,
     caRoot,
     async stop(): Promise<void> {
       debouncer.cancel();
       statusDebouncer.cancel();
       await caRoot?.stop();
-      await Promise.all([policies.stop(), pods.stop(), secrets.stop(), namespaces?.stop(), cluster.clusterPolicies.stop(), cluster.namespaces.stop(), leader.stop()]);
+      await Promise.all([policies.stop(), pods.stop(), secrets.stop(), namespaces?.stop(), cluster.clusterPolicies.stop(), cluster.namespaces.stop(), approvals.stop(), leader.stop()]);
       await statusWriter.idle();
       await webhooks?.close();
       server.forceShutdown();

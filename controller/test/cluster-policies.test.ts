@@ -74,7 +74,7 @@ describe('ClusterAgentPolicy status', () => {
 describe('the policy webhook on a ClusterAgentPolicy', () => {
   const request = (object: AgentPolicyObject): AdmissionRequest => ({
     uid: 'u1', kind: { group: 'agentwarden.io', version: 'v1alpha1', kind: 'ClusterAgentPolicy' }, subResource: '', namespace: '', name: 'platform',
-    operation: 'CREATE', dryRun: false, object: JSON.parse(JSON.stringify(object)) as JsonObject, oldObject: undefined,
+    operation: 'CREATE', dryRun: false, object: JSON.parse(JSON.stringify(object)) as JsonObject, oldObject: undefined, userInfo: { username: 'platform-admin', groups: [] },
   });
 
   it('admits a valid one', () => {

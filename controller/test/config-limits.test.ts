@@ -17,8 +17,12 @@ describe('the controller cache-limit flags', () => {
 
   it('sets each limit from its flag', () => {
     const config = readControllerConfig(['--max-policy-bytes', '1024', '--max-policies-per-namespace', '3', '--max-policy-bytes-per-namespace', '4096', '--max-credential-value-bytes', '16',
-      '--max-credential-secrets-per-namespace', '2', '--max-credential-bytes-per-namespace', '64', '--list-page-size', '5', '--namespace-read-timeout', '500'], {});
-    expect(config.cacheLimits).toEqual({ maxPolicyBytes: 1024, maxPoliciesPerNamespace: 3, maxPolicyBytesPerNamespace: 4096, maxCredentialValueBytes: 16, maxCredentialSecretsPerNamespace: 2, maxCredentialBytesPerNamespace: 64, listPageSize: 5 });
+      '--max-credential-secrets-per-namespace', '2', '--max-credential-bytes-per-namespace', '64', '--list-page-size', '5', '--namespace-read-timeout', '500',
+      '--max-access-request-bytes', '2048', '--max-access-requests-per-namespace', '7', '--max-access-request-bytes-per-namespace', '8192'], {});
+    expect(config.cacheLimits).toEqual({
+      maxPolicyBytes: 1024, maxPoliciesPerNamespace: 3, maxPolicyBytesPerNamespace: 4096, maxCredentialValueBytes: 16, maxCredentialSecretsPerNamespace: 2, maxCredentialBytesPerNamespace: 64, listPageSize: 5,
+      maxAccessRequestBytes: 2048, maxAccessRequestsPerNamespace: 7, maxAccessRequestBytesPerNamespace: 8192,
+    });
     expect(config.namespaceReadTimeoutMs).toBe(500);
   });
 

@@ -106,6 +106,7 @@ DEV_PIDFILE=$DEV_PIDFILE setsid -f env -u KUBECONFIG bash -c 'echo $$ >"$DEV_PID
   --webhook-key "$E2E_PKI_DIR/webhook.key" \
   --inject-config "$DEV_INJECT_CONFIG" \
   --leader-elect true \
+  --controller-username "system:serviceaccount:$DEV_NAMESPACE:$sa" \
   >>"$DEV_LOG" 2>&1 </dev/null
 
 deadline=$(( $(e2e_ms) + DEV_READY_TIMEOUT * 1000 ))

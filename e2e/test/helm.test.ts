@@ -37,6 +37,8 @@ const installArgs = [
   '--set', 'image.tag=0.1.0-e2e',
   '--set', 'inject.envoy.maxRequestBytes=2097152',
   '--set', 'inject.sidecar.logLevel=debug',
+  // Cluster-scoped: one name per release, since earlier runs' releases stay installed.
+  '--set', `approvals.approverClusterRole=${release}-approver`,
 ];
 
 function run(file: string, args: readonly string[], env: Record<string, string> = {}, timeout = 120_000): Promise<Run> {
@@ -288,6 +290,15 @@ describe('the chart installed on the local control plane, the controller running
       [['create', 'leases.coordination.k8s.io', '-n', release], 'yes'],
       [['get', 'leases.coordination.k8s.io/agentwarden-controller', '-n', release], 'yes'],
       [['update', 'leases.coordination.k8s.io/agentwarden-controller', '-n', release], 'yes'],
+      // AgentAccessRequests: the informer, requests from sidecars, ended ones recreated, expiry;
+      // the webhook reads the pod of spec.pod fresh; Events on pods.
+      [['list', 'agentaccessrequests.agentwarden.io', '-A'], 'yes'],
+      [['watch', 'agentaccessrequests.agentwarden.io', '-A'], 'yes'],
+      [['create', 'agentaccessrequests.agentwarden.io', '-n', other], 'yes'],
+      [['delete', 'agentaccessrequests.agentwarden.io', '-n', other], 'yes'],
+      [['patch', 'agentaccessrequests.agentwarden.io', '--subresource=status', '-n', other], 'yes'],
+      [['get', 'pods', '-n', other], 'yes'],
+      [['create', 'events', '-n', other], 'yes'],
       // Not used by the code: refused.
       [['get', 'secrets', '-n', other], 'no'],
       [['get', 'secrets', '-n', release], 'no'],
@@ -295,7 +306,8 @@ describe('the chart installed on the local control plane, the controller running
       [['update', 'secrets', '-n', other], 'no'],
       [['patch', 'secrets', '-n', other], 'no'],
       [['delete', 'secrets', '-n', other], 'no'],
-      [['get', 'pods', '-n', other], 'no'],
+      [['update', 'agentaccessrequests.agentwarden.io', '-n', other], 'no'],
+      [['update', 'agentaccessrequests.agentwarden.io', '--subresource=status', '-n', other], 'no'],
       [['create', 'pods', '-n', other], 'no'],
       [['patch', 'pods', '-n', other], 'no'],
       [['get', 'configmaps', '-n', other], 'no'],

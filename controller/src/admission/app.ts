@@ -17,6 +17,7 @@ import { reviewAgentPolicy } from './validate-policy.js';
 import { guardPod } from './pod-guard.js';
 import type { NamespaceLabels } from './namespaces.js';
 import { WebhookMetrics, type ReviewOutcome } from './metrics.js';
+import { mutateAccessRequestStatus, reviewAccessRequest, validateAccessRequestStatus, type AccessRequestWebhookDeps } from './access-requests.js';
 
 export type WebhookLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -27,9 +28,16 @@ export interface WebhookDeps {
   /** Largest AdmissionReview accepted, bytes (a pod and its old version). Default 3 MiB. */
   readonly maxBodyBytes?: number;
   readonly metrics?: WebhookMetrics;
+  /** The AgentAccessRequest webhooks; without them their paths are not served (404: the API server fails closed). */
+  readonly accessRequests?: AccessRequestWebhookDeps;
 }
 
-export const WEBHOOK_PATHS = { mutatePods: '/mutate-pods', validateAgentPolicies: '/validate-agentpolicies', validatePods: '/validate-pods' } as const;
+export const WEBHOOK_PATHS = {
+  mutatePods: '/mutate-pods', validateAgentPolicies: '/validate-agentpolicies', validatePods: '/validate-pods',
+  validateAccessRequests: '/validate-agentaccessrequests',
+  validateAccessRequestStatus: '/validate-agentaccessrequests-status',
+  mutateAccessRequestStatus: '/mutate-agentaccessrequests-status',
+} as const;
 const DEFAULT_MAX_BODY = 3 * 1024 * 1024;
 
 type Decide = (request: AdmissionRequest) => Promise<{ readonly response: AdmissionResponse; readonly summary: string }>;
@@ -101,6 +109,22 @@ export function createWebhookApp(deps: WebhookDeps): express.Express {
   app.post(WEBHOOK_PATHS.mutatePods, json, endpoint('mutate-pods', mutate));
   app.post(WEBHOOK_PATHS.validateAgentPolicies, json, endpoint('validate-agentpolicies', validatePolicy));
   app.post(WEBHOOK_PATHS.validatePods, json, endpoint('validate-pods', validatePod));
+  const ar = deps.accessRequests;
+  if (ar !== undefined) {
+    const summary = (response: AdmissionResponse): string => (response.allowed ? (response.patch === undefined ? 'allowed' : 'stamped') : `denied: ${response.status?.message ?? ''}`);
+    app.post(WEBHOOK_PATHS.validateAccessRequests, json, endpoint('validate-agentaccessrequests', async (request) => {
+      const response = await reviewAccessRequest(request, ar);
+      return { response, summary: summary(response) };
+    }));
+    app.post(WEBHOOK_PATHS.validateAccessRequestStatus, json, endpoint('validate-agentaccessrequests-status', (request) => {
+      const response = validateAccessRequestStatus(request, ar);
+      return Promise.resolve({ response, summary: summary(response) });
+    }));
+    app.post(WEBHOOK_PATHS.mutateAccessRequestStatus, json, endpoint('mutate-agentaccessrequests-status', (request) => {
+      const response = mutateAccessRequestStatus(request, ar);
+      return Promise.resolve({ response, summary: summary(response) });
+    }));
+  }
 
   // body-parser errors: malformed JSON (400), too large (413), bad encoding (415).
   app.use((err: unknown, req: Request, res: Response, next: NextFunction): void => {

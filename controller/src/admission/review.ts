@@ -20,6 +20,8 @@ export interface AdmissionRequest {
   readonly object: JsonObject | undefined;
   /** The stored object on UPDATE and DELETE. */
   readonly oldObject: JsonObject | undefined;
+  /** Who the API server authenticated (request.userInfo); "" when absent. */
+  readonly userInfo: { readonly username: string; readonly groups: readonly string[] };
 }
 
 export interface AdmissionResponse {
@@ -67,8 +69,15 @@ export function parseReview(body: unknown): ParsedReview {
       dryRun: request['dryRun'] === true,
       object: isJsonObject(object) ? object : undefined,
       oldObject: isJsonObject(oldObject) ? oldObject : undefined,
+      userInfo: userInfoOf(request['userInfo']),
     },
   };
+}
+
+function userInfoOf(v: JsonValue | undefined): AdmissionRequest['userInfo'] {
+  if (!isJsonObject(v)) return { username: '', groups: [] };
+  const groups = v['groups'];
+  return { username: str(v['username']), groups: Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [] };
 }
 
 function str(v: JsonValue | undefined): string {

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { ControllerMessageSchema, type ControllerMessage, type SidecarMessage } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
+import { ControllerMessageSchema, type ApprovalNeeded, type ControllerMessage, type GrantUsed, type SidecarMessage } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
 import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
 import type { AuthResult, Revocation, SidecarAuthenticator } from './auth.js';
 import { distributionService } from '../../../common/distribution-service.js';
@@ -64,6 +64,13 @@ export interface DistributionEvents {
    * Service) until they reach the leader, enforcing their last snapshot meanwhile.
    */
   readonly serving?: () => boolean;
+  /**
+   * A RequireApproval rule denied a request of this stream's pod (controller/src/approvals):
+   * `podKey` is the stream's authenticated pod, never what the message says.
+   */
+  readonly onApprovalNeeded?: (podKey: string, message: ApprovalNeeded) => void;
+  /** An approval grant of this stream's pod allowed a request. */
+  readonly onGrantUsed?: (podKey: string, message: GrantUsed) => void;
 }
 
 export class DistributionServer {
@@ -216,6 +223,10 @@ export class DistributionServer {
           this.events.log('error', 'TokenReview failed', { error: e instanceof Error ? e.message : String(e) });
           fail(grpc.status.UNAVAILABLE, 'cannot verify the token now; retry');
         });
+      } else if (conn !== undefined && kind.case === 'approvalNeeded') {
+        this.events.onApprovalNeeded?.(conn.podKey, kind.value);
+      } else if (conn !== undefined && kind.case === 'grantUsed') {
+        this.events.onGrantUsed?.(conn.podKey, kind.value);
       } else if (conn !== undefined && kind.case === 'reauthenticate') {
         this.reauthenticate(conn, kind.value.token);
       } else if (conn !== undefined && (kind.case === 'ack' || kind.case === 'nack')) {

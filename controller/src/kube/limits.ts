@@ -24,6 +24,12 @@ export interface CacheLimits {
    * full objects at once (Secrets are up to 1 MiB each). Default 10.
    */
   readonly listPageSize: number;
+  /** An AgentAccessRequest whose spec (as JSON) is larger is refused (never a grant), bytes. Default 65536. */
+  readonly maxAccessRequestBytes: number;
+  /** AgentAccessRequests kept per namespace; more are refused. Default 256. */
+  readonly maxAccessRequestsPerNamespace: number;
+  /** Bytes of AgentAccessRequest specs kept per namespace. Default 1048576 (1 MiB). */
+  readonly maxAccessRequestBytesPerNamespace: number;
 }
 
 export const DEFAULT_CACHE_LIMITS: CacheLimits = Object.freeze({
@@ -34,6 +40,9 @@ export const DEFAULT_CACHE_LIMITS: CacheLimits = Object.freeze({
   maxCredentialSecretsPerNamespace: 64,
   maxCredentialBytesPerNamespace: 256 * 1024,
   listPageSize: 10,
+  maxAccessRequestBytes: 64 * 1024,
+  maxAccessRequestsPerNamespace: 256,
+  maxAccessRequestBytesPerNamespace: 1024 * 1024,
 });
 
 /** Status reasons of refused objects (a credential value too large: CREDENTIAL_TOO_LARGE, kube/credentials.ts). */

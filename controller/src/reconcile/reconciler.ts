@@ -6,7 +6,7 @@ import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js'
 import type { AgentPolicyObject, SlimPod, SlimSecret } from '../kube/objects.js';
 import type { InformerStats } from '../kube/informer.js';
 import type { PodSync } from '../distribution/server.js';
-import type { AgentPolicy } from '../../../policy/src/index.js';
+import type { AccessRequest, AgentPolicy } from '../../../policy/src/index.js';
 import { parsePolicies, SnapshotBook, type NamespaceLabelsLookup, type PolicyEntry } from './snapshots.js';
 
 /** What the reconciler reads of an informer. */
@@ -34,6 +34,8 @@ export interface ReconcilerOptions {
   readonly secretsFollow?: (policies: readonly AgentPolicy[]) => boolean;
   /** Namespace labels, for ClusterAgentPolicy namespaceSelectors (controller/src/cluster). */
   readonly namespaceLabels?: NamespaceLabelsLookup;
+  /** The pod's active grants now (controller/src/approvals); none without. */
+  readonly grants?: (pod: SlimPod) => readonly AccessRequest[];
 }
 
 export class Reconciler {
@@ -108,7 +110,7 @@ export class Reconciler {
     const [ns, name] = podKey.split('/');
     const pod = this.options.pods.get(ns, name ?? '');
     if (pod === undefined) return undefined;
-    const result = this.book.forPod(pod, this.entries, (n, s) => this.options.secrets.get(n, s), this.options.namespaceLabels);
+    const result = this.book.forPod(pod, this.entries, (n, s) => this.options.secrets.get(n, s), this.options.namespaceLabels, this.options.grants?.(pod) ?? []);
     if (!result.ok) {
       this.stalePods.add(podKey);
       this.options.log('warn', 'pod snapshot does not compile; the sidecar keeps its last good one', { pod: podKey, error: result.error });

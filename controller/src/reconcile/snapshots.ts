@@ -1,9 +1,11 @@
 // Snapshots per pod (pure over the caches): the governing policies of a pod,
 // compiled once per distinct input and shared by every pod with the same
-// namespace, service account, labels, policies and secrets.
+// namespace, service account, labels, policies and secrets. A pod with active
+// grants (approved AgentAccessRequests) gets a snapshot of its own: the grants
+// are in the memo key, with the pod's name.
 import { createHash } from 'node:crypto';
 import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
-import { compileSnapshot, governingPolicies, isClusterAgentPolicyManifest, parseAnyPolicy, type AgentPolicy } from '../../../policy/src/index.js';
+import { compileSnapshot, governingPolicies, isClusterAgentPolicyManifest, parseAnyPolicy, type AccessRequest, type AgentPolicy } from '../../../policy/src/index.js';
 import type { AgentPolicyObject, SlimPod, SlimSecret } from '../kube/objects.js';
 import { podIdentity } from '../kube/objects.js';
 
@@ -50,7 +52,7 @@ export class SnapshotBook {
     this.cache = this.used;
   }
 
-  forPod(pod: SlimPod, policies: readonly PolicyEntry[], secret: (namespace: string, name: string) => SlimSecret | undefined, namespaceLabels?: NamespaceLabelsLookup): SnapshotResult {
+  forPod(pod: SlimPod, policies: readonly PolicyEntry[], secret: (namespace: string, name: string) => SlimSecret | undefined, namespaceLabels?: NamespaceLabelsLookup, grants: readonly AccessRequest[] = []): SnapshotResult {
     const ns = pod.metadata.namespace;
     // ClusterAgentPolicies may govern pods of any namespace (their namespaceSelector decides).
     const inNamespace = policies.filter((p) => p.object.metadata?.namespace === ns || isClusterAgentPolicyManifest(p.object));
@@ -73,12 +75,15 @@ export class SnapshotBook {
       ns, sa: pod.serviceAccount, labels: Object.entries(pod.metadata.labels).sort(),
       policies: governing.map((p) => `${p.cluster === undefined ? '' : 'cluster:'}${p.name}@${inNamespace.find((e) => e.parsed === p)?.object.metadata?.resourceVersion ?? ''}`),
       secretVersions,
+      // Grants are the pod's own: its name and every fact of each grant the snapshot carries.
+      grants: grants.length === 0 ? undefined : { pod: pod.metadata.name, of: grants.map((g) => [g.name, g.uid, g.state, g.expiresAtMs, g.durationMs, g.uses, g.approvedBy]) },
     })).digest('hex');
     let result = this.used.get(key) ?? this.cache.get(key);
     if (result === undefined) {
       try {
         const snapshot = compileSnapshot(governing, identity, {
-          shareAcrossPods: true,
+          shareAcrossPods: grants.length === 0,
+          ...(grants.length === 0 ? {} : { grants }),
           secretRevision: (namespace, name) => secret(namespace, name)?.metadata.resourceVersion,
           resolveSecret: (namespace, name, k) => {
             const value = secret(namespace, name)?.data[k];
