@@ -1,7 +1,8 @@
 // Decision -> Envoy CheckResponse (pure). Allow: OkHttpResponse with the
 // decision header and credential headers, removing the x-agentwarden-* headers
 // the agent sent. Deny: DeniedHttpResponse 403 with a JSON body {error, policy,
-// rule, reason, decisionId}, or, for an MCP request with an id, 200 with a
+// rule, reason, decisionId} (a RequireApproval deny adds approvalRequest,
+// namespace and retry), or, for an MCP request with an id, 200 with a
 // JSON-RPC error carrying that id (denial.ts says why); gRPC status
 // PERMISSION_DENIED either way (all that Envoy's network ext_authz reads).
 import { create } from '@bufbuild/protobuf';
