@@ -1,33 +1,16 @@
 // `agentwarden check --grant` and grants in policy test suites (issue 15, DESIGN.md
 // "More commands"), on the committed examples/approvals and on temporary files.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { main } from '../src/main.js';
+import { ROOT, run, useTempFiles, type Run } from './cli-helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLE = join(ROOT, 'examples', 'approvals');
 const GRANTS = join(EXAMPLE, 'grants');
 const DELETE_C17 = join(EXAMPLE, 'requests', 'delete-customer.json');
 
-function run(...argv: string[]): { code: number; out: string; err: string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = main(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
-
-const check = (...extra: string[]): ReturnType<typeof run> =>
+const check = (...extra: string[]): Run =>
   run('check', '--policy', join(EXAMPLE, 'policies'), '--pod', join(EXAMPLE, 'pod.yaml'), '--request', DELETE_C17, ...extra);
 
-let tmp = '';
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), 'agentwarden-grant-test-'));
-});
-afterAll(() => {
-  rmSync(tmp, { recursive: true, force: true });
-});
+const temp = useTempFiles('agentwarden-grant-test-');
 
 describe('agentwarden check --grant', () => {
   it('adds grant and overriddenRule to the JSON of a decision a break-glass grant made', () => {
@@ -53,8 +36,7 @@ describe('agentwarden check --grant', () => {
   });
 
   it('exits 2 naming the file, object and field of a grant file that is not an Approved request', () => {
-    const pending = join(tmp, 'pending.yaml');
-    writeFileSync(pending, [
+    const pending = temp.file('pending.yaml', [
       'apiVersion: agentwarden.io/v1alpha1',
       'kind: AgentAccessRequest',
       'metadata: {name: wants-more, namespace: support}',
@@ -82,8 +64,7 @@ describe('agentwarden test with grants', () => {
   });
 
   it('accepts inline grants and reports a grant expectation that fails', () => {
-    const suite = join(tmp, 'inline.test.yaml');
-    writeFileSync(suite, [
+    const suite = temp.file('inline.test.yaml', [
       'policies: [' + join(EXAMPLE, 'policies') + ']',
       'pod: {metadata: {name: support-agent-7d9f8, namespace: support, labels: {app: support-agent}}, spec: {serviceAccountName: support-agent}}',
       'now: "2026-03-03T09:00:00Z"',

@@ -1,45 +1,17 @@
 // The agentwarden CLI, run in-process through main() with captured output, on
 // the committed example and on temporary files.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { main } from '../src/main.js';
 import { suiteFiles } from '../src/test-suite.js';
 import { readYamlDocuments } from '../../policy/io/manifests.js';
+import { ROOT, run, useTempFiles } from './cli-helpers.js';
 
-// The compiled test runs from dist/cli/test/: the repository root is three levels up.
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLE = join(ROOT, 'examples', 'support-agent');
 
-interface Run {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-function run(...argv: string[]): Run {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = main(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
-
-let tmp = '';
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), 'agentwarden-cli-test-'));
-});
-afterAll(() => {
-  rmSync(tmp, { recursive: true, force: true });
-});
-
+const temp = useTempFiles('agentwarden-cli-test-');
 /** Writes `text` to a file under the test's temporary folder and returns its path. */
-function file(name: string, text: string): string {
-  const path = join(tmp, name);
-  writeFileSync(path, text);
-  return path;
-}
+const file = temp.file;
 
 /** Conditions that name declared fields but can never evaluate as written, with the checker's error (issue 13). */
 const ILL_TYPED: [string, string][] = [
@@ -161,7 +133,7 @@ describe('agentwarden check', () => {
   });
 
   it('exits 2 naming a pod file that does not exist', () => {
-    const missing = join(tmp, 'no-such-pod.yaml');
+    const missing = temp.path('no-such-pod.yaml');
     const r = run('check', '--policy', join(EXAMPLE, 'policies'), '--pod', missing, '--request', join(EXAMPLE, 'requests', 'read-ticket.json'));
     expect(r.code).toBe(2);
     expect(r.err).toContain(missing);
@@ -296,7 +268,7 @@ describe('agentwarden test', () => {
 
   it('exits 2 when given nothing to run', () => {
     expect(run('test').code).toBe(2);
-    const empty = mkdtempSync(join(tmp, 'empty-'));
+    const empty = mkdtempSync(temp.path('empty-'));
     const r = run('test', empty);
     expect(r.code).toBe(2);
     expect(r.err).toContain('no *.test.yaml');

@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 interface Schema {
   type?: string;
   default?: unknown;
+  enum?: string[];
   required?: string[];
   properties?: Record<string, Schema>;
   items?: Schema;
@@ -50,11 +51,14 @@ describe('the ClusterAgentPolicy CRD', () => {
     expect(spec.required).toEqual(['rules']);
   });
 
-  it('keeps AgentPolicy\'s rule schema, less the credential reference', () => {
+  it('keeps AgentPolicy\'s rule schema, less the credential reference and the RequireApproval action', () => {
     const rule = (crd: Crd): Schema | undefined => specOf(crd).properties?.['rules']?.items;
-    const { credential, ...namespacedRule } = rule(namespaced)?.properties ?? {};
+    const { credential, action, ...namespacedRule } = rule(namespaced)?.properties ?? {};
+    const { action: clusterAction, ...clusterRule } = rule(cluster)?.properties ?? {};
     expect(credential).toBeDefined();
-    expect(rule(cluster)?.properties).toEqual(namespacedRule);
+    expect(action?.enum).toEqual(['Allow', 'Deny', 'RequireApproval']);
+    expect(clusterAction?.enum).toEqual(['Allow', 'Deny']);
+    expect(clusterRule).toEqual(namespacedRule);
     expect(rule(cluster)?.['x-kubernetes-validations']).toEqual(rule(namespaced)?.['x-kubernetes-validations']);
   });
 

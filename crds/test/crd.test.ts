@@ -249,7 +249,7 @@ describe('AgentPolicy CustomResourceDefinition', () => {
 
   it('limits mode, action, HTTP methods and days to their enumerations', () => {
     expect(at('spec.mode').enum).toEqual(['Enforce', 'Audit']);
-    expect(at('spec.rules[].action').enum).toEqual(['Allow', 'Deny']);
+    expect(at('spec.rules[].action').enum).toEqual(['Allow', 'Deny', 'RequireApproval']);
     expect(at('spec.rules[].http.methods[]').enum).toEqual([
       'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE',
     ]);

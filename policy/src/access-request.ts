@@ -4,7 +4,7 @@
 import { PolicyError, Problems } from './errors.js';
 import { FieldReader, child } from './fields.js';
 import { parseDurationMs } from './duration.js';
-import { API_VERSION, DNS_LABEL, DNS_SUBDOMAIN, objectName, readRules, readSelector } from './manifest.js';
+import { DNS_LABEL, DNS_SUBDOMAIN, readHead, readRules, readSelector } from './manifest.js';
 import { HTTP_METHODS, type AccessRequest, type AccessRequestState, type OperationSpec, type PodIdentity } from './model.js';
 import { selectorMatches } from './selector.js';
 
@@ -25,15 +25,7 @@ export function isAccessRequestManifest(value: unknown): boolean {
  */
 export function parseAccessRequest(value: unknown, source: string): AccessRequest {
   const problems = new Problems();
-  const object = objectName(ACCESS_REQUEST_KIND, value);
-  const root = FieldReader.of(problems, '', value);
-  if (root === undefined) throw new PolicyError(source, object, [{ field: '(root)', message: 'must be an object' }]);
-  root.rejectUnknown(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
-  const apiVersion = root.string('apiVersion', { required: true });
-  if (apiVersion !== undefined && apiVersion !== API_VERSION) problems.add('apiVersion', `must be ${API_VERSION}, got "${apiVersion}"`);
-  if (root.string('kind', { required: true }) !== ACCESS_REQUEST_KIND) problems.add('kind', `must be ${ACCESS_REQUEST_KIND}`);
-  const meta = root.object('metadata', true);
-  const name = meta?.string('name', { required: true, maxLength: 253, pattern: DNS_SUBDOMAIN, patternHint: 'a DNS subdomain name' }) ?? '';
+  const { object, root, meta, name } = readHead(ACCESS_REQUEST_KIND, value, source, problems);
   const namespace = meta?.string('namespace', { required: true, maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label' }) ?? '';
   const uid = meta?.string('uid', { maxLength: 128 }) ?? `${namespace}/${name}`;
   const spec = root.object('spec', true);

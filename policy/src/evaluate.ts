@@ -66,7 +66,8 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
       reason: `Audit mode: would ${audit.allowed ? 'allow' : 'deny'}: ${audit.reason}`,
       auditDecision: audit, headers: wouldBe.allowed ? credentialHeaders(wouldBe.credential ?? wouldBe.rule?.credential) : [], request: facts,
       ...(removal === undefined ? {} : { headersToRemove: removal }),
-      ...grantFields(wouldBe),
+      // Nothing was denied: no AgentAccessRequest to ask for, only the grant that would have allowed.
+      ...grantFields(wouldBe, false),
     };
   }
   // Point 4: effective decision from Enforce policies, would-be with all of them.
@@ -81,16 +82,16 @@ function finish(v: Verdict, mode: 'Enforce', audit: AuditDecision | null, facts:
     allowed: v.allowed, mode, policy: v.rule?.policyName ?? v.policyName ?? '', rule: v.ruleName, reason: v.reason,
     auditDecision: audit, headers: v.allowed ? credentialHeaders(v.credential ?? v.rule?.credential) : [], request: facts,
     ...(removal === undefined ? {} : { headersToRemove: removal }),
-    ...grantFields(v),
+    ...grantFields(v, true),
   };
 }
 
-/** Decision.grant, .approval and .detail of a verdict, present only when set. */
-function grantFields(v: Verdict): Pick<Decision, 'grant' | 'approval' | 'detail'> {
+/** Decision.grant, .approval (`withApproval`) and .detail of a verdict, present only when set. */
+function grantFields(v: Verdict, withApproval: boolean): Pick<Decision, 'grant' | 'approval' | 'detail'> {
   if (v.grant === undefined && v.approval === undefined) return {};
   return {
     ...(v.grant === undefined ? {} : { grant: v.grant }),
-    ...(v.approval === undefined ? {} : { approval: v.approval }),
+    ...(v.approval === undefined || !withApproval ? {} : { approval: v.approval }),
     ...(v.detail === undefined ? {} : { detail: v.detail }),
   };
 }

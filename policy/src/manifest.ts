@@ -22,7 +22,7 @@ const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const MCP_METHOD = /^[A-Za-z0-9_./-]+$/;
 
 /** Names an object for error messages: "AgentPolicy support/support-agent". */
-export function objectName(kind: string, value: unknown): string {
+function objectName(kind: string, value: unknown): string {
   const meta = isPlain(value) && isPlain(value['metadata']) ? value['metadata'] : {};
   const name = typeof meta['name'] === 'string' ? meta['name'] : '<unnamed>';
   const ns = typeof meta['namespace'] === 'string' ? `${meta['namespace']}/` : '';
@@ -62,9 +62,17 @@ export function parseAnyPolicy(value: unknown, source: string, defaultNamespace:
 
 type PolicyKind = 'AgentPolicy' | 'ClusterAgentPolicy';
 
-function parsePolicy(kind: PolicyKind, value: unknown, source: string, defaultNamespace: string): AgentPolicy {
-  const cluster = kind === 'ClusterAgentPolicy';
-  const problems = new Problems();
+/** What every agentwarden object starts with, read: apiVersion, kind, metadata.name. */
+export interface ObjectHead {
+  /** "AgentPolicy support/support-agent", for messages. */
+  readonly object: string;
+  readonly root: FieldReader;
+  readonly meta: FieldReader | undefined;
+  readonly name: string;
+}
+
+/** Reads the head of a `kind` object into `problems`; throws PolicyError when `value` is not an object at all. */
+export function readHead(kind: string, value: unknown, source: string, problems: Problems): ObjectHead {
   const object = objectName(kind, value);
   const root = FieldReader.of(problems, '', value);
   if (root === undefined) throw new PolicyError(source, object, [{ field: '(root)', message: 'must be an object' }]);
@@ -74,6 +82,13 @@ function parsePolicy(kind: PolicyKind, value: unknown, source: string, defaultNa
   if (root.string('kind', { required: true }) !== kind) problems.add('kind', `must be ${kind}`);
   const meta = root.object('metadata', true);
   const name = meta?.string('name', { required: true, maxLength: 253, pattern: DNS_SUBDOMAIN, patternHint: 'a DNS subdomain name' }) ?? '';
+  return { object, root, meta, name };
+}
+
+function parsePolicy(kind: PolicyKind, value: unknown, source: string, defaultNamespace: string): AgentPolicy {
+  const cluster = kind === 'ClusterAgentPolicy';
+  const problems = new Problems();
+  const { object, root, meta, name } = readHead(kind, value, source, problems);
   const declaredNamespace = meta?.string('namespace', { maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label' });
   if (cluster && declaredNamespace !== undefined && declaredNamespace !== '') problems.add('metadata.namespace', 'must be absent: ClusterAgentPolicy is cluster-scoped');
   const namespace = cluster ? '' : declaredNamespace ?? defaultNamespace;

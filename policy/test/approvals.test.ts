@@ -1,8 +1,9 @@
 // DESIGN.md decision semantics points 10 and 11: RequireApproval rules, approval
 // grants (exactly one operation) and break-glass grants (rules over namespaced
 // Deny and RequireApproval, never over a ClusterAgentPolicy), by the sidecar's clock.
+import fc from 'fast-check';
 import {
-  approvalRequestName, compileSnapshot, parseClusterAgentPolicy, PolicyError, REASON_APPROVAL_REQUIRED, RULE_CLUSTER_CEILING,
+  approvalRequestName, canonicalJson, compileSnapshot, parseClusterAgentPolicy, PolicyError, REASON_APPROVAL_REQUIRED, RULE_CLUSTER_CEILING,
   type AgentPolicy, type OperationSpec, type PodIdentity,
 } from '../src/index.js';
 import { accessRequest, grantedAgent, iso, MINUTE, NOW } from './grant-helpers.js';
@@ -50,6 +51,13 @@ function breakGlass(rules: string, name = 'oncall-admin'): ReturnType<typeof acc
   `, { state: 'Approved', approvedBy: 'bob', expiresAt: iso(NOW + 60 * MINUTE) });
 }
 
+/** An Audit policy that would deny status.example.com. */
+const audited = policy('audited', `
+  podSelector: {}
+  mode: Audit
+  rules: [{name: no-status, action: Deny, to: {hosts: [status.example.com]}}]
+`);
+
 const ADMIN_RULE = '[{name: admin, to: {hosts: [api.zendesk.com]}, http: {paths: ["/admin/**"]}, credential: zendesk}]';
 
 describe('a RequireApproval rule', () => {
@@ -88,6 +96,20 @@ describe('a RequireApproval rule', () => {
     expect(d.reason.startsWith(REASON_APPROVAL_REQUIRED)).toBe(true);
   });
 
+  it('in an Audit policy only records the would-be deny: nothing is denied, so no AgentAccessRequest is named', () => {
+    const auditedRefunds = policy('audited-refunds', `
+      podSelector: {}
+      mode: Audit
+      rules: [{name: refunds, action: RequireApproval, to: {hosts: [mcp.support.internal]}, mcp: {tools: [issue_refund]}}]
+    `);
+    const onlyAudit = grantedAgent([auditedRefunds], []).check(REFUND);
+    expect(onlyAudit).toMatchObject({ allowed: true, mode: 'Audit', auditDecision: { allowed: false, rule: 'refunds' } });
+    expect(onlyAudit.approval).toBeUndefined();
+    const mixed = grantedAgent([auditedRefunds, support], []).check({ ...REFUND, mcp: { tool: 'issue_refund', arguments: {} } });
+    expect(mixed).toMatchObject({ allowed: false, rule: 'refunds', auditDecision: { allowed: false } });
+    expect(mixed.approval?.name).toBe(approvalRequestName('support-agent-0', 'support-agent', 'refunds', { ...REFUND_OP, mcp: { method: 'tools/call', tool: 'issue_refund', arguments: {} } }));
+  });
+
   it('cannot be written in a ClusterAgentPolicy (the CRD enum has Allow and Deny only)', () => {
     const parse = (): AgentPolicy => parseClusterAgentPolicy({
       apiVersion: 'agentwarden.io/v1alpha1', kind: 'ClusterAgentPolicy', metadata: { name: 'p' },
@@ -105,6 +127,31 @@ describe('an approval grant', () => {
     expect(d.grant).toEqual({ name: 'support-agent-0-refund', kind: 'approval', overriddenRule: 'support-agent/refunds' });
     expect(d.approval).toBeUndefined();
     expect(d.detail).toBeUndefined();
+  });
+
+  it('injects the credential of its origin rule when that rule has one', () => {
+    const withCredential = policy('support-agent', `
+      podSelector: {}
+      rules:
+        - {name: refunds, action: RequireApproval, to: {hosts: [mcp.support.internal]}, mcp: {tools: [issue_refund]}, credential: mcp}
+      credentials:
+        - {name: mcp, secretRef: {name: mcp-token, key: token}, header: X-Api-Key, prefix: ""}
+    `);
+    const d = grantedAgent([withCredential], [refundApproval()]).check(REFUND);
+    expect(d).toMatchObject({ allowed: true, headers: [['x-api-key', 'secret:support/mcp-token/token']] });
+  });
+
+  it('allows arguments exactly when their canonical JSON equals the approved arguments (property)', () => {
+    const a = grantedAgent([support], [refundApproval()]);
+    const approved = { order: 'A-1', amount: 120 };
+    const args = fc.oneof(
+      fc.dictionary(fc.constantFrom('order', 'amount', 'note'), fc.oneof(fc.constant('A-1'), fc.constant(120), fc.constant('120'), fc.integer())),
+      fc.constant(approved), fc.constant({ amount: 120, order: 'A-1' }),
+    );
+    fc.assert(fc.property(args, (argv) => {
+      const d = a.check({ ...REFUND, mcp: { tool: 'issue_refund', arguments: argv } });
+      return d.allowed === (canonicalJson(argv) === canonicalJson(approved)) && (d.allowed || d.rule === 'refunds');
+    }), { seed: 20261205, numRuns: 200 });
   });
 
   it('matches arguments whatever their key order', () => {
@@ -227,11 +274,6 @@ describe('a break-glass grant', () => {
   });
 
   it('is decided in the would-be pass too: an Audit policy\'s Deny is overridden there; the effective decision overrode nothing', () => {
-    const audited = policy('audited', `
-      podSelector: {}
-      mode: Audit
-      rules: [{name: no-status, action: Deny, to: {hosts: [status.example.com]}}]
-    `);
     const rules = '[{name: status, to: {hosts: [status.example.com]}}]';
     const d = grantedAgent([audited, support], [breakGlass(rules)]).check({ url: 'https://status.example.com/' });
     expect(d).toMatchObject({ allowed: true, rule: 'status', auditDecision: { allowed: true, rule: 'status', policy: 'oncall-admin' } });
@@ -239,11 +281,6 @@ describe('a break-glass grant', () => {
   });
 
   it('does not change the mode of a pod governed only by Audit policies', () => {
-    const audited = policy('audited', `
-      podSelector: {}
-      mode: Audit
-      rules: [{name: no-status, action: Deny, to: {hosts: [status.example.com]}}]
-    `);
     const d = grantedAgent([audited], [breakGlass('[{name: other, to: {hosts: [other.example.com]}}]')]).check({ url: 'https://status.example.com/' });
     expect(d).toMatchObject({ allowed: true, mode: 'Audit', auditDecision: { allowed: false, rule: 'no-status' } });
   });
