@@ -122,7 +122,7 @@ describe('the Helm chart', () => {
     }
   });
 
-  it.each(['agentpolicy.yaml', 'clusteragentpolicy.yaml'])('ships the repository\'s CRD %s unchanged', (crd) => {
+  it.each(['agentpolicy.yaml', 'clusteragentpolicy.yaml', 'agentaccessrequest.yaml'])('ships the repository\'s CRD %s unchanged', (crd) => {
     expect(readFileSync(join(CHART, 'crds', crd), 'utf8')).toBe(readFileSync(join(ROOT, 'crds', crd), 'utf8'));
   });
 

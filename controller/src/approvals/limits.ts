@@ -2,35 +2,18 @@
 // (kube/limits.ts does the same for AgentPolicies and Secrets): a spec larger
 // than --max-access-request-bytes, or past the namespace's count or bytes, is
 // kept as a stub without spec, which never becomes a grant (fail closed).
-import { NamespaceBudget, type Refusal } from '../kube/budget.js';
-import type { CacheLimits } from '../kube/limits.js';
+import { NamespaceBudget } from '../kube/budget.js';
+import { objectVersion, policyStub, specBytes, type CacheLimits } from '../kube/limits.js';
 import type { AccessRequestObject } from './objects.js';
 
 export const ACCESS_REQUEST_REFUSAL_REASONS = { tooLarge: 'AccessRequestTooLarge', namespaceLimit: 'NamespaceAccessRequestLimit' } as const;
-
-function specBytes(o: AccessRequestObject): number {
-  return o.spec === undefined ? 0 : JSON.stringify(o.spec).length;
-}
-
-function version(o: AccessRequestObject): string {
-  return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}@${o.metadata?.resourceVersion ?? ''}`;
-}
-
-export function accessRequestStub(o: AccessRequestObject, refused: Refusal): AccessRequestObject {
-  const m = o.metadata;
-  return {
-    apiVersion: o.apiVersion, kind: o.kind,
-    metadata: { name: m?.name, namespace: m?.namespace, resourceVersion: m?.resourceVersion, uid: m?.uid, creationTimestamp: m?.creationTimestamp },
-    status: o.status,
-    refused,
-  };
-}
 
 /** The request as the cache keeps it: itself without managedFields, or a stub when its spec is too large. */
 export function limitAccessRequest(o: AccessRequestObject, maxBytes: number): AccessRequestObject {
   const bytes = specBytes(o);
   if (bytes > maxBytes) {
-    return accessRequestStub(o, {
+    // A stub keeps identity and status only (kube/limits.ts): it is never a grant.
+    return policyStub(o, {
       reason: ACCESS_REQUEST_REFUSAL_REASONS.tooLarge, metric: 'object_too_large',
       message: `the request's spec is ${bytes} bytes, above the controller's --max-access-request-bytes ${maxBytes}`,
     });
@@ -44,7 +27,7 @@ export function accessRequestBudget(limits: CacheLimits): NamespaceBudget<Access
   return new NamespaceBudget<AccessRequestObject>({
     resource: 'agentaccessrequests', namespaceReason: ACCESS_REQUEST_REFUSAL_REASONS.namespaceLimit,
     flags: { objects: '--max-access-requests-per-namespace', bytes: '--max-access-request-bytes-per-namespace' },
-    namespace: (o) => o.metadata?.namespace ?? '', version, bytes: specBytes,
-    refused: (o) => o.refused, isStub: (o) => o.refused !== undefined, stub: accessRequestStub,
+    namespace: (o) => o.metadata?.namespace ?? '', version: objectVersion, bytes: specBytes,
+    refused: (o) => o.refused, isStub: (o) => o.refused !== undefined, stub: policyStub,
   }, { maxObjects: limits.maxAccessRequestsPerNamespace, maxBytes: limits.maxAccessRequestBytesPerNamespace });
 }

@@ -52,11 +52,12 @@ export const REFUSAL_REASONS = {
   namespaceCredentialLimit: 'NamespaceCredentialLimit',
 } as const;
 
-function specBytes(obj: AgentPolicyObject): number {
+/** Bytes of an object's spec as JSON (what the per-object and per-namespace limits charge). */
+export function specBytes(obj: { readonly spec?: unknown }): number {
   return obj.spec === undefined ? 0 : JSON.stringify(obj.spec).length;
 }
 
-/** The stub of a refused AgentPolicy: identity and status (to compare what the writer computes), no spec. */
+/** The stub of a refused AgentPolicy (or AgentAccessRequest): identity and status (to compare what the writer computes), no spec. */
 export function policyStub(obj: AgentPolicyObject, refused: Refusal): AgentPolicyObject {
   const m = obj.metadata;
   return {
@@ -77,7 +78,8 @@ export function limitPolicy(obj: AgentPolicyObject, maxPolicyBytes: number): Age
   });
 }
 
-function version(o: { readonly metadata?: { readonly namespace?: string; readonly name?: string; readonly resourceVersion?: string } }): string {
+/** namespace/name@resourceVersion: a refused version is counted once. */
+export function objectVersion(o: { readonly metadata?: { readonly namespace?: string; readonly name?: string; readonly resourceVersion?: string } }): string {
   return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}@${o.metadata?.resourceVersion ?? ''}`;
 }
 
@@ -85,7 +87,7 @@ export function policyBudget(limits: CacheLimits): NamespaceBudget<AgentPolicyOb
   return new NamespaceBudget<AgentPolicyObject>({
     resource: 'agentpolicies', namespaceReason: REFUSAL_REASONS.namespacePolicyLimit,
     flags: { objects: '--max-policies-per-namespace', bytes: '--max-policy-bytes-per-namespace' },
-    namespace: (o) => o.metadata?.namespace ?? '', version, bytes: specBytes,
+    namespace: (o) => o.metadata?.namespace ?? '', version: objectVersion, bytes: specBytes,
     refused: (o) => o.refused, isStub: (o) => o.refused !== undefined, stub: policyStub,
   }, { maxObjects: limits.maxPoliciesPerNamespace, maxBytes: limits.maxPolicyBytesPerNamespace });
 }
@@ -100,7 +102,7 @@ export function secretBudget(limits: CacheLimits): NamespaceBudget<SlimSecret> {
   return new NamespaceBudget<SlimSecret>({
     resource: 'secrets', namespaceReason: REFUSAL_REASONS.namespaceCredentialLimit,
     flags: { objects: '--max-credential-secrets-per-namespace', bytes: '--max-credential-bytes-per-namespace' },
-    namespace: (s) => s.metadata.namespace, version, bytes: secretBytes,
+    namespace: (s) => s.metadata.namespace, version: objectVersion, bytes: secretBytes,
     refused: (s) => s.refused ?? Object.values(s.refusedKeys ?? {})[0],
     // A Secret no policy reads holds no value: it costs its namespace nothing.
     isStub: (s) => s.refused !== undefined || Object.keys(s.data).length === 0,
