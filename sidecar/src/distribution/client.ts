@@ -96,8 +96,13 @@ export class DistributionClient {
   send(message: SidecarMessage): boolean {
     const call = this.accepted;
     if (call === undefined) return false;
-    call.write(message);
-    return true;
+    try {
+      call.write(message);
+      return true;
+    } catch {
+      // The stream ended between its last event and this write: as down.
+      return false;
+    }
   }
 
   start(): void {
