@@ -3,7 +3,7 @@
 // request's attributes.request.time, and only while the ledger says so.
 import { REASON_APPROVAL_REQUIRED } from './decision.js';
 import type { GrantLedger } from './grant-ledger.js';
-import type { LoadedGrant, LoadedRule } from './load.js';
+import { routeKey, type LoadedGrant, type LoadedRule } from './load.js';
 import { approvalRequestName, redactedJson } from './operation.js';
 import type { RateLimiter } from './ratelimit.js';
 import { parseQuery } from './request.js';
@@ -69,7 +69,8 @@ export function breakGlassStep(session: RequestSession, candidates: readonly num
  * namespaced Deny step came first.
  */
 export function approvalGrantStep(session: RequestSession, candidates: readonly number[], scope: Scope, ctx: GrantClock, consume: boolean): Verdict | undefined {
-  const byKey = session.loaded.approvalGrants.get(session.view.host);
+  const view = session.view;
+  const byKey = session.loaded.approvalGrants.get(view.host)?.get(routeKey(view.method, view.port, view.path));
   if (byKey === undefined) return undefined;
   const grants = byKey.get(session.operation().key);
   const grant = grants?.find((g) => honoured(g, ctx));

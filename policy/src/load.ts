@@ -50,8 +50,17 @@ export interface LoadedGrant extends LedgerGrant {
   readonly credential: LoadedCredential | undefined;
 }
 
-/** Approval grants by operation host, then by operationKey(): one Map lookup per request that reaches such a host. */
-export type ApprovalIndex = ReadonlyMap<string, ReadonlyMap<string, readonly LoadedGrant[]>>;
+/**
+ * Approval grants by operation host, then by routeKey() (method, port, path),
+ * then by operationKey(): a request builds its full operation key (arguments in
+ * canonical JSON) only when some grant has its host, method, port and path.
+ */
+export type ApprovalIndex = ReadonlyMap<string, ReadonlyMap<string, ReadonlyMap<string, readonly LoadedGrant[]>>>;
+
+/** The second level of ApprovalIndex. */
+export function routeKey(method: string, port: number, path: string): string {
+  return `${method} ${port} ${path}`;
+}
 
 export interface LoadedCredential {
   readonly name: string;
@@ -223,7 +232,7 @@ function loadGrant(g: Grant, snapshot: Snapshot): LoadedGrant {
 
 /** Approval grants by host and exact operation key (arguments re-canonicalised: the evaluator compares strings). */
 function approvalIndex(messages: readonly Grant[], grants: readonly LoadedGrant[]): ApprovalIndex {
-  const index = new Map<string, Map<string, LoadedGrant[]>>();
+  const index = new Map<string, Map<string, Map<string, LoadedGrant[]>>>();
   messages.forEach((g, i) => {
     const op = g.operation;
     const loaded = grants[i];
@@ -237,8 +246,11 @@ function approvalIndex(messages: readonly Grant[], grants: readonly LoadedGrant[
       }
     }
     const key = operationKey(op.method, op.host, op.port, op.path, op.query, op.mcpMethod, op.mcpTool, args);
-    let byKey = index.get(op.host);
-    if (byKey === undefined) index.set(op.host, (byKey = new Map<string, LoadedGrant[]>()));
+    let byRoute = index.get(op.host);
+    if (byRoute === undefined) index.set(op.host, (byRoute = new Map<string, Map<string, LoadedGrant[]>>()));
+    const route = routeKey(op.method, op.port, op.path);
+    let byKey = byRoute.get(route);
+    if (byKey === undefined) byRoute.set(route, (byKey = new Map<string, LoadedGrant[]>()));
     byKey.set(key, [...(byKey.get(key) ?? []), loaded]);
   });
   return index;
