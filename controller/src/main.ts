@@ -102,6 +102,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     log: (level, msg, fields) => { log(level, msg, fields); },
     secretsFollow: (parsed) => credentialKeys.follow(parsed),
     grants: (pod) => approvals.grantsFor(pod),
+    grantsSynced: () => approvals.informer.stats().synced,
   });
   const debouncer = new Debouncer(config.debounceQuietMs, config.debounceMaxMs, () => { reconciler.reconcile(); });
 

@@ -12,6 +12,7 @@ import { DistributionClient } from '../../sidecar/src/distribution/client.js';
 import { readControllerConfig } from '../src/config.js';
 import { startController, type RunningController } from '../src/main.js';
 import type { ClusterPolicyApi } from '../src/cluster/index.js';
+import type { ApprovalApi } from '../src/approvals/index.js';
 import type { Kube } from '../src/kube/api.js';
 import type { AgentPolicyObject, SlimPod, SlimSecret } from '../src/kube/objects.js';
 import type { PolicyStatus } from '../src/status/compute.js';
@@ -84,11 +85,22 @@ const NO_CLUSTER_POLICIES: ClusterPolicyApi = {
   writeClusterStatus: () => Promise.resolve(),
 };
 
+/** No AgentAccessRequests: the grants' informer syncs empty. */
+const NO_ACCESS_REQUESTS: ApprovalApi = {
+  listAccessRequests: () => Promise.resolve({ items: [], resourceVersion: '1' }),
+  createAccessRequest: () => Promise.reject(new Error('not in this test')),
+  deleteAccessRequest: () => Promise.resolve(),
+  writeStatus: () => Promise.resolve(),
+  createEvent: () => Promise.resolve(),
+  readSecretKey: () => Promise.resolve(undefined),
+  readPod: () => Promise.resolve(undefined),
+};
+
 const cleanup: (() => Promise<void> | void)[] = [];
 
 async function controllerOn(kube: FakeKube, flags: readonly string[] = []): Promise<RunningController> {
   const config = readControllerConfig(['--distribution-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--leader-elect', 'false', '--identity', 'test', ...flags], {});
-  const running = await startController(config, () => undefined, kube, undefined, NO_CLUSTER_POLICIES);
+  const running = await startController(config, () => undefined, kube, undefined, NO_CLUSTER_POLICIES, NO_ACCESS_REQUESTS);
   cleanup.push(() => running.stop());
   return running;
 }

@@ -260,6 +260,27 @@ describe('approving a request (the status subresource)', () => {
     expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
     const ended = await waitFor('the request Expired', async () => { const o = await getRequest(name); return o?.status?.['state'] === 'Expired' ? o : undefined; }, 30_000, 100);
     expect(ended.status?.['conditions']).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Expired', status: 'True' })]));
+    // The pod's Events tell the story: approved, then expired.
+    for (const reason of ['GrantApproved', 'GrantExpired']) {
+      await waitFor(`the ${reason} Event`, async () => {
+        const list = JSON.parse(await kubectlOk(['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${POD},reason=${reason}`, '-o', 'json'])) as { items: { message: string }[] };
+        return list.items.some((e) => e.message.includes(name)) ? true : undefined;
+      }, 30_000, 100);
+    }
+  });
+
+  it('ends an approval grant with uses: 1 when the sidecar reports its use (GrantUsed), recording status.used', async () => {
+    await kubectlOk(['create', '-f', '-'], JSON.stringify({
+      apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentAccessRequest', metadata: { name: 'refund-once', namespace: ns },
+      spec: { pod: POD, serviceAccount: 'agent', duration: '10m', uses: 1, operation: { method: 'POST', host: 'mcp.support.internal', port: 80, path: '/mcp', mcp: { method: 'tools/call', tool: 'issue_refund', arguments: { amount: 5 } } } },
+    }));
+    expect((await patchStatusAs(APPROVER, 'refund-once', { state: 'Approved' })).code).toBe(0);
+    const grant = await waitFor('the grant in the snapshot', () => held().latest()?.grants.find((g) => g.name === 'refund-once'), 30_000, 50);
+    expect(grant.uses).toBe(1);
+    held().send(create(SidecarMessageSchema, { kind: { case: 'grantUsed', value: { name: 'refund-once', uid: grant.uid, used: 1 } } }));
+    const ended = await waitFor('the request Expired at its uses', async () => { const o = await getRequest('refund-once'); return o?.status?.['state'] === 'Expired' ? o : undefined; }, 30_000, 100);
+    expect(ended.status).toMatchObject({ used: 1, approvedBy: APPROVER });
+    await waitFor('the grant to leave the snapshot', () => (held().latest()?.grants.some((g) => g.name === 'refund-once') === false ? true : undefined), 30_000, 50);
   });
 
   it('refuses approving an expired request', async () => {
@@ -291,6 +312,20 @@ describe('a break-glass request', () => {
     expect(badRule.code).not.toBe(0);
     expect(badRule.stderr).toContain('spec.rules[0].when');
     expect((await kubectl(['get', 'agentaccessrequests', '-n', ns, 'bg-bad-1', 'bg-bad-2', 'bg-bad-3', 'bg-bad-4'])).stdout).toBe('');
+  });
+
+  it('is refused by the CRD\'s own rules: both pod and podSelector, neither operation nor rules, a zero duration, a Deny rule, a changed spec', async () => {
+    const both = await kubectl(['create', '--dry-run=server', '-f', '-'], breakGlass('bg-cel-1', { pod: POD }));
+    expect(both.stderr).toContain('exactly one of spec.pod and spec.podSelector');
+    const neither = await kubectl(['create', '--dry-run=server', '-f', '-'], breakGlass('bg-cel-2', { rules: undefined }));
+    expect(neither.stderr).toContain('spec.operation is required when spec.rules is empty');
+    const zero = await kubectl(['create', '--dry-run=server', '-f', '-'], breakGlass('bg-cel-3', { duration: '0s' }));
+    expect(zero.stderr).toContain('duration must be above 0');
+    const deny = await kubectl(['create', '--dry-run=server', '-f', '-'], breakGlass('bg-cel-4', { rules: [{ name: 'exports', action: 'Deny', to: { hosts: ['export.example.com'] } }] }));
+    expect(deny.stderr).toContain('a break-glass grant only allows');
+    await kubectlOk(['create', '-f', '-'], breakGlass('bg-cel-5'));
+    const changed = await kubectl(['patch', 'agentaccessrequest', '-n', ns, 'bg-cel-5', '--type=merge', '-p', '{"spec":{"duration":"1h"}}']);
+    expect(changed.stderr).toContain('spec is immutable');
   });
 
   it('once approved overrides the Deny rule in the pod\'s snapshot for its duration, then ends ReviewRequired until reviewed with notes', async () => {

@@ -16,7 +16,7 @@ import { POD_LABEL } from './requests.js';
 
 /** Longest single timer (setTimeout's range is ~24.8 days); re-armed on firing. */
 const MAX_TIMER_MS = 3_600_000;
-/** After a failed status write, try again this much later. */
+/** Past-due requests not ended here (a failed write, not the leader) are looked at again this much later. */
 const RETRY_MS = 5000;
 
 export interface LifecycleDeps {
@@ -47,13 +47,21 @@ export function deadlineOf(r: AccessRequestObject, pendingTtlMs: number): { read
   return undefined;
 }
 
+function versionOf(r: AccessRequestObject): string {
+  return `${r.metadata?.uid ?? ''}@${r.metadata?.resourceVersion ?? ''}`;
+}
+
 export class GrantLifecycle {
   private timer: NodeJS.Timeout | undefined;
   private readonly states = new Map<string, string>();
   private primed = false;
   private stopped = false;
-  /** uid@resourceVersion being ended now. */
+  /** uid@resourceVersion being ended now (or summarised). */
   private readonly ending = new Set<string>();
+  /** uid@resourceVersion ended by this replica (the cache shows the new state soon). */
+  private readonly ended = new Set<string>();
+  /** uid@resourceVersion whose deadline was announced to the snapshots. */
+  private readonly announced = new Set<string>();
 
   constructor(private readonly d: LifecycleDeps) {}
 
@@ -83,6 +91,8 @@ export class GrantLifecycle {
       if (before !== undefined) this.d.grantsChanged();
     }
     for (const uid of [...this.states.keys()]) if (!seen.has(uid)) this.states.delete(uid);
+    const versions = new Set(this.d.requests.list().map(versionOf));
+    for (const set of [this.ended, this.announced]) for (const v of [...set]) if (!versions.has(v)) set.delete(v);
     this.d.metrics.activeGrants = active;
     if (this.d.requests.stats().synced) this.primed = true;
     this.arm();
@@ -93,39 +103,46 @@ export class GrantLifecycle {
     clearTimeout(this.timer);
   }
 
-  private arm(delayMs?: number): void {
+  /**
+   * Arms the timer for the next future deadline. Past-due requests this replica has not
+   * ended (it is not the leader, or a write failed) are looked at again every RETRY_MS,
+   * never in a loop: a replica that becomes the leader ends them then.
+   */
+  private arm(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.stopped) return;
+    const now = this.now();
     let next = Number.POSITIVE_INFINITY;
     for (const r of this.d.requests.list()) {
       const d = deadlineOf(r, this.d.options.pendingTtlMs);
-      if (d !== undefined) next = Math.min(next, d.atMs);
+      if (d === undefined) continue;
+      next = Math.min(next, d.atMs > now ? d.atMs : this.ended.has(versionOf(r)) ? Number.POSITIVE_INFINITY : now + RETRY_MS);
     }
-    if (delayMs === undefined && !Number.isFinite(next)) return;
-    const delay = delayMs ?? Math.max(0, Math.min(MAX_TIMER_MS, next - this.now()));
-    this.timer = setTimeout(() => { void this.fire(); }, delay);
+    if (!Number.isFinite(next)) return;
+    this.timer = setTimeout(() => { void this.fire(); }, Math.max(0, Math.min(MAX_TIMER_MS, next - now)));
     this.timer.unref();
   }
 
-  /** Ends what is due; re-pushes; re-arms. */
+  /** Ends what is due (the leader); re-pushes when something fell due; re-arms. */
   async fire(): Promise<void> {
     const now = this.now();
     const due = this.d.requests.list().flatMap((r) => {
       const d = deadlineOf(r, this.d.options.pendingTtlMs);
-      return d !== undefined && d.atMs <= now ? [{ r, reason: d.reason }] : [];
+      return d !== undefined && d.atMs <= now && !this.ended.has(versionOf(r)) ? [{ r, reason: d.reason }] : [];
     });
-    if (due.length > 0) this.d.grantsChanged();
-    let failed = false;
+    // Snapshots drop a grant at its deadline, whoever writes the status.
+    if (due.some(({ r }) => !this.announced.has(versionOf(r)))) this.d.grantsChanged();
+    for (const { r } of due) this.announced.add(versionOf(r));
     if (this.d.mayWrite()) {
-      for (const { r, reason } of due) if (!(await this.end(r, reason, now))) failed = true;
+      for (const { r, reason } of due) if (await this.end(r, reason, now)) this.ended.add(versionOf(r));
     }
-    this.arm(failed ? RETRY_MS : undefined);
+    this.arm();
   }
 
   private async end(r: AccessRequestObject, reason: GrantEndReason, nowMs: number): Promise<boolean> {
-    const version = `${r.metadata?.uid ?? ''}@${r.metadata?.resourceVersion ?? ''}`;
-    if (this.ending.has(version)) return true;
+    const version = versionOf(r);
+    if (this.ending.has(version)) return false;
     this.ending.add(version);
     const breakGlass = isBreakGlass(specOf(r));
     const to = reason === 'pending_ttl' ? 'Expired' : breakGlass ? 'ReviewRequired' : 'Expired';
@@ -150,7 +167,7 @@ export class GrantLifecycle {
 
   /** status.summary of a request created without it (by a person: `agentwarden grant`, kubectl). */
   private summarise(r: AccessRequestObject): void {
-    const version = `${r.metadata?.uid ?? ''}@${r.metadata?.resourceVersion ?? ''}`;
+    const version = versionOf(r);
     if (!this.d.mayWrite() || this.ending.has(version)) return;
     this.ending.add(version);
     const status = { ...statusOf(r), state: 'Pending', summary: summaryOf(specOf(r)) };

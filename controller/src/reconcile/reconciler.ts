@@ -36,6 +36,8 @@ export interface ReconcilerOptions {
   readonly namespaceLabels?: NamespaceLabelsLookup;
   /** The pod's active grants now (controller/src/approvals); none without. */
   readonly grants?: (pod: SlimPod) => readonly AccessRequest[];
+  /** Whether the grants' cache has been listed: before, a pass could take an active grant away from a sidecar. */
+  readonly grantsSynced?: () => boolean;
 }
 
 export class Reconciler {
@@ -81,10 +83,10 @@ export class Reconciler {
     return !this.stalePods.has(key) && want !== undefined && acked === want;
   }
 
-  /** One pass over the caches; does nothing until all three have been listed and the secrets follow the policies. */
+  /** One pass over the caches; does nothing until all three (and the grants) have been listed and the secrets follow the policies. */
   reconcile(): void {
     const { policies, pods, secrets } = this.options;
-    if (![policies, pods, secrets].every((c) => c.stats().synced)) return;
+    if (![policies, pods, secrets].every((c) => c.stats().synced) || this.options.grantsSynced?.() === false) return;
     const entries = parsePolicies(policies.list());
     if (this.options.secretsFollow?.(entries.flatMap((e) => (e.parsed === undefined ? [] : [e.parsed]))) === false) return;
     this.reconciled = true;

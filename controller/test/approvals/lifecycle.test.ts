@@ -19,7 +19,7 @@ function request(name: string, spec: Record<string, unknown>, status: Record<str
   return { apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentAccessRequest', metadata: { name, namespace: 'support', uid: `uid-${name}`, resourceVersion: '3', creationTimestamp: created as unknown as Date }, spec: { pod: 'support-agent-0', serviceAccount: 'support-agent', duration: '15m', ...spec }, ...(status === undefined ? {} : { status }) };
 }
 
-function setup(items: AccessRequestObject[]): { lifecycle: GrantLifecycle; writes: { name: string; status: Record<string, unknown> }[]; pushes: () => number; events: string[]; metrics: ApprovalMetrics; cache: FakeCache<AccessRequestObject> } {
+function setup(items: AccessRequestObject[], mayWrite = true): { lifecycle: GrantLifecycle; writes: { name: string; status: Record<string, unknown> }[]; pushes: () => number; events: string[]; metrics: ApprovalMetrics; cache: FakeCache<AccessRequestObject> } {
   const cache = new FakeCache<AccessRequestObject>(items);
   const writes: { name: string; status: Record<string, unknown> }[] = [];
   const events: string[] = [];
@@ -27,7 +27,7 @@ function setup(items: AccessRequestObject[]): { lifecycle: GrantLifecycle; write
   const metrics = new ApprovalMetrics();
   const api = { writeStatus: (_ns: string, name: string, _rv: string, status: Record<string, unknown>) => { writes.push({ name, status }); return Promise.resolve(); } } as unknown as ApprovalApi;
   const lifecycle = new GrantLifecycle({
-    api, requests: cache, pods: new FakeCache<SlimPod>([slimPod()]), options: { pendingTtlMs: TTL }, metrics, mayWrite: () => true,
+    api, requests: cache, pods: new FakeCache<SlimPod>([slimPod()]), options: { pendingTtlMs: TTL }, metrics, mayWrite: () => mayWrite,
     grantsChanged: () => { pushes++; }, event: (_pod, reason) => { events.push(reason); }, log: () => undefined, nowMs: () => NOW,
   });
   return { lifecycle, writes, pushes: () => pushes, events, metrics, cache };
@@ -57,6 +57,15 @@ describe('at a deadline', () => {
     expect(events.filter((e) => e === 'GrantExpired')).toHaveLength(2);
     expect(metrics.grantsEnded.get('expired')).toBe(2);
     expect(metrics.grantsEnded.get('pending_ttl')).toBe(1);
+  });
+
+  it('on a replica that does not write, re-pushes once per due request and writes nothing, without spinning', async () => {
+    const { lifecycle, writes, pushes } = setup([request('approval', { operation: {} }, { state: 'Approved', expiresAt: '2026-03-02T09:59:59Z' })], false);
+    await lifecycle.fire();
+    await lifecycle.fire();
+    lifecycle.stop();
+    expect(writes).toEqual([]);
+    expect(pushes()).toBe(1);
   });
 
   it('announces an approval seen after the first list (GrantApproved) and re-pushes, but not the ones found at start', () => {
