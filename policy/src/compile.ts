@@ -91,6 +91,13 @@ export function checkPolicy(policy: AgentPolicy): void {
   if (problems.length > 0) throw new PolicyError(policy.source, policyObjectName(policy), problems);
 }
 
+/** Checks a break-glass request's rules compile (conditions, paths), as admission refuses rules that do not. */
+export function checkAccessRequest(request: AccessRequest): void {
+  const problems: FieldProblem[] = [];
+  request.rules.forEach((rule, i) => compileRule(rule, 0, `spec.rules[${i}]`, problems));
+  if (problems.length > 0) throw new PolicyError(request.source, `AgentAccessRequest ${request.namespace}/${request.name}`, problems);
+}
+
 /** "AgentPolicy support/egress" or "ClusterAgentPolicy platform-egress", for messages. */
 export function policyObjectName(policy: AgentPolicy): string {
   return policy.cluster === undefined ? `AgentPolicy ${policy.namespace}/${policy.name}` : `ClusterAgentPolicy ${policy.name}`;

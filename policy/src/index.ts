@@ -5,7 +5,7 @@ export type * from './decision.js';
 export { RULE_CLUSTER_CEILING, RULE_DEFAULT_DENY, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED } from './decision.js';
 export { PolicyError } from './errors.js';
 export { parseAgentPolicy, parseClusterAgentPolicy, parseAnyPolicy, parsePod, isAgentPolicyManifest, isClusterAgentPolicyManifest, API_VERSION } from './manifest.js';
-export { compileSnapshot, checkPolicy, policyObjectName, snapshotVersion, AggregateCompileError, type CompileOptions, type SecretResolver, type SecretRevision } from './compile.js';
+export { compileSnapshot, checkPolicy, checkAccessRequest, policyObjectName, snapshotVersion, AggregateCompileError, type CompileOptions, type SecretResolver, type SecretRevision } from './compile.js';
 export { loadSnapshot, SnapshotLoadError, type LoadedSnapshot } from './load.js';
 export { evaluate, type EvaluateContext } from './evaluate.js';
 export type * from './check-request.js';

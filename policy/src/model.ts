@@ -130,7 +130,7 @@ export interface AccessRequest {
   /** Break-glass: the rules asked for (AgentPolicy rule schema, Allow only). */
   readonly rules: readonly Rule[];
   readonly kind: GrantKind;
-  /** spec.duration as written ("15m"), and in milliseconds. */
+  /** The grant's duration as written ("15m"), and in milliseconds: status.duration (approve --for) when set, else spec.duration. */
   readonly duration: string;
   readonly durationMs: number;
   readonly justification: string;

@@ -2,7 +2,7 @@
 // (DESIGN.md "Approvals and break-glass", point 11).
 import fc from 'fast-check';
 import {
-  activeGrants, approvalRequestName, canonicalJson, GrantLedger, isAccessRequestManifest, parseAccessRequest, PolicyError, redactedJson,
+  activeGrants, approvalRequestName, canonicalJson, checkAccessRequest, GrantLedger, isAccessRequestManifest, parseAccessRequest, PolicyError, redactedJson,
   type OperationSpec,
 } from '../src/index.js';
 import { accessRequest, iso, MINUTE, NOW } from './grant-helpers.js';
@@ -85,6 +85,20 @@ describe('parseAccessRequest', () => {
   it('refuses a request without a namespace: a grant never lands in another namespace', () => {
     expect(() => parseAccessRequest({ apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentAccessRequest', metadata: { name: 'r' }, spec: yaml(APPROVAL_SPEC) }, 'r.yaml'))
       .toThrow('r.yaml: AgentAccessRequest r: metadata.namespace: required');
+  });
+});
+
+describe('checkAccessRequest', () => {
+  it('refuses break-glass rules that do not compile, naming the source, object, field and rule', () => {
+    const r = accessRequest('bg', `
+      pod: p
+      serviceAccount: sa
+      rules: [{name: typo, to: {hosts: [a.example]}, when: "reqest.method == 'GET'"}]
+      duration: 1h
+      justification: j
+    `);
+    expect(() => checkAccessRequest(r)).toThrow(/^bg\.yaml: AgentAccessRequest support\/bg: spec\.rules\[0\]\.when: rule "typo": .*reqest/);
+    expect(() => checkAccessRequest(accessRequest('ok', APPROVAL_SPEC))).not.toThrow();
   });
 });
 
