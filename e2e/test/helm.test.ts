@@ -164,6 +164,27 @@ describe('the Helm chart', () => {
     expect(off.stdout).not.toContain('configmaps');
   });
 
+  it('passes the approvals values as flags the controller accepts, and lets it read only the notification Secret', async () => {
+    const r = await helm(['template', 'x', CHART, '-n', 'aw', '--show-only', 'templates/deployment.yaml', '--show-only', 'templates/rbac.yaml',
+      '--set', 'approvals.maxGrantDuration=2h', '--set', 'approvals.pendingTTL=30m', '--set', 'approvals.maxPendingPerPod=7', '--set', 'approvals.defaultDuration=10m', '--set', 'approvals.notifyWebhookSecret=ops/slack-hook']);
+    expect(r.stderr).toBe('');
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string }; spec?: V1Deployment['spec']; rules?: { resources: string[]; resourceNames?: string[]; verbs: string[] }[] });
+    const container = docs.find((d) => d.kind === 'Deployment')?.spec?.template.spec?.containers[0];
+    const config = readControllerConfig((container?.args ?? []).slice(1), {});
+    expect(config.approvals).toEqual({
+      maxGrantDurationMs: 7_200_000, pendingTtlMs: 1_800_000, maxPendingPerPod: 7, defaultDurationMs: 600_000,
+      notifyWebhookSecret: { namespace: 'ops', name: 'slack-hook' }, controllerUsername: 'system:serviceaccount:aw:x-agentwarden-controller',
+    });
+    const notify = docs.find((d) => d.kind === 'Role' && d.metadata.name === 'x-agentwarden-controller-notify');
+    expect(notify?.metadata.namespace).toBe('ops');
+    expect(notify?.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], resourceNames: ['slack-hook'], verbs: ['get'] }]);
+    const approver = docs.find((d) => d.kind === 'ClusterRole' && d.metadata.name === 'agentwarden-approver');
+    expect(approver?.rules).toEqual([
+      { apiGroups: ['agentwarden.io'], resources: ['agentaccessrequests'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['agentwarden.io'], resources: ['agentaccessrequests/status'], verbs: ['get', 'update', 'patch'] },
+    ]);
+  });
+
   it('renders injector settings that the controller\'s parser accepts, with the values given', async () => {
     const r = await helm(['template', 'x', CHART, '-n', 'aw', '--show-only', 'templates/inject-configmap.yaml',
       '--set', 'inject.sidecar.otlp.endpoint=http://otel-collector.observability:4317', '--set', 'inject.sidecar.otlp.protocol=grpc',
