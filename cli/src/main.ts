@@ -15,10 +15,17 @@ const USAGE = `usage:
   agentwarden sidecar (--policy <file|dir> --pod <pod.yaml> | --controller <addr> --pod-name <name> --namespace <ns>) [--listen addr] [--admin-listen addr]
   agentwarden controller [--kubeconfig file] [--distribution-listen addr] [--metrics-listen addr] [--webhook-cert file --webhook-key file] ...
   agentwarden inject -f <file|-> [--options file] [--namespace-labels k=v,...] [-o yaml|json]
+  agentwarden approve <ns>/<name> [--for 15m] [--reason ...]
+  agentwarden deny <ns>/<name> [--reason ...]
+  agentwarden review <ns>/<name> --notes ...
+  agentwarden grant (--pod <name> | --selector k=v,...) -n <ns> --service-account <sa> --rule-file <file> --for 1h --justification ...
+  agentwarden requests [-n <ns> | -A] [--state Pending,Approved,...]
 
 check prints one JSON decision {allowed, mode, policy, rule, reason, auditDecision} and exits 0;
 invalid input exits 2. test runs policy test suites (*.test.yaml) and exits 1 when any case fails.
 inject prints the manifests with the proxy injected as the admission webhook would.
+approve, deny, review and grant decide AgentAccessRequests through the API server (kubeconfig as
+kubectl: --kubeconfig, KUBECONFIG, --context); requests lists them.
 agentwarden <command> --help lists the command's flags and their defaults.`;
 
 export { EXIT_FAILED, EXIT_INPUT, EXIT_OK } from './exit-codes.js';

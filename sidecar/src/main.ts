@@ -5,7 +5,8 @@ import { jsonLogger, type Logger } from './log.js';
 import { PolicyState } from './state.js';
 import { SidecarMetrics } from './metrics.js';
 import { createAuditTracer, type AuditTracer } from './telemetry/tracing.js';
-import { createCheckHandler } from './authz/handler.js';
+import { createCheckHandler, type GrantEvents } from './authz/handler.js';
+import type { SidecarMessage } from '../../proto/gen/agentwarden/v1/distribution_pb.js';
 import { startAuthzServer, type AuthzServer } from './authz/server.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { credentialExposure } from './authz/credential-exposure.js';
@@ -57,6 +58,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   let lastError: string | undefined;
   let lastErrorOf: () => string | undefined = () => undefined;
   let source: { reload(): void; stop(): Promise<void>; status(): string };
+  let grantEvents: GrantEvents | undefined;
   if (config.controller === undefined) {
     const { compileLocal, watchPaths } = await import('./standalone/source.js');
     const reload = (): void => {
@@ -79,7 +81,13 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     source = { reload, stop: () => { watcher.close(); return Promise.resolve(); }, status: () => 'standalone' };
   } else {
     const { DistributionClient } = await import('./distribution/client.js');
+    const { GrantOutbox } = await import('./distribution/grant-outbox.js');
+    let send: (message: SidecarMessage) => boolean = () => false;
+    const outbox = new GrantOutbox({ send: (m) => send(m), drainUsed: () => state.grants.drainUsed(), clock: Date.now });
+    grantEvents = outbox;
+    metrics.grantOutbox = outbox.counters;
     const client = new DistributionClient({
+      onStreamUp: () => { outbox.streamUp(); },
       address: config.controller, tokenFile: config.tokenFile, namespace: config.namespace, podName: config.podName,
       caFile: config.controllerCa, sidecarVersion: SIDECAR_VERSION, log,
       currentVersion: () => state.snapshot?.version ?? '',
@@ -101,6 +109,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
         }
       },
     });
+    send = (m) => client.send(m);
     client.start();
     metrics.controllerState = () => client.state;
     source = {
@@ -110,7 +119,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     };
     lastErrorOf = () => client.lastError;
   }
-  const handler = createCheckHandler({ state, metrics, tracer, log, maxRequestBytes: config.maxRequestBytes, pod, clock: Date.now });
+  const handler = createCheckHandler({ state, metrics, tracer, log, maxRequestBytes: config.maxRequestBytes, pod, clock: Date.now, ...(grantEvents === undefined ? {} : { grantEvents }) });
   const authz = await startAuthzServer(config.listen, handler, config.maxRequestBytes, { impl: config.grpcImpl });
   const admin = await startAdminServer(config.adminListen, {
     state, metrics, spans: tracer.counters, authz: () => authz.stats(), debugSnapshot: config.debugSnapshot,

@@ -5,6 +5,7 @@
 import { histogramSamples, renderExposition, single, type MetricFamily, type Sample } from '../../common/prometheus.js';
 import { AUTHZ_LIMITS, GRPC_STATUS_NAMES, type AuthzServerStats } from './authz/server-api.js';
 import { conditionBudgetExceeded, type BudgetExceededCounter } from '../../policy/src/cel-budget.js';
+import type { GrantOutboxCounters } from './distribution/grant-outbox.js';
 
 const LATENCY_BUCKETS_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
 /** Distinct (decision, policy, rule) series kept; beyond it, series fold into rule="other". */
@@ -38,6 +39,8 @@ export class SidecarMetrics {
   conditionBudget: Pick<BudgetExceededCounter, 'entries'> = conditionBudgetExceeded;
   /** Controller mode: the distribution stream's state. */
   controllerState: (() => string) | undefined;
+  /** Controller mode: what the sidecar told the controller about approvals and grant uses. */
+  grantOutbox: GrantOutboxCounters | undefined;
 
   recordDecision(allowed: boolean, policy: string, rule: string, seconds: number): void {
     this.seriesFor(allowed, policy, rule).count++;
@@ -109,9 +112,24 @@ export class SidecarMetrics {
         samples: ['connecting', 'synced', 'disconnected'].map((s) => ({ labels: { state: s }, value: s === state ? 1 : 0 })),
       });
     }
+    if (this.grantOutbox !== undefined) families.push(...grantFamilies(this.grantOutbox));
     families.push(single('agentwarden_ready', 'gauge', '1 once a snapshot is loaded.', extra.ready ? 1 : 0));
     return renderExposition(families);
   }
+}
+
+/** ApprovalNeeded and GrantUsed on the distribution stream (distribution/grant-outbox.ts). */
+function grantFamilies(c: GrantOutboxCounters): MetricFamily[] {
+  return [
+    single('agentwarden_approval_needed_sent_total', 'counter', 'ApprovalNeeded messages sent to the controller (one per request name, again after 60 s while still denied).', c.approvalNeededSent),
+    {
+      name: 'agentwarden_approval_needed_dropped_total', type: 'counter', help: 'ApprovalNeeded messages not sent, by reason: the stream was down, or the per-minute limit was reached.',
+      samples: [{ labels: { reason: 'stream-down' }, value: c.approvalNeededDroppedStreamDown }, { labels: { reason: 'rate-limit' }, value: c.approvalNeededDroppedRateLimit }],
+    },
+    single('agentwarden_grant_uses_total', 'counter', 'Requests allowed by approval grants that count their uses.', c.grantUses),
+    single('agentwarden_grant_used_sent_total', 'counter', 'GrantUsed messages sent to the controller.', c.grantUsedSent),
+    single('agentwarden_grant_used_dropped_total', 'counter', 'GrantUsed counts dropped because too many grants waited for the stream.', c.grantUsedDropped),
+  ];
 }
 
 /** The Check server's counters: what it refused, by limit and by status, and the buffer it holds. */

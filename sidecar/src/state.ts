@@ -1,10 +1,12 @@
 // The snapshot the sidecar enforces, swapped atomically as a whole, with the
-// rate-limit state that belongs to it.
-import { TokenBuckets, type LoadedSnapshot } from '../../policy/src/index.js';
+// rate-limit state that belongs to it and the grant ledger (when each grant
+// was first seen, how often it was used), which lives as long as the sidecar.
+import { GrantLedger, TokenBuckets, type LoadedSnapshot } from '../../policy/src/index.js';
 
 export class PolicyState {
   private current: LoadedSnapshot | undefined;
   private readonly limiter = new TokenBuckets();
+  private readonly ledger = new GrantLedger();
   private listeners: ((s: LoadedSnapshot) => void)[] = [];
 
   get snapshot(): LoadedSnapshot | undefined {
@@ -15,9 +17,19 @@ export class PolicyState {
     return this.limiter;
   }
 
-  /** Installs a new snapshot; rate-limit counts of rules still in force carry over. */
-  install(next: LoadedSnapshot): void {
+  get grants(): GrantLedger {
+    return this.ledger;
+  }
+
+  /**
+   * Installs a new snapshot; rate-limit counts of rules still in force carry
+   * over. Its grants are seen now (`nowMs`, the sidecar's clock): each lasts at
+   * most its duration from here, whatever the controller's clock said.
+   */
+  install(next: LoadedSnapshot, nowMs: number = Date.now()): void {
     this.limiter.retain(new Set(next.rules.map((r) => r.key)));
+    this.ledger.observe(next.grants, nowMs);
+    this.ledger.retain(new Set(next.grants.map((g) => g.uid)), nowMs);
     this.current = next;
     for (const l of this.listeners) l(next);
   }

@@ -24,14 +24,15 @@ const decision: fc.Arbitrary<Decision> = fc.record({
     mcpMethod: fc.oneof(fc.constant(''), text), mcpTool: text,
     mcpId: fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.constant(undefined)),
   }), { nil: undefined }),
+  approval: fc.record({ name: text, operation: fc.constant({ method: 'POST', host: 'mcp.internal', port: 443, path: '/mcp', query: '' }) }),
   headersToRemove: fc.array(fc.oneof(fc.constantFrom('x-agentwarden-decision', 'x-agentwarden-audit-decision', 'x-agentwarden-rule', 'authorization'), text), { maxLength: 4 }),
 }, { requiredKeys: ['allowed', 'mode', 'policy', 'rule', 'reason', 'auditDecision', 'headers', 'request'] });
 
 describe('encodeCheckResponse', () => {
   it('writes the bytes protobuf-es writes for the same decision', () => {
-    fc.assert(fc.property(decision, fc.string({ maxLength: 40 }), (d, id) => {
-      const mine = encodeCheckResponse(d, id);
-      const reference = toBinary(CheckResponseSchema, checkResponse(d, id));
+    fc.assert(fc.property(decision, fc.string({ maxLength: 40 }), text, (d, id, namespace) => {
+      const mine = encodeCheckResponse(d, id, namespace);
+      const reference = toBinary(CheckResponseSchema, checkResponse(d, id, namespace));
       expect(Buffer.from(mine).equals(Buffer.from(reference))).toBe(true);
     }), { numRuns: 2000 });
   });

@@ -2,6 +2,7 @@
 // with protobuf-es messages, response-wire.ts straight to bytes): the header
 // names the agent and the upstream see, and the body of a denied request.
 import type { Decision } from '../../../policy/src/index.js';
+import { REASON_APPROVAL_REQUIRED } from '../../../policy/src/decision.js';
 
 /** JSON-RPC server-defined error code used for policy denials. */
 export const JSONRPC_DENIED = -32001;
@@ -40,9 +41,27 @@ export function upstreamHeadersToRemove(d: Decision, set: readonly (readonly [st
 }
 
 /** The denied response's body: a JSON-RPC error carrying the request's id for MCP calls, else the JSON error object. */
-export function deniedBody(d: Decision, decisionId: string): string {
+export function deniedBody(d: Decision, decisionId: string, namespace = ''): string {
   const isMcp = d.request !== undefined && d.request.mcpMethod !== '';
+  if (d.approval !== undefined) return approvalBody(d, d.approval.name, decisionId, namespace, isMcp);
   return isMcp
     ? JSON.stringify({ jsonrpc: '2.0', id: d.request.mcpId ?? null, error: { code: JSONRPC_DENIED, message: `denied by agentwarden: ${d.reason}`, data: { policy: d.policy, rule: d.rule, decisionId } } })
     : JSON.stringify({ error: 'denied by agentwarden', policy: d.policy, rule: d.rule, reason: d.reason, decisionId });
+}
+
+/** What the agent may do about a RequireApproval deny: the command a human runs, then the same request again. */
+export function approvalRetry(namespace: string, name: string): string {
+  return `a human approves with: agentwarden approve ${namespace}/${name}; then send the same request again`;
+}
+
+/**
+ * A RequireApproval deny (DESIGN.md point 11): names the AgentAccessRequest the
+ * controller creates and says how to retry. For MCP the same fields are the
+ * JSON-RPC error's `data`, so the SDK's McpError carries them.
+ */
+function approvalBody(d: Decision, name: string, decisionId: string, namespace: string, isMcp: boolean): string {
+  const fields = { error: REASON_APPROVAL_REQUIRED, policy: d.policy, rule: d.rule, reason: d.reason, decisionId, approvalRequest: name, namespace, retry: approvalRetry(namespace, name) };
+  return isMcp
+    ? JSON.stringify({ jsonrpc: '2.0', id: d.request?.mcpId ?? null, error: { code: JSONRPC_DENIED, message: `denied by agentwarden: ${d.reason}`, data: fields } })
+    : JSON.stringify(fields);
 }

@@ -18,6 +18,17 @@ export interface CheckHandlerDeps {
   readonly maxRequestBytes: number;
   readonly pod: { readonly namespace: string; readonly name: string };
   readonly clock: () => number;
+  /**
+   * Told of each decision that asks for approval, and of each a grant allowed
+   * (controller mode: distribution/grant-outbox.ts). Returns at once; what it
+   * sends goes after the answer.
+   */
+  readonly grantEvents?: GrantEvents;
+}
+
+export interface GrantEvents {
+  approvalNeeded(d: Decision, decisionId: string): void;
+  grantUsed(): void;
 }
 
 /** CheckRequest bytes in, CheckResponse bytes out. */
@@ -38,7 +49,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
         check = decodeCheckRequest(bytes);
         decision = loaded === undefined
           ? refuse(RULE_NO_POLICY_LOADED, 'no policy snapshot loaded yet: every request is denied until one is')
-          : evaluate(loaded, check, { nowMs: startMs, rateLimiter: deps.state.rateLimiter });
+          : evaluate(loaded, check, { nowMs: startMs, rateLimiter: deps.state.rateLimiter, grants: deps.state.grants });
       }
     } catch (e: unknown) {
       deps.metrics.malformedRequests++;
@@ -54,8 +65,18 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       deps.log.log('warn', 'audit span not recorded', { error: e instanceof Error ? e.message : String(e) });
     }
     deps.metrics.recordDecision(decision.allowed, decision.policy, decision.rule, (performance.now() - started) / 1000);
-    return encodeCheckResponse(decision, decisionId);
+    if (deps.grantEvents !== undefined && (decision.approval !== undefined || decision.grant !== undefined)) noteGrantEvent(deps.grantEvents, decision, decisionId, deps.log);
+    return encodeCheckResponse(decision, decisionId, deps.pod.namespace);
   };
+}
+
+function noteGrantEvent(events: GrantEvents, decision: Decision, decisionId: string, log: Logger): void {
+  try {
+    if (decision.approval !== undefined) events.approvalNeeded(decision, decisionId);
+    else events.grantUsed();
+  } catch (e: unknown) {
+    log.log('warn', 'grant event not noted', { error: e instanceof Error ? e.message : String(e) });
+  }
 }
 
 function refuse(rule: string, reason: string): Decision {

@@ -1,7 +1,8 @@
 // Decision -> Envoy CheckResponse (pure). Allow: OkHttpResponse with the
 // decision header and credential headers, removing the x-agentwarden-* headers
 // the agent sent. Deny: DeniedHttpResponse 403 with a JSON body {error, policy,
-// rule, reason, decisionId}, or, for an MCP request with an id, 200 with a
+// rule, reason, decisionId} (a RequireApproval deny adds approvalRequest,
+// namespace and retry), or, for an MCP request with an id, 200 with a
 // JSON-RPC error carrying that id (denial.ts says why); gRPC status
 // PERMISSION_DENIED either way (all that Envoy's network ext_authz reads).
 import { create } from '@bufbuild/protobuf';
@@ -18,7 +19,8 @@ function header(key: string, value: string): { header: { key: string; value: str
   return { header: { key, value }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD };
 }
 
-export function checkResponse(d: Decision, decisionId: string): CheckResponse {
+/** `namespace`: the pod's, named in a RequireApproval deny (the AgentAccessRequest lives there). */
+export function checkResponse(d: Decision, decisionId: string, namespace = ''): CheckResponse {
   const auditPair: (readonly [string, string])[] = d.auditDecision === null ? [] : [[AUDIT_HEADER, d.auditDecision.allowed ? 'allow' : 'deny']];
   const audit = auditPair.map(([k, v]) => header(k, v));
   if (d.allowed) {
@@ -38,7 +40,7 @@ export function checkResponse(d: Decision, decisionId: string): CheckResponse {
       },
     });
   }
-  const body = deniedBody(d, decisionId);
+  const body = deniedBody(d, decisionId, namespace);
   return create(CheckResponseSchema, {
     status: { code: GRPC_PERMISSION_DENIED, message: d.reason },
     httpResponse: {

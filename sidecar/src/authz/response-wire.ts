@@ -28,7 +28,8 @@ const OVERWRITE_IF_EXISTS_OR_ADD = 2;
 
 type Header = readonly [string, string];
 
-export function encodeCheckResponse(d: Decision, decisionId: string): Uint8Array {
+/** `namespace`: the pod's, named in a RequireApproval deny (the AgentAccessRequest lives there). */
+export function encodeCheckResponse(d: Decision, decisionId: string, namespace = ''): Uint8Array {
   const w = new WireWriter(512);
   const audit: Header[] = d.auditDecision === null ? [] : [[AUDIT_HEADER, d.auditDecision.allowed ? 'allow' : 'deny']];
   if (d.allowed) {
@@ -59,7 +60,7 @@ export function encodeCheckResponse(d: Decision, decisionId: string): Uint8Array
   w.varint(deniedStatus(d));
   w.end(httpStatus);
   writeHeaders(w, [['content-type', 'application/json'], [DECISION_HEADER, 'deny'], [DECISION_ID_HEADER, decisionId], ...audit], 2);
-  const body = deniedBody(d, decisionId);
+  const body = deniedBody(d, decisionId, namespace);
   if (body !== '') w.stringField(3, body);
   w.end(denied);
   return w.finish();

@@ -37,6 +37,8 @@ export interface DistributionClientOptions {
   readonly currentVersion: () => string;
   /** How often the token file is re-read on an open stream, ms. Default DEFAULT_TOKEN_CHECK_MS. */
   readonly tokenCheckMs?: number;
+  /** Called when a stream has been accepted (its first snapshot arrived): what send() refused may go now. */
+  readonly onStreamUp?: () => void;
 }
 
 export type SyncState = 'connecting' | 'synced' | 'disconnected';
@@ -48,6 +50,8 @@ export class DistributionClient {
   private ca: Buffer | undefined;
   private loopDone: Promise<void> | undefined;
   private call: grpc.ClientDuplexStream<SidecarMessage, ControllerMessage> | undefined;
+  /** The open stream, once the controller accepted it (sent a snapshot); send() writes only there. */
+  private accepted: grpc.ClientDuplexStream<SidecarMessage, ControllerMessage> | undefined;
   state: SyncState = 'connecting';
   lastError: string | undefined;
   pushes = 0;
@@ -82,6 +86,23 @@ export class DistributionClient {
     this.client.close();
     this.client = this.makeClient();
     this.options.log.log('info', 'controller CA bundle changed; trusting the new one', { file: this.options.caFile });
+  }
+
+  /**
+   * Writes `message` on the stream if the controller has accepted it; returns
+   * false, writing nothing, while the stream is down or not yet accepted.
+   * Never waits: grpc-js buffers what the socket cannot take yet.
+   */
+  send(message: SidecarMessage): boolean {
+    const call = this.accepted;
+    if (call === undefined) return false;
+    try {
+      call.write(message);
+      return true;
+    } catch {
+      // The stream ended between its last event and this write: as down.
+      return false;
+    }
   }
 
   start(): void {
@@ -142,6 +163,7 @@ export class DistributionClient {
         clearInterval(tokenCheck);
         if (err !== undefined) this.lastError = `${grpc.status[err.code] ?? err.code}: ${err.details}`;
         this.call = undefined;
+        if (this.accepted === call) this.accepted = undefined;
         resolve(pushed);
       };
       call.on('data', (msg: ControllerMessage) => {
@@ -149,6 +171,7 @@ export class DistributionClient {
         const { snapshot, nonce } = msg.kind.value;
         if (snapshot === undefined) return;
         this.pushes++;
+        const first = !pushed;
         pushed = true;
         const error = this.options.install(snapshot);
         if (error === undefined) {
@@ -160,6 +183,10 @@ export class DistributionClient {
           this.lastError = `snapshot ${snapshot.version} rejected: ${error}`;
           this.options.log.log('error', 'snapshot rejected; keeping the previous one', { version: snapshot.version, error });
           call.write(create(SidecarMessageSchema, { kind: { case: 'nack', value: { version: snapshot.version, nonce, error } } }));
+        }
+        if (first) {
+          this.accepted = call;
+          this.options.onStreamUp?.();
         }
       });
       call.on('error', (err: grpc.ServiceError) => { done(err); });

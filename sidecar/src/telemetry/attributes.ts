@@ -1,5 +1,6 @@
 // Decision -> audit span attributes, exactly DESIGN.md's list (pure). Never a
-// credential, header value or body.
+// credential, header value or body (a break-glass decision's MCP arguments come
+// redacted by the policy core).
 import type { Attributes } from '@opentelemetry/api';
 import type { Decision } from '../../../policy/src/index.js';
 
@@ -26,5 +27,25 @@ export function decisionAttributes(d: Decision, policyVersion: string, pod: { re
     if (r.mcpMethod !== '') attrs['mcp.method.name'] = r.mcpMethod;
     if (r.mcpTool !== '') attrs['gen_ai.tool.name'] = r.mcpTool;
   }
+  if (d.grant !== undefined || d.approval !== undefined || d.detail !== undefined) grantAttributes(d, attrs);
   return attrs;
+}
+
+/**
+ * What approvals and break-glass add (DESIGN.md "The wire"): the grant that
+ * allowed the request and the rule it overrode, the AgentAccessRequest a
+ * RequireApproval deny asks for, and a break-glass decision in full detail
+ * (query keys, and the MCP arguments as the policy core redacted them).
+ */
+function grantAttributes(d: Decision, attrs: Attributes): void {
+  if (d.grant !== undefined) {
+    attrs['agentwarden.grant'] = d.grant.name;
+    attrs['agentwarden.grant.kind'] = d.grant.kind;
+    if (d.grant.overriddenRule !== null) attrs['agentwarden.overridden.rule'] = d.grant.overriddenRule;
+  }
+  if (d.approval !== undefined) attrs['agentwarden.approval.request'] = d.approval.name;
+  if (d.detail !== undefined) {
+    attrs['agentwarden.detail.query_keys'] = [...d.detail.queryKeys];
+    if (d.detail.mcpArguments !== '') attrs['gen_ai.tool.call.arguments'] = d.detail.mcpArguments;
+  }
 }

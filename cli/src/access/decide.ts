@@ -1,0 +1,71 @@
+// `agentwarden approve|deny <ns/name> [--for 15m] [--reason …]` and
+// `agentwarden review <ns/name> --notes …`: read the request, check the
+// transition, and write the verdict through the status subresource; the
+// server's webhooks check who may and stamp who did and when.
+import { parseArgs } from 'node:util';
+import { InputError } from '../../../policy/io/manifests.js';
+import { durationFlag, KUBE_OPTIONS, kubeTarget, requestRef, required } from './flags.js';
+import { AccessApiError, type AccessRequestApi, type AccessRequestObject, type KubeTarget } from './kube.js';
+import { statusPatch, type Verdict } from './status-patch.js';
+import { describeRequest } from './describe.js';
+
+export type DecideCommand = 'approve' | 'deny' | 'review';
+
+export interface DecideIo {
+  readonly connect: (target: KubeTarget) => AccessRequestApi;
+  readonly out: (line: string) => void;
+}
+
+/** Parses the command line, decides, prints one line; throws InputError or AccessApiError. */
+export async function runDecide(command: DecideCommand, argv: readonly string[], io: DecideIo, help: string): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: { ...KUBE_OPTIONS, for: { type: 'string' }, reason: { type: 'string' }, notes: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help === true) {
+    io.out(help);
+    return;
+  }
+  const verdict = verdictOf(command, values);
+  const api = io.connect(kubeTarget(values));
+  const ref = requestRef(command, positionals, values.namespace, api);
+  const current = await readRequest(api, ref.namespace, ref.name);
+  const patch = statusPatch(current, verdict);
+  if (typeof patch === 'string') throw new InputError(`agentwarden ${command}: ${patch}`);
+  const decided = await api.patchStatus(ref.namespace, ref.name, patch);
+  io.out(`agentwarden ${command}: ${describeRequest(decided)}`);
+}
+
+function verdictOf(command: DecideCommand, values: { readonly for?: string; readonly reason?: string; readonly notes?: string }): Verdict {
+  const unused = (flag: string, value: string | undefined): void => {
+    if (value !== undefined) throw new InputError(`agentwarden ${command}: ${flag} does not apply to ${command}`);
+  };
+  switch (command) {
+    case 'approve':
+      unused('--notes', values.notes);
+      return { kind: 'approve', duration: durationFlag(command, '--for', values.for), reason: values.reason };
+    case 'deny':
+      unused('--notes', values.notes);
+      unused('--for', values.for);
+      return { kind: 'deny', reason: values.reason };
+    case 'review':
+      unused('--for', values.for);
+      unused('--reason', values.reason);
+      return { kind: 'review', notes: required(command, '--notes', values.notes) };
+  }
+}
+
+/** The request, or an InputError naming it when it does not exist. */
+export async function readRequest(api: AccessRequestApi, namespace: string, name: string): Promise<AccessRequestObject> {
+  try {
+    return await api.get(namespace, name);
+  } catch (e: unknown) {
+    // The API server's NotFound names the object; a 404 without it is a cluster without the CRD.
+    if (e instanceof AccessApiError && e.status === 404 && e.message.includes(`"${name}" not found`)) {
+      throw new InputError(`no AgentAccessRequest ${namespace}/${name} (agentwarden requests -n ${namespace} lists those there)`, { cause: e });
+    }
+    throw e;
+  }
+}

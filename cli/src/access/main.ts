@@ -1,0 +1,58 @@
+// Entry of the access commands (approve, deny, review, grant, requests): the
+// only CLI commands that talk to the API server, loaded only for them.
+import { PolicyError } from '../../../policy/src/index.js';
+import { InputError } from '../../../policy/io/manifests.js';
+import { EXIT_FAILED, EXIT_INPUT, EXIT_OK } from '../exit-codes.js';
+import { APPROVE_HELP, DENY_HELP, GRANT_HELP, REQUESTS_HELP, REVIEW_HELP } from './help.js';
+import { runDecide } from './decide.js';
+import { defaultReadFile, runGrant } from './grant.js';
+import { runRequests } from './requests.js';
+import { AccessApiError, connectAccessRequests, loadKubeConfig, type AccessRequestApi, type KubeTarget } from './kube.js';
+
+export const ACCESS_COMMANDS = ['approve', 'deny', 'review', 'grant', 'requests'] as const;
+export type AccessCommand = (typeof ACCESS_COMMANDS)[number];
+
+export function isAccessCommand(command: string | undefined): command is AccessCommand {
+  return (ACCESS_COMMANDS as readonly (string | undefined)[]).includes(command);
+}
+
+export interface AccessIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  /** Default: the kubeconfig as kubectl finds it (kube.ts). */
+  readonly connect?: (target: KubeTarget) => AccessRequestApi;
+  readonly nowMs?: number;
+}
+
+/** Runs one access command; returns its exit code (EXIT_OK, EXIT_INPUT, EXIT_FAILED). */
+export async function accessCommand(command: AccessCommand, argv: readonly string[], io: AccessIo): Promise<number> {
+  const connect = io.connect ?? ((target: KubeTarget) => connectAccessRequests(loadKubeConfig(target)));
+  try {
+    switch (command) {
+      case 'approve': case 'deny': case 'review':
+        await runDecide(command, argv, { connect, out: io.out }, { approve: APPROVE_HELP, deny: DENY_HELP, review: REVIEW_HELP }[command]);
+        break;
+      case 'grant':
+        await runGrant(argv, { connect, out: io.out, readFile: defaultReadFile }, GRANT_HELP);
+        break;
+      case 'requests':
+        await runRequests(argv, { connect, out: io.out, nowMs: io.nowMs ?? Date.now() }, REQUESTS_HELP);
+        break;
+    }
+    return EXIT_OK;
+  } catch (e: unknown) {
+    if (e instanceof InputError || e instanceof PolicyError) {
+      io.err(e.message.startsWith('agentwarden ') ? e.message : `agentwarden ${command}: ${e.message}`);
+      return EXIT_INPUT;
+    }
+    if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`agentwarden ${command}: ${e.message} (agentwarden ${command} --help lists the flags)`);
+      return EXIT_INPUT;
+    }
+    if (e instanceof AccessApiError) {
+      io.err(`agentwarden ${command}: ${e.status === 0 ? '' : `refused (HTTP ${e.status}): `}${e.message}`);
+      return EXIT_FAILED;
+    }
+    throw e;
+  }
+}
