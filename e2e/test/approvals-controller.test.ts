@@ -18,7 +18,8 @@ import { readControllerConfig } from '../../controller/src/config.js';
 import { startController, type RunningController } from '../../controller/src/main.js';
 import { operationSpecOf } from '../../controller/src/approvals/requests.js';
 import { KUBECONFIG, ROOT, kubectl, kubectlOk, uniqueNamespace, waitFor } from './cluster.js';
-import { PKI, boundToken, createPod, freePort, logs } from './controller-env.js';
+import { approvalWebhookFlags, installApprovalWebhooks } from './approval-webhooks.js';
+import { boundToken, createPod, freePort, logs } from './controller-env.js';
 
 const ns = uniqueNamespace('approvals');
 const SCOPE_LABEL = 'agentwarden-e2e/approvals';
@@ -33,6 +34,7 @@ let stream: HeldStream | undefined;
 let receiver: Server | undefined;
 const posts: unknown[] = [];
 let distributionPort = 0;
+let removeWebhooks: (() => Promise<void>) | undefined;
 
 const policy = `apiVersion: agentwarden.io/v1alpha1
 kind: AgentPolicy
@@ -111,24 +113,6 @@ function patchStatusAs(user: string, name: string, status: Record<string, unknow
   return kubectl([`--as=${user}`, 'patch', 'agentaccessrequest', '-n', ns, name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
 }
 
-function webhookConfigurations(port: number): string {
-  const clientConfig = (path: string): object => ({ url: `https://127.0.0.1:${port}${path}`, caBundle: readFileSync(join(PKI, 'ca.crt')).toString('base64') });
-  const common = { namespaceSelector: { matchLabels: { [SCOPE_LABEL]: ns } }, failurePolicy: 'Fail', sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 10 };
-  const rules = (resource: string, operations: string[]): object[] => [{ operations, apiGroups: ['agentwarden.io'], apiVersions: ['v1alpha1'], resources: [resource] }];
-  const mutating = {
-    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: CONFIG_NAME },
-    webhooks: [{ name: 'agentaccessrequests-status.stamp.agentwarden.io', clientConfig: clientConfig('/mutate-agentaccessrequests-status'), rules: rules('agentaccessrequests/status', ['UPDATE']), reinvocationPolicy: 'Never', ...common }],
-  };
-  const validating = {
-    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: CONFIG_NAME },
-    webhooks: [
-      { name: 'agentaccessrequests.validate.agentwarden.io', clientConfig: clientConfig('/validate-agentaccessrequests'), rules: rules('agentaccessrequests', ['CREATE', 'UPDATE']), ...common },
-      { name: 'agentaccessrequests-status.validate.agentwarden.io', clientConfig: clientConfig('/validate-agentaccessrequests-status'), rules: rules('agentaccessrequests/status', ['UPDATE']), ...common },
-    ],
-  };
-  return `${JSON.stringify(mutating)}\n---\n${JSON.stringify(validating)}\n`;
-}
-
 function breakGlass(name: string, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
     apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentAccessRequest', metadata: { name, namespace: ns },
@@ -167,14 +151,10 @@ beforeAll(async () => {
   const webhookPort = await freePort();
   controller = await startController(readControllerConfig([
     '--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${distributionPort}`, '--metrics-listen', '127.0.0.1:0', '--namespace', ns, '--identity', 'approvals-0', '--leader-elect', 'false',
-    '--webhook-listen', `127.0.0.1:${webhookPort}`, '--webhook-cert', join(PKI, 'webhook.crt'), '--webhook-key', join(PKI, 'webhook.key'),
+    ...approvalWebhookFlags(webhookPort),
     '--max-grant-duration', '1h', '--max-pending-approvals-per-pod', String(MAX_PENDING), '--notify-webhook-secret', `${ns}/approvals-hook`, '--controller-username', ADMIN,
   ], {}), (level, msg, fields) => { logs.push(JSON.stringify({ level, msg, ...fields })); });
-  await kubectlOk(['apply', '-f', '-'], webhookConfigurations(webhookPort));
-  await waitFor('the AgentAccessRequest webhook to be active', async () => {
-    const r = await kubectl(['create', '--dry-run=server', '-f', '-'], breakGlass('probe', { podSelector: undefined, pod: 'no-such-pod' }));
-    return r.code !== 0 && r.stderr.includes('agentaccessrequests.validate.agentwarden.io') ? true : undefined;
-  }, 60_000, 200);
+  removeWebhooks = await installApprovalWebhooks(CONFIG_NAME, webhookPort, ns, { [SCOPE_LABEL]: ns });
   const { policies, pods, accessRequests } = controller.informers;
   await waitFor('the controller\'s caches to sync and see the pod', () => ([policies, pods, accessRequests].every((i) => i.stats().synced) && pods.get(ns, POD) !== undefined ? true : undefined), 150_000);
   stream = new HeldStream(readFileSync(await boundToken(ns, 'agent', POD, uid), 'utf8'));
@@ -185,7 +165,7 @@ afterAll(async () => {
   stream?.close();
   await controller?.stop();
   receiver?.close();
-  await kubectl(['delete', 'mutatingwebhookconfiguration,validatingwebhookconfiguration', CONFIG_NAME, '--ignore-not-found']);
+  await removeWebhooks?.();
   await kubectl(['delete', 'namespace', ns, '--wait=false']);
 });
 
