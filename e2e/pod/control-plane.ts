@@ -49,10 +49,14 @@ export async function createTenant(namespace: string): Promise<Tenant> {
 
 const quiet = (): void => undefined;
 
-/** The controller on `address` (the test side of the pod's veth) with `cert`, a certificate for that IP. */
-export async function startControllerOn(address: string, port: number, cert: TestCaFiles, leaseNamespace: string): Promise<RunningController> {
-  const config = readControllerConfig(['--kubeconfig', KUBECONFIG, '--distribution-listen', `${address}:${port}`, '--metrics-listen', '127.0.0.1:0', '--webhook-listen', '127.0.0.1:0',
-    '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--namespace', leaseNamespace, '--identity', `pod-harness-${address}`, '--leader-elect', 'false'], {});
+/**
+ * The controller on `address` (the test side of the pod's veth) with `cert`, a certificate for that IP.
+ * `extraArgs` are more controller flags; `--webhook-listen` among them replaces the default (any port on loopback).
+ */
+export async function startControllerOn(address: string, port: number, cert: TestCaFiles, leaseNamespace: string, extraArgs: readonly string[] = []): Promise<RunningController> {
+  const webhook = extraArgs.includes('--webhook-listen') ? [] : ['--webhook-listen', '127.0.0.1:0'];
+  const config = readControllerConfig(['--kubeconfig', KUBECONFIG, '--distribution-listen', `${address}:${port}`, '--metrics-listen', '127.0.0.1:0', ...webhook,
+    '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--namespace', leaseNamespace, '--identity', `pod-harness-${address}`, '--leader-elect', 'false', ...extraArgs], {});
   return startController(config, quiet);
 }
 

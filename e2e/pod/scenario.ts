@@ -33,6 +33,8 @@ export interface ScenarioOptions {
    * network.resolver:53, upstreams on network.hostIp(n)); returns their closers.
    */
   readonly servers: (network: PodNetwork, caDir: string) => Promise<readonly (() => Promise<void>)[]>;
+  /** More controller flags (startControllerOn's extraArgs), e.g. the approvals webhooks'. */
+  readonly controllerArgs?: readonly string[];
 }
 
 export interface Scenario {
@@ -42,6 +44,8 @@ export interface Scenario {
   readonly injected: V1Pod;
   readonly options: InjectOptions;
   readonly controller: RunningController;
+  /** Starts another controller as the scenario's was started (after `controller.stop()`), stopped with the scenario. */
+  restartController(): Promise<RunningController>;
   /** Where the test CA lives (Envoy's upstreamCaFile is its ca.crt). */
   readonly caDir: string;
   stop(): Promise<void>;
@@ -70,8 +74,12 @@ export async function startScenario(o: ScenarioOptions): Promise<Scenario> {
     for (const close of await o.servers(network, caDir)) closers.push(close);
     const tenant = await createTenant(o.namespace);
     await tenant.apply(o.manifests);
-    const controller = await startControllerOn(network.hostIp(1), CONTROLLER_PORT, controllerCert, o.namespace);
-    closers.push(() => controller.stop());
+    const startOne = async (): Promise<RunningController> => {
+      const started = await startControllerOn(network.hostIp(1), CONTROLLER_PORT, controllerCert, o.namespace, o.controllerArgs);
+      closers.push(() => started.stop());
+      return started;
+    };
+    const controller = await startOne();
     const options = parseInjectOptions({
       controllerAddress: `${network.hostIp(1)}:${CONTROLLER_PORT}`,
       upstreamCaFile: caFile,
@@ -87,7 +95,7 @@ export async function startScenario(o: ScenarioOptions): Promise<Scenario> {
     const { tokenFile } = await tenant.createPod(pod, dir);
     const running = await startPod(network, injected, { token: tokenFile, controllerCa: caFile }, options.proxyUid);
     closers.push(() => running.stop());
-    return { network, tenant, pod: running, injected, options, controller, caDir, stop };
+    return { network, tenant, pod: running, injected, options, controller, restartController: startOne, caDir, stop };
   } catch (e: unknown) {
     await stop();
     throw e;

@@ -31,11 +31,30 @@ export async function runDecide(command: DecideCommand, argv: readonly string[],
   const verdict = verdictOf(command, values);
   const api = io.connect(kubeTarget(values));
   const ref = requestRef(command, positionals, values.namespace, api);
-  const current = await readRequest(api, ref.namespace, ref.name);
-  const patch = statusPatch(current, verdict);
-  if (typeof patch === 'string') throw new InputError(`agentwarden ${command}: ${patch}`);
-  const decided = await api.patchStatus(ref.namespace, ref.name, patch);
+  const decided = await decideRequest(api, ref.namespace, ref.name, verdict, `agentwarden ${command}`);
   io.out(`agentwarden ${command}: ${describeRequest(decided)}`);
+}
+
+/** Times a decision is re-read and tried again when the request changed in between (409). */
+const CONFLICT_ATTEMPTS = 5;
+
+/**
+ * Reads the request, checks the transition and writes the status patch with the
+ * read resourceVersion. When the request changed in between (HTTP 409: the
+ * controller wrote its summary, say), it is read and checked again: a decision
+ * is never written over a state it did not see.
+ */
+export async function decideRequest(api: AccessRequestApi, namespace: string, name: string, verdict: Verdict, who: string): Promise<AccessRequestObject> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await readRequest(api, namespace, name);
+    const patch = statusPatch(current, verdict);
+    if (typeof patch === 'string') throw new InputError(`${who}: ${patch}`);
+    try {
+      return await api.patchStatus(namespace, name, patch);
+    } catch (e: unknown) {
+      if (!(e instanceof AccessApiError && e.status === 409) || attempt >= CONFLICT_ATTEMPTS) throw e;
+    }
+  }
 }
 
 function verdictOf(command: DecideCommand, values: { readonly for?: string; readonly reason?: string; readonly notes?: string }): Verdict {

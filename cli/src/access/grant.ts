@@ -10,7 +10,7 @@ import { InputError } from '../../../policy/io/manifests.js';
 import { API_VERSION, parseAccessRequest } from '../../../policy/src/index.js';
 import { durationFlag, KUBE_OPTIONS, kubeTarget, required } from './flags.js';
 import { AccessApiError, KIND, type AccessRequestApi, type AccessRequestObject, type KubeTarget } from './kube.js';
-import { statusPatch } from './status-patch.js';
+import { decideRequest } from './decide.js';
 import { describeRequest } from './describe.js';
 
 export interface GrantIo {
@@ -72,11 +72,9 @@ export async function runGrant(argv: readonly string[], io: GrantIo, help: strin
   const created = await api.create(object);
   const ref = `${created.metadata.namespace}/${created.metadata.name}`;
   io.out(`agentwarden grant: created AgentAccessRequest ${ref}`);
-  const patch = statusPatch(created, { kind: 'approve', duration: undefined, reason: spec.justification });
-  if (typeof patch === 'string') throw new AccessApiError(0, patch);
   let approved: AccessRequestObject;
   try {
-    approved = await api.patchStatus(created.metadata.namespace, created.metadata.name, patch);
+    approved = await decideRequest(api, created.metadata.namespace, created.metadata.name, { kind: 'approve', duration: undefined, reason: spec.justification }, 'agentwarden grant');
   } catch (e: unknown) {
     const why = e instanceof Error ? e.message : String(e);
     throw new AccessApiError(e instanceof AccessApiError ? e.status : 0, `created ${ref} but could not approve it: ${why}\nsomeone allowed to approves it with: agentwarden approve ${ref}`, { cause: e });
