@@ -1,13 +1,15 @@
 // make bench-e2e: what authorization costs a request end to end, agent -> Envoy ->
 // upstream, through a real Envoy (.cache/bin/envoy) running the injector's bootstrap:
 // with ext_authz calling the agentwarden sidecar (Unix socket), with ext_authz calling
-// OPA-Envoy (loopback gRPC), and without ext_authz, in one run, alternated.
+// OPA-Envoy (loopback gRPC), with ext_authz calling a floor (a fixed allow on the
+// sidecar's Unix socket transport: floor-node on the sidecar's HTTP/2 framing, floor-go
+// on grpc-go; engines.ts), and without ext_authz, in one run, alternated.
 //
-//   node dist/bench/e2e/main.js            # 5 rounds: 100 req/s x 10 s, 1,000 req/s x 5 s, closed-loop probe (~5 min)
+//   node dist/bench/e2e/main.js            # 5 rounds: 100 req/s x 10 s, 1,000 req/s x 5 s, closed-loop probe (~8 min)
 //   node dist/bench/e2e/main.js --quick    # 1 round, 3 s runs
 //   node dist/bench/e2e/main.js --rounds 5 # more rounds: a median that a noisy neighbour moves less
 //
-// Three front Envoys (one per variant, identical but for the authz endpoint or the
+// Five front Envoys (one per variant, identical but for the authz endpoint or the
 // missing filter) share one upstream Envoy that answers every request itself. Each
 // round runs every rate on every variant (order rotated per round), open loop with
 // bench/peers/loadgen's HTTP mode, then a closed-loop probe on one connection.
@@ -28,7 +30,7 @@ import { freePort } from '../compare/proc.js';
 import { rotate } from '../compare/stats.js';
 import { injectedProxyEnvBootstrap, patchFrontBootstrap } from './bootstrap-patch.js';
 import { startEnvoy, upstreamBootstrap } from './envoy.js';
-import { startOpaEnvoy, startSidecar, VARIANTS, type RunningAuthz, type Variant } from './engines.js';
+import { startFloorGo, startFloorNode, startOpaEnvoy, startSidecar, VARIANTS, type RunningAuthz, type Variant } from './engines.js';
 import { runHttpLoad, type HttpLoadResult } from './load.js';
 import { httpGet, stopAll, stopAllOnSignal } from './procs.js';
 import { benchLines, type OpenLoopRun, type ProbeRun } from './report.js';
@@ -77,7 +79,8 @@ async function main(): Promise<number> {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
   const paths = { ...benchPaths(root), work: join(root, '.cache', 'bench-e2e') };
   const envoyBinary = join(root, '.cache', 'bin', 'envoy');
-  for (const [file, how] of [[envoyBinary, 'make envoy'], [paths.loadgen, 'bench/peers/build.sh loadgen'], [paths.opaEnvoy, 'bench/peers/build.sh opa-envoy']] as const) {
+  const authzFloor = join(root, '.cache', 'bin', 'authz-floor');
+  for (const [file, how] of [[envoyBinary, 'make envoy'], [paths.loadgen, 'bench/peers/build.sh loadgen'], [paths.opaEnvoy, 'bench/peers/build.sh opa-envoy'], [authzFloor, 'bench/peers/build.sh authz-floor']] as const) {
     if (!existsSync(file)) throw new Error(`bench: e2e: ${file} is missing: run ${how} (make bench-e2e does)`);
   }
   const logs = join(paths.work, 'logs');
@@ -101,6 +104,8 @@ async function main(): Promise<number> {
       ['none', undefined],
       ['agentwarden', await startSidecar(paths, join(sockets, 'authz.sock'), sink.endpoint, join(logs, 'agentwarden.log'))],
       ['opa-envoy', await startOpaEnvoy(paths, sink.endpoint)],
+      ['floor-node', await startFloorNode(paths, join(sockets, 'floor-node.sock'), join(logs, 'floor-node.log'))],
+      ['floor-go', await startFloorGo(authzFloor, join(sockets, 'floor-go.sock'), join(logs, 'floor-go.log'))],
     ]);
     const pod = parse(readFileSync(join(root, 'bench', 'peers', 'agentwarden', 'pod.yaml'), 'utf8')) as V1Pod;
     const injected = injectedProxyEnvBootstrap(pod);
