@@ -5,7 +5,7 @@
 // sidecar's Unix socket transport: floor-node on the sidecar's HTTP/2 framing, floor-go
 // on grpc-go; engines.ts), and without ext_authz, in one run, alternated.
 //
-//   node dist/bench/e2e/main.js            # 5 rounds: 100 req/s x 10 s, 1,000 req/s x 5 s, closed-loop probe (~8 min)
+//   node dist/bench/e2e/main.js            # 5 rounds: 100 req/s x 10 s, 1,000 req/s x 5 s, closed-loop probe (~9 min)
 //   node dist/bench/e2e/main.js --quick    # 1 round, 3 s runs
 //   node dist/bench/e2e/main.js --rounds 5 # more rounds: a median that a noisy neighbour moves less
 //

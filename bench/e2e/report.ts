@@ -109,7 +109,9 @@ export function benchLines(runs: readonly OpenLoopRun[], probes: readonly ProbeR
   for (const rate of [...new Set(figures.map((f) => f.rate))]) lines.push(`bench: e2e_added_p99_vs_opa_envoy=${ratioAt(rate).toFixed(2)} rate=${rate}`);
   const added = (engine: Engine, rate: number): number => figures.find((f) => f.engine === engine && f.rate === rate)?.addedP99 ?? Number.NaN;
   for (const rate of [...new Set(figures.filter((f) => f.engine === 'floor-node').map((f) => f.rate))]) {
-    lines.push(`bench: e2e_added_p99_vs_floor_node=${(added('agentwarden', rate) / added('floor-node', rate)).toFixed(2)} rate=${rate}`);
+    // A floor that added nothing measurable (zero or negative: noise) gives no ratio, as for OPA-Envoy's target.
+    const floor = added('floor-node', rate);
+    lines.push(`bench: e2e_added_p99_vs_floor_node=${(floor > 0 ? added('agentwarden', rate) / floor : Number.NaN).toFixed(2)} rate=${rate}`);
     lines.push(`bench: e2e agentwarden added_p99_over_floor_node_ms=${ms(overFloorP99(runs, rate))} rate=${rate}`);
   }
   for (const [engine, added] of addedProbeMeans(probes)) lines.push(`bench: e2e closed_loop ${engine} added_mean_ms=${ms(added)}`);
