@@ -151,7 +151,8 @@ async function main(): Promise<number> {
       failures.push(what);
       process.stderr.write(`${why}
 `);
-      process.stdout.write(`bench: e2e failed ${what}: ${why.split('\n').find((l) => /requests (failed|not answered)/.test(l))?.trim() ?? why.split('\n')[0]}
+      const line = why.split('\n').find((l) => /requests (failed|not answered)/.test(l)) ?? why.split('\n')[0] ?? '';
+      process.stdout.write(`bench: e2e failed ${what}: ${line.replace(/, e\.g\..*$/, '').replace(/^.*?(\d+ of \d+)/, '$1').trim()}\n`);
 `);
       return undefined;
     };
