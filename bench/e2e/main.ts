@@ -149,11 +149,9 @@ async function main(): Promise<number> {
         why = e instanceof Error ? e.message : String(e);
       }
       failures.push(what);
-      process.stderr.write(`${why}
-`);
+      process.stderr.write(`${why}\n`);
       const line = why.split('\n').find((l) => /requests (failed|not answered)/.test(l)) ?? why.split('\n')[0] ?? '';
       process.stdout.write(`bench: e2e failed ${what}: ${line.replace(/, e\.g\..*$/, '').replace(/^.*?(\d+ of \d+)/, '$1').trim()}\n`);
-`);
       return undefined;
     };
     const runs: OpenLoopRun[] = [];
