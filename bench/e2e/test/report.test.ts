@@ -60,6 +60,12 @@ describe('make bench-e2e figures', () => {
     expect(lines).toContain('bench: e2e floor added_p99_ms=1.200 rate=1000 (floor-node 1.500, floor-go 1.200): the 1 ms target is below the floor here');
   });
 
+  it('gives no verdict from a floor at or below zero (noise)', () => {
+    const lines = benchLines([run(1, 'none', 1000, 1, 5), run(1, 'agentwarden', 1000, 1, 6), run(1, 'floor-node', 1000, 1, 4), run(1, 'floor-go', 1000, 1, 5.5)], []);
+    expect(lines).toContain('bench: e2e floor added_p99_ms=-1.000 rate=1000 (floor-node -1.000, floor-go 0.500): not measurable in this run (a floor at or below zero is noise)');
+    expect(lines).toContain('bench: e2e_added_p99_vs_floor_node=NaN rate=1000');
+  });
+
   it('reports the closed-loop probe as the median over rounds of the added mean', () => {
     const added = addedProbeMeans([
       { round: 1, variant: 'none', mean: 0.4 }, { round: 1, variant: 'agentwarden', mean: 0.66 },
