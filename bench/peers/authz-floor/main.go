@@ -24,6 +24,8 @@ import (
 )
 
 // rawCodec passes message bytes through (named "proto": Envoy sends application/grpc).
+// loadgen has its own (it copies what it reads): one Go module per tool (build.sh), so
+// the two do not share a package.
 type rawCodec struct{}
 
 func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
