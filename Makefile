@@ -43,14 +43,14 @@ e2e: build cluster-up pod-tools ## jest suites against the local control plane (
 test: proto-check helm-crds-check lint helm-lint test-unit test-policies e2e ## every test: generated code fresh, lint, unit, policy suites, e2e
 	@echo "make test: all suites passed"
 
-bench: build bench-eval h2load bench-e2e ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side, end to end through Envoy, evaluator times, where the sidecar's memory goes, hand-written parts against what they replaced (~13 min); bench-propagation needs cluster-up
+bench: build bench-eval h2load bench-e2e ## agentwarden vs OPA-Envoy and the Cerbos PDP side by side, end to end through Envoy, evaluator times, where the sidecar's memory goes, hand-written parts against what they replaced (~17 min); bench-propagation needs cluster-up
 	bench/peers/build.sh
 	$(NPM) run --silent bench:compare
 	$(NPM) run --silent bench:memory
 	$(NPM) run --silent bench:impls
 
-bench-e2e: build envoy ## latency ext_authz adds through a real Envoy (agent -> Envoy -> upstream): agentwarden vs OPA-Envoy vs no ext_authz, 100 and 1,000 req/s (~5 min)
-	bench/peers/build.sh opa-envoy loadgen
+bench-e2e: build envoy ## latency ext_authz adds through a real Envoy (agent -> Envoy -> upstream): agentwarden vs OPA-Envoy vs fixed-answer floors (Node, Go) vs no ext_authz, 100 and 1,000 req/s (~9 min)
+	bench/peers/build.sh opa-envoy loadgen authz-floor
 	$(NPM) run --silent bench:e2e
 
 bench-memory: build h2load ## the sidecar's resident memory against Node alone and a bare HTTP/2 responder, same load (~1 min)

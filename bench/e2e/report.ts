@@ -40,7 +40,18 @@ export interface AddedFigures {
 export const TARGET_RATE = 1000;
 export const TARGET_ADDED_P99_MS = 1;
 export const TARGET_RATIO_VS_OPA = 0.6;
-const ENGINES: readonly Engine[] = ['agentwarden', 'opa-envoy'];
+const ENGINES: readonly Engine[] = ['agentwarden', 'opa-envoy', 'floor-node', 'floor-go'];
+const FLOORS: readonly Engine[] = ['floor-node', 'floor-go'];
+
+/**
+ * Median over rounds of (agentwarden − floor-node) p99 at `rate`, each from the same round:
+ * what the sidecar's own work (decoding, deciding, auditing) adds above the bare round trip.
+ */
+export function overFloorP99(runs: readonly OpenLoopRun[], rate: number): number {
+  const floor = new Map(runs.filter((r) => r.rate === rate && r.variant === 'floor-node').map((r) => [r.round, r.p99]));
+  const over = runs.filter((r) => r.rate === rate && r.variant === 'agentwarden' && floor.has(r.round)).map((r) => r.p99 - floor.get(r.round)!);
+  return over.length === 0 ? Number.NaN : median(over);
+}
 
 /** Per engine and rate; rounds without a baseline run at that rate are left out. */
 export function addedFigures(runs: readonly OpenLoopRun[]): AddedFigures[] {
@@ -96,6 +107,13 @@ export function benchLines(runs: readonly OpenLoopRun[], probes: readonly ProbeR
     return aw === undefined || opa === undefined ? Number.NaN : aw.addedP99 / opa.addedP99;
   };
   for (const rate of [...new Set(figures.map((f) => f.rate))]) lines.push(`bench: e2e_added_p99_vs_opa_envoy=${ratioAt(rate).toFixed(2)} rate=${rate}`);
+  const added = (engine: Engine, rate: number): number => figures.find((f) => f.engine === engine && f.rate === rate)?.addedP99 ?? Number.NaN;
+  for (const rate of [...new Set(figures.filter((f) => f.engine === 'floor-node').map((f) => f.rate))]) {
+    // A floor that added nothing measurable (zero or negative: noise) gives no ratio, as for OPA-Envoy's target.
+    const floor = added('floor-node', rate);
+    lines.push(`bench: e2e_added_p99_vs_floor_node=${(floor > 0 ? added('agentwarden', rate) / floor : Number.NaN).toFixed(2)} rate=${rate}`);
+    lines.push(`bench: e2e agentwarden added_p99_over_floor_node_ms=${ms(overFloorP99(runs, rate))} rate=${rate}`);
+  }
   for (const [engine, added] of addedProbeMeans(probes)) lines.push(`bench: e2e closed_loop ${engine} added_mean_ms=${ms(added)}`);
 
   const aw = figures.find((f) => f.engine === 'agentwarden' && f.rate === TARGET_RATE);
@@ -105,5 +123,14 @@ export function benchLines(runs: readonly OpenLoopRun[], probes: readonly ProbeR
   // Compared as aw <= 0.6 x opa, so a negative or zero OPA-Envoy figure (noise) is a MISS, never a pass by a meaningless ratio.
   const withinRatio = aw !== undefined && opa !== undefined && opa.addedP99 > 0 && aw.addedP99 <= TARGET_RATIO_VS_OPA * opa.addedP99;
   lines.push(`bench: e2e target e2e_added_p99_vs_opa_envoy<=${TARGET_RATIO_VS_OPA} rate=${TARGET_RATE}: ${verdict(withinRatio)} (${ratioAt(TARGET_RATE).toFixed(2)})`);
+  // The floor: the least any out-of-process ext_authz server added in this run (a fixed allow, nothing decided).
+  const floors = FLOORS.map((e) => [e, added(e, TARGET_RATE)] as const).filter(([, v]) => !Number.isNaN(v));
+  if (floors.length > 0) {
+    const floor = Math.min(...floors.map(([, v]) => v));
+    // A floor at or below zero is the machine's noise, not a floor: no verdict from it.
+    const verdictOnFloor = floor <= 0 ? 'not measurable in this run (a floor at or below zero is noise)'
+      : `the ${TARGET_ADDED_P99_MS} ms target is ${floor > TARGET_ADDED_P99_MS ? 'below' : 'at or above'} the floor here`;
+    lines.push(`bench: e2e floor added_p99_ms=${ms(floor)} rate=${TARGET_RATE} (${floors.map(([e, v]) => `${e} ${ms(v)}`).join(', ')}): ${verdictOnFloor}`);
+  }
   return lines;
 }

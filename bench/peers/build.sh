@@ -29,6 +29,7 @@ GO=${GO:-go}
 targets=(
   "opa-envoy|opa-envoy|github.com/open-policy-agent/opa-envoy-plugin/cmd/opa-envoy-plugin|github.com/open-policy-agent/opa-envoy-plugin|-X github.com/open-policy-agent/opa/v1/version.Version=%s|1"
   "loadgen|loadgen|.|google.golang.org/grpc||1"
+  "authz-floor|authz-floor|.|google.golang.org/grpc||0"
   "ghz|ghz|github.com/bojand/ghz/cmd/ghz|github.com/bojand/ghz|-X main.version=%s|0"
 )
 
@@ -41,7 +42,7 @@ for w in "${want[@]}"; do
   found=0
   for t in "${targets[@]}"; do [[ ${t%%|*} == "$w" ]] && found=1; done
   [[ $w == cerbos ]] && found=1
-  (( found )) || { echo "build.sh: unknown name '$w' (known: opa-envoy loadgen ghz cerbos)" >&2; exit 2; }
+  (( found )) || { echo "build.sh: unknown name '$w' (known: opa-envoy loadgen authz-floor ghz cerbos)" >&2; exit 2; }
 done
 
 mkdir -p "$bin_dir" "$stamp_dir"

@@ -39,6 +39,33 @@ describe('make bench-e2e figures', () => {
     expect(lines).toContain('bench: e2e target e2e_added_p99_vs_opa_envoy<=0.6 rate=1000: MISS (0.50)');
   });
 
+  it('prints the floors in the same form, agentwarden against floor-node, and where the target stands against the floor', () => {
+    const floors = [
+      run(1, 'floor-node', 1000, 0.6, 1.3), run(1, 'floor-go', 1000, 0.6, 1.2),
+      run(2, 'floor-node', 1000, 1.6, 2.2), run(2, 'floor-go', 1000, 1.6, 2.3),
+      run(3, 'floor-node', 1000, 0.6, 1.2), run(3, 'floor-go', 1000, 0.6, 1.4),
+    ];
+    const lines = benchLines([...RUNS, ...floors], []);
+    expect(lines).toContain('bench: e2e agentwarden added_p50_ms=0.300 added_p99_ms=0.500 rate=1000');
+    expect(lines).toContain('bench: e2e floor-node added_p50_ms=0.100 added_p99_ms=0.200 rate=1000');
+    expect(lines).toContain('bench: e2e floor-go added_p99_per_round_ms=0.200,0.300,0.400 rate=1000');
+    expect(lines).toContain('bench: e2e_added_p99_vs_floor_node=2.50 rate=1000');
+    // Per round: 0.1, 0.3, 0.4 (agentwarden p99 − floor-node p99 of the same round).
+    expect(lines).toContain('bench: e2e agentwarden added_p99_over_floor_node_ms=0.300 rate=1000');
+    expect(lines).toContain('bench: e2e floor added_p99_ms=0.200 rate=1000 (floor-node 0.200, floor-go 0.300): the 1 ms target is at or above the floor here');
+  });
+
+  it('says when the target is below the floor', () => {
+    const lines = benchLines([run(1, 'none', 1000, 1, 2), run(1, 'agentwarden', 1000, 1, 4), run(1, 'floor-node', 1000, 1, 3.5), run(1, 'floor-go', 1000, 1, 3.2)], []);
+    expect(lines).toContain('bench: e2e floor added_p99_ms=1.200 rate=1000 (floor-node 1.500, floor-go 1.200): the 1 ms target is below the floor here');
+  });
+
+  it('gives no verdict from a floor at or below zero (noise)', () => {
+    const lines = benchLines([run(1, 'none', 1000, 1, 5), run(1, 'agentwarden', 1000, 1, 6), run(1, 'floor-node', 1000, 1, 4), run(1, 'floor-go', 1000, 1, 5.5)], []);
+    expect(lines).toContain('bench: e2e floor added_p99_ms=-1.000 rate=1000 (floor-node -1.000, floor-go 0.500): not measurable in this run (a floor at or below zero is noise)');
+    expect(lines).toContain('bench: e2e_added_p99_vs_floor_node=NaN rate=1000');
+  });
+
   it('reports the closed-loop probe as the median over rounds of the added mean', () => {
     const added = addedProbeMeans([
       { round: 1, variant: 'none', mean: 0.4 }, { round: 1, variant: 'agentwarden', mean: 0.66 },
