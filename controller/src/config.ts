@@ -89,6 +89,7 @@ export const CONTROLLER_HELP = formatHelp({
     { name: 'max-grant-duration', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.maxGrantDurationMs), text: 'longest grant an AgentAccessRequest may ask for or be approved for (spec.duration, status.duration)' },
     { name: 'approval-pending-ttl', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.pendingTtlMs), text: 'a request nobody approved or denied within this time after creation expires ("request expired")' },
     { name: 'max-pending-approvals-per-pod', value: 'n', default: String(DEFAULT_APPROVAL_OPTIONS.maxPendingPerPod), text: 'pending AgentAccessRequests the controller creates per pod; further ApprovalNeeded messages are counted, not created' },
+    { name: 'approval-grant-uses', value: 'n', default: '0', text: 'spec.uses of the requests the controller creates: how many requests one approval allows (1: exactly once); 0 = any number until it expires' },
     { name: 'default-grant-duration', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.defaultDurationMs), text: 'spec.duration of the requests the controller creates (approvers may set another with approve --for)' },
     { name: 'notify-webhook-secret', value: 'ns/name', default: 'none: no webhook notifications', text: 'Secret whose key url is a Slack-compatible webhook; one JSON POST per created request (retried with backoff, never blocking)' },
     { name: 'controller-username', value: 'user', default: 'system:serviceaccount:<--namespace>:agentwarden-controller', text: 'the controller\'s own user as the API server authenticates it: the only one the webhook lets end grants (Expired, ReviewRequired)' },
@@ -183,6 +184,7 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
       'approval-pending-ttl': { type: 'string' },
       'max-pending-approvals-per-pod': { type: 'string' },
       'default-grant-duration': { type: 'string' },
+      'approval-grant-uses': { type: 'string' },
       'notify-webhook-secret': { type: 'string' },
       'controller-username': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -231,6 +233,7 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     pendingTtlMs: positiveDuration('approval-pending-ttl', values['approval-pending-ttl'], a.pendingTtlMs),
     maxPendingPerPod: positiveInt('max-pending-approvals-per-pod', values['max-pending-approvals-per-pod'], a.maxPendingPerPod),
     defaultDurationMs,
+    grantUses: values['approval-grant-uses'] === '0' ? 0 : positiveInt('approval-grant-uses', values['approval-grant-uses'], a.grantUses),
     notifyWebhookSecret: secretRef('notify-webhook-secret', values['notify-webhook-secret']),
     controllerUsername: values['controller-username'] ?? `system:serviceaccount:${namespace}:agentwarden-controller`,
   });

@@ -17,10 +17,10 @@ describe('the controller approval flags', () => {
   });
 
   it('sets each from its flag', () => {
-    const config = readControllerConfig(['--max-grant-duration', '2h30m', '--approval-pending-ttl', '10m', '--max-pending-approvals-per-pod', '3', '--default-grant-duration', '5m',
+    const config = readControllerConfig(['--max-grant-duration', '2h30m', '--approval-pending-ttl', '10m', '--max-pending-approvals-per-pod', '3', '--default-grant-duration', '5m', '--approval-grant-uses', '1',
       '--notify-webhook-secret', 'ops/slack-hook', '--controller-username', 'system:serviceaccount:aw:ctl'], {});
     expect(config.approvals).toEqual({
-      maxGrantDurationMs: 9_000_000, pendingTtlMs: 600_000, maxPendingPerPod: 3, defaultDurationMs: 300_000,
+      maxGrantDurationMs: 9_000_000, pendingTtlMs: 600_000, maxPendingPerPod: 3, defaultDurationMs: 300_000, grantUses: 1,
       notifyWebhookSecret: { namespace: 'ops', name: 'slack-hook' }, controllerUsername: 'system:serviceaccount:aw:ctl',
     });
   });

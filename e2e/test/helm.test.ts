@@ -166,13 +166,13 @@ describe('the Helm chart', () => {
 
   it('passes the approvals values as flags the controller accepts, and lets it read only the notification Secret', async () => {
     const r = await helm(['template', 'x', CHART, '-n', 'aw', '--show-only', 'templates/deployment.yaml', '--show-only', 'templates/rbac.yaml',
-      '--set', 'approvals.maxGrantDuration=2h', '--set', 'approvals.pendingTTL=30m', '--set', 'approvals.maxPendingPerPod=7', '--set', 'approvals.defaultDuration=10m', '--set', 'approvals.notifyWebhookSecret=ops/slack-hook']);
+      '--set', 'approvals.maxGrantDuration=2h', '--set', 'approvals.pendingTTL=30m', '--set', 'approvals.maxPendingPerPod=7', '--set', 'approvals.defaultDuration=10m', '--set', 'approvals.grantUses=1', '--set', 'approvals.notifyWebhookSecret=ops/slack-hook']);
     expect(r.stderr).toBe('');
     const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string }; spec?: V1Deployment['spec']; rules?: { resources: string[]; resourceNames?: string[]; verbs: string[] }[] });
     const container = docs.find((d) => d.kind === 'Deployment')?.spec?.template.spec?.containers[0];
     const config = readControllerConfig((container?.args ?? []).slice(1), {});
     expect(config.approvals).toEqual({
-      maxGrantDurationMs: 7_200_000, pendingTtlMs: 1_800_000, maxPendingPerPod: 7, defaultDurationMs: 600_000,
+      maxGrantDurationMs: 7_200_000, pendingTtlMs: 1_800_000, maxPendingPerPod: 7, defaultDurationMs: 600_000, grantUses: 1,
       notifyWebhookSecret: { namespace: 'ops', name: 'slack-hook' }, controllerUsername: 'system:serviceaccount:aw:x-agentwarden-controller',
     });
     const notify = docs.find((d) => d.kind === 'Role' && d.metadata.name === 'x-agentwarden-controller-notify');

@@ -12,6 +12,8 @@ export interface ApprovalOptions {
   readonly maxPendingPerPod: number;
   /** spec.duration of the requests the controller creates, ms. Default 15m (--default-grant-duration). */
   readonly defaultDurationMs: number;
+  /** spec.uses of the requests the controller creates: requests one approval allows; 0 = any until expiry (--approval-grant-uses). */
+  readonly grantUses: number;
   /** The Secret (key `url`) holding the Slack-compatible notification webhook URL; undefined: no POSTs. */
   readonly notifyWebhookSecret: { readonly namespace: string; readonly name: string } | undefined;
   /**
@@ -27,6 +29,7 @@ export const DEFAULT_APPROVAL_OPTIONS: ApprovalOptions = Object.freeze({
   pendingTtlMs: 3_600_000,
   maxPendingPerPod: 20,
   defaultDurationMs: 15 * 60_000,
+  grantUses: 0,
   notifyWebhookSecret: undefined,
   controllerUsername: 'system:serviceaccount:agentwarden-system:agentwarden-controller',
 });

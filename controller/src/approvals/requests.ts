@@ -125,6 +125,7 @@ export class ApprovalRequests {
       operation: operationJson(op),
       duration: formatDuration(this.d.options.defaultDurationMs),
       origin: { policy: msg.policy, rule: msg.rule, decisionId: msg.decisionId.slice(0, 128) },
+      ...(this.d.options.grantUses > 0 ? { uses: this.d.options.grantUses } : {}),
     };
     let created: AccessRequestObject;
     try {
