@@ -9,7 +9,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { readControllerConfig } from '../../controller/src/config.js';
 import { startController, type RunningController } from '../../controller/src/main.js';
 import { approvalWebhookFlags, installApprovalWebhooks } from '../test/approval-webhooks.js';
-import { ADMIN_USER, kubectlOk, KUBECONFIG } from '../test/cluster.js';
+import { kubectlOk, KUBECONFIG } from '../test/cluster.js';
 import { freePort } from '../test/controller-env.js';
 import type { TestCaFiles } from './upstreams/test-ca.js';
 import { publicFile, ROOT } from './pod.js';
@@ -65,8 +65,11 @@ export interface ControllerOnOptions {
 /** The controller on `address` (the test side of the pod's veth) with `cert`, a certificate for that IP. */
 export async function startControllerOn(address: string, port: number, cert: TestCaFiles, leaseNamespace: string, o: ControllerOnOptions = {}): Promise<RunningController> {
   const webhookPort = o.approvalWebhooks === undefined ? undefined : await freePort();
-  // The controller authenticates as the admin kubeconfig's user: the webhook lets that user end grants.
-  const webhooks = webhookPort === undefined ? ['--webhook-listen', '127.0.0.1:0'] : [...approvalWebhookFlags(webhookPort), '--controller-username', ADMIN_USER];
+  // --controller-username stays the chart's ServiceAccount, not the admin kubeconfig's user this
+  // controller runs as: the webhook refuses approval by the controller's user, and here a person
+  // approves with that same kubeconfig. (Ending grants, Expired, is then refused; the sidecar ends
+  // them on its own clock, and an approval grant after its one use.)
+  const webhooks = webhookPort === undefined ? ['--webhook-listen', '127.0.0.1:0'] : approvalWebhookFlags(webhookPort);
   const config = readControllerConfig(['--kubeconfig', KUBECONFIG, '--distribution-listen', `${address}:${port}`, '--metrics-listen', '127.0.0.1:0', ...webhooks,
     '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--namespace', leaseNamespace, '--identity', `pod-harness-${address}`, '--leader-elect', 'false'], {});
   const controller = await startController(config, quiet);

@@ -17,7 +17,7 @@ import { distributionService } from '../../common/distribution-service.js';
 import { readControllerConfig } from '../../controller/src/config.js';
 import { startController, type RunningController } from '../../controller/src/main.js';
 import { operationSpecOf } from '../../controller/src/approvals/requests.js';
-import { ADMIN_USER, KUBECONFIG, ROOT, kubectl, kubectlOk, uniqueNamespace, waitFor } from './cluster.js';
+import { KUBECONFIG, ROOT, kubectl, kubectlOk, uniqueNamespace, waitFor } from './cluster.js';
 import { approvalWebhookFlags, installApprovalWebhooks } from './approval-webhooks.js';
 import { boundToken, createPod, freePort, logs } from './controller-env.js';
 
@@ -26,7 +26,7 @@ const SCOPE_LABEL = 'agentwarden-e2e/approvals';
 const CONFIG_NAME = `agentwarden-e2e-${ns}`;
 const APPROVER = 'alice@example.com';
 const AGENT_SA = `system:serviceaccount:${ns}:agent`;
-const ADMIN = ADMIN_USER;
+const ADMIN = 'agentwarden-e2e-admin';
 const POD = 'agent-0';
 const MAX_PENDING = 5;
 let controller: RunningController | undefined;

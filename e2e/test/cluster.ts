@@ -10,8 +10,6 @@ import { KubeConfig } from '@kubernetes/client-node';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const KUBECONFIG = process.env['E2E_KUBECONFIG'] ?? join(ROOT, '.cache/e2e/kubeconfig');
-/** The user the admin kubeconfig authenticates as (e2e/cluster/up.sh signs its certificate, group system:masters). */
-export const ADMIN_USER = 'agentwarden-e2e-admin';
 export const BIN = process.env['E2E_BIN_DIR'] ?? join(ROOT, '.cache/bin');
 export const JAEGER_QUERY = `http://127.0.0.1:${process.env['JAEGER_QUERY_PORT'] ?? '16686'}`;
 export const JAEGER_OTLP_HTTP = `http://127.0.0.1:${process.env['JAEGER_OTLP_HTTP_PORT'] ?? '4318'}`;

@@ -6,6 +6,8 @@ export interface ErrorDescription {
   /** McpError: the JSON-RPC code; StreamableHTTPError: the HTTP status; system errors: ECONNREFUSED... */
   readonly code: string | number | null;
   readonly message: string;
+  /** McpError: the JSON-RPC error's data (a RequireApproval deny names its AgentAccessRequest there). */
+  readonly data?: unknown;
   readonly cause?: ErrorDescription;
 }
 
@@ -14,11 +16,12 @@ export function describeError(error: unknown, depth = 0): ErrorDescription {
   if (typeof error !== 'object' || error === null || typeof (error as { message?: unknown }).message !== 'string') {
     return { class: typeof error, code: null, message: String(error) };
   }
-  const { code, message } = error as { code?: unknown; message: string };
+  const { code, message, data } = error as { code?: unknown; message: string; data?: unknown };
   const description: ErrorDescription = {
     class: error.constructor.name,
     code: typeof code === 'string' || typeof code === 'number' ? code : null,
     message,
+    ...(data === undefined ? {} : { data }),
   };
   const { cause } = error as { cause?: unknown };
   return cause !== undefined && depth < 3 ? { ...description, cause: describeError(cause, depth + 1) } : description;
