@@ -17,6 +17,8 @@ const DENIED = /^denied by rule "([^"]+)" of policy "[^"]+"(?:; (.*))?$/;
 const LIMIT = /^rule "([^"]+)" of policy "[^"]+" allows at most (\d+) requests per (\d+) ms; limit reached$/;
 const INVALID = /^invalid request: (.*)$/;
 const NO_RULE = /^no rule allows [^;]*(?:; (.*))?$/;
+const APPROVAL = /^approval required: rule "([^"]+)" of policy "[^"]+" needs a human to approve .* \(AgentAccessRequest ([^)]+)\)(?:; .*)?$/;
+const GRANTED = /^allowed by approval grant "([^"]+)" \(approved by ([^)]*)\) for /;
 const NOTE = /rule "([^"]+)" did not match: (.*?)(?=; rule "|$)/g;
 
 export function explain(span: DecisionSpan, ctx: ExplainContext): string {
@@ -25,6 +27,8 @@ export function explain(span: DecisionSpan, ctx: ExplainContext): string {
   let m: RegExpExecArray | null;
   if ((m = ALLOWED.exec(r)) !== null) return allowed(m[1] ?? '', span, ctx) + audit;
   if ((m = DENIED.exec(r)) !== null) return deniedByRule(m[1] ?? '', m[2], ctx);
+  if ((m = APPROVAL.exec(r)) !== null) return approvalRequired(m[1] ?? '', m[2] ?? '', ctx);
+  if ((m = GRANTED.exec(r)) !== null) return `${m[2] ?? ''} approved AgentAccessRequest ${m[1] ?? ''}: its grant allows this exact call (same tool and arguments) over rule ${span.rule}, once`;
   if ((m = LIMIT.exec(r)) !== null) return `rule ${m[1] ?? ''} allows it at most ${m[2] ?? ''} times per ${duration(Number(m[3]))}, and this pod has used them up`;
   if ((m = INVALID.exec(r)) !== null) {
     return `refused before any rule is read: the ${(m[1] ?? '').replace(/^path contains /, 'path has ')}, which the upstream could read as another path than the policy did`;
@@ -56,6 +60,11 @@ function deniedByRule(name: string, note: string | undefined, ctx: ExplainContex
     else why = `; ${note}`;
   }
   return `Deny rule ${name} forbids ${what}${why}`;
+}
+
+function approvalRequired(name: string, request: string, ctx: ExplainContext): string {
+  const when = ctx.book.rule(name)?.when;
+  return `rule ${name} needs a human's approval${when === undefined ? '' : ` (its condition held: ${when})`}; the controller created AgentAccessRequest ${request}, and \`agentwarden approve ${request}\` lets this exact call through`;
 }
 
 /** The Allow rules that did not match, and why (schedule, a condition that could not be evaluated). */

@@ -19,6 +19,11 @@ export interface DecisionSpan {
   readonly path: string;
   readonly mcpMethod: string | null;
   readonly tool: string | null;
+  /** The grant that allowed the request (agentwarden.grant) and its kind (approval | break-glass). */
+  readonly grant: string | null;
+  readonly grantKind: string | null;
+  /** The AgentAccessRequest a RequireApproval deny asks for (agentwarden.approval.request). */
+  readonly approvalRequest: string | null;
 }
 
 interface JaegerSpan {
@@ -60,6 +65,9 @@ function toDecision(s: JaegerSpan): DecisionSpan {
     path: tag('url.path') ?? '',
     mcpMethod: tag('mcp.method.name'),
     tool: tag('gen_ai.tool.name'),
+    grant: tag('agentwarden.grant'),
+    grantKind: tag('agentwarden.grant.kind'),
+    approvalRequest: tag('agentwarden.approval.request'),
   };
 }
 

@@ -5,8 +5,10 @@
 // over TLS, and the services the agent talks to. The agent's REST calls (curl)
 // and its MCP session (the official SDK client) go agent → Envoy → sidecar →
 // upstream; the table shows what the agent got, the decision and why, what the
-// upstream received, and the trace, checked in Jaeger one by one. Needs root
-// (network namespaces, iptables).
+// upstream received, and the trace, checked in Jaeger one by one. Then one
+// approval round trip: a large refund denied until a human approves it with
+// the CLI (approval.ts). Needs root (network namespaces, iptables).
+import { approvalRoundTrip, removeEarlierRequests } from './approval.js';
 import { MCP_TOOL_CALLS, MCP_URL, REST_CALLS } from './calls.js';
 import { readDemoConfig, type DemoConfig } from './config.js';
 import { collectDecisions, jaegerReachable } from './jaeger.js';
@@ -16,7 +18,7 @@ import { agentPoliciesWhenSynced, removeEarlierPods } from './policies.js';
 import { runRestCall } from './rest-agent.js';
 import { RuleBook } from './rule-book.js';
 import { startSupportPod, EXAMPLE, NAMESPACE, type SupportPod } from './support-pod.js';
-import { buildRows, printRows, printTraceCheck } from './table.js';
+import { buildRows, printRows, printTraceCheck, type Row } from './table.js';
 
 const TRACES_TIMEOUT_MS = 30_000;
 
@@ -32,6 +34,7 @@ async function demo(config: DemoConfig): Promise<boolean> {
 
   step(`Starting the support-agent pod (namespace ${NAMESPACE}): capture rules, Envoy, the sidecar, the controller, and the services it calls`);
   await removeEarlierPods(NAMESPACE);
+  await removeEarlierRequests(NAMESPACE);
   const started = Date.now();
   let pod: SupportPod | undefined;
   process.once('SIGINT', () => {
@@ -47,20 +50,32 @@ async function demo(config: DemoConfig): Promise<boolean> {
     const mcp = await runMcpSession(pod.scenario.pod, MCP_URL, MCP_TOOL_CALLS);
     observed.push(...mcp.rows);
 
-    const decided = observed.filter((o) => o.decisionId !== null).map((o) => o.traceId);
-    const spans = await collectDecisions(config.jaeger, decided, TRACES_TIMEOUT_MS);
-    const rows = buildRows(observed, spans, pod.upstreams, pod.token);
-    printRows(rows, RuleBook.load(EXAMPLE, NAMESPACE), new Date());
+    const book = RuleBook.load(EXAMPLE, NAMESPACE);
+    const rows = await tableRows(config, pod, observed);
+    printRows(rows, book, new Date());
+
+    step('An approval round trip: a refund over 50 EUR waits for a human (rule mcp-large-refunds)');
+    const roundTrip = await approvalRoundTrip(pod, NAMESPACE);
+    const approvalRows = await tableRows(config, pod, roundTrip.rows);
+    printRows(approvalRows, book, new Date(), false);
+    if (!roundTrip.ok) console.log('(the round trip did not come out as expected: denied, approved and allowed, another amount denied)');
 
     const { synced, table } = await agentPoliciesWhenSynced(NAMESPACE);
     console.log(`\n$ kubectl get agentpolicies -n ${NAMESPACE}\n${table.trimEnd()}`);
     if (!synced) console.log('(the policies did not report Ready and Synced within 30 s)');
 
-    const complete = printTraceCheck(rows, config.jaeger);
-    return complete && synced;
+    const complete = printTraceCheck([...rows, ...approvalRows], config.jaeger);
+    return complete && synced && roundTrip.ok;
   } finally {
     await pod?.scenario.stop();
   }
+}
+
+/** The decisions table's rows for `observed`, once Jaeger holds their decision spans. */
+async function tableRows(config: DemoConfig, pod: SupportPod, observed: readonly Observed[]): Promise<Row[]> {
+  const decided = observed.filter((o) => o.decisionId !== null).map((o) => o.traceId);
+  const spans = await collectDecisions(config.jaeger, decided, TRACES_TIMEOUT_MS);
+  return buildRows(observed, spans, pod.upstreams, pod.token);
 }
 
 async function main(): Promise<void> {

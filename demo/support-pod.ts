@@ -2,7 +2,8 @@
 // labels, its Zendesk token in a Secret, and the services it talks to on the
 // test side of the pod's veth (Zendesk over TLS, the MCP ticket server,
 // billing, the CRM, a catch-all for other hosts, and an address where the
-// agent would like its credential to go). The sidecar exports its decision
+// agent would like its credential to go). The controller serves the
+// AgentAccessRequest webhooks for the namespace. The sidecar exports its decision
 // spans to Jaeger through a forward from the pod network to loopback.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -70,6 +71,8 @@ export async function startSupportPod(o: SupportPodOptions): Promise<SupportPod>
       ],
     },
     manifests: tenantManifests(token),
+    // The API server calls the controller's AgentAccessRequest webhooks: they stamp who approved.
+    controller: { approvalWebhooks: { name: 'agentwarden-demo-approvals', namespace: NAMESPACE } },
     servers: async (net, caDir) => {
       const started = await startUpstreams(net, caDir);
       upstreams = started.upstreams;

@@ -62,14 +62,18 @@ const LEGEND = [
   'trace: the agent\'s own trace id, sent as traceparent; the decision span is a child of the agent\'s span.',
 ];
 
-export function printRows(rows: readonly Row[], book: RuleBook, now: Date): void {
-  console.log(`\n${LEGEND.join('\n')}`);
+export function printRows(rows: readonly Row[], book: RuleBook, now: Date, legend = true): void {
+  if (legend) console.log(`\n${LEGEND.join('\n')}`);
   console.log(`\n${line(COLUMNS.map((c) => c.title))}`);
   for (const r of rows) {
     const o = r.observed;
     const decision = (r.span?.decision ?? o.decision ?? '-').toUpperCase();
     console.log(line([o.call, o.agentGot, decision, r.span?.rule ?? '-', upstreamGot(o, r.receipts)]));
     if (o.note !== undefined) console.log(`    ${o.note}`);
+    const grant = r.span?.grant ?? null;
+    const asks = r.span?.approvalRequest ?? null;
+    if (grant !== null) console.log(`    grant ${grant} (${r.span?.grantKind ?? 'approval'}), as the decision span records it (agentwarden.grant)`);
+    if (asks !== null) console.log(`    asks for AgentAccessRequest ${asks} (agentwarden.approval.request)`);
     console.log(`    why: ${why(r, book, now)}`);
     console.log(`    trace ${o.traceId}`);
   }

@@ -47,10 +47,10 @@ describe('agentwarden check', () => {
     });
   });
 
-  it('prints a denial and still exits 0', () => {
+  it('prints a denial and still exits 0, naming the AgentAccessRequest a RequireApproval rule asks for', () => {
     const r = run('check', ...EXAMPLE_ARGS, '--request', join(EXAMPLE, 'requests', 'refund-too-large.json'));
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ allowed: false, mode: 'Enforce', policy: '', rule: 'default-deny' });
+    expect(JSON.parse(r.out)).toMatchObject({ allowed: false, mode: 'Enforce', policy: 'support-agent', rule: 'mcp-large-refunds', approvalRequest: 'support-agent-7d9f8-d14309aab8bc' });
   });
 
   it('never prints credential values', () => {

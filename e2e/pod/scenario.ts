@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { injectPod, parseInjectOptions, type InjectOptions } from '../../controller/src/inject/index.js';
 import type { RunningController } from '../../controller/src/main.js';
-import { createTenant, startControllerOn, type Tenant } from './control-plane.js';
+import { createTenant, startControllerOn, type ControllerOnOptions, type Tenant } from './control-plane.js';
 import { createPodNetwork, type PodNetwork } from './netns.js';
 import { startPod, type RunningPod } from './pod.js';
 import { makeTestCa } from './upstreams/test-ca.js';
@@ -33,8 +33,8 @@ export interface ScenarioOptions {
    * network.resolver:53, upstreams on network.hostIp(n)); returns their closers.
    */
   readonly servers: (network: PodNetwork, caDir: string) => Promise<readonly (() => Promise<void>)[]>;
-  /** More controller flags (startControllerOn's extraArgs), e.g. the approvals webhooks'. */
-  readonly controllerArgs?: readonly string[];
+  /** What the controller serves besides the distribution stream (the AgentAccessRequest webhooks). */
+  readonly controller?: ControllerOnOptions;
 }
 
 export interface Scenario {
@@ -75,7 +75,7 @@ export async function startScenario(o: ScenarioOptions): Promise<Scenario> {
     const tenant = await createTenant(o.namespace);
     await tenant.apply(o.manifests);
     const startOne = async (): Promise<RunningController> => {
-      const started = await startControllerOn(network.hostIp(1), CONTROLLER_PORT, controllerCert, o.namespace, o.controllerArgs);
+      const started = await startControllerOn(network.hostIp(1), CONTROLLER_PORT, controllerCert, o.namespace, o.controller);
       closers.push(() => started.stop());
       return started;
     };

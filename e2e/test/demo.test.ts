@@ -2,11 +2,13 @@
 // agent's calls through the real Envoy with what the agent got, the decision
 // and its rule, what the upstream received (and whether the credential came
 // with it); Ready and Synced policies; and every decision in Jaeger as a child
-// of the agent's span. Runs the demo as `make demo` does, on its own pod
+// of the agent's span; and one approval round trip (a refund denied until a
+// person approves it with the CLI, then allowed with the grant named in the
+// trace). Runs the demo as `make demo` does, on its own pod
 // network slot (the demo itself uses 40). Needs root, like the demo.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { JAEGER_QUERY, ROOT } from './cluster.js';
+import { JAEGER_QUERY, ROOT, kubectlOk } from './cluster.js';
 
 const DEMO_SLOT = 41;
 
@@ -29,13 +31,22 @@ interface Row {
   readonly trace: string;
 }
 
-/** The table's rows: an unindented line of columns (two or more spaces apart), then indented lines. */
-function parseRows(out: string): Row[] {
+/** Each table's rows: after a header line "agent call …", an unindented line of columns (two or more spaces apart), then indented lines. */
+function parseTables(out: string): Row[][] {
   const lines = out.split('\n');
-  const start = lines.findIndex((l) => l.startsWith('agent call'));
-  const rows: Row[] = [];
-  for (const l of lines.slice(start + 1)) {
-    if (l === '') break;
+  const tables: Row[][] = [];
+  let rows: Row[] | undefined;
+  for (const l of lines) {
+    if (l.startsWith('agent call')) {
+      rows = [];
+      tables.push(rows);
+      continue;
+    }
+    if (rows === undefined) continue;
+    if (l === '') {
+      rows = undefined;
+      continue;
+    }
     if (l.startsWith('    ')) {
       const last = rows.pop();
       if (last === undefined) continue;
@@ -46,7 +57,17 @@ function parseRows(out: string): Row[] {
     const [call = '', agentGot = '', decision = '', rule = '', upstreamGot = ''] = l.split(/\s{2,}/);
     rows.push({ call, agentGot, decision, rule, upstreamGot, lines: [], trace: '' });
   }
-  return rows;
+  return tables;
+}
+
+interface JaegerTags { readonly [key: string]: unknown }
+
+/** The tags of the decision span Jaeger holds for `trace`. */
+async function decisionTags(trace: string): Promise<JaegerTags | undefined> {
+  const res = await fetch(`${JAEGER_QUERY}/api/traces/${trace}`);
+  const body = (await res.json()) as { data?: { spans?: { operationName: string; tags: { key: string; value: unknown }[] }[] }[] };
+  const span = body.data?.[0]?.spans?.find((s) => s.operationName === 'agentwarden.decision');
+  return span === undefined ? undefined : Object.fromEntries(span.tags.map((t) => [t.key, t.value]));
 }
 
 function columns(r: Row): string[] {
@@ -57,9 +78,12 @@ describe('make demo', () => {
   let out = '';
   let code = -1;
   let rows: Row[] = [];
+  /** The agent's calls, then the approval round trip's. */
+  let tables: Row[][] = [];
   beforeAll(async () => {
     ({ code, out } = await runDemo(['--slot', String(DEMO_SLOT), '--jaeger', JAEGER_QUERY]));
-    rows = parseRows(out);
+    tables = parseTables(out);
+    rows = tables.flat();
   }, 160_000);
 
   it('runs to the end', () => {
@@ -97,8 +121,8 @@ describe('make demo', () => {
     const deletion = rows.find((r) => r.call === 'MCP tools/call delete_customer');
     expect(deletion === undefined ? [] : columns(deletion)).toEqual(['MCP tools/call delete_customer', '200 → McpError', 'DENY', 'mcp-no-deletes', 'nothing']);
     expect(deletion?.lines.join('\n')).toContain('the SDK raised McpError: MCP error -32001: denied by agentwarden: denied by rule "mcp-no-deletes"');
-    const refunds = rows.filter((r) => r.call === 'MCP tools/call issue_refund').map((r) => [r.decision, r.rule]);
-    expect(refunds).toEqual([['ALLOW', 'mcp-refunds'], ['DENY', 'default-deny'], ['ALLOW', 'mcp-refunds'], ['ALLOW', 'mcp-refunds'], ['DENY', 'mcp-refunds']]);
+    const refunds = (tables[0] ?? []).filter((r) => r.call === 'MCP tools/call issue_refund').map((r) => [r.decision, r.rule]);
+    expect(refunds).toEqual([['ALLOW', 'mcp-refunds'], ['DENY', 'mcp-large-refunds'], ['ALLOW', 'mcp-refunds'], ['ALLOW', 'mcp-refunds'], ['DENY', 'mcp-refunds']]);
     // The session's own requests are shown whatever the policy decides about them.
     expect(rows.map((r) => r.call)).toEqual(expect.arrayContaining(['MCP GET /mcp (the session\'s event stream)', 'MCP DELETE /mcp (end the session)']));
   });
@@ -108,21 +132,59 @@ describe('make demo', () => {
   });
 
   it('shows the policies Ready and Synced', () => {
-    expect(out).toMatch(/support-agent\s+Enforce\s+9\s+True\s+True/);
+    expect(out).toMatch(/support-agent\s+Enforce\s+10\s+True\s+True/);
     expect(out).toMatch(/support-agent-trial\s+Audit\s+1\s+True\s+True/);
   });
 
   it('has every decision in Jaeger under the agent\'s trace, with the rule the table shows', async () => {
-    const summary = /(\d+) agent calls: (\d+) allowed, (\d+) denied\n/.exec(out);
-    expect(Number(summary?.[1])).toBe(rows.length);
+    const summaries = [...out.matchAll(/(\d+) agent calls: (\d+) allowed, (\d+) denied\n/g)].map((m) => Number(m[1]));
+    expect(summaries).toEqual(tables.map((t) => t.length));
     expect(rows.length).toBeGreaterThan(25);
     expect(out).toContain(`Jaeger has all ${rows.length} decision traces, each decision a child of the agent's span`);
     for (const r of rows) {
-      const res = await fetch(`${JAEGER_QUERY}/api/traces/${r.trace}`);
-      const body = (await res.json()) as { data?: { spans?: { operationName: string; tags: { key: string; value: unknown }[] }[] }[] };
-      const span = body.data?.[0]?.spans?.find((s) => s.operationName === 'agentwarden.decision');
-      const rule = span?.tags.find((t) => t.key === 'agentwarden.rule')?.value;
+      const rule = (await decisionTags(r.trace))?.['agentwarden.rule'];
       expect([r.call, r.trace, rule]).toEqual([r.call, r.trace, r.rule]);
     }
+  });
+
+  describe('one approval round trip', () => {
+    /** The AgentAccessRequest the first denied refund named. */
+    const named = (): string => /→ the SDK raised McpError: MCP error -32001: denied by agentwarden: approval required: .*\(AgentAccessRequest support\/([a-z0-9-]+)\)\n/.exec(out.slice(out.indexOf('== An approval round trip')))?.[1] ?? '<none>';
+
+    it('denies the large refund with an McpError naming the AgentAccessRequest, which `agentwarden requests` lists as Pending', () => {
+      const name = named();
+      expect(name).toMatch(/^agent-0-[0-9a-f]{12}$/);
+      expect(out).toContain(`agent: tools/call issue_refund {"order":"O-7","amount":120,"currency":"EUR"}\n  → the SDK raised McpError: MCP error -32001: denied by agentwarden: approval required: rule "mcp-large-refunds" of policy "support-agent"`);
+      expect(out).toContain(`    McpError data.approvalRequest: ${name}\n`);
+      const listed = out.slice(out.indexOf('$ agentwarden requests -n support'), out.indexOf('$ agentwarden approve'));
+      expect(listed).toMatch(new RegExp(`\\nsupport\\s+${name}\\s+agent-0\\s+POST mcp\\.support\\.internal/mcp tools/call issue_refund\\s+Pending\\s`));
+    });
+
+    it('approves it with the CLI as a person, stamped by the webhook, and the grant reaches the sidecar', async () => {
+      const name = named();
+      expect(out).toContain(`$ agentwarden approve support/${name} --for 5m --reason "customer sent photos of the damaged parcel"\nagentwarden approve: support/${name} is Approved (POST mcp.support.internal/mcp tools/call issue_refund) by agentwarden-e2e-admin until `);
+      expect(out).toMatch(/\(the grant reached the sidecar \d+\.\d s after the command: its snapshot went from [0-9a-f]{12}… to [0-9a-f]{12}…\)/);
+      const request = JSON.parse(await kubectlOk(['get', 'agentaccessrequest', '-n', 'support', name, '-o', 'json'])) as { spec: Record<string, unknown>; status?: Record<string, unknown> };
+      expect(request.spec).toMatchObject({ pod: 'agent-0', origin: { policy: 'support-agent', rule: 'mcp-large-refunds' }, operation: { host: 'mcp.support.internal', mcp: { tool: 'issue_refund', arguments: { order: 'O-7', amount: 120, currency: 'EUR' } } } });
+      expect(request.status).toMatchObject({ approvedBy: 'agentwarden-e2e-admin', reason: 'customer sent photos of the damaged parcel' });
+    });
+
+    it('allows the same call once approved, naming the grant, and still denies another amount; Jaeger records both', async () => {
+      const name = named();
+      const [denied, allowed, other] = tables[1] ?? [];
+      expect([denied, allowed, other].map((r) => (r === undefined ? [] : columns(r)))).toEqual([
+        ['MCP tools/call issue_refund', '200 → McpError', 'DENY', 'mcp-large-refunds', 'nothing'],
+        ['MCP tools/call issue_refund', '200', 'ALLOW', 'mcp-large-refunds', 'received, no credential'],
+        ['MCP tools/call issue_refund', '200 → McpError', 'DENY', 'mcp-large-refunds', 'nothing'],
+      ]);
+      expect(allowed?.lines).toContain(`grant ${name} (approval), as the decision span records it (agentwarden.grant)`);
+      expect(allowed?.lines.join('\n')).toMatch(/why: agentwarden-e2e-admin approved AgentAccessRequest agent-0-[0-9a-f]{12}: its grant allows this exact call/);
+      expect(other?.lines.join('\n')).toContain('arguments {"order":"O-7","amount":130,"currency":"EUR"}');
+      expect(await decisionTags(allowed?.trace ?? '')).toMatchObject({ 'agentwarden.decision': 'allow', 'agentwarden.grant': name, 'agentwarden.grant.kind': 'approval' });
+      expect(await decisionTags(denied?.trace ?? '')).toMatchObject({ 'agentwarden.decision': 'deny', 'agentwarden.approval.request': name });
+      const otherRequest = (await decisionTags(other?.trace ?? ''))?.['agentwarden.approval.request'];
+      expect(otherRequest).toMatch(/^agent-0-[0-9a-f]{12}$/);
+      expect(otherRequest).not.toBe(name);
+    });
   });
 });

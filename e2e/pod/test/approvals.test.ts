@@ -150,7 +150,7 @@ beforeAll(async () => {
         { name: 'OTEL_BSP_SCHEDULE_DELAY', value: '100' },
       ],
     },
-    controllerArgs: [...approvalWebhookFlags(webhookPort), '--controller-username', 'agentwarden-e2e-admin', '--max-grant-duration', '1h'],
+    controller: { extraArgs: [...approvalWebhookFlags(webhookPort), '--controller-username', 'agentwarden-e2e-admin', '--max-grant-duration', '1h'] },
     servers: async (net) => {
       dns = await startDnsServer({ listen: [{ host: net.resolver, port: 53 }], hosts: { 'mcp.example.com': [net.hostIp(12)] } });
       mcp = await startMcpServer({ listen: [{ host: net.hostIp(12), port: 80 }] });
