@@ -50,6 +50,15 @@ export interface Decision {
    * (query keys, MCP arguments with secret-looking fields redacted) for the audit span.
    */
   readonly detail?: DecisionDetail;
+  /** STUB (wt-s16, replaced by wt-p16): the caller's session, when a governing policy uses sessions. */
+  readonly session?: SessionFacts;
+}
+
+export interface SessionFacts {
+  readonly id: string;
+  readonly taints: readonly string[];
+  readonly added: readonly string[];
+  readonly links: readonly { readonly traceId: string; readonly spanId: string }[];
 }
 
 export interface GrantFacts {

@@ -1,6 +1,7 @@
 // The evaluator (pure): a loaded snapshot + an Envoy CheckRequest -> a
 // decision, following DESIGN.md's decision semantics point by point. The clock
 // and the rate-limit state are passed in.
+import type { SessionStore, TaintOrigin } from './session-store.js';
 import type { CheckRequestFields } from './check-request.js';
 import {
   RULE_DEFAULT_DENY, RULE_INVALID_REQUEST,
@@ -25,6 +26,9 @@ export interface EvaluateContext {
    * its uses are not counted.
    */
   readonly grants?: GrantLedger;
+  /** STUB (wt-s16, replaced by wt-p16). */
+  readonly sessions?: SessionStore;
+  readonly origin?: TaintOrigin;
 }
 
 export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx: EvaluateContext): Decision {

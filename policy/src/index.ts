@@ -16,6 +16,7 @@ export { governingPolicies, governs, selectorMatches, NAMESPACE_NAME_LABEL } fro
 export { parseAccessRequest, isAccessRequestManifest, activeGrants, grantSelects, ACCESS_REQUEST_KIND } from './access-request.js';
 export { operationOf, canonicalJson, redactedJson, approvalRequestName, operationSummary, operationKeyOf, SECRET_LOOKING_KEY, REDACTED } from './operation.js';
 export { GrantLedger, type GrantUse, type LedgerGrant } from './grant-ledger.js';
+export { SessionStore, type TaintOrigin, type TaintEntry } from './session-store.js';
 export { REASON_APPROVAL_REQUIRED } from './decision.js';
 export type { LoadedGrant } from './load.js';
 export type { RequestView } from './request-view.js';
