@@ -22,6 +22,8 @@ export interface MetricsExtra {
   readonly spansDropped: number;
   /** The Check server's counters; absent before it listens. */
   readonly authz?: AuthzServerStats;
+  /** The session store's counts (PolicyState.sessions). */
+  readonly sessions?: { readonly sessions: number; readonly taints: number; readonly evicted: number };
 }
 
 interface DecisionSeries { readonly decision: string; readonly policy: string; readonly rule: string; count: number }
@@ -104,6 +106,11 @@ export class SidecarMetrics {
       },
       { name: 'agentwarden_snapshot_info', type: 'gauge', help: 'The snapshot in force.', samples: [{ labels: { version: extra.snapshotVersion }, value: 1 }] },
       ...(extra.authz === undefined ? [] : authzFamilies(extra.authz)),
+      ...(extra.sessions === undefined ? [] : [
+        single('agentwarden_sessions', 'gauge', 'Sessions with taints kept by this sidecar.', extra.sessions.sessions),
+        single('agentwarden_session_taints', 'gauge', 'Taints kept, across sessions.', extra.sessions.taints),
+        single('agentwarden_sessions_evicted_total', 'counter', 'Sessions dropped, least recently used first, because --max-sessions was reached.', extra.sessions.evicted),
+      ]),
     ];
     if (this.controllerState !== undefined) {
       const state = this.controllerState();

@@ -22,6 +22,8 @@ export interface OtlpSpan {
   readonly traceState?: string;
   readonly name: string;
   readonly attributes?: readonly OtlpAttribute[];
+  /** Links to other spans (ids in hex). */
+  readonly links?: readonly { readonly traceId: string; readonly spanId: string; readonly flags?: number }[];
 }
 
 /** An ExportTraceServiceRequest in OTLP/JSON's shape (protobuf payloads are converted to it). */
