@@ -1,46 +1,134 @@
-// STUB for the sidecar's work on issue 16 (wt-s16): the SessionStore API of
-// /work/contract-16.md, so the sidecar compiles before the policy core's
-// implementation (wt-p16) is merged; that merge replaces this file.
+// Session taints per pod (DESIGN.md decision semantics point 12): pure state,
+// like TokenBuckets, that the sidecar keeps for its lifetime (across snapshot
+// updates) and the CLI keeps for one run. Time is passed in. Bounded: at most
+// `maxSessions` sessions (the least recently used dropped and counted) and
+// `maxTaintsPerSession` labels per session (further labels dropped and counted).
 
-export interface TaintOrigin { readonly traceId: string; readonly spanId: string }
-export interface TaintEntry { readonly label: string; readonly expiresAtMs: number; readonly origin?: TaintOrigin }
-export interface SessionStoreOptions { readonly maxSessions?: number; readonly maxTaintsPerSession?: number }
-export interface SessionStats { readonly sessions: number; readonly taints: number; readonly evicted: number }
+/** The span context of the decision that added a taint (hex; opaque to the core). */
+export interface TaintOrigin {
+  readonly traceId: string;
+  readonly spanId: string;
+}
 
+export interface TaintEntry {
+  readonly label: string;
+  /** The label decays at this instant: ttl after the last call that added it. */
+  readonly expiresAtMs: number;
+  readonly origin?: TaintOrigin;
+}
+
+export interface SessionStoreOptions {
+  /** Sessions kept; the least recently used is dropped beyond it. Default DEFAULT_MAX_SESSIONS. */
+  readonly maxSessions?: number;
+  /** Labels one session holds; further labels are dropped. Default DEFAULT_MAX_TAINTS_PER_SESSION. */
+  readonly maxTaintsPerSession?: number;
+}
+
+export interface SessionStats {
+  readonly sessions: number;
+  readonly taints: number;
+  /** Sessions dropped as least recently used, since the store was made. */
+  readonly evicted: number;
+  /** Labels not added because their session held maxTaintsPerSession already. */
+  readonly taintsDropped: number;
+}
+
+/** Default bound of sessions per pod. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
+/** Default bound of labels per session. */
 export const DEFAULT_MAX_TAINTS_PER_SESSION = 32;
 
+const NONE: readonly TaintEntry[] = [];
+
 export class SessionStore {
-  private readonly sessions = new Map<string, TaintEntry[]>();
-  private evicted = 0;
   readonly maxSessions: number;
   readonly maxTaintsPerSession: number;
+  /** Insertion order is recency: a session read or tainted moves to the end. */
+  private readonly sessions = new Map<string, TaintEntry[]>();
+  private taintCount = 0;
+  private evictedCount = 0;
+  private droppedCount = 0;
 
   constructor(options: SessionStoreOptions = {}) {
-    this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
-    this.maxTaintsPerSession = options.maxTaintsPerSession ?? DEFAULT_MAX_TAINTS_PER_SESSION;
+    this.maxSessions = Math.max(1, options.maxSessions ?? DEFAULT_MAX_SESSIONS);
+    this.maxTaintsPerSession = Math.max(1, options.maxTaintsPerSession ?? DEFAULT_MAX_TAINTS_PER_SESSION);
   }
 
+  /** The labels of session `key` in force at `nowMs` (decayed ones removed). */
   taintsOf(key: string, nowMs: number): readonly TaintEntry[] {
-    return (this.sessions.get(key) ?? []).filter((t) => t.expiresAtMs > nowMs);
+    const entries = this.sessions.get(key);
+    if (entries === undefined) return NONE;
+    this.sessions.delete(key);
+    const live = this.prune(entries, nowMs);
+    if (live.length === 0) return NONE;
+    this.sessions.set(key, live);
+    return live;
   }
 
-  add(key: string, labels: readonly string[], nowMs: number, ttlMs: number, origin: TaintOrigin | undefined): void {
-    const kept = this.taintsOf(key, nowMs).filter((t) => !labels.includes(t.label));
-    const added = labels.map((label) => ({ label, expiresAtMs: nowMs + ttlMs, ...(origin === undefined ? {} : { origin }) }));
-    this.sessions.delete(key);
-    this.sessions.set(key, [...added, ...kept].slice(0, this.maxTaintsPerSession));
-    while (this.sessions.size > this.maxSessions) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest === undefined) break;
-      this.sessions.delete(oldest);
-      this.evicted++;
+  /**
+   * Adds `labels` to session `key` at `nowMs`, each decaying `ttlMs` after this
+   * call (a label already there is refreshed and takes this origin). Returns the
+   * labels added or refreshed: those beyond maxTaintsPerSession are dropped.
+   */
+  add(key: string, labels: readonly string[], nowMs: number, ttlMs: number, origin: TaintOrigin | undefined): readonly string[] {
+    if (labels.length === 0) return labels;
+    const found = this.sessions.get(key);
+    if (found !== undefined) this.sessions.delete(key);
+    const entries = found === undefined ? [] : this.prune(found, nowMs);
+    const expiresAtMs = ttlMs > 0 ? nowMs + ttlMs : Number.POSITIVE_INFINITY;
+    const applied: string[] = [];
+    for (const label of labels) {
+      const entry: TaintEntry = origin === undefined ? { label, expiresAtMs } : { label, expiresAtMs, origin };
+      const at = entries.findIndex((e) => e.label === label);
+      if (at >= 0) {
+        entries.splice(at, 1);
+      } else if (entries.length >= this.maxTaintsPerSession) {
+        this.droppedCount++;
+        continue;
+      } else {
+        this.taintCount++;
+      }
+      // Newest last: links read them newest first.
+      entries.push(entry);
+      applied.push(label);
     }
+    if (entries.length > 0) this.sessions.set(key, entries);
+    while (this.sessions.size > this.maxSessions) this.evictOldest();
+    return applied;
   }
 
   stats(): SessionStats {
-    let taints = 0;
-    for (const t of this.sessions.values()) taints += t.length;
-    return { sessions: this.sessions.size, taints, evicted: this.evicted };
+    return { sessions: this.sessions.size, taints: this.taintCount, evicted: this.evictedCount, taintsDropped: this.droppedCount };
+  }
+
+  /**
+   * A rough count of the bytes the store holds (keys, entries, origins), for
+   * the bench; `make bench-eval` prints it beside the heap V8 retains.
+   */
+  approxBytes(): number {
+    let bytes = 0;
+    for (const [key, entries] of this.sessions) {
+      // Map slot and key string, the array, and per entry the object and its label.
+      bytes += 48 + 2 * key.length + 32 + 8 * entries.length;
+      for (const e of entries) bytes += 40 + 2 * e.label.length + (e.origin === undefined ? 0 : 32 + 2 * (e.origin.traceId.length + e.origin.spanId.length));
+    }
+    return bytes;
+  }
+
+  private prune(entries: TaintEntry[], nowMs: number): TaintEntry[] {
+    let live = 0;
+    for (const e of entries) if (e.expiresAtMs > nowMs) live++;
+    if (live === entries.length) return entries;
+    this.taintCount -= entries.length - live;
+    return entries.filter((e) => e.expiresAtMs > nowMs);
+  }
+
+  private evictOldest(): void {
+    for (const [key, entries] of this.sessions) {
+      this.sessions.delete(key);
+      this.taintCount -= entries.length;
+      this.evictedCount++;
+      return;
+    }
   }
 }
