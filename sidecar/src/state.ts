@@ -2,8 +2,7 @@
 // rate-limit state that belongs to it, and what lives as long as the sidecar:
 // the grant ledger (when each grant was first seen, how often it was used) and
 // the sessions' taints (issue 16), kept across snapshots, never sent anywhere.
-import { GrantLedger, SessionStore, TokenBuckets, type LoadedSnapshot } from '../../policy/src/index.js';
-import { DEFAULT_SESSION_LIMITS, type SessionLimits } from './session-limits.js';
+import { GrantLedger, SessionStore, TokenBuckets, type LoadedSnapshot, type SessionStoreOptions } from '../../policy/src/index.js';
 
 export class PolicyState {
   private current: LoadedSnapshot | undefined;
@@ -12,8 +11,9 @@ export class PolicyState {
   private readonly store: SessionStore;
   private listeners: ((s: LoadedSnapshot) => void)[] = [];
 
-  constructor(limits: SessionLimits = DEFAULT_SESSION_LIMITS) {
-    this.store = new SessionStore({ maxSessions: limits.maxSessions, maxTaintsPerSession: limits.maxTaintsPerSession });
+  /** `sessions`: the bounds of the session store (--max-sessions, --max-taints-per-session). */
+  constructor(sessions: SessionStoreOptions = {}) {
+    this.store = new SessionStore(sessions);
   }
 
   get snapshot(): LoadedSnapshot | undefined {
