@@ -79,7 +79,7 @@ beforeAll(async () => {
   const address = await waitFor('the sidecar listening', () => {
     if (sidecar?.exitCode !== null) throw new Error(`the sidecar exited: ${log}`);
     const line = log.split('\n').find((l) => l.includes('"sidecar listening"'));
-    return line === undefined ? undefined : String((JSON.parse(line) as { extAuthz: string }).extAuthz);
+    return line === undefined ? undefined : (JSON.parse(line) as { extAuthz: string }).extAuthz;
   }, 60_000);
   client = new AuthzClient(address);
 });

@@ -73,7 +73,7 @@ describe('sessions in the sidecar', () => {
     await Promise.all(receivers.map((r) => r.close()));
   });
 
-  async function exporting(policy: string, config: { maxSessions?: number } = {}): Promise<{ sidecar: TestSidecar; receiver: OtlpReceiver }> {
+  async function exporting(policy: string, config: { maxSessions?: number; maxTaintsPerSession?: number } = {}): Promise<{ sidecar: TestSidecar; receiver: OtlpReceiver }> {
     const receiver = await startOtlpReceiver({ protocol: 'http/protobuf' });
     receivers.push(receiver);
     const sidecar = await startTestSidecar({
@@ -138,6 +138,17 @@ describe('sessions in the sidecar', () => {
     expect(await as('s1', EXFIL)).toEqual({ decision: 'deny', rule: 'no-exfil-after-pii' });
     const metrics = (await sidecar.admin('/metrics')).text;
     expect([metric(metrics, 'agentwarden_sessions'), metric(metrics, 'agentwarden_session_taints'), metric(metrics, 'agentwarden_sessions_evicted_total')]).toEqual([2, 2, 1]);
+  });
+
+  it('keeps at most --max-taints-per-session labels in a session, and counts the labels dropped', async () => {
+    const policy = trifecta().replace('taints: [pii]', 'taints: [pii, customer-data, crm]');
+    const { sidecar, receiver } = await exporting(policy, { maxTaintsPerSession: 2 });
+    const read = randomBytes(16).toString('hex');
+    await sidecar.checkShort({ ...READ, headers: { traceparent: traceparent(read) } });
+    const metrics = (await sidecar.admin('/metrics')).text;
+    expect([metric(metrics, 'agentwarden_session_taints'), metric(metrics, 'agentwarden_session_taints_dropped_total')]).toEqual([2, 1]);
+    await sidecar.running.tracer.forceFlush();
+    expect(stringArray(spanIn(receiver, read), 'agentwarden.session.taints.added')).toHaveLength(2);
   });
 });
 
