@@ -75,6 +75,13 @@ export function attributeMap(attributes: readonly OtlpAttribute[] | undefined): 
   return Object.fromEntries((attributes ?? []).map((a) => [a.key, plain(a.value)]));
 }
 
+/** A string-array attribute of a span as the receiver decoded it (an ArrayValue of string AnyValues); [] when absent. */
+export function stringArrayAttribute(span: ReceivedSpan | undefined, key: string): string[] {
+  const attribute = span?.span.attributes?.find((a) => a.key === key);
+  const values = (attribute?.value['arrayValue'] as { values?: { stringValue?: string }[] } | undefined)?.values ?? [];
+  return values.map((v) => v.stringValue ?? '');
+}
+
 /** An export the receiver has taken and not answered yet. */
 interface PendingExport {
   ok(): void;

@@ -12,7 +12,7 @@ import { decisionAttributes } from '../src/telemetry/attributes.js';
 import type { OtlpProtocol } from '../src/telemetry/protocol.js';
 import type { OtlpSerializer } from '../src/telemetry/serializer.js';
 import { createAuditTracer, type AuditTracer } from '../src/telemetry/tracing.js';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
+import { startOtlpReceiver, stringArrayAttribute, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
 
 const POD = { namespace: 'support', name: 'support-agent-0' };
 
@@ -95,13 +95,13 @@ describe.each<[OtlpProtocol, OtlpSerializer]>([
     expect(readSpan.attributes['agentwarden.rule']).toBe('read-customer');
     expect(readSpan.attributes['agentwarden.session.id']).toBe('support-agent-0');
     expect(Object.keys(readSpan.attributes ?? {})).toContain('agentwarden.session.taints');
-    expect(arrayAttribute(readSpan, 'agentwarden.session.taints')).toEqual([]);
-    expect(arrayAttribute(readSpan, 'agentwarden.session.taints.added')).toEqual(['pii']);
+    expect(stringArrayAttribute(readSpan, 'agentwarden.session.taints')).toEqual([]);
+    expect(stringArrayAttribute(readSpan, 'agentwarden.session.taints.added')).toEqual(['pii']);
     expect(readSpan.span.links ?? []).toEqual([]);
 
     const denySpan = receiver.spans().find((s) => s.attributes['agentwarden.rule'] === 'no-exfil-after-pii');
     expect(denySpan?.attributes['agentwarden.decision']).toBe('deny');
-    expect(arrayAttribute(denySpan, 'agentwarden.session.taints')).toEqual(['pii', 'untrusted']);
+    expect(stringArrayAttribute(denySpan, 'agentwarden.session.taints')).toEqual(['pii', 'untrusted']);
     expect(denySpan?.attributes).not.toHaveProperty('agentwarden.session.taints.added');
     expect(denySpan?.span.links?.map((l) => [l.traceId, l.spanId])).toEqual([
       [untrusted.traceId, untrusted.spanId],
@@ -119,10 +119,3 @@ describe.each<[OtlpProtocol, OtlpSerializer]>([
     expect(span.span.links ?? []).toEqual([]);
   });
 });
-
-/** A string-array attribute as the receiver decoded it (OTLP's ArrayValue of AnyValues). */
-function arrayAttribute(span: ReceivedSpan | undefined, key: string): string[] {
-  const attribute = span?.span.attributes?.find((a) => a.key === key);
-  const values = (attribute?.value['arrayValue'] as { values?: { stringValue?: string }[] } | undefined)?.values ?? [];
-  return values.map((v) => v.stringValue ?? '');
-}

@@ -8,7 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, readSidecarConfig, SIDECAR_HELP } from '../src/config.js';
 import { agentPolicy, eventually, outcome, POD_NAME, startTestSidecar, stopSidecars, type TestSidecar } from './helpers.js';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
+import { startOtlpReceiver, stringArrayAttribute, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
 
 const STANDALONE = ['--policy', 'p.yaml', '--pod', 'pod.yaml'];
 
@@ -107,10 +107,10 @@ describe('sessions in the sidecar', () => {
     expect(allowed.span.links ?? []).toEqual([]);
     const readSpan = spanIn(receiver, read);
     expect(readSpan.attributes).toMatchObject({ 'agentwarden.rule': 'read-customer', 'agentwarden.session.id': POD_NAME });
-    expect(stringArray(readSpan, 'agentwarden.session.taints.added')).toEqual(['pii']);
+    expect(stringArrayAttribute(readSpan, 'agentwarden.session.taints.added')).toEqual(['pii']);
     const denied = spanIn(receiver, after);
     expect(denied.attributes).toMatchObject({ 'agentwarden.decision': 'deny', 'agentwarden.rule': 'no-exfil-after-pii', 'agentwarden.session.id': POD_NAME });
-    expect(stringArray(denied, 'agentwarden.session.taints')).toEqual(['pii']);
+    expect(stringArrayAttribute(denied, 'agentwarden.session.taints')).toEqual(['pii']);
     expect(denied.span.links?.map((l) => ({ traceId: l.traceId, spanId: l.spanId }))).toEqual([{ traceId: read, spanId: readSpan.span.spanId }]);
 
     const metrics = (await sidecar.admin('/metrics')).text;
@@ -148,13 +148,6 @@ describe('sessions in the sidecar', () => {
     const metrics = (await sidecar.admin('/metrics')).text;
     expect([metric(metrics, 'agentwarden_session_taints'), metric(metrics, 'agentwarden_session_taints_dropped_total')]).toEqual([2, 1]);
     await sidecar.running.tracer.forceFlush();
-    expect(stringArray(spanIn(receiver, read), 'agentwarden.session.taints.added')).toHaveLength(2);
+    expect(stringArrayAttribute(spanIn(receiver, read), 'agentwarden.session.taints.added')).toHaveLength(2);
   });
 });
-
-/** A string-array attribute as the receiver decoded it. */
-function stringArray(span: ReceivedSpan, key: string): string[] {
-  const attribute = span.span.attributes?.find((a) => a.key === key);
-  const values = (attribute?.value['arrayValue'] as { values?: { stringValue?: string }[] } | undefined)?.values ?? [];
-  return values.map((v) => v.stringValue ?? '');
-}
