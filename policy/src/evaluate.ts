@@ -4,7 +4,7 @@
 import type { CheckRequestFields } from './check-request.js';
 import {
   RULE_DEFAULT_DENY, RULE_INVALID_REQUEST,
-  type AuditDecision, type Decision, type RequestFacts,
+  type AuditDecision, type Decision, type DecisionSession, type RequestFacts,
 } from './decision.js';
 import type { GrantLedger } from './grant-ledger.js';
 import { approvalGrantStep, breakGlassStep, requireApprovalStep } from './grant-steps.js';
@@ -65,26 +65,28 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
 
   if (!loaded.hasAudit) {
     const v = decide(session, candidates, 'enforce', ctx, true);
-    return withSession(finish(v, 'Enforce', null, facts, removal), session, v, true, ctx.origin);
+    return finish(v, 'Enforce', null, facts, removal, settle(session, v, true, ctx.origin));
   }
   if (!loaded.hasEnforce) {
     // Point 3: only Audit policies: allowed; the would-be decision is recorded.
     const wouldBe = decide(session, candidates, 'all', ctx, false);
     const audit = toAudit(wouldBe);
-    return withSession({
+    const settled = settle(session, wouldBe, false, ctx.origin);
+    return {
       allowed: true, mode: 'Audit', policy: audit.policy, rule: audit.rule,
       reason: `Audit mode: would ${audit.allowed ? 'allow' : 'deny'}: ${audit.reason}`,
       auditDecision: audit, headers: wouldBe.allowed ? credentialHeaders(wouldBe.credential ?? wouldBe.rule?.credential) : [], request: facts,
       ...(removal === undefined ? {} : { headersToRemove: removal }),
       // Nothing was denied: no AgentAccessRequest to ask for, only the grant that would have allowed.
       ...grantFields(wouldBe, false),
-    }, session, wouldBe, false, ctx.origin);
+      ...(settled === undefined ? {} : { session: settled }),
+    };
   }
   // Point 4: effective decision from Enforce policies, would-be with all of them.
   // The would-be decision looks at the rate limits before the effective one counts this request.
   const wouldBe = decide(session, candidates, 'all', ctx, false);
   const effective = decide(session, candidates, 'enforce', ctx, true);
-  return withSession(finish(effective, 'Enforce', toAudit(wouldBe), facts, removal), session, effective, true, ctx.origin);
+  return finish(effective, 'Enforce', toAudit(wouldBe), facts, removal, settle(session, effective, true, ctx.origin));
 }
 
 /**
@@ -92,16 +94,16 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
  * allow (`effective`) by a rule with taints adds them. Decision.session reports
  * the tainting rule's session, else the deciding rule's, else the first.
  */
-function withSession(d: Decision, session: RequestSession, v: Verdict, effective: boolean, origin: TaintOrigin | undefined): Decision {
+function settle(session: RequestSession, v: Verdict, effective: boolean, origin: TaintOrigin | undefined): DecisionSession | undefined {
   const facts = session.sessions;
-  if (facts === undefined) return d;
+  if (facts === undefined) return undefined;
   const keys = session.loaded.sessionKeys;
   const tainting = effective && v.allowed ? taintingRule(session, v) : undefined;
   const deciding = v.rule;
   const own = deciding !== undefined && keys.some((k) => k.spec === deciding.session.spec) ? deciding.session : undefined;
   const reporting = tainting?.session ?? own ?? keys[0];
-  if (reporting === undefined) return d;
-  return { ...d, session: facts.settle(reporting, tainting, deciding, origin) };
+  if (reporting === undefined) return undefined;
+  return facts.settle(reporting, tainting, deciding, origin);
 }
 
 /** The rule whose taints an allow adds: the allowing rule, or the RequireApproval rule an approval grant stands for. */
@@ -112,13 +114,15 @@ function taintingRule(session: RequestSession, v: Verdict): LoadedRule | undefin
   return rule?.taints === undefined ? undefined : rule;
 }
 
-function finish(v: Verdict, mode: 'Enforce', audit: AuditDecision | null, facts: RequestFacts, removal: readonly string[] | undefined): Decision {
-  return {
+function finish(v: Verdict, mode: 'Enforce', audit: AuditDecision | null, facts: RequestFacts, removal: readonly string[] | undefined, settled: DecisionSession | undefined): Decision {
+  const d: Decision = {
     allowed: v.allowed, mode, policy: v.rule?.policyName ?? v.policyName ?? '', rule: v.ruleName, reason: v.reason,
     auditDecision: audit, headers: v.allowed ? credentialHeaders(v.credential ?? v.rule?.credential) : [], request: facts,
     ...(removal === undefined ? {} : { headersToRemove: removal }),
     ...grantFields(v, true),
   };
+  // Built after the fact: the fast path (no sessions) spreads nothing more.
+  return settled === undefined ? d : { ...d, session: settled };
 }
 
 /** Decision.grant, .approval (`withApproval`) and .detail of a verdict, present only when set. */

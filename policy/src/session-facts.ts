@@ -26,6 +26,7 @@ interface KeyFacts {
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/;
 const ZERO_TRACE = '0'.repeat(32);
 const NO_LINKS: readonly TaintOrigin[] = [];
+const NO_LABELS: readonly string[] = [];
 
 /** The W3C trace id of a traceparent header, "" when it has none or an invalid one. */
 export function traceIdOf(traceparent: string | undefined): string {
@@ -35,7 +36,9 @@ export function traceIdOf(traceparent: string | undefined): string {
 }
 
 export class SessionFacts {
-  private readonly byKey: KeyFacts[] = [];
+  /** The first key's facts (most policies have one key), then any others. */
+  private first: KeyFacts | undefined;
+  private others: KeyFacts[] | undefined;
 
   constructor(
     private readonly store: SessionStore | undefined,
@@ -59,7 +62,7 @@ export class SessionFacts {
     const facts = this.facts(reporting);
     // Read before adding: links and the reported taints are the session as it was.
     const links = deciding?.readsTaints === true ? linksOf(this.facts(deciding.session).entries) : NO_LINKS;
-    let added: readonly string[] = [];
+    let added: readonly string[] = NO_LABELS;
     if (tainting?.taints !== undefined && this.store !== undefined) {
       const target = this.facts(tainting.session);
       // No id (the header or traceparent is missing): no session to add to.
@@ -71,12 +74,14 @@ export class SessionFacts {
   }
 
   private facts(key: SessionKey): KeyFacts {
-    for (const f of this.byKey) if (f.key.spec === key.spec) return f;
+    if (this.first?.key.spec === key.spec) return this.first;
+    if (this.others !== undefined) for (const f of this.others) if (f.key.spec === key.spec) return f;
     const id = this.idOf(key);
     const storeKey = `${key.spec}=${id}`;
     const entries = id === '' || this.store === undefined ? [] : this.store.taintsOf(storeKey, this.nowMs);
-    const f: KeyFacts = { key, id, storeKey, entries, binding: { id, taints: entries.map((e) => e.label) } };
-    this.byKey.push(f);
+    const f: KeyFacts = { key, id, storeKey, entries, binding: { id, taints: entries.length === 0 ? NO_LABELS : entries.map((e) => e.label) } };
+    if (this.first === undefined) this.first = f;
+    else (this.others ??= []).push(f);
     return f;
   }
 

@@ -45,6 +45,8 @@ export class SessionStore {
   readonly maxTaintsPerSession: number;
   /** Insertion order is recency: a session read or tainted moves to the end. */
   private readonly sessions = new Map<string, TaintEntry[]>();
+  /** The most recently used session: touching it again changes no order (a pod key's every request). */
+  private newest: string | undefined;
   private taintCount = 0;
   private evictedCount = 0;
   private droppedCount = 0;
@@ -58,10 +60,13 @@ export class SessionStore {
   taintsOf(key: string, nowMs: number): readonly TaintEntry[] {
     const entries = this.sessions.get(key);
     if (entries === undefined) return NONE;
-    this.sessions.delete(key);
     const live = this.prune(entries, nowMs);
-    if (live.length === 0) return NONE;
-    this.sessions.set(key, live);
+    if (live.length === 0) {
+      this.sessions.delete(key);
+      if (this.newest === key) this.newest = undefined;
+      return NONE;
+    }
+    if (key !== this.newest || live !== entries) this.touch(key, live);
     return live;
   }
 
@@ -73,7 +78,6 @@ export class SessionStore {
   add(key: string, labels: readonly string[], nowMs: number, ttlMs: number, origin: TaintOrigin | undefined): readonly string[] {
     if (labels.length === 0) return labels;
     const found = this.sessions.get(key);
-    if (found !== undefined) this.sessions.delete(key);
     const entries = found === undefined ? [] : this.prune(found, nowMs);
     const expiresAtMs = ttlMs > 0 ? nowMs + ttlMs : Number.POSITIVE_INFINITY;
     const applied: string[] = [];
@@ -92,7 +96,12 @@ export class SessionStore {
       entries.push(entry);
       applied.push(label);
     }
-    if (entries.length > 0) this.sessions.set(key, entries);
+    if (entries.length > 0) {
+      if (key !== this.newest || entries !== found) this.touch(key, entries);
+    } else if (found !== undefined) {
+      this.sessions.delete(key);
+      if (this.newest === key) this.newest = undefined;
+    }
     while (this.sessions.size > this.maxSessions) this.evictOldest();
     return applied;
   }
@@ -115,6 +124,13 @@ export class SessionStore {
     return bytes;
   }
 
+  /** Moves `key` to the most recent end. */
+  private touch(key: string, entries: TaintEntry[]): void {
+    this.sessions.delete(key);
+    this.sessions.set(key, entries);
+    this.newest = key;
+  }
+
   private prune(entries: TaintEntry[], nowMs: number): TaintEntry[] {
     let live = 0;
     for (const e of entries) if (e.expiresAtMs > nowMs) live++;
@@ -126,6 +142,7 @@ export class SessionStore {
   private evictOldest(): void {
     for (const [key, entries] of this.sessions) {
       this.sessions.delete(key);
+      if (this.newest === key) this.newest = undefined;
       this.taintCount -= entries.length;
       this.evictedCount++;
       return;
