@@ -4,11 +4,14 @@
 // every rule on the one host being called (the evaluator's worst case: all
 // rules are candidates). A third row set adds 100 active grants (issue 15: half
 // approval, half break-glass, half of each on hosts the requests call) to the
-// spread layout, beside the same layout without them. Prints a table and
+// spread layout, beside the same layout without them. A fourth (issue 16) turns
+// sessions on in the same layout: the read rules taint the pod's session (key
+// pod), the Deny rules test session.taints, and every decision carries the
+// session; then the store's memory per 10,000 sessions. Prints a table and
 // `bench: ...` lines.
 import { planCondition, type CelBindings } from '../policy/src/cel.js';
 import {
-  compileSnapshot, evaluate, GrantLedger, loadSnapshot, parseAccessRequest, parseAgentPolicy, TokenBuckets,
+  compileSnapshot, evaluate, GrantLedger, loadSnapshot, parseAccessRequest, parseAgentPolicy, SessionStore, TokenBuckets,
   type AccessRequest, type PodIdentity,
 } from '../policy/src/index.js';
 import { checkRequestFrom } from '../cli/src/request-shorthand.js';
@@ -18,17 +21,18 @@ const POD: PodIdentity = { namespace: 'bench', name: 'agent-0', serviceAccount: 
 const ITERATIONS = 20_000;
 const WARMUP = 5_000;
 
-function policyWith(ruleCount: number, hostsPerPolicy: number): unknown {
+/** `sessions`: read rules taint the session with pii, Deny rules test it (issue 16). */
+function policyWith(ruleCount: number, hostsPerPolicy: number, sessions = false): unknown {
   const rules = [];
   for (let i = 0; i < ruleCount; i++) {
     const host = `api${i % hostsPerPolicy}.example.com`;
     const kind = i % 4;
     if (kind === 0) {
-      rules.push({ name: `read-${i}`, to: { hosts: [host] }, http: { methods: ['GET'], paths: [`/v1/r${i}/{id}`, `/v1/r${i}/{id}/items/**`] }, when: `request.params.id.startsWith('A') && !('debug' in request.query)` });
+      rules.push({ name: `read-${i}`, to: { hosts: [host] }, http: { methods: ['GET'], paths: [`/v1/r${i}/{id}`, `/v1/r${i}/{id}/items/**`] }, when: `request.params.id.startsWith('A') && !('debug' in request.query)`, ...(sessions ? { taints: ['pii'] } : {}) });
     } else if (kind === 1) {
       rules.push({ name: `write-${i}`, to: { hosts: [host] }, http: { methods: ['POST', 'PUT'], paths: [`/v1/r${i}`] }, when: `request.headers['x-tier'] in ['gold', 'silver']` });
     } else if (kind === 2) {
-      rules.push({ name: `deny-${i}`, action: 'Deny', to: { hosts: [host] }, http: { paths: [`/v1/admin${i}/**`] } });
+      rules.push({ name: `deny-${i}`, action: 'Deny', to: { hosts: [host] }, http: { paths: [`/v1/admin${i}/**`] }, ...(sessions ? { when: "'pii' in session.taints" } : {}) });
     } else {
       rules.push({ name: `mcp-${i}`, to: { hosts: [host] }, http: { methods: ['POST'], paths: ['/mcp'] }, mcp: { tools: [`tool_${i}`] }, when: `mcp.arguments.limit <= 20` });
     }
@@ -76,12 +80,12 @@ function percentile(sorted: Float64Array, p: number): number {
 
 interface Row { readonly layout: string; readonly rules: number; readonly medianNs: number; readonly p99Ns: number; readonly allowed: number }
 
-function measure(ruleCount: number, hostsPerPolicy: number, layout: string, grantCount = 0): Row {
-  const policy = parseAgentPolicy(policyWith(ruleCount, hostsPerPolicy), 'bench', 'bench');
+function measure(ruleCount: number, hostsPerPolicy: number, layout: string, grantCount = 0, sessions = false): Row {
+  const policy = parseAgentPolicy(policyWith(ruleCount, hostsPerPolicy, sessions), 'bench', 'bench');
   const nowMs = Date.UTC(2026, 2, 3, 9);
   const loaded = loadSnapshot(compileSnapshot([policy], POD, { grants: grantsFor(grantCount, hostsPerPolicy, nowMs) }));
   const reqs = requests(ruleCount, hostsPerPolicy);
-  const ctx = { nowMs, rateLimiter: new TokenBuckets(), grants: new GrantLedger() };
+  const ctx = { nowMs, rateLimiter: new TokenBuckets(), grants: new GrantLedger(), ...(sessions ? { sessions: new SessionStore(), origin: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' } } : {}) };
   for (let i = 0; i < WARMUP; i++) evaluate(loaded, reqs[i % reqs.length]!, ctx);
   const times = new Float64Array(ITERATIONS);
   let allowed = 0;
@@ -116,6 +120,19 @@ const withGrants = [...pairs.map((p) => p[1])].sort((a, b) => a.medianNs - b.med
 const deltaNs = middle(pairs.map((p) => p[1].medianNs - p[0].medianNs));
 rows.push(withGrants);
 
+// Issue 16: sessions on (same layout, taints and taint tests), paired as for grants.
+const sessionPairs = Array.from({ length: ROUNDS }, (_, i) => {
+  const plain = (): Row => measure(100, 32, 'spread');
+  const tainted = (): Row => measure(100, 32, 'sessions', 0, true);
+  if (i % 2 === 0) { const a = plain(); return [a, tainted()] as const; }
+  const b = tainted();
+  return [plain(), b] as const;
+});
+const withoutSessionsNs = middle(sessionPairs.map((p) => p[0].medianNs));
+const withSessions = [...sessionPairs.map((p) => p[1])].sort((a, b) => a.medianNs - b.medianNs)[ROUNDS >> 1]!;
+const sessionDeltaNs = middle(sessionPairs.map((p) => p[1].medianNs - p[0].medianNs));
+rows.push(withSessions);
+
 console.log(`evaluator time per decision (${ITERATIONS} decisions each, request mix: allow, CEL allow, deny, default-deny, unknown host, MCP allow, MCP deny)`);
 console.log('layout     rules   median µs   p99 µs   allowed');
 for (const r of rows) {
@@ -125,6 +142,32 @@ for (const r of rows) {
   console.log(`bench: evaluator_${r.layout}_${r.rules}_rules median_us=${(r.medianNs / 1000).toFixed(2)} p99_us=${(r.p99Ns / 1000).toFixed(2)}`);
 }
 console.log(`bench: evaluator_grants100_delta median_us=${(deltaNs / 1000).toFixed(2)} (100 active grants over spread 100 rules, median of ${ROUNDS} alternating pairs; medians ${(withoutGrantsNs / 1000).toFixed(2)} -> ${(withGrants.medianNs / 1000).toFixed(2)} µs; target <= 1 µs)`);
+
+console.log(`bench: evaluator_sessions_delta median_us=${(sessionDeltaNs / 1000).toFixed(2)} (sessions on over spread 100 rules: read rules taint, Deny rules test session.taints; median of ${ROUNDS} alternating pairs; medians ${(withoutSessionsNs / 1000).toFixed(2)} -> ${(withSessions.medianNs / 1000).toFixed(2)} µs; target <= 0.5 µs)`);
+
+// Issue 16: what 10,000 sessions (the default --max-sessions) cost in memory, each
+// holding two taints with their origins (trace and span ids), keyed by a header value
+// as an MCP session id would be. Retained heap: V8's heapUsed after a full GC
+// (node --expose-gc, as npm run bench:eval starts it), with the store filled minus empty.
+function sessionMemory(count: number): { readonly retainedBytes: number | undefined; readonly approxBytes: number } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const heap = (): number => { gc?.(); gc?.(); return process.memoryUsage().heapUsed; };
+  const before = heap();
+  const store = new SessionStore({ maxSessions: count });
+  const nowMs = Date.UTC(2026, 2, 3, 9);
+  for (let i = 0; i < count; i++) {
+    // Flat strings, as decoded from the wire (a template literal would make cons strings).
+    const key = 'header:mcp-session-id='.concat(crypto.randomUUID());
+    const traceId = i.toString(16).padStart(32, 'a');
+    store.add(key, ['pii'], nowMs, 3_600_000, { traceId, spanId: i.toString(16).padStart(16, 'b') });
+    store.add(key, ['untrusted'], nowMs + 1, 3_600_000, { traceId, spanId: i.toString(16).padStart(16, 'c') });
+  }
+  const after = heap();
+  if (store.stats().sessions !== count) throw new Error(`expected ${count} sessions, got ${store.stats().sessions}`);
+  return { retainedBytes: gc === undefined ? undefined : after - before, approxBytes: store.approxBytes() };
+}
+const memory = sessionMemory(10_000);
+console.log(`bench: session_store_memory sessions=10000 taints_per_session=2 retained_kib=${memory.retainedBytes === undefined ? 'n/a (run with node --expose-gc)' : (memory.retainedBytes / 1024).toFixed(0)} approx_kib=${(memory.approxBytes / 1024).toFixed(0)} (retained: heapUsed after global.gc() with the store filled minus before)`);
 
 // The CEL runtime budget (policy/src/cel-budget.ts): how long a condition that would run for
 // seconds (a nested comprehension over the request body) takes until the budget cuts it.

@@ -3,16 +3,18 @@
 import { formatHelp } from '../../common/help.js';
 
 export const CHECK_HELP = formatHelp({
-  usage: ['agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--grant <file|dir> ...] [--now RFC3339]'],
+  usage: ['agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--request ...] [--grant <file|dir> ...] [--now RFC3339]'],
   summary: [
     'Decides one Envoy CheckRequest against the policies selecting the pod, as the sidecar would, and prints the decision as JSON {allowed, mode, policy, rule, reason, auditDecision}.',
     'A decision a grant made adds grant (the AgentAccessRequest\'s name) and overriddenRule (the Deny or RequireApproval rule it overrode, "policy/rule", else null);',
-    'a RequireApproval deny adds approvalRequest (the AgentAccessRequest a human approves). Exits 0 whatever the decision; 2 on invalid input.',
+    'a RequireApproval deny adds approvalRequest (the AgentAccessRequest a human approves); under a policy with sessions, session {id, taints (before the request), added}.',
+    'With --request given more than once, the requests are decided in order against one sidecar state (rate limits, grant uses, session taints) and each',
+    'decision prints as one compact JSON line. Exits 0 whatever the decision; 2 on invalid input.',
   ].join('\n'),
   flags: [
     { name: 'policy', value: 'file|dir', text: 'AgentPolicy and ClusterAgentPolicy files or folders (searched recursively; Namespace manifests there give the labels namespaceSelectors see); repeatable; required' },
     { name: 'pod', value: 'pod.yaml', text: 'the Pod the request comes from; required' },
-    { name: 'request', value: 'checkrequest.json', text: 'an Envoy CheckRequest as JSON; required' },
+    { name: 'request', value: 'checkrequest.json', text: 'an Envoy CheckRequest as JSON; repeatable (decided in order, one line each); required' },
     { name: 'grant', value: 'file|dir', default: 'none', text: 'AgentAccessRequest files or folders (searched recursively): each must be Approved with status.expiresAt; those selecting the pod are its active grants, ended at expiresAt by the --now clock (never by the request\'s time); repeatable' },
     { name: 'now', value: 'RFC3339', default: 'the current time', text: 'the time to decide at, when the request carries none; grants end by this time alone' },
   ],
@@ -20,7 +22,11 @@ export const CHECK_HELP = formatHelp({
 
 export const TEST_HELP = formatHelp({
   usage: ['agentwarden test <dir|file.test.yaml>...'],
-  summary: 'Runs policy test suites (*.test.yaml, folders searched recursively) and prints PASS or FAIL per case. Exits 0 when all pass, 1 when a case fails, 2 when a suite cannot run.',
+  summary: [
+    'Runs policy test suites (*.test.yaml, folders searched recursively) and prints PASS or FAIL per case. The cases of a suite run in order against one',
+    'sidecar state (rate limits, grant uses, session taints); a case\'s session: names the session its request belongs to (the session header\'s value, or a',
+    'trace id), and expect: may check sessionId, taints (before the request) and added. Exits 0 when all pass, 1 when a case fails, 2 when a suite cannot run.',
+  ].join('\n'),
   flags: [],
 });
 

@@ -10,7 +10,7 @@ import { CHECK_HELP, INJECT_HELP, TEST_HELP } from './help.js';
 import { EXIT_FAILED, EXIT_INPUT, EXIT_OK } from './exit-codes.js';
 
 const USAGE = `usage:
-  agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--grant <file|dir> ...] [--now RFC3339]
+  agentwarden check --policy <file|dir> [--policy ...] --pod <pod.yaml> --request <checkrequest.json> [--request ...] [--grant <file|dir> ...] [--now RFC3339]
   agentwarden test <dir|file.test.yaml>...
   agentwarden sidecar (--policy <file|dir> --pod <pod.yaml> | --controller <addr> --pod-name <name> --namespace <ns>) [--listen addr] [--admin-listen addr]
   agentwarden controller [--kubeconfig file] [--distribution-listen addr] [--metrics-listen addr] [--webhook-cert file --webhook-key file] ...
@@ -21,7 +21,8 @@ const USAGE = `usage:
   agentwarden grant (--pod <name> | --selector k=v,...) -n <ns> --service-account <sa> --rule-file <file> --for 1h --justification ...
   agentwarden requests [-n <ns> | -A] [--state Pending,Approved,...]
 
-check prints one JSON decision {allowed, mode, policy, rule, reason, auditDecision} and exits 0;
+check prints one JSON decision {allowed, mode, policy, rule, reason, auditDecision} (several --request:
+one compact line each, decided in order against one state) and exits 0;
 invalid input exits 2. test runs policy test suites (*.test.yaml) and exits 1 when any case fails.
 inject prints the manifests with the proxy injected as the admission webhook would.
 approve, deny, review and grant decide AgentAccessRequests through the API server (kubeconfig as
@@ -60,14 +61,15 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
 function check(args: readonly string[], out: (s: string) => void): number {
   const { values } = parseArgs({
     args: [...args],
-    options: { policy: { type: 'string', multiple: true }, pod: { type: 'string' }, request: { type: 'string' }, grant: { type: 'string', multiple: true }, now: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { policy: { type: 'string', multiple: true }, pod: { type: 'string' }, request: { type: 'string', multiple: true }, grant: { type: 'string', multiple: true }, now: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   });
   if (values.help === true) return help(CHECK_HELP, out);
   const missing = ['policy', 'pod', 'request'].filter((k) => values[k as keyof typeof values] === undefined);
   if (missing.length > 0) throw new InputError(`agentwarden check: missing ${missing.map((m) => `--${m}`).join(', ')}\n${USAGE}`);
-  const decision = runCheck({ policy: values.policy ?? [], pod: values.pod ?? '', request: values.request ?? '', now: values.now, grant: values.grant ?? [] }, Date.now());
-  out(JSON.stringify(decisionJson(decision), null, 2));
+  const decisions = runCheck({ policy: values.policy ?? [], pod: values.pod ?? '', request: values.request ?? [], now: values.now, grant: values.grant ?? [] }, Date.now());
+  // One request: indented, as always; several: one compact line per decision.
+  for (const d of decisions) out(decisions.length === 1 ? JSON.stringify(decisionJson(d), null, 2) : JSON.stringify(decisionJson(d)));
   return EXIT_OK;
 }
 

@@ -12,16 +12,20 @@
 //       request: {url: https://api.zendesk.com/api/v2/tickets/T-1}
 //       now: ...                   # optional, overrides the suite's
 //       repeat: 3                  # optional; expectations apply to the last
+//       session: conv-1            # optional: the session this request belongs to: the value of the
+//                                  # header a policy's session.key names (header:<name>), or the
+//                                  # trace id (32 hex digits) of its traceparent (key trace)
 //       expect: {decision: allow, rule: read-tickets, policy: support-agent,
 //                audit: deny, auditRule: block-billing, header: authorization,
 //                reason: "substring of the reason",
 //                grant: <AgentAccessRequest name, or "none">, overriddenRule: <policy/rule, or "none">,
-//                approvalRequest: <the name a RequireApproval deny gives, or "none">}
-// Cases of a suite share rate-limit and grant state (uses, first sight), in order;
-// grants end at their expiresAt by the case's `now`.
+//                approvalRequest: <the name a RequireApproval deny gives, or "none">,
+//                sessionId: <session.id>, taints: [labels before the request], added: [labels it added]}
+// Cases of a suite run in order against one sidecar state: rate limits, grants (uses,
+// first sight) and session taints; grants end at their expiresAt by the case's `now`.
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { compileSnapshot, evaluate, GrantLedger, loadSnapshot, TokenBuckets, PolicyError, parsePod, type AccessRequest, type Decision, type PodIdentity } from '../../policy/src/index.js';
+import { compileSnapshot, evaluate, GrantLedger, loadSnapshot, SessionStore, TokenBuckets, PolicyError, parsePod, type AccessRequest, type Decision, type LoadedSnapshot, type PodIdentity } from '../../policy/src/index.js';
 import { approvedGrant, loadGrants } from '../../policy/io/access-requests.js';
 import { isPlain } from '../../policy/src/fields.js';
 import { InputError, loadPod, loadPolicyManifests, readYamlDocuments, withNamespaceLabels } from '../../policy/io/manifests.js';
@@ -102,6 +106,7 @@ function runSuite(file: string, clockMs: number): CaseResult[] {
   if (!Array.isArray(cases) || cases.length === 0) throw new InputError(`${file}: cases: must be a non-empty list`);
   const limiter = new TokenBuckets();
   const ledger = new GrantLedger();
+  const sessions = new SessionStore();
   return cases.map((c: unknown, i) => {
     const field = `${file}: cases[${i}]`;
     if (!isPlain(c)) throw new InputError(`${field}: must be an object`);
@@ -109,17 +114,39 @@ function runSuite(file: string, clockMs: number): CaseResult[] {
     const nowMs = typeof c['now'] === 'string' ? parseNow(c['now'], `${field}.now`) : defaultNow;
     let check;
     try {
-      check = checkRequestFrom(c['request']);
+      check = checkRequestFrom(withSession(c['request'], c['session'], loaded));
     } catch (e: unknown) {
       throw new InputError(`${field}.${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     const repeat = typeof c['repeat'] === 'number' && Number.isInteger(c['repeat']) && c['repeat'] > 0 ? c['repeat'] : 1;
     let decision: Decision | undefined;
-    for (let r = 0; r < repeat; r++) decision = evaluate(loaded, check, { nowMs, rateLimiter: limiter, grants: ledger });
+    for (let r = 0; r < repeat; r++) decision = evaluate(loaded, check, { nowMs, rateLimiter: limiter, grants: ledger, sessions });
     if (decision === undefined) throw new InputError(`${field}: nothing evaluated`);
     const problems = compare(c['expect'], decision, `${field}.expect`);
     return { suite: name, name: caseName, passed: problems.length === 0, problems };
   });
+}
+
+/**
+ * The request shorthand with the case's `session` set where the policies read
+ * it: the header of every header:<name> key, the traceparent of a trace key.
+ */
+function withSession(request: unknown, session: unknown, loaded: LoadedSnapshot): unknown {
+  if (session === undefined) return request;
+  if (typeof session !== 'string' || session === '') throw new Error('session: must be a non-empty string');
+  if (!isPlain(request)) return request;
+  const headers: Record<string, unknown> = isPlain(request['headers']) ? { ...request['headers'] } : {};
+  let set = false;
+  for (const key of loaded.sessionKeys) {
+    if (key.kind === 'header') headers[key.header] = session;
+    else if (key.kind === 'trace') {
+      if (!/^[0-9a-f]{32}$/.test(session)) throw new Error(`session: "${session}" is not a trace id (32 lower-case hex digits), as session key trace needs`);
+      headers['traceparent'] = `00-${session}-00f067aa0ba902b7-01`;
+    } else continue;
+    set = true;
+  }
+  if (!set) throw new Error('session: no governing policy keys its session by a header or the trace (key pod: the pod is the session)');
+  return { ...request, headers };
 }
 
 /** The suite's grants: files or folders relative to it, or inline AgentAccessRequest objects. */
@@ -139,7 +166,7 @@ function suitePod(value: unknown, base: string, file: string): PodIdentity {
   throw new InputError(`${file}: pod: must be a Pod manifest file or an inline Pod`);
 }
 
-const EXPECT_KEYS = ['decision', 'rule', 'policy', 'mode', 'audit', 'auditRule', 'header', 'reason', 'grant', 'overriddenRule', 'approvalRequest'];
+const EXPECT_KEYS = ['decision', 'rule', 'policy', 'mode', 'audit', 'auditRule', 'header', 'reason', 'grant', 'overriddenRule', 'approvalRequest', 'sessionId', 'taints', 'added'];
 
 function compare(expect: unknown, d: Decision, field: string): string[] {
   if (!isPlain(expect)) throw new InputError(`${field}: must be an object with at least "decision"`);
@@ -155,6 +182,14 @@ function compare(expect: unknown, d: Decision, field: string): string[] {
     if (typeof w !== 'string') throw new InputError(`${field}.${key}: must be a string`);
     return w;
   };
+  const labels = (key: string, actual: readonly string[] | undefined): void => {
+    const w = expect[key];
+    if (w === undefined) return;
+    if (!Array.isArray(w) || !w.every((x) => typeof x === 'string')) throw new InputError(`${field}.${key}: must be a list of labels`);
+    const want = [...w].sort().join(', ');
+    const got = actual === undefined ? '(no session)' : [...actual].sort().join(', ');
+    if (want !== got) problems.push(`${key}: expected [${want}], got [${got}]`);
+  };
   const eq = (key: string, actual: string | undefined): void => {
     const w = text(key);
     if (w !== undefined && w !== actual) problems.push(`${key}: expected "${w}", got "${actual ?? ''}"`);
@@ -167,6 +202,9 @@ function compare(expect: unknown, d: Decision, field: string): string[] {
   eq('grant', d.grant?.name ?? 'none');
   eq('overriddenRule', d.grant?.overriddenRule ?? 'none');
   eq('approvalRequest', d.approval?.name ?? 'none');
+  if (expect['sessionId'] !== undefined) eq('sessionId', d.session?.id ?? 'none');
+  labels('taints', d.session?.taints);
+  labels('added', d.session?.added);
   const header = text('header');
   if (header !== undefined) {
     const h = header.toLowerCase();

@@ -44,7 +44,23 @@ describe('agentwarden check', () => {
       allowed: true, mode: 'Enforce', policy: 'support-agent', rule: 'read-tickets',
       reason: 'allowed by rule "read-tickets" of policy "support-agent"',
       auditDecision: { allowed: true, policy: 'support-agent', rule: 'read-tickets', reason: 'allowed by rule "read-tickets" of policy "support-agent"' },
+      session: { id: 'support-agent-7d9f8', taints: [], added: [] },
     });
+  });
+
+  it('decides several --request in order against one state, one compact JSON line each', () => {
+    const req = (name: string): string[] => ['--request', join(EXAMPLE, 'requests', `${name}.json`)];
+    const r = run('check', ...EXAMPLE_ARGS, ...req('post-to-slack'), ...req('read-customer'), ...req('web-fetch'), ...req('post-to-slack'));
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines).toHaveLength(4);
+    const decisions = lines.map((l) => JSON.parse(l) as { allowed: boolean; rule: string; session: unknown });
+    expect(decisions.map((d) => [d.allowed, d.rule, d.session])).toEqual([
+      [true, 'post-to-slack', { id: 'support-agent-7d9f8', taints: [], added: [] }],
+      [true, 'crm-business-hours', { id: 'support-agent-7d9f8', taints: [], added: ['pii'] }],
+      [true, 'mcp-web-fetch', { id: 'support-agent-7d9f8', taints: ['pii'], added: ['untrusted'] }],
+      [false, 'no-exfil-after-pii-and-untrusted', { id: 'support-agent-7d9f8', taints: ['pii', 'untrusted'], added: [] }],
+    ]);
   });
 
   it('prints a denial and still exits 0, naming the AgentAccessRequest a RequireApproval rule asks for', () => {

@@ -23,7 +23,7 @@ import type { ReloadingServingCertificate } from './distribution/certificates.js
 import { caRootFromCaches, type CaRootPublisher } from './caroot/index.js';
 import { LeaderElector } from './status/leader.js';
 import { StatusWriter } from './status/writer.js';
-import { freshNamespaceLabels, startWebhookServer, WebhookMetrics, type RunningWebhookServer } from './admission/index.js';
+import { freshNamespaceLabels, policiesInScopeOf, startWebhookServer, WebhookMetrics, type RunningWebhookServer } from './admission/index.js';
 import { DEFAULT_INJECT_OPTIONS, parseInjectOptions, type InjectOptions } from './inject/index.js';
 import { startObserveServer } from './observe/http.js';
 import type { NamedInformer } from './observe/metrics.js';
@@ -144,6 +144,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       log: (level, msg, fields) => { log(level, msg, fields); },
       metrics: webhookMetrics,
       accessRequests: { options: config.approvals, pod: (ns, name) => approvalKube.readPod(ns, name) },
+      policiesInScope: policiesInScopeOf(() => cluster.withNamespaced(policies).list()),
     });
   }
 

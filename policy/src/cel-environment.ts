@@ -25,6 +25,8 @@ export const VARIABLES: Readonly<Record<string, CelT>> = {
   mcp: record('mcp', { method: T.string, tool: T.string, arguments: T.map(T.string, T.dyn) }),
   agent: record('agent', { namespace: T.string, name: T.string, serviceAccount: T.string, labels: T.map(T.string, T.string) }),
   now: T.timestamp,
+  // The caller's session as it was before this request (DESIGN.md point 12).
+  session: record('session', { id: T.string, taints: T.list(T.string) }),
 };
 
 /** Identifiers that name types (`type(x) == string`). */

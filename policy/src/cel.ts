@@ -53,6 +53,8 @@ export interface CelBindings {
   readonly mcp: Readonly<Record<string, unknown>>;
   readonly agent: Readonly<Record<string, unknown>>;
   readonly now: unknown;
+  /** Bound for conditions that read `session`: its id and its labels before the request. */
+  readonly session?: { readonly id: string; readonly taints: readonly string[] };
 }
 
 export type ConditionResult =

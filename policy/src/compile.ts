@@ -125,6 +125,9 @@ function policyMessage(policy: AgentPolicy): PolicyMessage {
     cluster: policy.cluster !== undefined,
     ceiling: policy.cluster?.ceiling === true,
     grant: '',
+    // Written only when spec.session is: snapshots of policies without sessions keep their versions.
+    sessionKey: policy.session?.key ?? '',
+    sessionTtlMs: policy.session === undefined ? 0n : BigInt(parseDurationMs(policy.session.ttl) ?? 0),
   };
 }
 
@@ -157,7 +160,7 @@ function grantMessage(snapshot: Snapshot, governing: readonly AgentPolicy[], gra
   out.policy = policyIndex;
   snapshot.policies.push({
     $typeName: 'agentwarden.v1.Policy', name: grant.name, namespace: grant.namespace, mode: Mode.ENFORCE,
-    generation: 0n, source: grant.source, cluster: false, ceiling: false, grant: grant.name,
+    generation: 0n, source: grant.source, cluster: false, ceiling: false, grant: grant.name, sessionKey: '', sessionTtlMs: 0n,
   });
   grant.rules.forEach((rule, ruleIndex) => {
     const field = `spec.rules[${ruleIndex}]`;
@@ -181,6 +184,7 @@ function compileRule(rule: Rule, policyIndex: number, field: string, problems: F
     action: rule.action === 'Deny' ? Action.DENY : rule.action === 'RequireApproval' ? Action.REQUIRE_APPROVAL : Action.ALLOW,
     hosts: [...rule.to.hosts],
     ports: [...rule.to.ports].sort((a, b) => a - b),
+    taints: [...(rule.taints ?? [])],
   };
   if (rule.http !== undefined) {
     const trie = rule.http.paths.length === 0 ? undefined : buildTrie(rule.http.paths, `${field}.http.paths`, problems);

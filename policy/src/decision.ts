@@ -1,5 +1,6 @@
 // What the evaluator answers for one request.
 import type { OperationSpec } from './model.js';
+import type { TaintOrigin } from './session-store.js';
 
 export type EffectiveMode = 'Enforce' | 'Audit';
 
@@ -50,7 +51,30 @@ export interface Decision {
    * (query keys, MCP arguments with secret-looking fields redacted) for the audit span.
    */
   readonly detail?: DecisionDetail;
+  /**
+   * Present when a governing policy has a rule with taints or a `when` that
+   * reads `session` (DESIGN.md point 12).
+   */
+  readonly session?: DecisionSession;
 }
+
+export interface DecisionSession {
+  /** The session key's value: the pod name, the header's value or the trace id; "" when the request has none. */
+  readonly id: string;
+  /** The session's labels before this request. */
+  readonly taints: readonly string[];
+  /** The labels this decision added (or refreshed): an effective allow by a rule with taints. */
+  readonly added: readonly string[];
+  /**
+   * Where the taints that changed this decision came from: when the deciding
+   * rule's `when` reads session.taints, the origins of the session's taints
+   * (at most MAX_SESSION_LINKS, newest first).
+   */
+  readonly links: readonly TaintOrigin[];
+}
+
+/** Links one decision carries at most. */
+export const MAX_SESSION_LINKS = 8;
 
 export interface GrantFacts {
   /** The AgentAccessRequest's name. */

@@ -1,18 +1,20 @@
 // The evaluator (pure): a loaded snapshot + an Envoy CheckRequest -> a
-// decision, following DESIGN.md's decision semantics point by point. The clock
-// and the rate-limit state are passed in.
+// decision, following DESIGN.md's decision semantics point by point. The clock,
+// the rate-limit state and the session taints are passed in.
 import type { CheckRequestFields } from './check-request.js';
 import {
   RULE_DEFAULT_DENY, RULE_INVALID_REQUEST,
-  type AuditDecision, type Decision, type RequestFacts,
+  type AuditDecision, type Decision, type DecisionSession, type RequestFacts,
 } from './decision.js';
 import type { GrantLedger } from './grant-ledger.js';
 import { approvalGrantStep, breakGlassStep, requireApprovalStep } from './grant-steps.js';
 import { lookupHost } from './hosts.js';
-import type { LoadedCredential, LoadedSnapshot } from './load.js';
+import type { LoadedCredential, LoadedRule, LoadedSnapshot } from './load.js';
 import type { RateLimiter } from './ratelimit.js';
 import { readCheckRequest } from './request.js';
 import { RequestSession } from './request-session.js';
+import { SessionFacts } from './session-facts.js';
+import type { SessionStore, TaintOrigin } from './session-store.js';
 import { allowByRule, describeRequest, inScope, policyOf, type Scope, type Verdict } from './verdict.js';
 
 export interface EvaluateContext {
@@ -25,6 +27,13 @@ export interface EvaluateContext {
    * its uses are not counted.
    */
   readonly grants?: GrantLedger;
+  /**
+   * The pod's session taints (point 12). Without a store, sessions are empty
+   * and no decision adds to them.
+   */
+  readonly sessions?: SessionStore;
+  /** The span context this decision's audit span will have: stored with the taints it adds, for links. */
+  readonly origin?: TaintOrigin;
 }
 
 export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx: EvaluateContext): Decision {
@@ -50,17 +59,19 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
     return deny(facts, RULE_DEFAULT_DENY, '', `no AgentPolicy governs pod ${loaded.agent.namespace}/${loaded.agent.name}`, removal);
   }
   const nowMs = view.timeMs ?? ctx.nowMs;
-  const session = new RequestSession(loaded, view, nowMs);
+  const sessions = loaded.sessionKeys.length === 0 ? undefined : new SessionFacts(ctx.sessions, check, loaded.agent.name, nowMs);
+  const session = new RequestSession(loaded, view, nowMs, sessions);
   const candidates = lookupHost(loaded.hosts, view.host, view.ipLiteral);
 
   if (!loaded.hasAudit) {
     const v = decide(session, candidates, 'enforce', ctx, true);
-    return finish(v, 'Enforce', null, facts, removal);
+    return finish(v, 'Enforce', null, facts, removal, settle(session, v, true, ctx.origin));
   }
   if (!loaded.hasEnforce) {
     // Point 3: only Audit policies: allowed; the would-be decision is recorded.
     const wouldBe = decide(session, candidates, 'all', ctx, false);
     const audit = toAudit(wouldBe);
+    const settled = settle(session, wouldBe, false, ctx.origin);
     return {
       allowed: true, mode: 'Audit', policy: audit.policy, rule: audit.rule,
       reason: `Audit mode: would ${audit.allowed ? 'allow' : 'deny'}: ${audit.reason}`,
@@ -68,22 +79,50 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
       ...(removal === undefined ? {} : { headersToRemove: removal }),
       // Nothing was denied: no AgentAccessRequest to ask for, only the grant that would have allowed.
       ...grantFields(wouldBe, false),
+      ...(settled === undefined ? {} : { session: settled }),
     };
   }
   // Point 4: effective decision from Enforce policies, would-be with all of them.
   // The would-be decision looks at the rate limits before the effective one counts this request.
   const wouldBe = decide(session, candidates, 'all', ctx, false);
   const effective = decide(session, candidates, 'enforce', ctx, true);
-  return finish(effective, 'Enforce', toAudit(wouldBe), facts, removal);
+  return finish(effective, 'Enforce', toAudit(wouldBe), facts, removal, settle(session, effective, true, ctx.origin));
 }
 
-function finish(v: Verdict, mode: 'Enforce', audit: AuditDecision | null, facts: RequestFacts, removal: readonly string[] | undefined): Decision {
-  return {
+/**
+ * Point 12: the decision was made on the session as it was; now an effective
+ * allow (`effective`) by a rule with taints adds them. Decision.session reports
+ * the tainting rule's session, else the deciding rule's, else the first.
+ */
+function settle(session: RequestSession, v: Verdict, effective: boolean, origin: TaintOrigin | undefined): DecisionSession | undefined {
+  const facts = session.sessions;
+  if (facts === undefined) return undefined;
+  const keys = session.loaded.sessionKeys;
+  const tainting = effective && v.allowed ? taintingRule(session, v) : undefined;
+  const deciding = v.rule;
+  const own = deciding !== undefined && keys.some((k) => k.spec === deciding.session.spec) ? deciding.session : undefined;
+  const reporting = tainting?.session ?? own ?? keys[0];
+  if (reporting === undefined) return undefined;
+  return facts.settle(reporting, tainting, deciding, origin);
+}
+
+/** The rule whose taints an allow adds: the allowing rule, or the RequireApproval rule an approval grant stands for. */
+function taintingRule(session: RequestSession, v: Verdict): LoadedRule | undefined {
+  const rule = v.rule ?? (v.grant?.kind === 'approval'
+    ? session.loaded.rules.find((r) => r.approval && !r.cluster && r.name === v.ruleName && r.policyName === v.policyName)
+    : undefined);
+  return rule?.taints === undefined ? undefined : rule;
+}
+
+function finish(v: Verdict, mode: 'Enforce', audit: AuditDecision | null, facts: RequestFacts, removal: readonly string[] | undefined, settled: DecisionSession | undefined): Decision {
+  const d: Decision = {
     allowed: v.allowed, mode, policy: v.rule?.policyName ?? v.policyName ?? '', rule: v.ruleName, reason: v.reason,
     auditDecision: audit, headers: v.allowed ? credentialHeaders(v.credential ?? v.rule?.credential) : [], request: facts,
     ...(removal === undefined ? {} : { headersToRemove: removal }),
     ...grantFields(v, true),
   };
+  // Built after the fact: the fast path (no sessions) spreads nothing more.
+  return settled === undefined ? d : { ...d, session: settled };
 }
 
 /** Decision.grant, .approval (`withApproval`) and .detail of a verdict, present only when set. */

@@ -36,7 +36,29 @@ export interface LoadedRule {
   readonly schedule: { readonly clock: ZoneClock; readonly windows: readonly WindowSpec[] } | undefined;
   readonly rateLimit: { readonly requests: number; readonly perMillis: number } | undefined;
   readonly credential: LoadedCredential | undefined;
+  /** Labels this rule adds to its policy's session when it allows; undefined when none. */
+  readonly taints: readonly string[] | undefined;
+  /** Its policy's session: whose session `session.*` reads and the taints join. */
+  readonly session: SessionKey;
+  /** How long a label this rule adds lasts (its policy's session.ttl). */
+  readonly sessionTtlMs: number;
+  /** Its `when` reads `session` (id or taints). */
+  readonly readsSession: boolean;
+  /** Its `when` reads `session.taints`: a decision it makes links to the taints' origins. */
+  readonly readsTaints: boolean;
 }
+
+/** Whose session: spec.session.key read once per policy. */
+export interface SessionKey {
+  /** As written: "pod", "trace" or "header:<name>"; also the prefix of the store key. */
+  readonly spec: string;
+  readonly kind: 'pod' | 'header' | 'trace';
+  /** kind header: the lower-case header name. */
+  readonly header: string;
+}
+
+/** spec.session.ttl when absent (DEFAULT_SESSION_TTL). */
+export const DEFAULT_SESSION_TTL_MS = 3_600_000;
 
 /** One active grant as the evaluator uses it. */
 export interface LoadedGrant extends LedgerGrant {
@@ -89,6 +111,11 @@ export interface LoadedSnapshot {
   /** Some condition reads request.headers / now. */
   readonly needsHeaders: boolean;
   readonly needsNow: boolean;
+  /**
+   * The session keys of the policies that have a rule with taints or a `when`
+   * that reads `session`; empty on the fast path (no decision carries a session).
+   */
+  readonly sessionKeys: readonly SessionKey[];
 }
 
 export interface CeilingPolicy {
@@ -117,10 +144,14 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
   let needsBody = false;
   let needsHeaders = false;
   let needsNow = false;
+  const sessionKeys = new Map<string, SessionKey>();
+  const policyKeys = snapshot.policies.map((p) => sessionKeyOf(p.sessionKey));
   const rules = snapshot.rules.map((rule, index): LoadedRule => {
     const policy = snapshot.policies[rule.policy];
     if (policy === undefined) throw new SnapshotLoadError(`rule ${index} "${rule.name}" refers to missing policy ${rule.policy}`);
     let when: PlannedCondition | undefined;
+    let readsSession = false;
+    let readsTaints = false;
     if (rule.when !== undefined) {
       const checked = checkCondition(rule.when.cel);
       if (typeof checked === 'string') throw new SnapshotLoadError(`policy "${policy.name}" rule "${rule.name}": when: ${checked}`);
@@ -128,6 +159,8 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
       needsBody ||= uses.has('mcp') || uses.has('request.body') || uses.has('request.*');
       needsHeaders ||= uses.has('request.headers') || uses.has('request.*');
       needsNow ||= uses.has('now');
+      readsSession = uses.has('session');
+      readsTaints = uses.has('session.taints') || uses.has('session.*');
       when = planCondition(rule.when.cel, { budget: options.conditionBudget, policy: policy.name, rule: rule.name });
     }
     if (rule.mcp !== undefined || rule.action === Action.REQUIRE_APPROVAL) needsBody = true;
@@ -148,6 +181,9 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
     const credential = loadCredential(snapshot, rule.credential, rule.name);
     const grant = policy.grant === '' ? undefined : breakGlassByPolicy.get(rule.policy);
     if (policy.grant !== '' && grant === undefined) throw new SnapshotLoadError(`rule "${rule.name}" belongs to grant "${policy.grant}", which the snapshot does not carry`);
+    const session = policyKeys[rule.policy];
+    if (session === undefined) throw new SnapshotLoadError(`policy "${policy.name}": session_key "${policy.sessionKey}" is not pod, trace or header:<name>`);
+    if (readsSession || rule.taints.length > 0) sessionKeys.set(session.spec, session);
     if (grant !== undefined && rule.action !== Action.ALLOW) throw new SnapshotLoadError(`rule "${rule.name}" of grant "${grant.name}": a break-glass rule can only allow`);
     return {
       index,
@@ -174,6 +210,11 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
       schedule,
       rateLimit: rule.rateLimit === undefined ? undefined : { requests: rule.rateLimit.requests, perMillis: Number(rule.rateLimit.perMillis) },
       credential,
+      taints: rule.taints.length === 0 ? undefined : [...rule.taints],
+      session,
+      sessionTtlMs: policy.sessionTtlMs === 0n ? DEFAULT_SESSION_TTL_MS : Number(policy.sessionTtlMs),
+      readsSession,
+      readsTaints,
     };
   });
   const index = snapshot.hostIndex;
@@ -199,7 +240,16 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
     needsBody: needsBody || snapshot.grants.some((g) => g.kind === GrantKind.APPROVAL),
     needsHeaders,
     needsNow,
+    sessionKeys: [...sessionKeys.values()],
   };
+}
+
+/** Policy.session_key read ("" is pod); undefined when it is none of pod, trace, header:<name>. */
+function sessionKeyOf(spec: string): SessionKey | undefined {
+  if (spec === '' || spec === 'pod') return { spec: 'pod', kind: 'pod', header: '' };
+  if (spec === 'trace') return { spec, kind: 'trace', header: '' };
+  if (spec.startsWith('header:') && spec.length > 7) return { spec, kind: 'header', header: spec.slice(7).toLowerCase() };
+  return undefined;
 }
 
 function loadCredential(snapshot: Snapshot, index: number | undefined, ruleName: string): LoadedCredential | undefined {

@@ -9,9 +9,9 @@ import { parseDurationMs } from './duration.js';
 import { parseClock, isTimeZone } from './schedule.js';
 import { parseTemplate } from './paths.js';
 import {
-  HTTP_METHODS, MAX_RULES, WEEKDAYS,
+  DEFAULT_SESSION_KEY, DEFAULT_SESSION_TTL, HTTP_METHODS, MAX_RULE_TAINTS, MAX_RULES, WEEKDAYS,
   type Action, type AgentPolicy, type ClusterScope, type CredentialSpec, type LabelSelector, type LabelSelectorRequirement,
-  type PodIdentity, type Rule, type Schedule, type ScheduleWindow,
+  type PodIdentity, type Rule, type Schedule, type ScheduleWindow, type SessionSpec,
 } from './model.js';
 
 export const API_VERSION = 'agentwarden.io/v1alpha1';
@@ -20,6 +20,8 @@ export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const MCP_METHOD = /^[A-Za-z0-9_./-]+$/;
+/** spec.session.key: pod, trace, or header:<lower-case header name> (never an x-agentwarden-* header, which the agent may not send). */
+export const SESSION_KEY = /^(pod|trace|header:(?!x-agentwarden-)[a-z0-9!#$%&'*+.^_`|~-]+)$/;
 
 /** Names an object for error messages: "AgentPolicy support/support-agent". */
 function objectName(kind: string, value: unknown): string {
@@ -96,7 +98,7 @@ function parsePolicy(kind: PolicyKind, value: unknown, source: string, defaultNa
   const spec = root.object('spec', true);
   let policy: AgentPolicy | undefined;
   if (spec !== undefined) {
-    spec.rejectUnknown(cluster ? ['namespaceSelector', 'podSelector', 'ceiling', 'mode', 'rules'] : ['podSelector', 'mode', 'rules', 'credentials']);
+    spec.rejectUnknown(cluster ? ['namespaceSelector', 'podSelector', 'ceiling', 'mode', 'rules'] : ['podSelector', 'mode', 'rules', 'credentials', 'session']);
     const selector = spec.object('podSelector', !cluster);
     const credentials = cluster ? [] : readCredentials(spec);
     const credentialNames = new Set(credentials.map((c) => c.name));
@@ -114,6 +116,7 @@ function parsePolicy(kind: PolicyKind, value: unknown, source: string, defaultNa
       mode: spec.enumString('mode', ['Enforce', 'Audit'], 'Enforce'),
       rules,
       credentials,
+      ...(cluster ? {} : optional('session', readSession(spec, problems))),
       ...(scope === undefined ? {} : { cluster: scope }),
     };
   }
@@ -158,7 +161,7 @@ export function readRules(spec: FieldReader, problems: Problems, options: RuleLi
   return spec.list('rules', { required: options.required ?? true, min: options.required === false ? 0 : 1, max: MAX_RULES }, (v, path) => {
     const r = spec.reader(path, v);
     if (r === undefined) return undefined;
-    r.rejectUnknown(['name', 'action', 'to', 'http', 'mcp', 'when', 'schedule', 'rateLimit', 'credential']);
+    r.rejectUnknown(['name', 'action', 'to', 'http', 'mcp', 'when', 'schedule', 'rateLimit', 'credential', 'taints']);
     const name = r.string('name', { required: true, maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label (lower-case letters, digits, "-")' }) ?? '';
     if (name !== '' && names.has(name)) problems.add(child(path, 'name'), `duplicate rule name "${name}"`);
     names.add(name);
@@ -186,7 +189,9 @@ export function readRules(spec: FieldReader, problems: Problems, options: RuleLi
       ...optional('schedule', readSchedule(r, problems)),
       ...optional('rateLimit', readRateLimit(r, problems)),
       ...optional('credential', r.string('credential', { maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label' })),
+      ...optional('taints', r.has('taints') ? r.stringList('taints', { min: 1, max: MAX_RULE_TAINTS, maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label', unique: true }) : undefined),
     };
+    if (rule.taints !== undefined && rule.action === 'Deny') problems.add(child(path, 'taints'), 'a Deny rule never allows, so it adds no taints');
     if (rule.credential !== undefined && options.credentialNames !== undefined && !options.credentialNames.has(rule.credential)) {
       problems.add(child(path, 'credential'), `names credential "${rule.credential}", which spec.credentials does not declare`);
     }
@@ -196,6 +201,17 @@ export function readRules(spec: FieldReader, problems: Problems, options: RuleLi
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+function readSession(spec: FieldReader, problems: Problems): SessionSpec | undefined {
+  const s = spec.object('session');
+  if (s === undefined) return undefined;
+  s.rejectUnknown(['key', 'ttl']);
+  const key = s.string('key', { maxLength: 263, pattern: SESSION_KEY, patternHint: 'pod, trace or header:<lower-case header name>', default: DEFAULT_SESSION_KEY }) ?? DEFAULT_SESSION_KEY;
+  const ttl = s.string('ttl', { maxLength: 32, default: DEFAULT_SESSION_TTL }) ?? DEFAULT_SESSION_TTL;
+  const ms = parseDurationMs(ttl);
+  if (ms === undefined || ms <= 0) problems.add(child(s.path, 'ttl'), `"${ttl}" is not a positive duration such as 30m or 1h`);
+  return { key, ttl };
 }
 
 function readHttp(rule: FieldReader, problems: Problems): Rule['http'] {

@@ -49,7 +49,22 @@ export interface Rule {
   readonly schedule?: Schedule;
   readonly rateLimit?: RateLimitSpec;
   readonly credential?: string;
+  /** Labels added to the caller's session when this rule allows (DESIGN.md point 12). */
+  readonly taints?: readonly string[];
 }
+
+/** Whose session a policy's taints join, and how long a taint lasts (AgentPolicy spec.session). */
+export interface SessionSpec {
+  /** "pod" (default), "header:<lower-case name>" or "trace" (the W3C trace id). */
+  readonly key: string;
+  /** A Go-style duration: "1h" (default). */
+  readonly ttl: string;
+}
+
+export const DEFAULT_SESSION_KEY = 'pod';
+export const DEFAULT_SESSION_TTL = '1h';
+/** Labels one rule may add. */
+export const MAX_RULE_TAINTS = 16;
 
 export interface CredentialSpec {
   readonly name: string;
@@ -69,6 +84,8 @@ export interface AgentPolicy {
   readonly mode: Mode;
   readonly rules: readonly Rule[];
   readonly credentials: readonly CredentialSpec[];
+  /** spec.session as written; absent: key pod, ttl 1h. */
+  readonly session?: SessionSpec;
   /** Present for a ClusterAgentPolicy (cluster-scoped, platform-owned; DESIGN.md point 10). */
   readonly cluster?: ClusterScope;
 }

@@ -10,6 +10,7 @@ import { operationKeyOf, operationOf } from './operation.js';
 import { matchTrie } from './paths.js';
 import { parseQuery, type RequestView } from './request.js';
 import { inWindows } from './schedule.js';
+import type { SessionFacts } from './session-facts.js';
 
 /** How one rule relates to one request. */
 export type RuleOutcome =
@@ -24,7 +25,8 @@ export class RequestSession {
   private baseBindings: CelBindings | undefined;
   private op: { readonly spec: OperationSpec; readonly key: string } | undefined;
 
-  constructor(readonly loaded: LoadedSnapshot, readonly view: RequestView, readonly nowMs: number) {
+  /** `sessions`: present when some rule has taints or reads `session` (DESIGN.md point 12). */
+  constructor(readonly loaded: LoadedSnapshot, readonly view: RequestView, readonly nowMs: number, readonly sessions?: SessionFacts) {
     // Two passes (effective and would-be) only when both kinds of policy govern the pod.
     this.outcomes = loaded.hasAudit && loaded.hasEnforce ? new Array<RuleOutcome | undefined>(loaded.rules.length) : undefined;
   }
@@ -83,7 +85,7 @@ export class RequestSession {
     }
     if (!inSchedule(rule, this.nowMs)) return { match: false, note: 'outside its schedule' };
     if (rule.when !== undefined) {
-      const result = rule.when(this.bindings(params));
+      const result = rule.when(this.bindings(params, rule));
       if (!result.ok) {
         // Point 2: a condition that fails to evaluate, or runs out of its cost budget:
         // Allow rules do not match, Deny rules do.
@@ -95,7 +97,13 @@ export class RequestSession {
     return { match: true, params };
   }
 
-  private bindings(params: ReadonlyMap<string, string>): CelBindings {
+  private bindings(params: ReadonlyMap<string, string>, rule: LoadedRule): CelBindings {
+    const base = this.baseBindingsOf(params);
+    if (!rule.readsSession) return base;
+    return { ...base, session: this.sessions?.binding(rule.session) ?? EMPTY_SESSION };
+  }
+
+  private baseBindingsOf(params: ReadonlyMap<string, string>): CelBindings {
     if (this.baseBindings === undefined) {
       const v = this.view;
       const a = this.loaded.agent;
@@ -112,6 +120,7 @@ export class RequestSession {
 }
 
 const EMPTY_PARAMS: ReadonlyMap<string, string> = new Map();
+const EMPTY_SESSION = { id: '', taints: [] } as const;
 
 /**
  * Deny and RequireApproval rules restrict: where a request cannot be read

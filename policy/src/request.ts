@@ -124,6 +124,25 @@ export function headerMapValue(h: { readonly value: string; readonly rawValue: U
   return h.value !== '' ? h.value : rawHeaderDecoder.decode(h.rawValue);
 }
 
+/**
+ * One header's value (`name` lower case), read from the CheckRequest whatever
+ * the rules need: a session key names it. header_map values join with ",".
+ */
+export function requestHeader(check: CheckRequestFields, name: string): string | undefined {
+  const http = check.attributes?.request?.http;
+  if (http === undefined) return undefined;
+  let value = Object.hasOwn(http.headers, name) ? http.headers[name] : undefined;
+  if (value === undefined) {
+    for (const k in http.headers) if (Object.hasOwn(http.headers, k) && k.toLowerCase() === name) value = http.headers[k];
+  }
+  for (const h of http.headerMap?.headers ?? []) {
+    if (h.key.toLowerCase() !== name) continue;
+    const v = headerMapValue(h);
+    value = value === undefined ? v : `${value},${v}`;
+  }
+  return value;
+}
+
 function collectHeaders(check: CheckRequestFields): Map<string, string> {
   const http = check.attributes?.request?.http;
   const out = new Map<string, string>();

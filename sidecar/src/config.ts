@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 import { AUTHZ_SERVER_IMPLS, DEFAULT_AUTHZ_LISTEN, DEFAULT_AUTHZ_SERVER_IMPL, type AuthzServerImpl } from './authz/server-api.js';
 import { DEFAULT_OTLP_PROTOCOL, isOtlpProtocol, OTLP_PROTOCOLS, type OtlpProtocol } from './telemetry/protocol.js';
 import { formatHelp, HelpRequested } from '../../common/help.js';
+// The session store's module alone (no imports of its own), not the policy core.
+import { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_TAINTS_PER_SESSION } from '../../policy/src/session-store.js';
 
 export interface SidecarConfig {
   /**
@@ -53,6 +55,10 @@ export interface SidecarConfig {
   readonly reloadDebounceMs: number;
   /** Log level: debug | info | warn | error. Default info (AGENTWARDEN_LOG_LEVEL). */
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Sessions kept (issue 16); the least recently used beyond it are dropped and counted. Default 10000. */
+  readonly maxSessions: number;
+  /** Taints kept per session. Default 32. */
+  readonly maxTaintsPerSession: number;
   /** OTLP protobuf serializer: sidecar (otlp-trace-proto.ts) or sdk, the fallback. Default sidecar (AGENTWARDEN_OTLP_SERIALIZER). */
   readonly otlpSerializer: OtlpSerializer;
 }
@@ -83,6 +89,8 @@ export const SIDECAR_HELP = formatHelp({
     { name: 'debug-snapshot', text: 'serve /debug/snapshot (the rules in force, no credential values) to loopback clients on the admin port' },
     { name: 'grpc-impl', value: AUTHZ_SERVER_IMPLS.join('|'), default: DEFAULT_AUTHZ_SERVER_IMPL, text: 'ext_authz gRPC server implementation' },
     { name: 'max-request-bytes', value: 'n', default: String(16 * MIB), text: 'largest CheckRequest decoded, bytes; larger ones are denied' },
+    { name: 'max-sessions', value: 'n', default: String(DEFAULT_MAX_SESSIONS), text: 'sessions whose taints are kept; the least recently used beyond it are dropped and counted' },
+    { name: 'max-taints-per-session', value: 'n', default: String(DEFAULT_MAX_TAINTS_PER_SESSION), text: 'taints kept per session' },
   ],
   env: [
     { name: 'POD_NAME, POD_NAMESPACE', text: 'defaults of --pod-name and --namespace (downward API)' },
@@ -111,6 +119,8 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
       pod: { type: 'string' },
       'secrets-dir': { type: 'string' },
       'max-request-bytes': { type: 'string', default: String(16 * MIB) },
+      'max-sessions': { type: 'string', default: String(DEFAULT_MAX_SESSIONS) },
+      'max-taints-per-session': { type: 'string', default: String(DEFAULT_MAX_TAINTS_PER_SESSION) },
       controller: { type: 'string' },
       'token-file': { type: 'string', default: '/var/run/secrets/agentwarden/token' },
       'controller-ca': { type: 'string' },
@@ -157,6 +167,8 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     podFile: values.pod,
     secretsDir: values['secrets-dir'],
     maxRequestBytes: positiveInt(values['max-request-bytes'], '--max-request-bytes'),
+    maxSessions: positiveInt(values['max-sessions'], '--max-sessions'),
+    maxTaintsPerSession: positiveInt(values['max-taints-per-session'], '--max-taints-per-session'),
     otlpProtocol: disabled || !isOtlpProtocol(protocol) ? undefined : protocol,
     spanQueueSize: positiveInt(env['OTEL_BSP_MAX_QUEUE_SIZE'] ?? '2048', 'OTEL_BSP_MAX_QUEUE_SIZE'),
     spanExportBatchSize: positiveInt(env['OTEL_BSP_MAX_EXPORT_BATCH_SIZE'] ?? '512', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),

@@ -26,7 +26,7 @@ export interface RunningSidecar {
 }
 
 export async function startSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
-  const state = new PolicyState();
+  const state = new PolicyState({ maxSessions: config.maxSessions, maxTaintsPerSession: config.maxTaintsPerSession });
   const metrics = new SidecarMetrics();
   // A snapshot whose credentials any process of the pod could read is not installed (authz/credential-exposure.ts).
   const exposure = { listen: config.listen, allowTcpCredentials: config.allowTcpCredentials };

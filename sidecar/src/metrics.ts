@@ -6,6 +6,7 @@ import { histogramSamples, renderExposition, single, type MetricFamily, type Sam
 import { AUTHZ_LIMITS, GRPC_STATUS_NAMES, type AuthzServerStats } from './authz/server-api.js';
 import { conditionBudgetExceeded, type BudgetExceededCounter } from '../../policy/src/cel-budget.js';
 import type { GrantOutboxCounters } from './distribution/grant-outbox.js';
+import type { SessionStats } from '../../policy/src/session-store.js';
 
 const LATENCY_BUCKETS_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
 /** Distinct (decision, policy, rule) series kept; beyond it, series fold into rule="other". */
@@ -22,6 +23,8 @@ export interface MetricsExtra {
   readonly spansDropped: number;
   /** The Check server's counters; absent before it listens. */
   readonly authz?: AuthzServerStats;
+  /** The session store's counts (PolicyState.sessions). */
+  readonly sessions?: SessionStats;
 }
 
 interface DecisionSeries { readonly decision: string; readonly policy: string; readonly rule: string; count: number }
@@ -104,6 +107,12 @@ export class SidecarMetrics {
       },
       { name: 'agentwarden_snapshot_info', type: 'gauge', help: 'The snapshot in force.', samples: [{ labels: { version: extra.snapshotVersion }, value: 1 }] },
       ...(extra.authz === undefined ? [] : authzFamilies(extra.authz)),
+      ...(extra.sessions === undefined ? [] : [
+        single('agentwarden_sessions', 'gauge', 'Sessions with taints kept by this sidecar.', extra.sessions.sessions),
+        single('agentwarden_session_taints', 'gauge', 'Taints kept, across sessions.', extra.sessions.taints),
+        single('agentwarden_sessions_evicted_total', 'counter', 'Sessions dropped, least recently used first, because --max-sessions was reached.', extra.sessions.evicted),
+        single('agentwarden_session_taints_dropped_total', 'counter', 'Taints not added because their session held --max-taints-per-session already.', extra.sessions.taintsDropped),
+      ]),
     ];
     if (this.controllerState !== undefined) {
       const state = this.controllerState();

@@ -1,13 +1,20 @@
 // The snapshot the sidecar enforces, swapped atomically as a whole, with the
-// rate-limit state that belongs to it and the grant ledger (when each grant
-// was first seen, how often it was used), which lives as long as the sidecar.
-import { GrantLedger, TokenBuckets, type LoadedSnapshot } from '../../policy/src/index.js';
+// rate-limit state that belongs to it, and what lives as long as the sidecar:
+// the grant ledger (when each grant was first seen, how often it was used) and
+// the sessions' taints (issue 16), kept across snapshots, never sent anywhere.
+import { GrantLedger, SessionStore, TokenBuckets, type LoadedSnapshot, type SessionStoreOptions } from '../../policy/src/index.js';
 
 export class PolicyState {
   private current: LoadedSnapshot | undefined;
   private readonly limiter = new TokenBuckets();
   private readonly ledger = new GrantLedger();
+  private readonly store: SessionStore;
   private listeners: ((s: LoadedSnapshot) => void)[] = [];
+
+  /** `sessions`: the bounds of the session store (--max-sessions, --max-taints-per-session). */
+  constructor(sessions: SessionStoreOptions = {}) {
+    this.store = new SessionStore(sessions);
+  }
 
   get snapshot(): LoadedSnapshot | undefined {
     return this.current;
@@ -19,6 +26,10 @@ export class PolicyState {
 
   get grants(): GrantLedger {
     return this.ledger;
+  }
+
+  get sessions(): SessionStore {
+    return this.store;
   }
 
   /**

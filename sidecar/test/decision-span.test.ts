@@ -43,10 +43,11 @@ const fields = fc.record({
   startMs: fc.double({ min: 1.5e12, max: 2.5e12, noNaN: true }),
   durationMs: fc.double({ min: 0, max: 5000, noNaN: true }),
   attributes,
+  links: fc.option(fc.array(fc.record({ traceId: hex(16), spanId: hex(8) }), { maxLength: 8 }), { nil: undefined }),
 });
 
 describe('DecisionSpan', () => {
-  it('answers the attributes, ids and times it was given', () => {
+  it('answers the attributes, ids, times and links it was given', () => {
     fc.assert(fc.property(fields, (f) => {
       const span = new DecisionSpan({ ...f, endMs: f.startMs + f.durationMs, resource });
       expect(span.attributes).toEqual(f.attributes);
@@ -56,10 +57,11 @@ describe('DecisionSpan', () => {
       const [s, ns] = span.startTime;
       expect(Math.abs(s * 1000 + ns / 1e6 - f.startMs)).toBeLessThan(0.001);
       expect(span.resource).toBe(resource);
+      expect(span.links).toEqual((f.links ?? []).map((l) => ({ context: { traceId: l.traceId, spanId: l.spanId, traceFlags: 1 } })));
     }), { numRuns: 500 });
   });
 
-  it('is sent as the bytes the SDK serializer writes when it reads the span', () => {
+  it('is sent as the bytes the SDK serializer writes when it reads the span, its links included', () => {
     fc.assert(fc.property(fc.array(fields, { minLength: 1, maxLength: 20 }), (all) => {
       const spans = all.map((f) => new DecisionSpan({ ...f, endMs: f.startMs + f.durationMs, resource }));
       const mine = Buffer.from(traceProtoSerializer.serializeRequest(spans) ?? []);

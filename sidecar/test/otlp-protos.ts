@@ -151,8 +151,8 @@ export const TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceS
  * An ExportTraceServiceRequest as the plain object OTLP/JSON would carry:
  * lowerCamelCase names, int64 as decimal strings, AnyValue as
  * { stringValue | intValue | ... }, other bytes as base64, and a span's
- * traceId, spanId and parentSpanId as hex strings (OTLP/JSON's exception to
- * base64; links' ids are left in base64). Absent fields are absent.
+ * traceId, spanId and parentSpanId, and its links' traceId and spanId, as hex
+ * strings (OTLP/JSON's exception to base64). Absent fields are absent.
  */
 export function decodeTraceRequest(bytes: Uint8Array): unknown {
   const json = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(bytes), { longs: String, bytes: String });
@@ -160,13 +160,19 @@ export function decodeTraceRequest(bytes: Uint8Array): unknown {
     for (const ss of array(record(rs)['scopeSpans'])) {
       for (const span of array(record(ss)['spans'])) {
         const s = record(span);
-        for (const id of ['traceId', 'spanId', 'parentSpanId']) {
-          if (typeof s[id] === 'string') s[id] = Buffer.from(s[id], 'base64').toString('hex');
-        }
+        hexIds(s, ['traceId', 'spanId', 'parentSpanId']);
+        for (const link of array(s['links'])) hexIds(record(link), ['traceId', 'spanId']);
       }
     }
   }
   return json;
+}
+
+function hexIds(message: Record<string, unknown>, fields: readonly string[]): void {
+  for (const id of fields) {
+    const value = message[id];
+    if (typeof value === 'string') message[id] = Buffer.from(value, 'base64').toString('hex');
+  }
 }
 
 function array(value: unknown): unknown[] {

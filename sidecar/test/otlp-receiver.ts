@@ -22,6 +22,8 @@ export interface OtlpSpan {
   readonly traceState?: string;
   readonly name: string;
   readonly attributes?: readonly OtlpAttribute[];
+  /** Links to other spans (ids in hex). */
+  readonly links?: readonly { readonly traceId: string; readonly spanId: string; readonly flags?: number }[];
 }
 
 /** An ExportTraceServiceRequest in OTLP/JSON's shape (protobuf payloads are converted to it). */
@@ -71,6 +73,13 @@ function plain(value: Readonly<Record<string, unknown>>): string | number | bool
 
 export function attributeMap(attributes: readonly OtlpAttribute[] | undefined): Record<string, string | number | boolean> {
   return Object.fromEntries((attributes ?? []).map((a) => [a.key, plain(a.value)]));
+}
+
+/** A string-array attribute of a span as the receiver decoded it (an ArrayValue of string AnyValues); [] when absent. */
+export function stringArrayAttribute(span: ReceivedSpan | undefined, key: string): string[] {
+  const attribute = span?.span.attributes?.find((a) => a.key === key);
+  const values = (attribute?.value['arrayValue'] as { values?: { stringValue?: string }[] } | undefined)?.values ?? [];
+  return values.map((v) => v.stringValue ?? '');
 }
 
 /** An export the receiver has taken and not answered yet. */

@@ -209,7 +209,7 @@ describe('traceProtoSerializer.serializeRequest', () => {
     }), { numRuns: 8 });
   });
 
-  it('writes the SDK\'s bytes for batches of decision spans', () => {
+  it('writes the SDK\'s bytes for batches of decision spans, session attributes and links to earlier decisions included', () => {
     const resource = resourceFromAttributes({
       'service.name': 'agentwarden-sidecar', 'k8s.namespace.name': 'support', 'k8s.pod.name': 'support-agent-0', 'k8s.serviceaccount.name': 'support-agent',
     });
@@ -232,12 +232,17 @@ describe('traceProtoSerializer.serializeRequest', () => {
         'server.port': fc.constantFrom(443, 8443, 65535),
         'url.path': fc.oneof(fc.webPath(), text),
         'gen_ai.tool.name': fc.constantFrom('delete_customer', 'search'),
+        'agentwarden.session.id': fc.constantFrom('support-agent-0', 'mcp-7f3a', ''),
+        'agentwarden.session.taints': fc.array(fc.constantFrom('pii', 'untrusted', 'secrets'), { maxLength: 3 }),
+        'agentwarden.session.taints.added': fc.array(fc.constantFrom('pii', 'untrusted'), { minLength: 1, maxLength: 2 }),
       }, { requiredKeys: ['agentwarden.decision', 'agentwarden.mode', 'agentwarden.policy', 'agentwarden.rule', 'agentwarden.reason'] }),
+      // Links to the decisions that added the taints (at most 8, as the policy core gives them).
+      links: fc.array(fc.record({ traceId: hexId(16).map((h) => h.toLowerCase()), spanId: hexId(8).map((h) => h.toLowerCase()) }), { maxLength: 8 }),
     });
     const decisions = fc.array(decision, { maxLength: 40 }).map((ds) => ds.map((d) => new DecisionSpan({
       traceId: d.traceId, spanId: d.spanId, parentSpanId: d.parentSpanId,
       traceState: d.parentSpanId === undefined ? undefined : d.traceState,
-      startMs: d.startMs, endMs: d.startMs + d.durationMs, attributes: d.attributes, resource,
+      startMs: d.startMs, endMs: d.startMs + d.durationMs, attributes: d.attributes, resource, links: d.links,
     })));
     fc.assert(fc.property(decisions, (spans) => {
       expectSdkBytes(spans);

@@ -13,7 +13,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { InjectOptions } from '../inject/index.js';
 import { allow, deny, parseReview, reviewResponse, type AdmissionRequest, type AdmissionResponse } from './review.js';
 import { reviewPodMutation, podName } from './mutate.js';
-import { reviewAgentPolicy } from './validate-policy.js';
+import { reviewAgentPolicy, type PoliciesInScope } from './validate-policy.js';
 import { guardPod } from './pod-guard.js';
 import type { NamespaceLabels } from './namespaces.js';
 import { WebhookMetrics, type ReviewOutcome } from './metrics.js';
@@ -30,6 +30,8 @@ export interface WebhookDeps {
   readonly metrics?: WebhookMetrics;
   /** The AgentAccessRequest webhooks; without them their paths are not served (404: the API server fails closed). */
   readonly accessRequests?: AccessRequestWebhookDeps;
+  /** Policies whose taints a reviewed policy's conditions may read (warnings); without it, only its own rules count. */
+  readonly policiesInScope?: PoliciesInScope;
 }
 
 export const WEBHOOK_PATHS = {
@@ -66,7 +68,7 @@ export function createWebhookApp(deps: WebhookDeps): express.Express {
     return reviewPodMutation(request, ns.labels, deps.inject);
   };
   const validatePolicy: Decide = (request) => {
-    const response = reviewAgentPolicy(request);
+    const response = reviewAgentPolicy(request, deps.policiesInScope);
     return Promise.resolve({ response, summary: response.allowed ? `allowed${response.warnings === undefined ? '' : ` with ${response.warnings.length} warning(s)`}` : `denied: ${response.status?.message ?? ''}` });
   };
   const validatePod: Decide = async (request) => {

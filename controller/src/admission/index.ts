@@ -8,7 +8,8 @@ export { freshNamespaceLabels, DEFAULT_NAMESPACE_TIMEOUT_MS, type NamespaceLabel
 export { WebhookMetrics, type ReviewOutcome } from './metrics.js';
 export { parseReview, allow, deny, reviewResponse, REVIEW_API_VERSION, type AdmissionRequest, type AdmissionResponse, type Operation } from './review.js';
 export { reviewPodMutation } from './mutate.js';
-export { reviewAgentPolicy } from './validate-policy.js';
+export { reviewAgentPolicy, type PoliciesInScope } from './validate-policy.js';
+export { policiesInScopeOf } from './policies-in-scope.js';
 export { policyWarnings } from './policy-warnings.js';
 export { guardPod, type GuardInput } from './pod-guard.js';
 export { reviewAccessRequest, mutateAccessRequestStatus, validateAccessRequestStatus, type AccessRequestWebhookDeps, type PodLookup } from './access-requests.js';

@@ -2,7 +2,12 @@
 // kubectl prints them and applies the policy anyway.
 import type { AgentPolicy, Rule } from '../../../policy/src/index.js';
 
-export function policyWarnings(policy: AgentPolicy): string[] {
+/**
+ * `inScope`: the other policies whose rules may add the taints this one reads
+ * (for an AgentPolicy, those of its namespace and the ClusterAgentPolicies; for
+ * a ClusterAgentPolicy, all). A stored version of `policy` itself is ignored.
+ */
+export function policyWarnings(policy: AgentPolicy, inScope: readonly AgentPolicy[] = []): string[] {
   const warnings: string[] = [];
   if (policy.mode === 'Audit') warnings.push('spec.mode: Audit: requests are decided and recorded but never denied; set mode Enforce to enforce this policy');
   policy.rules.forEach((rule, i) => {
@@ -15,7 +20,26 @@ export function policyWarnings(policy: AgentPolicy): string[] {
     if (never !== undefined) warnings.push(`${at}: can never match: ${never}`);
     if (rule.action === 'Deny' && rule.credential !== undefined) warnings.push(`${at}: credential "${rule.credential}" is never injected: credentials go with Allow rules only`);
   });
+  warnings.push(...unaddedTaints(policy, inScope));
   return warnings;
+}
+
+/** `'x' in session.taints` (either quote): the labels a condition tests. */
+const TAINT_TEST = /(['"])([a-z0-9]([-a-z0-9]*[a-z0-9])?)\1\s+in\s+session\.taints\b/g;
+
+/** A `when` that tests a taint no rule in scope adds: it never sees it (DESIGN.md point 12). */
+function unaddedTaints(policy: AgentPolicy, inScope: readonly AgentPolicy[]): string[] {
+  const others = inScope.filter((p) => !(p.name === policy.name && p.namespace === policy.namespace && (p.cluster === undefined) === (policy.cluster === undefined)));
+  const added = new Set([...policy.rules, ...others.flatMap((p) => p.rules)].flatMap((r) => r.taints ?? []));
+  const where = policy.cluster === undefined ? `namespace ${policy.namespace} and the ClusterAgentPolicies` : 'the cluster';
+  const out: string[] = [];
+  policy.rules.forEach((rule, i) => {
+    const tested = new Set([...(rule.when ?? '').matchAll(TAINT_TEST)].map((m) => m[2] ?? ''));
+    for (const label of tested) {
+      if (!added.has(label)) out.push(`spec.rules[${i}] (rule "${rule.name}"): when tests taint "${label}", which no rule of the policies in ${where} adds: session.taints never holds it`);
+    }
+  });
+  return out;
 }
 
 function neverMatches(rule: Rule): string | undefined {

@@ -10,7 +10,10 @@ import { isJsonObject, type JsonObject } from '../inject/json.js';
 import { allow, deny, type AdmissionRequest, type AdmissionResponse } from './review.js';
 import { policyWarnings } from './policy-warnings.js';
 
-export function reviewAgentPolicy(request: AdmissionRequest): AdmissionResponse {
+/** The policies whose rules may add taints a policy in `namespace` reads ("" for a ClusterAgentPolicy: all). */
+export type PoliciesInScope = (namespace: string) => readonly AgentPolicy[];
+
+export function reviewAgentPolicy(request: AdmissionRequest, inScope?: PoliciesInScope): AdmissionResponse {
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allow(request.uid);
   // Status updates (the controller's) are not the author's to fix.
   if (request.subResource === 'status') return allow(request.uid);
@@ -29,7 +32,7 @@ export function reviewAgentPolicy(request: AdmissionRequest): AdmissionResponse 
     const problems = all.map((p) => `${p.field}${ruleName(object, p.field, p.message)}: ${p.message}`);
     return deny(request.uid, 422, 'Invalid', `${name} is invalid: ${problems.join('; ')}`);
   }
-  return allow(request.uid, { warnings: policyWarnings(policy) });
+  return allow(request.uid, { warnings: policyWarnings(policy, inScope?.(policy.namespace) ?? []) });
 }
 
 /**

@@ -1,6 +1,6 @@
 // policyWarnings on policies the parser can produce and on ones it cannot
 // (a schedule without windows), so the check holds whatever validation allows.
-import type { AgentPolicy, Rule } from '../../../policy/src/index.js';
+import { parseAgentPolicy, type AgentPolicy, type Rule } from '../../../policy/src/index.js';
 import { policyWarnings } from '../../src/admission/index.js';
 
 function policyWith(rule: Partial<Rule>, mode: 'Enforce' | 'Audit' = 'Enforce'): AgentPolicy {
@@ -32,5 +32,28 @@ describe('policy warnings', () => {
 
   it('say how far an Allow to "*" is narrowed', () => {
     expect(policyWarnings(policyWith({ to: { hosts: ['*'], ports: [] }, mcp: { methods: ['tools/call'], tools: ['search'] } }))).toEqual(['spec.rules[0] (rule "r"): allows host "*": the agent may reach any host that its http, mcp and when conditions accept']);
+  });
+});
+
+describe('taint warnings (session-aware rules)', () => {
+  const reader = parseAgentPolicy({
+    apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentPolicy', metadata: { name: 'reader', namespace: 'support' },
+    spec: { podSelector: {}, rules: [{ name: 'no-exfil', action: 'Deny', to: { hosts: ['hooks.slack.com'] }, when: "'pii' in session.taints && \"untrusted\" in session.taints" }] },
+  }, 'inline', 'support');
+  const tainter = parseAgentPolicy({
+    apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentPolicy', metadata: { name: 'tainter', namespace: 'support' },
+    spec: { podSelector: {}, rules: [{ name: 'crm', to: { hosts: ['crm.internal'] }, taints: ['pii'] }] },
+  }, 'inline', 'support');
+
+  it('warns of a when that tests a taint no rule of the policies in scope adds', () => {
+    expect(policyWarnings(reader, [tainter])).toEqual([
+      'spec.rules[0] (rule "no-exfil"): when tests taint "untrusted", which no rule of the policies in namespace support and the ClusterAgentPolicies adds: session.taints never holds it',
+    ]);
+    expect(policyWarnings(reader)).toHaveLength(2);
+  });
+
+  it('does not warn when a rule in scope adds every tested taint', () => {
+    const both = { ...tainter, rules: [...tainter.rules, { ...tainter.rules[0], name: 'web', taints: ['untrusted'] } as Rule] };
+    expect(policyWarnings(reader, [both])).toEqual([]);
   });
 });

@@ -50,6 +50,7 @@ export function adminApp(deps: AdminDeps): express.Express {
       spansExported: deps.spans.exported,
       spansDropped: deps.spans.dropped,
       authz: deps.authz(),
+      sessions: deps.state.sessions.stats(),
     }));
   });
   if (deps.debugSnapshot) serveSnapshot(app, deps.state);

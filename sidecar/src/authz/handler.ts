@@ -5,7 +5,7 @@
 import { decodeCheckRequest, evaluate, headerMapValue, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED, type CheckRequestFields, type Decision } from '../../../policy/src/index.js';
 import type { PolicyState } from '../state.js';
 import type { SidecarMetrics } from '../metrics.js';
-import type { AuditTracer } from '../telemetry/tracing.js';
+import type { AuditTracer, DecisionTrace } from '../telemetry/tracing.js';
 import { decisionAttributes } from '../telemetry/attributes.js';
 import { encodeCheckResponse } from './response-wire.js';
 import type { Logger } from '../log.js';
@@ -40,6 +40,8 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     const startMs = deps.clock();
     let check: CheckRequestFields | undefined;
     let decision: Decision;
+    // The span's ids are chosen first: a taint this decision adds keeps them as its origin.
+    let trace: DecisionTrace | undefined;
     const loaded = deps.state.snapshot;
     try {
       if (bytes.length > deps.maxRequestBytes) {
@@ -47,9 +49,10 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       } else {
         // Only the fields the decision reads, as protobuf-es would decode them (check-request-wire.ts).
         check = decodeCheckRequest(bytes);
+        trace = beginTrace(deps, check, startMs);
         decision = loaded === undefined
           ? refuse(RULE_NO_POLICY_LOADED, 'no policy snapshot loaded yet: every request is denied until one is')
-          : evaluate(loaded, check, { nowMs: startMs, rateLimiter: deps.state.rateLimiter, grants: deps.state.grants });
+          : evaluate(loaded, check, { nowMs: startMs, rateLimiter: deps.state.rateLimiter, grants: deps.state.grants, sessions: deps.state.sessions, origin: trace });
       }
     } catch (e: unknown) {
       deps.metrics.malformedRequests++;
@@ -57,10 +60,8 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     }
     let decisionId = '';
     try {
-      const headers = check?.attributes?.request?.http?.headers;
-      const traceparent = headers === undefined ? undefined : (headers['traceparent'] ?? headerFromMap(check, 'traceparent'));
-      const tracestate = headers === undefined ? undefined : (headers['tracestate'] ?? headerFromMap(check, 'tracestate'));
-      decisionId = deps.tracer.record(decisionAttributes(decision, loaded?.version ?? '', deps.pod), traceparent, tracestate, startMs);
+      trace ??= deps.tracer.begin(undefined, undefined, startMs);
+      decisionId = deps.tracer.end(trace, decisionAttributes(decision, loaded?.version ?? '', deps.pod), decision.session?.links);
     } catch (e: unknown) {
       deps.log.log('warn', 'audit span not recorded', { error: e instanceof Error ? e.message : String(e) });
     }
@@ -68,6 +69,14 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     if (deps.grantEvents !== undefined && (decision.approval !== undefined || decision.grant !== undefined)) noteGrantEvent(deps.grantEvents, decision, decisionId, deps.log);
     return encodeCheckResponse(decision, decisionId, deps.pod.namespace);
   };
+}
+
+/** The decision span's ids: in the trace of the request's traceparent (a child of the caller's span) when it has a valid one. */
+function beginTrace(deps: CheckHandlerDeps, check: CheckRequestFields, startMs: number): DecisionTrace {
+  const headers = check.attributes?.request?.http?.headers;
+  const traceparent = headers === undefined ? undefined : (headers['traceparent'] ?? headerFromMap(check, 'traceparent'));
+  const tracestate = headers === undefined ? undefined : (headers['tracestate'] ?? headerFromMap(check, 'tracestate'));
+  return deps.tracer.begin(traceparent, tracestate, startMs);
 }
 
 function noteGrantEvent(events: GrantEvents, decision: Decision, decisionId: string, log: Logger): void {

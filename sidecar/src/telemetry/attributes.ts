@@ -28,6 +28,12 @@ export function decisionAttributes(d: Decision, policyVersion: string, pod: { re
     if (r.mcpTool !== '') attrs['gen_ai.tool.name'] = r.mcpTool;
   }
   if (d.grant !== undefined || d.approval !== undefined || d.detail !== undefined) grantAttributes(d, attrs);
+  if (d.session !== undefined) {
+    attrs['agentwarden.session.id'] = d.session.id;
+    // The session's taints before this request, and those it added.
+    attrs['agentwarden.session.taints'] = [...d.session.taints];
+    if (d.session.added.length > 0) attrs['agentwarden.session.taints.added'] = [...d.session.added];
+  }
   return attrs;
 }
 

@@ -15,6 +15,12 @@ const UNSET: SpanStatus = { code: SpanStatusCode.UNSET };
 // Every decision is audited, whatever the caller's sampling flag says.
 const SAMPLED = 1;
 
+/** Another span this one links to (trace and span id, hex): the decision that added a taint. */
+export interface SpanRef {
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
 export interface DecisionSpanFields {
   readonly traceId: string;
   readonly spanId: string;
@@ -27,13 +33,15 @@ export interface DecisionSpanFields {
   readonly endMs: number;
   readonly attributes: Attributes;
   readonly resource: Resource;
+  /** Spans this decision links to; absent or empty: none. */
+  readonly links?: readonly SpanRef[] | undefined;
 }
 
 export class DecisionSpan implements ReadableSpan, EncodedSpan {
   readonly name = SPAN_NAME;
   readonly kind = SpanKind.INTERNAL;
   readonly status = UNSET;
-  readonly links = NO_LINKS;
+  readonly links: Link[];
   readonly events = NO_EVENTS;
   readonly ended = true;
   readonly instrumentationScope = SCOPE;
@@ -68,6 +76,7 @@ export class DecisionSpan implements ReadableSpan, EncodedSpan {
     this.startMs = f.startMs;
     this.endMs = f.endMs;
     this.resource = f.resource;
+    this.links = f.links === undefined || f.links.length === 0 ? NO_LINKS : f.links.map(link);
     this.given = f.attributes;
     this[ENCODED_SPAN] = encodeSpan(this);
     this.given = undefined;
@@ -96,6 +105,11 @@ export class DecisionSpan implements ReadableSpan, EncodedSpan {
   get duration(): HrTime {
     return hrTime(Math.max(0, this.endMs - this.startMs));
   }
+}
+
+/** A link to one of the sidecar's own earlier decision spans (exported sampled, like every decision). */
+function link(ref: SpanRef): Link {
+  return { context: { traceId: ref.traceId, spanId: ref.spanId, traceFlags: SAMPLED } };
 }
 
 function hrTime(ms: number): HrTime {

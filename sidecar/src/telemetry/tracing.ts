@@ -23,7 +23,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { OtlpProtocol } from './protocol.js';
-import { DecisionSpan, type DecisionSpanFields } from './decision-span.js';
+import { DecisionSpan, type DecisionSpanFields, type SpanRef } from './decision-span.js';
 import { createOtlpExporter } from './exporter.js';
 import { IdSource, parseTraceparent } from './trace-context.js';
 import type { OtlpSerializer } from './serializer.js';
@@ -35,10 +35,29 @@ export interface SpanCounters {
   dropped: number;
 }
 
+/**
+ * A decision span's ids, chosen before the decision is made: the session
+ * store keeps them as the origin of the taints the decision adds, and a later
+ * decision's span links to them.
+ */
+export interface DecisionTrace {
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
 export interface AuditTracer {
   readonly counters: SpanCounters;
-  /** Records one finished decision span parented on `traceparent`; returns its trace id (the decision id). */
-  record(attributes: Attributes, traceparent: string | undefined, tracestate: string | undefined, startMs: number): string;
+  /**
+   * The ids of the span of a decision about to be made: the trace of
+   * `traceparent` (the span is a child of the caller's span) or a new trace,
+   * and a new span id.
+   */
+  begin(traceparent: string | undefined, tracestate: string | undefined, startMs: number): DecisionTrace;
+  /**
+   * Records the decision span `begin` gave the ids of, finished now, with
+   * links to `links` (none when undefined); returns its trace id (the decision id).
+   */
+  end(trace: DecisionTrace, attributes: Attributes, links: readonly SpanRef[] | undefined): string;
   /** Resolves once everything recorded so far has been exported or dropped. */
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
@@ -70,7 +89,8 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
   if (options.protocol === undefined) {
     return {
       counters,
-      record: (_attributes, traceparent) => parseTraceparent(traceparent)?.traceId ?? ids.traceId(),
+      begin: (traceparent) => ({ traceId: parseTraceparent(traceparent)?.traceId ?? ids.traceId(), spanId: ids.spanId() }),
+      end: (trace) => trace.traceId,
       forceFlush: () => Promise.resolve(),
       shutdown: () => Promise.resolve(),
     };
@@ -114,7 +134,7 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
     scheduledDelayMillis: options.delayMs,
   });
 
-  let pending: DecisionSpanFields[] = [];
+  let pending: PendingDecision[] = [];
   let scheduled: NodeJS.Immediate | undefined;
   const handOver = (): void => {
     if (scheduled !== undefined) {
@@ -132,31 +152,32 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
         settle(0, 1);
         options.onExportFailure?.(e instanceof Error ? e : new Error(String(e)), 1);
       }
+      // The ids may live on as a taint's origin; what else the span held need not.
+      fields.release();
     }
   };
 
   return {
     counters,
-    record(attributes, traceparent, tracestate, startMs): string {
+    begin(traceparent, tracestate, startMs): DecisionTrace {
       const parent = parseTraceparent(traceparent);
-      const traceId = parent?.traceId ?? ids.traceId();
+      return parent === undefined
+        ? new PendingDecision(ids.traceId(), ids.spanId(), undefined, undefined, startMs, resource)
+        : new PendingDecision(parent.traceId, ids.spanId(), parent.spanId, tracestate, startMs, resource);
+    },
+    end(trace, attributes, links): string {
+      if (!(trace instanceof PendingDecision)) throw new Error('audit span: end() of ids this tracer did not begin');
       if (finished || outstanding >= options.maxQueue) {
         counters.dropped++;
-        return traceId;
+        return trace.traceId;
       }
       outstanding++;
-      pending.push({
-        traceId,
-        spanId: ids.spanId(),
-        parentSpanId: parent?.spanId,
-        traceState: parent === undefined ? undefined : tracestate,
-        startMs,
-        endMs: now(),
-        attributes,
-        resource,
-      });
+      trace.endMs = now();
+      trace.attributes = attributes;
+      trace.links = links;
+      pending.push(trace);
       scheduled ??= setImmediate(handOver);
-      return traceId;
+      return trace.traceId;
     },
     async forceFlush(): Promise<void> {
       handOver();
@@ -177,4 +198,32 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
       finished = true;
     },
   };
+}
+
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+
+/**
+ * One decision span from begin() until it is encoded: its ids (what a taint's
+ * origin keeps), then what end() adds. One object per decision, as before
+ * sessions: a decision without a session allocates nothing more.
+ */
+class PendingDecision implements DecisionTrace, DecisionSpanFields {
+  endMs = 0;
+  attributes: Attributes = NO_ATTRIBUTES;
+  links: readonly SpanRef[] | undefined = undefined;
+
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly parentSpanId: string | undefined,
+    readonly traceState: string | undefined,
+    readonly startMs: number,
+    readonly resource: Resource,
+  ) {}
+
+  /** Drops what only the encoding needed. */
+  release(): void {
+    this.attributes = NO_ATTRIBUTES;
+    this.links = undefined;
+  }
 }
