@@ -39,6 +39,7 @@ function observe(x: McpExchange, run: McpSessionRun, calls: readonly ToolCall[])
   return {
     call: describe(x),
     ...(notes.length === 0 ? {} : { note: notes.join('; ') }),
+    ...(main?.arguments === undefined ? {} : { input: main.arguments }),
     traceId: x.traceId, spanId: x.spanId, agentGot,
     decision: x.decision, decisionId: x.decisionId,
     receipts: (u, token) => u.mcp.received.filter((e) => sameRequest(x, e, run.sessionId)).map((e): Receipt => ({ where: null, status: null, credential: e.authorization === `Bearer ${token}` })),

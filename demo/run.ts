@@ -7,7 +7,8 @@
 // upstream; the table shows what the agent got, the decision and why, what the
 // upstream received, and the trace, checked in Jaeger one by one. Then one
 // approval round trip: a large refund denied until a human approves it with
-// the CLI (approval.ts). Needs root (network namespaces, iptables).
+// the CLI (approval.ts), and `agentwarden explain` on a denied call's decision
+// id (explain-step.ts). Needs root (network namespaces, iptables).
 import { approvalRoundTrip, removeEarlierRequests } from './approval.js';
 import { MCP_TOOL_CALLS, MCP_URL, REST_CALLS } from './calls.js';
 import { readDemoConfig, type DemoConfig } from './config.js';
@@ -19,6 +20,7 @@ import { runRestCall } from './rest-agent.js';
 import { RuleBook } from './rule-book.js';
 import { startSupportPod, EXAMPLE, NAMESPACE, type SupportPod } from './support-pod.js';
 import { buildRows, printRows, printTraceCheck, type Row } from './table.js';
+import { explainRow, rowToExplain } from './explain-step.js';
 
 const TRACES_TIMEOUT_MS = 30_000;
 
@@ -54,6 +56,11 @@ async function demo(config: DemoConfig): Promise<boolean> {
     const rows = await tableRows(config, pod, observed);
     printRows(rows, book, new Date());
 
+    const puzzle = rowToExplain(rows);
+    step('Why was it denied? The decision id the agent got back, asked with the CLI');
+    const explained = puzzle !== undefined && await explainRow(puzzle, config.jaeger);
+    if (!explained) console.log('(agentwarden explain did not print the decision\'s rule)');
+
     step('An approval round trip: a refund over 50 EUR waits for a human (rule mcp-large-refunds)');
     const roundTrip = await approvalRoundTrip(pod, NAMESPACE);
     const approvalRows = await tableRows(config, pod, roundTrip.rows);
@@ -65,7 +72,7 @@ async function demo(config: DemoConfig): Promise<boolean> {
     if (!synced) console.log('(the policies did not report Ready and Synced within 30 s)');
 
     const complete = printTraceCheck([...rows, ...approvalRows], config.jaeger);
-    return complete && synced && roundTrip.ok;
+    return complete && synced && roundTrip.ok && explained;
   } finally {
     await pod?.scenario.stop();
   }

@@ -37,6 +37,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'review', synopsis: 'close the review of an ended break-glass grant', spec: async () => (await import('./access/help.js')).REVIEW_COMMAND, run: (a, io) => access('review', a, io) },
   { name: 'grant', synopsis: 'break-glass: create and approve an AgentAccessRequest', spec: async () => (await import('./access/help.js')).GRANT_COMMAND, run: (a, io) => access('grant', a, io) },
   { name: 'requests', synopsis: 'list AgentAccessRequests', spec: async () => (await import('./access/help.js')).REQUESTS_COMMAND, run: (a, io) => access('requests', a, io) },
+  { name: 'explain', synopsis: 'why a decision fell as it did: its span from Jaeger, the rule as it reads now', spec: async () => (await import('./explain/command.js')).EXPLAIN_COMMAND, run: async (a, io) => (await import('./explain/main.js')).runExplain(a, io) },
   { name: 'status', synopsis: 'per pod: the snapshot version its sidecar runs, ACK/NACK state and age (from the controller)', spec: async () => (await import('./status/command.js')).STATUS_COMMAND, run: async (a, io) => (await import('./status/main.js')).runStatus(a, io) },
   { name: 'version', synopsis: 'print the version of agentwarden (also --version)', spec: async () => (await import('./version.js')).VERSION_COMMAND, run: async (a, io) => (await import('./version.js')).runVersion(a, io) },
 ];

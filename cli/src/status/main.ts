@@ -11,9 +11,9 @@ import { statusTable } from './table.js';
 
 export async function runStatus(argv: readonly string[], io: CommandIo): Promise<number> {
   const { values } = parseCommand(STATUS_COMMAND, argv, io.env);
-  if (values.output !== 'table' && values.output !== 'json') throw new InputError(`agentwarden status: -o: "${values.output}" is not table or json`);
+  if (values.output !== 'table' && values.output !== 'json') throw new InputError(`-o: "${values.output}" is not table or json`);
   const url = values['controller-url'];
-  if (url !== undefined && !/^https?:\/\/[^/]+/.test(url)) throw new InputError(`agentwarden status: --controller-url: "${url}" is not http://host:port`);
+  if (url !== undefined && !/^https?:\/\/[^/]+/.test(url)) throw new InputError(`--controller-url: "${url}" is not http://host:port`);
   const report: SynczReport = url !== undefined
     ? await fetchDirect(url)
     : await fetchThroughApiServer(loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context }), {
