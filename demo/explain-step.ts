@@ -1,6 +1,7 @@
 // The demo asks the CLI why one decision fell as it did, as an operator would
 // with the decision id a denied agent got back: `agentwarden explain <id>`
-// reads the decision's span from Jaeger and the rule as the API server holds it.
+// reads the decision's span from Jaeger and the rule as the API server holds it;
+// `agentwarden status` shows the snapshot version the pod runs, from the controller.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from '../e2e/pod/pod.js';
@@ -9,6 +10,18 @@ import type { Row } from './table.js';
 
 const CLI = join(ROOT, 'bin/agentwarden');
 const TIMEOUT_MS = 30_000;
+
+/** Prints `$ agentwarden status -n <ns>` against the demo's controller and what it printed; true when the pod shows SYNCED. */
+export function statusOf(metricsAddress: string, namespace: string, pod: string): Promise<boolean> {
+  const url = `http://${metricsAddress}`;
+  console.log(`\n$ agentwarden status -n ${namespace} --controller-url ${url}   # in a cluster: through the API server's service proxy`);
+  return new Promise((resolve) => {
+    execFile(CLI, ['status', '-n', namespace, '--controller-url', url], { timeout: TIMEOUT_MS }, (err, stdout, stderr) => {
+      process.stdout.write(stdout + stderr);
+      resolve(err === null && new RegExp(`^${namespace} +${pod} +SYNCED `, 'm').test(stdout));
+    });
+  });
+}
 
 /** Rules the policy core names itself: no rule text to show. */
 const BUILT_IN = new Set(['default-deny', 'invalid-request', 'no-policy-loaded', 'cluster-ceiling']);

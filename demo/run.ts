@@ -20,7 +20,7 @@ import { runRestCall } from './rest-agent.js';
 import { RuleBook } from './rule-book.js';
 import { startSupportPod, EXAMPLE, NAMESPACE, type SupportPod } from './support-pod.js';
 import { buildRows, printRows, printTraceCheck, type Row } from './table.js';
-import { explainRow, rowToExplain } from './explain-step.js';
+import { explainRow, rowToExplain, statusOf } from './explain-step.js';
 
 const TRACES_TIMEOUT_MS = 30_000;
 
@@ -71,8 +71,11 @@ async function demo(config: DemoConfig): Promise<boolean> {
     console.log(`\n$ kubectl get agentpolicies -n ${NAMESPACE}\n${table.trimEnd()}`);
     if (!synced) console.log('(the policies did not report Ready and Synced within 30 s)');
 
+    const podStatus = await statusOf(pod.scenario.controller.metricsAddress, NAMESPACE, pod.scenario.pod.pod.metadata?.name ?? '');
+    if (!podStatus) console.log('(agentwarden status did not show the pod SYNCED)');
+
     const complete = printTraceCheck([...rows, ...approvalRows], config.jaeger);
-    return complete && synced && roundTrip.ok && explained;
+    return complete && synced && roundTrip.ok && explained && podStatus;
   } finally {
     await pod?.scenario.stop();
   }

@@ -141,7 +141,7 @@ describe('make demo', () => {
   });
 
   it('shows the policies Ready and Synced', () => {
-    expect(out).toMatch(/support-agent\s+Enforce\s+10\s+True\s+True/);
+    expect(out).toMatch(/support-agent\s+Enforce\s+13\s+True\s+True/);
     expect(out).toMatch(/support-agent-trial\s+Audit\s+1\s+True\s+True/);
   });
 
@@ -187,6 +187,11 @@ describe('make demo', () => {
     expect(section).toContain(`  rule       ${row?.rule ?? '?'}\n`);
     expect(section).toMatch(/\n {2}reason {5}\S.*\n/);
     expect(section).toMatch(new RegExp(`\n {2}rule now {3}AgentPolicy support/support-agent, generation \\d+:\n {4}- name: ${row?.rule ?? '?'}\n`));
+  });
+
+  it('shows with agentwarden status the pod SYNCED on a snapshot version, from the controller', () => {
+    const section = out.slice(out.indexOf('$ agentwarden status -n support'));
+    expect(section).toMatch(/^\$ agentwarden status -n support --controller-url http:\/\/127\.0\.0\.1:\d+ .*\nNAMESPACE +POD +STATE +VERSION +DESIRED +AGE +STREAMS +ERROR\nsupport +agent-0 +SYNCED +([0-9a-f]{12}) +\1 +\d+s +1\n/);
   });
 
   it('explains every decision id the table printed: agentwarden explain returns the rule and reason Jaeger holds', async () => {
