@@ -8,6 +8,7 @@
 // its spans. Netns: none (loopback only).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +78,27 @@ async function selectors(expr: string): Promise<string[]> {
   return [...new Set(found)];
 }
 
+/** POSTs an AdmissionReview of a pod to the controller's webhook server, as the API server would; the HTTP status. */
+function admissionReview(address: string): Promise<number> {
+  const review = JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+    request: {
+      uid: '00000000-0000-0000-0000-000000000019', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: ns, operation: 'CREATE', userInfo: { username: 'e2e' },
+      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'reviewed', namespace: ns }, spec: { containers: [{ name: 'app', image: 'example.com/app:1' }] } },
+    },
+  });
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host, port, path: '/mutate-pods', method: 'POST', ca: readFileSync(join(PKI, 'ca.crt')), servername: 'localhost', headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => { resolve(res.statusCode ?? 0); });
+    });
+    req.on('error', reject);
+    req.end(review);
+  });
+}
+
 async function decide(request: RequestShorthand): Promise<boolean> {
   const res = await (client as AuthzClient).check(checkRequestFrom(request));
   return res.httpResponse.case === 'okResponse';
@@ -99,6 +121,7 @@ beforeAll(async () => {
     '--metrics-listen', '127.0.0.1:0', '--namespace', ns, '--identity', 'prom-0', '--leader-elect', 'false',
   ], {}), (level, msg, fields) => { logs.push(JSON.stringify({ level, msg, ...fields })); });
 
+  expect(await admissionReview(controller.webhookAddress ?? '')).toBe(200);
   const token = await boundToken(ns, 'agent', POD, uid);
   sidecar = await startSidecar(readSidecarConfig(['--controller', `127.0.0.1:${distributionPort}`, '--controller-ca', join(PKI, 'ca.crt'), '--token-file', token, '--pod-name', POD, '--namespace', ns,
     '--listen', '127.0.0.1:0', '--allow-tcp-credentials', '--admin-listen', '127.0.0.1:0'], {
