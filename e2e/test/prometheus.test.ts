@@ -20,7 +20,7 @@ import { startSidecar, type RunningSidecar } from '../../sidecar/src/main.js';
 import { AuthzClient } from '../../sidecar/src/authz/client.js';
 import { checkRequestFrom, type RequestShorthand } from '../../cli/src/request-shorthand.js';
 import { BIN, JAEGER_OTLP_HTTP, JAEGER_QUERY, KUBECONFIG, ROOT, kubectl, kubectlOk, uniqueNamespace, waitFor } from './cluster.js';
-import { PKI, boundToken, createPod, freePort, logs } from './controller-env.js';
+import { PKI, boundToken, createPod, freePort, logs, policyManifest } from './controller-env.js';
 import { panelQueries, renderMonitoring, type PanelQuery, type RenderedMonitoring, type Rule } from './monitoring.js';
 
 const ns = uniqueNamespace('prom');
@@ -35,15 +35,8 @@ let prometheusLog = '';
 let promUrl = '';
 let rendered: RenderedMonitoring | undefined;
 
-const policy = `apiVersion: agentwarden.io/v1alpha1
-kind: AgentPolicy
-metadata: {name: support, namespace: ${ns}}
-spec:
-  podSelector: {matchLabels: {app: agent}}
-  rules:
-    - {name: read-tickets, to: {hosts: [api.example.com]}, http: {methods: [GET]}}
-    - {name: no-exports, action: Deny, to: {hosts: [export.example.com]}}
-`;
+/** read-api: GET api.example.com/v1/tickets/{id}; no-exports denies everything to export.example.com. */
+const policy = policyManifest(ns, 'support', ['/v1/tickets/{id}'], '    - {name: no-exports, action: Deny, to: {hosts: [export.example.com]}}\n');
 
 interface PromResponse<T> { status: string; data: T; error?: string; errorType?: string }
 interface VectorResult { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }
@@ -128,7 +121,7 @@ beforeAll(async () => {
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${JAEGER_OTLP_HTTP}/v1/traces`, OTEL_BSP_SCHEDULE_DELAY: '100',
   }), jsonLogger('error', (l) => { logs.push(l); }));
   client = new AuthzClient(sidecar.authz.address);
-  await waitFor('the sidecar to enforce the policy', async () => ((await decide({ method: 'GET', url: 'https://api.example.com/v1/tickets' })) ? true : undefined), 120_000, 100);
+  await waitFor('the sidecar to enforce the policy', async () => ((await decide({ method: 'GET', url: 'https://api.example.com/v1/tickets/0' })) ? true : undefined), 120_000, 100);
 
   // Prometheus: the targets as the chart's ServiceMonitor and PodMonitor label them, and the chart's alerts.
   const dir = mkdtempSync(join(tmpdir(), 'aw-prometheus-'));
@@ -187,10 +180,10 @@ describe('a real Prometheus scraping the controller and a sidecar', () => {
     const byRule = await query(`sum by (namespace, policy, rule, decision) (agentwarden_decisions_total{job="agentwarden-sidecar"})`);
     const rows = byRule.data.result.map((s): Record<string, string | number> => ({ ...s.metric, value: Number(s.value[1]) }));
     expect(rows).toEqual(expect.arrayContaining([
-      { namespace: ns, policy: 'support', rule: 'read-tickets', decision: 'allow', value: expect.any(Number) as unknown },
+      { namespace: ns, policy: 'support', rule: 'read-api', decision: 'allow', value: expect.any(Number) as unknown },
       { namespace: ns, policy: 'support', rule: 'no-exports', decision: 'deny', value: DENIED },
     ]));
-    expect(rows.find((r) => r['rule'] === 'read-tickets')?.['value']).toBeGreaterThanOrEqual(ALLOWED + 1);
+    expect(rows.find((r) => r['rule'] === 'read-api')?.['value']).toBeGreaterThanOrEqual(ALLOWED + 1);
     const synced = await query(`agentwarden_pod_sync{job="agentwarden-controller", pod="${POD}", state="synced"}`);
     expect(synced.data.result.map((s) => [s.metric['namespace'], s.value[1]])).toEqual([[ns, '1']]);
     const certs = await query('agentwarden_certificate_expiry_timestamp_seconds - time() > 0');
