@@ -5,7 +5,9 @@
 // container). Decisions go through the sidecar's gRPC Check. Then every panel query of the
 // rendered dashboards returns series, every series selector of every alert expression does, the
 // PrometheusRule's rules load and evaluate without error, and a denied rule's Jaeger link finds
-// its spans. Netns: none (loopback only).
+// its spans. Then two alerts go pending for real: a policy that does not compile
+// (AgentwardenPolicyCompileFailures) and a sidecar that stopped (AgentwardenSidecarDown).
+// Netns: none (loopback only).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
@@ -252,5 +254,46 @@ describe('a real Prometheus scraping the controller and a sidecar', () => {
       return body.data.length >= DENIED ? body.data : undefined;
     }, 60_000, 250);
     expect(traces).toHaveLength(DENIED);
+  });
+
+  interface AlertsData { alerts: { labels: Record<string, string>; state: string }[] }
+  const alertState = async (name: string): Promise<{ labels: Record<string, string>; state: string }[]> =>
+    (await promGet<AlertsData>('/api/v1/alerts')).data.alerts.filter((a) => a.labels['alertname'] === name && a.labels['namespace'] === ns);
+
+  it('sees a policy that does not compile: the pod goes stale, compile failures count, AgentwardenPolicyCompileFailures goes pending; the sidecar keeps its rules', async () => {
+    // CEL that does not parse: the CRD takes it (it checks no CEL), the controller's compiler does not.
+    await kubectlOk(['apply', '-f', '-'], `apiVersion: agentwarden.io/v1alpha1
+kind: AgentPolicy
+metadata: {name: broken, namespace: ${ns}}
+spec:
+  podSelector: {matchLabels: {app: agent}}
+  rules:
+    - {name: broken-when, to: {hosts: [api.example.com]}, when: "request.method =="}
+`);
+    await waitFor('the pod stale in Prometheus', async () => ((await query(`agentwarden_pod_sync{job="agentwarden-controller", namespace="${ns}", pod="${POD}", state="stale"} == 1`)).data.result.length === 1 ? true : undefined), 60_000, 200);
+    expect(Number((await query('agentwarden_snapshot_compile_failures_total{job="agentwarden-controller"}')).data.result[0]?.value[1])).toBeGreaterThan(0);
+    const pending = await waitFor('the alert pending', async () => {
+      const a = await alertState('AgentwardenPolicyCompileFailures');
+      return a.length > 0 ? a : undefined;
+    }, 30_000, 200);
+    expect(pending.map((a) => [a.labels['pod'], a.labels['severity'], a.state])).toEqual([[POD, 'warning', 'pending']]);
+    expect(await decide({ method: 'GET', url: 'https://api.example.com/v1/tickets/7' })).toBe(true);
+
+    await kubectlOk(['delete', 'agentpolicy', '-n', ns, 'broken']);
+    await waitFor('the pod synced again', async () => ((await query(`agentwarden_pod_sync{job="agentwarden-controller", namespace="${ns}", pod="${POD}", state="synced"} == 1`)).data.result.length === 1 ? true : undefined), 60_000, 200);
+    await waitFor('the alert gone', async () => ((await alertState('AgentwardenPolicyCompileFailures')).length === 0 ? true : undefined), 30_000, 200);
+  });
+
+  it('sees a sidecar that stopped: its target down, AgentwardenSidecarDown pending, and its pod gone from the controller\'s sync state', async () => {
+    client?.close();
+    client = undefined;
+    await sidecar?.stop();
+    sidecar = undefined;
+    const pending = await waitFor('AgentwardenSidecarDown pending', async () => {
+      const a = await alertState('AgentwardenSidecarDown');
+      return a.length > 0 ? a : undefined;
+    }, 30_000, 200);
+    expect(pending.map((a) => [a.labels['pod'], a.labels['severity'], a.state])).toEqual([[POD, 'critical', 'pending']]);
+    await waitFor('the pod gone from agentwarden_pod_sync', async () => ((await query(`agentwarden_pod_sync{job="agentwarden-controller", namespace="${ns}", pod="${POD}"}`)).data.result.length === 0 ? true : undefined), 30_000, 200);
   });
 });
