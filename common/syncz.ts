@@ -4,12 +4,14 @@
 // `agentwarden status` (cli/src/status/).
 
 /**
- * SYNCED: the pod ACKed the snapshot compiled for it now. STALE: a newer one was
- * sent and is not ACKed yet. NACK: the pod rejected the latest one (it keeps
- * enforcing the version it ACKed before). NOT SENT: nothing compiled for it yet.
+ * The states of the controller's agentwarden_pod_sync metric (observe/sync-metrics.ts), in
+ * capitals. SYNCED: the pod ACKed the snapshot it should enforce. PENDING: not yet (a newer
+ * one is sent, or none compiled yet). NACKED: the pod rejected the latest one (it keeps
+ * enforcing the version it ACKed before). STALE: the pod's policies do not compile now; it
+ * keeps its last good snapshot.
  */
-export type SyncState = 'SYNCED' | 'STALE' | 'NACK' | 'NOT SENT';
-export const SYNC_STATES: readonly SyncState[] = ['SYNCED', 'STALE', 'NACK', 'NOT SENT'];
+export type SyncState = 'SYNCED' | 'PENDING' | 'NACKED' | 'STALE';
+export const SYNC_STATES: readonly SyncState[] = ['SYNCED', 'PENDING', 'NACKED', 'STALE'];
 
 export interface SynczPod {
   readonly namespace: string;

@@ -87,6 +87,16 @@ describe('renderDecision', () => {
     expect(lines).toContain('  now        support/agent-0-35523c84bc9a is Approved (…) by alice until 2026-12-06T00:25:59Z');
   });
 
+  it('names the decisions a span links to (the ones that added the taints it turned on)', () => {
+    const body = jaegerTrace(DENY) as { data: { spans: { references?: unknown[] }[] }[] };
+    const decisionSpan = body.data[0]?.spans[1];
+    decisionSpan?.references?.push({ refType: 'FOLLOWS_FROM', traceID: '8dd3df51025ecc63ff804a0c5abf34da', spanID: '0a0b0c0d0e0f1011' });
+    const [l] = decisionsOfJaegerTrace(body);
+    expect(l?.parentSpanId).toBe('aedfd5c062c9b195');
+    expect(l?.links).toEqual([{ traceId: '8dd3df51025ecc63ff804a0c5abf34da', spanId: '0a0b0c0d0e0f1011' }]);
+    expect(l === undefined ? [] : renderDecision(l, {})).toContain('  linked     decision 8dd3df51025ecc63ff804a0c5abf34da (span 0a0b0c0d0e0f1011) added a taint this decision turned on: agentwarden explain 8dd3df51025ecc63ff804a0c5abf34da');
+  });
+
   it('explains a built-in rule instead of looking for its text', () => {
     const [b] = decisionsOfJaegerTrace(jaegerTrace({ ...DENY, 'agentwarden.policy': '', 'agentwarden.rule': 'default-deny', 'agentwarden.reason': 'no rule allows POST mcp.support.internal/mcp' }));
     const lines = b === undefined ? [] : renderDecision(b, { policy: 'none' });

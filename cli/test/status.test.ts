@@ -9,7 +9,7 @@ const REPORT: SynczReport = {
   generatedAt: '2026-12-06T10:05:00Z',
   pods: [
     { namespace: 'support', pod: 'agent-0', state: 'SYNCED', acked: `sha256:${'a'.repeat(64)}`, sent: `sha256:${'a'.repeat(64)}`, desired: `sha256:${'a'.repeat(64)}`, nackError: null, lastChange: '2026-12-06T10:04:18Z', connectedAt: '2026-12-06T10:00:00Z', streams: 1 },
-    { namespace: 'billing', pod: 'agent-1', state: 'NACK', acked: `sha256:${'b'.repeat(64)}`, sent: `sha256:${'c'.repeat(64)}`, desired: `sha256:${'c'.repeat(64)}`, nackError: 'snapshot carries credentials on a TCP listener', lastChange: '2026-12-06T09:02:00Z', connectedAt: '2026-12-06T09:00:00Z', streams: 1 },
+    { namespace: 'billing', pod: 'agent-1', state: 'NACKED', acked: `sha256:${'b'.repeat(64)}`, sent: `sha256:${'c'.repeat(64)}`, desired: `sha256:${'c'.repeat(64)}`, nackError: 'snapshot carries credentials on a TCP listener', lastChange: '2026-12-06T09:02:00Z', connectedAt: '2026-12-06T09:00:00Z', streams: 1 },
   ],
 };
 
@@ -18,7 +18,7 @@ describe('statusTable', () => {
     expect(statusTable(REPORT, undefined, NOW)).toEqual([
       'NAMESPACE   POD       STATE    VERSION        DESIRED        AGE    STREAMS   ERROR',
       'support     agent-0   SYNCED   aaaaaaaaaaaa   aaaaaaaaaaaa   42s    1',
-      'billing     agent-1   NACK     bbbbbbbbbbbb   cccccccccccc   1h3m   1         snapshot carries credentials on a TCP listener',
+      'billing     agent-1   NACKED   bbbbbbbbbbbb   cccccccccccc   1h3m   1         snapshot carries credentials on a TCP listener',
     ]);
   });
 

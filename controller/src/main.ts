@@ -20,6 +20,8 @@ import { SidecarAuthenticator } from './distribution/auth.js';
 import { DistributionServer } from './distribution/server.js';
 import { startDistribution } from './distribution/listen.js';
 import type { ReloadingServingCertificate } from './distribution/certificates.js';
+import { PodSyncMetrics } from './observe/sync-metrics.js';
+import { CertificateExpiryMetrics } from './observe/certificates.js';
 import { caRootFromCaches, type CaRootPublisher } from './caroot/index.js';
 import { LeaderElector } from './status/leader.js';
 import { StatusWriter } from './status/writer.js';
@@ -165,13 +167,18 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   const observe = await startObserveServer({
     listen: config.metricsListen,
     readyInformers: ready,
-    syncz: () => syncReport(distribution.syncAll(), { identity: config.identity, leader: !config.leaderElect || leader.isLeader }, Date.now()),
+    syncz: () => syncReport(distribution.syncAll(), new Map(reconciler.podSyncStates((key) => distribution.sync(key)).map((p) => [p.pod, p.state])), { identity: config.identity, leader: !config.leaderElect || leader.isLeader }, Date.now()),
     metrics: {
       informers: () => (namespaces === undefined ? ready : [...ready, ['namespaces', namespaces]]),
       distribution, auth, reconciler, credentialKeys,
       budgets: [policyCharges, secretCharges, approvals.budget],
       isLeader: () => leader.isLeader,
-      extra: [webhookMetrics, approvals.metrics, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }])],
+      extra: [webhookMetrics, approvals.metrics, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }]),
+        new PodSyncMetrics({ podSyncStates: () => reconciler.podSyncStates((key) => distribution.sync(key)), get compileFailures() { return reconciler.compileFailures; } }),
+        new CertificateExpiryMetrics([
+          ...(webhooks === undefined ? [] : [{ name: 'webhook', pem: webhooks.certificate }]),
+          ...(distributionCertificate === undefined ? [] : [{ name: 'distribution', pem: () => distributionCertificate.certificate }]),
+        ])],
       distributionCertificate,
     },
   });

@@ -41,6 +41,7 @@ export function renderDecision(d: DecisionRecord, current: Current): string[] {
   if (d.grant !== null) lines.push(row('grant', `${d.grant} (${d.grantKind ?? 'approval'})${d.overriddenRule === null ? '' : `, over rule ${d.overriddenRule}`}`));
   if (d.approvalRequest !== null) lines.push(row('approval', `asks for AgentAccessRequest ${d.approvalRequest}: agentwarden approve ${d.namespace}/${d.approvalRequest}`));
   if (d.anomaly !== null) lines.push(row('anomaly', d.anomaly));
+  for (const l of d.links) lines.push(row('linked', `decision ${l.traceId} (span ${l.spanId}) added a taint this decision turned on: agentwarden explain ${l.traceId}`));
   for (const [name, what] of current.requests ?? []) lines.push(row('now', typeof what === 'string' ? what : `AgentAccessRequest ${d.namespace}/${name}: not read (${what.error})`));
   lines.push(...ruleNow(d, current.policy));
   return lines;

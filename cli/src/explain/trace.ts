@@ -36,6 +36,8 @@ export interface DecisionRecord {
   readonly taints: readonly string[];
   readonly taintsAdded: readonly string[];
   readonly anomaly: string | null;
+  /** Span links (FOLLOWS_FROM): the decisions that added the session taints this decision turned on. */
+  readonly links: readonly { readonly traceId: string; readonly spanId: string }[];
 }
 
 interface JaegerTag { readonly key: string; readonly type?: string; readonly value: unknown }
@@ -44,7 +46,7 @@ interface JaegerSpan {
   readonly spanID: string;
   readonly operationName: string;
   readonly startTime?: number;
-  readonly references?: readonly { readonly refType: string; readonly spanID: string }[];
+  readonly references?: readonly { readonly refType: string; readonly traceID?: string; readonly spanID: string }[];
   readonly tags?: readonly JaegerTag[];
 }
 
@@ -107,6 +109,7 @@ function toRecord(s: JaegerSpan): DecisionRecord {
     taints: list('agentwarden.session.taints'),
     taintsAdded: list('agentwarden.session.taints.added'),
     anomaly: tag('agentwarden.anomaly'),
+    links: (s.references ?? []).filter((r) => r.refType === 'FOLLOWS_FROM').map((r) => ({ traceId: (r.traceID ?? '').padStart(32, '0'), spanId: r.spanID.padStart(16, '0') })),
   };
 }
 

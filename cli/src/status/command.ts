@@ -11,9 +11,10 @@ export const STATUS_COMMAND = defineCommand({
   name: 'status',
   usage: ['agentwarden status [-n <namespace>] [-o table|json] [--controller-url <url> | --controller-namespace <ns> --controller-service <name>] [--kubeconfig file] [--context name]'],
   summary: [
-    'Shows, per pod whose sidecar is connected, the snapshot version it runs and its sync state, from the controller (like istioctl proxy-status):',
-    'SYNCED (it ACKed the snapshot compiled for it now), STALE (a newer one is sent, not ACKed yet), NACK (it rejected the latest; it keeps enforcing',
-    'the version it ACKed) or NOT SENT (nothing compiled for it yet), and how long ago that last changed. The controller answers on its metrics port',
+    'Shows, per pod whose sidecar is connected, the snapshot version it runs and its sync state, from the controller (like istioctl proxy-status),',
+    'in the states of the agentwarden_pod_sync metric: SYNCED (it ACKed the snapshot it should enforce), PENDING (not yet), NACKED (it rejected the',
+    'latest; it keeps enforcing the version it ACKed) or STALE (its policies do not compile now; it keeps its last good snapshot), and how long ago',
+    'its last ACK or NACK came. The controller answers on its metrics port',
     '(/debug/syncz); the CLI reaches it through the API server\'s service proxy with your kubeconfig (needs get on services/proxy in the',
     'controller\'s namespace), or directly with --controller-url.',
   ].join('\n'),
