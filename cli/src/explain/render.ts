@@ -15,6 +15,8 @@ const BUILT_IN: Readonly<Record<string, string>> = {
   'invalid-request': 'the request was refused before any rule was read',
   'no-policy-loaded': 'the sidecar held no policy yet',
   'cluster-ceiling': 'a ClusterAgentPolicy\'s ceiling refused it',
+  'anomaly-novel-operation': 'the operation is not in the agent\'s learned baseline, and the policy\'s spec.anomaly denies novel operations',
+  'quarantined': 'the pod is quarantined after repeated anomalies; agentwarden release ends it',
 };
 
 function request(d: DecisionRecord): string {
