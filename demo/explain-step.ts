@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ROOT } from '../e2e/pod/pod.js';
 import { KUBECONFIG } from '../e2e/test/cluster.js';
 import type { Row } from './table.js';
+import { isBuiltInRule } from '../cli/src/explain/render.js';
 
 const CLI = join(ROOT, 'bin/agentwarden');
 const TIMEOUT_MS = 30_000;
@@ -23,15 +24,12 @@ export function statusOf(metricsAddress: string, namespace: string, pod: string)
   });
 }
 
-/** Rules the policy core names itself: no rule text to show. */
-const BUILT_IN = new Set(['default-deny', 'invalid-request', 'no-policy-loaded', 'cluster-ceiling']);
-
 /**
  * The row to explain: a call denied by a rule of the policy (so its text shows)
  * that the same call, earlier, got allowed, else the first such denied call.
  */
 export function rowToExplain(rows: readonly Row[]): Row | undefined {
-  const denied = rows.filter((r) => r.span?.decision === 'deny' && r.observed.decisionId !== null && !BUILT_IN.has(r.span.rule));
+  const denied = rows.filter((r) => r.span?.decision === 'deny' && r.observed.decisionId !== null && !isBuiltInRule(r.span.rule));
   return denied.find((d) => rows.some((r) => r !== d && r.observed.call === d.observed.call && r.span?.decision === 'allow')) ?? denied[0];
 }
 

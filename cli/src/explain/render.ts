@@ -19,6 +19,11 @@ const BUILT_IN: Readonly<Record<string, string>> = {
   'quarantined': 'the pod is quarantined after repeated anomalies; agentwarden release ends it',
 };
 
+/** Whether the policy core names this rule itself (no rule text exists in any policy). */
+export function isBuiltInRule(rule: string): boolean {
+  return BUILT_IN[rule] !== undefined;
+}
+
 function request(d: DecisionRecord): string {
   const port = d.port === '' || d.port === '443' || d.port === '80' ? '' : `:${d.port}`;
   const mcp = d.mcpMethod === null ? '' : ` (MCP ${d.mcpMethod}${d.tool === null ? '' : ` ${d.tool}`})`;
