@@ -11,7 +11,7 @@ export const USAGE = [
   'commands:',
   ...COMMANDS.map((c) => `  ${c.name.padEnd(Math.max(...COMMANDS.map((x) => x.name.length)))}  ${c.synopsis}`),
   '',
-  'agentwarden <command> --help lists the command\'s flags, their defaults and environment variables.',
+  'agentwarden <command> --help (or agentwarden help <command>) lists the command\'s flags, their defaults and environment variables.',
   'approve, deny, review, grant, requests, explain and status reach the API server with the kubeconfig as kubectl does',
   '(--kubeconfig, KUBECONFIG, --context).',
   '',

@@ -6,7 +6,9 @@ import { HelpRequested } from '../../common/help.js';
 import { isUsageError } from '../../common/flags.js';
 import { findCommand, type CommandIo } from './commands.js';
 
-const argv = process.argv.slice(2);
+// `agentwarden help <command>` is `agentwarden <command> --help`, as with kubectl.
+const given = process.argv.slice(2);
+const argv = given[0] === 'help' && given.length === 2 ? [given[1] ?? '', '--help'] : given;
 const [first, ...rest] = argv;
 const io: CommandIo = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), env: process.env };
 const entry = findCommand(first === '--version' ? 'version' : first);

@@ -89,6 +89,11 @@ describe('agentwarden --help', () => {
     expect(r.out).toMatch(/^exit codes:\n {2}0 {2}.+\n {2}1 {2}.+\n {2}2 {2}bad input or usage/m);
   });
 
+  it('answers `agentwarden help <command>` as `agentwarden <command> --help`', () => {
+    expect(agentwarden('help', 'status')).toEqual(agentwarden('status', '--help'));
+    expect(agentwarden('help', 'status').code).toBe(0);
+  });
+
   it('exits 2 on an unknown command, naming it', () => {
     const r = agentwarden('frobnicate');
     expect(r.code).toBe(2);
