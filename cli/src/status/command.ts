@@ -16,7 +16,7 @@ export const STATUS_COMMAND = defineCommand({
     'latest; it keeps enforcing the version it ACKed) or STALE (its policies do not compile now; it keeps its last good snapshot), and how long ago',
     'its last ACK or NACK came. The controller answers on its metrics port',
     '(/debug/syncz); the CLI reaches it through the API server\'s service proxy with your kubeconfig (needs get on services/proxy in the',
-    'controller\'s namespace), or directly with --controller-url.',
+    'controller\'s namespace: the chart\'s Role <release>-agentwarden-controller-status-reader grants it), or directly with --controller-url.',
   ].join('\n'),
   flags: {
     namespace: { type: 'string', short: 'n', value: 'ns', shownDefault: 'every namespace', help: 'only the pods of this namespace' },
