@@ -7,6 +7,8 @@ import { DEFAULT_OTLP_PROTOCOL, isOtlpProtocol, OTLP_PROTOCOLS, type OtlpProtoco
 import { formatHelp, HelpRequested } from '../../common/help.js';
 // The session store's module alone (no imports of its own), not the policy core.
 import { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_TAINTS_PER_SESSION } from '../../policy/src/session-store.js';
+import { DEFAULT_MAX_OPERATIONS } from '../../policy/src/anomaly.js';
+import { parseDurationMs } from '../../policy/src/duration.js';
 
 export interface SidecarConfig {
   /**
@@ -61,6 +63,10 @@ export interface SidecarConfig {
   readonly maxTaintsPerSession: number;
   /** OTLP protobuf serializer: sidecar (otlp-trace-proto.ts) or sdk, the fallback. Default sidecar (AGENTWARDEN_OTLP_SERIALIZER). */
   readonly otlpSerializer: OtlpSerializer;
+  /** Controller mode: how often the operation summary (issue 17) goes to the controller, ms. Default 30000. */
+  readonly anomalySummaryIntervalMs: number;
+  /** Operations this sidecar learns while its baseline learns; beyond, dropped and counted. Default 4096. */
+  readonly maxBaselineOperations: number;
 }
 
 export class ConfigError extends Error {}
@@ -91,6 +97,8 @@ export const SIDECAR_HELP = formatHelp({
     { name: 'max-request-bytes', value: 'n', default: String(16 * MIB), text: 'largest CheckRequest decoded, bytes; larger ones are denied' },
     { name: 'max-sessions', value: 'n', default: String(DEFAULT_MAX_SESSIONS), text: 'sessions whose taints are kept; the least recently used beyond it are dropped and counted' },
     { name: 'max-taints-per-session', value: 'n', default: String(DEFAULT_MAX_TAINTS_PER_SESSION), text: 'taints kept per session' },
+    { name: 'anomaly-summary-interval', value: 'duration', default: '30s', text: 'how often the operation summary (spec.anomaly baselines) goes to the controller' },
+    { name: 'max-baseline-operations', value: 'n', default: String(DEFAULT_MAX_OPERATIONS), text: 'operations learned while the baseline learns; beyond it they are dropped and counted' },
   ],
   env: [
     { name: 'POD_NAME, POD_NAMESPACE', text: 'defaults of --pod-name and --namespace (downward API)' },
@@ -121,6 +129,8 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
       'max-request-bytes': { type: 'string', default: String(16 * MIB) },
       'max-sessions': { type: 'string', default: String(DEFAULT_MAX_SESSIONS) },
       'max-taints-per-session': { type: 'string', default: String(DEFAULT_MAX_TAINTS_PER_SESSION) },
+      'anomaly-summary-interval': { type: 'string', default: '30s' },
+      'max-baseline-operations': { type: 'string', default: String(DEFAULT_MAX_OPERATIONS) },
       controller: { type: 'string' },
       'token-file': { type: 'string', default: '/var/run/secrets/agentwarden/token' },
       'controller-ca': { type: 'string' },
@@ -176,7 +186,15 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     reloadDebounceMs: 100,
     logLevel: level,
     otlpSerializer,
+    anomalySummaryIntervalMs: positiveDuration(values['anomaly-summary-interval'], '--anomaly-summary-interval'),
+    maxBaselineOperations: positiveInt(values['max-baseline-operations'], '--max-baseline-operations'),
   });
+}
+
+function positiveDuration(text: string, field: string): number {
+  const ms = parseDurationMs(text);
+  if (ms === undefined || ms <= 0) throw new ConfigError(`${field}: "${text}" is not a positive duration such as 30s`);
+  return ms;
 }
 
 function positiveInt(text: string, field: string): number {
