@@ -20,13 +20,16 @@ const USAGE = `usage:
   agentwarden review <ns>/<name> --notes ...
   agentwarden grant (--pod <name> | --selector k=v,...) -n <ns> --service-account <sa> --rule-file <file> --for 1h --justification ...
   agentwarden requests [-n <ns> | -A] [--state Pending,Approved,...]
+  agentwarden baseline accept <ns>/<serviceaccount> --operation "GET host/path" [--operation ...]
+  agentwarden release <ns>/<pod>
 
 check prints one JSON decision {allowed, mode, policy, rule, reason, auditDecision} (several --request:
 one compact line each, decided in order against one state) and exits 0;
 invalid input exits 2. test runs policy test suites (*.test.yaml) and exits 1 when any case fails.
 inject prints the manifests with the proxy injected as the admission webhook would.
 approve, deny, review and grant decide AgentAccessRequests through the API server (kubeconfig as
-kubectl: --kubeconfig, KUBECONFIG, --context); requests lists them.
+kubectl: --kubeconfig, KUBECONFIG, --context); requests lists them. baseline accept adds operations
+to an agent identity's AgentBaseline; release ends a pod's quarantine (spec.anomaly).
 agentwarden <command> --help lists the command's flags and their defaults.`;
 
 export { EXIT_FAILED, EXIT_INPUT, EXIT_OK } from './exit-codes.js';

@@ -31,6 +31,10 @@ if (command === 'sidecar') {
   // The only commands that talk to the API server: client-node is loaded for them alone.
   const { accessCommand } = await import('./access/main.js');
   process.exitCode = await accessCommand(command, rest, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) });
+} else if (command === 'baseline' || command === 'release') {
+  // Behaviour baselines (issue 17): AgentBaseline edits through the API server.
+  const { baselineCommand } = await import('./baseline/main.js');
+  process.exitCode = await baselineCommand(command, rest, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) });
 } else {
   const { main } = await import('./main.js');
   process.exitCode = main(process.argv.slice(2), (s) => process.stdout.write(`${s}\n`), (s) => process.stderr.write(`${s}\n`));

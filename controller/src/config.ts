@@ -50,6 +50,10 @@ export interface ControllerConfig {
   readonly namespaceReadTimeoutMs: number;
   /** Approvals and break-glass grants (approvals/options.ts); defaults DEFAULT_APPROVAL_OPTIONS. */
   readonly approvals: ApprovalOptions;
+  /** How often the leader writes the AgentBaselines that changed (issue 17), ms. Default 10000. */
+  readonly baselineWriteIntervalMs: number;
+  /** Operations one agent identity's baseline holds; beyond, dropped and counted. Default 2000. */
+  readonly maxBaselineOperations: number;
 }
 
 export class ConfigError extends Error {}
@@ -92,6 +96,8 @@ export const CONTROLLER_HELP = formatHelp({
     { name: 'approval-grant-uses', value: 'n', default: '0', text: 'spec.uses of the requests the controller creates: how many requests one approval allows (1: exactly once); 0 = any number until it expires' },
     { name: 'default-grant-duration', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.defaultDurationMs), text: 'spec.duration of the requests the controller creates (approvers may set another with approve --for)' },
     { name: 'notify-webhook-secret', value: 'ns/name', default: 'none: no webhook notifications', text: 'Secret whose key url is a Slack-compatible webhook; one JSON POST per created request (retried with backoff, never blocking)' },
+    { name: 'baseline-write-interval', value: 'duration', default: '10s', text: 'how often the leader writes the AgentBaselines that changed (operation summaries from the sidecars)' },
+    { name: 'max-baseline-operations', value: 'n', default: '2000', text: 'operations one agent identity\'s baseline holds; beyond, dropped and counted in status.dropped' },
     { name: 'controller-username', value: 'user', default: 'system:serviceaccount:<--namespace>:agentwarden-controller', text: 'the controller\'s own user as the API server authenticates it: the only one the webhook lets end grants (Expired, ReviewRequired)' },
   ],
   env: [
@@ -187,6 +193,8 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
       'approval-grant-uses': { type: 'string' },
       'notify-webhook-secret': { type: 'string' },
       'controller-username': { type: 'string' },
+      'baseline-write-interval': { type: 'string' },
+      'max-baseline-operations': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -258,5 +266,7 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     cacheLimits,
     namespaceReadTimeoutMs: positiveInt('namespace-read-timeout', values['namespace-read-timeout'], 3000),
     approvals,
+    baselineWriteIntervalMs: positiveDuration('baseline-write-interval', values['baseline-write-interval'], 10_000),
+    maxBaselineOperations: positiveInt('max-baseline-operations', values['max-baseline-operations'], 2000),
   });
 }
