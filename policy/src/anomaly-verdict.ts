@@ -32,7 +32,7 @@ export function judgeAnomaly(session: RequestSession, v: Verdict, detector: Anom
   const finding = detector.observe(a, fp, session.nowMs);
   if (finding === undefined) return { verdict: v, anomaly: undefined };
   const action = act ? finding.action : 'Alert';
-  const anomaly: AnomalyFacts = { kind: finding.kind, operation: finding.operation, action, quarantined: finding.quarantined };
+  const anomaly: AnomalyFacts = { kind: finding.kind, operation: finding.operation, action, quarantined: finding.quarantined, ...(finding.repeat ? { repeat: true as const } : {}) };
   if (action === 'Alert') return { verdict: v, anomaly };
   const what = finding.kind === 'novel-operation'
     ? `operation "${fp}" is not in the baseline of ${session.loaded.agent.namespace}/${session.loaded.agent.serviceAccount}`

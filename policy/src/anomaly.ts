@@ -18,6 +18,8 @@ export interface AnomalyFinding {
   readonly action: Exclude<AnomalyActionName, 'Off'>;
   /** This request quarantined the pod. */
   readonly quarantined: boolean;
+  /** A rate spike already found in this window (Deny denies it again; nothing more is recorded). */
+  readonly repeat: boolean;
 }
 
 export interface AnomalyDetectorOptions {
@@ -128,9 +130,10 @@ export class AnomalyDetector {
       return this.found(a, 'novel-operation', fp, a.novel, nowMs, true);
     }
     if (overThreshold && a.spike !== 'Off') {
-      // Counted as an anomaly once per window; with Deny, every request over the threshold is denied.
+      // An anomaly once per window; with Deny, every request over the threshold is denied.
       const first = !this.spikeFlagged;
       this.spikeFlagged = true;
+      if (!first && (a.spike === 'Alert' || a.audit)) return undefined;
       return this.found(a, 'rate-spike', fp, a.spike, nowMs, first);
     }
     return undefined;
@@ -211,7 +214,7 @@ export class AnomalyDetector {
         quarantined = true;
       }
     }
-    return { kind, operation, action: a.audit ? 'Alert' : action, quarantined };
+    return { kind, operation, action: a.audit ? 'Alert' : action, quarantined, repeat: !counts };
   }
 }
 

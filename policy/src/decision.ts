@@ -68,6 +68,8 @@ export interface AnomalyFacts {
   readonly action: 'Alert' | 'Deny' | 'RequireApproval';
   /** This anomaly quarantined the pod. */
   readonly quarantined: boolean;
+  /** A rate spike found before in the same window, denied again: not counted, not reported again. */
+  readonly repeat?: true;
 }
 
 export interface DecisionSession {

@@ -34,8 +34,9 @@ export function foldedPath(segments: readonly string[]): string {
 }
 
 /**
- * An id rather than a name: three or more digits (4711, T-1234, 2024-01-02), or
- * a long hexadecimal run (hashes, UUIDs). "v2", "api", "me" stay as they are.
+ * An id rather than a name: a number (7, 4711), three or more digits among
+ * other characters (T-1234, 2024-01-02), or a long hexadecimal run (hashes,
+ * UUIDs). "v2", "api", "me" stay as they are.
  */
 export function idLike(segment: string): boolean {
   let digits = 0;
@@ -49,5 +50,5 @@ export function idLike(segment: string): boolean {
       hex = false;
     }
   }
-  return hex && segment.length >= 16;
+  return (digits > 0 && digits === segment.length) || (hex && segment.length >= 16);
 }

@@ -113,6 +113,7 @@ describe('operation fingerprints', () => {
     expect(operationFingerprint(view(TICKET(4711)), '/api/v2/tickets/{id}')).toBe('GET api.zendesk.com/api/v2/tickets/{id}');
     expect(operationFingerprint(view(CRM), undefined)).toBe('GET crm.internal/customers/{id}');
     expect(foldedPath(['api', 'v2', 'T-1234', '0f3a9c2e7b1d4e5fa9c0'])).toBe('/api/v2/{id}/{id}');
+    expect(foldedPath(['items', '7', 'me'])).toBe('/items/{id}/me');
     expect(operationFingerprint(view({ url: 'https://mcp.support.internal/mcp', mcp: { tool: 'issue_refund', arguments: { amount: 5 } } }), undefined)).toBe('MCP mcp.support.internal tools/call issue_refund');
   });
 });
@@ -177,6 +178,9 @@ describe('detection on the decision path', () => {
     expect(burst[6]?.rule).toBe('anomaly-rate-spike');
     expect(burst[6]?.anomaly?.kind).toBe('rate-spike');
     expect(burst.slice(6).every((d) => !d.allowed)).toBe(true);
+    // Found once per window: the requests denied after it are marked as repeats (not counted again).
+    expect(burst.slice(7).every((d) => d.anomaly?.repeat === true)).toBe(true);
+    expect(burst[6]?.anomaly?.repeat).toBeUndefined();
     // The next window starts afresh.
     expect(p.decide(TICKET(900), at + 2 * SECOND).allowed).toBe(true);
   });

@@ -72,7 +72,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       deps.log.log('warn', 'audit span not recorded', { error: e instanceof Error ? e.message : String(e) });
     }
     deps.metrics.recordDecision(decision.allowed, decision.policy, decision.rule, (performance.now() - started) / 1000);
-    if (decision.anomaly !== undefined) {
+    if (decision.anomaly !== undefined && decision.anomaly.repeat !== true) {
       deps.metrics.recordAnomaly(decision.anomaly);
       deps.anomalyEvents?.anomaly(decision.anomaly, decisionId);
     }
