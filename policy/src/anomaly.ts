@@ -29,6 +29,8 @@ export interface AnomalyDetectorOptions {
   readonly maxSummaryOperations?: number;
   /** Closed rate windows one summary reports, and learning windows kept for the local percentile. */
   readonly maxWindows?: number;
+  /** Collect what summaries carry (controller mode); false in standalone mode, where nothing drains them. Default true. */
+  readonly summaries?: boolean;
 }
 
 export const DEFAULT_MAX_OPERATIONS = 4096;
@@ -64,6 +66,7 @@ export class AnomalyDetector {
   private readonly maxOperations: number;
   private readonly maxSummaryOperations: number;
   private readonly maxWindows: number;
+  private readonly summaries: boolean;
   private localStartMs: number | undefined;
   private readonly learned = new Set<string>();
   private learnedDropped = 0;
@@ -85,6 +88,7 @@ export class AnomalyDetector {
     this.maxOperations = Math.max(1, options.maxOperations ?? DEFAULT_MAX_OPERATIONS);
     this.maxSummaryOperations = Math.max(1, options.maxSummaryOperations ?? DEFAULT_MAX_SUMMARY_OPERATIONS);
     this.maxWindows = Math.max(1, options.maxWindows ?? DEFAULT_MAX_WINDOWS);
+    this.summaries = options.summaries ?? true;
   }
 
   /**
@@ -160,6 +164,7 @@ export class AnomalyDetector {
   }
 
   private tally(fp: string, nowMs: number): void {
+    if (!this.summaries) return;
     this.fromMs ??= nowMs;
     const t = this.pending.get(fp);
     if (t !== undefined) {
@@ -189,7 +194,7 @@ export class AnomalyDetector {
   }
 
   private closeWindow(learning: boolean): void {
-    if (this.closedWindows.length < this.maxWindows) this.closedWindows.push(this.windowCount);
+    if (this.summaries && this.closedWindows.length < this.maxWindows) this.closedWindows.push(this.windowCount);
     if (learning) {
       this.learningWindows.push(this.windowCount);
       if (this.learningWindows.length > this.maxWindows) this.learningWindows.shift();

@@ -26,7 +26,7 @@ export interface RunningSidecar {
 }
 
 export async function startSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
-  const state = new PolicyState({ maxSessions: config.maxSessions, maxTaintsPerSession: config.maxTaintsPerSession }, { maxOperations: config.maxBaselineOperations });
+  const state = new PolicyState({ maxSessions: config.maxSessions, maxTaintsPerSession: config.maxTaintsPerSession }, { maxOperations: config.maxBaselineOperations, summaries: config.controller !== undefined });
   const metrics = new SidecarMetrics();
   metrics.anomalyStats = () => state.anomalies.stats();
   // A snapshot whose credentials any process of the pod could read is not installed (authz/credential-exposure.ts).
