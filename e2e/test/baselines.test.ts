@@ -23,17 +23,17 @@ const CONTROLLER_FLAGS = ['--baseline-write-interval', '300ms'];
 const SIDECAR_FLAGS = ['--anomaly-summary-interval', '200ms'];
 const SPANS = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${JAEGER_OTLP_HTTP}/v1/traces`, OTEL_BSP_SCHEDULE_DELAY: '100' };
 
-function policy(novelOperation: 'Alert' | 'Deny'): string {
+function policy(novelOperation: string, anomaly = `learnFor: ${LEARN_FOR_S}s
+    novelOperation: ${novelOperation}
+    rateSpike: {factor: 3, over: 1s, action: Alert}
+    quarantineAfter: {anomalies: 5, within: 1m}`): string {
   return `apiVersion: agentwarden.io/v1alpha1
 kind: AgentPolicy
 metadata: {name: agent, namespace: ${ns}}
 spec:
   podSelector: {matchLabels: {app: agent}}
   anomaly:
-    learnFor: ${LEARN_FOR_S}s
-    novelOperation: ${novelOperation}
-    rateSpike: {factor: 3, over: 1s, action: Alert}
-    quarantineAfter: {anomalies: 5, within: 1m}
+    ${anomaly}
   rules:
     - {name: api, to: {hosts: [api.example.com]}, http: {methods: [GET]}}
     - {name: internal, to: {hosts: ["*.internal"]}}
@@ -115,11 +115,34 @@ async function anomalyTag(traceId: string): Promise<unknown> {
 async function applyPolicy(novelOperation: 'Alert' | 'Deny'): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     await kubectlOk(['apply', '-f', join(ROOT, 'crds/agentpolicy.yaml')]);
-    await waitFor('spec.anomaly in the AgentPolicy CRD', async () => ((await kubectlOk(['get', 'crd', 'agentpolicies.agentwarden.io', '-o', 'jsonpath={.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.anomaly.type}'])) === 'object' ? true : undefined));
     const r = await kubectl(['apply', '-f', '-'], policy(novelOperation));
     const got = r.code === 0 ? await kubectlOk(['get', 'agentpolicy', 'agent', '-n', ns, '-o', 'jsonpath={.spec.anomaly.novelOperation}']) : '';
     if (got === novelOperation) return;
-    if (attempt >= 10) throw new Error(`the AgentPolicy with spec.anomaly was not stored: ${r.stderr.slice(-300)}`);
+    if (attempt >= 30) throw new Error(`the AgentPolicy with spec.anomaly was not stored: ${r.stderr.slice(-300)}`);
+  }
+}
+
+/**
+ * Waits until the sidecar enforces spec.anomaly (and `also` holds). The control plane
+ * is shared: another suite may apply an AgentPolicy CRD without spec.anomaly, and the
+ * API server then prunes it from what the controller reads; the CRD is applied again
+ * and the policy touched, so that the controller reads it whole.
+ */
+async function anomalyInForce(s: ControlledSidecar, also: () => boolean = () => true): Promise<void> {
+  await waitFor('spec.anomaly in force in the sidecar', async () => {
+    if (s.running.state.snapshot?.anomaly !== undefined && also()) return true;
+    await kubectlOk(['apply', '-f', join(ROOT, 'crds/agentpolicy.yaml')]);
+    await kubectl(['annotate', 'agentpolicy', 'agent', '-n', ns, `e2e-touch=${Date.now()}`, '--overwrite']);
+    return undefined;
+  }, 60_000, 250);
+}
+
+/** What the API server says to `manifest` (server-side dry run), once the CRD in force has spec.anomaly. */
+async function refusal(manifest: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    await kubectlOk(['apply', '-f', join(ROOT, 'crds/agentpolicy.yaml')]);
+    const r = await kubectl(['apply', '--dry-run=server', '-f', '-'], manifest);
+    if (!r.stderr.includes('unknown field "spec.anomaly') || attempt >= 10) return `${r.code}: ${r.stderr}`;
   }
 }
 
@@ -164,11 +187,13 @@ describe('behaviour baselines against the API server', () => {
     const until = Date.parse(written.status?.learningUntil ?? '');
     await waitFor('the end of learning', () => (Date.now() > until ? true : undefined), (LEARN_FOR_S + 10) * 1000, 100);
 
+    await anomalyInForce(a);
     // After learning: usual calls stay allowed and quiet.
     expect(await decide(a, GET('https://api.example.com/v1/items/99'))).toEqual({ allowed: true, rule: 'api' });
     expect(await metric(a, 'agentwarden_anomalies_total{kind="novel-operation",action="Alert"}')).toBe(0);
 
     // Alert: a host the policy allows but the agent never used is allowed and recorded: span, metric, Event.
+    await anomalyInForce(a);
     const novelTrace = randomBytes(16).toString('hex');
     expect(await decide(a, GET('https://billing.internal/v1/invoices'), novelTrace)).toEqual({ allowed: true, rule: 'internal' });
     expect(await anomalyTag(novelTrace)).toBe('novel-operation');
@@ -187,7 +212,7 @@ describe('behaviour baselines against the API server', () => {
 
     // Deny: the same kind of call is now denied with rule anomaly-novel-operation.
     await applyPolicy('Deny');
-    await waitFor('Deny in the snapshot of agent-0', () => (a.running.state.snapshot?.anomaly?.novel === 'Deny' ? true : undefined));
+    await anomalyInForce(a, () => a.running.state.snapshot?.anomaly?.novel === 'Deny');
     expect(await decide(a, GET('https://payroll.internal/v1/run'))).toEqual({ allowed: false, rule: 'anomaly-novel-operation' });
     expect(await decide(a, GET('https://api.example.com/v1/items/7'))).toEqual({ allowed: true, rule: 'api' });
 
@@ -213,10 +238,10 @@ describe('behaviour baselines against the API server', () => {
     await stopSidecar(b);
     const a2 = await startSidecar('agent-0');
     const b2 = await startSidecar('agent-1');
-    await waitFor('the baseline in the snapshot of the new agent-1', () => (b2.running.state.snapshot?.anomaly?.baseline?.operations.has('GET crm.internal/customers/{id}') === true ? true : undefined));
+    await anomalyInForce(b2, () => b2.running.state.snapshot?.anomaly?.baseline?.operations.has('GET crm.internal/customers/{id}') === true);
     expect(await decide(b2, GET('https://crm.internal/customers/8'))).toEqual({ allowed: true, rule: 'internal' });
     expect(await decide(b2, GET('https://other.internal/y'))).toEqual({ allowed: false, rule: 'anomaly-novel-operation' });
-    await waitFor('the quarantine in the snapshot of the new agent-0', () => (a2.running.state.snapshot?.anomaly?.quarantine?.quarantined === true ? true : undefined));
+    await anomalyInForce(a2, () => a2.running.state.snapshot?.anomaly?.quarantine?.quarantined === true);
     expect(await decide(a2, GET('https://api.example.com/v1/items/2'))).toEqual({ allowed: false, rule: 'quarantined' });
 
     // agentwarden release lifts it.
@@ -233,4 +258,13 @@ describe('behaviour baselines against the API server', () => {
     await waitFor('the accepted operation in the snapshot of agent-1', () => (b2.running.state.snapshot?.anomaly?.baseline?.operations.has('GET reports.internal/weekly') === true ? true : undefined));
     expect(await decide(b2, GET('https://reports.internal/weekly'))).toEqual({ allowed: true, rule: 'internal' });
   }, 180_000);
+
+  it('refuses bad spec.anomaly values at the API server, with the CRD\'s messages', async () => {
+    expect(await refusal(policy('Alert', 'learnFor: 0s'))).toContain('learnFor must be a positive duration such as 24h');
+    expect(await refusal(policy('Alert', 'rateSpike: {factor: 3, over: 500ms}'))).toContain('over must be a duration of at least 1s such as 1m');
+    expect(await refusal(policy('Alert', 'rateSpike: {factor: 1}'))).toContain('spec.anomaly.rateSpike.factor: Invalid value: 1');
+    expect(await refusal(policy('Sometimes'))).toContain('spec.anomaly.novelOperation: Unsupported value: "Sometimes"');
+    expect(await refusal(policy('Alert', 'quarantineAfter: {within: 10m}'))).toContain('spec.anomaly.quarantineAfter.anomalies: Required value');
+    expect(await refusal(policy('Alert', 'rateSpike: {factor: 3, action: RequireApproval}'))).toContain('spec.anomaly.rateSpike.action: Unsupported value: "RequireApproval"');
+  });
 });
