@@ -21,6 +21,7 @@ export interface BaselineIo {
 /** What an operation fingerprint looks like (policy/src/fingerprint.ts). */
 const OPERATION = /^((GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|CONNECT|TRACE) [^\s/]+\/\S*|MCP [^\s/]+ \S+( \S+)?|TLS [^\s/]+:[0-9]+)$/;
 const CONFLICT_ATTEMPTS = 5;
+const MAX_RELEASES = 256;
 
 export async function baselineCommand(command: 'baseline' | 'release', argv: readonly string[], io: BaselineIo): Promise<number> {
   const connect = io.connect ?? ((target: KubeTarget) => connectBaselines(loadKubeConfig(target)));
@@ -69,7 +70,8 @@ async function release(argv: readonly string[], io: BaselineIo, connect: (target
   const serviceAccount = await api.podServiceAccount(ref.namespace, ref.name);
   const at = new Date(nowMs).toISOString();
   await edit(api, ref.namespace, serviceAccount, (b) => ({
-    releases: [...(b.spec?.releases ?? []).filter((r) => r.pod !== ref.name), { pod: ref.name, at }],
+    // spec.releases holds at most MAX_RELEASES (the CRD's maxItems): the oldest go first.
+    releases: [...(b.spec?.releases ?? []).filter((r) => r.pod !== ref.name).slice(-(MAX_RELEASES - 1)), { pod: ref.name, at }],
   }));
   io.out(`agentwarden release: pod ${ref.namespace}/${ref.name} released at ${at} (AgentBaseline ${ref.namespace}/${serviceAccount} spec.releases); its sidecar lifts the quarantine with its next snapshot`);
 }

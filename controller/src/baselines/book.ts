@@ -175,6 +175,22 @@ export class BaselineBook {
     return { released, changed };
   }
 
+  /**
+   * Forgets the quarantines and releases of pods that no longer exist (`exists`),
+   * so that they do not pile up as pods come and go.
+   */
+  prunePods(key: string, exists: (pod: string) => boolean): void {
+    const id = this.identities.get(key);
+    if (id === undefined) return;
+    let changed = false;
+    for (const pod of [...id.quarantined.keys(), ...id.released.keys()]) {
+      if (exists(pod)) continue;
+      changed = id.quarantined.delete(pod) || changed;
+      changed = id.released.delete(pod) || changed;
+    }
+    if (changed) this.bump(id);
+  }
+
   /** The object was created by this controller. */
   created(key: string): void {
     const id = this.identities.get(key);

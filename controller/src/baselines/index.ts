@@ -99,6 +99,10 @@ export function baselines(w: BaselineWiring): Baselines {
   let writing: Promise<void> = Promise.resolve();
   const flush = async (): Promise<void> => {
     if (!w.mayWrite() || !informer.stats().synced) return;
+    for (const key of book.keys()) {
+      const id = book.identityOf(key);
+      if (id !== undefined && w.pods.stats().synced) book.prunePods(key, (pod) => w.pods.get(id.namespace, pod) !== undefined);
+    }
     for (const key of book.dirty()) {
       const id = book.identityOf(key);
       const status = book.status(key);

@@ -69,4 +69,14 @@ describe('the baselines of agent identities', () => {
     expect(status?.dropped.operations).toBe(30 + 7 + (50 - (status?.operations.length ?? 0)));
     expect(status?.operations[0]?.count).toBe(80);
   });
+
+  it('forgets the quarantines and releases of pods that are gone', () => {
+    const book = new BaselineBook();
+    book.merge('support', 'agent', 'agent-0', summary([], { quarantine: { $typeName: 'agentwarden.v1.AnomalyQuarantine', quarantined: true, sinceMs: BigInt(T0), reason: 'r', releasedAtMs: 0n } }), MINUTE, T0);
+    book.merge('support', 'agent', 'agent-1', summary([], { quarantine: { $typeName: 'agentwarden.v1.AnomalyQuarantine', quarantined: true, sinceMs: BigInt(T0), reason: 'r', releasedAtMs: 0n } }), MINUTE, T0);
+    const before = book.revision(KEY) ?? 0;
+    book.prunePods(KEY, (pod) => pod === 'agent-1');
+    expect(book.status(KEY)?.quarantined.map((q) => q.pod)).toEqual(['agent-1']);
+    expect(book.revision(KEY)).toBe(before + 1);
+  });
 });
