@@ -34,10 +34,9 @@ const anomaly = read('agentpolicy.yaml').spec.versions[0]?.schema.openAPIV3Schem
 
 describe('the AgentBaseline CRD', () => {
   it('is namespaced under agentwarden.io with a status subresource the controller writes', () => {
-    expect(crd.metadata.name).toBe('agentbaselines.agentwarden.io');
-    expect(crd.spec.scope).toBe('Namespaced');
-    expect(crd.spec.names).toMatchObject({ kind: 'AgentBaseline', plural: 'agentbaselines' });
-    expect(version?.subresources).toEqual({ status: {} });
+    expect({ name: crd.metadata.name, scope: crd.spec.scope, kind: crd.spec.names.kind, plural: crd.spec.names.plural, subresources: version?.subresources }).toEqual({
+      name: 'agentbaselines.agentwarden.io', scope: 'Namespaced', kind: 'AgentBaseline', plural: 'agentbaselines', subresources: { status: {} },
+    });
   });
 
   it('prints AGENT, OPERATIONS, LEARNING-UNTIL, ANOMALIES and QUARANTINED', () => {
