@@ -24,13 +24,18 @@ export interface DecisionSpan {
   readonly grantKind: string | null;
   /** The AgentAccessRequest a RequireApproval deny asks for (agentwarden.approval.request). */
   readonly approvalRequest: string | null;
+  /** The session's taints before the request, and those this decision added (JSON arrays in the span). */
+  readonly taints: readonly string[];
+  readonly taintsAdded: readonly string[];
+  /** Span links (FOLLOWS_FROM): the decisions that added the taints this decision turned on. */
+  readonly links: readonly { readonly traceId: string; readonly spanId: string }[];
 }
 
 interface JaegerSpan {
   readonly traceID: string;
   readonly spanID: string;
   readonly operationName: string;
-  readonly references?: readonly { readonly refType: string; readonly spanID: string }[];
+  readonly references?: readonly { readonly refType: string; readonly traceID: string; readonly spanID: string }[];
   readonly tags?: readonly { readonly key: string; readonly value: unknown }[];
 }
 
@@ -68,7 +73,31 @@ function toDecision(s: JaegerSpan): DecisionSpan {
     grant: tag('agentwarden.grant'),
     grantKind: tag('agentwarden.grant.kind'),
     approvalRequest: tag('agentwarden.approval.request'),
+    taints: labels(tag('agentwarden.session.taints')),
+    taintsAdded: labels(tag('agentwarden.session.taints.added')),
+    links: (s.references ?? []).filter((r) => r.refType === 'FOLLOWS_FROM').map((r) => ({ traceId: r.traceID.padStart(32, '0'), spanId: r.spanID.padStart(16, '0') })),
   };
+}
+
+/** A string-array attribute as Jaeger shows it ('["pii","untrusted"]'); empty when absent or not an array. */
+function labels(json: string | null): string[] {
+  if (json === null) return [];
+  try {
+    const v: unknown = JSON.parse(json);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The decision span `spanId` of trace `traceId`, once Jaeger has it (undefined after timeoutMs). */
+export async function decisionSpan(jaeger: string, traceId: string, spanId: string, timeoutMs: number): Promise<DecisionSpan | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await decisionSpans(jaeger, traceId)).find((d) => d.spanId === spanId);
+    if (found !== undefined || Date.now() > deadline) return found;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
 }
 
 /** Whether Jaeger's query API answers. */

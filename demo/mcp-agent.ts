@@ -6,6 +6,7 @@ import { ROOT } from '../e2e/pod/pod.js';
 import type { McpExchange, McpSessionRun, McpStepResult } from './agent/mcp-session.js';
 import type { ToolCall } from './calls.js';
 import type { McpReceived, Observed, Receipt } from './observed.js';
+import { WEB_MCP_HOST, type Upstreams } from './support-pod.js';
 
 const NODE = join(ROOT, 'node_modules/.bin/node');
 const PROGRAM = join(ROOT, 'dist/demo/agent/mcp-session.js');
@@ -20,11 +21,12 @@ export async function runMcpSession(pod: RunningPod, url: string, calls: readonl
   } catch (e: unknown) {
     throw new Error(`the agent's MCP session printed no result (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`, { cause: e });
   }
-  const rows = run.exchanges.map((x) => observe(x, run, calls));
+  const server = new URL(url).hostname === WEB_MCP_HOST ? (u: Upstreams) => u.web : (u: Upstreams) => u.mcp;
+  const rows = run.exchanges.map((x) => observe(x, run, calls, server));
   return { rows, run };
 }
 
-function observe(x: McpExchange, run: McpSessionRun, calls: readonly ToolCall[]): Observed {
+function observe(x: McpExchange, run: McpSessionRun, calls: readonly ToolCall[], server: (u: Upstreams) => { readonly received: readonly McpReceived[] }): Observed {
   const step = run.steps[x.step];
   const main = step !== undefined && isStepRequest(x, step) ? step : undefined;
   const failed = main?.ok === false ? main.error : undefined;
@@ -41,7 +43,7 @@ function observe(x: McpExchange, run: McpSessionRun, calls: readonly ToolCall[])
     ...(notes.length === 0 ? {} : { note: notes.join('; ') }),
     traceId: x.traceId, spanId: x.spanId, agentGot,
     decision: x.decision, decisionId: x.decisionId,
-    receipts: (u, token) => u.mcp.received.filter((e) => sameRequest(x, e, run.sessionId)).map((e): Receipt => ({ where: null, status: null, credential: e.authorization === `Bearer ${token}` })),
+    receipts: (u, token) => server(u).received.filter((e) => sameRequest(x, e, run.sessionId)).map((e): Receipt => ({ where: null, status: null, credential: e.authorization === `Bearer ${token}` })),
   };
 }
 

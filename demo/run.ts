@@ -7,7 +7,8 @@
 // upstream; the table shows what the agent got, the decision and why, what the
 // upstream received, and the trace, checked in Jaeger one by one. Then one
 // approval round trip: a large refund denied until a human approves it with
-// the CLI (approval.ts). Needs root (network namespaces, iptables).
+// the CLI (approval.ts), and the lethal trifecta refused per session with the
+// lineage of its deny read back from Jaeger (trifecta.ts). Needs root (network namespaces, iptables).
 import { approvalRoundTrip, removeEarlierRequests } from './approval.js';
 import { MCP_TOOL_CALLS, MCP_URL, REST_CALLS } from './calls.js';
 import { readDemoConfig, type DemoConfig } from './config.js';
@@ -15,6 +16,7 @@ import { collectDecisions, jaegerReachable } from './jaeger.js';
 import { runMcpSession } from './mcp-agent.js';
 import type { Observed } from './observed.js';
 import { agentPoliciesWhenSynced, removeEarlierPods } from './policies.js';
+import { lethalTrifecta, printLineage } from './trifecta.js';
 import { runRestCall } from './rest-agent.js';
 import { RuleBook } from './rule-book.js';
 import { startSupportPod, EXAMPLE, NAMESPACE, type SupportPod } from './support-pod.js';
@@ -60,12 +62,19 @@ async function demo(config: DemoConfig): Promise<boolean> {
     printRows(approvalRows, book, new Date(), false);
     if (!roundTrip.ok) console.log('(the round trip did not come out as expected: denied, approved and allowed, another amount denied)');
 
+    step('The lethal trifecta, refused per session: the ticket reads above tainted it pii; a web page fetched with web_fetch taints it untrusted');
+    const trifecta = await lethalTrifecta(pod);
+    const trifectaRows = await tableRows(config, pod, trifecta.rows);
+    printRows(trifectaRows, book, new Date(), false);
+    if (!trifecta.ok) console.log('(the trifecta did not come out as expected: first post delivered, page fetched, second post refused)');
+    const lineage = await printLineage(trifectaRows, config.jaeger);
+
     const { synced, table } = await agentPoliciesWhenSynced(NAMESPACE);
     console.log(`\n$ kubectl get agentpolicies -n ${NAMESPACE}\n${table.trimEnd()}`);
     if (!synced) console.log('(the policies did not report Ready and Synced within 30 s)');
 
-    const complete = printTraceCheck([...rows, ...approvalRows], config.jaeger);
-    return complete && synced && roundTrip.ok;
+    const complete = printTraceCheck([...rows, ...approvalRows, ...trifectaRows], config.jaeger);
+    return complete && synced && roundTrip.ok && trifecta.ok && lineage;
   } finally {
     await pod?.scenario.stop();
   }

@@ -27,7 +27,7 @@ const COLUMNS = [
   { title: 'agent call', width: 56 },
   { title: 'agent got', width: 25 },
   { title: 'decision', width: 8 },
-  { title: 'rule', width: 21 },
+  { title: 'rule', width: 32 },
   { title: 'upstream got', width: 0 },
 ] as const;
 

@@ -20,6 +20,8 @@ import { SidecarAuthenticator } from './distribution/auth.js';
 import { DistributionServer } from './distribution/server.js';
 import { startDistribution } from './distribution/listen.js';
 import type { ReloadingServingCertificate } from './distribution/certificates.js';
+import { PodSyncMetrics } from './observe/sync-metrics.js';
+import { CertificateExpiryMetrics } from './observe/certificates.js';
 import { caRootFromCaches, type CaRootPublisher } from './caroot/index.js';
 import { LeaderElector } from './status/leader.js';
 import { StatusWriter } from './status/writer.js';
@@ -184,7 +186,12 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       distribution, auth, reconciler, credentialKeys,
       budgets: [policyCharges, secretCharges, approvals.budget],
       isLeader: () => leader.isLeader,
-      extra: [webhookMetrics, approvals.metrics, { render: () => baselines.renderMetrics() }, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }])],
+      extra: [webhookMetrics, approvals.metrics, { render: () => baselines.renderMetrics() }, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }]),
+        new PodSyncMetrics({ podSyncStates: () => reconciler.podSyncStates((key) => distribution.sync(key)), get compileFailures() { return reconciler.compileFailures; } }),
+        new CertificateExpiryMetrics([
+          ...(webhooks === undefined ? [] : [{ name: 'webhook', pem: webhooks.certificate }]),
+          ...(distributionCertificate === undefined ? [] : [{ name: 'distribution', pem: () => distributionCertificate.certificate }]),
+        ])],
       distributionCertificate,
     },
   });

@@ -4,7 +4,8 @@
 // with it); Ready and Synced policies; and every decision in Jaeger as a child
 // of the agent's span; and one approval round trip (a refund denied until a
 // person approves it with the CLI, then allowed with the grant named in the
-// trace). Runs the demo as `make demo` does, on its own pod
+// trace); and the lethal trifecta refused per session, its deny linked in
+// Jaeger to the decision that tainted the session. Runs the demo as `make demo` does, on its own pod
 // network slot (the demo itself uses 40). Needs root, like the demo.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -78,7 +79,7 @@ describe('make demo', () => {
   let out = '';
   let code = -1;
   let rows: Row[] = [];
-  /** The agent's calls, then the approval round trip's. */
+  /** The agent's calls, the approval round trip's, the lethal trifecta's. */
   let tables: Row[][] = [];
   beforeAll(async () => {
     ({ code, out } = await runDemo(['--slot', String(DEMO_SLOT), '--jaeger', JAEGER_QUERY]));
@@ -132,7 +133,7 @@ describe('make demo', () => {
   });
 
   it('shows the policies Ready and Synced', () => {
-    expect(out).toMatch(/support-agent\s+Enforce\s+10\s+True\s+True/);
+    expect(out).toMatch(/support-agent\s+Enforce\s+13\s+True\s+True/);
     expect(out).toMatch(/support-agent-trial\s+Audit\s+1\s+True\s+True/);
   });
 
@@ -185,6 +186,29 @@ describe('make demo', () => {
       const otherRequest = (await decisionTags(other?.trace ?? ''))?.['agentwarden.approval.request'];
       expect(otherRequest).toMatch(/^agent-0-[0-9a-f]{12}$/);
       expect(otherRequest).not.toBe(name);
+    });
+  });
+
+  describe('the lethal trifecta', () => {
+    const SLACK = 'POST hooks.slack.com/services/T0/B0/demo';
+
+    it('delivers a post to Slack after the ticket reads, lets web_fetch through, then refuses the next post', () => {
+      expect((tables[2] ?? []).map(columns)).toEqual([
+        [SLACK, '200', 'ALLOW', 'post-to-slack', '200, no credential'],
+        ['MCP tools/call web_fetch', '200', 'ALLOW', 'mcp-web-fetch', 'received, no credential'],
+        [SLACK, '403', 'DENY', 'no-exfil-after-pii-and-untrusted', 'nothing'],
+      ]);
+    });
+
+    it('links the deny, in Jaeger, to the web_fetch decision that tainted the session untrusted', async () => {
+      const [, fetched, denied] = tables[2] ?? [];
+      const printed = /→ MCP tools\/call web_fetch at mcp\.web\.internal: rule mcp-web-fetch added \["untrusted"\] \(trace ([0-9a-f]{32})\)/.exec(out)?.[1];
+      expect(printed).toBe(fetched?.trace);
+      expect(out).toContain(`The deny's decision span (trace ${denied?.trace ?? ''}) carries session taints ["pii","untrusted"]`);
+      const res = await fetch(`${JAEGER_QUERY}/api/traces/${denied?.trace ?? ''}`);
+      const body = (await res.json()) as { data?: { spans?: { operationName: string; references: { refType: string; traceID: string }[] }[] }[] };
+      const span = body.data?.[0]?.spans?.find((x) => x.operationName === 'agentwarden.decision');
+      expect(span?.references.filter((r) => r.refType === 'FOLLOWS_FROM').map((r) => r.traceID.padStart(32, '0'))).toContain(fetched?.trace);
     });
   });
 });

@@ -21,9 +21,24 @@ export function policyWarnings(policy: AgentPolicy, inScope: readonly AgentPolic
     if (never !== undefined) warnings.push(`${at}: can never match: ${never}`);
     if (rule.action === 'Deny' && rule.credential !== undefined) warnings.push(`${at}: credential "${rule.credential}" is never injected: credentials go with Allow rules only`);
   });
-  warnings.push(...unaddedTaints(policy, inScope));
-  warnings.push(...anomalyWarnings(policy, inScope));
+  warnings.push(...unaddedTaints(policy, inScope), ...agentChosenSession(policy), ...anomalyWarnings(policy, inScope));
   return warnings;
+}
+
+/**
+ * A rule that reads session.taints under a session key the request carries
+ * (a header, or the W3C trace id): whoever writes the request picks the
+ * session, and a fresh or absent key starts with no taints. A Deny on a
+ * taint, or an Allow on its absence, can be walked around that way; with
+ * key pod (the default) it cannot.
+ */
+function agentChosenSession(policy: AgentPolicy): string[] {
+  const key = policy.session?.key ?? 'pod';
+  if (key === 'pod') return [];
+  const carried = key === 'trace' ? 'traceparent' : `the ${key.slice('header:'.length)} header`;
+  return policy.rules.flatMap((rule, i) => (/\bsession\.taints\b/.test(rule.when ?? '')
+    ? [`spec.rules[${i}] (rule "${rule.name}"): when reads session.taints, but spec.session.key ${key} is chosen by whoever writes the request: a request with another value of ${carried}, or none, starts a session with no taints, so a Deny on a taint (or an Allow on its absence) can be walked around; use key pod to hold every request of the pod to its taints`]
+    : []));
 }
 
 /** spec.anomaly that does less, or more, than it seems to (DESIGN.md "Behaviour: baselines and anomalies"). */

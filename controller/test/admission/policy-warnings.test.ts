@@ -52,6 +52,16 @@ describe('taint warnings (session-aware rules)', () => {
     expect(policyWarnings(reader)).toHaveLength(2);
   });
 
+  it('warns that a session key the request carries lets the agent pick a clean session', () => {
+    const byHeader = { ...reader, session: { key: 'header:mcp-session-id', ttl: '1h' } };
+    expect(policyWarnings(byHeader, [tainter]).filter((w) => w.includes('chosen by whoever writes the request'))).toEqual([
+      'spec.rules[0] (rule "no-exfil"): when reads session.taints, but spec.session.key header:mcp-session-id is chosen by whoever writes the request: a request with another value of the mcp-session-id header, or none, starts a session with no taints, so a Deny on a taint (or an Allow on its absence) can be walked around; use key pod to hold every request of the pod to its taints',
+    ]);
+    const byTrace = { ...reader, session: { key: 'trace', ttl: '1h' } };
+    expect(policyWarnings(byTrace, [tainter]).some((w) => w.includes('another value of traceparent'))).toBe(true);
+    expect(policyWarnings({ ...reader, session: { key: 'pod', ttl: '1h' } }, [tainter]).some((w) => w.includes('chosen by whoever'))).toBe(false);
+  });
+
   it('does not warn when a rule in scope adds every tested taint', () => {
     const both = { ...tainter, rules: [...tainter.rules, { ...tainter.rules[0], name: 'web', taints: ['untrusted'] } as Rule] };
     expect(policyWarnings(reader, [both])).toEqual([]);
