@@ -41,6 +41,8 @@ function observe(x: McpExchange, run: McpSessionRun, calls: readonly ToolCall[],
   return {
     call: describe(x),
     ...(notes.length === 0 ? {} : { note: notes.join('; ') }),
+    // The filled argument as the difference line shows it: its size, not its 1.2 MB.
+    ...(main?.arguments === undefined ? {} : { input: fill === undefined ? main.arguments : { ...main.arguments, [fill.key]: `<${fill.bytes} characters>` } }),
     traceId: x.traceId, spanId: x.spanId, agentGot,
     decision: x.decision, decisionId: x.decisionId,
     receipts: (u, token) => server(u).received.filter((e) => sameRequest(x, e, run.sessionId)).map((e): Receipt => ({ where: null, status: null, credential: e.authorization === `Bearer ${token}` })),

@@ -28,6 +28,7 @@ export async function runRestCall(pod: RunningPod, call: RestCall, attackerIp: s
   return {
     call: `${call.method} ${url.host}${rawPath(call.url)}`,
     ...noteOf(call, failure),
+    ...(call.json === undefined ? {} : { input: call.json }),
     ...(call.connectTo === 'attacker' ? { steeredTo: attackerIp } : {}),
     traceId, spanId, agentGot: failure === undefined ? String(r.status) : 'no response',
     decision: headers.get('x-agentwarden-decision') ?? null,

@@ -7,8 +7,10 @@
 // upstream; the table shows what the agent got, the decision and why, what the
 // upstream received, and the trace, checked in Jaeger one by one. Then one
 // approval round trip: a large refund denied until a human approves it with
-// the CLI (approval.ts), and the lethal trifecta refused per session with the
-// lineage of its deny read back from Jaeger (trifecta.ts). Needs root (network namespaces, iptables).
+// the CLI (approval.ts), the lethal trifecta refused per session with the
+// lineage of its deny read back from Jaeger (trifecta.ts), `agentwarden explain`
+// on a denied call's decision id and `agentwarden status` (explain-step.ts).
+// Needs root (network namespaces, iptables).
 import { approvalRoundTrip, removeEarlierRequests } from './approval.js';
 import { MCP_TOOL_CALLS, MCP_URL, REST_CALLS } from './calls.js';
 import { readDemoConfig, type DemoConfig } from './config.js';
@@ -21,6 +23,7 @@ import { runRestCall } from './rest-agent.js';
 import { RuleBook } from './rule-book.js';
 import { startSupportPod, EXAMPLE, NAMESPACE, type SupportPod } from './support-pod.js';
 import { buildRows, printRows, printTraceCheck, type Row } from './table.js';
+import { explainRow, rowToExplain, statusOf } from './explain-step.js';
 
 const TRACES_TIMEOUT_MS = 30_000;
 
@@ -56,6 +59,11 @@ async function demo(config: DemoConfig): Promise<boolean> {
     const rows = await tableRows(config, pod, observed);
     printRows(rows, book, new Date());
 
+    const puzzle = rowToExplain(rows);
+    step('Why was it denied? The decision id the agent got back, asked with the CLI');
+    const explained = puzzle !== undefined && await explainRow(puzzle, config.jaeger);
+    if (!explained) console.log('(agentwarden explain did not print the decision\'s rule)');
+
     step('An approval round trip: a refund over 50 EUR waits for a human (rule mcp-large-refunds)');
     const roundTrip = await approvalRoundTrip(pod, NAMESPACE);
     const approvalRows = await tableRows(config, pod, roundTrip.rows);
@@ -73,8 +81,11 @@ async function demo(config: DemoConfig): Promise<boolean> {
     console.log(`\n$ kubectl get agentpolicies -n ${NAMESPACE}\n${table.trimEnd()}`);
     if (!synced) console.log('(the policies did not report Ready and Synced within 30 s)');
 
+    const podStatus = await statusOf(pod.scenario.controller.metricsAddress, NAMESPACE, pod.scenario.pod.pod.metadata?.name ?? '');
+    if (!podStatus) console.log('(agentwarden status did not show the pod SYNCED)');
+
     const complete = printTraceCheck([...rows, ...approvalRows, ...trifectaRows], config.jaeger);
-    return complete && synced && roundTrip.ok && trifecta.ok && lineage;
+    return complete && synced && roundTrip.ok && trifecta.ok && lineage && explained && podStatus;
   } finally {
     await pod?.scenario.stop();
   }

@@ -29,6 +29,7 @@ import { freshNamespaceLabels, policiesInScopeOf, startWebhookServer, WebhookMet
 import { DEFAULT_INJECT_OPTIONS, parseInjectOptions, type InjectOptions } from './inject/index.js';
 import { startObserveServer } from './observe/http.js';
 import type { NamedInformer } from './observe/metrics.js';
+import { syncReport } from './observe/syncz.js';
 import { clusterPolicyCaches, connectClusterPolicyApi, type ClusterPolicyApi } from './cluster/index.js';
 import { approvals as approvalsFromCaches, connectApprovalApi, type AccessRequestObject, type ApprovalApi } from './approvals/index.js';
 import { baselines as baselinesFromCaches, connectBaselineApi, DEFAULT_BASELINE_LIMITS, type BaselineApi, type Baselines } from './baselines/index.js';
@@ -181,6 +182,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   const observe = await startObserveServer({
     listen: config.metricsListen,
     readyInformers: ready,
+    syncz: () => syncReport(distribution.syncAll(), new Map(reconciler.podSyncStates((key) => distribution.sync(key)).map((p) => [p.pod, p.state])), { identity: config.identity, leader: !config.leaderElect || leader.isLeader }, Date.now()),
     metrics: {
       informers: () => (namespaces === undefined ? ready : [...ready, ['namespaces', namespaces]]),
       distribution, auth, reconciler, credentialKeys,

@@ -40,18 +40,18 @@ describe('agentwarden_pod_sync and agentwarden_snapshot_compile_failures_total',
     reconciler.reconcile();
     const version = reconciler.snapshotFor(POD)?.version ?? '';
     expect(version).not.toBe('');
-    sync = { sent: version, acked: '', nackError: undefined, ackedAtMs: 0 };
+    sync = { sent: version, acked: '', nackError: undefined, ackedAtMs: 0, connectedAtMs: 0, nackedAtMs: 0 };
     expect(state()).toEqual({ synced: 0, pending: 1, nacked: 0, stale: 0 });
-    sync = { sent: version, acked: version, nackError: undefined, ackedAtMs: 1 };
+    sync = { sent: version, acked: version, nackError: undefined, ackedAtMs: 1, connectedAtMs: 0, nackedAtMs: 0 };
     expect(state()).toEqual({ synced: 1, pending: 0, nacked: 0, stale: 0 });
-    sync = { sent: version, acked: '', nackError: 'rule x: bad regex', ackedAtMs: 1 };
+    sync = { sent: version, acked: '', nackError: 'rule x: bad regex', ackedAtMs: 1, connectedAtMs: 0, nackedAtMs: 0 };
     expect(state()).toEqual({ synced: 0, pending: 0, nacked: 1, stale: 0 });
     expect(sample(metrics.render(), 'agentwarden_snapshot_compile_failures_total')).toBe(0);
   });
 
   it('reports stale, and counts a compile failure, when a broken policy joins the pod\'s namespace; synced again once it is fixed', () => {
     const version = reconciler.snapshotFor(POD)?.version ?? '';
-    sync = { sent: version, acked: version, nackError: undefined, ackedAtMs: 1 };
+    sync = { sent: version, acked: version, nackError: undefined, ackedAtMs: 1, connectedAtMs: 0, nackedAtMs: 0 };
     policies.items = [policyObject('support', allowSpec('b.example.com'), { resourceVersion: '2' }), BROKEN];
     reconciler.reconcile();
     expect(state()).toEqual({ synced: 0, pending: 0, nacked: 0, stale: 1 });
@@ -62,7 +62,7 @@ describe('agentwarden_pod_sync and agentwarden_snapshot_compile_failures_total',
     const next = reconciler.snapshotFor(POD)?.version ?? '';
     expect(next).not.toBe(version);
     expect(state()).toMatchObject({ stale: 0, pending: 1 });
-    sync = { sent: next, acked: next, nackError: undefined, ackedAtMs: 2 };
+    sync = { sent: next, acked: next, nackError: undefined, ackedAtMs: 2, connectedAtMs: 0, nackedAtMs: 0 };
     expect(state()).toMatchObject({ synced: 1, stale: 0 });
     expect(metrics.render()).toContain('# TYPE agentwarden_pod_sync gauge');
   });

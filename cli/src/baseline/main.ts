@@ -2,13 +2,13 @@
 // release <ns>/<pod>` (DESIGN.md "Behaviour: baselines and anomalies"): edits
 // of an AgentBaseline's spec, read and written at one resourceVersion (tried
 // again when the controller wrote in between).
-import { parseArgs } from 'node:util';
+import { parseCommand } from '../../../common/flags.js';
 import { InputError } from '../../../policy/io/manifests.js';
 import { EXIT_OK } from '../exit-codes.js';
 import { errorExit } from '../access/main.js';
-import { KUBE_OPTIONS, kubeTarget, requestRef } from '../access/flags.js';
+import { kubeTarget, requestRef } from '../access/flags.js';
 import { AccessApiError, loadKubeConfig, type KubeTarget } from '../access/kube.js';
-import { BASELINE_HELP, RELEASE_HELP } from './help.js';
+import { BASELINE_COMMAND, RELEASE_COMMAND } from './help.js';
 import { connectBaselines, type AgentBaselineObject, type BaselineApi } from './kube.js';
 
 export interface BaselineIo {
@@ -30,22 +30,18 @@ export async function baselineCommand(command: 'baseline' | 'release', argv: rea
     else await release(argv, io, connect, io.nowMs ?? Date.now());
     return EXIT_OK;
   } catch (e: unknown) {
-    const code = errorExit(command, e, io.err);
+    const code = errorExit(command, e, io.err, io.out);
     if (code === undefined) throw e;
     return code;
   }
 }
 
 async function accept(argv: readonly string[], io: BaselineIo, connect: (target: KubeTarget) => BaselineApi): Promise<void> {
-  const { values, positionals } = parseArgs({ args: [...argv], options: { ...KUBE_OPTIONS, operation: { type: 'string', multiple: true } }, allowPositionals: true, strict: true });
-  if (values.help === true || positionals.length === 0) {
-    io.out(BASELINE_HELP);
-    if (values.help === true) return;
-    throw new InputError('agentwarden baseline: give a subcommand (accept)');
-  }
+  const { values, positionals } = parseCommand(BASELINE_COMMAND, argv);
+  if (positionals.length === 0) throw new InputError('agentwarden baseline: give a subcommand (accept); agentwarden baseline --help shows how');
   const [sub, ...rest] = positionals;
   if (sub !== 'accept') throw new InputError(`agentwarden baseline: unknown subcommand "${sub ?? ''}" (accept)`);
-  const operations = values.operation ?? [];
+  const operations: readonly string[] = values.operation;
   if (operations.length === 0) throw new InputError('agentwarden baseline accept: --operation is required (e.g. --operation "GET api.example.com/v1/items/{id}")');
   for (const op of operations) {
     if (!OPERATION.test(op)) throw new InputError(`agentwarden baseline accept: --operation "${op}" is not an operation such as "GET api.example.com/v1/items/{id}", "MCP mcp.internal tools/call create_ticket" or "TLS host:443"`);
@@ -60,11 +56,7 @@ async function accept(argv: readonly string[], io: BaselineIo, connect: (target:
 }
 
 async function release(argv: readonly string[], io: BaselineIo, connect: (target: KubeTarget) => BaselineApi, nowMs: number): Promise<void> {
-  const { values, positionals } = parseArgs({ args: [...argv], options: { ...KUBE_OPTIONS }, allowPositionals: true, strict: true });
-  if (values.help === true) {
-    io.out(RELEASE_HELP);
-    return;
-  }
+  const { values, positionals } = parseCommand(RELEASE_COMMAND, argv);
   const api = connect(kubeTarget(values));
   const ref = requestRef('release', positionals, values.namespace, api);
   const serviceAccount = await api.podServiceAccount(ref.namespace, ref.name);
