@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies test-alerts e2e bench bench-e2e bench-verify bench-eval bench-memory bench-otlp bench-propagation bench-flood h2load demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies test-alerts e2e bench bench-e2e bench-verify bench-eval bench-baselines bench-memory bench-otlp bench-propagation bench-flood h2load demo demo-down clean
 
 include e2e/e2e.mk
 include e2e/dev/dev.mk
@@ -76,6 +76,9 @@ bench-verify: build ## the bench policy's allow/deny on all three engines, side 
 
 bench-eval: build ## evaluator ns per decision at 10, 100 and 256 rules
 	$(NPM) run --silent bench:eval
+
+bench-baselines: build ## behaviour baselines: encoded OperationSummary bytes and the controller's traffic for 1,000 sidecars
+	$(NPM) run --silent bench:baselines
 
 bench-propagation: build cluster-up ## one policy edit fanned out to 1,000 simulated sidecars (p50/p99 to all ACKs, controller RSS)
 	$(NPM) exec -- node dist/bench/propagation.js

@@ -39,6 +39,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'requests', synopsis: 'list AgentAccessRequests', spec: async () => (await import('./access/help.js')).REQUESTS_COMMAND, run: (a, io) => access('requests', a, io) },
   { name: 'explain', synopsis: 'why a decision fell as it did: its span from Jaeger, the rule as it reads now', spec: async () => (await import('./explain/command.js')).EXPLAIN_COMMAND, run: async (a, io) => (await import('./explain/main.js')).runExplain(a, io) },
   { name: 'status', synopsis: 'per pod: the snapshot version its sidecar runs, ACK/NACK state and age (from the controller)', spec: async () => (await import('./status/command.js')).STATUS_COMMAND, run: async (a, io) => (await import('./status/main.js')).runStatus(a, io) },
+  { name: 'baseline', synopsis: 'baseline accept: add operations to an agent identity\'s AgentBaseline (spec.anomaly)', spec: async () => (await import('./baseline/help.js')).BASELINE_COMMAND, run: async (a, io) => (await import('./baseline/main.js')).baselineCommand('baseline', a, io) },
+  { name: 'release', synopsis: 'end the quarantine of a pod (spec.anomaly)', spec: async () => (await import('./baseline/help.js')).RELEASE_COMMAND, run: async (a, io) => (await import('./baseline/main.js')).baselineCommand('release', a, io) },
   { name: 'version', synopsis: 'print the version of agentwarden (also --version)', spec: async () => (await import('./version.js')).VERSION_COMMAND, run: async (a, io) => (await import('./version.js')).runVersion(a, io) },
 ];
 

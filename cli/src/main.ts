@@ -12,7 +12,7 @@ export const USAGE = [
   ...COMMANDS.map((c) => `  ${c.name.padEnd(Math.max(...COMMANDS.map((x) => x.name.length)))}  ${c.synopsis}`),
   '',
   'agentwarden <command> --help (or agentwarden help <command>) lists the command\'s flags, their defaults and environment variables.',
-  'approve, deny, review, grant, requests, explain and status reach the API server with the kubeconfig as kubectl does',
+  'approve, deny, review, grant, requests, explain, status, baseline and release reach the API server with the kubeconfig as kubectl does',
   '(--kubeconfig, KUBECONFIG, --context).',
   '',
   'exit codes:',

@@ -49,6 +49,10 @@ export interface ControllerConfig {
   readonly namespaceReadTimeoutMs: number;
   /** Approvals and break-glass grants (approvals/options.ts); defaults DEFAULT_APPROVAL_OPTIONS. */
   readonly approvals: ApprovalOptions;
+  /** How often the leader writes the AgentBaselines that changed (issue 17), ms. Default 10000. */
+  readonly baselineWriteIntervalMs: number;
+  /** Operations one agent identity's baseline holds; beyond, dropped and counted. Default 2000. */
+  readonly maxBaselineOperations: number;
 }
 
 export class ConfigError extends Error {}
@@ -92,6 +96,8 @@ export const CONTROLLER_COMMAND = defineCommand({
     'approval-grant-uses': { type: 'string', value: 'n', default: '0', help: 'spec.uses of the requests the controller creates: how many requests one approval allows (1: exactly once); 0 = any number until it expires' },
     'default-grant-duration': { type: 'string', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.defaultDurationMs), help: 'spec.duration of the requests the controller creates (approvers may set another with approve --for)' },
     'notify-webhook-secret': { type: 'string', value: 'ns/name', shownDefault: 'none: no webhook notifications', help: 'Secret whose key url is a Slack-compatible webhook; one JSON POST per created request (retried with backoff, never blocking)' },
+    'baseline-write-interval': { type: 'string', value: 'duration', default: '10s', help: 'how often the leader writes the AgentBaselines that changed (operation summaries from the sidecars)' },
+    'max-baseline-operations': { type: 'string', value: 'n', default: '2000', help: 'operations one agent identity\'s baseline holds; beyond, dropped and counted in status.dropped' },
     'controller-username': { type: 'string', value: 'user', shownDefault: 'system:serviceaccount:<--namespace>:agentwarden-controller', help: 'the controller\'s own user as the API server authenticates it: the only one the webhook lets end grants (Expired, ReviewRequired)' },
   },
   env: [
@@ -219,5 +225,7 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     cacheLimits,
     namespaceReadTimeoutMs: positiveInt('namespace-read-timeout', values['namespace-read-timeout'], 3000),
     approvals,
+    baselineWriteIntervalMs: positiveDuration('baseline-write-interval', values['baseline-write-interval'], 10_000),
+    maxBaselineOperations: positiveInt('max-baseline-operations', values['max-baseline-operations'], 2000),
   });
 }

@@ -32,6 +32,7 @@ import type { NamedInformer } from './observe/metrics.js';
 import { syncReport } from './observe/syncz.js';
 import { clusterPolicyCaches, connectClusterPolicyApi, type ClusterPolicyApi } from './cluster/index.js';
 import { approvals as approvalsFromCaches, connectApprovalApi, type AccessRequestObject, type ApprovalApi } from './approvals/index.js';
+import { baselines as baselinesFromCaches, connectBaselineApi, DEFAULT_BASELINE_LIMITS, type BaselineApi, type Baselines } from './baselines/index.js';
 
 export interface RunningController {
   readonly distributionAddress: string;
@@ -43,6 +44,8 @@ export interface RunningController {
   readonly distributionCertificate: ReloadingServingCertificate | undefined;
   /** Publishes --ca-root-file; undefined without it. */
   readonly caRoot: CaRootPublisher | undefined;
+  /** Behaviour baselines (issue 17): AgentBaselines, summaries from the sidecars. */
+  readonly baselines: Baselines;
   stop(): Promise<void>;
 }
 
@@ -51,7 +54,7 @@ export interface RunningController {
  * `clusterApi` (ClusterAgentPolicies and namespace labels) and `approvalApi` (AgentAccessRequests,
  * Events, the notification Secret) to ones on `kube`'s KubeConfig.
  */
-export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig), config.cacheLimits.listPageSize), caRootApi?: CaRootApi, clusterApi?: ClusterPolicyApi, approvalApi?: ApprovalApi): Promise<RunningController> {
+export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig), config.cacheLimits.listPageSize), caRootApi?: CaRootApi, clusterApi?: ClusterPolicyApi, approvalApi?: ApprovalApi, baselineApi?: BaselineApi): Promise<RunningController> {
   const informerLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void => { log(level, msg, fields); };
   const onChange = (): void => { debouncer.trigger(); };
   // What a namespace may make the controller hold is bounded (kube/limits.ts): over a limit, a stub says why.
@@ -87,6 +90,15 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     onChange, log: (level, msg, fields) => { log(level, msg, fields); }, informerLog,
   });
 
+  // Behaviour baselines: summaries in, AgentBaselines written by the leader, baselines back in snapshots.
+  const baselines = baselinesFromCaches({
+    api: baselineApi ?? connectBaselineApi(kube.config, GROUP, VERSION, limits.listPageSize),
+    createEvent: (e) => approvalKube.createEvent(e), watch: kube.watch, apiPath: `/apis/${GROUP}/${VERSION}`, pods,
+    snapshotFor: (podKey) => reconciler.snapshotFor(podKey), mayWrite: () => !config.leaderElect || leader.isLeader, onChange,
+    writeIntervalMs: config.baselineWriteIntervalMs, limits: { ...DEFAULT_BASELINE_LIMITS, maxOperations: config.maxBaselineOperations },
+    log: (level, msg, fields) => { log(level, msg, fields); }, informerLog,
+  });
+
   const auth = new SidecarAuthenticator((token, audiences) => kube.reviewToken(token, audiences), (ns, name) => pods.get(ns, name));
   const distribution: DistributionServer = new DistributionServer(auth, (podKey) => reconciler.snapshotFor(podKey), {
     onSyncChange: () => { statusDebouncer.trigger(); },
@@ -95,6 +107,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     serving: () => !config.leaderElect || leader.isLeader,
     onApprovalNeeded: (podKey, message) => { void approvals.requests.approvalNeeded(podKey, message); },
     onGrantUsed: (podKey, message) => { void approvals.requests.grantUsed(podKey, message); },
+    onOperationSummary: (podKey, message) => { baselines.summary(podKey, message); },
   });
   const reconciler: Reconciler = new Reconciler({
     policies: cluster.withNamespaced(policies), pods, secrets,
@@ -106,6 +119,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     secretsFollow: (parsed) => credentialKeys.follow(parsed),
     grants: (pod) => approvals.grantsFor(pod),
     grantsSynced: () => approvals.informer.stats().synced,
+    decorate: (pod, snapshot) => baselines.decorate(pod, snapshot),
   });
   const debouncer = new Debouncer(config.debounceQuietMs, config.debounceMaxMs, () => { reconciler.reconcile(); });
 
@@ -158,6 +172,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   cluster.clusterPolicies.start();
   cluster.namespaces.start();
   approvals.start();
+  baselines.start();
   caRoot?.start();
   if (config.leaderElect) leader.start();
 
@@ -173,7 +188,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       distribution, auth, reconciler, credentialKeys,
       budgets: [policyCharges, secretCharges, approvals.budget],
       isLeader: () => leader.isLeader,
-      extra: [webhookMetrics, approvals.metrics, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }]),
+      extra: [webhookMetrics, approvals.metrics, { render: () => baselines.renderMetrics() }, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }]),
         new PodSyncMetrics({ podSyncStates: () => reconciler.podSyncStates((key) => distribution.sync(key)), get compileFailures() { return reconciler.compileFailures; } }),
         new CertificateExpiryMetrics([
           ...(webhooks === undefined ? [] : [{ name: 'webhook', pem: webhooks.certificate }]),
@@ -192,11 +207,12 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     informers: { policies, pods, secrets, namespaces, accessRequests: approvals.informer },
     distributionCertificate,
     caRoot,
+    baselines,
     async stop(): Promise<void> {
       debouncer.cancel();
       statusDebouncer.cancel();
       await caRoot?.stop();
-      await Promise.all([policies.stop(), pods.stop(), secrets.stop(), namespaces?.stop(), cluster.clusterPolicies.stop(), cluster.namespaces.stop(), approvals.stop(), leader.stop()]);
+      await Promise.all([policies.stop(), pods.stop(), secrets.stop(), namespaces?.stop(), cluster.clusterPolicies.stop(), cluster.namespaces.stop(), approvals.stop(), baselines.stop(), leader.stop()]);
       await statusWriter.idle();
       await webhooks?.close();
       server.forceShutdown();

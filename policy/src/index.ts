@@ -21,3 +21,8 @@ export { GrantLedger, type GrantUse, type LedgerGrant } from './grant-ledger.js'
 export { REASON_APPROVAL_REQUIRED } from './decision.js';
 export type { LoadedGrant } from './load.js';
 export type { RequestView } from './request-view.js';
+export { AnomalyDetector, percentile, percentile95, DEFAULT_MAX_OPERATIONS, DEFAULT_MAX_SUMMARY_OPERATIONS, DEFAULT_MAX_WINDOWS, type AnomalyDetectorOptions, type AnomalyFinding, type AnomalyKind, type AnomalyStats, type OperationTally, type SummaryDraft } from './anomaly.js';
+export { RULE_ANOMALY_NOVEL_OPERATION, RULE_ANOMALY_RATE_SPIKE, RULE_QUARANTINED } from './anomaly-verdict.js';
+export { operationFingerprint, foldedPath, idLike } from './fingerprint.js';
+export { anomalyConfigOf } from './anomaly-spec.js';
+export type { LoadedAnomaly, LoadedBaseline, LoadedQuarantine } from './anomaly-load.js';

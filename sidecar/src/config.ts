@@ -6,6 +6,9 @@ import { DEFAULT_OTLP_PROTOCOL, isOtlpProtocol, OTLP_PROTOCOLS, type OtlpProtoco
 import { commandHelp, defineCommand, parseCommand } from '../../common/flags.js';
 // The session store's module alone (no imports of its own), not the policy core.
 import { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_TAINTS_PER_SESSION } from '../../policy/src/session-store.js';
+// The anomaly detector's bounds (type-only imports of its own) and the duration parser (none).
+import { DEFAULT_MAX_OPERATIONS } from '../../policy/src/anomaly.js';
+import { parseDurationMs } from '../../policy/src/duration.js';
 
 export interface SidecarConfig {
   /**
@@ -60,6 +63,10 @@ export interface SidecarConfig {
   readonly maxTaintsPerSession: number;
   /** OTLP protobuf serializer: sidecar (otlp-trace-proto.ts) or sdk, the fallback. Default sidecar (AGENTWARDEN_OTLP_SERIALIZER). */
   readonly otlpSerializer: OtlpSerializer;
+  /** Controller mode: how often the operation summary (issue 17) goes to the controller, ms. Default 30000. */
+  readonly anomalySummaryIntervalMs: number;
+  /** Operations this sidecar learns while its baseline learns; beyond, dropped and counted. Default 4096. */
+  readonly maxBaselineOperations: number;
 }
 
 export class ConfigError extends Error {}
@@ -91,6 +98,8 @@ export const SIDECAR_COMMAND = defineCommand({
     'max-request-bytes': { type: 'string', value: 'n', default: String(16 * MIB), help: 'largest CheckRequest decoded, bytes; larger ones are denied' },
     'max-sessions': { type: 'string', value: 'n', default: String(DEFAULT_MAX_SESSIONS), help: 'sessions whose taints are kept; the least recently used beyond it are dropped and counted' },
     'max-taints-per-session': { type: 'string', value: 'n', default: String(DEFAULT_MAX_TAINTS_PER_SESSION), help: 'taints kept per session' },
+    'anomaly-summary-interval': { type: 'string', value: 'duration', default: '30s', help: 'controller mode: how often the operation summary (spec.anomaly baselines) goes to the controller' },
+    'max-baseline-operations': { type: 'string', value: 'n', default: String(DEFAULT_MAX_OPERATIONS), help: 'operations learned while the baseline learns; beyond it they are dropped and counted' },
   },
   env: [
     { name: 'AGENTWARDEN_LOG_LEVEL', default: 'info', text: 'debug, info, warn or error' },
@@ -156,7 +165,15 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     reloadDebounceMs: 100,
     logLevel: level,
     otlpSerializer,
+    anomalySummaryIntervalMs: positiveDuration(values['anomaly-summary-interval'], '--anomaly-summary-interval'),
+    maxBaselineOperations: positiveInt(values['max-baseline-operations'], '--max-baseline-operations'),
   });
+}
+
+function positiveDuration(text: string, field: string): number {
+  const ms = parseDurationMs(text);
+  if (ms === undefined || ms <= 0) throw new ConfigError(`${field}: "${text}" is not a positive duration such as 30s`);
+  return ms;
 }
 
 function positiveInt(text: string, field: string): number {

@@ -42,22 +42,29 @@ export async function accessCommand(command: AccessCommand, argv: readonly strin
     }
     return EXIT_OK;
   } catch (e: unknown) {
-    if (e instanceof HelpRequested) {
-      io.out(e.text);
-      return EXIT_OK;
-    }
-    if (e instanceof InputError || e instanceof PolicyError) {
-      io.err(e.message.startsWith('agentwarden ') ? e.message : `agentwarden ${command}: ${e.message}`);
-      return EXIT_INPUT;
-    }
-    if (isUsageError(e)) {
-      io.err(`agentwarden ${command}: ${e.message} (agentwarden ${command} --help lists the flags)`);
-      return EXIT_INPUT;
-    }
-    if (e instanceof AccessApiError) {
-      io.err(`agentwarden ${command}: ${e.status === 0 ? '' : `refused (HTTP ${e.status}): `}${e.message}`);
-      return EXIT_FAILED;
-    }
-    throw e;
+    const code = errorExit(command, e, io.err, io.out);
+    if (code === undefined) throw e;
+    return code;
   }
+}
+
+/** The exit code of an expected failure of a CLI command that talks to the API server (or its --help), its message written; undefined for any other error. */
+export function errorExit(command: string, e: unknown, err: (line: string) => void, out: (line: string) => void = err): number | undefined {
+  if (e instanceof HelpRequested) {
+    out(e.text);
+    return EXIT_OK;
+  }
+  if (e instanceof InputError || e instanceof PolicyError) {
+    err(e.message.startsWith('agentwarden ') ? e.message : `agentwarden ${command}: ${e.message}`);
+    return EXIT_INPUT;
+  }
+  if (isUsageError(e)) {
+    err(`agentwarden ${command}: ${e.message} (agentwarden ${command} --help lists the flags)`);
+    return EXIT_INPUT;
+  }
+  if (e instanceof AccessApiError) {
+    err(`agentwarden ${command}: ${e.status === 0 ? '' : `refused (HTTP ${e.status}): `}${e.message}`);
+    return EXIT_FAILED;
+  }
+  return undefined;
 }

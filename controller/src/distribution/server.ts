@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { ControllerMessageSchema, type ApprovalNeeded, type ControllerMessage, type GrantUsed, type SidecarMessage } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
+import { ControllerMessageSchema, type ApprovalNeeded, type ControllerMessage, type GrantUsed, type OperationSummary, type SidecarMessage } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
 import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
 import type { AuthResult, Revocation, SidecarAuthenticator } from './auth.js';
 import { distributionService } from '../../../common/distribution-service.js';
@@ -86,6 +86,8 @@ export interface DistributionEvents {
   readonly onApprovalNeeded?: (podKey: string, message: ApprovalNeeded) => void;
   /** An approval grant of this stream's pod allowed a request. */
   readonly onGrantUsed?: (podKey: string, message: GrantUsed) => void;
+  /** A periodic operation summary of this stream's pod (controller/src/baselines). */
+  readonly onOperationSummary?: (podKey: string, message: OperationSummary) => void;
 }
 
 export class DistributionServer {
@@ -253,6 +255,8 @@ export class DistributionServer {
         this.events.onApprovalNeeded?.(conn.podKey, kind.value);
       } else if (conn !== undefined && kind.case === 'grantUsed') {
         this.events.onGrantUsed?.(conn.podKey, kind.value);
+      } else if (conn !== undefined && kind.case === 'operationSummary') {
+        this.events.onOperationSummary?.(conn.podKey, kind.value);
       } else if (conn !== undefined && kind.case === 'reauthenticate') {
         this.reauthenticate(conn, kind.value.token);
       } else if (conn !== undefined && (kind.case === 'ack' || kind.case === 'nack')) {

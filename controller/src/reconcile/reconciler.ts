@@ -39,6 +39,8 @@ export interface ReconcilerOptions {
   readonly grants?: (pod: SlimPod) => readonly AccessRequest[];
   /** Whether the grants' cache has been listed: before, a pass could take an active grant away from a sidecar. */
   readonly grantsSynced?: () => boolean;
+  /** Adds what is the pod's own beyond its policies (controller/src/baselines: its baseline and quarantine). */
+  readonly decorate?: (pod: SlimPod, snapshot: Snapshot) => Snapshot;
 }
 
 export class Reconciler {
@@ -135,7 +137,8 @@ export class Reconciler {
       return undefined;
     }
     this.stalePods.delete(podKey);
-    this.snapshots.set(podKey, result.snapshot);
-    return result.snapshot;
+    const snapshot = this.options.decorate?.(pod, result.snapshot) ?? result.snapshot;
+    this.snapshots.set(podKey, snapshot);
+    return snapshot;
   }
 }

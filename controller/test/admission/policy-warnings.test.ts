@@ -67,3 +67,18 @@ describe('taint warnings (session-aware rules)', () => {
     expect(policyWarnings(reader, [both])).toEqual([]);
   });
 });
+
+describe('anomaly warnings (behaviour baselines)', () => {
+  const withAnomaly = (name: string, anomaly: NonNullable<AgentPolicy['anomaly']>, mode: 'Enforce' | 'Audit' = 'Enforce'): AgentPolicy => ({ ...policyWith({}, mode), name, anomaly });
+  it('say that an Audit policy only records anomalies', () => {
+    expect(policyWarnings(withAnomaly('p', { learnFor: '24h', novelOperation: 'Deny' }, 'Audit'))).toContain('spec.anomaly: the policy is in Audit mode: anomalies are recorded only, never denied, and no pod is quarantined');
+  });
+  it('flag a short learning window before novel operations are denied, and not one that only alerts', () => {
+    expect(policyWarnings(withAnomaly('p', { learnFor: '10m', novelOperation: 'Deny' }))).toEqual(['spec.anomaly.learnFor: 10m is short for novelOperation Deny: every operation the agent does not use within it is denied afterwards']);
+    expect(policyWarnings(withAnomaly('p', { learnFor: '10m', novelOperation: 'Alert' }))).toEqual([]);
+  });
+  it('name the policy whose spec.anomaly applies when several in the namespace have one', () => {
+    const other = withAnomaly('a-first', { learnFor: '24h', novelOperation: 'Alert' });
+    expect(policyWarnings(withAnomaly('p', { learnFor: '24h', novelOperation: 'Alert' }), [other])).toEqual(['spec.anomaly: AgentPolicy "a-first" in namespace support also has spec.anomaly; where several govern a pod, the first by name applies ("a-first")']);
+  });
+});
