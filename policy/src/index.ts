@@ -21,3 +21,7 @@ export { GrantLedger, type GrantUse, type LedgerGrant } from './grant-ledger.js'
 export { REASON_APPROVAL_REQUIRED } from './decision.js';
 export type { LoadedGrant } from './load.js';
 export type { RequestView } from './request-view.js';
+export { credentialSecret, effectiveScopes, tokenUrlProblem, SCOPE_TOKEN } from './oauth2-manifest.js';
+export { OAUTH2_CLIENT_ID_KEY, OAUTH2_CLIENT_SECRET_KEY } from './model.js';
+export { REASON_CREDENTIAL_UNAVAILABLE } from './decision.js';
+export type { TokenLease, TokenResolver } from './compile.js';

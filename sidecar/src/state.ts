@@ -10,6 +10,8 @@ export class PolicyState {
   private readonly ledger = new GrantLedger();
   private readonly store: SessionStore;
   private listeners: ((s: LoadedSnapshot) => void)[] = [];
+  /** Brokered OAuth tokens by revision: when this sidecar first loaded each (only those of the current snapshot are kept). */
+  private tokensSeen = new Map<string, number>();
 
   /** `sessions`: the bounds of the session store (--max-sessions, --max-taints-per-session). */
   constructor(sessions: SessionStoreOptions = {}) {
@@ -41,9 +43,23 @@ export class PolicyState {
     this.limiter.retain(new Set(next.rules.map((r) => r.key)));
     this.ledger.observe(next.grants, nowMs);
     this.ledger.retain(new Set(next.grants.map((g) => g.uid)), nowMs);
+    const revisions = new Set(next.snapshot.credentials.filter((c) => c.oauth2).map((c) => c.revision));
+    for (const r of this.tokensSeen.keys()) if (!revisions.has(r)) this.tokensSeen.delete(r);
     this.current = next;
     for (const l of this.listeners) l(next);
   }
+
+  /**
+   * When this sidecar first loaded the token with `revision` (loadSnapshot's
+   * tokenFirstSeen): a token is used at most its lifetime from then, so a sidecar
+   * clock behind the controller's cannot stretch it.
+   */
+  readonly tokenFirstSeen = (revision: string, nowMs: number): number => {
+    const seen = this.tokensSeen.get(revision);
+    if (seen !== undefined) return seen;
+    this.tokensSeen.set(revision, nowMs);
+    return nowMs;
+  };
 
   onInstall(listener: (s: LoadedSnapshot) => void): void {
     this.listeners.push(listener);
