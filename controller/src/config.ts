@@ -6,6 +6,7 @@ import type { CaRootConfig } from './caroot/options.js';
 import { DEFAULT_CACHE_LIMITS, type CacheLimits } from './kube/limits.js';
 import { DEFAULT_APPROVAL_OPTIONS, formatDuration, type ApprovalOptions } from './approvals/options.js';
 import { parseDurationMs } from '../../policy/src/duration.js';
+import { DEFAULT_OAUTH_OPTIONS, type OAuthOptions } from './oauth/options.js';
 
 export type { CaRootConfig } from './caroot/options.js';
 
@@ -50,6 +51,8 @@ export interface ControllerConfig {
   readonly namespaceReadTimeoutMs: number;
   /** Approvals and break-glass grants (approvals/options.ts); defaults DEFAULT_APPROVAL_OPTIONS. */
   readonly approvals: ApprovalOptions;
+  /** Brokered OAuth credentials (oauth/options.ts); defaults DEFAULT_OAUTH_OPTIONS. */
+  readonly oauth: OAuthOptions;
 }
 
 export class ConfigError extends Error {}
@@ -93,6 +96,11 @@ export const CONTROLLER_HELP = formatHelp({
     { name: 'default-grant-duration', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.defaultDurationMs), text: 'spec.duration of the requests the controller creates (approvers may set another with approve --for)' },
     { name: 'notify-webhook-secret', value: 'ns/name', default: 'none: no webhook notifications', text: 'Secret whose key url is a Slack-compatible webhook; one JSON POST per created request (retried with backoff, never blocking)' },
     { name: 'controller-username', value: 'user', default: 'system:serviceaccount:<--namespace>:agentwarden-controller', text: 'the controller\'s own user as the API server authenticates it: the only one the webhook lets end grants (Expired, ReviewRequired)' },
+    { name: 'oauth-ca-file', value: 'file', default: 'none: the system CAs (and NODE_EXTRA_CA_CERTS)', text: 'PEM CA bundle trusted for oauth2 token endpoints besides Node\'s bundled CAs (read at start)' },
+    { name: 'oauth-token-timeout', value: 'duration', default: formatDuration(DEFAULT_OAUTH_OPTIONS.requestTimeoutMs), text: 'a token request (connect, TLS, answer) slower than this fails: status reason TokenEndpointTimeout' },
+    { name: 'oauth-max-response-bytes', value: 'n', default: String(DEFAULT_OAUTH_OPTIONS.maxResponseBytes), text: 'a token endpoint answer larger than this fails: status reason TokenResponseTooLarge' },
+    { name: 'oauth-max-concurrent-fetches', value: 'n', default: String(DEFAULT_OAUTH_OPTIONS.maxConcurrentFetches), text: 'token requests in flight at once (a new leader fetches what came due without a burst)' },
+    { name: 'oauth-retry-max', value: 'duration', default: formatDuration(DEFAULT_OAUTH_OPTIONS.retryMaxMs), text: 'longest wait between retries of a failing token endpoint (backoff from 1s, doubling, jittered)' },
   ],
   env: [
     { name: 'KUBECONFIG', text: 'default of --kubeconfig' },
@@ -187,6 +195,11 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
       'approval-grant-uses': { type: 'string' },
       'notify-webhook-secret': { type: 'string' },
       'controller-username': { type: 'string' },
+      'oauth-ca-file': { type: 'string' },
+      'oauth-token-timeout': { type: 'string' },
+      'oauth-max-response-bytes': { type: 'string' },
+      'oauth-max-concurrent-fetches': { type: 'string' },
+      'oauth-retry-max': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -258,5 +271,21 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     cacheLimits,
     namespaceReadTimeoutMs: positiveInt('namespace-read-timeout', values['namespace-read-timeout'], 3000),
     approvals,
+    oauth: readOAuthOptions(values),
+  });
+}
+
+function readOAuthOptions(values: Readonly<Record<string, string | boolean | undefined>>): OAuthOptions {
+  const o = DEFAULT_OAUTH_OPTIONS;
+  const text = (flag: string): string | undefined => (typeof values[flag] === 'string' ? values[flag] : undefined);
+  const caFile = text('oauth-ca-file');
+  if (caFile === '') throw new ConfigError('controller: --oauth-ca-file: empty path');
+  return Object.freeze({
+    ...o,
+    caFile,
+    requestTimeoutMs: positiveDuration('oauth-token-timeout', text('oauth-token-timeout'), o.requestTimeoutMs),
+    maxResponseBytes: positiveInt('oauth-max-response-bytes', text('oauth-max-response-bytes'), o.maxResponseBytes),
+    maxConcurrentFetches: positiveInt('oauth-max-concurrent-fetches', text('oauth-max-concurrent-fetches'), o.maxConcurrentFetches),
+    retryMaxMs: positiveDuration('oauth-retry-max', text('oauth-retry-max'), o.retryMaxMs),
   });
 }

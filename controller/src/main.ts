@@ -29,6 +29,7 @@ import { startObserveServer } from './observe/http.js';
 import type { NamedInformer } from './observe/metrics.js';
 import { clusterPolicyCaches, connectClusterPolicyApi, type ClusterPolicyApi } from './cluster/index.js';
 import { approvals as approvalsFromCaches, connectApprovalApi, type AccessRequestObject, type ApprovalApi } from './approvals/index.js';
+import { startTokenBroker, tokenDemand, type TokenBroker } from './oauth/index.js';
 
 export interface RunningController {
   readonly distributionAddress: string;
@@ -40,6 +41,8 @@ export interface RunningController {
   readonly distributionCertificate: ReloadingServingCertificate | undefined;
   /** Publishes --ca-root-file; undefined without it. */
   readonly caRoot: CaRootPublisher | undefined;
+  /** Brokered OAuth tokens (DESIGN.md "Brokered OAuth credentials"). */
+  readonly tokens: TokenBroker;
   stop(): Promise<void>;
 }
 
@@ -84,6 +87,11 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     onChange, log: (level, msg, fields) => { log(level, msg, fields); }, informerLog,
   });
 
+  // Brokered OAuth tokens: the leader fetches, every change recompiles (the snapshots carry the tokens).
+  const tokens = startTokenBroker(config.oauth, (ns, name) => secrets.get(ns, name), {
+    mayFetch: () => !config.leaderElect || leader.isLeader, onChange, log: (level, msg, fields) => { log(level, msg, fields); },
+  });
+
   const auth = new SidecarAuthenticator((token, audiences) => kube.reviewToken(token, audiences), (ns, name) => pods.get(ns, name));
   const distribution: DistributionServer = new DistributionServer(auth, (podKey) => reconciler.snapshotFor(podKey), {
     onSyncChange: () => { statusDebouncer.trigger(); },
@@ -98,11 +106,12 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     namespaceLabels: cluster.namespaceLabels,
     connectedPods: () => distribution.connectedPods(),
     pushAll: () => { distribution.pushAll(); },
-    onReconciled: () => { statusDebouncer.trigger(); },
+    onReconciled: () => { statusDebouncer.trigger(); tokens.setDemand(tokenDemand(reconciler.policyEntries(), pods.list(), cluster.namespaceLabels)); },
     log: (level, msg, fields) => { log(level, msg, fields); },
     secretsFollow: (parsed) => credentialKeys.follow(parsed),
     grants: (pod) => approvals.grantsFor(pod),
     grantsSynced: () => approvals.informer.stats().synced,
+    tokens: { resolve: tokens.lease, revisions: (ns, policy) => tokens.revisions(ns, policy) },
   });
   const debouncer = new Debouncer(config.debounceQuietMs, config.debounceMaxMs, () => { reconciler.reconcile(); });
 
@@ -112,6 +121,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     pods: () => pods.list(),
     podSynced: (pod) => reconciler.podSynced(pod, (key) => distribution.sync(key)),
     secret: (ns, name) => secrets.get(ns, name),
+    tokens: (ns, name) => tokens.statuses(ns, name),
     namespaceLabels: cluster.namespaceLabels,
     // Namespace "": a ClusterAgentPolicy.
     write: (ns, name, status) => (ns === '' ? clusterPolicyApi.writeClusterStatus(name, status) : kube.writeStatus(ns, name, status)),
@@ -121,6 +131,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   const leader = new LeaderElector(kube.coordination, { namespace: config.namespace, name: 'agentwarden-controller', identity: config.identity, log: (l, m, f) => { log(l, m, f); } }, (leading) => {
     statusDebouncer.trigger();
     caRoot?.leadershipChanged(leading);
+    tokens.leadershipChanged(leading);
     // A replica that stops leading hands its sidecars over: they reconnect to the new leader.
     if (!leading) distribution.closeAll('this controller replica is no longer the leader; reconnect');
   });
@@ -169,7 +180,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       distribution, auth, reconciler, credentialKeys,
       budgets: [policyCharges, secretCharges, approvals.budget],
       isLeader: () => leader.isLeader,
-      extra: [webhookMetrics, approvals.metrics, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }])],
+      extra: [webhookMetrics, approvals.metrics, tokens, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }])],
       distributionCertificate,
     },
   });
@@ -183,7 +194,9 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     informers: { policies, pods, secrets, namespaces, accessRequests: approvals.informer },
     distributionCertificate,
     caRoot,
+    tokens,
     async stop(): Promise<void> {
+      tokens.stop();
       debouncer.cancel();
       statusDebouncer.cancel();
       await caRoot?.stop();
