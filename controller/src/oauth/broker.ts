@@ -77,6 +77,9 @@ interface Entry {
   removed: boolean;
 }
 
+/** expires_in's precision: a token is taken to end this much (at most a quarter of its lifetime) before now + expires_in. */
+export const EXPIRES_IN_GRANULARITY_MS = 1000;
+
 /** Metric label of a fetch outcome. */
 type FetchResult = 'ok' | TokenFailureReason;
 
@@ -274,6 +277,8 @@ export class TokenBroker {
 
   private async run(e: Entry): Promise<void> {
     const d = e.demand;
+    // The token may be issued any time during the request: its lifetime counts from the start.
+    const startedAt = this.now();
     const secret = this.deps.clientSecret(d.namespace, d.spec.clientSecretRef.name);
     e.secretVersion = secret.version;
     const result: TokenResult = secret.ok
@@ -285,15 +290,17 @@ export class TokenBroker {
     const now = this.now();
     const what = { namespace: d.namespace, policy: d.policy, credential: d.credential, scopes: d.scopes.join(' ') };
     if (result.ok) {
+      // expires_in is in whole seconds and servers count exp from a floored iat: the token may end up to 1 s early.
+      const lifetimeMs = result.lifetimeMs - Math.min(EXPIRES_IN_GRANULARITY_MS, result.lifetimeMs / 4);
       Object.assign(e, {
-        token: result.accessToken, lifetimeMs: result.lifetimeMs, expiresAtMs: now + result.lifetimeMs, refreshedAtMs: now,
+        token: result.accessToken, lifetimeMs, expiresAtMs: startedAt + lifetimeMs, refreshedAtMs: now,
         held: true, failures: 0, reason: '', message: '', revision: this.nextRevision(),
       });
       const o = this.deps.options;
-      const refreshIn = result.lifetimeMs * o.refreshAt - this.random() * o.refreshJitter * result.lifetimeMs;
+      const refreshIn = startedAt + result.lifetimeMs * o.refreshAt - this.random() * o.refreshJitter * result.lifetimeMs - now;
       this.schedule(e, refreshIn);
       clearTimeout(e.expiry);
-      e.expiry = setTimeout(() => { this.expire(e); }, result.lifetimeMs);
+      e.expiry = setTimeout(() => { this.expire(e); }, e.expiresAtMs - now);
       e.expiry.unref();
       this.deps.log('info', 'oauth token fetched', { ...what, expiresInMs: result.lifetimeMs, refreshInMs: Math.round(refreshIn) });
       this.deps.onChange();

@@ -18,7 +18,7 @@ export function tokenDemand(entries: readonly PolicyEntry[], pods: readonly Slim
       const spec = rule.credential === undefined ? undefined : policy.credentials.find((c) => c.name === rule.credential);
       if (spec?.oauth2 === undefined) continue;
       const scopes = effectiveScopes(rule.credentialScopes, spec);
-      const key = `${policy.name}/${spec.name}#${scopes.join(' ')}`;
+      const key = `${policy.namespace}/${policy.name}/${spec.name}#${scopes.join(' ')}`;
       if (!out.has(key)) out.set(key, { namespace: policy.namespace, policy: policy.name, credential: spec.name, scopes, spec: spec.oauth2 });
     }
   }
