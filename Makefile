@@ -73,6 +73,9 @@ bench-verify: build ## the bench policy's allow/deny on all three engines, side 
 bench-eval: build ## evaluator ns per decision at 10, 100 and 256 rules
 	$(NPM) run --silent bench:eval
 
+bench-oauth: build ## brokered OAuth tokens: fetches per minute for 1,000 pods sharing one credential (real oidc-provider), added decision time (~1 min)
+	$(NPM) run --silent bench:oauth
+
 bench-propagation: build cluster-up ## one policy edit fanned out to 1,000 simulated sidecars (p50/p99 to all ACKs, controller RSS)
 	$(NPM) exec -- node dist/bench/propagation.js
 
