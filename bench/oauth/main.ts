@@ -37,14 +37,14 @@ function policyObject(tokenUrl: string): AgentPolicyObject {
       ],
       credentials: [{ name: 'crm', oauth2: { tokenUrl, clientSecretRef: { name: 'crm-oauth' }, scopes: ['customers.read', 'customers.write'], audience: 'https://crm.internal' } }],
     },
-  } as AgentPolicyObject;
+  };
 }
 
 function pod(i: number): SlimPod {
   return {
     apiVersion: 'v1', kind: 'Pod', metadata: { name: `agent-${i}`, namespace: NS, uid: `uid-${i}`, resourceVersion: '1', labels: { app: 'agent' } },
     serviceAccount: 'agent', phase: 'Running', deleting: false, cooperativeCapture: false,
-  } as SlimPod;
+  };
 }
 
 async function fetchesPerMinute(): Promise<{ fetches: number; perMinute: number; refreshes: number; compiles: number; pushes: number; gaps: number }> {
