@@ -125,3 +125,50 @@ describe('the token broker against a real authorization server', () => {
     expect(broker.render().join('\n')).toContain('agentwarden_oauth_token_fetches_total{namespace="support",policy="crm",credential="crm",result="ok"}');
   });
 });
+
+describe('the token broker under leader election', () => {
+  let server: RunningAuthorizationServer;
+  beforeAll(async () => {
+    server = await startAuthorizationServer({
+      client: { clientId: 'agentwarden', clientSecret: 'leader-secret', scopes: SCOPES },
+      introspector: { clientId: 'crm-api', clientSecret: 'introspector-secret' }, resource: RESOURCE, accessTokenTtlS: 60,
+    });
+  });
+  afterAll(async () => { await server.stop(); });
+
+  it('fetches nothing while following; on leading, fetches what is due at most maxConcurrentFetches at a time', async () => {
+    let leading = false;
+    let inFlight = 0;
+    let most = 0;
+    const options = { ...DEFAULT_OAUTH_OPTIONS, caFile: server.caFile, maxConcurrentFetches: 2 };
+    const ca = trustedCas(options.caFile);
+    const broker = new TokenBroker({
+      options,
+      fetch: async (r) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        try {
+          return await fetchToken(r, { ca, timeoutMs: 2000, maxResponseBytes: 65_536 });
+        } finally {
+          inFlight--;
+        }
+      },
+      clientSecret: () => ({ ok: true, clientId: 'agentwarden', clientSecret: 'leader-secret', version: '1' }),
+      mayFetch: () => leading, onChange: () => undefined, log: () => undefined,
+    });
+    const spec = { tokenUrl: server.tokenUrl, clientSecretRef: { name: 'crm-oauth' }, scopes: SCOPES, audience: RESOURCE, parameters: {}, clientAuth: 'ClientSecretBasic' as const };
+    // Eight policies (say, eight namespaces) with the same credential.
+    const demands = Array.from({ length: 8 }, (_, i) => ({ namespace: `ns-${i}`, policy: 'crm', credential: 'crm', scopes: ['customers.read'], spec }));
+    broker.setDemand(demands);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(server.issued).toBe(0);
+    expect(broker.fetchCount()).toBe(0);
+    expect(broker.statuses('ns-0', 'crm')[0]?.state).toBe('Pending');
+    leading = true;
+    broker.leadershipChanged(true);
+    await until('every token', () => (demands.every((d) => broker.lease(d.namespace, 'crm', 'crm', d.scopes)?.token !== undefined) ? true : undefined));
+    expect(broker.fetchCount('ok')).toBe(8);
+    expect(most).toBe(2);
+    broker.stop();
+  });
+});
