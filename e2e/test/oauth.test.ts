@@ -8,7 +8,6 @@
 // with the headers the sidecar added to an upstream that introspects the token
 // with the authorization server.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -19,12 +18,13 @@ import { startController, type RunningController } from '../../controller/src/ma
 import { startOtlpReceiver, type OtlpReceiver } from '../../sidecar/test/otlp-receiver.js';
 import { startAuthorizationServer, type Introspection, type RunningAuthorizationServer } from '../tools/oauth/authorization-server.js';
 import { KUBECONFIG, ROOT, kubectlOk, uniqueNamespace, waitFor } from './cluster.js';
+import { startSidecarProcess, type SidecarProcess } from './sidecar-process.js';
 import { boundToken, createPod, freePort } from './controller-env.js';
 
 const ns = uniqueNamespace('oauth');
 const POD = 'agent-0';
 const RESOURCE = 'https://crm.internal';
-const TTL_S = 6;
+const TTL_S = 8;
 const CLIENT_ID = 'agentwarden-crm';
 const FIRST_SECRET = `first-${randomBytes(12).toString('hex')}`;
 const SECOND_SECRET = `second-${randomBytes(12).toString('hex')}`;
@@ -33,10 +33,8 @@ const WRITE = { url: 'https://crm.internal/customers/17', method: 'POST' };
 
 let server: RunningAuthorizationServer;
 let controller: RunningController | undefined;
-let sidecar: ChildProcess | undefined;
-let sidecarLog = '';
+let sidecar: SidecarProcess | undefined;
 let client: AuthzClient | undefined;
-let adminAddress = '';
 let otlp: OtlpReceiver;
 let upstream: Server;
 let upstreamUrl = '';
@@ -144,32 +142,16 @@ beforeAll(async () => {
   ], {});
   controller = await startController(config, (level, msg, fields) => { controllerLogs.push(JSON.stringify({ level, msg, ...fields })); });
 
-  sidecar = spawn(join(ROOT, 'bin/agentwarden'), [
-    'sidecar', '--controller', `127.0.0.1:${port}`, '--token-file', tokenFile, '--pod-name', POD, '--namespace', ns,
+  sidecar = await startSidecarProcess([
+    '--controller', `127.0.0.1:${port}`, '--token-file', tokenFile, '--pod-name', POD, '--namespace', ns,
     '--listen', '127.0.0.1:0', '--allow-tcp-credentials', '--admin-listen', '127.0.0.1:0',
-  ], {
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '100' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const append = (b: Buffer): void => { sidecarLog += b.toString(); };
-  sidecar.stdout?.on('data', append);
-  sidecar.stderr?.on('data', append);
-  const listening = await waitFor('the sidecar listening', () => {
-    if (sidecar?.exitCode !== null) throw new Error(`the sidecar exited: ${sidecarLog}`);
-    const line = sidecarLog.split('\n').find((l) => l.includes('"sidecar listening"'));
-    return line === undefined ? undefined : (JSON.parse(line) as { extAuthz: string; admin: string });
-  }, 60_000);
-  adminAddress = listening.admin;
-  client = new AuthzClient(listening.extAuthz);
+  ], { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '100' });
+  client = new AuthzClient(sidecar.extAuthz);
 }, 180_000);
 
 afterAll(async () => {
   client?.close();
-  if (sidecar !== undefined && sidecar.exitCode === null) {
-    const exited = new Promise((resolve) => sidecar?.once('exit', resolve));
-    sidecar.kill('SIGTERM');
-    await exited;
-  }
+  await sidecar?.stop();
   await controller?.stop();
   await server.stop();
   await otlp.close();
@@ -253,10 +235,10 @@ describe('brokered OAuth credentials against a real authorization server', () =>
   it('wrote no token and no client secret into any log, span, status or metric', async () => {
     await waitFor('spans exported', () => (otlp.payloads.length > 0 ? true : undefined), 30_000, 100);
     const controllerMetrics = await (await fetch(`http://${controller?.metricsAddress ?? ''}/metrics`)).text();
-    const sidecarMetrics = await (await fetch(`http://${adminAddress}/metrics`)).text();
+    const sidecarMetrics = await (await fetch(`http://${sidecar?.admin ?? ''}/metrics`)).text();
     const status = JSON.stringify(await policyStatus());
     const written = [
-      controllerLogs.join('\n'), sidecarLog, ...otlp.payloads.map((p) => p.toString('latin1')), status, controllerMetrics, sidecarMetrics,
+      controllerLogs.join('\n'), sidecar?.log() ?? '', ...otlp.payloads.map((p) => p.toString('latin1')), status, controllerMetrics, sidecarMetrics,
     ];
     expect(tokensSeen.size).toBeGreaterThanOrEqual(4);
     const leaks: string[] = [];

@@ -297,7 +297,7 @@ export class TokenBroker {
         held: true, failures: 0, reason: '', message: '', revision: this.nextRevision(),
       });
       const o = this.deps.options;
-      const refreshIn = startedAt + result.lifetimeMs * o.refreshAt - this.random() * o.refreshJitter * result.lifetimeMs - now;
+      const refreshIn = startedAt + lifetimeMs * o.refreshAt - this.random() * o.refreshJitter * lifetimeMs - now;
       this.schedule(e, refreshIn);
       clearTimeout(e.expiry);
       e.expiry = setTimeout(() => { this.expire(e); }, e.expiresAtMs - now);
