@@ -6,7 +6,7 @@ export { MAX_SESSION_LINKS, RULE_CLUSTER_CEILING, RULE_DEFAULT_DENY, RULE_INVALI
 export { PolicyError } from './errors.js';
 export { parseAgentPolicy, parseClusterAgentPolicy, parseAnyPolicy, parsePod, isAgentPolicyManifest, isClusterAgentPolicyManifest, API_VERSION } from './manifest.js';
 export { compileSnapshot, checkPolicy, checkAccessRequest, policyObjectName, snapshotVersion, AggregateCompileError, type CompileOptions, type SecretResolver, type SecretRevision } from './compile.js';
-export { loadSnapshot, SnapshotLoadError, type LoadedSnapshot } from './load.js';
+export { loadSnapshot, SnapshotLoadError, type HeldToken, type LoadedSnapshot } from './load.js';
 export { evaluate, type EvaluateContext } from './evaluate.js';
 export type * from './check-request.js';
 export { decodeCheckRequest } from './check-request-wire.js';

@@ -99,6 +99,14 @@ export interface LoadedCredential {
   readonly scopes?: readonly string[];
   /** Why an oauth2 credential has no token (from the controller). */
   readonly unavailableReason?: string;
+  /** oauth2: "policy/credential#scopes", what a token is held under across snapshots (LoadOptions.heldToken). */
+  readonly tokenKey?: string;
+}
+
+/** A token a sidecar holds from an earlier snapshot, with the instant it stops using it. */
+export interface HeldToken {
+  readonly value: string;
+  readonly usableUntilMs: number;
 }
 
 export interface LoadedSnapshot {
@@ -148,6 +156,12 @@ export interface LoadOptions {
   readonly tokenFirstSeen?: (revision: string, nowMs: number) => number;
   /** The load time (default: the clock). */
   readonly nowMs?: number;
+  /**
+   * The token an earlier snapshot gave for this key, used while unexpired when
+   * the new snapshot brings none for it (a new leader that has not fetched
+   * yet, a restarted controller): no gap on failover, and never a stale token.
+   */
+  readonly heldToken?: (tokenKey: string, nowMs: number) => HeldToken | undefined;
 }
 
 /** Loads a snapshot; throws SnapshotLoadError when it is inconsistent (the sidecar NACKs it). */
@@ -282,7 +296,12 @@ function loadCredential(snapshot: Snapshot, index: number | undefined, ruleName:
   const nowMs = options.nowMs ?? Date.now();
   const firstSeen = options.tokenFirstSeen?.(c.revision, nowMs) ?? nowMs;
   const usableUntilMs = value === undefined || c.expiresAtMs <= 0n || c.lifetimeMs <= 0n ? 0 : Math.min(Number(c.expiresAtMs), firstSeen + Number(c.lifetimeMs));
-  return { ...base, value: usableUntilMs === 0 ? undefined : value, usableUntilMs, scopes: [...c.scopes], unavailableReason: c.unavailableReason };
+  const tokenKey = `${c.policy}/${c.name}#${c.scopes.join(' ')}`;
+  const held = usableUntilMs === 0 ? options.heldToken?.(tokenKey, nowMs) : undefined;
+  if (held !== undefined && nowMs < held.usableUntilMs) {
+    return { ...base, value: held.value, usableUntilMs: held.usableUntilMs, scopes: [...c.scopes], unavailableReason: c.unavailableReason, tokenKey };
+  }
+  return { ...base, value: usableUntilMs === 0 ? undefined : value, usableUntilMs, scopes: [...c.scopes], unavailableReason: c.unavailableReason, tokenKey };
 }
 
 function loadGrant(g: Grant, snapshot: Snapshot, options: LoadOptions): LoadedGrant {

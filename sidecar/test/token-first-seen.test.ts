@@ -37,4 +37,22 @@ describe('the sidecar\'s first sight of a token', () => {
     const back = loadSnapshot(snapshot('oauth2:1', 10_000_000), { nowMs: 50_000, tokenFirstSeen: state.tokenFirstSeen });
     expect(back.rules[0]?.credential?.usableUntilMs).toBe(110_000);
   });
+
+  it('keeps the token it holds while a new snapshot brings none for that credential and scope set (a new leader not yet fetched), never past its expiry', () => {
+    const state = new PolicyState();
+    const opts = (nowMs: number): Parameters<typeof loadSnapshot>[1] => ({ nowMs, tokenFirstSeen: state.tokenFirstSeen, heldToken: state.heldToken });
+    state.install(loadSnapshot(snapshot('oauth2:1', 61_000), opts(1000)), 1000);
+    // The new leader's first snapshot: the credential is there, its token is not yet.
+    const pending = compileSnapshot([POLICY], POD, { resolveToken: () => undefined });
+    const during = loadSnapshot(pending, opts(20_000));
+    expect(during.rules[0]?.credential).toMatchObject({ value: 'tok-oauth2:1', usableUntilMs: 61_000 });
+    state.install(during, 20_000);
+    // Still held across another such snapshot, and gone once it expired.
+    expect(loadSnapshot(pending, opts(60_999)).rules[0]?.credential?.value).toBe('tok-oauth2:1');
+    const after = loadSnapshot(pending, opts(61_000)).rules[0]?.credential;
+    expect(after?.value).toBeUndefined();
+    expect(after?.unavailableReason).toBe('no token fetched yet');
+    // Another scope set (or policy, or credential) never borrows it.
+    expect(state.heldToken('crm/crm#r w', 30_000)).toBeUndefined();
+  });
 });
