@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies e2e bench bench-e2e bench-verify bench-eval bench-memory bench-otlp bench-propagation bench-flood h2load demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies test-alerts e2e bench bench-e2e bench-verify bench-eval bench-baselines bench-memory bench-otlp bench-propagation bench-flood h2load demo demo-down clean
 
 include e2e/e2e.mk
 include e2e/dev/dev.mk
@@ -36,6 +36,10 @@ test-unit: build test-tools envoy ## unit, golden and property tests (jest; side
 
 test-policies: build ## run the example policies' test suites with the CLI
 	bin/agentwarden test examples/
+
+test-alerts: build ## the chart's monitoring alone: promtool test rules (e2e/monitoring/alerts.test.yaml) and the dashboards' model check; make e2e runs it too, and e2e/test/prometheus.test.ts against a real Prometheus
+	@$(E2E_ENV) "$(E2E_ROOT)/e2e/tools/build.sh" helm promtool
+	$(NPM) exec -- node --experimental-vm-modules node_modules/jest/bin/jest.js --config jest.e2e.config.js dist/e2e/test/prometheus-rules.test.js
 
 e2e: build cluster-up pod-tools ## jest suites against the local control plane (kube-apiserver, etcd, Jaeger)
 	$(NPM) exec -- node --experimental-vm-modules node_modules/jest/bin/jest.js --config jest.e2e.config.js
@@ -75,6 +79,9 @@ bench-eval: build ## evaluator ns per decision at 10, 100 and 256 rules
 
 bench-oauth: build ## brokered OAuth tokens: fetches per minute for 1,000 pods sharing one credential (real oidc-provider), added decision time (~1 min)
 	$(NPM) run --silent bench:oauth
+
+bench-baselines: build ## behaviour baselines: encoded OperationSummary bytes and the controller's traffic for 1,000 sidecars
+	$(NPM) run --silent bench:baselines
 
 bench-propagation: build cluster-up ## one policy edit fanned out to 1,000 simulated sidecars (p50/p99 to all ACKs, controller RSS)
 	$(NPM) exec -- node dist/bench/propagation.js

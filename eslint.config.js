@@ -25,6 +25,14 @@ export default tseslint.config(
     },
   },
   {
+    // Commands declare their flags in one table (common/flags.ts): the parser and
+    // --help come from it, so a flag cannot exist without help.
+    files: ['cli/src/**/*.ts', 'sidecar/src/**/*.ts', 'controller/src/**/*.ts', 'policy/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'node:util', importNames: ['parseArgs'], message: 'declare the flags with defineCommand and parse with parseCommand (common/flags.ts), so --help lists them' }] }],
+    },
+  },
+  {
     files: ['**/test/**/*.ts', 'e2e/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

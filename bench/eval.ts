@@ -11,18 +11,20 @@
 // `bench: ...` lines.
 import { planCondition, type CelBindings } from '../policy/src/cel.js';
 import {
-  compileSnapshot, evaluate, GrantLedger, loadSnapshot, parseAccessRequest, parseAgentPolicy, SessionStore, TokenBuckets,
+  AnomalyDetector, compileSnapshot, evaluate, GrantLedger, loadSnapshot, parseAccessRequest, parseAgentPolicy, SessionStore, TokenBuckets,
   type AccessRequest, type PodIdentity,
 } from '../policy/src/index.js';
 import { checkRequestFrom } from '../cli/src/request-shorthand.js';
 import type { CheckRequest } from '../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
+import { create } from '@bufbuild/protobuf';
+import { BaselineSchema, type Baseline } from '../proto/gen/agentwarden/v1/snapshot_pb.js';
 
 const POD: PodIdentity = { namespace: 'bench', name: 'agent-0', serviceAccount: 'agent', labels: { app: 'agent' } };
 const ITERATIONS = 20_000;
 const WARMUP = 5_000;
 
 /** `sessions`: read rules taint the session with pii, Deny rules test it (issue 16). */
-function policyWith(ruleCount: number, hostsPerPolicy: number, sessions = false): unknown {
+function policyWith(ruleCount: number, hostsPerPolicy: number, sessions = false, anomaly = false): unknown {
   const rules = [];
   for (let i = 0; i < ruleCount; i++) {
     const host = `api${i % hostsPerPolicy}.example.com`;
@@ -37,7 +39,17 @@ function policyWith(ruleCount: number, hostsPerPolicy: number, sessions = false)
       rules.push({ name: `mcp-${i}`, to: { hosts: [host] }, http: { methods: ['POST'], paths: ['/mcp'] }, mcp: { tools: [`tool_${i}`] }, when: `mcp.arguments.limit <= 20` });
     }
   }
-  return { apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentPolicy', metadata: { name: `p${ruleCount}`, namespace: 'bench' }, spec: { podSelector: { matchLabels: { app: 'agent' } }, rules } };
+  return { apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentPolicy', metadata: { name: `p${ruleCount}`, namespace: 'bench' }, spec: { podSelector: { matchLabels: { app: 'agent' } }, rules, ...(anomaly ? { anomaly: ANOMALY_SPEC } : {}) } };
+}
+
+/** Issue 17: spec.anomaly with novel operations denied and rate spikes alerted. */
+const ANOMALY_SPEC = { learnFor: '1h', novelOperation: 'Deny', rateSpike: { factor: 5, over: '1m', action: 'Alert' }, quarantineAfter: { anomalies: 1000, within: '1m' } };
+const BASELINE_OPERATIONS = 1000;
+
+/** A baseline of BASELINE_OPERATIONS operations, learning from `fromMs` until `untilMs`, with a rate no request mix reaches. */
+function baselineOf(fromMs: number, untilMs: number): Baseline {
+  const operations = Array.from({ length: BASELINE_OPERATIONS }, (_, i) => `GET api${i % 32}.example.com/v1/known${i}/{id}`).sort();
+  return create(BaselineSchema, { learningStartedMs: BigInt(fromMs), learningUntilMs: BigInt(untilMs), operations, rateP95: 1_000_000, rateWindowMs: 60_000n });
 }
 
 /** `count` approved grants for POD: even ones approval, odd ones break-glass; every other pair on a host the requests call. */
@@ -80,12 +92,24 @@ function percentile(sorted: Float64Array, p: number): number {
 
 interface Row { readonly layout: string; readonly rules: number; readonly medianNs: number; readonly p99Ns: number; readonly allowed: number }
 
-function measure(ruleCount: number, hostsPerPolicy: number, layout: string, grantCount = 0, sessions = false): Row {
-  const policy = parseAgentPolicy(policyWith(ruleCount, hostsPerPolicy, sessions), 'bench', 'bench');
+function measure(ruleCount: number, hostsPerPolicy: number, layout: string, grantCount = 0, sessions = false, anomaly = false): Row {
+  const policy = parseAgentPolicy(policyWith(ruleCount, hostsPerPolicy, sessions, anomaly), 'bench', 'bench');
   const nowMs = Date.UTC(2026, 2, 3, 9);
-  const loaded = loadSnapshot(compileSnapshot([policy], POD, { grants: grantsFor(grantCount, hostsPerPolicy, nowMs) }));
+  const snapshot = compileSnapshot([policy], POD, { grants: grantsFor(grantCount, hostsPerPolicy, nowMs) });
   const reqs = requests(ruleCount, hostsPerPolicy);
-  const ctx = { nowMs, rateLimiter: new TokenBuckets(), grants: new GrantLedger(), ...(sessions ? { sessions: new SessionStore(), origin: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' } } : {}) };
+  const detector = new AnomalyDetector();
+  if (anomaly) {
+    // Issue 17: the request mix is learned once, then judged against a baseline of 1,000 operations.
+    const learning = loadSnapshot({ ...snapshot, baseline: baselineOf(nowMs - 3_600_000, nowMs + 3_600_000) });
+    const learnCtx = { nowMs, rateLimiter: new TokenBuckets(), anomalies: detector };
+    for (const r of reqs) evaluate(learning, r, learnCtx);
+  }
+  const loaded = loadSnapshot(anomaly ? { ...snapshot, baseline: baselineOf(nowMs - 3_600_000, nowMs - 1) } : snapshot);
+  const ctx = {
+    nowMs, rateLimiter: new TokenBuckets(), grants: new GrantLedger(),
+    ...(sessions ? { sessions: new SessionStore(), origin: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' } } : {}),
+    ...(anomaly ? { anomalies: detector } : {}),
+  };
   for (let i = 0; i < WARMUP; i++) evaluate(loaded, reqs[i % reqs.length]!, ctx);
   const times = new Float64Array(ITERATIONS);
   let allowed = 0;
@@ -133,6 +157,24 @@ const withSessions = [...sessionPairs.map((p) => p[1])].sort((a, b) => a.medianN
 const sessionDeltaNs = middle(sessionPairs.map((p) => p[1].medianNs - p[0].medianNs));
 rows.push(withSessions);
 
+// Issue 17: spec.anomaly on, judged against a 1,000-operation baseline (learning over), paired as above.
+const { withoutNs: withoutAnomalyNs, with: withAnomaly, deltaNs: anomalyDeltaNs } = paired(() => measure(100, 32, 'anomaly', 0, false, true));
+rows.push(withAnomaly);
+
+/** ROUNDS alternating pairs of the spread layout and `variant`: the median without, the median row with, the median delta. */
+function paired(variant: () => Row): { readonly withoutNs: number; readonly with: Row; readonly deltaNs: number } {
+  const runs = Array.from({ length: ROUNDS }, (_, i) => {
+    if (i % 2 === 0) { const a = measure(100, 32, 'spread'); return [a, variant()] as const; }
+    const b = variant();
+    return [measure(100, 32, 'spread'), b] as const;
+  });
+  return {
+    withoutNs: middle(runs.map((p) => p[0].medianNs)),
+    with: [...runs.map((p) => p[1])].sort((a, b) => a.medianNs - b.medianNs)[ROUNDS >> 1]!,
+    deltaNs: middle(runs.map((p) => p[1].medianNs - p[0].medianNs)),
+  };
+}
+
 console.log(`evaluator time per decision (${ITERATIONS} decisions each, request mix: allow, CEL allow, deny, default-deny, unknown host, MCP allow, MCP deny)`);
 console.log('layout     rules   median µs   p99 µs   allowed');
 for (const r of rows) {
@@ -144,6 +186,8 @@ for (const r of rows) {
 console.log(`bench: evaluator_grants100_delta median_us=${(deltaNs / 1000).toFixed(2)} (100 active grants over spread 100 rules, median of ${ROUNDS} alternating pairs; medians ${(withoutGrantsNs / 1000).toFixed(2)} -> ${(withGrants.medianNs / 1000).toFixed(2)} µs; target <= 1 µs)`);
 
 console.log(`bench: evaluator_sessions_delta median_us=${(sessionDeltaNs / 1000).toFixed(2)} (sessions on over spread 100 rules: read rules taint, Deny rules test session.taints; median of ${ROUNDS} alternating pairs; medians ${(withoutSessionsNs / 1000).toFixed(2)} -> ${(withSessions.medianNs / 1000).toFixed(2)} µs; target <= 0.5 µs)`);
+
+console.log(`bench: evaluator_anomaly_delta median_us=${(anomalyDeltaNs / 1000).toFixed(2)} (spec.anomaly on over spread 100 rules, baseline of ${BASELINE_OPERATIONS} operations, learning over, the request mix learned; median of ${ROUNDS} alternating pairs; medians ${(withoutAnomalyNs / 1000).toFixed(2)} -> ${(withAnomaly.medianNs / 1000).toFixed(2)} µs; target <= 1 µs)`);
 
 // Issue 16: what 10,000 sessions (the default --max-sessions) cost in memory, each
 // holding two taints with their origins (trace and span ids), keyed by a header value

@@ -27,6 +27,8 @@ export interface CommandHelp {
   readonly summary: string;
   readonly flags: readonly FlagHelp[];
   readonly env?: readonly EnvHelp[];
+  /** Exit codes and when each is returned. */
+  readonly exits?: readonly (readonly [number, string])[];
 }
 
 const HELP_FLAG: FlagHelp = { name: 'help', short: 'h', text: 'print this help and exit 0' };
@@ -44,6 +46,7 @@ export function formatHelp(help: CommandHelp): string {
     'flags:',
     ...rows(flags),
     ...(env.length === 0 ? [] : ['', 'environment:', ...rows(env)]),
+    ...((help.exits ?? []).length === 0 ? [] : ['', 'exit codes:', ...(help.exits ?? []).map(([code, when]) => `  ${code}  ${when}`)]),
   ].join('\n');
 }
 

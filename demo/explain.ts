@@ -26,7 +26,7 @@ export function explain(span: DecisionSpan, ctx: ExplainContext): string {
   const audit = span.audit === 'deny' && span.decision === 'allow' ? '; the trial policy (Audit mode) would deny it: recorded in the trace, not enforced' : '';
   let m: RegExpExecArray | null;
   if ((m = ALLOWED.exec(r)) !== null) return allowed(m[1] ?? '', span, ctx) + audit;
-  if ((m = DENIED.exec(r)) !== null) return deniedByRule(m[1] ?? '', m[2], ctx);
+  if ((m = DENIED.exec(r)) !== null) return deniedByRule(m[1] ?? '', m[2], ctx) + tainted(span, ctx);
   if ((m = APPROVAL.exec(r)) !== null) return approvalRequired(m[1] ?? '', m[2] ?? '', ctx);
   if ((m = GRANTED.exec(r)) !== null) return `${m[2] ?? ''} approved AgentAccessRequest ${m[1] ?? ''}: its grant allows this exact call (same tool and arguments) over rule ${span.rule}, once`;
   if ((m = LIMIT.exec(r)) !== null) return `rule ${m[1] ?? ''} allows it at most ${m[2] ?? ''} times per ${duration(Number(m[3]))}, and this pod has used them up`;
@@ -48,6 +48,12 @@ function allowed(name: string, span: DecisionSpan, ctx: ExplainContext): string 
   const credential = rule?.credential !== undefined && ctx.credentialArrived
     ? `; the sidecar had Envoy add the ${rule.credential} credential on the way out (the agent never holds it)` : '';
   return `rule ${name} allows it${conditions.length === 0 ? '' : `: ${conditions.join(', ')}`}${credential}`;
+}
+
+/** The session's taints when the deciding rule reads them: "; the session was tainted pii, untrusted (by the calls its span links to)". */
+function tainted(span: DecisionSpan, ctx: ExplainContext): string {
+  if (span.taints.length === 0 || ctx.book.rule(span.rule)?.when?.includes('session.') !== true) return '';
+  return `; the session was tainted ${span.taints.join(', ')}${span.links.length === 0 ? '' : ' (by the calls its span links to)'}`;
 }
 
 function deniedByRule(name: string, note: string | undefined, ctx: ExplainContext): string {

@@ -1,40 +1,11 @@
 // The audit trail as an auditor reads it: each decision span looked up in
 // Jaeger by its trace id (/api/traces/<id>), with the agent's span it is a
-// child of.
+// child of. The spans are read as `agentwarden explain` reads them.
+import { decisionsOfJaegerTrace, type DecisionRecord } from '../cli/src/explain/trace.js';
 
-export interface DecisionSpan {
-  readonly traceId: string;
-  readonly spanId: string;
-  /** The span the decision continues (CHILD_OF): the agent's span from its traceparent. */
-  readonly parentSpanId: string | null;
-  readonly decision: string;
-  readonly policy: string;
-  readonly rule: string;
-  readonly reason: string;
-  /** What the Audit policies would have decided (allow | deny), when any governs the pod. */
-  readonly audit: string | null;
-  /** The request as the sidecar read it. */
-  readonly method: string;
-  readonly host: string;
-  readonly path: string;
-  readonly mcpMethod: string | null;
-  readonly tool: string | null;
-  /** The grant that allowed the request (agentwarden.grant) and its kind (approval | break-glass). */
-  readonly grant: string | null;
-  readonly grantKind: string | null;
-  /** The AgentAccessRequest a RequireApproval deny asks for (agentwarden.approval.request). */
-  readonly approvalRequest: string | null;
-}
+/** A decision span as `agentwarden explain` reads it (cli/src/explain/trace.ts). */
+export type DecisionSpan = DecisionRecord;
 
-interface JaegerSpan {
-  readonly traceID: string;
-  readonly spanID: string;
-  readonly operationName: string;
-  readonly references?: readonly { readonly refType: string; readonly spanID: string }[];
-  readonly tags?: readonly { readonly key: string; readonly value: unknown }[];
-}
-
-const DECISION_SPAN = 'agentwarden.decision';
 const POLL_MS = 200;
 
 /** The decision spans of one trace; empty while Jaeger does not have it yet. */
@@ -42,33 +13,17 @@ export async function decisionSpans(jaeger: string, traceId: string): Promise<De
   const res = await fetch(`${jaeger}/api/traces/${traceId}`);
   if (res.status === 404) return [];
   if (!res.ok) throw new Error(`Jaeger ${jaeger}/api/traces/${traceId}: HTTP ${res.status}`);
-  const body = (await res.json()) as { data?: { spans?: JaegerSpan[] }[] };
-  return (body.data?.[0]?.spans ?? []).filter((s) => s.operationName === DECISION_SPAN).map(toDecision);
+  return decisionsOfJaegerTrace(await res.json());
 }
 
-function toDecision(s: JaegerSpan): DecisionSpan {
-  const tag = (key: string): string | null => {
-    const v = s.tags?.find((t) => t.key === key)?.value;
-    return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : null;
-  };
-  return {
-    traceId: s.traceID.padStart(32, '0'),
-    spanId: s.spanID.padStart(16, '0'),
-    parentSpanId: s.references?.find((r) => r.refType === 'CHILD_OF')?.spanID.padStart(16, '0') ?? null,
-    decision: tag('agentwarden.decision') ?? '',
-    policy: tag('agentwarden.policy') ?? '',
-    rule: tag('agentwarden.rule') ?? '',
-    reason: tag('agentwarden.reason') ?? '',
-    audit: tag('agentwarden.audit.decision'),
-    method: tag('http.request.method') ?? '',
-    host: tag('server.address') ?? '',
-    path: tag('url.path') ?? '',
-    mcpMethod: tag('mcp.method.name'),
-    tool: tag('gen_ai.tool.name'),
-    grant: tag('agentwarden.grant'),
-    grantKind: tag('agentwarden.grant.kind'),
-    approvalRequest: tag('agentwarden.approval.request'),
-  };
+/** The decision span `spanId` of trace `traceId`, once Jaeger has it (undefined after timeoutMs). */
+export async function decisionSpan(jaeger: string, traceId: string, spanId: string, timeoutMs: number): Promise<DecisionSpan | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await decisionSpans(jaeger, traceId)).find((d) => d.spanId === spanId);
+    if (found !== undefined || Date.now() > deadline) return found;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
 }
 
 /** Whether Jaeger's query API answers. */

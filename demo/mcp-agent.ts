@@ -6,6 +6,7 @@ import { ROOT } from '../e2e/pod/pod.js';
 import type { McpExchange, McpSessionRun, McpStepResult } from './agent/mcp-session.js';
 import type { ToolCall } from './calls.js';
 import type { McpReceived, Observed, Receipt } from './observed.js';
+import { WEB_MCP_HOST, type Upstreams } from './support-pod.js';
 
 const NODE = join(ROOT, 'node_modules/.bin/node');
 const PROGRAM = join(ROOT, 'dist/demo/agent/mcp-session.js');
@@ -20,11 +21,12 @@ export async function runMcpSession(pod: RunningPod, url: string, calls: readonl
   } catch (e: unknown) {
     throw new Error(`the agent's MCP session printed no result (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`, { cause: e });
   }
-  const rows = run.exchanges.map((x) => observe(x, run, calls));
+  const server = new URL(url).hostname === WEB_MCP_HOST ? (u: Upstreams) => u.web : (u: Upstreams) => u.mcp;
+  const rows = run.exchanges.map((x) => observe(x, run, calls, server));
   return { rows, run };
 }
 
-function observe(x: McpExchange, run: McpSessionRun, calls: readonly ToolCall[]): Observed {
+function observe(x: McpExchange, run: McpSessionRun, calls: readonly ToolCall[], server: (u: Upstreams) => { readonly received: readonly McpReceived[] }): Observed {
   const step = run.steps[x.step];
   const main = step !== undefined && isStepRequest(x, step) ? step : undefined;
   const failed = main?.ok === false ? main.error : undefined;
@@ -39,9 +41,11 @@ function observe(x: McpExchange, run: McpSessionRun, calls: readonly ToolCall[])
   return {
     call: describe(x),
     ...(notes.length === 0 ? {} : { note: notes.join('; ') }),
+    // The filled argument as the difference line shows it: its size, not its 1.2 MB.
+    ...(main?.arguments === undefined ? {} : { input: fill === undefined ? main.arguments : { ...main.arguments, [fill.key]: `<${fill.bytes} characters>` } }),
     traceId: x.traceId, spanId: x.spanId, agentGot,
     decision: x.decision, decisionId: x.decisionId,
-    receipts: (u, token) => u.mcp.received.filter((e) => sameRequest(x, e, run.sessionId)).map((e): Receipt => ({ where: null, status: null, credential: e.authorization === `Bearer ${token}` })),
+    receipts: (u, token) => server(u).received.filter((e) => sameRequest(x, e, run.sessionId)).map((e): Receipt => ({ where: null, status: null, credential: e.authorization === `Bearer ${token}` })),
   };
 }
 

@@ -9,6 +9,8 @@ export interface Observed {
   readonly call: string;
   /** A line under the call when the call alone does not say what it is. */
   readonly note?: string;
+  /** What the request carried that a rule may read: the REST call's JSON body, the MCP tool's arguments. */
+  readonly input?: unknown;
   /** The agent's span that the request carried (traceparent). */
   readonly traceId: string;
   readonly spanId: string;

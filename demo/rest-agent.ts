@@ -28,6 +28,7 @@ export async function runRestCall(pod: RunningPod, call: RestCall, attackerIp: s
   return {
     call: `${call.method} ${url.host}${rawPath(call.url)}`,
     ...noteOf(call, failure),
+    ...(call.json === undefined ? {} : { input: call.json }),
     ...(call.connectTo === 'attacker' ? { steeredTo: attackerIp } : {}),
     traceId, spanId, agentGot: failure === undefined ? String(r.status) : 'no response',
     decision: headers.get('x-agentwarden-decision') ?? null,
@@ -67,7 +68,7 @@ function lastHeaderBlock(out: string): Map<string, string> {
 /** The requests that carried this trace, at every upstream; at the MCP server, any JSON-RPC message outside a session but initialize. */
 function receiptsOf(u: Upstreams, token: string, traceId: string, attackerIp: string, host: string): Receipt[] {
   const http: [string, readonly HttpReceived[]][] = [
-    ['api.zendesk.com', u.zendesk.received], ['billing.internal', u.billing.received], ['eu.crm.internal', u.crm.received],
+    ['api.zendesk.com', u.zendesk.received], ['billing.internal', u.billing.received], ['eu.crm.internal', u.crm.received], ['hooks.slack.com', u.slack.received],
     ['elsewhere', u.elsewhere.received], [attackerIp, u.attacker.received],
   ];
   const out: Receipt[] = [];

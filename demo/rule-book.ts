@@ -38,8 +38,8 @@ function hostMatches(pattern: string, host: string): boolean {
 export function forbidden(r: Rule): string {
   if (r.mcp !== undefined && r.mcp.tools.length > 0) return `the MCP tools ${r.mcp.tools.join(', ')}`;
   const paths = r.http?.paths ?? [];
-  if (paths.length > 0) return `${paths.join(', ')} on ${r.to.hosts.join(', ')}`;
-  return `any call to ${r.to.hosts.join(', ')}`;
+  const what = paths.length > 0 ? `${paths.join(', ')} on ${r.to.hosts.join(', ')}` : `any call to ${r.to.hosts.join(', ')}`;
+  return r.when === undefined ? what : `${what} when ${r.when}`;
 }
 
 /** "Mon-Fri 08:00-18:00 Europe/Berlin". */

@@ -7,7 +7,10 @@
 // upstream; the table shows what the agent got, the decision and why, what the
 // upstream received, and the trace, checked in Jaeger one by one. Then one
 // approval round trip: a large refund denied until a human approves it with
-// the CLI (approval.ts). Needs root (network namespaces, iptables).
+// the CLI (approval.ts), the lethal trifecta refused per session with the
+// lineage of its deny read back from Jaeger (trifecta.ts), `agentwarden explain`
+// on a denied call's decision id and `agentwarden status` (explain-step.ts).
+// Needs root (network namespaces, iptables).
 import { approvalRoundTrip, removeEarlierRequests } from './approval.js';
 import { MCP_TOOL_CALLS, MCP_URL, REST_CALLS } from './calls.js';
 import { readDemoConfig, type DemoConfig } from './config.js';
@@ -15,10 +18,12 @@ import { collectDecisions, jaegerReachable } from './jaeger.js';
 import { runMcpSession } from './mcp-agent.js';
 import type { Observed } from './observed.js';
 import { agentPoliciesWhenSynced, removeEarlierPods } from './policies.js';
+import { lethalTrifecta, printLineage } from './trifecta.js';
 import { runRestCall } from './rest-agent.js';
 import { RuleBook } from './rule-book.js';
 import { startSupportPod, EXAMPLE, NAMESPACE, type SupportPod } from './support-pod.js';
 import { buildRows, printRows, printTraceCheck, type Row } from './table.js';
+import { explainRow, rowToExplain, statusOf } from './explain-step.js';
 
 const TRACES_TIMEOUT_MS = 30_000;
 
@@ -54,18 +59,33 @@ async function demo(config: DemoConfig): Promise<boolean> {
     const rows = await tableRows(config, pod, observed);
     printRows(rows, book, new Date());
 
+    const puzzle = rowToExplain(rows);
+    step('Why was it denied? The decision id the agent got back, asked with the CLI');
+    const explained = puzzle !== undefined && await explainRow(puzzle, config.jaeger);
+    if (!explained) console.log('(agentwarden explain did not print the decision\'s rule)');
+
     step('An approval round trip: a refund over 50 EUR waits for a human (rule mcp-large-refunds)');
     const roundTrip = await approvalRoundTrip(pod, NAMESPACE);
     const approvalRows = await tableRows(config, pod, roundTrip.rows);
     printRows(approvalRows, book, new Date(), false);
     if (!roundTrip.ok) console.log('(the round trip did not come out as expected: denied, approved and allowed, another amount denied)');
 
+    step('The lethal trifecta, refused per session: the ticket reads above tainted it pii; a web page fetched with web_fetch taints it untrusted');
+    const trifecta = await lethalTrifecta(pod);
+    const trifectaRows = await tableRows(config, pod, trifecta.rows);
+    printRows(trifectaRows, book, new Date(), false);
+    if (!trifecta.ok) console.log('(the trifecta did not come out as expected: first post delivered, page fetched, second post refused)');
+    const lineage = await printLineage(trifectaRows, config.jaeger);
+
     const { synced, table } = await agentPoliciesWhenSynced(NAMESPACE);
     console.log(`\n$ kubectl get agentpolicies -n ${NAMESPACE}\n${table.trimEnd()}`);
     if (!synced) console.log('(the policies did not report Ready and Synced within 30 s)');
 
-    const complete = printTraceCheck([...rows, ...approvalRows], config.jaeger);
-    return complete && synced && roundTrip.ok;
+    const podStatus = await statusOf(pod.scenario.controller.metricsAddress, NAMESPACE, pod.scenario.pod.pod.metadata?.name ?? '');
+    if (!podStatus) console.log('(agentwarden status did not show the pod SYNCED)');
+
+    const complete = printTraceCheck([...rows, ...approvalRows, ...trifectaRows], config.jaeger);
+    return complete && synced && roundTrip.ok && trifecta.ok && lineage && explained && podStatus;
   } finally {
     await pod?.scenario.stop();
   }

@@ -1,8 +1,9 @@
 // The support-agent example as a running pod: the example's policies and
 // labels, its Zendesk token in a Secret, and the services it talks to on the
 // test side of the pod's veth (Zendesk over TLS, the MCP ticket server,
-// billing, the CRM, a catch-all for other hosts, and an address where the
-// agent would like its credential to go). The controller serves the
+// billing, the CRM, Slack, an MCP server with a web_fetch tool, a catch-all
+// for other hosts, and an address where the agent would like its credential
+// to go). The controller serves the
 // AgentAccessRequest webhooks for the namespace. The sidecar exports its decision
 // spans to Jaeger through a forward from the pod network to loopback.
 import { randomBytes } from 'node:crypto';
@@ -23,6 +24,9 @@ export const EXAMPLE = join(ROOT, 'examples/support-agent');
 export const NAMESPACE = 'support';
 export const ZENDESK = 'api.zendesk.com';
 export const MCP_HOST = 'mcp.support.internal';
+/** The MCP server with the web_fetch tool: what it returns is untrusted content. */
+export const WEB_MCP_HOST = 'mcp.web.internal';
+export const SLACK = 'hooks.slack.com';
 
 /** The services the demo's agent reaches, each a recording server. */
 export interface Upstreams {
@@ -30,6 +34,10 @@ export interface Upstreams {
   readonly mcp: RunningMcpServer;
   readonly billing: RunningHttpUpstream;
   readonly crm: RunningHttpUpstream;
+  /** hooks.slack.com: a way to send data out. */
+  readonly slack: RunningHttpUpstream;
+  /** mcp.web.internal: the web_fetch tool. */
+  readonly web: RunningMcpServer;
   /** api.stripe.com and pastebin.com: hosts the policy never allows. */
   readonly elsewhere: RunningHttpUpstream;
   /** An address no DNS name points to: where a stolen credential would go. */
@@ -46,7 +54,7 @@ export interface SupportPod {
 }
 
 /** Host numbers on the test side of the veth (netns.ts HOST_ADDRESSES). */
-const IP = { zendesk: 10, mcp: 11, billing: 12, crm: 13, elsewhere: 14, attacker: 66 } as const;
+const IP = { zendesk: 10, mcp: 11, billing: 12, crm: 13, elsewhere: 14, slack: 15, web: 16, attacker: 66 } as const;
 
 export interface SupportPodOptions {
   readonly slot: number;
@@ -104,6 +112,8 @@ async function startUpstreams(net: PodNetwork, caDir: string): Promise<{ upstrea
         [MCP_HOST]: [net.hostIp(IP.mcp)],
         'billing.internal': [net.hostIp(IP.billing)],
         'eu.crm.internal': [net.hostIp(IP.crm)],
+        [SLACK]: [net.hostIp(IP.slack)],
+        [WEB_MCP_HOST]: [net.hostIp(IP.web)],
         'api.stripe.com': [net.hostIp(IP.elsewhere)],
         'pastebin.com': [net.hostIp(IP.elsewhere)],
       },
@@ -113,6 +123,8 @@ async function startUpstreams(net: PodNetwork, caDir: string): Promise<{ upstrea
       mcp: track(await startMcpServer({ listen: [at(IP.mcp, 80)] })),
       billing: track(await startHttpUpstream({ listen: [at(IP.billing, 80)] })),
       crm: track(await startHttpUpstream({ listen: [at(IP.crm, 80)] })),
+      slack: track(await startHttpUpstream({ listen: [at(IP.slack, 80)] })),
+      web: track(await startMcpServer({ listen: [at(IP.web, 80)] })),
       elsewhere: track(await startHttpUpstream({ listen: [at(IP.elsewhere, 80)] })),
       attacker: track(await startHttpUpstream({ listen: [at(IP.attacker, 80), at(IP.attacker, 443)] })),
     };

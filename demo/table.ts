@@ -2,6 +2,7 @@
 // agent got, the decision as Jaeger recorded it (rule, why), what the upstream
 // received, and the agent's trace; then the trace check.
 import { explain, type ExplainContext } from './explain.js';
+import { difference } from './difference.js';
 import type { DecisionSpan } from './jaeger.js';
 import type { Observed, Receipt } from './observed.js';
 import type { RuleBook } from './rule-book.js';
@@ -27,7 +28,7 @@ const COLUMNS = [
   { title: 'agent call', width: 56 },
   { title: 'agent got', width: 25 },
   { title: 'decision', width: 8 },
-  { title: 'rule', width: 21 },
+  { title: 'rule', width: 32 },
   { title: 'upstream got', width: 0 },
 ] as const;
 
@@ -59,15 +60,19 @@ function why(r: Row, book: RuleBook, now: Date): string {
 const LEGEND = [
   'agent got: what curl or the MCP SDK client received; decision and rule: the sidecar\'s, read back from Jaeger;',
   'upstream got: what the service itself received (its status, and whether the Zendesk credential came with it);',
-  'trace: the agent\'s own trace id, sent as traceparent; the decision span is a child of the agent\'s span.',
+  'trace: the agent\'s own trace id, sent as traceparent; the decision span is a child of the agent\'s span, and the id is the decision id',
+  '(x-agentwarden-decision-id) that `agentwarden explain <id>` explains; "vs the same call above": what differs from the last row of that call.',
 ];
 
 export function printRows(rows: readonly Row[], book: RuleBook, now: Date, legend = true): void {
   if (legend) console.log(`\n${LEGEND.join('\n')}`);
   console.log(`\n${line(COLUMNS.map((c) => c.title))}`);
+  const above = new Map<string, Row>();
   for (const r of rows) {
     const o = r.observed;
     const decision = (r.span?.decision ?? o.decision ?? '-').toUpperCase();
+    const previous = above.get(o.call);
+    above.set(o.call, r);
     console.log(line([o.call, o.agentGot, decision, r.span?.rule ?? '-', upstreamGot(o, r.receipts)]));
     if (o.note !== undefined) console.log(`    ${o.note}`);
     const grant = r.span?.grant ?? null;
@@ -75,12 +80,20 @@ export function printRows(rows: readonly Row[], book: RuleBook, now: Date, legen
     if (grant !== null) console.log(`    grant ${grant} (${r.span?.grantKind ?? 'approval'}), as the decision span records it (agentwarden.grant)`);
     if (asks !== null) console.log(`    asks for AgentAccessRequest ${asks} (agentwarden.approval.request)`);
     console.log(`    why: ${why(r, book, now)}`);
+    if (previous !== undefined && decidedOtherwise(previous, r)) {
+      console.log(`    vs the same call above (${(previous.span?.decision ?? previous.observed.decision ?? '-').toUpperCase()}, rule ${previous.span?.rule ?? '-'}): ${difference(previous.observed.input, o.input)}`);
+    }
     console.log(`    trace ${o.traceId}`);
   }
   const allowed = rows.filter((r) => r.span?.decision === 'allow').length;
   const denied = rows.filter((r) => r.span?.decision === 'deny').length;
   const undecided = rows.length - allowed - denied;
   console.log(`\n${rows.length} agent calls: ${allowed} allowed, ${denied} denied${undecided === 0 ? '' : `, ${undecided} without a decision in Jaeger`}`);
+}
+
+/** Whether two rows of the same call came out differently (decision or rule). */
+function decidedOtherwise(a: Row, b: Row): boolean {
+  return (a.span?.decision ?? a.observed.decision) !== (b.span?.decision ?? b.observed.decision) || a.span?.rule !== b.span?.rule;
 }
 
 /** Prints whether Jaeger holds each decision, as a child of the agent's span; true when it does for every decided call. */

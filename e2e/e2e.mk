@@ -8,7 +8,7 @@ E2E_ENV = E2E_BIN_DIR="$(E2E_BIN_DIR)" E2E_STATE_DIR="$(E2E_STATE_DIR)"
 
 .PHONY: e2e-tools test-tools cluster-up cluster-down envoy pod-tools
 
-e2e-tools: ## build etcd, kube-apiserver, kubectl, helm, jaeger, h2spec (pinned in e2e/tools/*/go.mod) into .cache/bin
+e2e-tools: ## build etcd, kube-apiserver, kubectl, helm, jaeger, h2spec, prometheus, promtool (pinned in e2e/tools/*/go.mod) into .cache/bin
 	@$(E2E_ENV) "$(E2E_ROOT)/e2e/tools/build.sh"
 
 test-tools: ## build what the unit tests run: h2spec (pinned in e2e/tools/h2spec/go.mod) into .cache/bin (under a minute cold, nothing when stamped)

@@ -1,37 +1,38 @@
-// Entry point of bin/agentwarden. Each command loads only its own modules, so
-// `check` and `test` stay light, only the access commands (approve, deny,
-// review, grant, requests) and the controller load the Kubernetes client, the
-// sidecar never does, and neither long-running program loads the CLI's
-// (protobuf-es Envoy messages for JSON requests, test suites).
-import { EXIT_INPUT, EXIT_OK } from './exit-codes.js';
+// Entry point of bin/agentwarden: finds the command in the table
+// (commands.ts), runs it and maps what it throws to an exit code. Each
+// command loads only its own modules.
+import { EXIT_FAILED, EXIT_INPUT, EXIT_OK } from './exit-codes.js';
 import { HelpRequested } from '../../common/help.js';
+import { isUsageError } from '../../common/flags.js';
+import { findCommand, type CommandIo } from './commands.js';
 
-const [command, ...rest] = process.argv.slice(2);
+// `agentwarden help <command>` is `agentwarden <command> --help`, as with kubectl.
+const given = process.argv.slice(2);
+const argv = given[0] === 'help' && given.length === 2 ? [given[1] ?? '', '--help'] : given;
+const [first, ...rest] = argv;
+const io: CommandIo = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), env: process.env };
+const entry = findCommand(first === '--version' ? 'version' : first);
 
-async function serve(name: string, run: () => Promise<number>): Promise<void> {
-  try {
-    process.exitCode = await run();
-  } catch (e: unknown) {
-    if (e instanceof HelpRequested) {
-      process.stdout.write(`${e.text}\n`);
-      process.exitCode = EXIT_OK;
-      return;
-    }
-    process.stderr.write(`agentwarden ${name}: ${e instanceof Error ? e.message : String(e)}\n`);
-    const input = e instanceof Error && (e.name === 'PolicyError' || e.constructor.name === 'ConfigError' || ('code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')));
-    process.exitCode = input ? EXIT_INPUT : 1;
-  }
+function exitCodeOf(e: unknown): number {
+  const input = isUsageError(e) || (e instanceof Error && (e.name === 'PolicyError' || ['PolicyError', 'InputError', 'ConfigError'].includes(e.constructor.name)));
+  return input ? EXIT_INPUT : EXIT_FAILED;
 }
 
-if (command === 'sidecar') {
-  await serve('sidecar', async () => (await import('../../sidecar/src/main.js')).sidecarCommand(rest));
-} else if (command === 'controller') {
-  await serve('controller', async () => (await import('../../controller/src/main.js')).controllerCommand(rest));
-} else if (command === 'approve' || command === 'deny' || command === 'review' || command === 'grant' || command === 'requests') {
-  // The only commands that talk to the API server: client-node is loaded for them alone.
-  const { accessCommand } = await import('./access/main.js');
-  process.exitCode = await accessCommand(command, rest, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) });
-} else {
+if (entry === undefined) {
+  // No command, --help, or an unknown word: main() prints the usage.
   const { main } = await import('./main.js');
-  process.exitCode = main(process.argv.slice(2), (s) => process.stdout.write(`${s}\n`), (s) => process.stderr.write(`${s}\n`));
+  process.exitCode = main(argv, io.out, io.err);
+} else {
+  try {
+    process.exitCode = await entry.run(rest, io);
+  } catch (e: unknown) {
+    if (e instanceof HelpRequested) {
+      io.out(e.text);
+      process.exitCode = EXIT_OK;
+    } else {
+      const code = exitCodeOf(e);
+      io.err(`agentwarden ${entry.name}: ${e instanceof Error ? e.message : String(e)}${code === EXIT_INPUT ? ` (agentwarden ${entry.name} --help lists the flags)` : ''}`);
+      process.exitCode = code;
+    }
+  }
 }

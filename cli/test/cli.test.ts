@@ -44,7 +44,7 @@ describe('agentwarden check', () => {
       allowed: true, mode: 'Enforce', policy: 'support-agent', rule: 'read-tickets',
       reason: 'allowed by rule "read-tickets" of policy "support-agent"',
       auditDecision: { allowed: true, policy: 'support-agent', rule: 'read-tickets', reason: 'allowed by rule "read-tickets" of policy "support-agent"' },
-      session: { id: 'support-agent-7d9f8', taints: [], added: [] },
+      session: { id: 'support-agent-7d9f8', taints: [], added: ['pii'] },
     });
   });
 

@@ -1,7 +1,6 @@
 // The controller's configuration: flags and environment are read here only.
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
-import { formatHelp, HelpRequested } from '../../common/help.js';
+import { commandHelp, defineCommand, parseCommand } from '../../common/flags.js';
 import type { CaRootConfig } from './caroot/options.js';
 import { DEFAULT_CACHE_LIMITS, type CacheLimits } from './kube/limits.js';
 import { DEFAULT_APPROVAL_OPTIONS, formatDuration, type ApprovalOptions } from './approvals/options.js';
@@ -51,63 +50,72 @@ export interface ControllerConfig {
   readonly namespaceReadTimeoutMs: number;
   /** Approvals and break-glass grants (approvals/options.ts); defaults DEFAULT_APPROVAL_OPTIONS. */
   readonly approvals: ApprovalOptions;
+  /** How often the leader writes the AgentBaselines that changed (issue 17), ms. Default 10000. */
+  readonly baselineWriteIntervalMs: number;
+  /** Operations one agent identity's baseline holds; beyond, dropped and counted. Default 2000. */
+  readonly maxBaselineOperations: number;
   /** Brokered OAuth credentials (oauth/options.ts); defaults DEFAULT_OAUTH_OPTIONS. */
   readonly oauth: OAuthOptions;
 }
 
 export class ConfigError extends Error {}
 
-/** `agentwarden controller --help`: every flag below with its default, and the environment read here. */
-export const CONTROLLER_HELP = formatHelp({
+/** `agentwarden controller`: its flags (parsed and listed by --help from this one table) and the environment read here. */
+export const CONTROLLER_COMMAND = defineCommand({
+  name: 'controller',
   usage: ['agentwarden controller [flags]'],
   summary: 'Runs the controller: compiles AgentPolicies per pod and serves them to the sidecars, writes policy status, and serves the admission webhooks (pod injection, policy and pod validation).',
-  flags: [
-    { name: 'kubeconfig', value: 'file', default: '$KUBECONFIG, else in-cluster', text: 'Kubernetes client configuration' },
-    { name: 'distribution-listen', value: 'addr', default: ':15012', text: 'PolicyDistribution gRPC listen address' },
-    { name: 'tls-cert', value: 'file', text: 'distribution TLS certificate (with --tls-key); required unless it listens on loopback only' },
-    { name: 'tls-key', value: 'file', text: 'distribution TLS key' },
-    { name: 'metrics-listen', value: 'addr', default: ':8080', text: 'metrics and health HTTP listen address' },
-    { name: 'webhook-listen', value: 'addr', default: ':9443', text: 'admission webhooks HTTPS listen address' },
-    { name: 'webhook-cert', value: 'file', default: 'none: webhooks off', text: 'webhook serving certificate (with --webhook-key); re-read when it changes' },
-    { name: 'webhook-key', value: 'file', text: 'webhook serving key' },
-    { name: 'inject-config', value: 'file', default: 'built-in injection options', text: 'injection options YAML (images, resources, ports, body limits) as the Helm chart renders it' },
-    { name: 'ca-root-file', value: 'file', default: 'none: publishing off', text: 'PEM bundle the sidecars trust, published to the injected pods\' namespaces' },
-    { name: 'ca-root-configmap', value: 'name', default: 'agentwarden-ca-root', text: 'ConfigMap written (key ca.crt)' },
-    { name: 'ca-root-namespace-labels', value: 'k=v,...', default: 'none', text: 'publish only to namespaces with all these labels' },
-    { name: 'ca-root-exclude-namespaces', value: 'a,b', default: 'none', text: 'never publish to these namespaces' },
-    { name: 'namespace', value: 'ns', default: '$POD_NAMESPACE, else agentwarden-system', text: 'namespace of the leader-election Lease' },
-    { name: 'identity', value: 'name', default: '$POD_NAME, else the host name', text: 'leader-election identity' },
-    { name: 'leader-elect', value: 'true|false', default: 'true', text: 'write status only as the Lease holder' },
-    { name: 'max-policy-bytes', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxPolicyBytes), text: 'an AgentPolicy whose spec (JSON) is larger is refused: status Compiled=False reason PolicyTooLarge, not compiled' },
-    { name: 'max-policies-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxPoliciesPerNamespace), text: 'AgentPolicies kept per namespace; more are refused (reason NamespacePolicyLimit)' },
-    { name: 'max-policy-bytes-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxPolicyBytesPerNamespace), text: 'bytes of AgentPolicy specs kept per namespace; past it, policies are refused (reason NamespacePolicyLimit)' },
-    { name: 'max-credential-value-bytes', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxCredentialValueBytes), text: 'a credential value (a Secret key a policy reads) larger than this is refused: status Ready=False reason CredentialTooLarge' },
-    { name: 'max-credential-secrets-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxCredentialSecretsPerNamespace), text: 'credential Secrets holding values kept per namespace; more are refused (reason NamespaceCredentialLimit)' },
-    { name: 'max-credential-bytes-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxCredentialBytesPerNamespace), text: 'bytes of credential values (base64) kept per namespace; past it, Secrets are refused (reason NamespaceCredentialLimit)' },
-    { name: 'list-page-size', value: 'n', default: String(DEFAULT_CACHE_LIMITS.listPageSize), text: 'objects per page when listing AgentPolicies and Secrets (the most full objects held at once)' },
-    { name: 'namespace-read-timeout', value: 'ms', default: '3000', text: 'the webhooks read namespace labels fresh for each review; a slower read denies the review' },
-    { name: 'max-access-request-bytes', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxAccessRequestBytes), text: 'an AgentAccessRequest whose spec (JSON) is larger is not cached and never becomes a grant' },
-    { name: 'max-access-requests-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxAccessRequestsPerNamespace), text: 'AgentAccessRequests kept per namespace; more are not cached (never grants)' },
-    { name: 'max-access-request-bytes-per-namespace', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxAccessRequestBytesPerNamespace), text: 'bytes of AgentAccessRequest specs kept per namespace' },
-    { name: 'max-grant-duration', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.maxGrantDurationMs), text: 'longest grant an AgentAccessRequest may ask for or be approved for (spec.duration, status.duration)' },
-    { name: 'approval-pending-ttl', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.pendingTtlMs), text: 'a request nobody approved or denied within this time after creation expires ("request expired")' },
-    { name: 'max-pending-approvals-per-pod', value: 'n', default: String(DEFAULT_APPROVAL_OPTIONS.maxPendingPerPod), text: 'pending AgentAccessRequests the controller creates per pod; further ApprovalNeeded messages are counted, not created' },
-    { name: 'approval-grant-uses', value: 'n', default: '0', text: 'spec.uses of the requests the controller creates: how many requests one approval allows (1: exactly once); 0 = any number until it expires' },
-    { name: 'default-grant-duration', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.defaultDurationMs), text: 'spec.duration of the requests the controller creates (approvers may set another with approve --for)' },
-    { name: 'notify-webhook-secret', value: 'ns/name', default: 'none: no webhook notifications', text: 'Secret whose key url is a Slack-compatible webhook; one JSON POST per created request (retried with backoff, never blocking)' },
-    { name: 'controller-username', value: 'user', default: 'system:serviceaccount:<--namespace>:agentwarden-controller', text: 'the controller\'s own user as the API server authenticates it: the only one the webhook lets end grants (Expired, ReviewRequired)' },
-    { name: 'oauth-ca-file', value: 'file', default: 'none: the system CAs (and NODE_EXTRA_CA_CERTS)', text: 'PEM CA bundle trusted for oauth2 token endpoints besides Node\'s bundled CAs (read at start)' },
-    { name: 'oauth-token-timeout', value: 'duration', default: formatDuration(DEFAULT_OAUTH_OPTIONS.requestTimeoutMs), text: 'a token request (connect, TLS, answer) slower than this fails: status reason TokenEndpointTimeout' },
-    { name: 'oauth-max-response-bytes', value: 'n', default: String(DEFAULT_OAUTH_OPTIONS.maxResponseBytes), text: 'a token endpoint answer larger than this fails: status reason TokenResponseTooLarge' },
-    { name: 'oauth-max-concurrent-fetches', value: 'n', default: String(DEFAULT_OAUTH_OPTIONS.maxConcurrentFetches), text: 'token requests in flight at once (a new leader fetches what came due without a burst)' },
-    { name: 'oauth-retry-max', value: 'duration', default: formatDuration(DEFAULT_OAUTH_OPTIONS.retryMaxMs), text: 'longest wait between retries of a failing token endpoint (backoff from 1s, doubling, jittered)' },
-  ],
+  flags: {
+    kubeconfig: { type: 'string', value: 'file', env: 'KUBECONFIG', shownDefault: 'in-cluster, else ~/.kube/config', help: 'Kubernetes client configuration' },
+    'distribution-listen': { type: 'string', value: 'addr', default: ':15012', help: 'PolicyDistribution gRPC listen address' },
+    'tls-cert': { type: 'string', value: 'file', help: 'distribution TLS certificate (with --tls-key); required unless it listens on loopback only' },
+    'tls-key': { type: 'string', value: 'file', help: 'distribution TLS key' },
+    'metrics-listen': { type: 'string', value: 'addr', default: ':8080', help: 'metrics and health HTTP listen address' },
+    'webhook-listen': { type: 'string', value: 'addr', default: ':9443', help: 'admission webhooks HTTPS listen address' },
+    'webhook-cert': { type: 'string', value: 'file', shownDefault: 'none: webhooks off', help: 'webhook serving certificate (with --webhook-key); re-read when it changes' },
+    'webhook-key': { type: 'string', value: 'file', help: 'webhook serving key' },
+    'inject-config': { type: 'string', value: 'file', shownDefault: 'built-in injection options', help: 'injection options YAML (images, resources, ports, body limits) as the Helm chart renders it' },
+    'ca-root-file': { type: 'string', value: 'file', shownDefault: 'none: publishing off', help: 'PEM bundle the sidecars trust, published to the injected pods\' namespaces' },
+    'ca-root-configmap': { type: 'string', value: 'name', default: 'agentwarden-ca-root', help: 'ConfigMap written (key ca.crt)' },
+    'ca-root-namespace-labels': { type: 'string', value: 'k=v,...', shownDefault: 'none', help: 'publish only to namespaces with all these labels' },
+    'ca-root-exclude-namespaces': { type: 'string', value: 'a,b', shownDefault: 'none', help: 'never publish to these namespaces' },
+    namespace: { type: 'string', value: 'ns', env: 'POD_NAMESPACE', default: 'agentwarden-system', help: 'namespace of the leader-election Lease' },
+    identity: { type: 'string', value: 'name', env: 'POD_NAME', shownDefault: 'the host name', help: 'leader-election identity' },
+    'leader-elect': { type: 'string', value: 'true|false', default: 'true', help: 'write status only as the Lease holder' },
+    'max-policy-bytes': { type: 'string', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxPolicyBytes), help: 'an AgentPolicy whose spec (JSON) is larger is refused: status Compiled=False reason PolicyTooLarge, not compiled' },
+    'max-policies-per-namespace': { type: 'string', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxPoliciesPerNamespace), help: 'AgentPolicies kept per namespace; more are refused (reason NamespacePolicyLimit)' },
+    'max-policy-bytes-per-namespace': { type: 'string', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxPolicyBytesPerNamespace), help: 'bytes of AgentPolicy specs kept per namespace; past it, policies are refused (reason NamespacePolicyLimit)' },
+    'max-credential-value-bytes': { type: 'string', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxCredentialValueBytes), help: 'a credential value (a Secret key a policy reads) larger than this is refused: status Ready=False reason CredentialTooLarge' },
+    'max-credential-secrets-per-namespace': { type: 'string', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxCredentialSecretsPerNamespace), help: 'credential Secrets holding values kept per namespace; more are refused (reason NamespaceCredentialLimit)' },
+    'max-credential-bytes-per-namespace': { type: 'string', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxCredentialBytesPerNamespace), help: 'bytes of credential values (base64) kept per namespace; past it, Secrets are refused (reason NamespaceCredentialLimit)' },
+    'list-page-size': { type: 'string', value: 'n', default: String(DEFAULT_CACHE_LIMITS.listPageSize), help: 'objects per page when listing AgentPolicies and Secrets (the most full objects held at once)' },
+    'namespace-read-timeout': { type: 'string', value: 'ms', default: '3000', help: 'the webhooks read namespace labels fresh for each review; a slower read denies the review' },
+    'max-access-request-bytes': { type: 'string', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxAccessRequestBytes), help: 'an AgentAccessRequest whose spec (JSON) is larger is not cached and never becomes a grant' },
+    'max-access-requests-per-namespace': { type: 'string', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxAccessRequestsPerNamespace), help: 'AgentAccessRequests kept per namespace; more are not cached (never grants)' },
+    'max-access-request-bytes-per-namespace': { type: 'string', value: 'n', default: String(DEFAULT_CACHE_LIMITS.maxAccessRequestBytesPerNamespace), help: 'bytes of AgentAccessRequest specs kept per namespace' },
+    'max-grant-duration': { type: 'string', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.maxGrantDurationMs), help: 'longest grant an AgentAccessRequest may ask for or be approved for (spec.duration, status.duration)' },
+    'approval-pending-ttl': { type: 'string', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.pendingTtlMs), help: 'a request nobody approved or denied within this time after creation expires ("request expired")' },
+    'max-pending-approvals-per-pod': { type: 'string', value: 'n', default: String(DEFAULT_APPROVAL_OPTIONS.maxPendingPerPod), help: 'pending AgentAccessRequests the controller creates per pod; further ApprovalNeeded messages are counted, not created' },
+    'approval-grant-uses': { type: 'string', value: 'n', default: '0', help: 'spec.uses of the requests the controller creates: how many requests one approval allows (1: exactly once); 0 = any number until it expires' },
+    'default-grant-duration': { type: 'string', value: 'duration', default: formatDuration(DEFAULT_APPROVAL_OPTIONS.defaultDurationMs), help: 'spec.duration of the requests the controller creates (approvers may set another with approve --for)' },
+    'notify-webhook-secret': { type: 'string', value: 'ns/name', shownDefault: 'none: no webhook notifications', help: 'Secret whose key url is a Slack-compatible webhook; one JSON POST per created request (retried with backoff, never blocking)' },
+    'baseline-write-interval': { type: 'string', value: 'duration', default: '10s', help: 'how often the leader writes the AgentBaselines that changed (operation summaries from the sidecars)' },
+    'max-baseline-operations': { type: 'string', value: 'n', default: '2000', help: 'operations one agent identity\'s baseline holds; beyond, dropped and counted in status.dropped' },
+    'oauth-ca-file': { type: 'string', value: 'file', shownDefault: 'none: Node\'s CAs (and NODE_EXTRA_CA_CERTS)', help: 'PEM CA bundle trusted for oauth2 token endpoints besides Node\'s bundled CAs (read at start)' },
+    'oauth-token-timeout': { type: 'string', value: 'duration', shownDefault: formatDuration(DEFAULT_OAUTH_OPTIONS.requestTimeoutMs), help: 'a token request (connect, TLS, answer) slower than this fails: status reason TokenEndpointTimeout' },
+    'oauth-max-response-bytes': { type: 'string', value: 'n', shownDefault: String(DEFAULT_OAUTH_OPTIONS.maxResponseBytes), help: 'a token endpoint answer larger than this fails: status reason TokenResponseTooLarge' },
+    'oauth-max-concurrent-fetches': { type: 'string', value: 'n', shownDefault: String(DEFAULT_OAUTH_OPTIONS.maxConcurrentFetches), help: 'token requests in flight at once (a new leader fetches what came due without a burst)' },
+    'oauth-retry-max': { type: 'string', value: 'duration', shownDefault: formatDuration(DEFAULT_OAUTH_OPTIONS.retryMaxMs), help: 'longest wait between retries of a failing token endpoint (backoff from 1s, doubling, jittered)' },
+    'controller-username': { type: 'string', value: 'user', shownDefault: 'system:serviceaccount:<--namespace>:agentwarden-controller', help: 'the controller\'s own user as the API server authenticates it: the only one the webhook lets end grants (Expired, ReviewRequired)' },
+  },
   env: [
-    { name: 'KUBECONFIG', text: 'default of --kubeconfig' },
-    { name: 'POD_NAMESPACE, POD_NAME', text: 'defaults of --namespace and --identity (downward API)' },
     { name: 'AGENTWARDEN_LOG_LEVEL', default: 'info', text: 'debug, info, warn or error' },
   ],
+  exits: [[0, 'stopped by SIGTERM or SIGINT'], [1, 'failed while starting or running (a listen address taken, the API server unreachable at start)'], [2, 'invalid flags or environment']],
 });
+
+/** `agentwarden controller --help`. */
+export const CONTROLLER_HELP = commandHelp(CONTROLLER_COMMAND);
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -158,53 +166,7 @@ function secretRef(flag: string, text: string | undefined): { readonly namespace
 }
 
 export function readControllerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ControllerConfig {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      kubeconfig: { type: 'string' },
-      'distribution-listen': { type: 'string', default: ':15012' },
-      'metrics-listen': { type: 'string', default: ':8080' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'webhook-listen': { type: 'string', default: ':9443' },
-      'webhook-cert': { type: 'string' },
-      'webhook-key': { type: 'string' },
-      'inject-config': { type: 'string' },
-      'ca-root-file': { type: 'string' },
-      'ca-root-configmap': { type: 'string', default: 'agentwarden-ca-root' },
-      'ca-root-namespace-labels': { type: 'string' },
-      'ca-root-exclude-namespaces': { type: 'string' },
-      namespace: { type: 'string' },
-      identity: { type: 'string' },
-      'leader-elect': { type: 'string', default: 'true' },
-      'max-policy-bytes': { type: 'string' },
-      'max-policies-per-namespace': { type: 'string' },
-      'max-policy-bytes-per-namespace': { type: 'string' },
-      'max-credential-value-bytes': { type: 'string' },
-      'max-credential-secrets-per-namespace': { type: 'string' },
-      'max-credential-bytes-per-namespace': { type: 'string' },
-      'list-page-size': { type: 'string' },
-      'namespace-read-timeout': { type: 'string' },
-      'max-access-request-bytes': { type: 'string' },
-      'max-access-requests-per-namespace': { type: 'string' },
-      'max-access-request-bytes-per-namespace': { type: 'string' },
-      'max-grant-duration': { type: 'string' },
-      'approval-pending-ttl': { type: 'string' },
-      'max-pending-approvals-per-pod': { type: 'string' },
-      'default-grant-duration': { type: 'string' },
-      'approval-grant-uses': { type: 'string' },
-      'notify-webhook-secret': { type: 'string' },
-      'controller-username': { type: 'string' },
-      'oauth-ca-file': { type: 'string' },
-      'oauth-token-timeout': { type: 'string' },
-      'oauth-max-response-bytes': { type: 'string' },
-      'oauth-max-concurrent-fetches': { type: 'string' },
-      'oauth-retry-max': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
-  if (values.help === true) throw new HelpRequested(CONTROLLER_HELP);
+  const { values } = parseCommand(CONTROLLER_COMMAND, argv, env);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new ConfigError('controller: --tls-cert and --tls-key go together');
   if ((values['webhook-cert'] === undefined) !== (values['webhook-key'] === undefined)) throw new ConfigError('controller: --webhook-cert and --webhook-key go together');
   const caRootFile = values['ca-root-file'];
@@ -236,7 +198,7 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     maxAccessRequestsPerNamespace: positiveInt('max-access-requests-per-namespace', values['max-access-requests-per-namespace'], d.maxAccessRequestsPerNamespace),
     maxAccessRequestBytesPerNamespace: positiveInt('max-access-request-bytes-per-namespace', values['max-access-request-bytes-per-namespace'], d.maxAccessRequestBytesPerNamespace),
   });
-  const namespace = values.namespace ?? env['POD_NAMESPACE'] ?? 'agentwarden-system';
+  const namespace = values.namespace;
   const a = DEFAULT_APPROVAL_OPTIONS;
   const maxGrantDurationMs = positiveDuration('max-grant-duration', values['max-grant-duration'], a.maxGrantDurationMs);
   const defaultDurationMs = positiveDuration('default-grant-duration', values['default-grant-duration'], a.defaultDurationMs);
@@ -251,7 +213,7 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     controllerUsername: values['controller-username'] ?? `system:serviceaccount:${namespace}:agentwarden-controller`,
   });
   return Object.freeze({
-    kubeconfig: values.kubeconfig ?? env['KUBECONFIG'],
+    kubeconfig: values.kubeconfig,
     distributionListen: values['distribution-listen'],
     metricsListen: values['metrics-listen'],
     tlsCert: values['tls-cert'],
@@ -263,7 +225,7 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     fileReloadMs: 10_000,
     caRoot,
     namespace,
-    identity: values.identity ?? env['POD_NAME'] ?? hostname(),
+    identity: values.identity ?? hostname(),
     leaderElect: values['leader-elect'] === 'true',
     debounceQuietMs: 100,
     debounceMaxMs: 1000,
@@ -271,6 +233,8 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     cacheLimits,
     namespaceReadTimeoutMs: positiveInt('namespace-read-timeout', values['namespace-read-timeout'], 3000),
     approvals,
+    baselineWriteIntervalMs: positiveDuration('baseline-write-interval', values['baseline-write-interval'], 10_000),
+    maxBaselineOperations: positiveInt('max-baseline-operations', values['max-baseline-operations'], 2000),
     oauth: readOAuthOptions(values),
   });
 }

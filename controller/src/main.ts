@@ -20,6 +20,8 @@ import { SidecarAuthenticator } from './distribution/auth.js';
 import { DistributionServer } from './distribution/server.js';
 import { startDistribution } from './distribution/listen.js';
 import type { ReloadingServingCertificate } from './distribution/certificates.js';
+import { PodSyncMetrics } from './observe/sync-metrics.js';
+import { CertificateExpiryMetrics } from './observe/certificates.js';
 import { caRootFromCaches, type CaRootPublisher } from './caroot/index.js';
 import { LeaderElector } from './status/leader.js';
 import { StatusWriter } from './status/writer.js';
@@ -27,8 +29,10 @@ import { freshNamespaceLabels, policiesInScopeOf, startWebhookServer, WebhookMet
 import { DEFAULT_INJECT_OPTIONS, parseInjectOptions, type InjectOptions } from './inject/index.js';
 import { startObserveServer } from './observe/http.js';
 import type { NamedInformer } from './observe/metrics.js';
+import { syncReport } from './observe/syncz.js';
 import { clusterPolicyCaches, connectClusterPolicyApi, type ClusterPolicyApi } from './cluster/index.js';
 import { approvals as approvalsFromCaches, connectApprovalApi, type AccessRequestObject, type ApprovalApi } from './approvals/index.js';
+import { baselines as baselinesFromCaches, connectBaselineApi, DEFAULT_BASELINE_LIMITS, type BaselineApi, type Baselines } from './baselines/index.js';
 import { startTokenBroker, tokenDemand, type TokenBroker } from './oauth/index.js';
 
 export interface RunningController {
@@ -41,6 +45,8 @@ export interface RunningController {
   readonly distributionCertificate: ReloadingServingCertificate | undefined;
   /** Publishes --ca-root-file; undefined without it. */
   readonly caRoot: CaRootPublisher | undefined;
+  /** Behaviour baselines (issue 17): AgentBaselines, summaries from the sidecars. */
+  readonly baselines: Baselines;
   /** Brokered OAuth tokens (DESIGN.md "Brokered OAuth credentials"). */
   readonly tokens: TokenBroker;
   stop(): Promise<void>;
@@ -51,7 +57,7 @@ export interface RunningController {
  * `clusterApi` (ClusterAgentPolicies and namespace labels) and `approvalApi` (AgentAccessRequests,
  * Events, the notification Secret) to ones on `kube`'s KubeConfig.
  */
-export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig), config.cacheLimits.listPageSize), caRootApi?: CaRootApi, clusterApi?: ClusterPolicyApi, approvalApi?: ApprovalApi): Promise<RunningController> {
+export async function startController(config: ControllerConfig, log: Log, kube: Kube = connectKube(loadKubeConfig(config.kubeconfig), config.cacheLimits.listPageSize), caRootApi?: CaRootApi, clusterApi?: ClusterPolicyApi, approvalApi?: ApprovalApi, baselineApi?: BaselineApi): Promise<RunningController> {
   const informerLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void => { log(level, msg, fields); };
   const onChange = (): void => { debouncer.trigger(); };
   // What a namespace may make the controller hold is bounded (kube/limits.ts): over a limit, a stub says why.
@@ -92,6 +98,15 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     mayFetch: () => !config.leaderElect || leader.isLeader, onChange, log: (level, msg, fields) => { log(level, msg, fields); },
   });
 
+  // Behaviour baselines: summaries in, AgentBaselines written by the leader, baselines back in snapshots.
+  const baselines = baselinesFromCaches({
+    api: baselineApi ?? connectBaselineApi(kube.config, GROUP, VERSION, limits.listPageSize),
+    createEvent: (e) => approvalKube.createEvent(e), watch: kube.watch, apiPath: `/apis/${GROUP}/${VERSION}`, pods,
+    snapshotFor: (podKey) => reconciler.snapshotFor(podKey), mayWrite: () => !config.leaderElect || leader.isLeader, onChange,
+    writeIntervalMs: config.baselineWriteIntervalMs, limits: { ...DEFAULT_BASELINE_LIMITS, maxOperations: config.maxBaselineOperations },
+    log: (level, msg, fields) => { log(level, msg, fields); }, informerLog,
+  });
+
   const auth = new SidecarAuthenticator((token, audiences) => kube.reviewToken(token, audiences), (ns, name) => pods.get(ns, name));
   const distribution: DistributionServer = new DistributionServer(auth, (podKey) => reconciler.snapshotFor(podKey), {
     onSyncChange: () => { statusDebouncer.trigger(); },
@@ -100,6 +115,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     serving: () => !config.leaderElect || leader.isLeader,
     onApprovalNeeded: (podKey, message) => { void approvals.requests.approvalNeeded(podKey, message); },
     onGrantUsed: (podKey, message) => { void approvals.requests.grantUsed(podKey, message); },
+    onOperationSummary: (podKey, message) => { baselines.summary(podKey, message); },
   });
   const reconciler: Reconciler = new Reconciler({
     policies: cluster.withNamespaced(policies), pods, secrets,
@@ -112,6 +128,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     grants: (pod) => approvals.grantsFor(pod),
     grantsSynced: () => approvals.informer.stats().synced,
     tokens: { resolve: tokens.lease, revisions: (ns, policy) => tokens.revisions(ns, policy) },
+    decorate: (pod, snapshot) => baselines.decorate(pod, snapshot),
   });
   const debouncer = new Debouncer(config.debounceQuietMs, config.debounceMaxMs, () => { reconciler.reconcile(); });
 
@@ -166,6 +183,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   cluster.clusterPolicies.start();
   cluster.namespaces.start();
   approvals.start();
+  baselines.start();
   caRoot?.start();
   if (config.leaderElect) leader.start();
 
@@ -175,12 +193,18 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   const observe = await startObserveServer({
     listen: config.metricsListen,
     readyInformers: ready,
+    syncz: () => syncReport(distribution.syncAll(), new Map(reconciler.podSyncStates((key) => distribution.sync(key)).map((p) => [p.pod, p.state])), { identity: config.identity, leader: !config.leaderElect || leader.isLeader }, Date.now()),
     metrics: {
       informers: () => (namespaces === undefined ? ready : [...ready, ['namespaces', namespaces]]),
       distribution, auth, reconciler, credentialKeys,
       budgets: [policyCharges, secretCharges, approvals.budget],
       isLeader: () => leader.isLeader,
-      extra: [webhookMetrics, approvals.metrics, tokens, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }])],
+      extra: [webhookMetrics, approvals.metrics, tokens, { render: () => baselines.renderMetrics() }, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }]),
+        new PodSyncMetrics({ podSyncStates: () => reconciler.podSyncStates((key) => distribution.sync(key)), get compileFailures() { return reconciler.compileFailures; } }),
+        new CertificateExpiryMetrics([
+          ...(webhooks === undefined ? [] : [{ name: 'webhook', pem: webhooks.certificate }]),
+          ...(distributionCertificate === undefined ? [] : [{ name: 'distribution', pem: () => distributionCertificate.certificate }]),
+        ])],
       distributionCertificate,
     },
   });
@@ -194,13 +218,14 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     informers: { policies, pods, secrets, namespaces, accessRequests: approvals.informer },
     distributionCertificate,
     caRoot,
+    baselines,
     tokens,
     async stop(): Promise<void> {
       tokens.stop();
       debouncer.cancel();
       statusDebouncer.cancel();
       await caRoot?.stop();
-      await Promise.all([policies.stop(), pods.stop(), secrets.stop(), namespaces?.stop(), cluster.clusterPolicies.stop(), cluster.namespaces.stop(), approvals.stop(), leader.stop()]);
+      await Promise.all([policies.stop(), pods.stop(), secrets.stop(), namespaces?.stop(), cluster.clusterPolicies.stop(), cluster.namespaces.stop(), approvals.stop(), baselines.stop(), leader.stop()]);
       await statusWriter.idle();
       await webhooks?.close();
       server.forceShutdown();

@@ -49,7 +49,7 @@ describe('Reconciler', () => {
     reconciler.reconcile();
     const good = reconciler.snapshotFor(POD);
     const pod = pods.items[0]!;
-    const acked = (version: string | undefined) => (): PodSync => ({ sent: version ?? '', acked: version ?? '', nackError: undefined, ackedAtMs: 0 });
+    const acked = (version: string | undefined) => (): PodSync => ({ sent: version ?? '', acked: version ?? '', nackError: undefined, ackedAtMs: 0, connectedAtMs: 0, nackedAtMs: 0 });
     expect(reconciler.podSynced(pod, acked(good?.version))).toBe(true);
 
     policies.items = [policyObject('support', allowSpec('b.example.com'), { resourceVersion: '2' }), BROKEN];

@@ -25,8 +25,9 @@ helm-crds-check: ## fail when the chart's copy of any CRD differs from crds/*.ya
 	@for f in "$(HELM_CHART)"/crds/*.yaml; do n=$$(basename "$$f"); \
 	  test -f "$(DEV_MK_ROOT)/crds/$$n" || { echo "helm/agentwarden/crds/$$n has no source in crds/: remove it or add crds/$$n" >&2; exit 1; }; done
 
-helm-lint: e2e-tools helm-crds-check ## helm lint --strict: defaults, the dev values, cert-manager, the admission-policy belt with podSecurity namespaces
+helm-lint: e2e-tools helm-crds-check ## helm lint --strict: defaults, the dev values, cert-manager, the admission-policy belt with podSecurity namespaces, monitoring (dashboards, monitors, alerts)
 	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)"
 	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)" -f "$(DEV_MK_ROOT)/e2e/dev/values-dev.yaml"
 	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)" --set certManager.enabled=true
 	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)" --set validatingAdmissionPolicy.enabled=true --set 'podSecurity.namespaces={agents}' --set podSecurity.enforceRestricted=true
+	"$(DEV_MK_ROOT)/.cache/bin/helm" lint --strict "$(HELM_CHART)" --set monitoring.dashboards.enabled=true --set monitoring.serviceMonitor.enabled=true --set monitoring.podMonitor.enabled=true --set monitoring.prometheusRule.enabled=true

@@ -44,7 +44,7 @@ async function must(file: string, args: readonly string[]): Promise<string> {
 }
 
 /** Hosts the test's DNS answers for; ip.ts-style helpers map them to hostIp(n). */
-export const HOST_ADDRESSES = [1, 10, 11, 12, 13, 14, 66] as const;
+export const HOST_ADDRESSES = [1, 10, 11, 12, 13, 14, 15, 16, 66] as const;
 
 /**
  * Creates the namespace `aw-<slot>` with 10.254.<slot>.2/24 (pod) and

@@ -32,9 +32,9 @@ export function freePort(): Promise<number> {
 
 export const PKI = join(ROOT, '.cache/e2e/pki');
 
-export async function controllerOn(port: number, namespace: string, identity = 'controller-0', tls = false, leaderElect = true): Promise<RunningController> {
+export async function controllerOn(port: number, namespace: string, identity = 'controller-0', tls = false, leaderElect = true, extraFlags: readonly string[] = []): Promise<RunningController> {
   const tlsFlags = tls ? ['--tls-cert', join(PKI, 'webhook.crt'), '--tls-key', join(PKI, 'webhook.key')] : [];
-  const config = readControllerConfig(['--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${port}`, '--metrics-listen', '127.0.0.1:0', '--namespace', namespace, '--identity', identity, '--leader-elect', String(leaderElect), ...tlsFlags], {});
+  const config = readControllerConfig(['--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${port}`, '--metrics-listen', '127.0.0.1:0', '--namespace', namespace, '--identity', identity, '--leader-elect', String(leaderElect), ...tlsFlags, ...extraFlags], {});
   return startController(config, quiet);
 }
 
@@ -66,8 +66,9 @@ export interface ControlledSidecar {
   stop(): Promise<void>;
 }
 
-export async function sidecarFor(controllerPort: number, namespace: string, pod: string, tokenFile: string, caFile?: string): Promise<ControlledSidecar> {
-  const config = readSidecarConfig(['--controller', `127.0.0.1:${controllerPort}`, ...(caFile === undefined ? [] : ['--controller-ca', caFile]), '--token-file', tokenFile, '--pod-name', pod, '--namespace', namespace, '--listen', '127.0.0.1:0', '--allow-tcp-credentials', '--admin-listen', '127.0.0.1:0'], { OTEL_TRACES_EXPORTER: 'none' });
+/** `extraArgs` and `env` (default: no span export) go to the sidecar's configuration as they would on its command line. */
+export async function sidecarFor(controllerPort: number, namespace: string, pod: string, tokenFile: string, caFile?: string, extraArgs: readonly string[] = [], env: Readonly<Record<string, string>> = { OTEL_TRACES_EXPORTER: 'none' }): Promise<ControlledSidecar> {
+  const config = readSidecarConfig(['--controller', `127.0.0.1:${controllerPort}`, ...(caFile === undefined ? [] : ['--controller-ca', caFile]), '--token-file', tokenFile, '--pod-name', pod, '--namespace', namespace, '--listen', '127.0.0.1:0', '--allow-tcp-credentials', '--admin-listen', '127.0.0.1:0', ...extraArgs], env);
   const running = await startSidecar(config, jsonLogger('error', (l) => { logs.push(l); }));
   const client = new AuthzClient(running.authz.address);
   return {

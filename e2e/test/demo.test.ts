@@ -4,11 +4,14 @@
 // with it); Ready and Synced policies; and every decision in Jaeger as a child
 // of the agent's span; and one approval round trip (a refund denied until a
 // person approves it with the CLI, then allowed with the grant named in the
-// trace). Runs the demo as `make demo` does, on its own pod
+// trace); the lethal trifecta refused per session, its deny linked in
+// Jaeger to the decision that tainted the session; what differs between two
+// rows of one call decided otherwise; and `agentwarden explain` on the decision
+// ids the demo printed. Runs the demo as `make demo` does, on its own pod
 // network slot (the demo itself uses 40). Needs root, like the demo.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { JAEGER_QUERY, ROOT, kubectlOk } from './cluster.js';
+import { JAEGER_QUERY, KUBECONFIG, ROOT, kubectlOk } from './cluster.js';
 
 const DEMO_SLOT = 41;
 
@@ -60,6 +63,14 @@ function parseTables(out: string): Row[][] {
   return tables;
 }
 
+function agentwarden(args: readonly string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(join(ROOT, 'bin/agentwarden'), args, { env: { ...process.env, KUBECONFIG }, timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, out: stdout, err: stderr });
+    });
+  });
+}
+
 interface JaegerTags { readonly [key: string]: unknown }
 
 /** The tags of the decision span Jaeger holds for `trace`. */
@@ -78,7 +89,7 @@ describe('make demo', () => {
   let out = '';
   let code = -1;
   let rows: Row[] = [];
-  /** The agent's calls, then the approval round trip's. */
+  /** The agent's calls, the approval round trip's, the lethal trifecta's. */
   let tables: Row[][] = [];
   beforeAll(async () => {
     ({ code, out } = await runDemo(['--slot', String(DEMO_SLOT), '--jaeger', JAEGER_QUERY]));
@@ -132,7 +143,7 @@ describe('make demo', () => {
   });
 
   it('shows the policies Ready and Synced', () => {
-    expect(out).toMatch(/support-agent\s+Enforce\s+10\s+True\s+True/);
+    expect(out).toMatch(/support-agent\s+Enforce\s+13\s+True\s+True/);
     expect(out).toMatch(/support-agent-trial\s+Audit\s+1\s+True\s+True/);
   });
 
@@ -144,6 +155,53 @@ describe('make demo', () => {
     for (const r of rows) {
       const rule = (await decisionTags(r.trace))?.['agentwarden.rule'];
       expect([r.call, r.trace, rule]).toEqual([r.call, r.trace, r.rule]);
+    }
+  });
+
+  it('says, under a call decided otherwise than the same call above, what differs (the body, field by field)', () => {
+    const posts = (tables[0] ?? []).filter((r) => r.call === 'POST api.zendesk.com/api/v2/tickets');
+    expect(posts.length).toBe(3);
+    const [first, second, third] = posts;
+    expect(first?.lines.some((l) => l.startsWith('vs the same call above'))).toBe(false);
+    if (second?.decision !== first?.decision || second?.rule !== first?.rule) {
+      expect(second?.lines).toContain(`vs the same call above (${first?.decision ?? ''}, rule ${first?.rule ?? ''}): ticket.type is "problem" (above: "question"), no ticket.subject (above: "Where is my order?")`);
+    }
+    // The third (no body) is compared with the second, the row just above it of that call.
+    if (third?.decision !== second?.decision || third?.rule !== second?.rule) {
+      expect(third?.lines.find((l) => l.startsWith('vs the same call above'))).toMatch(/^vs the same call above \((ALLOW|DENY), rule [a-z-]+\): no body this time \(above: one\)/);
+    }
+    // Every row that came out otherwise than the same call's row above says why it differs.
+    for (const table of tables) {
+      table.forEach((r, i) => {
+        const above = table.slice(0, i).reverse().find((p) => p.call === r.call);
+        const otherwise = above !== undefined && (above.decision !== r.decision || above.rule !== r.rule);
+        expect([r.call, r.trace, r.lines.some((l) => l.startsWith(`vs the same call above (${above?.decision ?? ''}, rule ${above?.rule ?? ''}): `))]).toEqual([r.call, r.trace, otherwise]);
+      });
+    }
+  });
+
+  it('runs agentwarden explain on a denied call\'s decision id, which prints its rule, reason and the rule\'s current text', () => {
+    const section = out.slice(out.indexOf('$ agentwarden explain '), out.indexOf('== An approval round trip'));
+    const id = /^\$ agentwarden explain ([0-9a-f]{32}) /.exec(section)?.[1];
+    const row = rows.find((r) => r.trace === id);
+    expect(row?.decision).toBe('DENY');
+    expect(section).toContain(`decision ${id ?? ''}: DENY at `);
+    expect(section).toContain(`  rule       ${row?.rule ?? '?'}\n`);
+    expect(section).toMatch(/\n {2}reason {5}\S.*\n/);
+    expect(section).toMatch(new RegExp(`\n {2}rule now {3}AgentPolicy support/support-agent, generation \\d+:\n {4}- name: ${row?.rule ?? '?'}\n`));
+  });
+
+  it('shows with agentwarden status the pod SYNCED on a snapshot version, from the controller', () => {
+    const section = out.slice(out.indexOf('$ agentwarden status -n support'));
+    expect(section).toMatch(/^\$ agentwarden status -n support --controller-url http:\/\/127\.0\.0\.1:\d+ .*\nNAMESPACE +POD +STATE +VERSION +DESIRED +AGE +STREAMS +ERROR\nsupport +agent-0 +SYNCED +([0-9a-f]{12}) +\1 +\d+s +1\n/);
+  });
+
+  it('explains every decision id the table printed: agentwarden explain returns the rule and reason Jaeger holds', async () => {
+    for (const r of rows) {
+      const explained = await agentwarden(['explain', r.trace, '--jaeger-url', JAEGER_QUERY, '--skip-api-server', '-o', 'json']);
+      const tags = await decisionTags(r.trace);
+      const decisions = (JSON.parse(explained.out) as { decisions: { decision: { rule: string; reason: string; decision: string } }[] }).decisions;
+      expect([r.call, explained.code, decisions.map((d) => [d.decision.decision, d.decision.rule, d.decision.reason])]).toEqual([r.call, 0, [[String(tags?.['agentwarden.decision']), r.rule, String(tags?.['agentwarden.reason'])]]]);
     }
   });
 
@@ -185,6 +243,29 @@ describe('make demo', () => {
       const otherRequest = (await decisionTags(other?.trace ?? ''))?.['agentwarden.approval.request'];
       expect(otherRequest).toMatch(/^agent-0-[0-9a-f]{12}$/);
       expect(otherRequest).not.toBe(name);
+    });
+  });
+
+  describe('the lethal trifecta', () => {
+    const SLACK = 'POST hooks.slack.com/services/T0/B0/demo';
+
+    it('delivers a post to Slack after the ticket reads, lets web_fetch through, then refuses the next post', () => {
+      expect((tables[2] ?? []).map(columns)).toEqual([
+        [SLACK, '200', 'ALLOW', 'post-to-slack', '200, no credential'],
+        ['MCP tools/call web_fetch', '200', 'ALLOW', 'mcp-web-fetch', 'received, no credential'],
+        [SLACK, '403', 'DENY', 'no-exfil-after-pii-and-untrusted', 'nothing'],
+      ]);
+    });
+
+    it('links the deny, in Jaeger, to the web_fetch decision that tainted the session untrusted', async () => {
+      const [, fetched, denied] = tables[2] ?? [];
+      const printed = /→ MCP tools\/call web_fetch at mcp\.web\.internal: rule mcp-web-fetch added \["untrusted"\] \(trace ([0-9a-f]{32})\)/.exec(out)?.[1];
+      expect(printed).toBe(fetched?.trace);
+      expect(out).toContain(`The deny's decision span (trace ${denied?.trace ?? ''}) carries session taints ["pii","untrusted"]`);
+      const res = await fetch(`${JAEGER_QUERY}/api/traces/${denied?.trace ?? ''}`);
+      const body = (await res.json()) as { data?: { spans?: { operationName: string; references: { refType: string; traceID: string }[] }[] }[] };
+      const span = body.data?.[0]?.spans?.find((x) => x.operationName === 'agentwarden.decision');
+      expect(span?.references.filter((r) => r.refType === 'FOLLOWS_FROM').map((r) => r.traceID.padStart(32, '0'))).toContain(fetched?.trace);
     });
   });
 });

@@ -122,7 +122,7 @@ describe('the Helm chart', () => {
     }
   });
 
-  it.each(['agentpolicy.yaml', 'clusteragentpolicy.yaml', 'agentaccessrequest.yaml'])('ships the repository\'s CRD %s unchanged', (crd) => {
+  it.each(['agentpolicy.yaml', 'clusteragentpolicy.yaml', 'agentaccessrequest.yaml', 'agentbaseline.yaml'])('ships the repository\'s CRD %s unchanged', (crd) => {
     expect(readFileSync(join(CHART, 'crds', crd), 'utf8')).toBe(readFileSync(join(ROOT, 'crds', crd), 'utf8'));
   });
 
@@ -334,6 +334,13 @@ describe('the chart installed on the local control plane, the controller running
       [['patch', 'agentaccessrequests.agentwarden.io', '--subresource=status', '-n', other], 'yes'],
       [['get', 'pods', '-n', other], 'yes'],
       [['create', 'events', '-n', other], 'yes'],
+      // AgentBaselines: the informer, one created per agent identity, its status written.
+      [['list', 'agentbaselines.agentwarden.io', '-A'], 'yes'],
+      [['watch', 'agentbaselines.agentwarden.io', '-A'], 'yes'],
+      [['create', 'agentbaselines.agentwarden.io', '-n', other], 'yes'],
+      [['patch', 'agentbaselines.agentwarden.io', '--subresource=status', '-n', other], 'yes'],
+      [['patch', 'agentbaselines.agentwarden.io', '-n', other], 'no'],
+      [['delete', 'agentbaselines.agentwarden.io', '-n', other], 'no'],
       // Not used by the code: refused.
       [['get', 'secrets', '-n', other], 'no'],
       [['get', 'secrets', '-n', release], 'no'],

@@ -33,7 +33,17 @@ targets=(
   "helm|helm|helm.sh/helm/v3/cmd/helm|helm.sh/helm/v3"
   "jaeger|jaeger|github.com/jaegertracing/jaeger/cmd/jaeger|github.com/jaegertracing/jaeger"
   "h2spec|h2spec|github.com/summerwind/h2spec/cmd/h2spec|github.com/summerwind/h2spec"
+  "prometheus|prometheus|github.com/prometheus/prometheus/cmd/prometheus|github.com/prometheus/prometheus"
+  "promtool|prometheus|github.com/prometheus/prometheus/cmd/promtool|github.com/prometheus/prometheus"
 )
+
+# Go build tags per binary. Prometheus and promtool: remove_all_sd drops every service-discovery
+# plugin but static and file (the monitoring tests scrape static targets), which halves the build.
+build_tags() {
+  case $1 in
+    prometheus|promtool) printf 'remove_all_sd' ;;
+  esac
+}
 
 # Version ldflags, so `kubectl version`, `helm version` and `jaeger version` print the release
 # instead of v0.0.0 / "unknown". $1 = name, $2 = module version, $3 = module release time (UTC).
@@ -61,6 +71,14 @@ version_ldflags() {
       # v2.2.1+incompatible: the tag predates Go modules. `h2spec --version` prints "2.2.1 (v2.2.1+incompatible)".
       local release=${version#v}
       printf -- ' -X main.VERSION=%s -X main.COMMIT=%s' "${release%%+*}" "$version" ;;
+    prometheus|promtool)
+      # The Go module is tagged v0.3MM.P for Prometheus 3.MM.P (v0.316.0 is 3.16.0).
+      if [[ $version =~ ^v0\.3([0-9][0-9])\.([0-9]+)$ ]]; then
+        version="3.$((10#${BASH_REMATCH[1]})).${BASH_REMATCH[2]}"
+      fi
+      printf -- ' -X github.com/prometheus/common/version.Version=%s' "${version#v}"
+      printf -- ' -X github.com/prometheus/common/version.BuildDate=%s' "$date"
+      printf -- ' -X github.com/prometheus/common/version.Branch=module' ;;
   esac
 }
 
@@ -72,7 +90,7 @@ selected() {
 for w in "${want[@]}"; do
   found=0
   for t in "${targets[@]}"; do [[ ${t%%|*} == "$w" ]] && found=1; done
-  (( found )) || { echo "build.sh: unknown binary '$w' (known: etcd kube-apiserver kubectl helm jaeger h2spec)" >&2; exit 2; }
+  (( found )) || { echo "build.sh: unknown binary '$w' (known: etcd kube-apiserver kubectl helm jaeger h2spec prometheus promtool)" >&2; exit 2; }
 done
 
 mkdir -p "$bin_dir" "$stamp_dir"
@@ -90,11 +108,12 @@ for t in "${targets[@]}"; do
   read -r version date < <(cd "$dir" && "$GO" list -mod=readonly -m -f '{{.Version}} {{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' "$module")
   [[ -n ${version:-} ]] || { echo "build.sh: cannot read the pin of $module in $dir/go.mod" >&2; exit 1; }
   ldflags="-s -w$(version_ldflags "$name" "$version" "$date")"
+  tags=$(build_tags "$name")
   sums=$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -c1-16)
   stamp="$pkg@$version
 module-files $sums
 $go_version
--trimpath -ldflags '$ldflags'"
+-trimpath -ldflags '$ldflags'${tags:+ -tags $tags}"
   out=$bin_dir/$name
   if [[ -x $out && -f $stamp_dir/$name ]] && [[ $(<"$stamp_dir/$name") == "$stamp" ]]; then
     echo "build.sh: $name up to date ($pkg@$version)"
@@ -103,7 +122,7 @@ $go_version
   echo "build.sh: building $name ($pkg@$version, $go_version)..."
   start=$SECONDS
   # -mod=readonly: the build never edits the pins; a missing go.sum line is an error.
-  (cd "$dir" && nice -n "$nice_level" "$GO" build -mod=readonly -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg")
+  (cd "$dir" && nice -n "$nice_level" "$GO" build -mod=readonly -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$out.tmp" "$pkg")
   mv -f "$out.tmp" "$out"
   printf '%s\n' "$stamp" >"$stamp_dir/$name"
   echo "build.sh: built $name in $((SECONDS - start))s -> ${out#"$repo_root"/}"

@@ -10,6 +10,7 @@ import {
 import { grantSelects } from './access-request.js';
 import { PolicyError, type FieldProblem } from './errors.js';
 import { checkCondition } from './cel.js';
+import { anomalyConfigOf } from './anomaly-spec.js';
 import { parseDurationMs } from './duration.js';
 import { dayMask, parseClock } from './schedule.js';
 import { parseTemplate, type TemplateSegment } from './paths.js';
@@ -147,6 +148,7 @@ function policyMessage(policy: AgentPolicy): PolicyMessage {
     // Written only when spec.session is: snapshots of policies without sessions keep their versions.
     sessionKey: policy.session?.key ?? '',
     sessionTtlMs: policy.session === undefined ? 0n : BigInt(parseDurationMs(policy.session.ttl) ?? 0),
+    ...(policy.anomaly === undefined ? {} : { anomaly: anomalyConfigOf(policy.anomaly) }),
   };
 }
 

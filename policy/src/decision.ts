@@ -56,6 +56,20 @@ export interface Decision {
    * reads `session` (DESIGN.md point 12).
    */
   readonly session?: DecisionSession;
+  /** Present when the operation was an anomaly (DESIGN.md "Behaviour"): novel or a rate spike. */
+  readonly anomaly?: AnomalyFacts;
+}
+
+export interface AnomalyFacts {
+  readonly kind: 'novel-operation' | 'rate-spike';
+  /** The operation's fingerprint, e.g. "GET api.example.com/v1/items/{id}". */
+  readonly operation: string;
+  /** What was done: Alert (recorded only), Deny or RequireApproval. */
+  readonly action: 'Alert' | 'Deny' | 'RequireApproval';
+  /** This anomaly quarantined the pod. */
+  readonly quarantined: boolean;
+  /** A rate spike found before in the same window, denied again: not counted, not reported again. */
+  readonly repeat?: true;
 }
 
 export interface DecisionSession {

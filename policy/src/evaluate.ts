@@ -4,7 +4,7 @@
 import type { CheckRequestFields } from './check-request.js';
 import {
   RULE_DEFAULT_DENY, RULE_INVALID_REQUEST,
-  type AuditDecision, type Decision, type DecisionSession, type RequestFacts,
+  type AnomalyFacts, type AuditDecision, type Decision, type DecisionSession, type RequestFacts,
 } from './decision.js';
 import type { GrantLedger } from './grant-ledger.js';
 import { approvalGrantStep, breakGlassStep, requireApprovalStep } from './grant-steps.js';
@@ -15,6 +15,8 @@ import { readCheckRequest } from './request.js';
 import { RequestSession } from './request-session.js';
 import { SessionFacts } from './session-facts.js';
 import type { SessionStore, TaintOrigin } from './session-store.js';
+import type { AnomalyDetector } from './anomaly.js';
+import { judgeAnomaly, quarantineReason, RULE_QUARANTINED } from './anomaly-verdict.js';
 import { allowByRule, credentialUsable, describeRequest, inScope, policyOf, type Scope, type Verdict } from './verdict.js';
 
 export interface EvaluateContext {
@@ -34,6 +36,11 @@ export interface EvaluateContext {
   readonly sessions?: SessionStore;
   /** The span context this decision's audit span will have: stored with the taints it adds, for links. */
   readonly origin?: TaintOrigin;
+  /**
+   * The pod's anomaly state (DESIGN.md "Behaviour"). Without it, or without
+   * spec.anomaly in a governing policy, nothing is learned or judged.
+   */
+  readonly anomalies?: AnomalyDetector;
 }
 
 export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx: EvaluateContext): Decision {
@@ -58,18 +65,24 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
   if (loaded.rules.length === 0 && loaded.snapshot.policies.length === 0) {
     return deny(facts, RULE_DEFAULT_DENY, '', `no AgentPolicy governs pod ${loaded.agent.namespace}/${loaded.agent.name}`, removal);
   }
+  const quarantine = ctx.anomalies?.quarantined();
+  if (quarantine !== undefined) {
+    // Point 10: right after invalid-request, before any rule.
+    const a = loaded.agent;
+    return deny(facts, RULE_QUARANTINED, loaded.anomaly?.policy ?? '', quarantineReason(a.namespace, a.name, quarantine), removal);
+  }
   const nowMs = view.timeMs ?? ctx.nowMs;
   const sessions = loaded.sessionKeys.length === 0 ? undefined : new SessionFacts(ctx.sessions, check, loaded.agent.name, nowMs);
   const session = new RequestSession(loaded, view, nowMs, sessions);
   const candidates = lookupHost(loaded.hosts, view.host, view.ipLiteral);
 
   if (!loaded.hasAudit) {
-    const v = decide(session, candidates, 'enforce', ctx, true);
-    return finish(v, 'Enforce', null, facts, removal, settle(session, v, true, ctx.origin), nowMs);
+    const { verdict: v, anomaly } = judged(session, decide(session, candidates, 'enforce', ctx, true), ctx, true);
+    return withAnomaly(finish(v, 'Enforce', null, facts, removal, settle(session, v, true, ctx.origin), nowMs), anomaly);
   }
   if (!loaded.hasEnforce) {
     // Point 3: only Audit policies: allowed; the would-be decision is recorded.
-    const wouldBe = decide(session, candidates, 'all', ctx, false);
+    const { verdict: wouldBe, anomaly } = judged(session, decide(session, candidates, 'all', ctx, false), ctx, false);
     const audit = toAudit(wouldBe);
     const settled = settle(session, wouldBe, false, ctx.origin);
     return {
@@ -80,13 +93,24 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
       // Nothing was denied: no AgentAccessRequest to ask for, only the grant that would have allowed.
       ...grantFields(wouldBe, false),
       ...(settled === undefined ? {} : { session: settled }),
+      ...(anomaly === undefined ? {} : { anomaly }),
     };
   }
   // Point 4: effective decision from Enforce policies, would-be with all of them.
   // The would-be decision looks at the rate limits before the effective one counts this request.
   const wouldBe = decide(session, candidates, 'all', ctx, false);
-  const effective = decide(session, candidates, 'enforce', ctx, true);
-  return finish(effective, 'Enforce', toAudit(wouldBe), facts, removal, settle(session, effective, true, ctx.origin), nowMs);
+  const { verdict: effective, anomaly } = judged(session, decide(session, candidates, 'enforce', ctx, true), ctx, true);
+  return withAnomaly(finish(effective, 'Enforce', toAudit(wouldBe), facts, removal, settle(session, effective, true, ctx.origin), nowMs), anomaly);
+}
+
+/** Behaviour baselines: the verdict judged against the pod's baseline (anomaly-verdict.ts); unchanged on the fast path. */
+function judged(session: RequestSession, v: Verdict, ctx: EvaluateContext, act: boolean): { readonly verdict: Verdict; readonly anomaly: AnomalyFacts | undefined } {
+  if (ctx.anomalies === undefined || session.loaded.anomaly === undefined) return { verdict: v, anomaly: undefined };
+  return judgeAnomaly(session, v, ctx.anomalies, act);
+}
+
+function withAnomaly(d: Decision, anomaly: AnomalyFacts | undefined): Decision {
+  return anomaly === undefined ? d : { ...d, anomaly };
 }
 
 /**

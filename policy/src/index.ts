@@ -25,3 +25,8 @@ export { credentialSecret, effectiveScopes, tokenUrlProblem, SCOPE_TOKEN } from 
 export { OAUTH2_CLIENT_ID_KEY, OAUTH2_CLIENT_SECRET_KEY } from './model.js';
 export { REASON_CREDENTIAL_UNAVAILABLE } from './decision.js';
 export type { TokenLease, TokenResolver } from './compile.js';
+export { AnomalyDetector, percentile, percentile95, DEFAULT_MAX_OPERATIONS, DEFAULT_MAX_SUMMARY_OPERATIONS, DEFAULT_MAX_WINDOWS, type AnomalyDetectorOptions, type AnomalyFinding, type AnomalyKind, type AnomalyStats, type OperationTally, type SummaryDraft } from './anomaly.js';
+export { RULE_ANOMALY_NOVEL_OPERATION, RULE_ANOMALY_RATE_SPIKE, RULE_QUARANTINED } from './anomaly-verdict.js';
+export { operationFingerprint, foldedPath, idLike } from './fingerprint.js';
+export { anomalyConfigOf } from './anomaly-spec.js';
+export type { LoadedAnomaly, LoadedBaseline, LoadedQuarantine } from './anomaly-load.js';

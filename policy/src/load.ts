@@ -8,6 +8,7 @@ import type { PathTrie } from './paths.js';
 import { ZoneClock, type WindowSpec } from './schedule.js';
 import type { LedgerGrant } from './grant-ledger.js';
 import { canonicalJson, operationKey } from './operation.js';
+import { loadAnomaly, type LoadedAnomaly } from './anomaly-load.js';
 
 export interface LoadedRule {
   readonly index: number;
@@ -46,6 +47,8 @@ export interface LoadedRule {
   readonly readsSession: boolean;
   /** Its `when` reads `session.taints`: a decision it makes links to the taints' origins. */
   readonly readsTaints: boolean;
+  /** Its only path template, for operation fingerprints (fingerprint.ts); undefined with none or several. */
+  readonly pathTemplate: string | undefined;
 }
 
 /** Whose session: spec.session.key read once per policy. */
@@ -134,6 +137,8 @@ export interface LoadedSnapshot {
    * that reads `session`; empty on the fast path (no decision carries a session).
    */
   readonly sessionKeys: readonly SessionKey[];
+  /** spec.anomaly, the learned baseline and the pod's quarantine (anomaly-load.ts); undefined without spec.anomaly. */
+  readonly anomaly: LoadedAnomaly | undefined;
 }
 
 export interface CeilingPolicy {
@@ -247,6 +252,7 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
       sessionTtlMs: policy.sessionTtlMs === 0n ? DEFAULT_SESSION_TTL_MS : Number(policy.sessionTtlMs),
       readsSession,
       readsTaints,
+      pathTemplate: rule.http?.pathTemplates.length === 1 ? rule.http.pathTemplates[0] : undefined,
     };
   });
   const index = snapshot.hostIndex;
@@ -273,6 +279,7 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
     needsHeaders,
     needsNow,
     sessionKeys: [...sessionKeys.values()],
+    anomaly: loadAnomaly(snapshot),
   };
 }
 

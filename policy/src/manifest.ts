@@ -14,6 +14,7 @@ import {
   type Action, type AgentPolicy, type ClusterScope, type CredentialSpec, type LabelSelector, type LabelSelectorRequirement,
   type PodIdentity, type Rule, type Schedule, type ScheduleWindow, type SessionSpec,
 } from './model.js';
+import { readAnomaly } from './anomaly-spec.js';
 
 export const API_VERSION = 'agentwarden.io/v1alpha1';
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -99,7 +100,7 @@ function parsePolicy(kind: PolicyKind, value: unknown, source: string, defaultNa
   const spec = root.object('spec', true);
   let policy: AgentPolicy | undefined;
   if (spec !== undefined) {
-    spec.rejectUnknown(cluster ? ['namespaceSelector', 'podSelector', 'ceiling', 'mode', 'rules'] : ['podSelector', 'mode', 'rules', 'credentials', 'session']);
+    spec.rejectUnknown(cluster ? ['namespaceSelector', 'podSelector', 'ceiling', 'mode', 'rules'] : ['podSelector', 'mode', 'rules', 'credentials', 'session', 'anomaly']);
     const selector = spec.object('podSelector', !cluster);
     const credentials = cluster ? [] : readCredentials(spec);
     const credentialNames = new Set(credentials.map((c) => c.name));
@@ -119,6 +120,7 @@ function parsePolicy(kind: PolicyKind, value: unknown, source: string, defaultNa
       rules,
       credentials,
       ...(cluster ? {} : optional('session', readSession(spec, problems))),
+      ...(cluster ? {} : optional('anomaly', readAnomaly(spec, problems))),
       ...(scope === undefined ? {} : { cluster: scope }),
     };
   }

@@ -72,6 +72,24 @@ export const DEFAULT_SESSION_TTL = '1h';
 /** Labels one rule may add. */
 export const MAX_RULE_TAINTS = 16;
 
+/** What spec.anomaly does with an anomaly (DESIGN.md "Behaviour: baselines and anomalies"). */
+export type AnomalyActionName = 'Off' | 'Alert' | 'Deny' | 'RequireApproval';
+
+/** AgentPolicy spec.anomaly after defaulting. */
+export interface AnomalySpec {
+  /** A Go-style duration: how long an agent identity learns before anything is novel ("24h" default). */
+  readonly learnFor: string;
+  readonly novelOperation: AnomalyActionName;
+  /** Absent: no rate-spike detection. */
+  readonly rateSpike?: { readonly factor: number; readonly over: string; readonly action: AnomalyActionName };
+  /** Absent: never quarantined. */
+  readonly quarantineAfter?: { readonly anomalies: number; readonly within: string };
+}
+
+export const DEFAULT_ANOMALY_LEARN_FOR = '24h';
+export const DEFAULT_RATE_SPIKE_OVER = '1m';
+export const DEFAULT_QUARANTINE_WITHIN = '10m';
+
 export interface CredentialSpec {
   readonly name: string;
   /** A static value (exactly one of secretRef and oauth2 is set). */
@@ -117,6 +135,8 @@ export interface AgentPolicy {
   readonly credentials: readonly CredentialSpec[];
   /** spec.session as written; absent: key pod, ttl 1h. */
   readonly session?: SessionSpec;
+  /** spec.anomaly as written and defaulted; absent: no baseline, no anomaly detection. */
+  readonly anomaly?: AnomalySpec;
   /** Present for a ClusterAgentPolicy (cluster-scoped, platform-owned; DESIGN.md point 10). */
   readonly cluster?: ClusterScope;
 }

@@ -1,12 +1,14 @@
 // The sidecar's configuration: flags and environment are read here and nowhere
 // else. Returns a frozen, typed object; defaults are documented per field.
 import { DEFAULT_OTLP_SERIALIZER, isOtlpSerializer, OTLP_SERIALIZERS, type OtlpSerializer } from './telemetry/serializer.js';
-import { parseArgs } from 'node:util';
 import { AUTHZ_SERVER_IMPLS, DEFAULT_AUTHZ_LISTEN, DEFAULT_AUTHZ_SERVER_IMPL, type AuthzServerImpl } from './authz/server-api.js';
 import { DEFAULT_OTLP_PROTOCOL, isOtlpProtocol, OTLP_PROTOCOLS, type OtlpProtocol } from './telemetry/protocol.js';
-import { formatHelp, HelpRequested } from '../../common/help.js';
+import { commandHelp, defineCommand, parseCommand } from '../../common/flags.js';
 // The session store's module alone (no imports of its own), not the policy core.
 import { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_TAINTS_PER_SESSION } from '../../policy/src/session-store.js';
+// The anomaly detector's bounds (type-only imports of its own) and the duration parser (none).
+import { DEFAULT_MAX_OPERATIONS } from '../../policy/src/anomaly.js';
+import { parseDurationMs } from '../../policy/src/duration.js';
 
 export interface SidecarConfig {
   /**
@@ -61,39 +63,45 @@ export interface SidecarConfig {
   readonly maxTaintsPerSession: number;
   /** OTLP protobuf serializer: sidecar (otlp-trace-proto.ts) or sdk, the fallback. Default sidecar (AGENTWARDEN_OTLP_SERIALIZER). */
   readonly otlpSerializer: OtlpSerializer;
+  /** Controller mode: how often the operation summary (issue 17) goes to the controller, ms. Default 30000. */
+  readonly anomalySummaryIntervalMs: number;
+  /** Operations this sidecar learns while its baseline learns; beyond, dropped and counted. Default 4096. */
+  readonly maxBaselineOperations: number;
 }
 
 export class ConfigError extends Error {}
 
 const MIB = 1024 * 1024;
 
-/** `agentwarden sidecar --help`: every flag below with its default, and the environment read here. */
-export const SIDECAR_HELP = formatHelp({
+/** `agentwarden sidecar`: its flags (parsed and listed by --help from this one table) and the environment read here. */
+export const SIDECAR_COMMAND = defineCommand({
+  name: 'sidecar',
   usage: [
     'agentwarden sidecar --controller <addr> --pod-name <name> --namespace <ns> [flags]   (controller mode)',
     'agentwarden sidecar --policy <file|dir> [--policy ...] --pod <pod.yaml> [flags]   (standalone mode)',
   ],
   summary: 'Runs the ext_authz sidecar Envoy asks about each request: policies come from the controller (controller mode) or from files (standalone mode).',
-  flags: [
-    { name: 'controller', value: 'host:port', text: 'controller mode: the controller\'s PolicyDistribution address' },
-    { name: 'controller-ca', value: 'file', text: 'controller mode: CA bundle of the controller\'s certificate; required unless the controller is on loopback' },
-    { name: 'token-file', value: 'file', default: '/var/run/secrets/agentwarden/token', text: 'controller mode: projected ServiceAccount token (audience agentwarden)' },
-    { name: 'pod-name', value: 'name', default: '$POD_NAME', text: 'the pod this sidecar serves' },
-    { name: 'namespace', value: 'ns', default: '$POD_NAMESPACE', text: 'the namespace of that pod' },
-    { name: 'policy', value: 'file|dir', text: 'standalone mode: AgentPolicy files or folders; repeatable' },
-    { name: 'pod', value: 'pod.yaml', text: 'standalone mode: the Pod manifest this sidecar stands for' },
-    { name: 'secrets-dir', value: 'dir', default: 'none', text: 'standalone mode: folder of Secrets as <secret-name>/<key> files' },
-    { name: 'listen', value: 'addr', default: DEFAULT_AUTHZ_LISTEN, text: 'ext_authz gRPC listen address, unix:/path or host:port' },
-    { name: 'allow-tcp-credentials', text: 'serve snapshots that carry credentials on a TCP --listen, which every process in the pod can reach (without it they are refused)' },
-    { name: 'admin-listen', value: 'addr', default: '127.0.0.1:15021', text: 'admin HTTP (healthz, readyz, metrics), host:port' },
-    { name: 'debug-snapshot', text: 'serve /debug/snapshot (the rules in force, no credential values) to loopback clients on the admin port' },
-    { name: 'grpc-impl', value: AUTHZ_SERVER_IMPLS.join('|'), default: DEFAULT_AUTHZ_SERVER_IMPL, text: 'ext_authz gRPC server implementation' },
-    { name: 'max-request-bytes', value: 'n', default: String(16 * MIB), text: 'largest CheckRequest decoded, bytes; larger ones are denied' },
-    { name: 'max-sessions', value: 'n', default: String(DEFAULT_MAX_SESSIONS), text: 'sessions whose taints are kept; the least recently used beyond it are dropped and counted' },
-    { name: 'max-taints-per-session', value: 'n', default: String(DEFAULT_MAX_TAINTS_PER_SESSION), text: 'taints kept per session' },
-  ],
+  flags: {
+    controller: { type: 'string', value: 'host:port', help: 'controller mode: the controller\'s PolicyDistribution address' },
+    'controller-ca': { type: 'string', value: 'file', help: 'controller mode: CA bundle of the controller\'s certificate; required unless the controller is on loopback' },
+    'token-file': { type: 'string', value: 'file', default: '/var/run/secrets/agentwarden/token', help: 'controller mode: projected ServiceAccount token (audience agentwarden)' },
+    'pod-name': { type: 'string', value: 'name', env: 'POD_NAME', help: 'the pod this sidecar serves (downward API)' },
+    namespace: { type: 'string', value: 'ns', env: 'POD_NAMESPACE', help: 'the namespace of that pod (downward API)' },
+    policy: { type: 'string', multiple: true, value: 'file|dir', help: 'standalone mode: AgentPolicy files or folders' },
+    pod: { type: 'string', value: 'pod.yaml', help: 'standalone mode: the Pod manifest this sidecar stands for' },
+    'secrets-dir': { type: 'string', value: 'dir', shownDefault: 'none', help: 'standalone mode: folder of Secrets as <secret-name>/<key> files' },
+    listen: { type: 'string', value: 'addr', default: DEFAULT_AUTHZ_LISTEN, help: 'ext_authz gRPC listen address, unix:/path or host:port' },
+    'allow-tcp-credentials': { type: 'boolean', help: 'serve snapshots that carry credentials on a TCP --listen, which every process in the pod can reach (without it they are refused)' },
+    'admin-listen': { type: 'string', value: 'addr', default: '127.0.0.1:15021', help: 'admin HTTP (healthz, readyz, metrics), host:port' },
+    'debug-snapshot': { type: 'boolean', help: 'serve /debug/snapshot (the rules in force, no credential values) to loopback clients on the admin port' },
+    'grpc-impl': { type: 'string', value: AUTHZ_SERVER_IMPLS.join('|'), default: DEFAULT_AUTHZ_SERVER_IMPL, help: 'ext_authz gRPC server implementation' },
+    'max-request-bytes': { type: 'string', value: 'n', default: String(16 * MIB), help: 'largest CheckRequest decoded, bytes; larger ones are denied' },
+    'max-sessions': { type: 'string', value: 'n', default: String(DEFAULT_MAX_SESSIONS), help: 'sessions whose taints are kept; the least recently used beyond it are dropped and counted' },
+    'max-taints-per-session': { type: 'string', value: 'n', default: String(DEFAULT_MAX_TAINTS_PER_SESSION), help: 'taints kept per session' },
+    'anomaly-summary-interval': { type: 'string', value: 'duration', default: '30s', help: 'controller mode: how often the operation summary (spec.anomaly baselines) goes to the controller' },
+    'max-baseline-operations': { type: 'string', value: 'n', default: String(DEFAULT_MAX_OPERATIONS), help: 'operations learned while the baseline learns; beyond it they are dropped and counted' },
+  },
   env: [
-    { name: 'POD_NAME, POD_NAMESPACE', text: 'defaults of --pod-name and --namespace (downward API)' },
     { name: 'AGENTWARDEN_LOG_LEVEL', default: 'info', text: 'debug, info, warn or error' },
     { name: 'OTEL_TRACES_EXPORTER', default: 'otlp', text: '"none" turns audit span export off' },
     { name: 'OTEL_SDK_DISABLED', default: 'false', text: '"true" turns audit span export off' },
@@ -104,36 +112,17 @@ export const SIDECAR_HELP = formatHelp({
     { name: 'OTEL_BSP_SCHEDULE_DELAY', default: '1000', text: 'batch export delay, ms' },
     { name: 'AGENTWARDEN_OTLP_SERIALIZER', default: DEFAULT_OTLP_SERIALIZER, text: `${OTLP_SERIALIZERS.join(' or ')}: the sidecar's OTLP protobuf serializer or the SDK's (fallback)` },
   ],
+  exits: [[0, 'stopped by SIGTERM or SIGINT'], [1, 'failed while starting or running (a listen address taken, the policies unreadable)'], [2, 'invalid flags or environment']],
 });
 
+/** `agentwarden sidecar --help`. */
+export const SIDECAR_HELP = commandHelp(SIDECAR_COMMAND);
+
 export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): SidecarConfig {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      listen: { type: 'string', default: DEFAULT_AUTHZ_LISTEN },
-      'allow-tcp-credentials': { type: 'boolean', default: false },
-      'admin-listen': { type: 'string', default: '127.0.0.1:15021' },
-      'debug-snapshot': { type: 'boolean', default: false },
-      'grpc-impl': { type: 'string', default: DEFAULT_AUTHZ_SERVER_IMPL },
-      policy: { type: 'string', multiple: true },
-      pod: { type: 'string' },
-      'secrets-dir': { type: 'string' },
-      'max-request-bytes': { type: 'string', default: String(16 * MIB) },
-      'max-sessions': { type: 'string', default: String(DEFAULT_MAX_SESSIONS) },
-      'max-taints-per-session': { type: 'string', default: String(DEFAULT_MAX_TAINTS_PER_SESSION) },
-      controller: { type: 'string' },
-      'token-file': { type: 'string', default: '/var/run/secrets/agentwarden/token' },
-      'controller-ca': { type: 'string' },
-      'pod-name': { type: 'string' },
-      namespace: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
-  if (values.help === true) throw new HelpRequested(SIDECAR_HELP);
-  const policyPaths = values.policy ?? [];
-  const podName = values['pod-name'] ?? env['POD_NAME'] ?? '';
-  const namespace = values.namespace ?? env['POD_NAMESPACE'] ?? '';
+  const { values } = parseCommand(SIDECAR_COMMAND, argv, env);
+  const policyPaths = values.policy;
+  const podName = values['pod-name'] ?? '';
+  const namespace = values.namespace ?? '';
   if (values.controller !== undefined) {
     if (policyPaths.length > 0 || values.pod !== undefined) throw new ConfigError('sidecar: use either --controller (controller mode) or --policy/--pod (standalone mode), not both');
     if (podName === '' || namespace === '') throw new ConfigError('sidecar: controller mode needs --pod-name and --namespace (or POD_NAME and POD_NAMESPACE)');
@@ -176,7 +165,15 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     reloadDebounceMs: 100,
     logLevel: level,
     otlpSerializer,
+    anomalySummaryIntervalMs: positiveDuration(values['anomaly-summary-interval'], '--anomaly-summary-interval'),
+    maxBaselineOperations: positiveInt(values['max-baseline-operations'], '--max-baseline-operations'),
   });
+}
+
+function positiveDuration(text: string, field: string): number {
+  const ms = parseDurationMs(text);
+  if (ms === undefined || ms <= 0) throw new ConfigError(`${field}: "${text}" is not a positive duration such as 30s`);
+  return ms;
 }
 
 function positiveInt(text: string, field: string): number {

@@ -5,7 +5,7 @@ import { jsonLogger, type Logger } from './log.js';
 import { PolicyState } from './state.js';
 import { SidecarMetrics } from './metrics.js';
 import { createAuditTracer, type AuditTracer } from './telemetry/tracing.js';
-import { createCheckHandler, type GrantEvents } from './authz/handler.js';
+import { createCheckHandler, type AnomalyEvents, type GrantEvents } from './authz/handler.js';
 import type { SidecarMessage } from '../../proto/gen/agentwarden/v1/distribution_pb.js';
 import { startAuthzServer, type AuthzServer } from './authz/server.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
@@ -26,8 +26,9 @@ export interface RunningSidecar {
 }
 
 export async function startSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
-  const state = new PolicyState({ maxSessions: config.maxSessions, maxTaintsPerSession: config.maxTaintsPerSession });
+  const state = new PolicyState({ maxSessions: config.maxSessions, maxTaintsPerSession: config.maxTaintsPerSession }, { maxOperations: config.maxBaselineOperations, summaries: config.controller !== undefined });
   const metrics = new SidecarMetrics();
+  metrics.anomalyStats = () => state.anomalies.stats();
   // A snapshot whose credentials any process of the pod could read is not installed (authz/credential-exposure.ts).
   const exposure = { listen: config.listen, allowTcpCredentials: config.allowTcpCredentials };
   const pod = config.podFile === undefined
@@ -59,6 +60,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   let lastErrorOf: () => string | undefined = () => undefined;
   let source: { reload(): void; stop(): Promise<void>; status(): string };
   let grantEvents: GrantEvents | undefined;
+  let anomalyEvents: AnomalyEvents | undefined;
   if (config.controller === undefined) {
     const { compileLocal, watchPaths } = await import('./standalone/source.js');
     const reload = (): void => {
@@ -82,6 +84,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   } else {
     const { DistributionClient } = await import('./distribution/client.js');
     const { GrantOutbox } = await import('./distribution/grant-outbox.js');
+    const { SummaryOutbox, DEFAULT_MAX_SUMMARY_ANOMALIES } = await import('./anomaly/summaries.js');
     let send: (message: SidecarMessage) => boolean = () => false;
     const outbox = new GrantOutbox({ send: (m) => send(m), drainUsed: () => state.grants.drainUsed(), clock: Date.now });
     grantEvents = outbox;
@@ -110,16 +113,20 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       },
     });
     send = (m) => client.send(m);
+    // Behaviour baselines (issue 17): what the agent did, to the controller every interval.
+    const summaries = new SummaryOutbox({ send: (m) => client.send(m), streamUp: () => client.state === 'synced', detector: state.anomalies, clock: Date.now }, { intervalMs: config.anomalySummaryIntervalMs, maxAnomalies: DEFAULT_MAX_SUMMARY_ANOMALIES });
+    anomalyEvents = summaries;
+    summaries.start();
     client.start();
     metrics.controllerState = () => client.state;
     source = {
       reload: () => undefined,
-      stop: () => client.stop(),
+      stop: () => { summaries.stop(); return client.stop(); },
       status: () => `controller ${config.controller ?? ''}: ${client.state}${client.lastError === undefined ? '' : ` (${client.lastError})`}`,
     };
     lastErrorOf = () => client.lastError;
   }
-  const handler = createCheckHandler({ state, metrics, tracer, log, maxRequestBytes: config.maxRequestBytes, pod, clock: Date.now, ...(grantEvents === undefined ? {} : { grantEvents }) });
+  const handler = createCheckHandler({ state, metrics, tracer, log, maxRequestBytes: config.maxRequestBytes, pod, clock: Date.now, ...(grantEvents === undefined ? {} : { grantEvents }), ...(anomalyEvents === undefined ? {} : { anomalyEvents }) });
   const authz = await startAuthzServer(config.listen, handler, config.maxRequestBytes, { impl: config.grpcImpl });
   const admin = await startAdminServer(config.adminListen, {
     state, metrics, spans: tracer.counters, authz: () => authz.stats(), debugSnapshot: config.debugSnapshot,

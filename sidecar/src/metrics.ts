@@ -7,6 +7,8 @@ import { AUTHZ_LIMITS, GRPC_STATUS_NAMES, type AuthzServerStats } from './authz/
 import { conditionBudgetExceeded, type BudgetExceededCounter } from '../../policy/src/cel-budget.js';
 import type { GrantOutboxCounters } from './distribution/grant-outbox.js';
 import type { SessionStats } from '../../policy/src/session-store.js';
+import type { AnomalyStats } from '../../policy/src/anomaly.js';
+import type { AnomalyFacts } from '../../policy/src/decision.js';
 
 const LATENCY_BUCKETS_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
 /** Distinct (decision, policy, rule) series kept; beyond it, series fold into rule="other". */
@@ -44,6 +46,16 @@ export class SidecarMetrics {
   controllerState: (() => string) | undefined;
   /** Controller mode: what the sidecar told the controller about approvals and grant uses. */
   grantOutbox: GrantOutboxCounters | undefined;
+
+  /** kind -> action -> count (agentwarden_anomalies_total): at most 2 × 3 series. */
+  private readonly anomalies = new Map<string, number>();
+  /** The pod's anomaly state (PolicyState.anomalies). */
+  anomalyStats: (() => AnomalyStats) | undefined;
+
+  recordAnomaly(a: AnomalyFacts): void {
+    const key = `${a.kind} ${a.action}`;
+    this.anomalies.set(key, (this.anomalies.get(key) ?? 0) + 1);
+  }
 
   recordDecision(allowed: boolean, policy: string, rule: string, seconds: number): void {
     this.seriesFor(allowed, policy, rule).count++;
@@ -122,9 +134,30 @@ export class SidecarMetrics {
       });
     }
     if (this.grantOutbox !== undefined) families.push(...grantFamilies(this.grantOutbox));
+    families.push(...anomalyFamilies(this.anomalies, this.anomalyStats?.()));
     families.push(single('agentwarden_ready', 'gauge', '1 once a snapshot is loaded.', extra.ready ? 1 : 0));
     return renderExposition(families);
   }
+}
+
+/** Behaviour baselines (issue 17): anomalies by kind and action, what was learned and dropped, the quarantine. */
+function anomalyFamilies(counts: ReadonlyMap<string, number>, stats: AnomalyStats | undefined): MetricFamily[] {
+  const samples: Sample[] = [];
+  for (const kind of ['novel-operation', 'rate-spike']) {
+    for (const action of ['Alert', 'Deny', 'RequireApproval']) {
+      const value = counts.get(`${kind} ${action}`);
+      if (value !== undefined || action === 'Alert') samples.push({ labels: { kind, action }, value: value ?? 0 });
+    }
+  }
+  const out: MetricFamily[] = [{ name: 'agentwarden_anomalies_total', type: 'counter', help: 'Anomalies found on the decision path (spec.anomaly), by kind and the action taken.', samples }];
+  if (stats !== undefined) {
+    out.push(
+      single('agentwarden_baseline_operations_learned', 'gauge', 'Distinct operations this sidecar learned while its baseline was learning.', stats.learned),
+      single('agentwarden_baseline_operations_dropped_total', 'counter', 'Operations not learned (--max-baseline-operations reached) or not reported (a summary was full).', stats.learnedDropped + stats.summaryOperationsDropped),
+      single('agentwarden_quarantined', 'gauge', '1 while the pod is quarantined (every request denied with rule quarantined).', stats.quarantined ? 1 : 0),
+    );
+  }
+  return out;
 }
 
 /** ApprovalNeeded and GrantUsed on the distribution stream (distribution/grant-outbox.ts). */

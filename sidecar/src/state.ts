@@ -2,13 +2,15 @@
 // rate-limit state that belongs to it, and what lives as long as the sidecar:
 // the grant ledger (when each grant was first seen, how often it was used) and
 // the sessions' taints (issue 16), kept across snapshots, never sent anywhere.
-import { GrantLedger, SessionStore, TokenBuckets, type HeldToken, type LoadedSnapshot, type SessionStoreOptions } from '../../policy/src/index.js';
+import { AnomalyDetector, GrantLedger, SessionStore, TokenBuckets, type AnomalyDetectorOptions, type HeldToken, type LoadedSnapshot, type SessionStoreOptions } from '../../policy/src/index.js';
 
 export class PolicyState {
   private current: LoadedSnapshot | undefined;
   private readonly limiter = new TokenBuckets();
   private readonly ledger = new GrantLedger();
   private readonly store: SessionStore;
+  /** Behaviour baselines (issue 17): what this pod learned, its rate windows, its quarantine. */
+  private readonly detector: AnomalyDetector;
   private listeners: ((s: LoadedSnapshot) => void)[] = [];
   /** Brokered OAuth tokens by revision: when this sidecar first loaded each (only those of the current snapshot are kept). */
   private tokensSeen = new Map<string, number>();
@@ -16,8 +18,13 @@ export class PolicyState {
   private tokensHeld = new Map<string, HeldToken>();
 
   /** `sessions`: the bounds of the session store (--max-sessions, --max-taints-per-session). */
-  constructor(sessions: SessionStoreOptions = {}) {
+  constructor(sessions: SessionStoreOptions = {}, anomalies: AnomalyDetectorOptions = {}) {
     this.store = new SessionStore(sessions);
+    this.detector = new AnomalyDetector(anomalies);
+  }
+
+  get anomalies(): AnomalyDetector {
+    return this.detector;
   }
 
   get snapshot(): LoadedSnapshot | undefined {
@@ -52,6 +59,7 @@ export class PolicyState {
       if (c?.tokenKey !== undefined && c.value !== undefined && c.usableUntilMs !== undefined && nowMs < c.usableUntilMs) held.set(c.tokenKey, { value: c.value, usableUntilMs: c.usableUntilMs });
     }
     this.tokensHeld = held;
+    this.detector.sync(next.anomaly);
     this.current = next;
     for (const l of this.listeners) l(next);
   }

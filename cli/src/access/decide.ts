@@ -2,9 +2,10 @@
 // `agentwarden review <ns/name> --notes …`: read the request, check the
 // transition, and write the verdict through the status subresource; the
 // server's webhooks check who may and stamp who did and when.
-import { parseArgs } from 'node:util';
+import { parseCommand } from '../../../common/flags.js';
 import { InputError } from '../../../policy/io/manifests.js';
-import { durationFlag, KUBE_OPTIONS, kubeTarget, requestRef, required } from './flags.js';
+import { durationFlag, kubeTarget, requestRef, required } from './flags.js';
+import { APPROVE_COMMAND, DENY_COMMAND, REVIEW_COMMAND } from './help.js';
 import { AccessApiError, type AccessRequestApi, type AccessRequestObject, type KubeTarget } from './kube.js';
 import { statusPatch, type Verdict } from './status-patch.js';
 import { describeRequest } from './describe.js';
@@ -17,22 +18,36 @@ export interface DecideIo {
 }
 
 /** Parses the command line, decides, prints one line; throws InputError or AccessApiError. */
-export async function runDecide(command: DecideCommand, argv: readonly string[], io: DecideIo, help: string): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: { ...KUBE_OPTIONS, for: { type: 'string' }, reason: { type: 'string' }, notes: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help === true) {
-    io.out(help);
-    return;
-  }
-  const verdict = verdictOf(command, values);
+export async function runDecide(command: DecideCommand, argv: readonly string[], io: DecideIo): Promise<void> {
+  const { verdict, values, positionals } = parseDecision(command, argv);
   const api = io.connect(kubeTarget(values));
   const ref = requestRef(command, positionals, values.namespace, api);
   const decided = await decideRequest(api, ref.namespace, ref.name, verdict, `agentwarden ${command}`);
   io.out(`agentwarden ${command}: ${describeRequest(decided)}`);
+}
+
+interface ParsedDecision {
+  readonly verdict: Verdict;
+  readonly values: { readonly namespace?: string; readonly kubeconfig?: string; readonly context?: string };
+  readonly positionals: readonly string[];
+}
+
+/** Each command parses its own flags: `deny --for` is an unknown option, as its --help says. */
+function parseDecision(command: DecideCommand, argv: readonly string[]): ParsedDecision {
+  switch (command) {
+    case 'approve': {
+      const { values, positionals } = parseCommand(APPROVE_COMMAND, argv);
+      return { verdict: { kind: 'approve', duration: durationFlag(command, '--for', values.for), reason: values.reason }, values, positionals };
+    }
+    case 'deny': {
+      const { values, positionals } = parseCommand(DENY_COMMAND, argv);
+      return { verdict: { kind: 'deny', reason: values.reason }, values, positionals };
+    }
+    case 'review': {
+      const { values, positionals } = parseCommand(REVIEW_COMMAND, argv);
+      return { verdict: { kind: 'review', notes: required(command, '--notes', values.notes) }, values, positionals };
+    }
+  }
 }
 
 /** Times a decision is re-read and tried again when the request changed in between (409). */
@@ -54,25 +69,6 @@ export async function decideRequest(api: AccessRequestApi, namespace: string, na
     } catch (e: unknown) {
       if (!(e instanceof AccessApiError && e.status === 409) || attempt >= CONFLICT_ATTEMPTS) throw e;
     }
-  }
-}
-
-function verdictOf(command: DecideCommand, values: { readonly for?: string; readonly reason?: string; readonly notes?: string }): Verdict {
-  const unused = (flag: string, value: string | undefined): void => {
-    if (value !== undefined) throw new InputError(`agentwarden ${command}: ${flag} does not apply to ${command}`);
-  };
-  switch (command) {
-    case 'approve':
-      unused('--notes', values.notes);
-      return { kind: 'approve', duration: durationFlag(command, '--for', values.for), reason: values.reason };
-    case 'deny':
-      unused('--notes', values.notes);
-      unused('--for', values.for);
-      return { kind: 'deny', reason: values.reason };
-    case 'review':
-      unused('--for', values.for);
-      unused('--reason', values.reason);
-      return { kind: 'review', notes: required(command, '--notes', values.notes) };
   }
 }
 

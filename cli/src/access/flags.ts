@@ -2,21 +2,14 @@
 // --context, -n), and the parsing of `<namespace>/<name>` and durations.
 import { InputError } from '../../../policy/io/manifests.js';
 import { parseDurationMs } from '../../../policy/src/duration.js';
-import type { FlagHelp } from '../../../common/help.js';
+import type { FlagTable } from '../../../common/flags.js';
 import type { AccessRequestApi, KubeTarget } from './kube.js';
 
-export const KUBE_OPTIONS = {
-  kubeconfig: { type: 'string' },
-  context: { type: 'string' },
-  namespace: { type: 'string', short: 'n' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-export const KUBE_FLAGS_HELP: readonly FlagHelp[] = [
-  { name: 'namespace', short: 'n', value: 'ns', default: 'the kubeconfig context\'s namespace, else "default"', text: 'namespace of the request, when it is not given as <ns>/<name>' },
-  { name: 'kubeconfig', value: 'file', default: '$KUBECONFIG, else ~/.kube/config', text: 'kubeconfig file, as for kubectl' },
-  { name: 'context', value: 'name', default: 'the kubeconfig\'s current context', text: 'kubeconfig context to use' },
-];
+export const KUBE_FLAGS = {
+  namespace: { type: 'string', short: 'n', value: 'ns', shownDefault: 'the kubeconfig context\'s namespace, else "default"', help: 'namespace of the request, when it is not given as <ns>/<name>' },
+  kubeconfig: { type: 'string', value: 'file', shownDefault: '$KUBECONFIG, else ~/.kube/config', help: 'kubeconfig file, as for kubectl' },
+  context: { type: 'string', value: 'name', shownDefault: 'the kubeconfig\'s current context', help: 'kubeconfig context to use' },
+} as const satisfies FlagTable;
 
 export const KUBE_ENV_HELP = [{ name: 'KUBECONFIG', text: 'kubeconfig files (colon separated), when --kubeconfig is not given' }] as const;
 

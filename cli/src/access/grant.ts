@@ -4,11 +4,12 @@
 // it, then approves it through the status subresource as the same user.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseCommand } from '../../../common/flags.js';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../../../policy/io/manifests.js';
 import { API_VERSION, parseAccessRequest } from '../../../policy/src/index.js';
-import { durationFlag, KUBE_OPTIONS, kubeTarget, required } from './flags.js';
+import { durationFlag, kubeTarget, required } from './flags.js';
+import { GRANT_COMMAND } from './help.js';
 import { AccessApiError, KIND, type AccessRequestApi, type AccessRequestObject, type KubeTarget } from './kube.js';
 import { decideRequest } from './decide.js';
 import { describeRequest } from './describe.js';
@@ -37,20 +38,8 @@ const MAX_RULE_FILE_BYTES = 1 << 20;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
-export async function runGrant(argv: readonly string[], io: GrantIo, help: string): Promise<void> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      ...KUBE_OPTIONS, pod: { type: 'string' }, selector: { type: 'string' }, 'service-account': { type: 'string' },
-      'rule-file': { type: 'string' }, for: { type: 'string' }, justification: { type: 'string' }, name: { type: 'string' },
-    },
-    allowPositionals: false,
-    strict: true,
-  });
-  if (values.help === true) {
-    io.out(help);
-    return;
-  }
+export async function runGrant(argv: readonly string[], io: GrantIo): Promise<void> {
+  const { values } = parseCommand(GRANT_COMMAND, argv);
   if ((values.pod === undefined) === (values.selector === undefined)) throw new InputError('agentwarden grant: give exactly one of --pod <name> and --selector k=v,…');
   const ruleFile = required('grant', '--rule-file', values['rule-file']);
   const api = io.connect(kubeTarget(values));

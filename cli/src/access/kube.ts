@@ -97,7 +97,7 @@ export function connectAccessRequests(kc: KubeConfig): AccessRequestApi {
 }
 
 /** The API server's Status message when there is one, else why it could not be reached. */
-function apiError(e: unknown, server: string): AccessApiError {
+export function apiError(e: unknown, server: string): AccessApiError {
   if (e instanceof ApiException) {
     const status = e.code;
     const body: unknown = typeof e.body === 'string' ? parseJson(e.body) : e.body;

@@ -3,7 +3,8 @@
 import { PolicyError } from '../../../policy/src/index.js';
 import { InputError } from '../../../policy/io/manifests.js';
 import { EXIT_FAILED, EXIT_INPUT, EXIT_OK } from '../exit-codes.js';
-import { APPROVE_HELP, DENY_HELP, GRANT_HELP, REQUESTS_HELP, REVIEW_HELP } from './help.js';
+import { HelpRequested } from '../../../common/help.js';
+import { isUsageError } from '../../../common/flags.js';
 import { runDecide } from './decide.js';
 import { defaultReadFile, runGrant } from './grant.js';
 import { runRequests } from './requests.js';
@@ -30,29 +31,40 @@ export async function accessCommand(command: AccessCommand, argv: readonly strin
   try {
     switch (command) {
       case 'approve': case 'deny': case 'review':
-        await runDecide(command, argv, { connect, out: io.out }, { approve: APPROVE_HELP, deny: DENY_HELP, review: REVIEW_HELP }[command]);
+        await runDecide(command, argv, { connect, out: io.out });
         break;
       case 'grant':
-        await runGrant(argv, { connect, out: io.out, readFile: defaultReadFile }, GRANT_HELP);
+        await runGrant(argv, { connect, out: io.out, readFile: defaultReadFile });
         break;
       case 'requests':
-        await runRequests(argv, { connect, out: io.out, nowMs: io.nowMs ?? Date.now() }, REQUESTS_HELP);
+        await runRequests(argv, { connect, out: io.out, nowMs: io.nowMs ?? Date.now() });
         break;
     }
     return EXIT_OK;
   } catch (e: unknown) {
-    if (e instanceof InputError || e instanceof PolicyError) {
-      io.err(e.message.startsWith('agentwarden ') ? e.message : `agentwarden ${command}: ${e.message}`);
-      return EXIT_INPUT;
-    }
-    if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`agentwarden ${command}: ${e.message} (agentwarden ${command} --help lists the flags)`);
-      return EXIT_INPUT;
-    }
-    if (e instanceof AccessApiError) {
-      io.err(`agentwarden ${command}: ${e.status === 0 ? '' : `refused (HTTP ${e.status}): `}${e.message}`);
-      return EXIT_FAILED;
-    }
-    throw e;
+    const code = errorExit(command, e, io.err, io.out);
+    if (code === undefined) throw e;
+    return code;
   }
+}
+
+/** The exit code of an expected failure of a CLI command that talks to the API server (or its --help), its message written; undefined for any other error. */
+export function errorExit(command: string, e: unknown, err: (line: string) => void, out: (line: string) => void = err): number | undefined {
+  if (e instanceof HelpRequested) {
+    out(e.text);
+    return EXIT_OK;
+  }
+  if (e instanceof InputError || e instanceof PolicyError) {
+    err(e.message.startsWith('agentwarden ') ? e.message : `agentwarden ${command}: ${e.message}`);
+    return EXIT_INPUT;
+  }
+  if (isUsageError(e)) {
+    err(`agentwarden ${command}: ${e.message} (agentwarden ${command} --help lists the flags)`);
+    return EXIT_INPUT;
+  }
+  if (e instanceof AccessApiError) {
+    err(`agentwarden ${command}: ${e.status === 0 ? '' : `refused (HTTP ${e.status}): `}${e.message}`);
+    return EXIT_FAILED;
+  }
+  return undefined;
 }

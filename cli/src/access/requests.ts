@@ -2,10 +2,11 @@
 // table (NAMESPACE NAME AGENT OPERATION STATE EXPIRES APPROVED-BY AGE); by
 // default those that need someone or are in force: Pending, Approved,
 // ReviewRequired.
-import { parseArgs } from 'node:util';
+import { parseCommand } from '../../../common/flags.js';
 import { InputError } from '../../../policy/io/manifests.js';
-import type { AccessRequestState } from '../../../policy/src/index.js';
-import { KUBE_OPTIONS, kubeTarget } from './flags.js';
+import { kubeTarget } from './flags.js';
+import { REQUESTS_COMMAND } from './help.js';
+import { DEFAULT_STATES, STATES } from './states.js';
 import type { AccessRequestApi, AccessRequestObject, KubeTarget } from './kube.js';
 import { stateOf } from './status-patch.js';
 import { agentOf, operationOf } from './describe.js';
@@ -16,24 +17,15 @@ export interface RequestsIo {
   readonly nowMs: number;
 }
 
-export const STATES: readonly AccessRequestState[] = ['Pending', 'Approved', 'Denied', 'Expired', 'ReviewRequired', 'Reviewed'];
-export const DEFAULT_STATES: readonly AccessRequestState[] = ['Pending', 'Approved', 'ReviewRequired'];
+export { DEFAULT_STATES, STATES } from './states.js';
 const HEADER = ['NAMESPACE', 'NAME', 'AGENT', 'OPERATION', 'STATE', 'EXPIRES', 'APPROVED-BY', 'AGE'] as const;
 
-export async function runRequests(argv: readonly string[], io: RequestsIo, help: string): Promise<void> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: { ...KUBE_OPTIONS, 'all-namespaces': { type: 'boolean', short: 'A' }, state: { type: 'string' } },
-    strict: true,
-  });
-  if (values.help === true) {
-    io.out(help);
-    return;
-  }
-  if (values['all-namespaces'] === true && values.namespace !== undefined) throw new InputError('agentwarden requests: give -n <ns> or -A, not both');
+export async function runRequests(argv: readonly string[], io: RequestsIo): Promise<void> {
+  const { values } = parseCommand(REQUESTS_COMMAND, argv);
+  if (values['all-namespaces'] && values.namespace !== undefined) throw new InputError('agentwarden requests: give -n <ns> or -A, not both');
   const states = stateFilter(values.state);
   const api = io.connect(kubeTarget(values));
-  const namespace = values['all-namespaces'] === true ? undefined : (values.namespace ?? api.defaultNamespace);
+  const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? api.defaultNamespace);
   const items = (await api.list(namespace)).filter((o) => states.has(stateOf(o)));
   if (items.length === 0) {
     io.out(`No AgentAccessRequests ${[...states].join(', ')}${namespace === undefined ? '' : ` in namespace ${namespace}`}.`);

@@ -20,6 +20,8 @@ export interface RunningWebhookServer {
   readonly metrics: WebhookMetrics;
   /** Times the certificate was reloaded after a change. */
   readonly certReloads: () => number;
+  /** The certificate (PEM) served now. */
+  readonly certificate: () => Buffer;
   close(): Promise<void>;
 }
 
@@ -41,7 +43,9 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     }
   };
   const app = createWebhookApp({ ...options, metrics });
-  const server: Server = createServer({ ...readPair(), minVersion: 'TLSv1.2' }, app);
+  const first = readPair();
+  let served = first.cert;
+  const server: Server = createServer({ ...first, minVersion: 'TLSv1.2' }, app);
   // The API server's webhook timeout is at most 30 s; nothing here should take longer.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
@@ -52,7 +56,9 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     const now = stamp();
     if (now === lastStamp) return;
     try {
-      server.setSecureContext({ ...readPair(), minVersion: 'TLSv1.2' });
+      const pair = readPair();
+      server.setSecureContext({ ...pair, minVersion: 'TLSv1.2' });
+      served = pair.cert;
       lastStamp = now;
       reloads++;
       log('info', 'webhook certificate reloaded', { cert: options.certFile });
@@ -84,6 +90,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     address,
     metrics,
     certReloads: () => reloads,
+    certificate: () => served,
     close: () => new Promise<void>((resolve) => {
       clearInterval(timer);
       server.close(() => { resolve(); });

@@ -24,7 +24,7 @@ export interface PodEvent {
   readonly namespace: string;
   readonly pod: string;
   readonly podUid: string;
-  readonly reason: 'ApprovalRequired' | 'GrantApproved' | 'GrantExpired';
+  readonly reason: 'ApprovalRequired' | 'GrantApproved' | 'GrantExpired' | 'AnomalyDetected' | 'Quarantined' | 'QuarantineReleased';
   readonly message: string;
   readonly type: 'Normal' | 'Warning';
 }

@@ -4,8 +4,8 @@
 // rule of that pod's snapshot, pending requests are deduplicated by name and
 // bounded per pod, an ended request of that name is deleted and created anew.
 // GrantUsed → status.used, and the grant ends when used reaches uses.
-import { approvalRequestName, type OperationSpec } from '../../../policy/src/index.js';
-import { Action, type Operation, type Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
+import { approvalRequestName, RULE_ANOMALY_NOVEL_OPERATION, type OperationSpec } from '../../../policy/src/index.js';
+import { Action, AnomalyAction, type Operation, type Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
 import type { ApprovalNeeded, GrantUsed } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
 import type { SlimPod } from '../kube/objects.js';
 import type { Cache } from '../reconcile/reconciler.js';
@@ -53,6 +53,8 @@ export function operationSpecOf(op: Operation): OperationSpec | undefined {
 
 /** Whether `policy`/`rule` is a RequireApproval rule of the snapshot (policy by name or namespace/name). */
 export function isRequireApprovalRule(snapshot: Snapshot, policy: string, rule: string): boolean {
+  // spec.anomaly.novelOperation: RequireApproval asks through the same flow (issue 17).
+  if (rule === RULE_ANOMALY_NOVEL_OPERATION) return snapshot.policies.some((p) => p.grant === '' && p.name === policy && p.anomaly?.novelOperation === AnomalyAction.REQUIRE_APPROVAL);
   return snapshot.rules.some((r) => {
     if (r.name !== rule || r.action !== Action.REQUIRE_APPROVAL) return false;
     const p = snapshot.policies[r.policy];

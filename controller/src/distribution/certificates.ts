@@ -53,6 +53,8 @@ export class ReloadingServingCertificate implements grpc.experimental.Certificat
   /** Times a changed pair was taken, and times a changed pair could not be. */
   get reloads(): number { return this.reloadCount; }
   get reloadFailures(): number { return this.failureCount; }
+  /** The certificate (PEM) served now. */
+  get certificate(): Buffer { return this.current.certificate; }
 
   /** Checks the files now instead of at the next interval. */
   check(): void {

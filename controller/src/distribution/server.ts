@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { ControllerMessageSchema, type ApprovalNeeded, type ControllerMessage, type GrantUsed, type SidecarMessage } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
+import { ControllerMessageSchema, type ApprovalNeeded, type ControllerMessage, type GrantUsed, type OperationSummary, type SidecarMessage } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
 import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
 import type { AuthResult, Revocation, SidecarAuthenticator } from './auth.js';
 import { distributionService } from '../../../common/distribution-service.js';
@@ -32,6 +32,19 @@ export interface PodSync {
   readonly acked: string;
   readonly nackError: string | undefined;
   readonly ackedAtMs: number;
+  /** When the stream authenticated, and when the last NACK came (0: none), ms since the epoch. */
+  readonly connectedAtMs: number;
+  readonly nackedAtMs: number;
+}
+
+/** One connected pod as /debug/syncz reports it: its newest stream's sync state and what the controller would send now. */
+export interface PodStreamSync {
+  readonly podKey: string;
+  /** Streams open for the pod (more than one: a half-open leftover, or two sidecars claiming it). */
+  readonly streams: number;
+  /** The version of the snapshot compiled for the pod now; undefined while there is none. */
+  readonly desired: string | undefined;
+  readonly sync: PodSync;
 }
 
 interface Connection {
@@ -48,6 +61,8 @@ interface Connection {
   acked: string;
   ackedAtMs: number;
   nackError: string | undefined;
+  readonly connectedAtMs: number;
+  nackedAtMs: number;
 }
 
 export interface DistributionEvents {
@@ -71,6 +86,8 @@ export interface DistributionEvents {
   readonly onApprovalNeeded?: (podKey: string, message: ApprovalNeeded) => void;
   /** An approval grant of this stream's pod allowed a request. */
   readonly onGrantUsed?: (podKey: string, message: GrantUsed) => void;
+  /** A periodic operation summary of this stream's pod (controller/src/baselines). */
+  readonly onOperationSummary?: (podKey: string, message: OperationSummary) => void;
 }
 
 export class DistributionServer {
@@ -111,7 +128,18 @@ export class DistributionServer {
     if (set === undefined) return undefined;
     let newest: Connection | undefined;
     for (const c of set) newest = c;
-    return newest === undefined ? undefined : { sent: newest.sent, acked: newest.acked, nackError: newest.nackError, ackedAtMs: newest.ackedAtMs };
+    return newest === undefined ? undefined : syncOf(newest);
+  }
+
+  /** Every connected pod's sync state (for /debug/syncz, like istioctl proxy-status). */
+  syncAll(): PodStreamSync[] {
+    const out: PodStreamSync[] = [];
+    for (const [podKey, set] of this.connections) {
+      let newest: Connection | undefined;
+      for (const c of set) newest = c;
+      if (newest !== undefined) out.push({ podKey, streams: set.size, desired: this.snapshotFor(podKey)?.version, sync: syncOf(newest) });
+    }
+    return out;
   }
 
   /** Ends every stream with UNAVAILABLE (the sidecars reconnect with backoff). */
@@ -207,7 +235,7 @@ export class DistributionServer {
           conn = {
             podKey: result.podKey, podUid: result.podUid, expiresAtMs: result.expiresAtMs, expiryTimer: undefined, call,
             close: (r) => { this.end(call, r); },
-            sent: '', nonce: '', acked: hello.currentVersion, ackedAtMs: 0, nackError: undefined,
+            sent: '', nonce: '', acked: hello.currentVersion, ackedAtMs: 0, nackError: undefined, connectedAtMs: Date.now(), nackedAtMs: 0,
           };
           this.armExpiry(conn);
           let set = this.connections.get(result.podKey);
@@ -227,6 +255,8 @@ export class DistributionServer {
         this.events.onApprovalNeeded?.(conn.podKey, kind.value);
       } else if (conn !== undefined && kind.case === 'grantUsed') {
         this.events.onGrantUsed?.(conn.podKey, kind.value);
+      } else if (conn !== undefined && kind.case === 'operationSummary') {
+        this.events.onOperationSummary?.(conn.podKey, kind.value);
       } else if (conn !== undefined && kind.case === 'reauthenticate') {
         this.reauthenticate(conn, kind.value.token);
       } else if (conn !== undefined && (kind.case === 'ack' || kind.case === 'nack')) {
@@ -238,6 +268,7 @@ export class DistributionServer {
           conn.nackError = undefined;
         } else {
           conn.nackError = kind.value.error.slice(0, 1024);
+          conn.nackedAtMs = Date.now();
           this.events.log('warn', 'sidecar rejected a snapshot', { pod: conn.podKey, version: kind.value.version, error: conn.nackError });
         }
         this.events.onSyncChange();
@@ -326,6 +357,10 @@ export class DistributionServer {
     }
     return e;
   }
+}
+
+function syncOf(c: Connection): PodSync {
+  return { sent: c.sent, acked: c.acked, nackError: c.nackError, ackedAtMs: c.ackedAtMs, connectedAtMs: c.connectedAtMs, nackedAtMs: c.nackedAtMs };
 }
 
 function statusOf(code: Revocation['code']): grpc.status {

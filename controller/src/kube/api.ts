@@ -56,7 +56,7 @@ interface Page<R> {
  * labelled Secrets at once would hold them all, up to 1 MiB each). An expired
  * continue token fails the list; the informer retries it from the start.
  */
-async function paged<R, T>(fetchPage: (limit: number, cont: string | undefined) => Promise<Page<R>>, limit: number, map: (raw: R) => T): Promise<ListResult<T>> {
+export async function paged<R, T>(fetchPage: (limit: number, cont: string | undefined) => Promise<Page<R>>, limit: number, map: (raw: R) => T): Promise<ListResult<T>> {
   const items: T[] = [];
   let cont: string | undefined;
   let resourceVersion = '';

@@ -1,7 +1,9 @@
-// The controller's plain HTTP port: /healthz, /readyz and /metrics.
+// The controller's plain HTTP port: /healthz, /readyz, /metrics and /debug/syncz
+// (read-only: which snapshot each connected pod runs; `agentwarden status`).
 import type { Server } from 'node:http';
 import express from 'express';
 import { readiness } from './readiness.js';
+import { SYNCZ_PATH, type SynczReport } from '../../../common/syncz.js';
 import { renderMetrics, type MetricsSources, type NamedInformer } from './metrics.js';
 
 export interface ObserveServerOptions {
@@ -10,6 +12,8 @@ export interface ObserveServerOptions {
   /** The caches /readyz requires. */
   readonly readyInformers: readonly NamedInformer[];
   readonly metrics: MetricsSources;
+  /** /debug/syncz's report; absent: 404. */
+  readonly syncz?: () => SynczReport;
 }
 
 export interface RunningObserveServer {
@@ -26,6 +30,10 @@ export async function startObserveServer(o: ObserveServerOptions): Promise<Runni
     const r = readiness(o.readyInformers);
     if (r.ready) res.type('text/plain').send('ready\n');
     else res.status(503).type('text/plain').send(`${r.message}\n`);
+  });
+  app.get(SYNCZ_PATH, (_req, res) => {
+    if (o.syncz === undefined) res.status(404).type('text/plain').send('no distribution server\n');
+    else res.json(o.syncz());
   });
   app.get('/metrics', (_req, res) => { res.type('text/plain; version=0.0.4').send(renderMetrics(o.metrics)); });
   const [host, port] = splitHostPort(o.listen);

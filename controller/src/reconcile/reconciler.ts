@@ -8,6 +8,7 @@ import type { InformerStats } from '../kube/informer.js';
 import type { PodSync } from '../distribution/server.js';
 import type { AccessRequest, AgentPolicy } from '../../../policy/src/index.js';
 import { parsePolicies, SnapshotBook, type NamespaceLabelsLookup, type PolicyEntry, type TokenSource } from './snapshots.js';
+import type { PodSyncState } from '../observe/sync-metrics.js';
 
 /** What the reconciler reads of an informer. */
 export interface Cache<T> {
@@ -40,6 +41,8 @@ export interface ReconcilerOptions {
   readonly grantsSynced?: () => boolean;
   /** Brokered OAuth tokens (controller/src/oauth); without, oauth2 credentials are unresolved. */
   readonly tokens?: TokenSource;
+  /** Adds what is the pod's own beyond its policies (controller/src/baselines: its baseline and quarantine). */
+  readonly decorate?: (pod: SlimPod, snapshot: Snapshot) => Snapshot;
 }
 
 export class Reconciler {
@@ -54,6 +57,8 @@ export class Reconciler {
    */
   private reconciled = false;
   private passes = 0;
+  /** Pod snapshots that did not compile, counted at each attempt (for /metrics). */
+  compileFailures = 0;
 
   constructor(private readonly options: ReconcilerOptions) {}
 
@@ -83,6 +88,18 @@ export class Reconciler {
     const want = this.snapshots.get(key)?.version;
     const acked = sync(key)?.acked;
     return !this.stalePods.has(key) && want !== undefined && acked === want;
+  }
+
+  /** Every connected pod and its sync state (observe/sync-metrics.ts): stale, nacked, synced or pending. */
+  podSyncStates(sync: (podKey: string) => PodSync | undefined): { readonly pod: string; readonly state: PodSyncState }[] {
+    return this.options.connectedPods().map((pod) => {
+      const s = sync(pod);
+      const want = this.snapshots.get(pod)?.version;
+      const state: PodSyncState = this.stalePods.has(pod) ? 'stale'
+        : s?.nackError !== undefined ? 'nacked'
+          : want !== undefined && s?.acked === want ? 'synced' : 'pending';
+      return { pod, state };
+    });
   }
 
   /** One pass over the caches; does nothing until all three (and the grants) have been listed and the secrets follow the policies. */
@@ -116,12 +133,14 @@ export class Reconciler {
     if (pod === undefined) return undefined;
     const result = this.book.forPod(pod, this.entries, (n, s) => this.options.secrets.get(n, s), this.options.namespaceLabels, this.options.grants?.(pod) ?? [], this.options.tokens);
     if (!result.ok) {
+      this.compileFailures++;
       this.stalePods.add(podKey);
       this.options.log('warn', 'pod snapshot does not compile; the sidecar keeps its last good one', { pod: podKey, error: result.error });
       return undefined;
     }
     this.stalePods.delete(podKey);
-    this.snapshots.set(podKey, result.snapshot);
-    return result.snapshot;
+    const snapshot = this.options.decorate?.(pod, result.snapshot) ?? result.snapshot;
+    this.snapshots.set(podKey, snapshot);
+    return snapshot;
   }
 }

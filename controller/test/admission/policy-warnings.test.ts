@@ -52,8 +52,33 @@ describe('taint warnings (session-aware rules)', () => {
     expect(policyWarnings(reader)).toHaveLength(2);
   });
 
+  it('warns that a session key the request carries lets the agent pick a clean session', () => {
+    const byHeader = { ...reader, session: { key: 'header:mcp-session-id', ttl: '1h' } };
+    expect(policyWarnings(byHeader, [tainter]).filter((w) => w.includes('chosen by whoever writes the request'))).toEqual([
+      'spec.rules[0] (rule "no-exfil"): when reads session.taints, but spec.session.key header:mcp-session-id is chosen by whoever writes the request: a request with another value of the mcp-session-id header, or none, starts a session with no taints, so a Deny on a taint (or an Allow on its absence) can be walked around; use key pod to hold every request of the pod to its taints',
+    ]);
+    const byTrace = { ...reader, session: { key: 'trace', ttl: '1h' } };
+    expect(policyWarnings(byTrace, [tainter]).some((w) => w.includes('another value of traceparent'))).toBe(true);
+    expect(policyWarnings({ ...reader, session: { key: 'pod', ttl: '1h' } }, [tainter]).some((w) => w.includes('chosen by whoever'))).toBe(false);
+  });
+
   it('does not warn when a rule in scope adds every tested taint', () => {
     const both = { ...tainter, rules: [...tainter.rules, { ...tainter.rules[0], name: 'web', taints: ['untrusted'] } as Rule] };
     expect(policyWarnings(reader, [both])).toEqual([]);
+  });
+});
+
+describe('anomaly warnings (behaviour baselines)', () => {
+  const withAnomaly = (name: string, anomaly: NonNullable<AgentPolicy['anomaly']>, mode: 'Enforce' | 'Audit' = 'Enforce'): AgentPolicy => ({ ...policyWith({}, mode), name, anomaly });
+  it('say that an Audit policy only records anomalies', () => {
+    expect(policyWarnings(withAnomaly('p', { learnFor: '24h', novelOperation: 'Deny' }, 'Audit'))).toContain('spec.anomaly: the policy is in Audit mode: anomalies are recorded only, never denied, and no pod is quarantined');
+  });
+  it('flag a short learning window before novel operations are denied, and not one that only alerts', () => {
+    expect(policyWarnings(withAnomaly('p', { learnFor: '10m', novelOperation: 'Deny' }))).toEqual(['spec.anomaly.learnFor: 10m is short for novelOperation Deny: every operation the agent does not use within it is denied afterwards']);
+    expect(policyWarnings(withAnomaly('p', { learnFor: '10m', novelOperation: 'Alert' }))).toEqual([]);
+  });
+  it('name the policy whose spec.anomaly applies when several in the namespace have one', () => {
+    const other = withAnomaly('a-first', { learnFor: '24h', novelOperation: 'Alert' });
+    expect(policyWarnings(withAnomaly('p', { learnFor: '24h', novelOperation: 'Alert' }), [other])).toEqual(['spec.anomaly: AgentPolicy "a-first" in namespace support also has spec.anomaly; where several govern a pod, the first by name applies ("a-first")']);
   });
 });

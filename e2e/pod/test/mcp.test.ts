@@ -29,7 +29,7 @@ describe('mcp-server with mcp-client', () => {
       ['terminateSession', true],
     ]);
     const listed = run.steps[1] as { result: { tools: { name: string }[] } };
-    expect(listed.result.tools.map((t) => t.name)).toEqual(['search_tickets', 'create_ticket', 'issue_refund', 'delete_customer']);
+    expect(listed.result.tools.map((t) => t.name)).toEqual(['search_tickets', 'create_ticket', 'issue_refund', 'delete_customer', 'web_fetch']);
     expect(run.steps[2]).toMatchObject({ tool: 'issue_refund', result: { content: [{ type: 'text', text: 'issue_refund: done {"order":"o-1","amount":25,"currency":"EUR"}' }] } });
 
     const sessionId = run.sessionId;

@@ -151,6 +151,7 @@ function ticketServer(): McpServer {
     answer('issue_refund'),
   );
   server.registerTool('delete_customer', { description: 'Delete a customer', inputSchema: { id: z.string() } }, answer('delete_customer'));
+  server.registerTool('web_fetch', { description: 'Fetch a web page (untrusted content)', inputSchema: { url: z.string() } }, answer('web_fetch'));
   return server;
 }
 

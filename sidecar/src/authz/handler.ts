@@ -2,7 +2,7 @@
 // decides with the evaluator against the snapshot in force, records the audit
 // span and metrics. Never throws: anything unexpected becomes a deny with a
 // reason, so a `failure_mode_allow` Envoy never turns an error into an allow.
-import { decodeCheckRequest, evaluate, headerMapValue, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED, type CheckRequestFields, type Decision } from '../../../policy/src/index.js';
+import { decodeCheckRequest, evaluate, headerMapValue, RULE_INVALID_REQUEST, RULE_NO_POLICY_LOADED, type AnomalyFacts, type CheckRequestFields, type Decision } from '../../../policy/src/index.js';
 import type { PolicyState } from '../state.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { AuditTracer, DecisionTrace } from '../telemetry/tracing.js';
@@ -24,6 +24,12 @@ export interface CheckHandlerDeps {
    * sends goes after the answer.
    */
   readonly grantEvents?: GrantEvents;
+  /** Told of each anomaly (controller mode: anomaly/summaries.ts, for the next summary). */
+  readonly anomalyEvents?: AnomalyEvents;
+}
+
+export interface AnomalyEvents {
+  anomaly(a: AnomalyFacts, decisionId: string): void;
 }
 
 export interface GrantEvents {
@@ -52,7 +58,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
         trace = beginTrace(deps, check, startMs);
         decision = loaded === undefined
           ? refuse(RULE_NO_POLICY_LOADED, 'no policy snapshot loaded yet: every request is denied until one is')
-          : evaluate(loaded, check, { nowMs: startMs, rateLimiter: deps.state.rateLimiter, grants: deps.state.grants, sessions: deps.state.sessions, origin: trace });
+          : evaluate(loaded, check, { nowMs: startMs, rateLimiter: deps.state.rateLimiter, grants: deps.state.grants, sessions: deps.state.sessions, anomalies: deps.state.anomalies, origin: trace });
       }
     } catch (e: unknown) {
       deps.metrics.malformedRequests++;
@@ -66,6 +72,10 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       deps.log.log('warn', 'audit span not recorded', { error: e instanceof Error ? e.message : String(e) });
     }
     deps.metrics.recordDecision(decision.allowed, decision.policy, decision.rule, (performance.now() - started) / 1000);
+    if (decision.anomaly !== undefined && decision.anomaly.repeat !== true) {
+      deps.metrics.recordAnomaly(decision.anomaly);
+      deps.anomalyEvents?.anomaly(decision.anomaly, decisionId);
+    }
     if (deps.grantEvents !== undefined && (decision.approval !== undefined || decision.grant !== undefined)) noteGrantEvent(deps.grantEvents, decision, decisionId, deps.log);
     return encodeCheckResponse(decision, decisionId, deps.pod.namespace);
   };

@@ -34,6 +34,13 @@ export function decisionAttributes(d: Decision, policyVersion: string, pod: { re
     attrs['agentwarden.session.taints'] = [...d.session.taints];
     if (d.session.added.length > 0) attrs['agentwarden.session.taints.added'] = [...d.session.added];
   }
+  if (d.anomaly !== undefined) {
+    // DESIGN.md "The wire": novel-operation | rate-spike.
+    attrs['agentwarden.anomaly'] = d.anomaly.kind;
+    attrs['agentwarden.anomaly.operation'] = d.anomaly.operation;
+    attrs['agentwarden.anomaly.action'] = d.anomaly.action;
+    if (d.anomaly.quarantined) attrs['agentwarden.anomaly.quarantined'] = true;
+  }
   return attrs;
 }
 

@@ -16,7 +16,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Operation, Snapshot } from "./snapshot_pb.js";
+import type { AnomalyQuarantine, Operation, Snapshot } from "./snapshot_pb.js";
 import { file_agentwarden_v1_snapshot } from "./snapshot_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentwarden/v1/distribution.proto.
  */
 export const file_agentwarden_v1_distribution: GenFile = /*@__PURE__*/
-  fileDesc("CiFhZ2VudHdhcmRlbi92MS9kaXN0cmlidXRpb24ucHJvdG8SDmFnZW50d2FyZGVuLnYxIrACCg5TaWRlY2FyTWVzc2FnZRImCgVoZWxsbxgBIAEoCzIVLmFnZW50d2FyZGVuLnYxLkhlbGxvSAASIgoDYWNrGAIgASgLMhMuYWdlbnR3YXJkZW4udjEuQWNrSAASJAoEbmFjaxgDIAEoCzIULmFnZW50d2FyZGVuLnYxLk5hY2tIABI4Cg5yZWF1dGhlbnRpY2F0ZRgEIAEoCzIeLmFnZW50d2FyZGVuLnYxLlJlYXV0aGVudGljYXRlSAASOQoPYXBwcm92YWxfbmVlZGVkGAUgASgLMh4uYWdlbnR3YXJkZW4udjEuQXBwcm92YWxOZWVkZWRIABIvCgpncmFudF91c2VkGAYgASgLMhkuYWdlbnR3YXJkZW4udjEuR3JhbnRVc2VkSABCBgoEa2luZCJ/Cg5BcHByb3ZhbE5lZWRlZBIMCgRuYW1lGAEgASgJEg4KBnBvbGljeRgCIAEoCRIMCgRydWxlGAMgASgJEiwKCW9wZXJhdGlvbhgEIAEoCzIZLmFnZW50d2FyZGVuLnYxLk9wZXJhdGlvbhITCgtkZWNpc2lvbl9pZBgFIAEoCSI0CglHcmFudFVzZWQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSDAoEdXNlZBgDIAEoDSJtCgVIZWxsbxINCgV0b2tlbhgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSEAoIcG9kX25hbWUYAyABKAkSFwoPY3VycmVudF92ZXJzaW9uGAQgASgJEhcKD3NpZGVjYXJfdmVyc2lvbhgFIAEoCSIfCg5SZWF1dGhlbnRpY2F0ZRINCgV0b2tlbhgBIAEoCSIlCgNBY2sSDwoHdmVyc2lvbhgBIAEoCRINCgVub25jZRgCIAEoCSI1CgROYWNrEg8KB3ZlcnNpb24YASABKAkSDQoFbm9uY2UYAiABKAkSDQoFZXJyb3IYAyABKAkiTQoRQ29udHJvbGxlck1lc3NhZ2USMAoIc25hcHNob3QYASABKAsyHC5hZ2VudHdhcmRlbi52MS5TbmFwc2hvdFB1c2hIAEIGCgRraW5kIkkKDFNuYXBzaG90UHVzaBIqCghzbmFwc2hvdBgBIAEoCzIYLmFnZW50d2FyZGVuLnYxLlNuYXBzaG90Eg0KBW5vbmNlGAIgASgJMmUKElBvbGljeURpc3RyaWJ1dGlvbhJPCgZTdHJlYW0SHi5hZ2VudHdhcmRlbi52MS5TaWRlY2FyTWVzc2FnZRohLmFnZW50d2FyZGVuLnYxLkNvbnRyb2xsZXJNZXNzYWdlKAEwAWIGcHJvdG8z", [file_agentwarden_v1_snapshot]);
+  fileDesc("CiFhZ2VudHdhcmRlbi92MS9kaXN0cmlidXRpb24ucHJvdG8SDmFnZW50d2FyZGVuLnYxIu8CCg5TaWRlY2FyTWVzc2FnZRImCgVoZWxsbxgBIAEoCzIVLmFnZW50d2FyZGVuLnYxLkhlbGxvSAASIgoDYWNrGAIgASgLMhMuYWdlbnR3YXJkZW4udjEuQWNrSAASJAoEbmFjaxgDIAEoCzIULmFnZW50d2FyZGVuLnYxLk5hY2tIABI4Cg5yZWF1dGhlbnRpY2F0ZRgEIAEoCzIeLmFnZW50d2FyZGVuLnYxLlJlYXV0aGVudGljYXRlSAASOQoPYXBwcm92YWxfbmVlZGVkGAUgASgLMh4uYWdlbnR3YXJkZW4udjEuQXBwcm92YWxOZWVkZWRIABIvCgpncmFudF91c2VkGAYgASgLMhkuYWdlbnR3YXJkZW4udjEuR3JhbnRVc2VkSAASPQoRb3BlcmF0aW9uX3N1bW1hcnkYByABKAsyIC5hZ2VudHdhcmRlbi52MS5PcGVyYXRpb25TdW1tYXJ5SABCBgoEa2luZCLMAgoQT3BlcmF0aW9uU3VtbWFyeRIPCgdmcm9tX21zGAEgASgDEg0KBXRvX21zGAIgASgDEjIKCm9wZXJhdGlvbnMYAyADKAsyHi5hZ2VudHdhcmRlbi52MS5PcGVyYXRpb25Db3VudBIaChJvcGVyYXRpb25zX2Ryb3BwZWQYBCABKA0SFQoNd2luZG93X2NvdW50cxgFIAMoDRIRCgl3aW5kb3dfbXMYBiABKAQSLwoJYW5vbWFsaWVzGAcgAygLMhwuYWdlbnR3YXJkZW4udjEuQW5vbWFseUV2ZW50EhkKEWFub21hbGllc19kcm9wcGVkGAggASgNEjUKCnF1YXJhbnRpbmUYCSABKAsyIS5hZ2VudHdhcmRlbi52MS5Bbm9tYWx5UXVhcmFudGluZRIbChNsZWFybmluZ19zdGFydGVkX21zGAogASgDIl8KDk9wZXJhdGlvbkNvdW50EhEKCW9wZXJhdGlvbhgBIAEoCRINCgVjb3VudBgCIAEoDRIVCg1maXJzdF9zZWVuX21zGAMgASgDEhQKDGxhc3Rfc2Vlbl9tcxgEIAEoAyJjCgxBbm9tYWx5RXZlbnQSDAoEa2luZBgBIAEoCRIRCglvcGVyYXRpb24YAiABKAkSDQoFYXRfbXMYAyABKAMSDgoGYWN0aW9uGAQgASgJEhMKC2RlY2lzaW9uX2lkGAUgASgJIn8KDkFwcHJvdmFsTmVlZGVkEgwKBG5hbWUYASABKAkSDgoGcG9saWN5GAIgASgJEgwKBHJ1bGUYAyABKAkSLAoJb3BlcmF0aW9uGAQgASgLMhkuYWdlbnR3YXJkZW4udjEuT3BlcmF0aW9uEhMKC2RlY2lzaW9uX2lkGAUgASgJIjQKCUdyYW50VXNlZBIMCgRuYW1lGAEgASgJEgsKA3VpZBgCIAEoCRIMCgR1c2VkGAMgASgNIm0KBUhlbGxvEg0KBXRva2VuGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIQCghwb2RfbmFtZRgDIAEoCRIXCg9jdXJyZW50X3ZlcnNpb24YBCABKAkSFwoPc2lkZWNhcl92ZXJzaW9uGAUgASgJIh8KDlJlYXV0aGVudGljYXRlEg0KBXRva2VuGAEgASgJIiUKA0FjaxIPCgd2ZXJzaW9uGAEgASgJEg0KBW5vbmNlGAIgASgJIjUKBE5hY2sSDwoHdmVyc2lvbhgBIAEoCRINCgVub25jZRgCIAEoCRINCgVlcnJvchgDIAEoCSJNChFDb250cm9sbGVyTWVzc2FnZRIwCghzbmFwc2hvdBgBIAEoCzIcLmFnZW50d2FyZGVuLnYxLlNuYXBzaG90UHVzaEgAQgYKBGtpbmQiSQoMU25hcHNob3RQdXNoEioKCHNuYXBzaG90GAEgASgLMhguYWdlbnR3YXJkZW4udjEuU25hcHNob3QSDQoFbm9uY2UYAiABKAkyZQoSUG9saWN5RGlzdHJpYnV0aW9uEk8KBlN0cmVhbRIeLmFnZW50d2FyZGVuLnYxLlNpZGVjYXJNZXNzYWdlGiEuYWdlbnR3YXJkZW4udjEuQ29udHJvbGxlck1lc3NhZ2UoATABYgZwcm90bzM", [file_agentwarden_v1_snapshot]);
 
 /**
  * @generated from message agentwarden.v1.SidecarMessage
@@ -69,6 +69,12 @@ export type SidecarMessage = Message<"agentwarden.v1.SidecarMessage"> & {
      */
     value: GrantUsed;
     case: "grantUsed";
+  } | {
+    /**
+     * @generated from field: agentwarden.v1.OperationSummary operation_summary = 7;
+     */
+    value: OperationSummary;
+    case: "operationSummary";
   } | { case: undefined; value?: undefined };
 };
 
@@ -78,6 +84,153 @@ export type SidecarMessage = Message<"agentwarden.v1.SidecarMessage"> & {
  */
 export const SidecarMessageSchema: GenMessage<SidecarMessage> = /*@__PURE__*/
   messageDesc(file_agentwarden_v1_distribution, 0);
+
+/**
+ * What the sidecar's agent did since its previous summary (DESIGN.md
+ * "Behaviour"): sent periodically, never per request, bounded; the controller
+ * merges the summaries of every replica of an agent identity into its AgentBaseline.
+ *
+ * @generated from message agentwarden.v1.OperationSummary
+ */
+export type OperationSummary = Message<"agentwarden.v1.OperationSummary"> & {
+  /**
+   * @generated from field: int64 from_ms = 1;
+   */
+  fromMs: bigint;
+
+  /**
+   * @generated from field: int64 to_ms = 2;
+   */
+  toMs: bigint;
+
+  /**
+   * @generated from field: repeated agentwarden.v1.OperationCount operations = 3;
+   */
+  operations: OperationCount[];
+
+  /**
+   * Distinct operations not reported because the summary held its maximum.
+   *
+   * @generated from field: uint32 operations_dropped = 4;
+   */
+  operationsDropped: number;
+
+  /**
+   * Allowed requests in each rate window that closed since the previous summary.
+   *
+   * @generated from field: repeated uint32 window_counts = 5;
+   */
+  windowCounts: number[];
+
+  /**
+   * @generated from field: uint64 window_ms = 6;
+   */
+  windowMs: bigint;
+
+  /**
+   * @generated from field: repeated agentwarden.v1.AnomalyEvent anomalies = 7;
+   */
+  anomalies: AnomalyEvent[];
+
+  /**
+   * @generated from field: uint32 anomalies_dropped = 8;
+   */
+  anomaliesDropped: number;
+
+  /**
+   * Set while the pod is quarantined.
+   *
+   * @generated from field: agentwarden.v1.AnomalyQuarantine quarantine = 9;
+   */
+  quarantine?: AnomalyQuarantine | undefined;
+
+  /**
+   * When this sidecar started learning (the baseline's start when it had one).
+   *
+   * @generated from field: int64 learning_started_ms = 10;
+   */
+  learningStartedMs: bigint;
+};
+
+/**
+ * Describes the message agentwarden.v1.OperationSummary.
+ * Use `create(OperationSummarySchema)` to create a new message.
+ */
+export const OperationSummarySchema: GenMessage<OperationSummary> = /*@__PURE__*/
+  messageDesc(file_agentwarden_v1_distribution, 1);
+
+/**
+ * @generated from message agentwarden.v1.OperationCount
+ */
+export type OperationCount = Message<"agentwarden.v1.OperationCount"> & {
+  /**
+   * @generated from field: string operation = 1;
+   */
+  operation: string;
+
+  /**
+   * @generated from field: uint32 count = 2;
+   */
+  count: number;
+
+  /**
+   * @generated from field: int64 first_seen_ms = 3;
+   */
+  firstSeenMs: bigint;
+
+  /**
+   * @generated from field: int64 last_seen_ms = 4;
+   */
+  lastSeenMs: bigint;
+};
+
+/**
+ * Describes the message agentwarden.v1.OperationCount.
+ * Use `create(OperationCountSchema)` to create a new message.
+ */
+export const OperationCountSchema: GenMessage<OperationCount> = /*@__PURE__*/
+  messageDesc(file_agentwarden_v1_distribution, 2);
+
+/**
+ * @generated from message agentwarden.v1.AnomalyEvent
+ */
+export type AnomalyEvent = Message<"agentwarden.v1.AnomalyEvent"> & {
+  /**
+   * novel-operation | rate-spike
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string operation = 2;
+   */
+  operation: string;
+
+  /**
+   * @generated from field: int64 at_ms = 3;
+   */
+  atMs: bigint;
+
+  /**
+   * Alert | Deny | RequireApproval
+   *
+   * @generated from field: string action = 4;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string decision_id = 5;
+   */
+  decisionId: string;
+};
+
+/**
+ * Describes the message agentwarden.v1.AnomalyEvent.
+ * Use `create(AnomalyEventSchema)` to create a new message.
+ */
+export const AnomalyEventSchema: GenMessage<AnomalyEvent> = /*@__PURE__*/
+  messageDesc(file_agentwarden_v1_distribution, 3);
 
 /**
  * A RequireApproval rule denied a request (DESIGN.md point 11): the controller
@@ -121,7 +274,7 @@ export type ApprovalNeeded = Message<"agentwarden.v1.ApprovalNeeded"> & {
  * Use `create(ApprovalNeededSchema)` to create a new message.
  */
 export const ApprovalNeededSchema: GenMessage<ApprovalNeeded> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 1);
+  messageDesc(file_agentwarden_v1_distribution, 4);
 
 /**
  * An approval grant with uses > 0 allowed a request; `used` is the sidecar's
@@ -151,7 +304,7 @@ export type GrantUsed = Message<"agentwarden.v1.GrantUsed"> & {
  * Use `create(GrantUsedSchema)` to create a new message.
  */
 export const GrantUsedSchema: GenMessage<GrantUsed> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 2);
+  messageDesc(file_agentwarden_v1_distribution, 5);
 
 /**
  * The first message on a stream.
@@ -196,7 +349,7 @@ export type Hello = Message<"agentwarden.v1.Hello"> & {
  * Use `create(HelloSchema)` to create a new message.
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 3);
+  messageDesc(file_agentwarden_v1_distribution, 6);
 
 /**
  * A newer token of the same pod on an open stream (after the hello): the
@@ -219,7 +372,7 @@ export type Reauthenticate = Message<"agentwarden.v1.Reauthenticate"> & {
  * Use `create(ReauthenticateSchema)` to create a new message.
  */
 export const ReauthenticateSchema: GenMessage<Reauthenticate> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 4);
+  messageDesc(file_agentwarden_v1_distribution, 7);
 
 /**
  * @generated from message agentwarden.v1.Ack
@@ -241,7 +394,7 @@ export type Ack = Message<"agentwarden.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 5);
+  messageDesc(file_agentwarden_v1_distribution, 8);
 
 /**
  * @generated from message agentwarden.v1.Nack
@@ -270,7 +423,7 @@ export type Nack = Message<"agentwarden.v1.Nack"> & {
  * Use `create(NackSchema)` to create a new message.
  */
 export const NackSchema: GenMessage<Nack> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 6);
+  messageDesc(file_agentwarden_v1_distribution, 9);
 
 /**
  * @generated from message agentwarden.v1.ControllerMessage
@@ -293,7 +446,7 @@ export type ControllerMessage = Message<"agentwarden.v1.ControllerMessage"> & {
  * Use `create(ControllerMessageSchema)` to create a new message.
  */
 export const ControllerMessageSchema: GenMessage<ControllerMessage> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 7);
+  messageDesc(file_agentwarden_v1_distribution, 10);
 
 /**
  * @generated from message agentwarden.v1.SnapshotPush
@@ -318,7 +471,7 @@ export type SnapshotPush = Message<"agentwarden.v1.SnapshotPush"> & {
  * Use `create(SnapshotPushSchema)` to create a new message.
  */
 export const SnapshotPushSchema: GenMessage<SnapshotPush> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_distribution, 8);
+  messageDesc(file_agentwarden_v1_distribution, 11);
 
 /**
  * @generated from service agentwarden.v1.PolicyDistribution

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentwarden/v1/snapshot.proto.
  */
 export const file_agentwarden_v1_snapshot: GenFile = /*@__PURE__*/
-  fileDesc("Ch1hZ2VudHdhcmRlbi92MS9zbmFwc2hvdC5wcm90bxIOYWdlbnR3YXJkZW4udjEilwIKCFNuYXBzaG90Eg8KB3ZlcnNpb24YASABKAkSJAoFYWdlbnQYAiABKAsyFS5hZ2VudHdhcmRlbi52MS5BZ2VudBIoCghwb2xpY2llcxgDIAMoCzIWLmFnZW50d2FyZGVuLnYxLlBvbGljeRIjCgVydWxlcxgEIAMoCzIULmFnZW50d2FyZGVuLnYxLlJ1bGUSLQoKaG9zdF9pbmRleBgFIAEoCzIZLmFnZW50d2FyZGVuLnYxLkhvc3RJbmRleBIvCgtjcmVkZW50aWFscxgGIAMoCzIaLmFnZW50d2FyZGVuLnYxLkNyZWRlbnRpYWwSJQoGZ3JhbnRzGAcgAygLMhUuYWdlbnR3YXJkZW4udjEuR3JhbnQikAIKBUdyYW50EgwKBG5hbWUYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEgsKA3VpZBgDIAEoCRInCgRraW5kGAQgASgOMhkuYWdlbnR3YXJkZW4udjEuR3JhbnRLaW5kEhUKDWV4cGlyZXNfYXRfbXMYBSABKAMSEwoLZHVyYXRpb25fbXMYBiABKAMSLAoJb3BlcmF0aW9uGAcgASgLMhkuYWdlbnR3YXJkZW4udjEuT3BlcmF0aW9uEgwKBHVzZXMYCCABKA0SEwoGcG9saWN5GAkgASgNSACIAQESEwoLb3JpZ2luX3J1bGUYCiABKAkSEwoLYXBwcm92ZWRfYnkYCyABKAlCCQoHX3BvbGljeSKRAQoJT3BlcmF0aW9uEg4KBm1ldGhvZBgBIAEoCRIMCgRob3N0GAIgASgJEgwKBHBvcnQYAyABKA0SDAoEcGF0aBgEIAEoCRINCgVxdWVyeRgFIAEoCRISCgptY3BfbWV0aG9kGAYgASgJEhAKCG1jcF90b29sGAcgASgJEhUKDW1jcF9hcmd1bWVudHMYCCABKAkiowEKBUFnZW50EhEKCW5hbWVzcGFjZRgBIAEoCRIMCgRuYW1lGAIgASgJEhcKD3NlcnZpY2VfYWNjb3VudBgDIAEoCRIxCgZsYWJlbHMYBCADKAsyIS5hZ2VudHdhcmRlbi52MS5BZ2VudC5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIs8BCgZQb2xpY3kSDAoEbmFtZRgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSIgoEbW9kZRgDIAEoDjIULmFnZW50d2FyZGVuLnYxLk1vZGUSEgoKZ2VuZXJhdGlvbhgEIAEoAxIOCgZzb3VyY2UYBSABKAkSDwoHY2x1c3RlchgGIAEoCBIPCgdjZWlsaW5nGAcgASgIEg0KBWdyYW50GAggASgJEhMKC3Nlc3Npb25fa2V5GAkgASgJEhYKDnNlc3Npb25fdHRsX21zGAogASgEIvYCCgRSdWxlEg4KBnBvbGljeRgBIAEoDRIMCgRuYW1lGAIgASgJEiYKBmFjdGlvbhgDIAEoDjIWLmFnZW50d2FyZGVuLnYxLkFjdGlvbhINCgVob3N0cxgEIAMoCRINCgVwb3J0cxgFIAMoDRInCgRodHRwGAYgASgLMhkuYWdlbnR3YXJkZW4udjEuSHR0cE1hdGNoEiUKA21jcBgHIAEoCzIYLmFnZW50d2FyZGVuLnYxLk1jcE1hdGNoEicKBHdoZW4YCCABKAsyGS5hZ2VudHdhcmRlbi52MS5Db25kaXRpb24SKgoIc2NoZWR1bGUYCSABKAsyGC5hZ2VudHdhcmRlbi52MS5TY2hlZHVsZRItCgpyYXRlX2xpbWl0GAogASgLMhkuYWdlbnR3YXJkZW4udjEuUmF0ZUxpbWl0EhcKCmNyZWRlbnRpYWwYCyABKA1IAIgBARIOCgZ0YWludHMYDCADKAlCDQoLX2NyZWRlbnRpYWwiXQoJSHR0cE1hdGNoEg8KB21ldGhvZHMYASADKAkSFgoOcGF0aF90ZW1wbGF0ZXMYAiADKAkSJwoFcGF0aHMYAyABKAsyGC5hZ2VudHdhcmRlbi52MS5QYXRoTm9kZSL+AQoIUGF0aE5vZGUSNgoHbGl0ZXJhbBgBIAMoCzIlLmFnZW50d2FyZGVuLnYxLlBhdGhOb2RlLkxpdGVyYWxFbnRyeRIpCgZwYXJhbXMYAiADKAsyGS5hZ2VudHdhcmRlbi52MS5QYXJhbUVkZ2USKgoId2lsZGNhcmQYAyABKAsyGC5hZ2VudHdhcmRlbi52MS5QYXRoTm9kZRILCgNlbmQYBCABKAgSDAoEcmVzdBgFIAEoCBpICgxMaXRlcmFsRW50cnkSCwoDa2V5GAEgASgJEicKBXZhbHVlGAIgASgLMhguYWdlbnR3YXJkZW4udjEuUGF0aE5vZGU6AjgBIkEKCVBhcmFtRWRnZRIMCgRuYW1lGAEgASgJEiYKBG5leHQYAiABKAsyGC5hZ2VudHdhcmRlbi52MS5QYXRoTm9kZSIqCghNY3BNYXRjaBIPCgdtZXRob2RzGAEgAygJEg0KBXRvb2xzGAIgAygJIhgKCUNvbmRpdGlvbhILCgNjZWwYASABKAkiRQoIU2NoZWR1bGUSEAoIdGltZXpvbmUYASABKAkSJwoHd2luZG93cxgCIAMoCzIWLmFnZW50d2FyZGVuLnYxLldpbmRvdyJACgZXaW5kb3cSDAoEZGF5cxgBIAEoDRIUCgxzdGFydF9taW51dGUYAiABKA0SEgoKZW5kX21pbnV0ZRgDIAEoDSIxCglSYXRlTGltaXQSEAoIcmVxdWVzdHMYASABKA0SEgoKcGVyX21pbGxpcxgCIAEoBCKoAgoKQ3JlZGVudGlhbBIOCgZwb2xpY3kYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZoZWFkZXIYAyABKAkSDgoGcHJlZml4GAQgASgJEhgKEHNlY3JldF9uYW1lc3BhY2UYBSABKAkSEwoLc2VjcmV0X25hbWUYBiABKAkSEgoKc2VjcmV0X2tleRgHIAEoCRINCgV2YWx1ZRgIIAEoDBIQCghyZXNvbHZlZBgJIAEoCBIQCghyZXZpc2lvbhgKIAEoCRIOCgZzY29wZXMYCyADKAkSFQoNZXhwaXJlc19hdF9tcxgMIAEoAxITCgtsaWZldGltZV9tcxgNIAEoAxIOCgZvYXV0aDIYDiABKAgSGgoSdW5hdmFpbGFibGVfcmVhc29uGA8gASgJIq8CCglIb3N0SW5kZXgSMwoFZXhhY3QYASADKAsyJC5hZ2VudHdhcmRlbi52MS5Ib3N0SW5kZXguRXhhY3RFbnRyeRI1CgZzdWZmaXgYAiADKAsyJS5hZ2VudHdhcmRlbi52MS5Ib3N0SW5kZXguU3VmZml4RW50cnkSJQoDYW55GAMgASgLMhguYWdlbnR3YXJkZW4udjEuUnVsZUxpc3QaRgoKRXhhY3RFbnRyeRILCgNrZXkYASABKAkSJwoFdmFsdWUYAiABKAsyGC5hZ2VudHdhcmRlbi52MS5SdWxlTGlzdDoCOAEaRwoLU3VmZml4RW50cnkSCwoDa2V5GAEgASgJEicKBXZhbHVlGAIgASgLMhguYWdlbnR3YXJkZW4udjEuUnVsZUxpc3Q6AjgBIhkKCFJ1bGVMaXN0Eg0KBXJ1bGVzGAEgAygNKlwKCUdyYW50S2luZBIaChZHUkFOVF9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTR1JBTlRfS0lORF9BUFBST1ZBTBABEhoKFkdSQU5UX0tJTkRfQlJFQUtfR0xBU1MQAio+CgRNb2RlEhQKEE1PREVfVU5TUEVDSUZJRUQQABIQCgxNT0RFX0VORk9SQ0UQARIOCgpNT0RFX0FVRElUEAIqYAoGQWN0aW9uEhYKEkFDVElPTl9VTlNQRUNJRklFRBAAEhAKDEFDVElPTl9BTExPVxABEg8KC0FDVElPTl9ERU5ZEAISGwoXQUNUSU9OX1JFUVVJUkVfQVBQUk9WQUwQA2IGcHJvdG8z");
+  fileDesc("Ch1hZ2VudHdhcmRlbi92MS9zbmFwc2hvdC5wcm90bxIOYWdlbnR3YXJkZW4udjEi+gIKCFNuYXBzaG90Eg8KB3ZlcnNpb24YASABKAkSJAoFYWdlbnQYAiABKAsyFS5hZ2VudHdhcmRlbi52MS5BZ2VudBIoCghwb2xpY2llcxgDIAMoCzIWLmFnZW50d2FyZGVuLnYxLlBvbGljeRIjCgVydWxlcxgEIAMoCzIULmFnZW50d2FyZGVuLnYxLlJ1bGUSLQoKaG9zdF9pbmRleBgFIAEoCzIZLmFnZW50d2FyZGVuLnYxLkhvc3RJbmRleBIvCgtjcmVkZW50aWFscxgGIAMoCzIaLmFnZW50d2FyZGVuLnYxLkNyZWRlbnRpYWwSJQoGZ3JhbnRzGAcgAygLMhUuYWdlbnR3YXJkZW4udjEuR3JhbnQSKgoIYmFzZWxpbmUYCCABKAsyGC5hZ2VudHdhcmRlbi52MS5CYXNlbGluZRI1CgpxdWFyYW50aW5lGAkgASgLMiEuYWdlbnR3YXJkZW4udjEuQW5vbWFseVF1YXJhbnRpbmUiigIKDUFub21hbHlDb25maWcSFAoMbGVhcm5fZm9yX21zGAEgASgEEjYKD25vdmVsX29wZXJhdGlvbhgCIAEoDjIdLmFnZW50d2FyZGVuLnYxLkFub21hbHlBY3Rpb24SGQoRcmF0ZV9zcGlrZV9mYWN0b3IYAyABKAESGgoScmF0ZV9zcGlrZV9vdmVyX21zGAQgASgEEjgKEXJhdGVfc3Bpa2VfYWN0aW9uGAUgASgOMh0uYWdlbnR3YXJkZW4udjEuQW5vbWFseUFjdGlvbhIcChRxdWFyYW50aW5lX2Fub21hbGllcxgGIAEoDRIcChRxdWFyYW50aW5lX3dpdGhpbl9tcxgHIAEoBCKAAQoIQmFzZWxpbmUSGwoTbGVhcm5pbmdfc3RhcnRlZF9tcxgBIAEoAxIZChFsZWFybmluZ191bnRpbF9tcxgCIAEoAxISCgpvcGVyYXRpb25zGAMgAygJEhAKCHJhdGVfcDk1GAQgASgNEhYKDnJhdGVfd2luZG93X21zGAUgASgEImIKEUFub21hbHlRdWFyYW50aW5lEhMKC3F1YXJhbnRpbmVkGAEgASgIEhAKCHNpbmNlX21zGAIgASgDEg4KBnJlYXNvbhgDIAEoCRIWCg5yZWxlYXNlZF9hdF9tcxgEIAEoAyKQAgoFR3JhbnQSDAoEbmFtZRgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSCwoDdWlkGAMgASgJEicKBGtpbmQYBCABKA4yGS5hZ2VudHdhcmRlbi52MS5HcmFudEtpbmQSFQoNZXhwaXJlc19hdF9tcxgFIAEoAxITCgtkdXJhdGlvbl9tcxgGIAEoAxIsCglvcGVyYXRpb24YByABKAsyGS5hZ2VudHdhcmRlbi52MS5PcGVyYXRpb24SDAoEdXNlcxgIIAEoDRITCgZwb2xpY3kYCSABKA1IAIgBARITCgtvcmlnaW5fcnVsZRgKIAEoCRITCgthcHByb3ZlZF9ieRgLIAEoCUIJCgdfcG9saWN5IpEBCglPcGVyYXRpb24SDgoGbWV0aG9kGAEgASgJEgwKBGhvc3QYAiABKAkSDAoEcG9ydBgDIAEoDRIMCgRwYXRoGAQgASgJEg0KBXF1ZXJ5GAUgASgJEhIKCm1jcF9tZXRob2QYBiABKAkSEAoIbWNwX3Rvb2wYByABKAkSFQoNbWNwX2FyZ3VtZW50cxgIIAEoCSKjAQoFQWdlbnQSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkSFwoPc2VydmljZV9hY2NvdW50GAMgASgJEjEKBmxhYmVscxgEIAMoCzIhLmFnZW50d2FyZGVuLnYxLkFnZW50LkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi/wEKBlBvbGljeRIMCgRuYW1lGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIiCgRtb2RlGAMgASgOMhQuYWdlbnR3YXJkZW4udjEuTW9kZRISCgpnZW5lcmF0aW9uGAQgASgDEg4KBnNvdXJjZRgFIAEoCRIPCgdjbHVzdGVyGAYgASgIEg8KB2NlaWxpbmcYByABKAgSDQoFZ3JhbnQYCCABKAkSEwoLc2Vzc2lvbl9rZXkYCSABKAkSFgoOc2Vzc2lvbl90dGxfbXMYCiABKAQSLgoHYW5vbWFseRgLIAEoCzIdLmFnZW50d2FyZGVuLnYxLkFub21hbHlDb25maWci9gIKBFJ1bGUSDgoGcG9saWN5GAEgASgNEgwKBG5hbWUYAiABKAkSJgoGYWN0aW9uGAMgASgOMhYuYWdlbnR3YXJkZW4udjEuQWN0aW9uEg0KBWhvc3RzGAQgAygJEg0KBXBvcnRzGAUgAygNEicKBGh0dHAYBiABKAsyGS5hZ2VudHdhcmRlbi52MS5IdHRwTWF0Y2gSJQoDbWNwGAcgASgLMhguYWdlbnR3YXJkZW4udjEuTWNwTWF0Y2gSJwoEd2hlbhgIIAEoCzIZLmFnZW50d2FyZGVuLnYxLkNvbmRpdGlvbhIqCghzY2hlZHVsZRgJIAEoCzIYLmFnZW50d2FyZGVuLnYxLlNjaGVkdWxlEi0KCnJhdGVfbGltaXQYCiABKAsyGS5hZ2VudHdhcmRlbi52MS5SYXRlTGltaXQSFwoKY3JlZGVudGlhbBgLIAEoDUgAiAEBEg4KBnRhaW50cxgMIAMoCUINCgtfY3JlZGVudGlhbCJdCglIdHRwTWF0Y2gSDwoHbWV0aG9kcxgBIAMoCRIWCg5wYXRoX3RlbXBsYXRlcxgCIAMoCRInCgVwYXRocxgDIAEoCzIYLmFnZW50d2FyZGVuLnYxLlBhdGhOb2RlIv4BCghQYXRoTm9kZRI2CgdsaXRlcmFsGAEgAygLMiUuYWdlbnR3YXJkZW4udjEuUGF0aE5vZGUuTGl0ZXJhbEVudHJ5EikKBnBhcmFtcxgCIAMoCzIZLmFnZW50d2FyZGVuLnYxLlBhcmFtRWRnZRIqCgh3aWxkY2FyZBgDIAEoCzIYLmFnZW50d2FyZGVuLnYxLlBhdGhOb2RlEgsKA2VuZBgEIAEoCBIMCgRyZXN0GAUgASgIGkgKDExpdGVyYWxFbnRyeRILCgNrZXkYASABKAkSJwoFdmFsdWUYAiABKAsyGC5hZ2VudHdhcmRlbi52MS5QYXRoTm9kZToCOAEiQQoJUGFyYW1FZGdlEgwKBG5hbWUYASABKAkSJgoEbmV4dBgCIAEoCzIYLmFnZW50d2FyZGVuLnYxLlBhdGhOb2RlIioKCE1jcE1hdGNoEg8KB21ldGhvZHMYASADKAkSDQoFdG9vbHMYAiADKAkiGAoJQ29uZGl0aW9uEgsKA2NlbBgBIAEoCSJFCghTY2hlZHVsZRIQCgh0aW1lem9uZRgBIAEoCRInCgd3aW5kb3dzGAIgAygLMhYuYWdlbnR3YXJkZW4udjEuV2luZG93IkAKBldpbmRvdxIMCgRkYXlzGAEgASgNEhQKDHN0YXJ0X21pbnV0ZRgCIAEoDRISCgplbmRfbWludXRlGAMgASgNIjEKCVJhdGVMaW1pdBIQCghyZXF1ZXN0cxgBIAEoDRISCgpwZXJfbWlsbGlzGAIgASgEIqgCCgpDcmVkZW50aWFsEg4KBnBvbGljeRgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBmhlYWRlchgDIAEoCRIOCgZwcmVmaXgYBCABKAkSGAoQc2VjcmV0X25hbWVzcGFjZRgFIAEoCRITCgtzZWNyZXRfbmFtZRgGIAEoCRISCgpzZWNyZXRfa2V5GAcgASgJEg0KBXZhbHVlGAggASgMEhAKCHJlc29sdmVkGAkgASgIEhAKCHJldmlzaW9uGAogASgJEg4KBnNjb3BlcxgLIAMoCRIVCg1leHBpcmVzX2F0X21zGAwgASgDEhMKC2xpZmV0aW1lX21zGA0gASgDEg4KBm9hdXRoMhgOIAEoCBIaChJ1bmF2YWlsYWJsZV9yZWFzb24YDyABKAkirwIKCUhvc3RJbmRleBIzCgVleGFjdBgBIAMoCzIkLmFnZW50d2FyZGVuLnYxLkhvc3RJbmRleC5FeGFjdEVudHJ5EjUKBnN1ZmZpeBgCIAMoCzIlLmFnZW50d2FyZGVuLnYxLkhvc3RJbmRleC5TdWZmaXhFbnRyeRIlCgNhbnkYAyABKAsyGC5hZ2VudHdhcmRlbi52MS5SdWxlTGlzdBpGCgpFeGFjdEVudHJ5EgsKA2tleRgBIAEoCRInCgV2YWx1ZRgCIAEoCzIYLmFnZW50d2FyZGVuLnYxLlJ1bGVMaXN0OgI4ARpHCgtTdWZmaXhFbnRyeRILCgNrZXkYASABKAkSJwoFdmFsdWUYAiABKAsyGC5hZ2VudHdhcmRlbi52MS5SdWxlTGlzdDoCOAEiGQoIUnVsZUxpc3QSDQoFcnVsZXMYASADKA0qnwEKDUFub21hbHlBY3Rpb24SHgoaQU5PTUFMWV9BQ1RJT05fVU5TUEVDSUZJRUQQABIWChJBTk9NQUxZX0FDVElPTl9PRkYQARIYChRBTk9NQUxZX0FDVElPTl9BTEVSVBACEhcKE0FOT01BTFlfQUNUSU9OX0RFTlkQAxIjCh9BTk9NQUxZX0FDVElPTl9SRVFVSVJFX0FQUFJPVkFMEAQqXAoJR3JhbnRLaW5kEhoKFkdSQU5UX0tJTkRfVU5TUEVDSUZJRUQQABIXChNHUkFOVF9LSU5EX0FQUFJPVkFMEAESGgoWR1JBTlRfS0lORF9CUkVBS19HTEFTUxACKj4KBE1vZGUSFAoQTU9ERV9VTlNQRUNJRklFRBAAEhAKDE1PREVfRU5GT1JDRRABEg4KCk1PREVfQVVESVQQAipgCgZBY3Rpb24SFgoSQUNUSU9OX1VOU1BFQ0lGSUVEEAASEAoMQUNUSU9OX0FMTE9XEAESDwoLQUNUSU9OX0RFTlkQAhIbChdBQ1RJT05fUkVRVUlSRV9BUFBST1ZBTBADYgZwcm90bzM");
 
 /**
  * Snapshot is everything one pod's sidecar needs to decide. Rules are flattened
@@ -75,6 +75,22 @@ export type Snapshot = Message<"agentwarden.v1.Snapshot"> & {
    * @generated from field: repeated agentwarden.v1.Grant grants = 7;
    */
   grants: Grant[];
+
+  /**
+   * The learned behaviour of the pod's agent identity (namespace + ServiceAccount),
+   * kept by the controller in an AgentBaseline (DESIGN.md "Behaviour"); unset
+   * when no governing policy has spec.anomaly or nothing was learned yet.
+   *
+   * @generated from field: agentwarden.v1.Baseline baseline = 8;
+   */
+  baseline?: Baseline | undefined;
+
+  /**
+   * This pod's quarantine as the controller knows it; unset when none was recorded.
+   *
+   * @generated from field: agentwarden.v1.AnomalyQuarantine quarantine = 9;
+   */
+  quarantine?: AnomalyQuarantine | undefined;
 };
 
 /**
@@ -83,6 +99,140 @@ export type Snapshot = Message<"agentwarden.v1.Snapshot"> & {
  */
 export const SnapshotSchema: GenMessage<Snapshot> = /*@__PURE__*/
   messageDesc(file_agentwarden_v1_snapshot, 0);
+
+/**
+ * @generated from message agentwarden.v1.AnomalyConfig
+ */
+export type AnomalyConfig = Message<"agentwarden.v1.AnomalyConfig"> & {
+  /**
+   * spec.anomaly.learnFor.
+   *
+   * @generated from field: uint64 learn_for_ms = 1;
+   */
+  learnForMs: bigint;
+
+  /**
+   * @generated from field: agentwarden.v1.AnomalyAction novel_operation = 2;
+   */
+  novelOperation: AnomalyAction;
+
+  /**
+   * spec.anomaly.rateSpike: factor 0 means off.
+   *
+   * @generated from field: double rate_spike_factor = 3;
+   */
+  rateSpikeFactor: number;
+
+  /**
+   * @generated from field: uint64 rate_spike_over_ms = 4;
+   */
+  rateSpikeOverMs: bigint;
+
+  /**
+   * @generated from field: agentwarden.v1.AnomalyAction rate_spike_action = 5;
+   */
+  rateSpikeAction: AnomalyAction;
+
+  /**
+   * spec.anomaly.quarantineAfter: anomalies 0 means never.
+   *
+   * @generated from field: uint32 quarantine_anomalies = 6;
+   */
+  quarantineAnomalies: number;
+
+  /**
+   * @generated from field: uint64 quarantine_within_ms = 7;
+   */
+  quarantineWithinMs: bigint;
+};
+
+/**
+ * Describes the message agentwarden.v1.AnomalyConfig.
+ * Use `create(AnomalyConfigSchema)` to create a new message.
+ */
+export const AnomalyConfigSchema: GenMessage<AnomalyConfig> = /*@__PURE__*/
+  messageDesc(file_agentwarden_v1_snapshot, 1);
+
+/**
+ * The baseline of one agent identity as the sidecars judge against it.
+ *
+ * @generated from message agentwarden.v1.Baseline
+ */
+export type Baseline = Message<"agentwarden.v1.Baseline"> & {
+  /**
+   * @generated from field: int64 learning_started_ms = 1;
+   */
+  learningStartedMs: bigint;
+
+  /**
+   * @generated from field: int64 learning_until_ms = 2;
+   */
+  learningUntilMs: bigint;
+
+  /**
+   * Operation fingerprints (policy core: fingerprint.ts), sorted.
+   *
+   * @generated from field: repeated string operations = 3;
+   */
+  operations: string[];
+
+  /**
+   * Allowed requests per rate window (window_ms) while learning: 95th percentile.
+   *
+   * @generated from field: uint32 rate_p95 = 4;
+   */
+  rateP95: number;
+
+  /**
+   * @generated from field: uint64 rate_window_ms = 5;
+   */
+  rateWindowMs: bigint;
+};
+
+/**
+ * Describes the message agentwarden.v1.Baseline.
+ * Use `create(BaselineSchema)` to create a new message.
+ */
+export const BaselineSchema: GenMessage<Baseline> = /*@__PURE__*/
+  messageDesc(file_agentwarden_v1_snapshot, 2);
+
+/**
+ * A pod's quarantine (DESIGN.md "Behaviour": rule "quarantined").
+ *
+ * @generated from message agentwarden.v1.AnomalyQuarantine
+ */
+export type AnomalyQuarantine = Message<"agentwarden.v1.AnomalyQuarantine"> & {
+  /**
+   * @generated from field: bool quarantined = 1;
+   */
+  quarantined: boolean;
+
+  /**
+   * When it began (the sidecar's clock), Unix milliseconds.
+   *
+   * @generated from field: int64 since_ms = 2;
+   */
+  sinceMs: bigint;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * `agentwarden release` at this instant: a quarantine that began before it ends.
+   *
+   * @generated from field: int64 released_at_ms = 4;
+   */
+  releasedAtMs: bigint;
+};
+
+/**
+ * Describes the message agentwarden.v1.AnomalyQuarantine.
+ * Use `create(AnomalyQuarantineSchema)` to create a new message.
+ */
+export const AnomalyQuarantineSchema: GenMessage<AnomalyQuarantine> = /*@__PURE__*/
+  messageDesc(file_agentwarden_v1_snapshot, 3);
 
 /**
  * Grant is one approved, unexpired AgentAccessRequest that selects the pod.
@@ -168,7 +318,7 @@ export type Grant = Message<"agentwarden.v1.Grant"> & {
  * Use `create(GrantSchema)` to create a new message.
  */
 export const GrantSchema: GenMessage<Grant> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 1);
+  messageDesc(file_agentwarden_v1_snapshot, 4);
 
 /**
  * Operation is one request as a human approves it (DESIGN.md point 11): what an
@@ -235,7 +385,7 @@ export type Operation = Message<"agentwarden.v1.Operation"> & {
  * Use `create(OperationSchema)` to create a new message.
  */
 export const OperationSchema: GenMessage<Operation> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 2);
+  messageDesc(file_agentwarden_v1_snapshot, 5);
 
 /**
  * Agent is the identity of the pod the snapshot was compiled for; it feeds the
@@ -270,7 +420,7 @@ export type Agent = Message<"agentwarden.v1.Agent"> & {
  * Use `create(AgentSchema)` to create a new message.
  */
 export const AgentSchema: GenMessage<Agent> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 3);
+  messageDesc(file_agentwarden_v1_snapshot, 6);
 
 /**
  * @generated from message agentwarden.v1.Policy
@@ -344,6 +494,13 @@ export type Policy = Message<"agentwarden.v1.Policy"> & {
    * @generated from field: uint64 session_ttl_ms = 10;
    */
   sessionTtlMs: bigint;
+
+  /**
+   * spec.anomaly; unset when the policy has none.
+   *
+   * @generated from field: agentwarden.v1.AnomalyConfig anomaly = 11;
+   */
+  anomaly?: AnomalyConfig | undefined;
 };
 
 /**
@@ -351,7 +508,7 @@ export type Policy = Message<"agentwarden.v1.Policy"> & {
  * Use `create(PolicySchema)` to create a new message.
  */
 export const PolicySchema: GenMessage<Policy> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 4);
+  messageDesc(file_agentwarden_v1_snapshot, 7);
 
 /**
  * @generated from message agentwarden.v1.Rule
@@ -443,7 +600,7 @@ export type Rule = Message<"agentwarden.v1.Rule"> & {
  * Use `create(RuleSchema)` to create a new message.
  */
 export const RuleSchema: GenMessage<Rule> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 5);
+  messageDesc(file_agentwarden_v1_snapshot, 8);
 
 /**
  * @generated from message agentwarden.v1.HttpMatch
@@ -476,7 +633,7 @@ export type HttpMatch = Message<"agentwarden.v1.HttpMatch"> & {
  * Use `create(HttpMatchSchema)` to create a new message.
  */
 export const HttpMatchSchema: GenMessage<HttpMatch> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 6);
+  messageDesc(file_agentwarden_v1_snapshot, 9);
 
 /**
  * PathNode is one segment position of the path-template trie.
@@ -525,7 +682,7 @@ export type PathNode = Message<"agentwarden.v1.PathNode"> & {
  * Use `create(PathNodeSchema)` to create a new message.
  */
 export const PathNodeSchema: GenMessage<PathNode> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 7);
+  messageDesc(file_agentwarden_v1_snapshot, 10);
 
 /**
  * @generated from message agentwarden.v1.ParamEdge
@@ -547,7 +704,7 @@ export type ParamEdge = Message<"agentwarden.v1.ParamEdge"> & {
  * Use `create(ParamEdgeSchema)` to create a new message.
  */
 export const ParamEdgeSchema: GenMessage<ParamEdge> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 8);
+  messageDesc(file_agentwarden_v1_snapshot, 11);
 
 /**
  * @generated from message agentwarden.v1.McpMatch
@@ -573,7 +730,7 @@ export type McpMatch = Message<"agentwarden.v1.McpMatch"> & {
  * Use `create(McpMatchSchema)` to create a new message.
  */
 export const McpMatchSchema: GenMessage<McpMatch> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 9);
+  messageDesc(file_agentwarden_v1_snapshot, 12);
 
 /**
  * @generated from message agentwarden.v1.Condition
@@ -592,7 +749,7 @@ export type Condition = Message<"agentwarden.v1.Condition"> & {
  * Use `create(ConditionSchema)` to create a new message.
  */
 export const ConditionSchema: GenMessage<Condition> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 10);
+  messageDesc(file_agentwarden_v1_snapshot, 13);
 
 /**
  * @generated from message agentwarden.v1.Schedule
@@ -616,7 +773,7 @@ export type Schedule = Message<"agentwarden.v1.Schedule"> & {
  * Use `create(ScheduleSchema)` to create a new message.
  */
 export const ScheduleSchema: GenMessage<Schedule> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 11);
+  messageDesc(file_agentwarden_v1_snapshot, 14);
 
 /**
  * @generated from message agentwarden.v1.Window
@@ -647,7 +804,7 @@ export type Window = Message<"agentwarden.v1.Window"> & {
  * Use `create(WindowSchema)` to create a new message.
  */
 export const WindowSchema: GenMessage<Window> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 12);
+  messageDesc(file_agentwarden_v1_snapshot, 15);
 
 /**
  * @generated from message agentwarden.v1.RateLimit
@@ -669,7 +826,7 @@ export type RateLimit = Message<"agentwarden.v1.RateLimit"> & {
  * Use `create(RateLimitSchema)` to create a new message.
  */
 export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 13);
+  messageDesc(file_agentwarden_v1_snapshot, 16);
 
 /**
  * @generated from message agentwarden.v1.Credential
@@ -783,7 +940,7 @@ export type Credential = Message<"agentwarden.v1.Credential"> & {
  * Use `create(CredentialSchema)` to create a new message.
  */
 export const CredentialSchema: GenMessage<Credential> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 14);
+  messageDesc(file_agentwarden_v1_snapshot, 17);
 
 /**
  * @generated from message agentwarden.v1.HostIndex
@@ -816,7 +973,7 @@ export type HostIndex = Message<"agentwarden.v1.HostIndex"> & {
  * Use `create(HostIndexSchema)` to create a new message.
  */
 export const HostIndexSchema: GenMessage<HostIndex> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 15);
+  messageDesc(file_agentwarden_v1_snapshot, 18);
 
 /**
  * @generated from message agentwarden.v1.RuleList
@@ -833,7 +990,52 @@ export type RuleList = Message<"agentwarden.v1.RuleList"> & {
  * Use `create(RuleListSchema)` to create a new message.
  */
 export const RuleListSchema: GenMessage<RuleList> = /*@__PURE__*/
-  messageDesc(file_agentwarden_v1_snapshot, 16);
+  messageDesc(file_agentwarden_v1_snapshot, 19);
+
+/**
+ * What counts as an anomaly and what is done about it: spec.anomaly of the
+ * governing AgentPolicy (the first by name that has one).
+ *
+ * @generated from enum agentwarden.v1.AnomalyAction
+ */
+export enum AnomalyAction {
+  /**
+   * @generated from enum value: ANOMALY_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: ANOMALY_ACTION_OFF = 1;
+   */
+  OFF = 1,
+
+  /**
+   * Record (span, metric, Event); the decision stays as the rules made it.
+   *
+   * @generated from enum value: ANOMALY_ACTION_ALERT = 2;
+   */
+  ALERT = 2,
+
+  /**
+   * Deny with rule "anomaly-novel-operation" (or "anomaly-rate-spike").
+   *
+   * @generated from enum value: ANOMALY_ACTION_DENY = 3;
+   */
+  DENY = 3,
+
+  /**
+   * Deny and ask for an AgentAccessRequest, as a RequireApproval rule does.
+   *
+   * @generated from enum value: ANOMALY_ACTION_REQUIRE_APPROVAL = 4;
+   */
+  REQUIRE_APPROVAL = 4,
+}
+
+/**
+ * Describes the enum agentwarden.v1.AnomalyAction.
+ */
+export const AnomalyActionSchema: GenEnum<AnomalyAction> = /*@__PURE__*/
+  enumDesc(file_agentwarden_v1_snapshot, 0);
 
 /**
  * @generated from enum agentwarden.v1.GrantKind
@@ -863,7 +1065,7 @@ export enum GrantKind {
  * Describes the enum agentwarden.v1.GrantKind.
  */
 export const GrantKindSchema: GenEnum<GrantKind> = /*@__PURE__*/
-  enumDesc(file_agentwarden_v1_snapshot, 0);
+  enumDesc(file_agentwarden_v1_snapshot, 1);
 
 /**
  * @generated from enum agentwarden.v1.Mode
@@ -889,7 +1091,7 @@ export enum Mode {
  * Describes the enum agentwarden.v1.Mode.
  */
 export const ModeSchema: GenEnum<Mode> = /*@__PURE__*/
-  enumDesc(file_agentwarden_v1_snapshot, 1);
+  enumDesc(file_agentwarden_v1_snapshot, 2);
 
 /**
  * @generated from enum agentwarden.v1.Action
@@ -922,5 +1124,5 @@ export enum Action {
  * Describes the enum agentwarden.v1.Action.
  */
 export const ActionSchema: GenEnum<Action> = /*@__PURE__*/
-  enumDesc(file_agentwarden_v1_snapshot, 2);
+  enumDesc(file_agentwarden_v1_snapshot, 3);
 
