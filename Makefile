@@ -77,6 +77,9 @@ bench-verify: build ## the bench policy's allow/deny on all three engines, side 
 bench-eval: build ## evaluator ns per decision at 10, 100 and 256 rules
 	$(NPM) run --silent bench:eval
 
+bench-oauth: build ## brokered OAuth tokens: fetches per minute for 1,000 pods sharing one credential (real oidc-provider), added decision time (~1 min)
+	$(NPM) run --silent bench:oauth
+
 bench-baselines: build ## behaviour baselines: encoded OperationSummary bytes and the controller's traffic for 1,000 sidecars
 	$(NPM) run --silent bench:baselines
 

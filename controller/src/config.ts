@@ -5,6 +5,7 @@ import type { CaRootConfig } from './caroot/options.js';
 import { DEFAULT_CACHE_LIMITS, type CacheLimits } from './kube/limits.js';
 import { DEFAULT_APPROVAL_OPTIONS, formatDuration, type ApprovalOptions } from './approvals/options.js';
 import { parseDurationMs } from '../../policy/src/duration.js';
+import { DEFAULT_OAUTH_OPTIONS, type OAuthOptions } from './oauth/options.js';
 
 export type { CaRootConfig } from './caroot/options.js';
 
@@ -53,6 +54,8 @@ export interface ControllerConfig {
   readonly baselineWriteIntervalMs: number;
   /** Operations one agent identity's baseline holds; beyond, dropped and counted. Default 2000. */
   readonly maxBaselineOperations: number;
+  /** Brokered OAuth credentials (oauth/options.ts); defaults DEFAULT_OAUTH_OPTIONS. */
+  readonly oauth: OAuthOptions;
 }
 
 export class ConfigError extends Error {}
@@ -98,6 +101,11 @@ export const CONTROLLER_COMMAND = defineCommand({
     'notify-webhook-secret': { type: 'string', value: 'ns/name', shownDefault: 'none: no webhook notifications', help: 'Secret whose key url is a Slack-compatible webhook; one JSON POST per created request (retried with backoff, never blocking)' },
     'baseline-write-interval': { type: 'string', value: 'duration', default: '10s', help: 'how often the leader writes the AgentBaselines that changed (operation summaries from the sidecars)' },
     'max-baseline-operations': { type: 'string', value: 'n', default: '2000', help: 'operations one agent identity\'s baseline holds; beyond, dropped and counted in status.dropped' },
+    'oauth-ca-file': { type: 'string', value: 'file', shownDefault: 'none: Node\'s CAs (and NODE_EXTRA_CA_CERTS)', help: 'PEM CA bundle trusted for oauth2 token endpoints besides Node\'s bundled CAs (read at start)' },
+    'oauth-token-timeout': { type: 'string', value: 'duration', shownDefault: formatDuration(DEFAULT_OAUTH_OPTIONS.requestTimeoutMs), help: 'a token request (connect, TLS, answer) slower than this fails: status reason TokenEndpointTimeout' },
+    'oauth-max-response-bytes': { type: 'string', value: 'n', shownDefault: String(DEFAULT_OAUTH_OPTIONS.maxResponseBytes), help: 'a token endpoint answer larger than this fails: status reason TokenResponseTooLarge' },
+    'oauth-max-concurrent-fetches': { type: 'string', value: 'n', shownDefault: String(DEFAULT_OAUTH_OPTIONS.maxConcurrentFetches), help: 'token requests in flight at once (a new leader fetches what came due without a burst)' },
+    'oauth-retry-max': { type: 'string', value: 'duration', shownDefault: formatDuration(DEFAULT_OAUTH_OPTIONS.retryMaxMs), help: 'longest wait between retries of a failing token endpoint (backoff from 1s, doubling, jittered)' },
     'controller-username': { type: 'string', value: 'user', shownDefault: 'system:serviceaccount:<--namespace>:agentwarden-controller', help: 'the controller\'s own user as the API server authenticates it: the only one the webhook lets end grants (Expired, ReviewRequired)' },
   },
   env: [
@@ -227,5 +235,21 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     approvals,
     baselineWriteIntervalMs: positiveDuration('baseline-write-interval', values['baseline-write-interval'], 10_000),
     maxBaselineOperations: positiveInt('max-baseline-operations', values['max-baseline-operations'], 2000),
+    oauth: readOAuthOptions(values),
+  });
+}
+
+function readOAuthOptions(values: Readonly<Record<string, string | boolean | undefined>>): OAuthOptions {
+  const o = DEFAULT_OAUTH_OPTIONS;
+  const text = (flag: string): string | undefined => (typeof values[flag] === 'string' ? values[flag] : undefined);
+  const caFile = text('oauth-ca-file');
+  if (caFile === '') throw new ConfigError('controller: --oauth-ca-file: empty path');
+  return Object.freeze({
+    ...o,
+    caFile,
+    requestTimeoutMs: positiveDuration('oauth-token-timeout', text('oauth-token-timeout'), o.requestTimeoutMs),
+    maxResponseBytes: positiveInt('oauth-max-response-bytes', text('oauth-max-response-bytes'), o.maxResponseBytes),
+    maxConcurrentFetches: positiveInt('oauth-max-concurrent-fetches', text('oauth-max-concurrent-fetches'), o.maxConcurrentFetches),
+    retryMaxMs: positiveDuration('oauth-retry-max', text('oauth-retry-max'), o.retryMaxMs),
   });
 }

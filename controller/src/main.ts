@@ -33,6 +33,7 @@ import { syncReport } from './observe/syncz.js';
 import { clusterPolicyCaches, connectClusterPolicyApi, type ClusterPolicyApi } from './cluster/index.js';
 import { approvals as approvalsFromCaches, connectApprovalApi, type AccessRequestObject, type ApprovalApi } from './approvals/index.js';
 import { baselines as baselinesFromCaches, connectBaselineApi, DEFAULT_BASELINE_LIMITS, type BaselineApi, type Baselines } from './baselines/index.js';
+import { startTokenBroker, tokenDemand, type TokenBroker } from './oauth/index.js';
 
 export interface RunningController {
   readonly distributionAddress: string;
@@ -46,6 +47,8 @@ export interface RunningController {
   readonly caRoot: CaRootPublisher | undefined;
   /** Behaviour baselines (issue 17): AgentBaselines, summaries from the sidecars. */
   readonly baselines: Baselines;
+  /** Brokered OAuth tokens (DESIGN.md "Brokered OAuth credentials"). */
+  readonly tokens: TokenBroker;
   stop(): Promise<void>;
 }
 
@@ -90,6 +93,11 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     onChange, log: (level, msg, fields) => { log(level, msg, fields); }, informerLog,
   });
 
+  // Brokered OAuth tokens: the leader fetches, every change recompiles (the snapshots carry the tokens).
+  const tokens = startTokenBroker(config.oauth, (ns, name) => secrets.get(ns, name), {
+    mayFetch: () => !config.leaderElect || leader.isLeader, onChange, log: (level, msg, fields) => { log(level, msg, fields); },
+  });
+
   // Behaviour baselines: summaries in, AgentBaselines written by the leader, baselines back in snapshots.
   const baselines = baselinesFromCaches({
     api: baselineApi ?? connectBaselineApi(kube.config, GROUP, VERSION, limits.listPageSize),
@@ -114,11 +122,12 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     namespaceLabels: cluster.namespaceLabels,
     connectedPods: () => distribution.connectedPods(),
     pushAll: () => { distribution.pushAll(); },
-    onReconciled: () => { statusDebouncer.trigger(); },
+    onReconciled: () => { statusDebouncer.trigger(); tokens.setDemand(tokenDemand(reconciler.policyEntries(), pods.list(), cluster.namespaceLabels)); },
     log: (level, msg, fields) => { log(level, msg, fields); },
     secretsFollow: (parsed) => credentialKeys.follow(parsed),
     grants: (pod) => approvals.grantsFor(pod),
     grantsSynced: () => approvals.informer.stats().synced,
+    tokens: { resolve: tokens.lease, revisions: (ns, policy) => tokens.revisions(ns, policy) },
     decorate: (pod, snapshot) => baselines.decorate(pod, snapshot),
   });
   const debouncer = new Debouncer(config.debounceQuietMs, config.debounceMaxMs, () => { reconciler.reconcile(); });
@@ -129,6 +138,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     pods: () => pods.list(),
     podSynced: (pod) => reconciler.podSynced(pod, (key) => distribution.sync(key)),
     secret: (ns, name) => secrets.get(ns, name),
+    tokens: (ns, name) => tokens.statuses(ns, name),
     namespaceLabels: cluster.namespaceLabels,
     // Namespace "": a ClusterAgentPolicy.
     write: (ns, name, status) => (ns === '' ? clusterPolicyApi.writeClusterStatus(name, status) : kube.writeStatus(ns, name, status)),
@@ -138,6 +148,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   const leader = new LeaderElector(kube.coordination, { namespace: config.namespace, name: 'agentwarden-controller', identity: config.identity, log: (l, m, f) => { log(l, m, f); } }, (leading) => {
     statusDebouncer.trigger();
     caRoot?.leadershipChanged(leading);
+    tokens.leadershipChanged(leading);
     // A replica that stops leading hands its sidecars over: they reconnect to the new leader.
     if (!leading) distribution.closeAll('this controller replica is no longer the leader; reconnect');
   });
@@ -188,7 +199,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       distribution, auth, reconciler, credentialKeys,
       budgets: [policyCharges, secretCharges, approvals.budget],
       isLeader: () => leader.isLeader,
-      extra: [webhookMetrics, approvals.metrics, { render: () => baselines.renderMetrics() }, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }]),
+      extra: [webhookMetrics, approvals.metrics, tokens, { render: () => baselines.renderMetrics() }, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }]),
         new PodSyncMetrics({ podSyncStates: () => reconciler.podSyncStates((key) => distribution.sync(key)), get compileFailures() { return reconciler.compileFailures; } }),
         new CertificateExpiryMetrics([
           ...(webhooks === undefined ? [] : [{ name: 'webhook', pem: webhooks.certificate }]),
@@ -208,7 +219,9 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     distributionCertificate,
     caRoot,
     baselines,
+    tokens,
     async stop(): Promise<void> {
+      tokens.stop();
       debouncer.cancel();
       statusDebouncer.cancel();
       await caRoot?.stop();

@@ -164,6 +164,20 @@ describe('the Helm chart', () => {
     expect(off.stdout).not.toContain('configmaps');
   });
 
+  it('passes the oauth values as flags the controller accepts, and mounts the token endpoints\' CA ConfigMap', async () => {
+    const r = await helm(['template', 'x', CHART, '-n', 'aw', '--show-only', 'templates/deployment.yaml',
+      '--set', 'oauth.caConfigMap=idp-ca', '--set', 'oauth.tokenTimeout=5s', '--set', 'oauth.maxConcurrentFetches=2']);
+    expect(r.stderr).toBe('');
+    const spec = (parseAllDocuments(r.stdout)[0]?.toJS() as V1Deployment).spec?.template.spec;
+    const container = spec?.containers[0];
+    const config = readControllerConfig((container?.args ?? []).slice(1), {});
+    expect(config.oauth).toMatchObject({ caFile: '/etc/agentwarden/oauth-ca/ca.crt', requestTimeoutMs: 5000, maxConcurrentFetches: 2, maxResponseBytes: 65_536, retryMaxMs: 60_000 });
+    expect(container?.volumeMounts).toContainEqual({ name: 'oauth-ca', mountPath: '/etc/agentwarden/oauth-ca', readOnly: true });
+    expect(spec?.volumes).toContainEqual({ name: 'oauth-ca', configMap: { name: 'idp-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+    const off = await helm(['template', 'x', CHART, '-n', 'aw', '--show-only', 'templates/deployment.yaml']);
+    expect(off.stdout).not.toContain('oauth-ca');
+  });
+
   it('passes the approvals values as flags the controller accepts, and lets it read only the notification Secret', async () => {
     const r = await helm(['template', 'x', CHART, '-n', 'aw', '--show-only', 'templates/deployment.yaml', '--show-only', 'templates/rbac.yaml',
       '--set', 'approvals.maxGrantDuration=2h', '--set', 'approvals.pendingTTL=30m', '--set', 'approvals.maxPendingPerPod=7', '--set', 'approvals.defaultDuration=10m', '--set', 'approvals.grantUses=1', '--set', 'approvals.notifyWebhookSecret=ops/slack-hook']);

@@ -6,12 +6,11 @@
 // and Jaeger's /api/traces shows the deny span referring to the read's span
 // (Jaeger shows an OTLP span link as a FOLLOWS_FROM reference).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { AuthzClient } from '../../sidecar/src/authz/client.js';
 import { checkRequestFrom, type RequestShorthand } from '../../cli/src/request-shorthand.js';
-import { JAEGER_OTLP_HTTP, JAEGER_QUERY, ROOT, tempFile, waitFor } from './cluster.js';
+import { JAEGER_OTLP_HTTP, JAEGER_QUERY, tempFile, waitFor } from './cluster.js';
+import { startSidecarProcess, type SidecarProcess } from './sidecar-process.js';
 
 const NAMESPACE = 'sessions-e2e';
 const POD = 'crm-agent-0';
@@ -56,41 +55,23 @@ interface JaegerSpan {
   readonly tags: readonly { readonly key: string; readonly value: unknown }[];
 }
 
-let sidecar: ChildProcess | undefined;
-let log = '';
+let sidecar: SidecarProcess | undefined;
 let client: AuthzClient | undefined;
 
 beforeAll(async () => {
   const policyFile = tempFile('policy.yaml', POLICY);
   const podFile = tempFile('pod.yaml', POD_YAML);
-  sidecar = spawn(join(ROOT, 'bin/agentwarden'), ['sidecar', '--policy', policyFile, '--pod', podFile, '--listen', '127.0.0.1:0', '--allow-tcp-credentials', '--admin-listen', '127.0.0.1:0'], {
-    env: {
-      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${JAEGER_OTLP_HTTP}/v1/traces`,
-      OTEL_BSP_SCHEDULE_DELAY: '100',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  sidecar = await startSidecarProcess(['--policy', policyFile, '--pod', podFile, '--listen', '127.0.0.1:0', '--allow-tcp-credentials', '--admin-listen', '127.0.0.1:0'], {
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${JAEGER_OTLP_HTTP}/v1/traces`,
+    OTEL_BSP_SCHEDULE_DELAY: '100',
   });
-  const append = (b: Buffer): void => { log += b.toString(); };
-  sidecar.stdout?.on('data', append);
-  sidecar.stderr?.on('data', append);
-  // The sidecar logs the addresses it bound (JSON lines on stderr).
-  const address = await waitFor('the sidecar listening', () => {
-    if (sidecar?.exitCode !== null) throw new Error(`the sidecar exited: ${log}`);
-    const line = log.split('\n').find((l) => l.includes('"sidecar listening"'));
-    return line === undefined ? undefined : (JSON.parse(line) as { extAuthz: string }).extAuthz;
-  }, 60_000);
-  client = new AuthzClient(address);
+  client = new AuthzClient(sidecar.extAuthz);
 });
 
 afterAll(async () => {
   client?.close();
-  if (sidecar !== undefined && sidecar.exitCode === null) {
-    const exited = new Promise((resolve) => sidecar?.once('exit', resolve));
-    sidecar.kill('SIGTERM');
-    await exited;
-  }
+  await sidecar?.stop();
 });
 
 /** Asks the sidecar about `request` in the trace `traceId`; the decision and its id (the trace id). */

@@ -16,7 +16,8 @@ import { dayMask, parseClock } from './schedule.js';
 import { parseTemplate, type TemplateSegment } from './paths.js';
 import { governingPolicies } from './selector.js';
 import { canonicalArguments } from './operation.js';
-import type { AccessRequest, AgentPolicy, PodIdentity, Rule } from './model.js';
+import type { AccessRequest, AgentPolicy, CredentialSpec, PodIdentity, Rule } from './model.js';
+import { effectiveScopes } from './oauth2-manifest.js';
 
 /** Looks up a Secret value; undefined when it does not exist or has no such key. */
 export type SecretResolver = (namespace: string, name: string, key: string) => Uint8Array | undefined;
@@ -24,7 +25,25 @@ export type SecretResolver = (namespace: string, name: string, key: string) => U
 /** Identifies a Secret value without revealing it (a resourceVersion, a file stamp); undefined when unknown. */
 export type SecretRevision = (namespace: string, name: string, key: string) => string | undefined;
 
+/** A brokered OAuth token for one (credential, scope set), or why there is none. */
+export interface TokenLease {
+  /** The access token; undefined when none is usable. */
+  readonly token: string | undefined;
+  /** Unix ms, controller clock; 0 without a token. */
+  readonly expiresAtMs: number;
+  readonly lifetimeMs: number;
+  /** Changes with every token fetched ("oauth2:<sequence>"); feeds the version instead of the token. */
+  readonly revision: string;
+  /** Why there is no token; "" with one. */
+  readonly unavailableReason: string;
+}
+
+/** The current token of an oauth2 credential of `policy` for a scope set (sorted); undefined when the broker knows none yet. */
+export type TokenResolver = (namespace: string, policy: string, credential: string, scopes: readonly string[]) => TokenLease | undefined;
+
 export interface CompileOptions {
+  /** Brokered OAuth tokens (the controller's broker); without it oauth2 credentials are unresolved. */
+  readonly resolveToken?: TokenResolver;
   /** Without a resolver, credentials are left unresolved (the sidecar then denies rules that need them). */
   readonly resolveSecret?: SecretResolver;
   /** Feeds the snapshot version instead of the secret value, so that rotation changes the version. */
@@ -60,7 +79,7 @@ export function compileSnapshot(policies: readonly AgentPolicy[], pod: PodIdenti
     const problems: FieldProblem[] = [];
     policy.rules.forEach((rule, ruleIndex) => {
       const compiled = compileRule(rule, policyIndex, `spec.rules[${ruleIndex}]`, problems);
-      if (rule.credential !== undefined) compiled.credential = credentialIndex(snapshot.credentials, policy, rule.credential, options);
+      if (rule.credential !== undefined) compiled.credential = credentialIndex(snapshot.credentials, policy, rule.credential, rule.credentialScopes, options);
       addToHostIndex(snapshot, compiled.hosts, snapshot.rules.length);
       snapshot.rules.push(compiled);
     });
@@ -170,7 +189,7 @@ function grantMessage(snapshot: Snapshot, governing: readonly AgentPolicy[], gra
     if (rule.credential !== undefined) {
       const owner = governing.find((p) => p.cluster === undefined && p.credentials.some((c) => c.name === rule.credential));
       if (owner === undefined) problems.push({ field: `${field}.credential`, message: `names credential "${rule.credential}", which no AgentPolicy governing the pod declares` });
-      else compiled.credential = credentialIndex(snapshot.credentials, owner, rule.credential, options);
+      else compiled.credential = credentialIndex(snapshot.credentials, owner, rule.credential, rule.credentialScopes, options);
     }
     addToHostIndex(snapshot, compiled.hosts, snapshot.rules.length);
     snapshot.rules.push(compiled);
@@ -286,26 +305,58 @@ function addToHostIndex(snapshot: Snapshot, hosts: readonly string[], ruleIndex:
   }
 }
 
-function credentialIndex(credentials: Credential[], policy: AgentPolicy, name: string, options: CompileOptions): number {
-  const existing = credentials.findIndex((c) => c.policy === policy.name && c.name === name);
-  if (existing >= 0) return existing;
+/** The index of the Credential for (policy, name, scope set), added on first use. */
+function credentialIndex(credentials: Credential[], policy: AgentPolicy, name: string, ruleScopes: readonly string[] | undefined, options: CompileOptions): number {
   const spec = policy.credentials.find((c) => c.name === name);
+  const scopes = spec?.oauth2 === undefined ? [] : effectiveScopes(ruleScopes, spec);
+  const existing = credentials.findIndex((c) => c.policy === policy.name && c.name === name && c.scopes.join(' ') === scopes.join(' '));
+  if (existing >= 0) return existing;
+  credentials.push(spec?.oauth2 === undefined ? staticCredential(policy, name, spec, options) : oauth2Credential(policy, spec, scopes, options));
+  return credentials.length - 1;
+}
+
+function staticCredential(policy: AgentPolicy, name: string, spec: CredentialSpec | undefined, options: CompileOptions): Credential {
+  const ref = spec?.secretRef;
   // manifest.ts guarantees the reference exists; an unknown name compiles to an unresolved credential.
-  const value = spec === undefined ? undefined : options.resolveSecret?.(policy.namespace, spec.secretRef.name, spec.secretRef.key);
-  credentials.push({
+  const value = ref === undefined ? undefined : options.resolveSecret?.(policy.namespace, ref.name, ref.key);
+  return {
     $typeName: 'agentwarden.v1.Credential',
     policy: policy.name,
     name,
     header: spec?.header ?? 'Authorization',
     prefix: spec?.prefix ?? 'Bearer ',
     secretNamespace: policy.namespace,
-    secretName: spec?.secretRef.name ?? '',
-    secretKey: spec?.secretRef.key ?? '',
+    secretName: ref?.name ?? '',
+    secretKey: ref?.key ?? '',
     value: value ?? new Uint8Array(0),
     resolved: value !== undefined,
-    revision: spec === undefined ? '' : (options.secretRevision?.(policy.namespace, spec.secretRef.name, spec.secretRef.key) ?? ''),
-  });
-  return credentials.length - 1;
+    revision: ref === undefined ? '' : (options.secretRevision?.(policy.namespace, ref.name, ref.key) ?? ''),
+    scopes: [], expiresAtMs: 0n, lifetimeMs: 0n, oauth2: false, unavailableReason: '',
+  };
+}
+
+/** An oauth2 credential for one scope set: the broker's current token, never the client secret. */
+function oauth2Credential(policy: AgentPolicy, spec: CredentialSpec, scopes: readonly string[], options: CompileOptions): Credential {
+  const lease = options.resolveToken?.(policy.namespace, policy.name, spec.name, scopes);
+  const token = lease?.token;
+  return {
+    $typeName: 'agentwarden.v1.Credential',
+    policy: policy.name,
+    name: spec.name,
+    header: spec.header,
+    prefix: spec.prefix,
+    secretNamespace: policy.namespace,
+    secretName: spec.oauth2?.clientSecretRef.name ?? '',
+    secretKey: '',
+    value: token === undefined ? new Uint8Array(0) : new TextEncoder().encode(token),
+    resolved: token !== undefined,
+    revision: lease?.revision ?? '',
+    scopes: [...scopes],
+    expiresAtMs: BigInt(token === undefined ? 0 : lease?.expiresAtMs ?? 0),
+    lifetimeMs: BigInt(token === undefined ? 0 : lease?.lifetimeMs ?? 0),
+    oauth2: true,
+    unavailableReason: token !== undefined ? '' : lease?.unavailableReason ?? (options.resolveToken === undefined ? 'no token broker (only the controller fetches OAuth tokens)' : 'no token fetched yet'),
+  };
 }
 
 function sortedRecord(record: Readonly<Record<string, string>>): Record<string, string> {

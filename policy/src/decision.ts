@@ -117,3 +117,5 @@ export const RULE_NO_POLICY_LOADED = 'no-policy-loaded';
 export const RULE_CLUSTER_CEILING = 'cluster-ceiling';
 /** A RequireApproval rule matched and no grant allowed the request (point 11). */
 export const REASON_APPROVAL_REQUIRED = 'approval required';
+/** A rule that injects a credential allowed, but the credential (a Secret value, an unexpired OAuth token) is not there. */
+export const REASON_CREDENTIAL_UNAVAILABLE = 'credential unavailable';

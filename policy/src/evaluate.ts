@@ -17,7 +17,7 @@ import { SessionFacts } from './session-facts.js';
 import type { SessionStore, TaintOrigin } from './session-store.js';
 import type { AnomalyDetector } from './anomaly.js';
 import { judgeAnomaly, quarantineReason, RULE_QUARANTINED } from './anomaly-verdict.js';
-import { allowByRule, describeRequest, inScope, policyOf, type Scope, type Verdict } from './verdict.js';
+import { allowByRule, credentialUsable, describeRequest, inScope, policyOf, type Scope, type Verdict } from './verdict.js';
 
 export interface EvaluateContext {
   /** The clock, used when the CheckRequest carries no attributes.request.time (point 5). */
@@ -78,7 +78,7 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
 
   if (!loaded.hasAudit) {
     const { verdict: v, anomaly } = judged(session, decide(session, candidates, 'enforce', ctx, true), ctx, true);
-    return withAnomaly(finish(v, 'Enforce', null, facts, removal, settle(session, v, true, ctx.origin)), anomaly);
+    return withAnomaly(finish(v, 'Enforce', null, facts, removal, settle(session, v, true, ctx.origin), nowMs), anomaly);
   }
   if (!loaded.hasEnforce) {
     // Point 3: only Audit policies: allowed; the would-be decision is recorded.
@@ -88,7 +88,7 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
     return {
       allowed: true, mode: 'Audit', policy: audit.policy, rule: audit.rule,
       reason: `Audit mode: would ${audit.allowed ? 'allow' : 'deny'}: ${audit.reason}`,
-      auditDecision: audit, headers: wouldBe.allowed ? credentialHeaders(wouldBe.credential ?? wouldBe.rule?.credential) : [], request: facts,
+      auditDecision: audit, headers: wouldBe.allowed ? credentialHeaders(wouldBe.credential ?? wouldBe.rule?.credential, nowMs) : [], request: facts,
       ...(removal === undefined ? {} : { headersToRemove: removal }),
       // Nothing was denied: no AgentAccessRequest to ask for, only the grant that would have allowed.
       ...grantFields(wouldBe, false),
@@ -100,7 +100,7 @@ export function evaluate(loaded: LoadedSnapshot, check: CheckRequestFields, ctx:
   // The would-be decision looks at the rate limits before the effective one counts this request.
   const wouldBe = decide(session, candidates, 'all', ctx, false);
   const { verdict: effective, anomaly } = judged(session, decide(session, candidates, 'enforce', ctx, true), ctx, true);
-  return withAnomaly(finish(effective, 'Enforce', toAudit(wouldBe), facts, removal, settle(session, effective, true, ctx.origin)), anomaly);
+  return withAnomaly(finish(effective, 'Enforce', toAudit(wouldBe), facts, removal, settle(session, effective, true, ctx.origin), nowMs), anomaly);
 }
 
 /** Behaviour baselines: the verdict judged against the pod's baseline (anomaly-verdict.ts); unchanged on the fast path. */
@@ -138,10 +138,10 @@ function taintingRule(session: RequestSession, v: Verdict): LoadedRule | undefin
   return rule?.taints === undefined ? undefined : rule;
 }
 
-function finish(v: Verdict, mode: 'Enforce', audit: AuditDecision | null, facts: RequestFacts, removal: readonly string[] | undefined, settled: DecisionSession | undefined): Decision {
+function finish(v: Verdict, mode: 'Enforce', audit: AuditDecision | null, facts: RequestFacts, removal: readonly string[] | undefined, settled: DecisionSession | undefined, nowMs: number): Decision {
   const d: Decision = {
     allowed: v.allowed, mode, policy: v.rule?.policyName ?? v.policyName ?? '', rule: v.ruleName, reason: v.reason,
-    auditDecision: audit, headers: v.allowed ? credentialHeaders(v.credential ?? v.rule?.credential) : [], request: facts,
+    auditDecision: audit, headers: v.allowed ? credentialHeaders(v.credential ?? v.rule?.credential, nowMs) : [], request: facts,
     ...(removal === undefined ? {} : { headersToRemove: removal }),
     ...grantFields(v, true),
   };
@@ -170,8 +170,9 @@ function toAudit(v: Verdict): AuditDecision {
   return { allowed: v.allowed, policy: v.rule?.policyName ?? v.policyName ?? '', rule: v.ruleName, reason: v.reason };
 }
 
-function credentialHeaders(c: LoadedCredential | undefined): (readonly [string, string])[] {
-  if (c?.value === undefined) return [];
+function credentialHeaders(c: LoadedCredential | undefined, nowMs: number): (readonly [string, string])[] {
+  // Never a stale token: an expired OAuth token is not sent (the allowing verdict already denied; Audit mode sends none).
+  if (c?.value === undefined || !credentialUsable(c, nowMs)) return [];
   return [[c.header, c.prefix + c.value]];
 }
 

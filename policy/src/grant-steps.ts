@@ -1,14 +1,14 @@
 // The grant steps of DESIGN.md point 10 and the RequireApproval step of point
 // 11. Grants are honoured by the sidecar's own clock (ctx.nowMs), never by the
 // request's attributes.request.time, and only while the ledger says so.
-import { REASON_APPROVAL_REQUIRED } from './decision.js';
+import { REASON_APPROVAL_REQUIRED, REASON_CREDENTIAL_UNAVAILABLE } from './decision.js';
 import type { GrantLedger } from './grant-ledger.js';
 import { routeKey, type LoadedGrant, type LoadedRule } from './load.js';
 import { approvalRequestName, redactedJson } from './operation.js';
 import type { RateLimiter } from './ratelimit.js';
 import { parseQuery } from './request.js';
 import type { RequestSession } from './request-session.js';
-import { allowByRule, describeRequest, inScope, outsideCeiling, policyOf, type Scope, type Verdict } from './verdict.js';
+import { allowByRule, credentialProblem, credentialUsable, describeRequest, inScope, outsideCeiling, policyOf, type Scope, type Verdict } from './verdict.js';
 
 /** What the grant steps read of EvaluateContext. */
 export interface GrantClock {
@@ -79,8 +79,8 @@ export function approvalGrantStep(session: RequestSession, candidates: readonly 
   const capped = outsideCeiling(session, candidates, scope, what, false);
   if (capped !== undefined) return capped;
   const base = { rule: undefined, ruleName: grant.originRuleName === '' ? grant.name : grant.originRuleName, policyName: grant.originPolicy };
-  if (grant.credential !== undefined && grant.credential.value === undefined) {
-    return { ...base, allowed: false, reason: `${what} allows, but the credential "${grant.credential.name}" of rule ${grant.originRule} is not available` };
+  if (grant.credential !== undefined && !credentialUsable(grant.credential, session.nowMs)) {
+    return { ...base, allowed: false, reason: `${REASON_CREDENTIAL_UNAVAILABLE}: ${what} allows, but for rule ${grant.originRule} ${credentialProblem(grant.credential, session.nowMs)}` };
   }
   if (consume) ctx.grants?.use(grant, ctx.nowMs);
   const overridden = ruleRef(firstRestricting(session, candidates, scope, true));

@@ -6,7 +6,7 @@ export { MAX_SESSION_LINKS, RULE_CLUSTER_CEILING, RULE_DEFAULT_DENY, RULE_INVALI
 export { PolicyError } from './errors.js';
 export { parseAgentPolicy, parseClusterAgentPolicy, parseAnyPolicy, parsePod, isAgentPolicyManifest, isClusterAgentPolicyManifest, API_VERSION } from './manifest.js';
 export { compileSnapshot, checkPolicy, checkAccessRequest, policyObjectName, snapshotVersion, AggregateCompileError, type CompileOptions, type SecretResolver, type SecretRevision } from './compile.js';
-export { loadSnapshot, SnapshotLoadError, type LoadedSnapshot } from './load.js';
+export { loadSnapshot, SnapshotLoadError, type HeldToken, type LoadedSnapshot } from './load.js';
 export { evaluate, type EvaluateContext } from './evaluate.js';
 export type * from './check-request.js';
 export { decodeCheckRequest } from './check-request-wire.js';
@@ -21,6 +21,10 @@ export { GrantLedger, type GrantUse, type LedgerGrant } from './grant-ledger.js'
 export { REASON_APPROVAL_REQUIRED } from './decision.js';
 export type { LoadedGrant } from './load.js';
 export type { RequestView } from './request-view.js';
+export { credentialSecret, effectiveScopes, tokenUrlProblem, SCOPE_TOKEN } from './oauth2-manifest.js';
+export { OAUTH2_CLIENT_ID_KEY, OAUTH2_CLIENT_SECRET_KEY } from './model.js';
+export { REASON_CREDENTIAL_UNAVAILABLE } from './decision.js';
+export type { TokenLease, TokenResolver } from './compile.js';
 export { AnomalyDetector, percentile, percentile95, DEFAULT_MAX_OPERATIONS, DEFAULT_MAX_SUMMARY_OPERATIONS, DEFAULT_MAX_WINDOWS, type AnomalyDetectorOptions, type AnomalyFinding, type AnomalyKind, type AnomalyStats, type OperationTally, type SummaryDraft } from './anomaly.js';
 export { RULE_ANOMALY_NOVEL_OPERATION, RULE_ANOMALY_RATE_SPIKE, RULE_QUARANTINED } from './anomaly-verdict.js';
 export { operationFingerprint, foldedPath, idLike } from './fingerprint.js';

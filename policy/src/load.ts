@@ -92,6 +92,24 @@ export interface LoadedCredential {
   readonly header: string;
   readonly prefix: string;
   readonly value: string | undefined;
+  /**
+   * A brokered OAuth token: the value is used only before this instant (Unix ms,
+   * the sidecar's clock): min(expires_at_ms, first load + lifetime_ms).
+   * Undefined for a static credential.
+   */
+  readonly usableUntilMs?: number;
+  /** The rule's scope set (oauth2), for the deny reason. */
+  readonly scopes?: readonly string[];
+  /** Why an oauth2 credential has no token (from the controller). */
+  readonly unavailableReason?: string;
+  /** oauth2: "policy/credential#scopes", what a token is held under across snapshots (LoadOptions.heldToken). */
+  readonly tokenKey?: string;
+}
+
+/** A token a sidecar holds from an earlier snapshot, with the instant it stops using it. */
+export interface HeldToken {
+  readonly value: string;
+  readonly usableUntilMs: number;
 }
 
 export interface LoadedSnapshot {
@@ -135,12 +153,26 @@ export interface LoadOptions {
   readonly podName?: string;
   /** Comprehension iterations one condition evaluation may take (default DEFAULT_CONDITION_STEP_BUDGET, cel-budget.ts). */
   readonly conditionBudget?: number;
+  /**
+   * When a brokered OAuth token was first loaded (Unix ms, this sidecar's clock),
+   * by its revision; a token not in it is first loaded now (`nowMs`). A token is
+   * used at most its lifetime after that, whatever the controller's clock said.
+   */
+  readonly tokenFirstSeen?: (revision: string, nowMs: number) => number;
+  /** The load time (default: the clock). */
+  readonly nowMs?: number;
+  /**
+   * The token an earlier snapshot gave for this key, used while unexpired when
+   * the new snapshot brings none for it (a new leader that has not fetched
+   * yet, a restarted controller): no gap on failover, and never a stale token.
+   */
+  readonly heldToken?: (tokenKey: string, nowMs: number) => HeldToken | undefined;
 }
 
 /** Loads a snapshot; throws SnapshotLoadError when it is inconsistent (the sidecar NACKs it). */
 export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): LoadedSnapshot {
   const clocks = new Map<string, ZoneClock>();
-  const grants = snapshot.grants.map((g) => loadGrant(g, snapshot));
+  const grants = snapshot.grants.map((g) => loadGrant(g, snapshot, options));
   const breakGlassByPolicy = new Map<number, LoadedGrant>();
   snapshot.grants.forEach((g, i) => {
     const loaded = grants[i];
@@ -183,7 +215,7 @@ export function loadSnapshot(snapshot: Snapshot, options: LoadOptions = {}): Loa
       }
       schedule = { clock, windows: rule.schedule.windows.map((w) => ({ days: w.days, startMinute: w.startMinute, endMinute: w.endMinute })) };
     }
-    const credential = loadCredential(snapshot, rule.credential, rule.name);
+    const credential = loadCredential(snapshot, rule.credential, rule.name, options);
     const grant = policy.grant === '' ? undefined : breakGlassByPolicy.get(rule.policy);
     if (policy.grant !== '' && grant === undefined) throw new SnapshotLoadError(`rule "${rule.name}" belongs to grant "${policy.grant}", which the snapshot does not carry`);
     const session = policyKeys[rule.policy];
@@ -259,15 +291,27 @@ function sessionKeyOf(spec: string): SessionKey | undefined {
   return undefined;
 }
 
-function loadCredential(snapshot: Snapshot, index: number | undefined, ruleName: string): LoadedCredential | undefined {
+function loadCredential(snapshot: Snapshot, index: number | undefined, ruleName: string, options: LoadOptions): LoadedCredential | undefined {
   if (index === undefined) return undefined;
   const c = snapshot.credentials[index];
   if (c === undefined) throw new SnapshotLoadError(`rule "${ruleName}" refers to missing credential ${index}`);
   // Secrets created from files often end in a newline, which no header value may carry.
-  return { name: c.name, header: c.header.toLowerCase(), prefix: c.prefix, value: c.resolved ? new TextDecoder().decode(c.value).replace(/[\r\n]+$/, '') : undefined };
+  const value = c.resolved ? new TextDecoder().decode(c.value).replace(/[\r\n]+$/, '') : undefined;
+  const base = { name: c.name, header: c.header.toLowerCase(), prefix: c.prefix, value };
+  if (!c.oauth2) return base;
+  // An oauth2 token without an expiry is never used (no stale token: the controller always sends one).
+  const nowMs = options.nowMs ?? Date.now();
+  const firstSeen = options.tokenFirstSeen?.(c.revision, nowMs) ?? nowMs;
+  const usableUntilMs = value === undefined || c.expiresAtMs <= 0n || c.lifetimeMs <= 0n ? 0 : Math.min(Number(c.expiresAtMs), firstSeen + Number(c.lifetimeMs));
+  const tokenKey = `${c.policy}/${c.name}#${c.scopes.join(' ')}`;
+  const held = usableUntilMs === 0 ? options.heldToken?.(tokenKey, nowMs) : undefined;
+  if (held !== undefined && nowMs < held.usableUntilMs) {
+    return { ...base, value: held.value, usableUntilMs: held.usableUntilMs, scopes: [...c.scopes], unavailableReason: c.unavailableReason, tokenKey };
+  }
+  return { ...base, value: usableUntilMs === 0 ? undefined : value, usableUntilMs, scopes: [...c.scopes], unavailableReason: c.unavailableReason, tokenKey };
 }
 
-function loadGrant(g: Grant, snapshot: Snapshot): LoadedGrant {
+function loadGrant(g: Grant, snapshot: Snapshot, options: LoadOptions): LoadedGrant {
   const kind = g.kind === GrantKind.BREAK_GLASS ? 'break-glass' : g.kind === GrantKind.APPROVAL ? 'approval' : undefined;
   if (kind === undefined) throw new SnapshotLoadError(`grant "${g.name}" has no kind`);
   if (kind === 'approval' && g.operation === undefined) throw new SnapshotLoadError(`approval grant "${g.name}" has no operation`);
@@ -283,7 +327,7 @@ function loadGrant(g: Grant, snapshot: Snapshot): LoadedGrant {
     name: g.name, uid: g.uid === '' ? `${g.namespace}/${g.name}` : g.uid, namespace: g.namespace, kind,
     expiresAtMs: Number(g.expiresAtMs), durationMs: Number(g.durationMs), uses: g.uses, approvedBy: g.approvedBy,
     originRule: g.originRule, originPolicy, originRuleName,
-    credential: loadCredential(snapshot, origin?.credential, origin?.name ?? ''),
+    credential: loadCredential(snapshot, origin?.credential, origin?.name ?? '', options),
   };
 }
 

@@ -8,6 +8,7 @@ import { hostPatternProblem } from './hosts.js';
 import { parseDurationMs } from './duration.js';
 import { parseClock, isTimeZone } from './schedule.js';
 import { parseTemplate } from './paths.js';
+import { readOAuth2, readRuleCredential, ruleCredentialProblem } from './oauth2-manifest.js';
 import {
   DEFAULT_SESSION_KEY, DEFAULT_SESSION_TTL, HTTP_METHODS, MAX_RULE_TAINTS, MAX_RULES, WEEKDAYS,
   type Action, type AgentPolicy, type ClusterScope, type CredentialSpec, type LabelSelector, type LabelSelectorRequirement,
@@ -103,9 +104,10 @@ function parsePolicy(kind: PolicyKind, value: unknown, source: string, defaultNa
     const selector = spec.object('podSelector', !cluster);
     const credentials = cluster ? [] : readCredentials(spec);
     const credentialNames = new Set(credentials.map((c) => c.name));
+    const credentialSpecs = new Map(credentials.map((c) => [c.name, c]));
     // The ClusterAgentPolicy CRD's action enum has no RequireApproval: the platform's
     // guardrails deny or bound; asking a human is the namespace owner's call.
-    const rules = readRules(spec, problems, { actions: cluster ? ['Allow', 'Deny'] : ['Allow', 'Deny', 'RequireApproval'], credentialNames });
+    const rules = readRules(spec, problems, { actions: cluster ? ['Allow', 'Deny'] : ['Allow', 'Deny', 'RequireApproval'], credentialNames, credentialSpecs });
     const scope = cluster ? readClusterScope(spec) : undefined;
     // As the CRD's x-kubernetes-validations says.
     if (scope?.ceiling === true && rules.length > 0 && !rules.some((r) => r.action === 'Allow')) {
@@ -155,6 +157,8 @@ export function readSelector(sel: FieldReader): LabelSelector {
 export interface RuleListOptions {
   readonly actions: readonly Action[];
   readonly credentialNames: ReadonlySet<string> | undefined;
+  /** The declared credentials, to check a rule's oauth2 scopes against (absent: checked when compiled). */
+  readonly credentialSpecs?: ReadonlyMap<string, CredentialSpec>;
   readonly required?: boolean;
 }
 
@@ -181,6 +185,7 @@ export function readRules(spec: FieldReader, problems: Problems, options: RuleLi
       }
       return p;
     }) ?? [];
+    const credential = readRuleCredential(r, problems, path);
     const rule: Rule = {
       name,
       action: r.enumString('action', options.actions, 'Allow'),
@@ -190,13 +195,17 @@ export function readRules(spec: FieldReader, problems: Problems, options: RuleLi
       ...optional('when', r.string('when', { maxLength: 4096 })),
       ...optional('schedule', readSchedule(r, problems)),
       ...optional('rateLimit', readRateLimit(r, problems)),
-      ...optional('credential', r.string('credential', { maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label' })),
+      ...optional('credential', credential?.name),
+      ...optional('credentialScopes', credential?.scopes),
       ...optional('taints', r.has('taints') ? r.stringList('taints', { min: 1, max: MAX_RULE_TAINTS, maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label', unique: true }) : undefined),
     };
     if (rule.taints !== undefined && rule.action === 'Deny') problems.add(child(path, 'taints'), 'a Deny rule never allows, so it adds no taints');
     if (rule.credential !== undefined && options.credentialNames !== undefined && !options.credentialNames.has(rule.credential)) {
       problems.add(child(path, 'credential'), `names credential "${rule.credential}", which spec.credentials does not declare`);
     }
+    const declared = credential === undefined ? undefined : options.credentialSpecs?.get(credential.name);
+    const scopeProblem = credential === undefined || declared === undefined ? undefined : ruleCredentialProblem(credential, declared);
+    if (scopeProblem !== undefined) problems.add(child(child(path, 'credential'), 'scopes'), scopeProblem);
     return rule;
   });
 }
@@ -290,17 +299,20 @@ function readCredentials(spec: FieldReader): CredentialSpec[] {
 }
 
 function readCredential(c: FieldReader, names: Set<string>): CredentialSpec | undefined {
-  c.rejectUnknown(['name', 'secretRef', 'header', 'prefix']);
+  c.rejectUnknown(['name', 'secretRef', 'oauth2', 'header', 'prefix']);
   const name = c.string('name', { required: true, maxLength: 63, pattern: DNS_LABEL, patternHint: 'a DNS label' }) ?? '';
   if (name !== '' && names.has(name)) c.report(child(c.path, 'name'), `duplicate credential name "${name}"`);
   names.add(name);
-  const ref = c.object('secretRef', true);
+  const oauth2 = readOAuth2(c);
+  // Exactly one source: a static Secret value, or tokens the controller brokers.
+  if (oauth2 !== undefined && c.has('secretRef')) c.report(c.path, 'has both secretRef and oauth2; a credential is either a Secret value or a brokered OAuth token');
+  const ref = oauth2 === undefined ? c.object('secretRef', true) : undefined;
   ref?.rejectUnknown(['name', 'key']);
   const secretName = ref?.string('name', { required: true, maxLength: 253, pattern: DNS_SUBDOMAIN, patternHint: 'a Secret name' }) ?? '';
   const key = ref?.string('key', { required: true, maxLength: 253, pattern: SECRET_KEY, patternHint: 'a Secret data key' }) ?? '';
   const header = c.string('header', { maxLength: 256, pattern: HEADER_NAME, patternHint: 'an HTTP header name', default: 'Authorization' }) ?? 'Authorization';
   const prefix = c.string('prefix', { maxLength: 256, pattern: /^[\x20-\x7e]*$/, patternHint: 'printable ASCII', default: 'Bearer ' }) ?? 'Bearer ';
-  return { name, secretRef: { name: secretName, key }, header, prefix };
+  return { name, ...(oauth2 === undefined ? { secretRef: { name: secretName, key } } : { oauth2 }), header, prefix };
 }
 
 /** Reads the identity of a Pod manifest: namespace, name, service account, labels. */

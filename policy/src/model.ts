@@ -48,7 +48,13 @@ export interface Rule {
   readonly when?: string;
   readonly schedule?: Schedule;
   readonly rateLimit?: RateLimitSpec;
+  /** The credential's name (`credential: name` or `credential: {name, scopes}`). */
   readonly credential?: string;
+  /**
+   * `credential: {name, scopes}`: the scopes of an oauth2 credential this rule's
+   * token carries (a subset of the credential's); absent: all of them.
+   */
+  readonly credentialScopes?: readonly string[];
   /** Labels added to the caller's session when this rule allows (DESIGN.md point 12). */
   readonly taints?: readonly string[];
 }
@@ -86,10 +92,35 @@ export const DEFAULT_QUARANTINE_WITHIN = '10m';
 
 export interface CredentialSpec {
   readonly name: string;
-  readonly secretRef: { readonly name: string; readonly key: string };
+  /** A static value (exactly one of secretRef and oauth2 is set). */
+  readonly secretRef?: { readonly name: string; readonly key: string };
+  /** A brokered OAuth 2.0 token (DESIGN.md "Brokered OAuth credentials"). */
+  readonly oauth2?: OAuth2Spec;
   readonly header: string;
   readonly prefix: string;
 }
+
+/** How the controller obtains a credential's access tokens: the client-credentials grant (RFC 6749 section 4.4). */
+export interface OAuth2Spec {
+  /** https URL of the token endpoint. */
+  readonly tokenUrl: string;
+  /** The Secret (in the policy's namespace) with keys client_id and client_secret. */
+  readonly clientSecretRef: { readonly name: string };
+  /** Every scope a rule may ask for (sorted as written); a rule without scopes gets all. */
+  readonly scopes: readonly string[];
+  /** Sent as the RFC 8707 `resource` parameter when set. */
+  readonly audience?: string;
+  /** Extra form parameters of the token request (e.g. {audience: …} for servers that read that name). */
+  readonly parameters: Readonly<Record<string, string>>;
+  /** How the client authenticates: client_secret_basic (default) or client_secret_post. */
+  readonly clientAuth: OAuth2ClientAuth;
+}
+
+export type OAuth2ClientAuth = 'ClientSecretBasic' | 'ClientSecretPost';
+
+/** The keys of an oauth2 credential's clientSecretRef Secret. */
+export const OAUTH2_CLIENT_ID_KEY = 'client_id';
+export const OAUTH2_CLIENT_SECRET_KEY = 'client_secret';
 
 export interface AgentPolicy {
   readonly name: string;

@@ -1,7 +1,7 @@
 // What one pass of the evaluator decides (a Verdict), and the checks every
 // allow goes through, whether a rule or a grant allows (DESIGN.md points 9 and
 // 10): the ceiling, the rate limit, the credential.
-import { RULE_CLUSTER_CEILING, type ApprovalFacts, type DecisionDetail, type GrantFacts } from './decision.js';
+import { REASON_CREDENTIAL_UNAVAILABLE, RULE_CLUSTER_CEILING, type ApprovalFacts, type DecisionDetail, type GrantFacts } from './decision.js';
 import type { LoadedCredential, LoadedRule } from './load.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { RequestView } from './request-view.js';
@@ -68,8 +68,21 @@ export function allowByRule(session: RequestSession, candidates: readonly number
   if (limit !== undefined && !limiter.admit(rule.key, limit.requests, limit.perMillis, session.nowMs, consume)) {
     return { allowed: false, rule, ruleName: rule.name, reason: `rule "${rule.name}" of ${policyOf(rule)} allows at most ${limit.requests} requests per ${limit.perMillis} ms; limit reached` };
   }
-  if (rule.credential !== undefined && rule.credential.value === undefined) {
-    return { allowed: false, rule, ruleName: rule.name, reason: `rule "${rule.name}" of ${policyOf(rule)} allows, but its credential "${rule.credential.name}" is not available` };
+  if (rule.credential !== undefined && !credentialUsable(rule.credential, session.nowMs)) {
+    return { allowed: false, rule, ruleName: rule.name, reason: `${REASON_CREDENTIAL_UNAVAILABLE}: rule "${rule.name}" of ${policyOf(rule)} allows, but ${credentialProblem(rule.credential, session.nowMs)}` };
   }
   return { allowed: true, rule, ruleName: rule.name, reason: `allowed by rule "${rule.name}" of ${policyOf(rule)}` };
+}
+
+/** A static value is there, or a brokered OAuth token is there and unexpired by this sidecar's clock (never a stale token). */
+export function credentialUsable(c: LoadedCredential, nowMs: number): boolean {
+  return c.value !== undefined && (c.usableUntilMs === undefined || nowMs < c.usableUntilMs);
+}
+
+/** Why `c` cannot be injected, in words (never the value). */
+export function credentialProblem(c: LoadedCredential, nowMs: number): string {
+  if (c.usableUntilMs === undefined) return `its credential "${c.name}" is not available`;
+  const which = `its OAuth credential "${c.name}" (scopes ${c.scopes?.join(' ') || 'none'})`;
+  if (c.value !== undefined && nowMs >= c.usableUntilMs) return `${which} has no unexpired token (the last one expired ${nowMs - c.usableUntilMs} ms ago)`;
+  return `${which} has no token: ${c.unavailableReason === undefined || c.unavailableReason === '' ? 'none fetched yet' : c.unavailableReason}`;
 }

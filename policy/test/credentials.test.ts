@@ -58,7 +58,7 @@ describe('credentials', () => {
     const a = agent([zendesk], undefined, { resolveSecret: (_ns, name) => (name === 'crm' ? new TextEncoder().encode('k') : undefined) });
     const d = a.check({ url: 'https://api.zendesk.com/tickets/1' });
     expect(d).toMatchObject({ allowed: false, policy: 'zendesk', rule: 'read-tickets', headers: [] });
-    expect(d.reason).toBe('rule "read-tickets" of policy "zendesk" allows, but its credential "zendesk" is not available');
+    expect(d.reason).toBe('credential unavailable: rule "read-tickets" of policy "zendesk" allows, but its credential "zendesk" is not available');
     expect(a.check({ url: 'https://crm.internal/' }).headers).toEqual([['x-api-key', 'k']]);
   });
 

@@ -96,7 +96,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       currentVersion: () => state.snapshot?.version ?? '',
       install: (snapshot) => {
         try {
-          const loaded = loadSnapshot(snapshot, { podName: config.podName });
+          const loaded = loadSnapshot(snapshot, { podName: config.podName, tokenFirstSeen: state.tokenFirstSeen, heldToken: state.heldToken });
           const refused = credentialExposure(loaded, exposure);
           if (refused !== undefined) {
             metrics.reloadErrors++;

@@ -20,6 +20,10 @@ export function policyWarnings(policy: AgentPolicy, inScope: readonly AgentPolic
     const never = neverMatches(rule);
     if (never !== undefined) warnings.push(`${at}: can never match: ${never}`);
     if (rule.action === 'Deny' && rule.credential !== undefined) warnings.push(`${at}: credential "${rule.credential}" is never injected: credentials go with Allow rules only`);
+    const oauth2 = policy.credentials.find((c) => c.name === rule.credential)?.oauth2;
+    if (oauth2 !== undefined && rule.action !== 'Deny' && rule.credentialScopes === undefined && oauth2.scopes.length > 1) {
+      warnings.push(`${at}: gets a token with every scope of oauth2 credential "${rule.credential}" (${oauth2.scopes.join(' ')}); name the ones it needs: credential: {name: ${rule.credential}, scopes: [...]}`);
+    }
   });
   warnings.push(...unaddedTaints(policy, inScope), ...agentChosenSession(policy), ...anomalyWarnings(policy, inScope));
   return warnings;

@@ -4,7 +4,7 @@
 // credentials[].secretRef names: a Secret or a key no policy refers to never
 // stays in its memory.
 import type { V1Secret } from '@kubernetes/client-node';
-import type { AgentPolicy } from '../../../policy/src/index.js';
+import { credentialSecret, type AgentPolicy } from '../../../policy/src/index.js';
 import type { SlimSecret } from './objects.js';
 import type { Refusal } from './budget.js';
 
@@ -21,10 +21,11 @@ export function wantedKeys(policies: readonly AgentPolicy[]): WantedKeys {
   const wanted = new Map<string, Set<string>>();
   for (const p of policies) {
     for (const c of p.credentials) {
-      const id = `${p.namespace}/${c.secretRef.name}`;
+      const secret = credentialSecret(c);
+      const id = `${p.namespace}/${secret.name}`;
       let keys = wanted.get(id);
       if (keys === undefined) wanted.set(id, (keys = new Set()));
-      keys.add(c.secretRef.key);
+      for (const k of secret.keys) keys.add(k);
     }
   }
   return wanted;
@@ -135,15 +136,18 @@ export interface CredentialProblem {
  */
 export function credentialProblems(policy: AgentPolicy, secret: (namespace: string, name: string) => SlimSecret | undefined): CredentialProblem[] {
   return policy.credentials.flatMap((c) => {
-    const id = `${policy.namespace}/${c.secretRef.name}`;
-    const s = secret(policy.namespace, c.secretRef.name);
+    const wanted = credentialSecret(c);
+    const id = `${policy.namespace}/${wanted.name}`;
+    const s = secret(policy.namespace, wanted.name);
     const unavailable = (message: string): CredentialProblem[] => [{ reason: 'CredentialUnavailable', message }];
     if (s === undefined) {
-      return unavailable(`credential "${c.name}" unavailable: Secret ${id} is not among the Secrets labelled ${CREDENTIAL_SELECTOR} (create it, or label it: kubectl label secret -n ${policy.namespace} ${c.secretRef.name} ${CREDENTIAL_SELECTOR})`);
+      return unavailable(`credential "${c.name}" unavailable: Secret ${id} is not among the Secrets labelled ${CREDENTIAL_SELECTOR} (create it, or label it: kubectl label secret -n ${policy.namespace} ${wanted.name} ${CREDENTIAL_SELECTOR})`);
     }
-    const refused = s.refused ?? s.refusedKeys?.[c.secretRef.key];
-    if (refused !== undefined) return [{ reason: refused.reason, message: `credential "${c.name}" refused: Secret ${id}: ${refused.message}` }];
-    if (s.data[c.secretRef.key] === undefined) return unavailable(`credential "${c.name}" unavailable: Secret ${id} has no key "${c.secretRef.key}"`);
+    for (const key of wanted.keys) {
+      const refused = s.refused ?? s.refusedKeys?.[key];
+      if (refused !== undefined) return [{ reason: refused.reason, message: `credential "${c.name}" refused: Secret ${id}: ${refused.message}` }];
+      if (s.data[key] === undefined) return unavailable(`credential "${c.name}" unavailable: Secret ${id} has no key "${key}"`);
+    }
     return [];
   });
 }

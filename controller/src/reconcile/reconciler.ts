@@ -7,7 +7,7 @@ import type { AgentPolicyObject, SlimPod, SlimSecret } from '../kube/objects.js'
 import type { InformerStats } from '../kube/informer.js';
 import type { PodSync } from '../distribution/server.js';
 import type { AccessRequest, AgentPolicy } from '../../../policy/src/index.js';
-import { parsePolicies, SnapshotBook, type NamespaceLabelsLookup, type PolicyEntry } from './snapshots.js';
+import { parsePolicies, SnapshotBook, type NamespaceLabelsLookup, type PolicyEntry, type TokenSource } from './snapshots.js';
 import type { PodSyncState } from '../observe/sync-metrics.js';
 
 /** What the reconciler reads of an informer. */
@@ -39,6 +39,8 @@ export interface ReconcilerOptions {
   readonly grants?: (pod: SlimPod) => readonly AccessRequest[];
   /** Whether the grants' cache has been listed: before, a pass could take an active grant away from a sidecar. */
   readonly grantsSynced?: () => boolean;
+  /** Brokered OAuth tokens (controller/src/oauth); without, oauth2 credentials are unresolved. */
+  readonly tokens?: TokenSource;
   /** Adds what is the pod's own beyond its policies (controller/src/baselines: its baseline and quarantine). */
   readonly decorate?: (pod: SlimPod, snapshot: Snapshot) => Snapshot;
 }
@@ -129,7 +131,7 @@ export class Reconciler {
     const [ns, name] = podKey.split('/');
     const pod = this.options.pods.get(ns, name ?? '');
     if (pod === undefined) return undefined;
-    const result = this.book.forPod(pod, this.entries, (n, s) => this.options.secrets.get(n, s), this.options.namespaceLabels, this.options.grants?.(pod) ?? []);
+    const result = this.book.forPod(pod, this.entries, (n, s) => this.options.secrets.get(n, s), this.options.namespaceLabels, this.options.grants?.(pod) ?? [], this.options.tokens);
     if (!result.ok) {
       this.compileFailures++;
       this.stalePods.add(podKey);

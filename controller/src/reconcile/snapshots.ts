@@ -5,7 +5,7 @@
 // are in the memo key, with the pod's name.
 import { createHash } from 'node:crypto';
 import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
-import { compileSnapshot, governingPolicies, isClusterAgentPolicyManifest, parseAnyPolicy, type AccessRequest, type AgentPolicy } from '../../../policy/src/index.js';
+import { compileSnapshot, credentialSecret, governingPolicies, isClusterAgentPolicyManifest, parseAnyPolicy, type AccessRequest, type AgentPolicy, type TokenResolver } from '../../../policy/src/index.js';
 import type { AgentPolicyObject, SlimPod, SlimSecret } from '../kube/objects.js';
 import { podIdentity } from '../kube/objects.js';
 
@@ -19,6 +19,13 @@ export interface PolicyEntry {
 export type SnapshotResult =
   | { readonly ok: true; readonly snapshot: Snapshot; readonly policies: readonly string[] }
   | { readonly ok: false; readonly error: string; readonly policies: readonly string[] };
+
+/** Brokered OAuth tokens (controller/src/oauth): the current lease per credential and scope set, and what identifies them. */
+export interface TokenSource {
+  readonly resolve: TokenResolver;
+  /** Identifies every token of a policy's oauth2 credentials (changes with each fetch, expiry or failure). */
+  revisions(namespace: string, policy: string): string;
+}
 
 /** The labels of a namespace (from the namespaces cache); undefined when unknown. */
 export type NamespaceLabelsLookup = (namespace: string) => Readonly<Record<string, string>> | undefined;
@@ -52,7 +59,7 @@ export class SnapshotBook {
     this.cache = this.used;
   }
 
-  forPod(pod: SlimPod, policies: readonly PolicyEntry[], secret: (namespace: string, name: string) => SlimSecret | undefined, namespaceLabels?: NamespaceLabelsLookup, grants: readonly AccessRequest[] = []): SnapshotResult {
+  forPod(pod: SlimPod, policies: readonly PolicyEntry[], secret: (namespace: string, name: string) => SlimSecret | undefined, namespaceLabels?: NamespaceLabelsLookup, grants: readonly AccessRequest[] = [], tokens?: TokenSource): SnapshotResult {
     const ns = pod.metadata.namespace;
     // ClusterAgentPolicies may govern pods of any namespace (their namespaceSelector decides).
     const inNamespace = policies.filter((p) => p.object.metadata?.namespace === ns || isClusterAgentPolicyManifest(p.object));
@@ -68,13 +75,17 @@ export class SnapshotBook {
     }
     // The keys held count too: the same Secret version refetched for other policies may hold other keys.
     const secretVersions = governing.flatMap((p) => p.credentials.map((c) => {
-      const s = secret(ns, c.secretRef.name);
-      return `${ns}/${c.secretRef.name}@${s === undefined ? 'missing' : `${s.metadata.resourceVersion}:${Object.keys(s.data).sort().join(',')}`}`;
+      const { name: secretName } = credentialSecret(c);
+      const s = secret(ns, secretName);
+      return `${ns}/${secretName}@${s === undefined ? 'missing' : `${s.metadata.resourceVersion}:${Object.keys(s.data).sort().join(',')}`}`;
     }));
+    // Brokered OAuth tokens: their revisions (a fetch sequence), never the tokens.
+    const tokenRevisions = tokens === undefined ? undefined : governing.filter((p) => p.credentials.some((c) => c.oauth2 !== undefined)).map((p) => tokens.revisions(ns, p.name));
     const key = createHash('sha256').update(JSON.stringify({
       ns, sa: pod.serviceAccount, labels: Object.entries(pod.metadata.labels).sort(),
       policies: governing.map((p) => `${p.cluster === undefined ? '' : 'cluster:'}${p.name}@${inNamespace.find((e) => e.parsed === p)?.object.metadata?.resourceVersion ?? ''}`),
       secretVersions,
+      tokenRevisions,
       // Grants are the pod's own: its name and every fact of each grant the snapshot carries.
       grants: grants.length === 0 ? undefined : { pod: pod.metadata.name, of: grants.map((g) => [g.name, g.uid, g.state, g.expiresAtMs, g.durationMs, g.uses, g.approvedBy]) },
     })).digest('hex');
@@ -85,6 +96,7 @@ export class SnapshotBook {
           shareAcrossPods: grants.length === 0,
           ...(grants.length === 0 ? {} : { grants }),
           secretRevision: (namespace, name) => secret(namespace, name)?.metadata.resourceVersion,
+          ...(tokens === undefined ? {} : { resolveToken: tokens.resolve }),
           resolveSecret: (namespace, name, k) => {
             const value = secret(namespace, name)?.data[k];
             return value === undefined ? undefined : new Uint8Array(Buffer.from(value, 'base64'));

@@ -11,6 +11,7 @@ import type { NamespaceLabelsLookup, PolicyEntry } from '../reconcile/snapshots.
 import type { SlimPod, SlimSecret } from '../kube/objects.js';
 import { credentialProblems } from '../kube/credentials.js';
 import { isTerminated, podIdentity } from '../kube/objects.js';
+import type { TokenStatus } from '../oauth/broker.js';
 
 export interface Condition {
   readonly type: 'Compiled' | 'Synced' | 'Ready';
@@ -28,7 +29,12 @@ export interface PolicyStatus {
   /** cooperative: selected pods with proxy-env capture (an agent that ignores HTTP_PROXY is not governed); 0 is omitted. */
   readonly pods: { readonly selected: number; readonly synced: number; readonly cooperative?: number };
   readonly version: string;
+  /** Brokered OAuth tokens (spec.credentials[].oauth2) in use; omitted when none. */
+  readonly tokens?: readonly TokenStatus[];
 }
+
+/** The broker's tokens of a policy (controller/src/oauth). */
+export type TokenStatusLookup = (namespace: string, name: string) => readonly TokenStatus[];
 
 /** Whether a pod's sidecar enforces the snapshot it should have. */
 export type PodSynced = (pod: SlimPod) => boolean;
@@ -36,7 +42,7 @@ export type PodSynced = (pod: SlimPod) => boolean;
 /** The credential Secrets cache; without it credentials are not checked. */
 export type SecretLookup = (namespace: string, name: string) => SlimSecret | undefined;
 
-export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], synced: PodSynced, nowIso: string, secret?: SecretLookup, namespaceLabels?: NamespaceLabelsLookup): PolicyStatus {
+export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], synced: PodSynced, nowIso: string, secret?: SecretLookup, namespaceLabels?: NamespaceLabelsLookup, tokens?: TokenStatusLookup): PolicyStatus {
   const meta = entry.object.metadata;
   const generation = meta?.generation ?? 0;
   const previous = previousConditions(entry.object.status);
@@ -67,7 +73,11 @@ export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], sync
   const cooperative = selected.filter((p) => p.cooperativeCapture).length;
   const cooperativeNote = cooperative === 0 ? '' : `; ${cooperative} of them use proxy-env capture, which is cooperative: an agent that ignores HTTP_PROXY is not governed`;
   // A rule whose credential cannot be resolved denies (the decision says "not available"); here is why.
-  const credentials = entry.parsed === undefined || secret === undefined ? [] : credentialProblems(entry.parsed, secret);
+  const tokenList = entry.parsed === undefined || entry.parsed.cluster !== undefined ? [] : tokens?.(entry.parsed.namespace, entry.parsed.name) ?? [];
+  const credentials = [
+    ...(entry.parsed === undefined || secret === undefined ? [] : credentialProblems(entry.parsed, secret)),
+    ...tokenProblems(tokenList),
+  ];
   const ready = compiled.status !== 'True'
     ? cond('Ready', false, failedReason, compiled.message)
     : credentials.length > 0
@@ -79,7 +89,16 @@ export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], sync
     rules: entry.parsed?.rules.length ?? 0,
     pods: { selected: selected.length, synced: syncedCount, ...(cooperative === 0 ? {} : { cooperative }) },
     version: `sha256:${createHash('sha256').update(JSON.stringify(entry.object.spec ?? null)).digest('hex')}`,
+    ...(tokenList.length === 0 ? {} : { tokens: tokenList }),
   };
+}
+
+/** Tokens without a usable value: rules that inject them deny ("credential unavailable"). */
+function tokenProblems(tokens: readonly TokenStatus[]): { reason: string; message: string }[] {
+  return tokens.filter((t) => t.state === 'Pending' || t.state === 'Expired' || (t.state === 'Failing' && t.expiresAt === undefined)).map((t) => ({
+    reason: 'CredentialUnavailable',
+    message: `credential "${t.credential}" (scopes ${t.scopes.join(' ') || 'none'}) has no token: ${t.state === 'Pending' && t.reason === undefined ? 'the first one is being fetched' : `${t.reason ?? ''}: ${t.message ?? ''}`}`,
+  }));
 }
 
 function previousConditions(status: unknown): Map<string, { status: string; lastTransitionTime: string }> {

@@ -4,7 +4,7 @@
 // stops the passes after it.
 import type { NamespaceLabelsLookup, PolicyEntry } from '../reconcile/snapshots.js';
 import type { SlimPod } from '../kube/objects.js';
-import { computeStatus, sameStatus, type PodSynced, type SecretLookup } from './compute.js';
+import { computeStatus, sameStatus, type PodSynced, type SecretLookup, type TokenStatusLookup } from './compute.js';
 
 export interface StatusWriterOptions {
   /** Only the leader writes (always true without leader election). */
@@ -14,6 +14,8 @@ export interface StatusWriterOptions {
   readonly podSynced: PodSynced;
   /** The credential Secrets cache, so that Ready says which credential is unavailable. */
   readonly secret?: SecretLookup;
+  /** Brokered OAuth tokens of a policy (status.tokens). */
+  readonly tokens?: TokenStatusLookup;
   /** Namespace labels, for the pods a ClusterAgentPolicy selects. */
   readonly namespaceLabels?: NamespaceLabelsLookup;
   /** namespace "" for a ClusterAgentPolicy. */
@@ -38,7 +40,7 @@ export class StatusWriter {
     // Each link catches its own failure, so one bad pass never stops later status writes.
     this.last = this.last.then(async () => {
       for (const entry of entries) {
-        const status = computeStatus(entry, pods, o.podSynced, nowIso, o.secret, o.namespaceLabels);
+        const status = computeStatus(entry, pods, o.podSynced, nowIso, o.secret, o.namespaceLabels, o.tokens);
         if (sameStatus(entry.object.status, status)) continue;
         const ns = entry.object.metadata?.namespace ?? '';
         const name = entry.object.metadata?.name ?? '';

@@ -110,3 +110,38 @@ describe('the /validate-agentpolicies webhook', () => {
     expect(response?.allowed).toBe(true);
   });
 });
+
+describe('the /validate-agentpolicies webhook on oauth2 credentials', () => {
+  let app: TestApp;
+  beforeAll(async () => { app = await startApp(); });
+  afterAll(async () => { await app.close(); });
+
+  const spec = (credential: string): string => `
+      podSelector: {}
+      rules:
+        - name: read-customer
+          to: {hosts: [crm.internal]}
+          credential: ${credential}
+      credentials:
+        - name: crm
+          oauth2: {tokenUrl: "https://auth.crm.internal/token", clientSecretRef: {name: crm-oauth}, scopes: [customers.read, customers.write]}
+    `;
+
+  it('rejects a rule scope the credential does not have, and a credential of neither form (what the CRD cannot see)', async () => {
+    const scope = await app.post('/validate-agentpolicies', policyReview(policy(spec('{name: crm, scopes: [customers.delete]}'))));
+    expect(scope.response?.allowed).toBe(false);
+    expect(scope.response?.status?.message).toBe('AgentPolicy support/support-agent is invalid: spec.rules[0].credential.scopes (rule "read-customer"): asks for scope(s) "customers.delete", which credential "crm" does not have (its oauth2.scopes: customers.read customers.write)');
+    const shape = await app.post('/validate-agentpolicies', policyReview(policy(spec('[crm]'))));
+    expect(shape.response?.status?.message).toContain('spec.rules[0].credential (rule "read-customer"): must be a credential name or {name, scopes}, got a list');
+    const undeclared = await app.post('/validate-agentpolicies', policyReview(policy(spec('{name: zendesk}'))));
+    expect(undeclared.response?.status?.message).toContain('names credential "zendesk", which spec.credentials does not declare');
+  });
+
+  it('admits a rule naming its scopes, and warns of one that takes every scope', async () => {
+    const narrow = await app.post('/validate-agentpolicies', policyReview(policy(spec('{name: crm, scopes: [customers.read]}'))));
+    expect(narrow.response).toEqual({ uid: expect.any(String) as string, allowed: true });
+    const wide = await app.post('/validate-agentpolicies', policyReview(policy(spec('crm'))));
+    expect(wide.response?.allowed).toBe(true);
+    expect(wide.response?.warnings).toEqual(['spec.rules[0] (rule "read-customer"): gets a token with every scope of oauth2 credential "crm" (customers.read customers.write); name the ones it needs: credential: {name: crm, scopes: [...]}']);
+  });
+});
