@@ -8,10 +8,12 @@
 // upstream received, and the trace, checked in Jaeger one by one. Then one
 // approval round trip: a large refund denied until a human approves it with
 // the CLI (approval.ts), the lethal trifecta refused per session with the
-// lineage of its deny read back from Jaeger (trifecta.ts), `agentwarden explain`
+// lineage of its deny read back from Jaeger (trifecta.ts), the baseline the
+// calls taught (baseline.ts), `agentwarden explain`
 // on a denied call's decision id and `agentwarden status` (explain-step.ts).
 // Needs root (network namespaces, iptables).
 import { approvalRoundTrip, removeEarlierRequests } from './approval.js';
+import { printBaseline, removeEarlierBaselines } from './baseline.js';
 import { MCP_TOOL_CALLS, MCP_URL, REST_CALLS } from './calls.js';
 import { readDemoConfig, type DemoConfig } from './config.js';
 import { collectDecisions, jaegerReachable } from './jaeger.js';
@@ -26,6 +28,8 @@ import { buildRows, printRows, printTraceCheck, type Row } from './table.js';
 import { explainRow, rowToExplain, statusOf } from './explain-step.js';
 
 const TRACES_TIMEOUT_MS = 30_000;
+/** Distinct operations the demo's allowed calls make, at least (tickets, MCP methods and tools, Slack). */
+const BASELINE_MIN_OPERATIONS = 8;
 
 function step(text: string): void {
   console.log(`\n== ${text}`);
@@ -40,6 +44,7 @@ async function demo(config: DemoConfig): Promise<boolean> {
   step(`Starting the support-agent pod (namespace ${NAMESPACE}): capture rules, Envoy, the sidecar, the controller, and the services it calls`);
   await removeEarlierPods(NAMESPACE);
   await removeEarlierRequests(NAMESPACE);
+  await removeEarlierBaselines(NAMESPACE);
   const started = Date.now();
   let pod: SupportPod | undefined;
   process.once('SIGINT', () => {
@@ -77,6 +82,9 @@ async function demo(config: DemoConfig): Promise<boolean> {
     if (!trifecta.ok) console.log('(the trifecta did not come out as expected: first post delivered, page fetched, second post refused)');
     const lineage = await printLineage(trifectaRows, config.jaeger);
 
+    step('What the agent\'s baseline learned: spec.anomaly (learnFor 24h, novelOperation Alert), the AgentBaseline the controller wrote from the sidecar\'s summaries');
+    const learned = await printBaseline(NAMESPACE, BASELINE_MIN_OPERATIONS);
+
     const { synced, table } = await agentPoliciesWhenSynced(NAMESPACE);
     console.log(`\n$ kubectl get agentpolicies -n ${NAMESPACE}\n${table.trimEnd()}`);
     if (!synced) console.log('(the policies did not report Ready and Synced within 30 s)');
@@ -85,7 +93,7 @@ async function demo(config: DemoConfig): Promise<boolean> {
     if (!podStatus) console.log('(agentwarden status did not show the pod SYNCED)');
 
     const complete = printTraceCheck([...rows, ...approvalRows, ...trifectaRows], config.jaeger);
-    return complete && synced && roundTrip.ok && trifecta.ok && lineage && explained && podStatus;
+    return complete && synced && roundTrip.ok && trifecta.ok && lineage && learned && explained && podStatus;
   } finally {
     await pod?.scenario.stop();
   }

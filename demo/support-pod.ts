@@ -17,6 +17,7 @@ import { startScenario, type Scenario } from '../e2e/pod/scenario.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../e2e/pod/upstreams/http-upstream.js';
 import { startHttpsUpstream, type RunningHttpsUpstream } from '../e2e/pod/upstreams/https-upstream.js';
 import { startMcpServer, type RunningMcpServer } from '../e2e/pod/upstreams/mcp-server.js';
+import { DEMO_BASELINE_WRITE_INTERVAL, DEMO_SUMMARY_INTERVAL } from './baseline.js';
 import { readYamlDocuments } from '../policy/io/manifests.js';
 import { isPlain } from '../policy/src/fields.js';
 
@@ -76,11 +77,14 @@ export async function startSupportPod(o: SupportPodOptions): Promise<SupportPod>
         { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: `http://${hostIp(o.slot, 1)}:${otlpPort}` },
         { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'http/protobuf' },
         { name: 'OTEL_BSP_SCHEDULE_DELAY', value: '200' },
+        // Operation summaries for the baseline every second (the default is 30 s): baseline.ts.
+        { name: 'AGENTWARDEN_ANOMALY_SUMMARY_INTERVAL', value: DEMO_SUMMARY_INTERVAL },
       ],
     },
     manifests: tenantManifests(token),
     // The API server calls the controller's AgentAccessRequest webhooks: they stamp who approved.
-    controller: { approvalWebhooks: { name: 'agentwarden-demo-approvals', namespace: NAMESPACE } },
+    // It writes the AgentBaseline every second (the default is 10 s).
+    controller: { approvalWebhooks: { name: 'agentwarden-demo-approvals', namespace: NAMESPACE }, extraArgs: ['--baseline-write-interval', DEMO_BASELINE_WRITE_INTERVAL] },
     servers: async (net, caDir) => {
       const started = await startUpstreams(net, caDir);
       upstreams = started.upstreams;

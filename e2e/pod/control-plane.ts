@@ -26,11 +26,11 @@ export interface Tenant {
 
 let crdInstalled = false;
 
-/** The AgentPolicy and AgentAccessRequest CRDs, as `helm install` or `kubectl apply -f crds/` puts them in (once per process). */
+/** The AgentPolicy, AgentAccessRequest and AgentBaseline CRDs, as `helm install` or `kubectl apply -f crds/` puts them in (once per process). */
 async function ensureCrd(): Promise<void> {
   if (crdInstalled) return;
-  for (const crd of ['agentpolicy.yaml', 'agentaccessrequest.yaml']) await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', join(ROOT, 'crds', crd)]);
-  await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/agentpolicies.agentwarden.io', 'crd/agentaccessrequests.agentwarden.io']);
+  for (const crd of ['agentpolicy.yaml', 'agentaccessrequest.yaml', 'agentbaseline.yaml']) await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', join(ROOT, 'crds', crd)]);
+  await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/agentpolicies.agentwarden.io', 'crd/agentaccessrequests.agentwarden.io', 'crd/agentbaselines.agentwarden.io']);
   crdInstalled = true;
 }
 

@@ -268,4 +268,16 @@ describe('make demo', () => {
       expect(span?.references.filter((r) => r.refType === 'FOLLOWS_FROM').map((r) => r.traceID.padStart(32, '0'))).toContain(fetched?.trace);
     });
   });
+
+  describe('the baseline the calls taught', () => {
+    it('shows the AgentBaseline the controller wrote from the sidecar\'s summaries, still learning, with the calls it saw', async () => {
+      const section = out.slice(out.indexOf('== What the agent\'s baseline learned'));
+      const row = /\n(\S+)\s+(\S+)\s+(\d+)\s+(\S+)\s+0\s+0\n/.exec(section);
+      expect(Number(row?.[3] ?? 0)).toBeGreaterThanOrEqual(8);
+      expect(Date.parse(row?.[4] ?? '')).toBeGreaterThan(Date.now() + 23 * 3600_000);
+      expect(section).toMatch(/\n +\d+ +MCP mcp\.support\.internal tools\/call issue_refund\n/);
+      const stored = JSON.parse(await kubectlOk(['get', 'agentbaseline', row?.[1] ?? '', '-n', 'support', '-o', 'json'])) as { status: { operations: { operation: string }[] } };
+      expect(stored.status.operations.map((o) => o.operation)).toEqual(expect.arrayContaining(['MCP mcp.support.internal tools/call issue_refund', 'GET api.zendesk.com/api/v2/tickets/{id}']));
+    });
+  });
 });

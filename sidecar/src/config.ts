@@ -98,7 +98,7 @@ export const SIDECAR_COMMAND = defineCommand({
     'max-request-bytes': { type: 'string', value: 'n', default: String(16 * MIB), help: 'largest CheckRequest decoded, bytes; larger ones are denied' },
     'max-sessions': { type: 'string', value: 'n', default: String(DEFAULT_MAX_SESSIONS), help: 'sessions whose taints are kept; the least recently used beyond it are dropped and counted' },
     'max-taints-per-session': { type: 'string', value: 'n', default: String(DEFAULT_MAX_TAINTS_PER_SESSION), help: 'taints kept per session' },
-    'anomaly-summary-interval': { type: 'string', value: 'duration', default: '30s', help: 'controller mode: how often the operation summary (spec.anomaly baselines) goes to the controller' },
+    'anomaly-summary-interval': { type: 'string', value: 'duration', default: '30s', env: 'AGENTWARDEN_ANOMALY_SUMMARY_INTERVAL', help: 'controller mode: how often the operation summary (spec.anomaly baselines) goes to the controller' },
     'max-baseline-operations': { type: 'string', value: 'n', default: String(DEFAULT_MAX_OPERATIONS), help: 'operations learned while the baseline learns; beyond it they are dropped and counted' },
   },
   env: [
