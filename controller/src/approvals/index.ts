@@ -3,10 +3,9 @@
 // limits), the active grants of each pod for its snapshot, ApprovalNeeded and
 // GrantUsed from the sidecars, the timers that end grants and pending
 // requests, Events on pods and the notification webhook.
-import type { KubernetesObject, Watch } from '@kubernetes/client-node';
 import type { AccessRequest } from '../../../policy/src/index.js';
-import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
-import { Informer, type InformerOptions } from '../kube/informer.js';
+import { Informer } from '../kube/informer.js';
+import type { CrdWiring } from '../kube/crd-wiring.js';
 import type { CacheLimits } from '../kube/limits.js';
 import { podIdentity, type SlimPod } from '../kube/objects.js';
 import type { NamespaceBudget } from '../kube/budget.js';
@@ -25,20 +24,10 @@ export { DEFAULT_APPROVAL_OPTIONS, formatDuration, type ApprovalOptions } from '
 export { ACCESS_REQUEST_PLURAL, type AccessRequestObject } from './objects.js';
 export { ApprovalMetrics } from './metrics.js';
 
-export interface ApprovalWiring {
+export interface ApprovalWiring extends CrdWiring {
   readonly options: ApprovalOptions;
   readonly limits: CacheLimits;
   readonly api: ApprovalApi;
-  readonly watch: Watch;
-  /** "/apis/agentwarden.io/v1alpha1" */
-  readonly apiPath: string;
-  readonly pods: Informer<SlimPod>;
-  readonly snapshotFor: (podKey: string) => Snapshot | undefined;
-  readonly mayWrite: () => boolean;
-  /** The cache changed or a grant began or ended: reconcile (debounced). */
-  readonly onChange: () => void;
-  readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
-  readonly informerLog: InformerOptions<KubernetesObject>['log'];
 }
 
 export interface Approvals {

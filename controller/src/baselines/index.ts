@@ -6,13 +6,13 @@
 // sidecars in their snapshots (decorate). A restarted controller takes the
 // baselines up from the AgentBaselines; their spec (accepted operations,
 // releases) applies as it changes.
-import type { KubernetesObject, Watch } from '@kubernetes/client-node';
 import type { OperationSummary } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
 import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
 import { snapshotVersion } from '../../../policy/src/index.js';
-import { Informer, type InformerOptions } from '../kube/informer.js';
+import { Informer } from '../kube/informer.js';
 import type { SlimPod } from '../kube/objects.js';
 import type { PodEvent } from '../approvals/api.js';
+import type { CrdWiring } from '../kube/crd-wiring.js';
 import type { BaselineApi } from './api.js';
 import { BaselineBook, DEFAULT_BASELINE_LIMITS, type BaselineLimits } from './book.js';
 import { BASELINE_PLURAL, identityKey, specOf, statusOf, type AgentBaselineObject } from './objects.js';
@@ -25,21 +25,11 @@ const MAX_EVENTS_PER_SUMMARY = 3;
 /** Decorated snapshots remembered (by snapshot version, baseline revision and pod). */
 const MAX_DECORATED = 4096;
 
-export interface BaselineWiring {
+export interface BaselineWiring extends CrdWiring {
   readonly api: BaselineApi;
   readonly createEvent: (e: PodEvent) => Promise<void>;
-  readonly watch: Watch;
-  /** "/apis/agentwarden.io/v1alpha1" */
-  readonly apiPath: string;
-  readonly pods: Informer<SlimPod>;
-  readonly snapshotFor: (podKey: string) => Snapshot | undefined;
-  readonly mayWrite: () => boolean;
-  /** What the sidecars judge with changed: reconcile (debounced), which pushes. */
-  readonly onChange: () => void;
   readonly writeIntervalMs: number;
   readonly limits?: BaselineLimits;
-  readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
-  readonly informerLog: InformerOptions<KubernetesObject>['log'];
 }
 
 export interface BaselineCounters {
