@@ -69,11 +69,37 @@ export async function startDnsServer(options: DnsServerOptions): Promise<Running
     }
   };
 
+  // Port 0: the port UDP got may be taken for TCP by another process; try again with another.
+  let attempt = 1;
+  for (;;) {
+    try {
+      const { udpSockets, tcp, closeUdp } = await bindUdpAndTcp(options.listen, respond);
+      return runningServer(
+        {
+          addresses: udpSockets.map((socket) => socket.address()),
+          close: async () => {
+            await Promise.all([closeUdp(), tcp.close()]);
+          },
+        },
+        recorder,
+      );
+    } catch (error: unknown) {
+      const taken = options.listen.some((a) => a.port === 0) && String(error).includes('EADDRINUSE');
+      if (!taken || attempt++ >= BIND_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** Attempts at a free port pair when the caller asked for port 0. */
+const BIND_ATTEMPTS = 5;
+
+/** UDP on each address, then TCP on the port UDP got, so that port 0 gives one port for both. */
+async function bindUdpAndTcp(listen: readonly ListenAddress[], respond: (message: Buffer, protocol: DnsReceived['protocol'], source: AddressInfo, local: AddressInfo) => Buffer | null) {
   const udpSockets: UdpSocket[] = [];
   const closeUdp = (): Promise<void> => Promise.all(udpSockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve())))).then(() => undefined);
   const bound: ListenAddress[] = [];
   try {
-    for (const address of options.listen) {
+    for (const address of listen) {
       const socket = createSocket(isIP(address.host) === 6 ? 'udp6' : 'udp4');
       udpSockets.push(socket);
       await new Promise<void>((resolve, reject) => {
@@ -100,15 +126,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<Running
     await closeUdp();
     throw error;
   });
-  return runningServer(
-    {
-      addresses: udpSockets.map((socket) => socket.address()),
-      close: async () => {
-        await Promise.all([closeUdp(), tcp.close()]);
-      },
-    },
-    recorder,
-  );
+  return { udpSockets, tcp, closeUdp };
 }
 
 /** DNS over TCP: each message is preceded by its 16-bit length (RFC 1035 4.2.2). */
