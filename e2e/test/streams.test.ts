@@ -16,6 +16,7 @@ import { distributionService } from '../../common/distribution-service.js';
 import type { RunningController } from '../../controller/src/main.js';
 import { ROOT, kubectlOk, uniqueNamespace, waitFor } from './cluster.js';
 import { boundToken, controllerOn, freePort, policyManifest } from './controller-env.js';
+import { INJECTED_LABEL, INJECTED_LABEL_VALUE } from '../../controller/src/kube/objects.js';
 
 const ns = uniqueNamespace('streams');
 const TENANT_ADMIN = 'tenant-admin@example.com';
@@ -34,7 +35,7 @@ function asTenant(args: readonly string[], stdin?: string): Promise<string> {
 async function tenantPod(name: string, serviceAccount: string, labels: Record<string, string>): Promise<string> {
   await asTenant(['create', '-f', '-'], JSON.stringify({
     apiVersion: 'v1', kind: 'Pod',
-    metadata: { name, namespace: ns, labels },
+    metadata: { name, namespace: ns, labels: { ...labels, [INJECTED_LABEL]: INJECTED_LABEL_VALUE } },
     spec: { serviceAccountName: serviceAccount, containers: [{ name: 'agent', image: 'example.com/agent:1' }] },
   }));
   const uid = (await asTenant(['get', 'pod', name, '-o', 'jsonpath={.metadata.uid}'])).trim();

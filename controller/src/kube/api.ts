@@ -6,8 +6,9 @@ import {
   AuthenticationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Watch,
 } from '@kubernetes/client-node';
 import type { ListResult } from './informer.js';
+import { shareDispatchers } from './dispatcher.js';
 import type { V1Secret } from '@kubernetes/client-node';
-import { POD_FIELD_SELECTOR, slimPod, type AgentPolicyObject, type SlimPod, type SlimSecret } from './objects.js';
+import { POD_SELECTOR, slimPod, type AgentPolicyObject, type SlimPod, type SlimSecret } from './objects.js';
 import { CREDENTIAL_SELECTOR } from './credentials.js';
 import type { TokenReviewResult } from '../distribution/auth.js';
 
@@ -21,7 +22,7 @@ export interface Kube {
   readonly coordination: CoordinationV1Api;
   /** Every AgentPolicy, each as `keep` makes it (kube/limits.ts limitPolicy), in pages. */
   listPolicies(keep?: (policy: AgentPolicyObject) => AgentPolicyObject): Promise<ListResult<AgentPolicyObject>>;
-  /** Pods not terminated (POD_FIELD_SELECTOR). */
+  /** Injected pods not terminated (POD_SELECTOR). */
   listPods(): Promise<ListResult<SlimPod>>;
   /** Secrets labelled agentwarden.io/credential=true only, each slimmed by `slim`, in pages. */
   listSecrets(slim: (secret: V1Secret) => SlimSecret): Promise<ListResult<SlimSecret>>;
@@ -72,6 +73,8 @@ export async function paged<R, T>(fetchPage: (limit: number, cont: string | unde
 
 /** @param listPageSize objects per page of the AgentPolicy and Secret lists. */
 export function connectKube(kc: KubeConfig, listPageSize = 10): Kube {
+  // One connection pool per identity for every API client made from kc (kube/dispatcher.ts).
+  shareDispatchers(kc);
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const authn = kc.makeApiClient(AuthenticationV1Api);
@@ -86,7 +89,7 @@ export function connectKube(kc: KubeConfig, listPageSize = 10): Kube {
       }, listPageSize, keep);
     },
     listPods() {
-      return paged((limit, cont) => core.listPodForAllNamespaces({ fieldSelector: POD_FIELD_SELECTOR, limit, _continue: cont }), POD_PAGE_SIZE, slimPod);
+      return paged((limit, cont) => core.listPodForAllNamespaces({ ...POD_SELECTOR, limit, _continue: cont }), POD_PAGE_SIZE, slimPod);
     },
     listSecrets(slim) {
       return paged((limit, cont) => core.listSecretForAllNamespaces({ labelSelector: CREDENTIAL_SELECTOR, limit, _continue: cont }), listPageSize, slim);
