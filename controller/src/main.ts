@@ -35,6 +35,7 @@ import { approvals as approvalsFromCaches, connectApprovalApi, type AccessReques
 import { baselines as baselinesFromCaches, connectBaselineApi, DEFAULT_BASELINE_LIMITS, type BaselineApi, type Baselines } from './baselines/index.js';
 import { startTokenBroker, tokenDemand, type TokenBroker } from './oauth/index.js';
 import { RuntimeMetrics } from './observe/runtime.js';
+import { PushQueueMetrics } from './distribution/push-queue.js';
 
 export interface RunningController {
   readonly distributionAddress: string;
@@ -117,7 +118,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     onApprovalNeeded: (podKey, message) => { void approvals.requests.approvalNeeded(podKey, message); },
     onGrantUsed: (podKey, message) => { void approvals.requests.grantUsed(podKey, message); },
     onOperationSummary: (podKey, message) => { baselines.summary(podKey, message); },
-  });
+  }, { maxConcurrent: config.maxConcurrentPushes });
   const reconciler: Reconciler = new Reconciler({
     policies: cluster.withNamespaced(policies), pods, secrets,
     namespaceLabels: cluster.namespaceLabels,
@@ -206,7 +207,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
         new CertificateExpiryMetrics([
           ...(webhooks === undefined ? [] : [{ name: 'webhook', pem: webhooks.certificate }]),
           ...(distributionCertificate === undefined ? [] : [{ name: 'distribution', pem: () => distributionCertificate.certificate }]),
-        ]), runtimeMetrics],
+        ]), runtimeMetrics, new PushQueueMetrics(distribution.pushQueue, config.maxConcurrentPushes)],
       distributionCertificate,
     },
   });
