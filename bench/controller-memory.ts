@@ -24,6 +24,7 @@ const KUBECONFIG = process.env['E2E_KUBECONFIG'] ?? join(root, '.cache/e2e/kubec
 const STREAMS = Number(process.env['BENCH_STREAMS'] ?? '1000');
 const PODS = Number(process.env['BENCH_PODS'] ?? '3000');
 const TARGET_RSS_MB = 200;
+const SETTLE_S = Number(process.env['BENCH_SETTLE_S'] ?? '20');
 const CHANNELS = 20;
 const NS = `ctlmem-${Date.now().toString(36)}`;
 const PORT = Number(process.env['BENCH_PORT'] ?? '25210');
@@ -134,14 +135,23 @@ async function main(): Promise<void> {
       const eldMax = gauge(text, 'nodejs_eventloop_lag_max_seconds') * 1000;
       console.log(`bench: controller fanout streams=${sims.length} p50_ms=${pct(lat, 0.5).toFixed(0)} p99_ms=${pct(lat, 0.99).toFixed(0)} max_ms=${(lat[lat.length - 1] ?? 0).toFixed(0)} event_loop_delay_p99_ms=${eldP99.toFixed(1)} event_loop_delay_max_ms=${eldMax.toFixed(1)}`);
     };
-    /** Memory once the pods cache holds `pods` (or all the cluster has, before the label selector) and the streams are synced. */
+    /**
+     * Memory once the pods cache holds `pods` and the streams are synced: right after the
+     * fan-out, then after SETTLE_S idle seconds (V8 gives back what the burst's garbage took
+     * once the process is idle; the first figure is what a memory limit must allow).
+     */
     const report = async (pods: number): Promise<number> => {
       await until(`the controller's pods cache to hold ${pods} pods`, async () => (await podsCached()) >= pods, 120_000, 200);
-      const text = await metrics();
-      const r = rss(pid);
-      const mb = (name: string): number => gauge(text, name) / 1024 / 1024;
-      console.log(`bench: controller rss_mb=${r.now.toFixed(0)} peak_rss_mb=${r.peak.toFixed(0)} heap_mb=${mb('nodejs_heap_used_bytes').toFixed(0)} heap_total_mb=${mb('nodejs_heap_total_bytes').toFixed(0)} external_mb=${mb('nodejs_external_memory_bytes').toFixed(0)} array_buffers_mb=${mb('nodejs_array_buffers_bytes').toFixed(0)} streams=${sims.length} pods=${pods} pods_cached=${await podsCached()} compiled_snapshots=${gauge(text, 'agentwarden_compiled_snapshots')}`);
-      return r.now;
+      const line = async (when: string): Promise<number> => {
+        const text = await metrics();
+        const r = rss(pid);
+        const mb = (name: string): number => gauge(text, name) / 1024 / 1024;
+        console.log(`bench: controller ${when} rss_mb=${r.now.toFixed(0)} peak_rss_mb=${r.peak.toFixed(0)} heap_mb=${mb('nodejs_heap_used_bytes').toFixed(0)} heap_total_mb=${mb('nodejs_heap_total_bytes').toFixed(0)} external_mb=${mb('nodejs_external_memory_bytes').toFixed(0)} array_buffers_mb=${mb('nodejs_array_buffers_bytes').toFixed(0)} streams=${sims.length} pods=${pods} pods_cached=${await podsCached()} compiled_snapshots=${gauge(text, 'agentwarden_compiled_snapshots')}`);
+        return r.now;
+      };
+      await line('after_fanout');
+      await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
+      return line(`settled_${SETTLE_S}s`);
     };
     await report(STREAMS);
     await connect(names.slice(0, STREAMS));

@@ -7,6 +7,7 @@ import {
 } from '@kubernetes/client-node';
 import type { ListResult } from './informer.js';
 import { shareDispatchers } from './dispatcher.js';
+import { ConcurrencyLimit } from './concurrency.js';
 import type { V1Secret } from '@kubernetes/client-node';
 import { POD_SELECTOR, slimPod, type AgentPolicyObject, type SlimPod, type SlimSecret } from './objects.js';
 import { CREDENTIAL_SELECTOR } from './credentials.js';
@@ -43,6 +44,9 @@ export function loadKubeConfig(file: string | undefined): KubeConfig {
   return kc;
 }
 
+/** TokenReviews in flight at once; more wait in order (a reconnect storm of every sidecar). */
+export const MAX_CONCURRENT_TOKEN_REVIEWS = 32;
+
 /** Objects per page of the pods list (slimmed as each page comes). */
 const POD_PAGE_SIZE = 500;
 
@@ -78,6 +82,7 @@ export function connectKube(kc: KubeConfig, listPageSize = 10): Kube {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const authn = kc.makeApiClient(AuthenticationV1Api);
+  const reviews = new ConcurrencyLimit(MAX_CONCURRENT_TOKEN_REVIEWS);
   return {
     config: kc,
     watch: new Watch(kc),
@@ -95,7 +100,7 @@ export function connectKube(kc: KubeConfig, listPageSize = 10): Kube {
       return paged((limit, cont) => core.listSecretForAllNamespaces({ labelSelector: CREDENTIAL_SELECTOR, limit, _continue: cont }), listPageSize, slim);
     },
     async reviewToken(token, audiences) {
-      const review = await authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [...audiences] } } });
+      const review = await reviews.run(() => authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [...audiences] } } }));
       const s = review.status;
       return {
         authenticated: s?.authenticated === true,
