@@ -7,6 +7,8 @@
 // ServiceAccount token of its own pod, decodes every pushed snapshot and ACKs
 // it (as bench/propagation.ts does). The API server has no scheduler or
 // kubelet: the pods stay Pending, which the controller's pods cache keeps.
+// BENCH_STREAMS, BENCH_PODS, BENCH_SETTLE_S and BENCH_CONTROLLER_FLAGS (e.g.
+// "--max-concurrent-pushes 100000") vary the run.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
   await createPods(names.slice(0, STREAMS), true);
   await custom.createNamespacedCustomObject({ group: 'agentwarden.io', version: 'v1alpha1', namespace: NS, plural: 'agentpolicies', body: policy(['/v1/start']) });
 
-  const controller = spawn(join(root, 'bin/agentwarden'), ['controller', '--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${PORT}`, '--metrics-listen', `127.0.0.1:${PORT + 1}`, '--namespace', NS, '--leader-elect', 'false'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AGENTWARDEN_LOG_LEVEL: 'warn', ...(process.env['BENCH_HEAP_SNAPSHOT'] === '1' ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 ${process.env['NODE_OPTIONS'] ?? ''}` } : {}) } });
+  const controller = spawn(join(root, 'bin/agentwarden'), ['controller', '--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${PORT}`, '--metrics-listen', `127.0.0.1:${PORT + 1}`, '--namespace', NS, '--leader-elect', 'false', ...(process.env['BENCH_CONTROLLER_FLAGS'] ?? '').split(' ').filter((f) => f !== '')], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AGENTWARDEN_LOG_LEVEL: 'warn', ...(process.env['BENCH_HEAP_SNAPSHOT'] === '1' ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 ${process.env['NODE_OPTIONS'] ?? ''}` } : {}) } });
   let controllerLog = '';
   controller.stderr.on('data', (b: Buffer) => { controllerLog = (controllerLog + b.toString()).slice(-10_000); });
   const pid = controller.pid ?? 0;

@@ -32,6 +32,7 @@ export function shareDispatchers(kc: KubeConfig): KubeConfig {
   const cache = new Map<string, Closable | undefined>();
   target.createDispatcher = (cluster, agentOptions) => {
     const key = identityKey(cluster, agentOptions);
+    if (key === undefined) return create(cluster, agentOptions);
     if (cache.has(key)) {
       const hit = cache.get(key);
       // Most recently used last.
@@ -53,13 +54,21 @@ export function shareDispatchers(kc: KubeConfig): KubeConfig {
   return kc;
 }
 
-function identityKey(cluster: { readonly server?: string; readonly proxyUrl?: string } | null, options: Record<string, unknown>): string {
+/** What makes a dispatcher different, hashed; undefined when an option cannot be compared (never shared). */
+function identityKey(cluster: { readonly server?: string; readonly proxyUrl?: string } | null, options: Record<string, unknown>): string | undefined {
   const h = createHash('sha256');
+  let shareable = true;
   const part = (v: unknown): void => {
     if (v === undefined || v === null) h.update('\0-');
     else if (Buffer.isBuffer(v) || v instanceof Uint8Array) h.update('\0b').update(v);
     else if (Array.isArray(v)) { h.update(`\0a${v.length}`); v.forEach(part); }
-    else h.update(`\0s${typeof v}:${String(v)}`);
+    else if (typeof v === 'object') {
+      // e.g. key: [{ pem, passphrase }]: every field counts, so two identities never share.
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o).sort()) { h.update(`\0o${k}`); part(o[k]); }
+    } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') h.update(`\0s${typeof v}:${String(v)}`);
+    // A function or symbol cannot be compared: this identity is not shared.
+    else shareable = false;
   };
   part(cluster?.server);
   part(cluster?.proxyUrl);
@@ -67,5 +76,5 @@ function identityKey(cluster: { readonly server?: string; readonly proxyUrl?: st
     h.update(`\0k${k}`);
     part(options[k]);
   }
-  return h.digest('hex');
+  return shareable ? h.digest('hex') : undefined;
 }
