@@ -55,6 +55,8 @@ export class SnapshotBook {
    * touching 10,000 pods is one pass over 10,000 pods). Undefined outside a pass.
    */
   private byIdentity: Map<string, SnapshotResult> | undefined;
+  /** The inputs byIdentity's results were computed from (other inputs within a pass start it afresh). */
+  private identityInputs: readonly unknown[] = [];
 
   /** Starts a pass over the current caches. */
   beginPass(): void {
@@ -66,10 +68,16 @@ export class SnapshotBook {
   endPass(): void {
     this.cache = this.used;
     this.byIdentity = undefined;
+    this.identityInputs = [];
   }
 
   forPod(pod: SlimPod, policies: readonly PolicyEntry[], secret: (namespace: string, name: string) => SlimSecret | undefined, namespaceLabels?: NamespaceLabelsLookup, grants: readonly AccessRequest[] = [], tokens?: TokenSource): SnapshotResult {
     if (this.byIdentity === undefined || grants.length > 0) return this.compute(pod, policies, secret, namespaceLabels, grants, tokens);
+    const inputs = [policies, secret, namespaceLabels, tokens];
+    if (inputs.some((v, i) => v !== this.identityInputs[i])) {
+      this.byIdentity.clear();
+      this.identityInputs = inputs;
+    }
     const identity = JSON.stringify([pod.metadata.namespace, pod.serviceAccount, Object.entries(pod.metadata.labels).sort()]);
     let result = this.byIdentity.get(identity);
     if (result === undefined) {
