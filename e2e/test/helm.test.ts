@@ -325,6 +325,11 @@ describe('the chart installed on the local control plane, the controller running
       [['create', 'leases.coordination.k8s.io', '-n', release], 'yes'],
       [['get', 'leases.coordination.k8s.io/agentwarden-controller', '-n', release], 'yes'],
       [['update', 'leases.coordination.k8s.io/agentwarden-controller', '-n', release], 'yes'],
+      // Replica reports (controller/src/replicas): any replica's Lease in the release namespace.
+      [['list', 'leases.coordination.k8s.io', '-n', release], 'yes'],
+      [['watch', 'leases.coordination.k8s.io', '-n', release], 'yes'],
+      [['update', 'leases.coordination.k8s.io/agentwarden-controller-replica-x', '-n', release], 'yes'],
+      [['delete', 'leases.coordination.k8s.io/agentwarden-controller-replica-x', '-n', release], 'yes'],
       // AgentAccessRequests: the informer, requests from sidecars, ended ones recreated, expiry;
       // the webhook reads the pod of spec.pod fresh; Events on pods.
       [['list', 'agentaccessrequests.agentwarden.io', '-A'], 'yes'],
@@ -365,7 +370,8 @@ describe('the chart installed on the local control plane, the controller running
       [['create', 'deployments.apps', '-n', release], 'no'],
       [['create', 'configmaps', '-n', other], 'no'],
       [['create', 'leases.coordination.k8s.io', '-n', other], 'no'],
-      [['update', 'leases.coordination.k8s.io/another-lease', '-n', release], 'no'],
+      [['update', 'leases.coordination.k8s.io/another-lease', '-n', other], 'no'],
+      [['list', 'leases.coordination.k8s.io', '-n', other], 'no'],
       [['delete', 'mutatingwebhookconfigurations.admissionregistration.k8s.io'], 'no'],
     ];
     const actual: [string[], string][] = [];
