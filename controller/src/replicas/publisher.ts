@@ -121,5 +121,5 @@ export class ReportPublisher {
 }
 
 function isConflict(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && 'code' in e && (e as { code: unknown }).code === 409;
+  return typeof e === 'object' && e !== null && 'code' in e && e.code === 409;
 }
