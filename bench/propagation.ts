@@ -251,7 +251,7 @@ async function main(): Promise<void> {
     }
     const peakRss = Math.max(...replicas.map((r) => r.peakRss));
     console.log(`bench: controller propagation_${SIDECARS}_sidecars_${REPLICAS}_replicas p99_ms=${pct(p99s, 0.5).toFixed(0)} worst_p99_ms=${(p99s[p99s.length - 1] ?? 0).toFixed(0)} all_acked_max_ms=${worst.toFixed(0)} status_synced_ms=${statusMs.toFixed(0)}`);
-    console.log(`bench: controller rss_mb_idle=${Math.max(...rssIdle).toFixed(0)} rss_mb_peak_per_replica_${perReplica.toFixed(0)}_streams_${SIDECARS}_pods=${peakRss.toFixed(0)} heap_mb_max=${Math.max(...heap).toFixed(0)}`);
+    console.log(`bench: controller rss_mb_idle=${Math.max(...rssIdle).toFixed(0)} rss_mb_peak_max_replica_${SIDECARS}_pods_about_${perReplica.toFixed(0)}_streams_each=${peakRss.toFixed(0)} heap_mb_max=${Math.max(...heap).toFixed(0)}`);
 
     if (REPLICAS > 1) {
       // One replica lost: SIGKILL, no goodbye (its report Lease expires instead of being deleted).
