@@ -6,7 +6,8 @@
 // status counts both sidecars (the other replica's through its report Lease);
 // the leader is SIGKILLed: its sidecar keeps enforcing its last snapshot,
 // reconnects to the other replica, which takes over status writing, and both
-// sidecars get the next edit.
+// sidecars get the next edit. Each sidecar's operation summaries reach the
+// AgentBaseline through the replica it is connected to.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -17,6 +18,9 @@ import { KUBECONFIG, ROOT, kubectlOk, uniqueNamespace, waitFor } from './cluster
 import { boundToken, createPod, freePort, policyManifest, sidecarFor, type ControlledSidecar } from './controller-env.js';
 
 const ns = uniqueNamespace('replicas');
+/** The policy learns (issue 17): the sidecars send operation summaries to the replica they are connected to. */
+const ANOMALY = '  anomaly: {learnFor: 10m, novelOperation: Alert}\n';
+const SIDECAR_FLAGS = ['--anomaly-summary-interval', '200ms'];
 const children: ChildProcess[] = [];
 const services: Server[] = [];
 const sidecars: ControlledSidecar[] = [];
@@ -27,7 +31,7 @@ async function startReplica(identity: string): Promise<ReplicaProcess> {
   const port = await freePort();
   const metrics = await freePort();
   const child = spawn(join(ROOT, 'bin/agentwarden'), ['controller', '--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${port}`, '--metrics-listen', `127.0.0.1:${metrics}`,
-    '--namespace', ns, '--identity', identity, '--leader-elect', 'true'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AGENTWARDEN_LOG_LEVEL: 'warn' } });
+    '--namespace', ns, '--identity', identity, '--leader-elect', 'true', '--baseline-write-interval', '300ms'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AGENTWARDEN_LOG_LEVEL: 'warn' } });
   children.push(child);
   const r: ReplicaProcess = { identity, port, metrics, child, stderr: '' };
   child.stderr?.on('data', (b: Buffer) => { r.stderr = (r.stderr + b.toString()).slice(-20_000); });
@@ -88,20 +92,21 @@ afterAll(async () => {
 
 describe('two controller replicas, each serving its own sidecars', () => {
   it('counts both replicas\' sidecars in status, and survives losing the leader without an enforcement gap', async () => {
+    for (const crd of ['agentpolicy', 'agentbaseline']) await kubectlOk(['apply', '-f', join(ROOT, `crds/${crd}.yaml`)]);
     await kubectlOk(['create', 'namespace', ns]);
     await kubectlOk(['create', 'serviceaccount', 'agent', '-n', ns]);
     const labels = { app: 'agent', [INJECTED_LABEL]: 'true' };
     const tokens: string[] = [];
     for (const pod of ['agent-a', 'agent-b']) tokens.push(await boundToken(ns, 'agent', pod, await createPod(ns, pod, 'agent', labels)));
-    await kubectlOk(['apply', '-f', '-'], policyManifest(ns, 'fanout', ['/v1/start']));
+    await kubectlOk(['apply', '-f', '-'], policyManifest(ns, 'fanout', ['/v1/start', '/v1/b'], ANOMALY));
 
     // a leads (started first); b serves too.
     const a = await startReplica('e2e-replica-a');
     await waitFor('replica a to lead', async () => ((await leaseHolder()) === a.identity ? true : undefined), 30_000, 100);
     const b = await startReplica('e2e-replica-b');
     // Sidecar 1 reaches a (b when a is gone), sidecar 2 reaches b.
-    sidecars.push(await sidecarFor(await service([a.port, b.port]), ns, 'agent-a', tokens[0] ?? ''));
-    sidecars.push(await sidecarFor(await service([b.port, a.port]), ns, 'agent-b', tokens[1] ?? ''));
+    sidecars.push(await sidecarFor(await service([a.port, b.port]), ns, 'agent-a', tokens[0] ?? '', undefined, SIDECAR_FLAGS));
+    sidecars.push(await sidecarFor(await service([b.port, a.port]), ns, 'agent-b', tokens[1] ?? '', undefined, SIDECAR_FLAGS));
     const [one, two] = sidecars;
     if (one === undefined || two === undefined) throw new Error('sidecars not started');
     for (const s of sidecars) await waitFor('the first snapshot', async () => ((await s.decide({ url: 'https://api.example.com/v1/start' })).allowed ? true : undefined), 30_000, 100);
@@ -116,6 +121,14 @@ describe('two controller replicas, each serving its own sidecars', () => {
     const fromA = await syncz(a);
     expect(fromA.controller).toEqual({ identity: a.identity, leader: true });
     expect(fromA.pods.map((p) => [p.pod, p.state, p.replica ?? a.identity])).toEqual([['agent-a', 'SYNCED', a.identity], ['agent-b', 'SYNCED', b.identity]]);
+    // Sidecar 2's operations reach the AgentBaseline through b (not the leader) as sidecar 1's through a.
+    expect((await two.decide({ url: 'https://api.example.com/v1/b' })).allowed).toBe(true);
+    const learned = await waitFor('the AgentBaseline with the operations of both sidecars', async () => {
+      const o = JSON.parse(await kubectlOk(['get', 'agentbaseline', 'agent', '-n', ns, '-o', 'json'])) as { status?: { operations?: { operation: string }[] } };
+      const ops = (o.status?.operations ?? []).map((x) => x.operation).sort();
+      return ops.length >= 2 ? ops : undefined;
+    }, 30_000, 200);
+    expect(learned).toEqual(['GET api.example.com/v1/b', 'GET api.example.com/v1/start']);
 
     // The leader is lost without a goodbye.
     a.child.kill('SIGKILL');
@@ -127,7 +140,7 @@ describe('two controller replicas, each serving its own sidecars', () => {
     await waitFor('replica b to take the lead', async () => ((await leaseHolder()) === b.identity ? true : undefined), 60_000, 200);
 
     // The next edit reaches both sidecars through b, and b writes status for both.
-    await kubectlOk(['apply', '-f', '-'], policyManifest(ns, 'fanout', ['/v1/next']));
+    await kubectlOk(['apply', '-f', '-'], policyManifest(ns, 'fanout', ['/v1/next'], ANOMALY));
     for (const s of sidecars) await waitFor('the edit at the sidecar', async () => ((await s.decide({ url: 'https://api.example.com/v1/next' })).allowed ? true : undefined), 30_000, 100);
     const after = await waitFor('status pods.synced = 2 at the new generation', async () => {
       const s = await policyStatus();
