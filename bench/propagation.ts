@@ -291,6 +291,8 @@ async function main(): Promise<void> {
       for (const c of r.clients) c.close();
       if (r.alive) r.process.kill('SIGTERM');
     }
+    // The pods go (unscheduled, they go at once), so that the next run's controllers do not cache them; namespaces never finish terminating here.
+    await core.deleteCollectionNamespacedPod({ namespace: NS }).catch((e: unknown) => { console.error(`cannot delete the bench's pods in ${NS}: ${e instanceof Error ? e.message : String(e)}`); });
   }
 }
 
