@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { SidecarMessageSchema, type ControllerMessage, type SidecarMessage } from '../proto/gen/agentwarden/v1/distribution_pb.js';
 import { distributionService } from '../common/distribution-service.js';
 import { Backoff } from '../common/backoff.js';
@@ -265,13 +265,15 @@ async function main(): Promise<void> {
         s.versionAtBreak = '';
         s.versionAfterReconnect = '';
       }
+      const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'agentwarden-controller', namespace: NS }).catch(() => undefined);
+      const led = lease?.spec?.holderIdentity === victim.identity;
       const killedAt = performance.now();
       victim.process.kill('SIGKILL');
       await until(`the ${moved.length} sidecars of ${victim.identity} to be served by another replica`, () => moved.every((s) => s.reconnectedAtMs !== 0), 60_000);
       const reconnect = moved.map((s) => s.reconnectedAtMs - killedAt).sort((a, b) => a - b);
       const gaps = moved.filter((s) => s.gap || s.versionAtBreak === '' || s.version === '').length;
       const sameVersion = moved.filter((s) => s.versionAfterReconnect === s.versionAtBreak).length;
-      console.log(`\n${victim.identity} killed (SIGKILL) with ${moved.length} streams: all reconnected to the ${REPLICAS - 1} others; reconnect after the kill p50 ${pct(reconnect, 0.5).toFixed(0)} ms, p99 ${pct(reconnect, 0.99).toFixed(0)} ms, max ${(reconnect[reconnect.length - 1] ?? 0).toFixed(0)} ms (sidecar backoff 250 ms ±20%)`);
+      console.log(`\n${victim.identity} (${led ? 'the leader: another takes the Lease within its 15 s' : `not the leader; ${lease?.spec?.holderIdentity ?? 'none'} leads`}) killed (SIGKILL) with ${moved.length} streams: all reconnected to the ${REPLICAS - 1} others; reconnect after the kill p50 ${pct(reconnect, 0.5).toFixed(0)} ms, p99 ${pct(reconnect, 0.99).toFixed(0)} ms, max ${(reconnect[reconnect.length - 1] ?? 0).toFixed(0)} ms (sidecar backoff 250 ms ±20%)`);
       console.log(`enforcement while reconnecting: ${moved.length - gaps} of ${moved.length} held a snapshot when their stream broke and kept it applied until the new replica's push (the sidecar client's rule: the last good snapshot stays while reconnecting); ${sameVersion} got back the very version they enforced (content-addressed snapshots are equal across replicas)`);
       const after = await edit();
       console.log(`edit after the kill: ${SIDECARS} sidecars on ${REPLICAS - 1} replicas acked in p50 ${after.p50.toFixed(0)} ms, p99 ${after.p99.toFixed(0)} ms, max ${after.max.toFixed(0)} ms`);
