@@ -19,7 +19,7 @@ import { boundToken, createPod, freePort, policyManifest, sidecarFor, type Contr
 
 const ns = uniqueNamespace('replicas');
 /** The policy learns (issue 17): the sidecars send operation summaries to the replica they are connected to. */
-const ANOMALY = '  anomaly: {learnFor: 10m, novelOperation: Alert}\n';
+const ANOMALY = '    - {name: approve-posts, action: RequireApproval, to: {hosts: [api.example.com]}, http: {methods: [POST]}}\n  anomaly: {learnFor: 10m, novelOperation: Alert}\n';
 const SIDECAR_FLAGS = ['--anomaly-summary-interval', '200ms'];
 const children: ChildProcess[] = [];
 const services: Server[] = [];
@@ -92,7 +92,7 @@ afterAll(async () => {
 
 describe('two controller replicas, each serving its own sidecars', () => {
   it('counts both replicas\' sidecars in status, and survives losing the leader without an enforcement gap', async () => {
-    for (const crd of ['agentpolicy', 'agentbaseline']) await kubectlOk(['apply', '-f', join(ROOT, `crds/${crd}.yaml`)]);
+    for (const crd of ['agentpolicy', 'agentbaseline', 'agentaccessrequest']) await kubectlOk(['apply', '-f', join(ROOT, `crds/${crd}.yaml`)]);
     await kubectlOk(['create', 'namespace', ns]);
     await kubectlOk(['create', 'serviceaccount', 'agent', '-n', ns]);
     const labels = { app: 'agent', [INJECTED_LABEL]: 'true' };
@@ -129,6 +129,13 @@ describe('two controller replicas, each serving its own sidecars', () => {
       return ops.length >= 2 ? ops : undefined;
     }, 30_000, 200);
     expect(learned).toEqual(['GET api.example.com/v1/b', 'GET api.example.com/v1/start']);
+    // A RequireApproval deny at sidecar 2: b (not the leader) creates the AgentAccessRequest, once.
+    expect(await two.decide({ method: 'POST', url: 'https://api.example.com/v1/refunds' })).toEqual({ allowed: false, rule: 'approve-posts' });
+    const requests = await waitFor('the AgentAccessRequest of agent-b', async () => {
+      const l = JSON.parse(await kubectlOk(['get', 'agentaccessrequests', '-n', ns, '-l', 'agentwarden.io/pod=agent-b', '-o', 'json'])) as { items: { spec: { pod: string; operation: { method: string; path: string } } }[] };
+      return l.items.length > 0 ? l.items : undefined;
+    }, 30_000, 200);
+    expect(requests.map((r) => [r.spec.pod, r.spec.operation.method, r.spec.operation.path])).toEqual([['agent-b', 'POST', '/v1/refunds']]);
 
     // The leader is lost without a goodbye.
     a.child.kill('SIGKILL');
