@@ -3,6 +3,8 @@
 // snapshot per pod), PolicyDistribution to the sidecars, the status writer and the CA root publisher (the elected leader
 // writes), AgentAccessRequests (grants in snapshots, requests from sidecars,
 // expiry, notifications), the admission webhooks, and metrics and health over HTTP.
+// Every replica serves sidecars and publishes what they acknowledged in its report
+// Lease (controller/src/replicas); the leader writes status from all of them.
 import { readFileSync } from 'node:fs';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
