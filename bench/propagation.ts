@@ -237,7 +237,7 @@ async function main(): Promise<void> {
     const p99s = perEdit.map((r) => r.p99).sort((a, b) => a - b);
     const worst = Math.max(...perEdit.map((r) => r.max));
     const status = await readStatus();
-    console.log(`AgentPolicy status after edit 1: pods.synced = ${SIDECARS} of ${status.selected} selected ${(statusMs / 1000).toFixed(2)} s after the edit (the leader counts every replica's report Lease)`);
+    console.log(`AgentPolicy status after edit 1: pods.synced = ${SIDECARS} of ${status.selected} selected ${(statusMs / 1000).toFixed(2)} s after the edit${REPLICAS > 1 ? ' (the leader counts every replica\'s report Lease)' : ''}`);
     const heap: number[] = [];
     for (const r of replicas) {
       const metrics = await (await fetch(`http://127.0.0.1:${BASE_PORT + 2 * r.index + 1}/metrics`)).text();
