@@ -261,6 +261,10 @@ describe('the chart installed on the local control plane, the controller running
     expect(Object.fromEntries((conditions ?? []).map((c) => [c.type, c.status]))).toEqual({ Compiled: 'True', Synced: 'True', Ready: 'True' });
     const lease = JSON.parse(await kubectlOk(['get', 'lease', '-n', release, 'agentwarden-controller', '-o', 'json'])) as { spec?: { holderIdentity?: string } };
     expect(lease.spec?.holderIdentity).toMatch(/^dev-/);
+    // The replica's report Lease, written under the chart's RBAC (controller/src/replicas).
+    const reports = JSON.parse(await kubectlOk(['get', 'leases', '-n', release, '-l', 'agentwarden.io/replica-report=true', '-o', 'json'])) as { items: { metadata: { name: string; annotations?: Record<string, string> } }[] };
+    expect(reports.items.map((l) => l.metadata.name)).toEqual([`agentwarden-controller-replica-${lease.spec?.holderIdentity ?? ''}`]);
+    expect(reports.items[0]?.metadata.annotations?.['agentwarden.io/replica-acks']).toBeDefined();
   });
 
   it('rejects an invalid AgentPolicy through the webhook registered by URL', async () => {
