@@ -62,7 +62,9 @@ export function encodeReport(report: ReplicaReport, maxBytes = MAX_REPORT_BYTES)
   let keep = pods.length;
   for (;;) {
     const out = gzipSync(JSON.stringify(wire(report, pods.slice(0, keep), report.dropped + pods.length - keep))).toString('base64');
-    if (out.length <= maxBytes || keep === 0) return out;
+    if (out.length <= maxBytes) return out;
+    // Even without pods too large (policies beyond count): a report that counts nothing as synced.
+    if (keep === 0) return gzipSync(JSON.stringify(wire({ ...report, generations: new Map() }, [], report.dropped + pods.length))).toString('base64');
     // Cut in proportion to the excess (and by at least one pod), then measure again.
     keep = Math.max(0, Math.min(keep - 1, Math.floor((keep * maxBytes) / out.length * 0.95)));
   }

@@ -45,6 +45,16 @@ describe('replica report', () => {
     expect(back.pods.size + back.dropped).toBe(10_000);
   });
 
+  it('stays under the limit even when the policies alone exceed it: nothing counts as synced then', () => {
+    const many: ReplicaReport = { generations: new Map(Array.from({ length: 5000 }, (_, i): [string, number] => [`ns-${i}/policy-${i}-${'x'.repeat(i % 17)}`, i])), pods: new Map([['a/p', 'synced']]), dropped: 0 };
+    const encoded = encodeReport(many, 2_000);
+    expect(encoded.length).toBeLessThanOrEqual(2_000);
+    const back = decodeReport(encoded);
+    expect(back.generations.size).toBe(0);
+    expect(back.pods.size).toBe(0);
+    expect(back.dropped).toBe(1);
+  });
+
   it('names the annotation and field of a broken report', () => {
     expect(() => decodeReport('not base64 gzip')).toThrow(/annotation agentwarden.io\/replica-acks: not gzipped JSON/);
   });
