@@ -106,7 +106,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     mayFetch: () => true, onChange, log: (level, msg, fields) => { log(level, msg, fields); },
   });
 
-  // Behaviour baselines: summaries in, AgentBaselines written by the leader, baselines back in snapshots.
+  // Behaviour baselines: summaries in, AgentBaselines written by the replica each summary reached (on top of the version read), baselines back in snapshots.
   const baselines = baselinesFromCaches({
     api: baselineApi ?? connectBaselineApi(kube.config, GROUP, VERSION, limits.listPageSize),
     createEvent: (e) => approvalKube.createEvent(e), watch: kube.watch, apiPath: `/apis/${GROUP}/${VERSION}`, pods,
