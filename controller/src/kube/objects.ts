@@ -22,6 +22,8 @@ export interface SlimPod extends KubernetesObject {
  * in an annotation, which no selector can read, so every other pod is listed.
  */
 export const POD_FIELD_SELECTOR = 'status.phase!=Succeeded,status.phase!=Failed';
+/** The label the mutating webhook puts on the pods it injected (value "true"); the pods informer selects on it. */
+export const INJECTED_LABEL = 'agentwarden.io/injected';
 
 /** Keeps what the controller needs of a pod; the informer stores these, not whole pods. */
 export function slimPod(pod: V1Pod): SlimPod {
