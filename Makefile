@@ -83,7 +83,7 @@ bench-oauth: build ## brokered OAuth tokens: fetches per minute for 1,000 pods s
 bench-baselines: build ## behaviour baselines: encoded OperationSummary bytes and the controller's traffic for 1,000 sidecars
 	$(NPM) run --silent bench:baselines
 
-bench-propagation: build cluster-up ## one policy edit fanned out to 1,000 simulated sidecars (p50/p99 to all ACKs, controller RSS)
+bench-propagation: build cluster-up ## one policy edit fanned out to 3,000 simulated sidecars over 3 controller replicas (p50/p99 to all ACKs, status pods.synced, RSS per replica, one replica SIGKILLed: reconnect, next edit); BENCH_REPLICAS=1 for one controller
 	$(NPM) exec -- node dist/bench/propagation.js
 
 bench-controller-memory: build cluster-up ## the controller's RSS, heap and external memory with 1,000 sidecar streams and 1,000 then 3,000 injected pods, and its event-loop delay p99 during a fan-out to 1,000 and 3,000 streams (~3 min; E2E_KUBECONFIG picks the cluster)

@@ -1,27 +1,67 @@
-// make bench-propagation: one AgentPolicy edit fanned out to 1,000 simulated
-// sidecars, on the local control plane (`make cluster-up`). The controller runs
-// as its own process (its RSS is read from /proc); each simulated sidecar is a
-// real PolicyDistribution stream that says hello with a bound ServiceAccount
-// token of its own pod, decodes every pushed snapshot and ACKs it.
-import { spawn, spawnSync } from 'node:child_process';
+// make bench-propagation: one AgentPolicy edit fanned out to 3,000 simulated
+// sidecars spread over 3 controller replicas (issue 20), on the local control
+// plane (`make cluster-up`; E2E_KUBECONFIG picks another one). Each replica runs
+// as its own process with leader election (its RSS is read from /proc); each
+// simulated sidecar is a real PolicyDistribution stream that says hello with a
+// bound ServiceAccount token of its own pod, decodes every pushed snapshot and
+// ACKs it. The run then waits for AgentPolicy.status.pods.synced to count every
+// sidecar (the leader reads the other replicas' report Leases), SIGKILLs one
+// replica, and measures its sidecars reconnecting to the others (they keep
+// enforcing their last snapshot meanwhile) and converging on the next edit.
+// BENCH_REPLICAS=1 runs the single-controller mode (no leader election) of before.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { SidecarMessageSchema, type ControllerMessage, type SidecarMessage } from '../proto/gen/agentwarden/v1/distribution_pb.js';
 import { distributionService } from '../common/distribution-service.js';
+import { Backoff } from '../common/backoff.js';
+import { INJECTED_LABEL } from '../controller/src/kube/objects.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const KUBECONFIG = join(root, '.cache/e2e/kubeconfig');
-const SIDECARS = Number(process.env['BENCH_SIDECARS'] ?? '1000');
+const KUBECONFIG = process.env['E2E_KUBECONFIG'] ?? join(root, '.cache/e2e/kubeconfig');
+const REPLICAS = Math.max(1, Number(process.env['BENCH_REPLICAS'] ?? '3'));
+const SIDECARS = Number(process.env['BENCH_SIDECARS'] ?? String(1000 * REPLICAS));
 const EDITS = Number(process.env['BENCH_EDITS'] ?? '5');
+/** Channels per replica (each carries SIDECARS / REPLICAS / CHANNELS streams). */
 const CHANNELS = 20;
 const NS = `prop-${Date.now().toString(36)}`;
-const PORT = 25012;
+/** Replica i listens on BASE_PORT + 2i (distribution) and + 2i + 1 (metrics). */
+const BASE_PORT = Number(process.env['BENCH_PORT'] ?? '25012');
 
-interface SimSidecar { readonly pod: string; version: string; readonly received: Map<string, number> }
+type Stream = grpc.ClientDuplexStream<SidecarMessage, ControllerMessage>;
+
+interface SimSidecar {
+  readonly pod: string;
+  /** The replica serving it now. */
+  replica: number;
+  /** The snapshot it enforces (kept while reconnecting, like the real sidecar). */
+  version: string;
+  readonly received: Map<string, number>;
+  /** When its stream broke (0: connected), and when it was served again after that. */
+  brokeAtMs: number;
+  reconnectedAtMs: number;
+  /** Versions it held at the moment its stream broke and on its first push after reconnecting. */
+  versionAtBreak: string;
+  versionAfterReconnect: string;
+  /** Stayed without any snapshot at some moment after its first one (an enforcement gap). */
+  gap: boolean;
+  call: Stream | undefined;
+}
+
+interface Replica {
+  readonly index: number;
+  readonly identity: string;
+  readonly process: ChildProcess;
+  readonly pid: number;
+  alive: boolean;
+  log: string;
+  readonly clients: { Stream: () => Stream; close: () => void }[];
+  peakRss: number;
+}
 
 function policy(paths: readonly string[]): Record<string, unknown> {
   return {
@@ -35,20 +75,40 @@ async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => 
 }
 
 function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m === null ? 0 : Number(m[1]) / 1024;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? 0 : Number(m[1]) / 1024;
+  } catch {
+    return 0;
+  }
 }
 
 function pct(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)] ?? 0;
 }
 
-async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
+async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 2): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
+  while (!(await ok())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+function startReplica(index: number): Replica {
+  const identity = `bench-replica-${index}`;
+  const port = BASE_PORT + 2 * index;
+  const args = ['controller', '--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${port}`, '--metrics-listen', `127.0.0.1:${port + 1}`, '--namespace', NS,
+    '--identity', identity, '--leader-elect', REPLICAS > 1 ? 'true' : 'false'];
+  const child = spawn(join(root, 'bin/agentwarden'), args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AGENTWARDEN_LOG_LEVEL: 'warn' } });
+  const Ctor = grpc.makeGenericClientConstructor(distributionService, 'PolicyDistribution');
+  const r: Replica = {
+    index, identity, process: child, pid: child.pid ?? 0, alive: true, log: '', peakRss: 0,
+    clients: Array.from({ length: CHANNELS }, () => new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Replica['clients'][number]),
+  };
+  child.stderr?.on('data', (b: Buffer) => { r.log = (r.log + b.toString()).slice(-10_000); });
+  child.on('exit', () => { r.alive = false; });
+  return r;
 }
 
 async function main(): Promise<void> {
@@ -63,70 +123,178 @@ async function main(): Promise<void> {
   let t = performance.now();
   const tokens = new Map<string, string>();
   await inBatches(pods, 50, async (name) => {
-    const pod = await core.createNamespacedPod({ namespace: NS, body: { metadata: { name, labels: { app: 'agent' } }, spec: { serviceAccountName: 'agent', containers: [{ name: 'agent', image: 'example.com/agent:1' }] } } });
+    const pod = await core.createNamespacedPod({ namespace: NS, body: { metadata: { name, labels: { app: 'agent', [INJECTED_LABEL]: 'true' } }, spec: { serviceAccountName: 'agent', containers: [{ name: 'agent', image: 'example.com/agent:1' }] } } });
     const tr = await core.createNamespacedServiceAccountToken({ name: 'agent', namespace: NS, body: { spec: { audiences: ['agentwarden'], expirationSeconds: 3600, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name, uid: pod.metadata?.uid ?? '' } } } });
     tokens.set(name, tr.status?.token ?? '');
   });
   console.log(`setup: ${SIDECARS} pods and bound tokens in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   await custom.createNamespacedCustomObject({ group: 'agentwarden.io', version: 'v1alpha1', namespace: NS, plural: 'agentpolicies', body: policy(['/v1/start']) });
 
-  const controller = spawn(join(root, 'bin/agentwarden'), ['controller', '--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${PORT}`, '--metrics-listen', `127.0.0.1:${PORT + 1}`, '--namespace', NS, '--leader-elect', 'false'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AGENTWARDEN_LOG_LEVEL: 'warn' } });
-  let controllerLog = '';
-  controller.stderr.on('data', (b: Buffer) => { controllerLog = (controllerLog + b.toString()).slice(-10_000); });
+  const replicas = Array.from({ length: REPLICAS }, (_, i) => startReplica(i));
+  const liveReplicas = (): Replica[] => replicas.filter((r) => r.alive);
+  const logs = (): string => replicas.map((r) => `--- ${r.identity}\n${r.log}`).join('\n');
+  const sample = (): void => { for (const r of liveReplicas()) r.peakRss = Math.max(r.peakRss, rssMb(r.pid)); };
+  const sampler = setInterval(sample, 200);
   try {
-    const pid = controller.pid ?? 0;
-    const Ctor = grpc.makeGenericClientConstructor(distributionService, 'PolicyDistribution');
-    const clients = Array.from({ length: CHANNELS }, () => new Ctor(`127.0.0.1:${PORT}`, grpc.credentials.createInsecure()));
-    await Promise.all(clients.map((c) => new Promise<void>((res, rej) => { c.waitForReady(Date.now() + 30_000, (e) => (e === undefined || e === null ? res() : rej(e))); })));
+    await Promise.all(replicas.flatMap((r) => r.clients.map((c) => new Promise<void>((res, rej) => {
+      (c as unknown as grpc.Client).waitForReady(Date.now() + 30_000, (e) => (e === undefined || e === null ? res() : rej(e)));
+    }))));
+    const rssIdle = replicas.map((r) => rssMb(r.pid));
     const sims: SimSidecar[] = [];
-    const rssIdle = rssMb(pid);
-    t = performance.now();
-    pods.forEach((pod, i) => {
-      const sim: SimSidecar = { pod, version: '', received: new Map() };
-      sims.push(sim);
-      const client = clients[i % CHANNELS] as unknown as { Stream: () => grpc.ClientDuplexStream<SidecarMessage, ControllerMessage> };
+    let served = 0;
+    let stopping = false;
+    /** Opens the sidecar's stream on its replica; a broken stream reconnects with the real sidecar's backoff to a live replica. */
+    const connect = (sim: SimSidecar, backoff: Backoff): void => {
+      const replica = replicas[sim.replica];
+      if (replica === undefined) return;
+      const client = replica.clients[served++ % CHANNELS];
+      if (client === undefined) return;
       const call = client.Stream();
+      sim.call = call;
+      let pushed = false;
       call.on('data', (msg: ControllerMessage) => {
         if (msg.kind.case !== 'snapshot' || msg.kind.value.snapshot === undefined) return;
         const { snapshot, nonce } = msg.kind.value;
+        if (!pushed && sim.brokeAtMs !== 0) {
+          sim.reconnectedAtMs = performance.now();
+          sim.versionAfterReconnect = snapshot.version;
+        }
+        pushed = true;
         sim.version = snapshot.version;
         sim.received.set(snapshot.version, performance.now());
         call.write(create(SidecarMessageSchema, { kind: { case: 'ack', value: { version: snapshot.version, nonce } } }));
       });
-      call.on('error', () => undefined);
-      call.write(create(SidecarMessageSchema, { kind: { case: 'hello', value: { token: tokens.get(pod) ?? '', namespace: NS, podName: pod } } }));
+      let ended = false;
+      const broken = (): void => {
+        if (ended || stopping || sim.call !== call) return;
+        ended = true;
+        if (sim.brokeAtMs === 0) {
+          sim.brokeAtMs = performance.now();
+          sim.versionAtBreak = sim.version;
+        }
+        // The real sidecar keeps enforcing its last snapshot: the sim's version stays.
+        if (sim.versionAtBreak !== '' && sim.version === '') sim.gap = true;
+        if (pushed) backoff.reset();
+        const delay = backoff.delay();
+        setTimeout(() => {
+          // Through a Service, the next connection lands on a live replica.
+          const live = liveReplicas();
+          const next = live[Math.floor(Math.random() * live.length)];
+          if (next === undefined) return;
+          sim.replica = next.index;
+          connect(sim, backoff);
+        }, delay).unref();
+      };
+      call.on('error', broken);
+      call.on('end', broken);
+      call.write(create(SidecarMessageSchema, { kind: { case: 'hello', value: { token: tokens.get(sim.pod) ?? '', namespace: NS, podName: sim.pod, currentVersion: sim.version } } }));
+    };
+    t = performance.now();
+    pods.forEach((pod, i) => {
+      const sim: SimSidecar = { pod, replica: i % REPLICAS, version: '', received: new Map(), brokeAtMs: 0, reconnectedAtMs: 0, versionAtBreak: '', versionAfterReconnect: '', gap: false, call: undefined };
+      sims.push(sim);
+      connect(sim, new Backoff({ initialMs: 250, maxMs: 15_000 }));
     });
-    await until('every sidecar to get its first snapshot', () => sims.every((s) => s.version !== ''), 120_000);
-    console.log(`connect: ${SIDECARS} sidecars authenticated (TokenReview) and synced in ${((performance.now() - t) / 1000).toFixed(2)} s`);
-    const perEdit: { p50: number; p99: number; max: number }[] = [];
-    let peakRss = rssMb(pid);
-    for (let e = 0; e < EDITS; e++) {
-      const before = new Set(sims.map((s) => s.version));
+    await until('every sidecar to get its first snapshot', () => sims.every((s) => s.version !== ''), 180_000);
+    console.log(`connect: ${SIDECARS} sidecars over ${REPLICAS} replica(s) authenticated (TokenReview) and synced in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+
+    const readStatus = async (): Promise<{ selected: number; synced: number; generation: number; observed: number }> => {
+      const o = await custom.getNamespacedCustomObject({ group: 'agentwarden.io', version: 'v1alpha1', namespace: NS, plural: 'agentpolicies', name: 'fanout' }) as { metadata?: { generation?: number }; status?: { observedGeneration?: number; pods?: { selected?: number; synced?: number } } };
+      return { selected: o.status?.pods?.selected ?? 0, synced: o.status?.pods?.synced ?? 0, generation: o.metadata?.generation ?? 0, observed: o.status?.observedGeneration ?? -1 };
+    };
+    /** ms from `start` until status.pods.synced counts every sidecar at the current generation. */
+    const statusSynced = async (start: number, timeoutMs: number): Promise<number> => {
+      await until(`AgentPolicy status pods.synced = ${SIDECARS}`, async () => {
+        const s = await readStatus();
+        return s.synced === SIDECARS && s.selected === SIDECARS && s.observed === s.generation;
+      }, timeoutMs, 100);
+      return performance.now() - start;
+    };
+
+    let editNo = 0;
+    const edit = async (): Promise<{ p50: number; p99: number; max: number; start: number }> => {
+      const targets = sims;
+      const before = new Set(targets.map((s) => s.version));
       const start = performance.now();
       // A JSON patch of the spec: no resourceVersion race with the controller's status writes.
-      await custom.patchNamespacedCustomObject({ group: 'agentwarden.io', version: 'v1alpha1', namespace: NS, plural: 'agentpolicies', name: 'fanout', body: [{ op: 'replace', path: '/spec/rules/0/http/paths', value: [`/v1/edit-${e}`] }] });
-      await until(`edit ${e} to reach every sidecar`, () => sims.every((s) => !before.has(s.version)), 60_000);
-      peakRss = Math.max(peakRss, rssMb(pid));
-      const lat = sims.map((s) => (s.received.get(s.version) ?? start) - start).sort((a, b) => a - b);
-      perEdit.push({ p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: lat[lat.length - 1] ?? 0 });
+      await custom.patchNamespacedCustomObject({ group: 'agentwarden.io', version: 'v1alpha1', namespace: NS, plural: 'agentpolicies', name: 'fanout', body: [{ op: 'replace', path: '/spec/rules/0/http/paths', value: [`/v1/edit-${editNo++}`] }] });
+      await until(`edit ${editNo} to reach every sidecar`, () => targets.every((s) => !before.has(s.version)), 60_000);
+      sample();
+      const lat = targets.map((s) => (s.received.get(s.version) ?? start) - start).sort((a, b) => a - b);
+      return { p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: lat[lat.length - 1] ?? 0, start };
+    };
+
+    const perEdit: { p50: number; p99: number; max: number }[] = [];
+    let statusMs = 0;
+    for (let e = 0; e < EDITS; e++) {
+      const r = await edit();
+      perEdit.push(r);
+      if (e === 0) statusMs = await statusSynced(r.start, 60_000);
     }
-    console.log(`\npropagation of one AgentPolicy edit (API write -> snapshot at the sidecar) to ${SIDECARS} sidecars, ${EDITS} edits`);
+    console.log(`\npropagation of one AgentPolicy edit (API write -> snapshot at the sidecar) to ${SIDECARS} sidecars over ${REPLICAS} replica(s), ${EDITS} edits`);
     console.log('edit   p50 ms   p99 ms   max ms');
     perEdit.forEach((r, i) => console.log(`${String(i + 1).padStart(4)}   ${r.p50.toFixed(0).padStart(6)}   ${r.p99.toFixed(0).padStart(6)}   ${r.max.toFixed(0).padStart(6)}`));
     const p99s = perEdit.map((r) => r.p99).sort((a, b) => a - b);
     const worst = Math.max(...perEdit.map((r) => r.max));
-    const metrics = await (await fetch(`http://127.0.0.1:${PORT + 1}/metrics`)).text();
-    const heapMb = Number(/nodejs_heap_used_bytes (\d+)/.exec(metrics)?.[1] ?? 0) / 1024 / 1024;
-    console.log(`controller heap in use after the edits: ${heapMb.toFixed(0)} MB`);
-    console.log(`controller RSS: ${rssIdle.toFixed(0)} MB before the sidecars connected, ${peakRss.toFixed(0)} MB peak with ${SIDECARS} streams`);
-    console.log(`bench: controller propagation_${SIDECARS}_sidecars p99_ms=${pct(p99s, 0.5).toFixed(0)} worst_p99_ms=${(p99s[p99s.length - 1] ?? 0).toFixed(0)} all_acked_max_ms=${worst.toFixed(0)}`);
-    console.log(`bench: controller rss_mb_idle=${rssIdle.toFixed(0)} rss_mb_${SIDECARS}_sidecars=${peakRss.toFixed(0)} heap_mb_${SIDECARS}_sidecars=${heapMb.toFixed(0)}`);
-    for (const c of clients) c.close();
+    const status = await readStatus();
+    console.log(`AgentPolicy status after edit 1: pods.synced = ${SIDECARS} of ${status.selected} selected ${(statusMs / 1000).toFixed(2)} s after the edit${REPLICAS > 1 ? ' (the leader counts every replica\'s report Lease)' : ''}`);
+    const heap: number[] = [];
+    for (const r of replicas) {
+      const metrics = await (await fetch(`http://127.0.0.1:${BASE_PORT + 2 * r.index + 1}/metrics`)).text();
+      heap.push(Number(/nodejs_heap_used_bytes (\d+)/.exec(metrics)?.[1] ?? 0) / 1024 / 1024);
+    }
+    const perReplica = SIDECARS / REPLICAS;
+    console.log(`\ncontroller replica   streams   RSS idle MB   RSS peak MB   heap MB (after the edits)`);
+    for (const r of replicas) {
+      const streams = sims.filter((s) => s.replica === r.index).length;
+      console.log(`${r.identity.padEnd(19)}   ${String(streams).padStart(7)}   ${(rssIdle[r.index] ?? 0).toFixed(0).padStart(11)}   ${r.peakRss.toFixed(0).padStart(11)}   ${(heap[r.index] ?? 0).toFixed(0).padStart(7)}`);
+    }
+    const peakRss = Math.max(...replicas.map((r) => r.peakRss));
+    console.log(`bench: controller propagation_${SIDECARS}_sidecars_${REPLICAS}_replicas p99_ms=${pct(p99s, 0.5).toFixed(0)} worst_p99_ms=${(p99s[p99s.length - 1] ?? 0).toFixed(0)} all_acked_max_ms=${worst.toFixed(0)} status_synced_ms=${statusMs.toFixed(0)}`);
+    console.log(`bench: controller rss_mb_idle=${Math.max(...rssIdle).toFixed(0)} rss_mb_peak_max_replica_${SIDECARS}_pods_about_${perReplica.toFixed(0)}_streams_each=${peakRss.toFixed(0)} heap_mb_max=${Math.max(...heap).toFixed(0)}`);
+
+    if (REPLICAS > 1) {
+      // One replica lost: SIGKILL, no goodbye (its report Lease expires instead of being deleted).
+      const victim = replicas[0];
+      if (victim === undefined) throw new Error('no replica to kill');
+      const moved = sims.filter((s) => s.replica === victim.index);
+      // Streams that broke during the connect storm (a TokenReview refused under load) start afresh here.
+      for (const s of moved) {
+        s.brokeAtMs = 0;
+        s.reconnectedAtMs = 0;
+        s.versionAtBreak = '';
+        s.versionAfterReconnect = '';
+      }
+      const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'agentwarden-controller', namespace: NS }).catch(() => undefined);
+      const led = lease?.spec?.holderIdentity === victim.identity;
+      const killedAt = performance.now();
+      victim.process.kill('SIGKILL');
+      await until(`the ${moved.length} sidecars of ${victim.identity} to be served by another replica`, () => moved.every((s) => s.reconnectedAtMs !== 0), 60_000);
+      const reconnect = moved.map((s) => s.reconnectedAtMs - killedAt).sort((a, b) => a - b);
+      const gaps = moved.filter((s) => s.gap || s.versionAtBreak === '' || s.version === '').length;
+      const sameVersion = moved.filter((s) => s.versionAfterReconnect === s.versionAtBreak).length;
+      console.log(`\n${victim.identity} (${led ? 'the leader: another takes the Lease within its 15 s' : `not the leader; ${lease?.spec?.holderIdentity ?? 'none'} leads`}) killed (SIGKILL) with ${moved.length} streams: all reconnected to the ${REPLICAS - 1} others; reconnect after the kill p50 ${pct(reconnect, 0.5).toFixed(0)} ms, p99 ${pct(reconnect, 0.99).toFixed(0)} ms, max ${(reconnect[reconnect.length - 1] ?? 0).toFixed(0)} ms (sidecar backoff 250 ms ±20%)`);
+      console.log(`enforcement while reconnecting: ${moved.length - gaps} of ${moved.length} held a snapshot when their stream broke and kept it applied until the new replica's push (the sidecar client's rule: the last good snapshot stays while reconnecting); ${sameVersion} got back the very version they enforced (content-addressed snapshots are equal across replicas)`);
+      const after = await edit();
+      console.log(`edit after the kill: ${SIDECARS} sidecars on ${REPLICAS - 1} replicas acked in p50 ${after.p50.toFixed(0)} ms, p99 ${after.p99.toFixed(0)} ms, max ${after.max.toFixed(0)} ms`);
+      // The killed replica's report is ignored once expired (15 s); if it led, another takes the lease first.
+      const failoverStatusMs = await statusSynced(after.start, 90_000);
+      console.log(`AgentPolicy status after the kill: pods.synced = ${SIDECARS} ${(failoverStatusMs / 1000).toFixed(2)} s after that edit`);
+      console.log(`bench: controller failover_${moved.length}_streams reconnect_p99_ms=${pct(reconnect, 0.99).toFixed(0)} reconnect_max_ms=${(reconnect[reconnect.length - 1] ?? 0).toFixed(0)} lost_enforcement=${gaps} next_edit_p99_ms=${after.p99.toFixed(0)} status_synced_ms=${failoverStatusMs.toFixed(0)}`);
+    }
+    stopping = true;
+    for (const s of sims) s.call?.cancel();
   } catch (e: unknown) {
-    console.error(`propagation benchmark failed: ${e instanceof Error ? e.message : String(e)}\n${controllerLog}`);
+    console.error(`propagation benchmark failed: ${e instanceof Error ? e.message : String(e)}\n${logs()}`);
     process.exitCode = 1;
   } finally {
-    controller.kill('SIGTERM');
+    clearInterval(sampler);
+    for (const r of replicas) {
+      for (const c of r.clients) c.close();
+      if (r.alive) r.process.kill('SIGTERM');
+    }
+    // The pods go (unscheduled, they go at once), so that the next run's controllers do not cache them; namespaces never finish terminating here.
+    await core.deleteCollectionNamespacedPod({ namespace: NS }).catch((e: unknown) => { console.error(`cannot delete the bench's pods in ${NS}: ${e instanceof Error ? e.message : String(e)}`); });
   }
 }
 

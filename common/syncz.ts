@@ -29,13 +29,30 @@ export interface SynczPod {
   readonly connectedAt: string;
   /** Streams open for the pod. */
   readonly streams: number;
+  /**
+   * The controller replica serving the pod when it is not the one that answered: its
+   * state comes from that replica's report Lease (controller/src/replicas), which
+   * carries states only (acked, sent and desired are "", lastChange is the report's time).
+   */
+  readonly replica?: string;
+}
+
+/** Another live controller replica, from its report Lease. */
+export interface SynczReplica {
+  readonly identity: string;
+  /** When its report was last renewed (RFC 3339). */
+  readonly renewedAt: string;
+  readonly pods: number;
 }
 
 export interface SynczReport {
-  /** The replica that answered; only the leader holds the streams. */
+  /** The replica that answered (every replica serves sidecars; the leader writes status). */
   readonly controller: { readonly identity: string; readonly leader: boolean };
   readonly generatedAt: string;
+  /** This replica's pods, then every other live replica's (with `replica` set). */
   readonly pods: readonly SynczPod[];
+  /** The other live replicas; absent from a controller older than replica reports (only its leader served). */
+  readonly replicas?: readonly SynczReplica[];
 }
 
 export const SYNCZ_PATH = '/debug/syncz';

@@ -31,6 +31,24 @@ describe('statusTable', () => {
   });
 });
 
+describe('statusTable with several controller replicas', () => {
+  it('adds a REPLICA column naming the replica serving each pod, and no leader warning (every replica serves)', () => {
+    const pods = REPORT.pods[0] === undefined ? [] : [REPORT.pods[0], { ...REPORT.pods[0], pod: 'agent-2', acked: '', desired: '', replica: 'ctl-b' }];
+    const lines = statusTable({ ...REPORT, controller: { identity: 'ctl-a', leader: false }, pods, replicas: [{ identity: 'ctl-b', renewedAt: '2026-12-06T10:04:18Z', pods: 1 }] }, undefined, NOW);
+    expect(lines).toEqual([
+      'NAMESPACE   POD       STATE    VERSION        DESIRED        AGE   STREAMS   REPLICA   ERROR',
+      'support     agent-0   SYNCED   aaaaaaaaaaaa   aaaaaaaaaaaa   42s   1         ctl-a',
+      'support     agent-2   SYNCED   <none>         <none>         42s   1         ctl-b',
+    ]);
+  });
+
+  it('reads the replicas and each pod\'s replica back', () => {
+    const report: SynczReport = { ...REPORT, pods: [{ ...REPORT.pods[0]!, replica: 'ctl-b' }], replicas: [{ identity: 'ctl-b', renewedAt: 't', pods: 1 }] };
+    expect(parseReport(JSON.stringify(report), 'x')).toEqual(report);
+    expect(() => parseReport(JSON.stringify({ ...report, replicas: [{ identity: 'b' }] }), 'src')).toThrow('src: replicas[0] missing or not of the expected type');
+  });
+});
+
 describe('parseReport', () => {
   it('reads the controller\'s JSON back as it was written', () => {
     expect(parseReport(JSON.stringify(REPORT), 'x')).toEqual(REPORT);

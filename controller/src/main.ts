@@ -3,6 +3,8 @@
 // snapshot per pod), PolicyDistribution to the sidecars, the status writer and the CA root publisher (the elected leader
 // writes), AgentAccessRequests (grants in snapshots, requests from sidecars,
 // expiry, notifications), the admission webhooks, and metrics and health over HTTP.
+// Every replica serves sidecars and publishes what they acknowledged in its report
+// Lease (controller/src/replicas); the leader writes status from all of them.
 import { readFileSync } from 'node:fs';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
@@ -34,6 +36,7 @@ import { clusterPolicyCaches, connectClusterPolicyApi, type ClusterPolicyApi } f
 import { approvals as approvalsFromCaches, connectApprovalApi, type AccessRequestObject, type ApprovalApi } from './approvals/index.js';
 import { baselines as baselinesFromCaches, connectBaselineApi, DEFAULT_BASELINE_LIMITS, type BaselineApi, type Baselines } from './baselines/index.js';
 import { startTokenBroker, tokenDemand, type TokenBroker } from './oauth/index.js';
+import { replicas as replicasOf, type LiveReport, type Replicas } from './replicas/index.js';
 import { RuntimeMetrics } from './observe/runtime.js';
 import { PushQueueMetrics } from './distribution/push-queue.js';
 
@@ -51,6 +54,8 @@ export interface RunningController {
   readonly baselines: Baselines;
   /** Brokered OAuth tokens (DESIGN.md "Brokered OAuth credentials"). */
   readonly tokens: TokenBroker;
+  /** Replica reports (issue 20); undefined without leader election (one replica). */
+  readonly replicas: Replicas | undefined;
   stop(): Promise<void>;
 }
 
@@ -95,12 +100,15 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     onChange, log: (level, msg, fields) => { log(level, msg, fields); }, informerLog,
   });
 
-  // Brokered OAuth tokens: the leader fetches, every change recompiles (the snapshots carry the tokens).
+  // Brokered OAuth tokens: every change recompiles (the snapshots carry the tokens). Every
+  // replica serves sidecars, so every replica fetches the tokens its policies' pods use: a
+  // sidecar that moves to another replica finds its tokens there (no gap), at the cost of one
+  // fetch per replica and token lifetime (tokens never leave the process that fetched them).
   const tokens = startTokenBroker(config.oauth, (ns, name) => secrets.get(ns, name), {
-    mayFetch: () => !config.leaderElect || leader.isLeader, onChange, log: (level, msg, fields) => { log(level, msg, fields); },
+    mayFetch: () => true, onChange, log: (level, msg, fields) => { log(level, msg, fields); },
   });
 
-  // Behaviour baselines: summaries in, AgentBaselines written by the leader, baselines back in snapshots.
+  // Behaviour baselines: summaries in, AgentBaselines written by the replica each summary reached (on top of the version read), baselines back in snapshots.
   const baselines = baselinesFromCaches({
     api: baselineApi ?? connectBaselineApi(kube.config, GROUP, VERSION, limits.listPageSize),
     createEvent: (e) => approvalKube.createEvent(e), watch: kube.watch, apiPath: `/apis/${GROUP}/${VERSION}`, pods,
@@ -111,10 +119,10 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
 
   const auth = new SidecarAuthenticator((token, audiences) => kube.reviewToken(token, audiences), (ns, name) => pods.get(ns, name));
   const distribution: DistributionServer = new DistributionServer(auth, (podKey) => reconciler.snapshotFor(podKey), {
-    onSyncChange: () => { statusDebouncer.trigger(); },
-    onConnect: () => { statusDebouncer.trigger(); },
+    onSyncChange: () => { statusDebouncer.trigger(); replicaSet?.publisher.changed(); },
+    onConnect: () => { statusDebouncer.trigger(); replicaSet?.publisher.changed(); },
     log: (level, msg, fields) => { log(level, msg, fields); },
-    serving: () => !config.leaderElect || leader.isLeader,
+    // Every replica serves sidecars (issue 20): the leader counts the others' through their reports.
     onApprovalNeeded: (podKey, message) => { void approvals.requests.approvalNeeded(podKey, message); },
     onGrantUsed: (podKey, message) => { void approvals.requests.grantUsed(podKey, message); },
     onOperationSummary: (podKey, message) => { baselines.summary(podKey, message); },
@@ -124,7 +132,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     namespaceLabels: cluster.namespaceLabels,
     connectedPods: () => distribution.connectedPods(),
     pushAll: () => { distribution.pushAll(); },
-    onReconciled: () => { statusDebouncer.trigger(); tokens.setDemand(tokenDemand(reconciler.policyEntries(), pods.list(), cluster.namespaceLabels)); },
+    onReconciled: () => { statusDebouncer.trigger(); replicaSet?.publisher.changed(); tokens.setDemand(tokenDemand(reconciler.policyEntries(), pods.list(), cluster.namespaceLabels)); },
     log: (level, msg, fields) => { log(level, msg, fields); },
     secretsFollow: (parsed) => credentialKeys.follow(parsed),
     grants: (pod) => approvals.grantsFor(pod),
@@ -138,7 +146,9 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     mayWrite: () => !config.leaderElect || leader.isLeader,
     entries: () => reconciler.policyEntries(),
     pods: () => pods.list(),
-    podSynced: (pod) => reconciler.podSynced(pod, (key) => distribution.sync(key)),
+    // Synced on this replica's stream, or on the live replica that serves the pod (its report).
+    podSynced: (pod, entry) => reconciler.podSynced(pod, (key) => distribution.sync(key))
+      || (replicaSet !== undefined && replicaSet.syncedElsewhere(liveReports, `${pod.metadata.namespace}/${pod.metadata.name}`, entry)),
     secret: (ns, name) => secrets.get(ns, name),
     tokens: (ns, name) => tokens.statuses(ns, name),
     namespaceLabels: cluster.namespaceLabels,
@@ -146,13 +156,25 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     write: (ns, name, status) => (ns === '' ? clusterPolicyApi.writeClusterStatus(name, status) : kube.writeStatus(ns, name, status)),
     log: (level, msg, fields) => { log(level, msg, fields); },
   });
-  const statusDebouncer = new Debouncer(250, 2000, () => { statusWriter.pass(); });
+  // The other replicas' live reports, read once per status pass.
+  let liveReports: readonly LiveReport[] = [];
+  const statusDebouncer = new Debouncer(250, 2000, () => {
+    if (replicaSet !== undefined && (!config.leaderElect || leader.isLeader)) liveReports = replicaSet.live();
+    statusWriter.pass();
+  });
   const leader = new LeaderElector(kube.coordination, { namespace: config.namespace, name: 'agentwarden-controller', identity: config.identity, log: (l, m, f) => { log(l, m, f); } }, (leading) => {
     statusDebouncer.trigger();
     caRoot?.leadershipChanged(leading);
     tokens.leadershipChanged(leading);
-    // A replica that stops leading hands its sidecars over: they reconnect to the new leader.
-    if (!leading) distribution.closeAll('this controller replica is no longer the leader; reconnect');
+    // A replica that stops leading keeps serving its sidecars: only status and the other leader-only writes move.
+  });
+
+  // With leader election there may be other replicas: each publishes what its sidecars
+  // acknowledged in its report Lease; the leader writes status from all of them.
+  const replicaSet: Replicas | undefined = !config.leaderElect ? undefined : replicasOf({
+    coordination: kube.coordination, watch: kube.watch, namespace: config.namespace, identity: config.identity,
+    podStates: () => reconciler.podSyncStates((key) => distribution.sync(key)), policies: () => reconciler.policyEntries(),
+    onChange: () => { statusDebouncer.trigger(); }, log: (l, m, f) => { log(l, m, f); }, informerLog,
   });
 
   // The CA root ConfigMaps: the namespaces and pods caches decide where; the leader writes.
@@ -189,6 +211,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   baselines.start();
   caRoot?.start();
   if (config.leaderElect) leader.start();
+  replicaSet?.start();
 
   // Readiness: the caches that serving sidecars and webhooks depend on. The namespaces cache
   // only feeds the CA root publisher; its staleness is in the metrics.
@@ -196,13 +219,13 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   const observe = await startObserveServer({
     listen: config.metricsListen,
     readyInformers: ready,
-    syncz: () => syncReport(distribution.syncAll(), new Map(reconciler.podSyncStates((key) => distribution.sync(key)).map((p) => [p.pod, p.state])), { identity: config.identity, leader: !config.leaderElect || leader.isLeader }, Date.now()),
+    syncz: () => syncReport(distribution.syncAll(), new Map(reconciler.podSyncStates((key) => distribution.sync(key)).map((p) => [p.pod, p.state])), { identity: config.identity, leader: !config.leaderElect || leader.isLeader }, Date.now(), replicaSet?.live() ?? []),
     metrics: {
       informers: () => (namespaces === undefined ? ready : [...ready, ['namespaces', namespaces]]),
       distribution, auth, reconciler, credentialKeys,
       budgets: [policyCharges, secretCharges, approvals.budget],
       isLeader: () => leader.isLeader,
-      extra: [webhookMetrics, approvals.metrics, tokens, { render: () => baselines.renderMetrics() }, ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }]),
+      extra: [webhookMetrics, approvals.metrics, tokens, { render: () => baselines.renderMetrics() }, ...(replicaSet === undefined ? [] : [{ render: () => replicaSet.renderMetrics() }]), ...(caRoot === undefined ? [] : [{ render: () => caRoot.renderMetrics() }]),
         new PodSyncMetrics({ podSyncStates: () => reconciler.podSyncStates((key) => distribution.sync(key)), get compileFailures() { return reconciler.compileFailures; } }),
         new CertificateExpiryMetrics([
           ...(webhooks === undefined ? [] : [{ name: 'webhook', pem: webhooks.certificate }]),
@@ -223,11 +246,14 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     caRoot,
     baselines,
     tokens,
+    replicas: replicaSet,
     async stop(): Promise<void> {
       tokens.stop();
       debouncer.cancel();
       statusDebouncer.cancel();
       await caRoot?.stop();
+      // The report Lease goes first: this replica's pods count as not synced until they reconnect elsewhere.
+      await replicaSet?.stop();
       await Promise.all([policies.stop(), pods.stop(), secrets.stop(), namespaces?.stop(), cluster.clusterPolicies.stop(), cluster.namespaces.stop(), approvals.stop(), baselines.stop(), leader.stop()]);
       await statusWriter.idle();
       await webhooks?.close();

@@ -341,7 +341,7 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
     refused.hello(TOKEN_A);
     const status = await refused.status;
     expect(status.code).toBe(grpc.status.UNAVAILABLE);
-    expect(status.details).toMatch(/not the leader/);
+    expect(status.details).toMatch(/does not serve sidecars now/);
     expect(refused.received).toEqual([]);
     leading = true;
     const sidecar = startSidecar(controller.address, TOKEN_A);

@@ -31,4 +31,15 @@ describe('syncReport', () => {
   it('calls a pod the reconciler has not seen yet PENDING', () => {
     expect(syncReport([stream('a/new', 'v1', '')], new Map(), { identity: 'c', leader: true }, T0).pods[0]?.state).toBe('PENDING');
   });
+
+  it('lists the other live replicas\' pods after its own, from their reports, naming the replica serving each', () => {
+    const other = { identity: 'ctl-1', renewedAtMs: T0 + 4000, expiresAtMs: T0 + 19_000, report: { generations: new Map([['a/pol', 2]]), pods: new Map<string, PodSyncState>([['a/p9', 'synced'], ['a/p8', 'nacked']]), dropped: 0 } };
+    const r = syncReport([stream('a/p1', 'v1', 'v1', { ackedAtMs: T0 })], new Map([['a/p1', 'synced']]), { identity: 'ctl-0', leader: false }, T0 + 5000, [other]);
+    expect(r.pods.map((p) => [p.pod, p.state, p.replica, p.lastChange])).toEqual([
+      ['p1', 'SYNCED', undefined, '2026-12-06T10:00:00.000Z'],
+      ['p8', 'NACKED', 'ctl-1', '2026-12-06T10:00:04.000Z'],
+      ['p9', 'SYNCED', 'ctl-1', '2026-12-06T10:00:04.000Z'],
+    ]);
+    expect(r.replicas).toEqual([{ identity: 'ctl-1', renewedAt: '2026-12-06T10:00:04.000Z', pods: 2 }]);
+  });
 });

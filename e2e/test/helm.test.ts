@@ -261,6 +261,10 @@ describe('the chart installed on the local control plane, the controller running
     expect(Object.fromEntries((conditions ?? []).map((c) => [c.type, c.status]))).toEqual({ Compiled: 'True', Synced: 'True', Ready: 'True' });
     const lease = JSON.parse(await kubectlOk(['get', 'lease', '-n', release, 'agentwarden-controller', '-o', 'json'])) as { spec?: { holderIdentity?: string } };
     expect(lease.spec?.holderIdentity).toMatch(/^dev-/);
+    // The replica's report Lease, written under the chart's RBAC (controller/src/replicas).
+    const reports = JSON.parse(await kubectlOk(['get', 'leases', '-n', release, '-l', 'agentwarden.io/replica-report=true', '-o', 'json'])) as { items: { metadata: { name: string; annotations?: Record<string, string> } }[] };
+    expect(reports.items.map((l) => l.metadata.name)).toEqual([`agentwarden-controller-replica-${lease.spec?.holderIdentity ?? ''}`]);
+    expect(reports.items[0]?.metadata.annotations?.['agentwarden.io/replica-acks']).toBeDefined();
   });
 
   it('rejects an invalid AgentPolicy through the webhook registered by URL', async () => {
@@ -325,6 +329,11 @@ describe('the chart installed on the local control plane, the controller running
       [['create', 'leases.coordination.k8s.io', '-n', release], 'yes'],
       [['get', 'leases.coordination.k8s.io/agentwarden-controller', '-n', release], 'yes'],
       [['update', 'leases.coordination.k8s.io/agentwarden-controller', '-n', release], 'yes'],
+      // Replica reports (controller/src/replicas): any replica's Lease in the release namespace.
+      [['list', 'leases.coordination.k8s.io', '-n', release], 'yes'],
+      [['watch', 'leases.coordination.k8s.io', '-n', release], 'yes'],
+      [['update', 'leases.coordination.k8s.io/agentwarden-controller-replica-x', '-n', release], 'yes'],
+      [['delete', 'leases.coordination.k8s.io/agentwarden-controller-replica-x', '-n', release], 'yes'],
       // AgentAccessRequests: the informer, requests from sidecars, ended ones recreated, expiry;
       // the webhook reads the pod of spec.pod fresh; Events on pods.
       [['list', 'agentaccessrequests.agentwarden.io', '-A'], 'yes'],
@@ -365,7 +374,8 @@ describe('the chart installed on the local control plane, the controller running
       [['create', 'deployments.apps', '-n', release], 'no'],
       [['create', 'configmaps', '-n', other], 'no'],
       [['create', 'leases.coordination.k8s.io', '-n', other], 'no'],
-      [['update', 'leases.coordination.k8s.io/another-lease', '-n', release], 'no'],
+      [['update', 'leases.coordination.k8s.io/another-lease', '-n', other], 'no'],
+      [['list', 'leases.coordination.k8s.io', '-n', other], 'no'],
       [['delete', 'mutatingwebhookconfigurations.admissionregistration.k8s.io'], 'no'],
     ];
     const actual: [string[], string][] = [];

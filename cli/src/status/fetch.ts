@@ -4,7 +4,7 @@
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { SYNC_STATES, SYNCZ_PATH, type SynczPod, type SynczReport } from '../../../common/syncz.js';
+import { SYNC_STATES, SYNCZ_PATH, type SynczPod, type SynczReplica, type SynczReport } from '../../../common/syncz.js';
 
 /** The controller or the API server could not be reached or answered with an error: the message says which and why. */
 export class StatusFetchError extends Error {}
@@ -100,9 +100,20 @@ export function parseReport(text: string, source: string): SynczReport {
         namespace: str('namespace'), pod: str('pod'), state, acked: str('acked'), sent: str('sent'), desired: str('desired'),
         nackError: typeof nackError === 'string' ? nackError : null, lastChange: str('lastChange'), connectedAt: str('connectedAt'),
         streams: typeof streams === 'number' ? streams : bad(`pods[${i}].streams`),
+        ...(p['replica'] === undefined ? {} : { replica: str('replica') }),
       };
     }),
+    ...(v['replicas'] === undefined ? {} : { replicas: replicasOf(v['replicas'], bad) }),
   };
+}
+
+/** The other live replicas of the answer (a controller with replica reports). */
+function replicasOf(v: unknown, bad: (field: string) => never): SynczReplica[] {
+  if (!Array.isArray(v)) return bad('replicas');
+  return v.map((r: unknown, i): SynczReplica => {
+    if (!isRecord(r) || typeof r['identity'] !== 'string' || typeof r['renewedAt'] !== 'string' || typeof r['pods'] !== 'number') return bad(`replicas[${i}]`);
+    return { identity: r['identity'], renewedAt: r['renewedAt'], pods: r['pods'] };
+  });
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

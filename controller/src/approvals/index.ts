@@ -57,17 +57,23 @@ export function approvals(w: ApprovalWiring): Approvals {
   const notifier = secret === undefined ? undefined : new WebhookNotifier({
     url: () => w.api.readSecretKey(secret.namespace, secret.name, 'url'), metrics, log: (l, m, f) => { w.log(l, m, f); },
   });
-  const event = (pod: SlimPod, reason: 'ApprovalRequired' | 'GrantApproved' | 'GrantExpired', message: string): void => {
-    if (!w.mayWrite()) return;
+  // `anyReplica`: written by whichever replica made the change (ApprovalRequired follows the one create that succeeded).
+  const event = (pod: SlimPod, reason: 'ApprovalRequired' | 'GrantApproved' | 'GrantExpired', message: string, anyReplica = false): void => {
+    if (!anyReplica && !w.mayWrite()) return;
     w.api.createEvent({ namespace: pod.metadata.namespace, pod: pod.metadata.name, podUid: pod.metadata.uid, reason, message, type: reason === 'ApprovalRequired' ? 'Warning' : 'Normal' }).then(
       () => { ApprovalMetrics.inc(metrics.events, 'created'); },
       (e: unknown) => { ApprovalMetrics.inc(metrics.events, 'failed'); w.log('warn', 'cannot write an Event on the pod', { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, reason, error: e instanceof Error ? e.message : String(e) }); },
     );
   };
   const log = (level: 'info' | 'warn', msg: string, fields: Record<string, unknown>): void => { w.log(level, msg, fields); };
+  // Every replica serves sidecars (issue 20), so ApprovalNeeded and GrantUsed arrive at any
+  // replica, and any replica acts on them: a request's name is derived from its pod and
+  // operation, so the API server's create lets exactly one replica make it (the others get
+  // 409 and count a duplicate; only the creator writes the Event and notifies), and a grant's
+  // uses are written with the resourceVersion read (a concurrent writer fails, not both win).
   const requests = new ApprovalRequests({
     api: w.api, requests: informer, pods: w.pods, snapshotFor: w.snapshotFor, options: w.options, metrics,
-    notify: (n: Notification) => { notifier?.notify(n); }, event, mayWrite: w.mayWrite, log,
+    notify: (n: Notification) => { notifier?.notify(n); }, event: (pod, reason, message) => { event(pod, reason, message, true); }, mayWrite: () => true, log,
   });
   const lifecycle: GrantLifecycle = new GrantLifecycle({
     api: w.api, requests: informer, pods: w.pods, options: w.options, metrics, mayWrite: w.mayWrite,

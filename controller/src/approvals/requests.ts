@@ -29,7 +29,7 @@ export interface RequestDeps {
   readonly metrics: ApprovalMetrics;
   readonly notify: (n: Notification) => void;
   readonly event: (pod: SlimPod, reason: 'ApprovalRequired', message: string) => void;
-  /** Whether this replica writes (the leader). */
+  /** Whether this replica acts on the sidecars' messages (every replica does since issue 20; see approvals/index.ts). */
   readonly mayWrite: () => boolean;
   readonly log: (level: 'info' | 'warn', msg: string, fields: Record<string, unknown>) => void;
   readonly nowMs?: () => number;
@@ -100,7 +100,15 @@ export class ApprovalRequests {
     inFlight.add(name);
     this.inFlight.set(podKey, inFlight);
     try {
-      if (existing !== undefined) await this.d.api.deleteAccessRequest(ns, name, existing.metadata?.uid ?? '');
+      if (existing !== undefined) {
+        try {
+          await this.d.api.deleteAccessRequest(ns, name, existing.metadata?.uid ?? '');
+        } catch (e: unknown) {
+          // Another replica replaced it first (the uid precondition failed): theirs stands.
+          if (isStatus(e, 409)) return 'duplicate';
+          throw e;
+        }
+      }
       const created = await this.create(pod, name, msg, op, existing !== undefined);
       return created ? (existing === undefined ? 'created' : 'recreated') : 'duplicate';
     } finally {

@@ -9,9 +9,13 @@ import { BASELINE_KIND, BASELINE_PLURAL, type AgentBaselineObject, type Baseline
 
 export interface BaselineApi {
   listBaselines(): Promise<ListResult<AgentBaselineObject>>;
-  /** Creates the identity's AgentBaseline (spec.serviceAccount only); an existing one is left as it is. */
-  createBaseline(namespace: string, serviceAccount: string): Promise<void>;
-  writeStatus(namespace: string, name: string, status: BaselineStatus): Promise<void>;
+  /** Creates the identity's AgentBaseline (spec.serviceAccount only) and returns its resourceVersion; an existing one is left as it is (undefined). */
+  createBaseline(namespace: string, serviceAccount: string): Promise<string | undefined>;
+  /**
+   * Replaces status, only when the object is still at `resourceVersion` (another replica
+   * may have written since: the API server refuses, 422); returns the new resourceVersion.
+   */
+  writeStatus(namespace: string, name: string, status: BaselineStatus, resourceVersion: string): Promise<string>;
 }
 
 /** The client is made on first use, so that a controller on a fake Kube (tests) starts without a cluster. */
@@ -31,16 +35,22 @@ export function connectBaselineApi(kc: KubeConfig, group: string, version: strin
     },
     async createBaseline(namespace, serviceAccount) {
       try {
-        await api().createNamespacedCustomObject({
+        const created = await api().createNamespacedCustomObject({
           group, version, namespace, plural,
           body: { apiVersion: `${group}/${version}`, kind: BASELINE_KIND, metadata: { name: serviceAccount, namespace, labels: { 'app.kubernetes.io/managed-by': 'agentwarden' } }, spec: { serviceAccount } },
-        });
+        }) as AgentBaselineObject;
+        return created.metadata?.resourceVersion;
       } catch (e: unknown) {
         if (!isStatus(e, 409)) throw e;
+        return undefined;
       }
     },
-    async writeStatus(namespace, name, status) {
-      await api().patchNamespacedCustomObjectStatus({ group, version, namespace, plural, name, body: [{ op: 'add', path: '/status', value: status }] });
+    async writeStatus(namespace, name, status, resourceVersion) {
+      const written = await api().patchNamespacedCustomObjectStatus({
+        group, version, namespace, plural, name,
+        body: [{ op: 'test', path: '/metadata/resourceVersion', value: resourceVersion }, { op: 'add', path: '/status', value: status }],
+      }) as AgentBaselineObject;
+      return written.metadata?.resourceVersion ?? '';
     },
   };
 }

@@ -6,6 +6,14 @@
 // (AgentBaseline.status) come out of it. Bounded: operations per identity,
 // rate samples, recent anomalies, and the status's encoded size (the API
 // server's 1.5 MB object limit); what does not fit is counted.
+//
+// Every controller replica serves sidecars (issue 20), so summaries of one
+// identity arrive at several replicas. The AgentBaseline's status is the shared
+// state: each replica's baseline is the stored status plus the summaries it
+// merged and has not written yet (pending); every replica writes that on top of
+// the version it read (optimistic concurrency: a write on a stale version fails
+// and is retried after the new version is taken up), so no replica's summaries
+// are lost and the replicas converge on one baseline.
 import { create } from '@bufbuild/protobuf';
 import type { OperationSummary } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
 import { AnomalyQuarantineSchema, BaselineSchema, type AnomalyQuarantine, type Baseline } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
@@ -27,6 +35,21 @@ export const DEFAULT_BASELINE_LIMITS: BaselineLimits = Object.freeze({ maxOperat
 
 interface Tally { count: number; firstSeenMs: number; lastSeenMs: number }
 
+/** A summary merged here and not yet in the stored AgentBaseline. */
+interface Pending { readonly pod: string; readonly summary: OperationSummary; readonly learnForMs: number; readonly nowMs: number }
+
+/** Summaries kept per identity until written; older ones are dropped (and counted) past it. */
+export const MAX_PENDING_SUMMARIES = 256;
+
+/** What one write of an identity's status carries (beginWrite → written or writeFailed). */
+export interface PendingWrite {
+  readonly status: BaselineStatus;
+  /** The stored version it is written on top of ("" when none was seen: the object was just created). */
+  readonly version: string;
+  /** Pending summaries it includes. */
+  readonly included: number;
+}
+
 interface Identity {
   readonly namespace: string;
   readonly serviceAccount: string;
@@ -45,9 +68,16 @@ interface Identity {
   revision: number;
   /** status differs from what was last written. */
   dirty: boolean;
-  /** The AgentBaseline object exists (the informer has seen it, or the leader created it). */
+  /** The AgentBaseline object exists (the informer has seen it, or a replica created it). */
   exists: boolean;
   baseline: Baseline | undefined;
+  /** Merged here, not yet written (bounded by MAX_PENDING_SUMMARIES). */
+  pending: Pending[];
+  /** The stored resourceVersion this state is built on ("" before any). */
+  storedVersion: string;
+  /** The newest stored status the informer has shown (taken up after a write in flight ends). */
+  latest: { readonly status: Partial<BaselineStatus>; readonly version: string } | undefined;
+  writing: boolean;
 }
 
 /** What a merged summary brings that someone should hear of (Events). */
@@ -82,6 +112,15 @@ export class BaselineBook {
   /** One summary of pod `pod` of identity (namespace, serviceAccount), with its policy's learnFor. */
   merge(namespace: string, serviceAccount: string, pod: string, s: OperationSummary, learnForMs: number, nowMs: number): MergeOutcome {
     const id = this.identity(namespace, serviceAccount);
+    if (id.pending.length >= MAX_PENDING_SUMMARIES) {
+      id.pending.shift();
+      id.dropped.summaries++;
+    }
+    id.pending.push({ pod, summary: s, learnForMs, nowMs });
+    return this.apply(id, pod, s, learnForMs, nowMs);
+  }
+
+  private apply(id: Identity, pod: string, s: OperationSummary, learnForMs: number, nowMs: number): MergeOutcome {
     let changed = false;
     if (id.learningStartedMs === 0) {
       const reported = Number(s.learningStartedMs);
@@ -145,19 +184,37 @@ export class BaselineBook {
    * operations, releases); a baseline not in memory is taken up from its status.
    * Returns the pods released now, and whether what the sidecars judge with changed.
    */
-  sync(namespace: string, spec: BaselineSpec, status: Partial<BaselineStatus> | undefined): { readonly released: readonly string[]; readonly changed: boolean } {
+  sync(namespace: string, spec: BaselineSpec, status: Partial<BaselineStatus> | undefined, version?: string): { readonly released: readonly string[]; readonly changed: boolean } {
     const fresh = !this.identities.has(`${namespace}/${spec.serviceAccount}`);
     const id = this.identity(namespace, spec.serviceAccount);
     id.exists = true;
     let changed = false;
-    if (fresh && status !== undefined) {
-      this.takeUp(id, status);
-      changed = true;
+    let rebuilt = false;
+    if (version !== undefined) id.latest = { status: status ?? {}, version };
+    if (fresh) {
+      if (status !== undefined) {
+        this.takeUp(id, status);
+        changed = true;
+      }
+      if (version !== undefined) id.storedVersion = version;
+    } else if (version !== undefined && version !== id.storedVersion && !id.writing) {
+      if (status === undefined) {
+        // No status stored yet: what this replica holds is all there is.
+        id.storedVersion = version;
+      } else {
+        // Another replica wrote: its status, plus what this one has not written yet.
+        this.rebuild(id, status, version);
+        rebuilt = true;
+        changed = true;
+      }
     }
+    // After taking another replica's write up, this one writes only what it adds (no write back and forth).
+    const dirtyAfterRebuild = id.dirty;
     const accepted = new Set(spec.accepted);
     if (accepted.size !== id.accepted.size || [...accepted].some((a) => !id.accepted.has(a))) {
       id.accepted = accepted;
       changed = true;
+      rebuilt = false;
     }
     const released: string[] = [];
     for (const r of spec.releases) {
@@ -169,9 +226,11 @@ export class BaselineBook {
         released.push(r.pod);
       }
       changed = true;
+      rebuilt = false;
       id.dirty = true;
     }
     if (changed) this.bump(id);
+    if (rebuilt) id.dirty = dirtyAfterRebuild;
     return { released, changed };
   }
 
@@ -200,6 +259,38 @@ export class BaselineBook {
   written(key: string): void {
     const id = this.identities.get(key);
     if (id !== undefined) id.dirty = false;
+  }
+
+  /** The status to write now, on top of the stored version this state is built on. */
+  beginWrite(key: string): PendingWrite | undefined {
+    const id = this.identities.get(key);
+    const status = this.status(key);
+    if (id === undefined || status === undefined) return undefined;
+    id.writing = true;
+    return { status, version: id.storedVersion, included: id.pending.length };
+  }
+
+  /** The write of `w` succeeded: the store is at `version` now, with the summaries it included. */
+  writtenAt(key: string, w: PendingWrite, version: string): void {
+    const id = this.identities.get(key);
+    if (id === undefined) return;
+    id.writing = false;
+    id.pending.splice(0, w.included);
+    id.storedVersion = version;
+    id.dirty = id.pending.length > 0;
+    // A newer version than ours came meanwhile (the informer's echo of ours has `version`; an older one has w.version).
+    const latest = id.latest;
+    if (latest !== undefined && latest.version !== version && latest.version !== w.version) this.rebuild(id, latest.status, latest.version);
+  }
+
+  /** The write failed (another replica wrote first, or the API server refused): take the newest version up; written again later. */
+  writeFailed(key: string): void {
+    const id = this.identities.get(key);
+    if (id === undefined) return;
+    id.writing = false;
+    id.dirty = true;
+    const latest = id.latest;
+    if (latest !== undefined && latest.version !== id.storedVersion) this.rebuild(id, latest.status, latest.version);
   }
 
   /** Snapshot.baseline for the identity; undefined before anything was learned. */
@@ -277,11 +368,29 @@ export class BaselineBook {
       id = {
         namespace, serviceAccount, learningStartedMs: 0, learnForMs: 0, operations: new Map(), accepted: new Set(), samples: [], windowMs: 0,
         anomalies: 0, recent: [], quarantined: new Map(), released: new Map(), dropped: { operations: 0, anomalies: 0, summaries: 0 },
-        revision: 0, dirty: false, exists: false, baseline: undefined,
+        revision: 0, dirty: false, exists: false, baseline: undefined, pending: [], storedVersion: '', latest: undefined, writing: false,
       };
       this.identities.set(key, id);
     }
     return id;
+  }
+
+  /** The stored status at `version`, then the summaries merged here and not written yet (no Events: they were raised once). */
+  private rebuild(id: Identity, status: Partial<BaselineStatus>, version: string): void {
+    id.learningStartedMs = 0;
+    id.learnForMs = 0;
+    id.operations.clear();
+    id.samples = [];
+    id.windowMs = 0;
+    id.anomalies = 0;
+    id.recent = [];
+    id.quarantined.clear();
+    id.released.clear();
+    this.takeUp(id, status);
+    for (const p of id.pending) this.apply(id, p.pod, p.summary, p.learnForMs, p.nowMs);
+    id.storedVersion = version;
+    this.bump(id);
+    id.dirty = id.pending.length > 0;
   }
 
   /** A restarted controller: the baseline as the previous leader wrote it (read defensively: anyone with RBAC may have edited it). */

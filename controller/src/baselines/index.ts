@@ -1,8 +1,10 @@
 // Behaviour baselines in the controller (DESIGN.md "Behaviour: baselines and
 // anomalies"): the sidecars' operation summaries merge into one baseline per
-// agent identity (baselines/book.ts); the leader writes it as an AgentBaseline
-// every writeIntervalMs when it changed, and Events for anomalies and
-// quarantines on the pod; the baseline and the pod's quarantine go back to the
+// agent identity (baselines/book.ts); every replica writes what its sidecars
+// reported into the AgentBaseline every writeIntervalMs when it changed, on top
+// of the version it read (issue 20: every replica serves sidecars; book.ts), and
+// Events for anomalies and quarantines on the pod (the replica that heard of
+// them; releases: the leader); the baseline and the pod's quarantine go back to the
 // sidecars in their snapshots (decorate). A restarted controller takes the
 // baselines up from the AgentBaselines; their spec (accepted operations,
 // releases) applies as it changes.
@@ -16,6 +18,12 @@ import type { CrdWiring } from '../kube/crd-wiring.js';
 import type { BaselineApi } from './api.js';
 import { BaselineBook, DEFAULT_BASELINE_LIMITS, type BaselineLimits } from './book.js';
 import { BASELINE_PLURAL, identityKey, specOf, statusOf, type AgentBaselineObject } from './objects.js';
+import { isStatus } from '../approvals/api.js';
+
+/** A write on a stale version: 409, or 422 from the JSON patch's failed resourceVersion test. */
+function isConflict(e: unknown): boolean {
+  return isStatus(e, 409) || isStatus(e, 422);
+}
 
 export { connectBaselineApi, type BaselineApi } from './api.js';
 export { BaselineBook, DEFAULT_BASELINE_LIMITS, type BaselineLimits } from './book.js';
@@ -37,6 +45,8 @@ export interface BaselineCounters {
   summariesDropped: number;
   writes: number;
   writeErrors: number;
+  /** Writes refused because another replica wrote first (retried on the new version). */
+  writeConflicts: number;
   events: number;
 }
 
@@ -57,14 +67,15 @@ export interface Baselines {
 
 export function baselines(w: BaselineWiring): Baselines {
   const book = new BaselineBook(w.limits ?? DEFAULT_BASELINE_LIMITS);
-  const counters: BaselineCounters = { summaries: 0, summariesDropped: 0, writes: 0, writeErrors: 0, events: 0 };
+  const counters: BaselineCounters = { summaries: 0, summariesDropped: 0, writes: 0, writeErrors: 0, writeConflicts: 0, events: 0 };
   const decorated = new Map<string, Snapshot>();
   const informer: Informer<AgentBaselineObject> = new Informer<AgentBaselineObject>({
     name: BASELINE_PLURAL, path: `${w.apiPath}/${BASELINE_PLURAL}`, list: () => w.api.listBaselines(), watch: w.watch,
     onChange: () => { synced(); }, log: w.informerLog,
   });
-  const event = (pod: SlimPod, reason: PodEvent['reason'], message: string): void => {
-    if (!w.mayWrite()) return;
+  // `anyReplica`: raised by the replica whose sidecar reported it (each summary reaches one replica).
+  const event = (pod: SlimPod, reason: PodEvent['reason'], message: string, anyReplica = false): void => {
+    if (!anyReplica && !w.mayWrite()) return;
     counters.events++;
     w.createEvent({ namespace: pod.metadata.namespace, pod: pod.metadata.name, podUid: pod.metadata.uid, reason, message, type: reason === 'QuarantineReleased' ? 'Normal' : 'Warning' }).catch((e: unknown) => {
       w.log('warn', 'cannot write an Event on the pod', { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, reason, error: e instanceof Error ? e.message : String(e) });
@@ -75,7 +86,7 @@ export function baselines(w: BaselineWiring): Baselines {
     let changed = false;
     for (const o of informer.list()) {
       const ns = o.metadata?.namespace ?? '';
-      const result = book.sync(ns, specOf(o), statusOf(o));
+      const result = book.sync(ns, specOf(o), statusOf(o), o.metadata?.resourceVersion);
       changed ||= result.changed;
       for (const name of result.released) {
         const pod = w.pods.get(ns, name);
@@ -88,24 +99,43 @@ export function baselines(w: BaselineWiring): Baselines {
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
   const flush = async (): Promise<void> => {
-    if (!w.mayWrite() || !informer.stats().synced) return;
+    if (!informer.stats().synced) return;
     for (const key of book.keys()) {
       const id = book.identityOf(key);
       if (id !== undefined && w.pods.stats().synced) book.prunePods(key, (pod) => w.pods.get(id.namespace, pod) !== undefined);
     }
     for (const key of book.dirty()) {
       const id = book.identityOf(key);
-      const status = book.status(key);
-      if (id === undefined || status === undefined) continue;
+      if (id === undefined) continue;
+      let created: string | undefined;
       try {
         if (!book.exists(key)) {
-          await w.api.createBaseline(id.namespace, id.serviceAccount);
+          created = await w.api.createBaseline(id.namespace, id.serviceAccount);
           book.created(key);
         }
-        await w.api.writeStatus(id.namespace, id.serviceAccount, status);
-        book.written(key);
+      } catch (e: unknown) {
+        counters.writeErrors++;
+        w.log('warn', 'cannot create the AgentBaseline; retrying at the next interval', { baseline: key, error: e instanceof Error ? e.message : String(e) });
+        continue;
+      }
+      const write = book.beginWrite(key);
+      if (write === undefined) continue;
+      // On top of the version read: the one just created, else the informer's. Another replica's
+      // object not seen yet: wait for the informer (written at the next interval).
+      const base = write.version !== '' ? write.version : created;
+      if (base === undefined) {
+        book.writeFailed(key);
+        continue;
+      }
+      try {
+        book.writtenAt(key, write, await w.api.writeStatus(id.namespace, id.serviceAccount, write.status, base));
         counters.writes++;
       } catch (e: unknown) {
+        book.writeFailed(key);
+        if (isConflict(e)) {
+          counters.writeConflicts++;
+          continue;
+        }
         counters.writeErrors++;
         w.log('warn', 'cannot write the AgentBaseline; retrying at the next interval', { baseline: key, error: e instanceof Error ? e.message : String(e) });
       }
@@ -126,10 +156,10 @@ export function baselines(w: BaselineWiring): Baselines {
       const anomaly = w.snapshotFor(podKey)?.policies.find((p) => p.grant === '' && p.anomaly !== undefined)?.anomaly;
       const outcome = book.merge(ns, pod.serviceAccount, name, message, Number(anomaly?.learnForMs ?? 0n), Date.now());
       for (const a of outcome.anomalies.slice(0, MAX_EVENTS_PER_SUMMARY)) {
-        event(pod, 'AnomalyDetected', `${a.kind} ${a.operation} (${a.action}); decision ${a.decisionId}`);
+        event(pod, 'AnomalyDetected', `${a.kind} ${a.operation} (${a.action}); decision ${a.decisionId}`, true);
       }
       if (outcome.quarantined !== undefined) {
-        event(pod, 'Quarantined', `every request is denied (rule quarantined): ${outcome.quarantined.reason}; release with: agentwarden release ${ns}/${name}`);
+        event(pod, 'Quarantined', `every request is denied (rule quarantined): ${outcome.quarantined.reason}; release with: agentwarden release ${ns}/${name}`, true);
         w.log('warn', 'pod quarantined', { pod: podKey, reason: outcome.quarantined.reason });
       }
       if (outcome.changed) w.onChange();
@@ -156,10 +186,11 @@ export function baselines(w: BaselineWiring): Baselines {
       '# TYPE agentwarden_baseline_summaries_total counter',
       `agentwarden_baseline_summaries_total{outcome="merged"} ${counters.summaries}`,
       `agentwarden_baseline_summaries_total{outcome="dropped"} ${counters.summariesDropped}`,
-      '# HELP agentwarden_baseline_writes_total AgentBaseline status writes by the leader, and failures.',
+      '# HELP agentwarden_baseline_writes_total AgentBaseline status writes by this replica, failures, and conflicts (another replica wrote first; retried on its version).',
       '# TYPE agentwarden_baseline_writes_total counter',
       `agentwarden_baseline_writes_total{outcome="ok"} ${counters.writes}`,
       `agentwarden_baseline_writes_total{outcome="error"} ${counters.writeErrors}`,
+      `agentwarden_baseline_writes_total{outcome="conflict"} ${counters.writeConflicts}`,
       '# HELP agentwarden_baseline_events_total Events written for anomalies, quarantines and releases.',
       '# TYPE agentwarden_baseline_events_total counter',
       `agentwarden_baseline_events_total ${counters.events}`,

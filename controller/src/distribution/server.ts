@@ -73,11 +73,11 @@ export interface DistributionEvents {
   readonly onConnect: (podKey: string) => void;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /**
-   * Whether this replica serves sidecars now. With leader election, only the
-   * leader does: AgentPolicy.status counts the pods whose sidecar acknowledged
-   * the current version, and only a replica that holds every stream can count
-   * them. Others refuse with UNAVAILABLE; sidecars retry with backoff (through the
-   * Service) until they reach the leader, enforcing their last snapshot meanwhile.
+   * Whether this replica serves sidecars now (default: always). Every replica of
+   * the controller serves its own streams (issue 20: the leader counts the others'
+   * pods through their report Leases, controller/src/replicas); this is for a
+   * replica that must not take streams, which refuses with UNAVAILABLE: sidecars
+   * retry with backoff (through the Service), enforcing their last snapshot meanwhile.
    */
   readonly serving?: () => boolean;
   /**
@@ -220,7 +220,7 @@ export class DistributionServer {
       if (kind.case === 'hello') {
         if (conn !== undefined || authenticating) return;
         if (this.events.serving !== undefined && !this.events.serving()) {
-          fail(grpc.status.UNAVAILABLE, 'this controller replica is not the leader; retry');
+          fail(grpc.status.UNAVAILABLE, 'this controller replica does not serve sidecars now; retry');
           return;
         }
         authenticating = true;

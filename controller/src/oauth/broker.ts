@@ -1,6 +1,6 @@
 // The token broker (DESIGN.md "Brokered OAuth credentials"): one access token
 // per (policy, credential, scope set) that the rules of existing pods use,
-// fetched with the client-credentials grant by the leader only, refreshed at
+// fetched with the client-credentials grant by every controller replica for itself (each serves sidecars, issue 20), refreshed at
 // 75% of its lifetime (minus jitter) so that no request waits on a fetch; a
 // failing endpoint keeps the last token until it expires and is retried with
 // capped, jittered backoff; the client Secret is read at every fetch, so a
@@ -44,7 +44,7 @@ export interface TokenBrokerDeps {
   readonly options: OAuthOptions;
   readonly fetch: (request: TokenRequest) => Promise<TokenResult>;
   readonly clientSecret: ClientSecretLookup;
-  /** Only the leader fetches (always true without leader election). */
+  /** Whether this replica fetches now (main.ts: every replica, since each serves sidecars). */
   readonly mayFetch: () => boolean;
   /** A lease changed (a token, an expiry, a failure): recompile and push, write status. */
   readonly onChange: () => void;

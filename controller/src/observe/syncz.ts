@@ -3,6 +3,7 @@
 import type { PodStreamSync } from '../distribution/server.js';
 import type { PodSyncState } from './sync-metrics.js';
 import type { SyncState, SynczPod, SynczReport } from '../../../common/syncz.js';
+import type { LiveReport } from '../replicas/index.js';
 
 const STATE: Readonly<Record<PodSyncState, SyncState>> = { synced: 'SYNCED', pending: 'PENDING', nacked: 'NACKED', stale: 'STALE' };
 
@@ -10,7 +11,7 @@ const STATE: Readonly<Record<PodSyncState, SyncState>> = { synced: 'SYNCED', pen
  * `states`: the reconciler's podSyncStates (pod key -> state); a pod missing
  * from it (connected between the two reads) is PENDING.
  */
-export function syncReport(streams: readonly PodStreamSync[], states: ReadonlyMap<string, PodSyncState>, controller: { readonly identity: string; readonly leader: boolean }, nowMs: number): SynczReport {
+export function syncReport(streams: readonly PodStreamSync[], states: ReadonlyMap<string, PodSyncState>, controller: { readonly identity: string; readonly leader: boolean }, nowMs: number, others: readonly LiveReport[] = []): SynczReport {
   const pods = streams.map((s): SynczPod => {
     const [namespace = '', pod = ''] = s.podKey.split('/');
     const state = STATE[states.get(s.podKey) ?? 'pending'];
@@ -21,5 +22,13 @@ export function syncReport(streams: readonly PodStreamSync[], states: ReadonlyMa
     };
   });
   pods.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.pod.localeCompare(b.pod));
-  return { controller, generatedAt: new Date(nowMs).toISOString(), pods };
+  // The other replicas' pods, from their reports (states only).
+  const remote = others.flatMap((r) => [...r.report.pods].map(([key, state]): SynczPod => {
+    const [namespace = '', pod = ''] = key.split('/');
+    const at = new Date(r.renewedAtMs).toISOString();
+    return { namespace, pod, state: STATE[state], acked: '', sent: '', desired: '', nackError: null, lastChange: at, connectedAt: at, streams: 1, replica: r.identity };
+  }));
+  remote.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.pod.localeCompare(b.pod) || (a.replica ?? '').localeCompare(b.replica ?? ''));
+  const replicas = others.map((r) => ({ identity: r.identity, renewedAt: new Date(r.renewedAtMs).toISOString(), pods: r.report.pods.size }));
+  return { controller, generatedAt: new Date(nowMs).toISOString(), pods: [...pods, ...remote], replicas };
 }

@@ -36,8 +36,12 @@ export interface PolicyStatus {
 /** The broker's tokens of a policy (controller/src/oauth). */
 export type TokenStatusLookup = (namespace: string, name: string) => readonly TokenStatus[];
 
-/** Whether a pod's sidecar enforces the snapshot it should have. */
-export type PodSynced = (pod: SlimPod) => boolean;
+/**
+ * Whether a pod's sidecar enforces the snapshot it should have, as far as the policy
+ * `entry` goes: with several replicas, the replica serving the pod must have compiled
+ * the same generation of the policy (controller/src/replicas).
+ */
+export type PodSynced = (pod: SlimPod, entry: PolicyEntry) => boolean;
 
 /** The credential Secrets cache; without it credentials are not checked. */
 export type SecretLookup = (namespace: string, name: string) => SlimSecret | undefined;
@@ -63,7 +67,7 @@ export function computeStatus(entry: PolicyEntry, pods: readonly SlimPod[], sync
   // A ClusterAgentPolicy selects pods in every namespace its namespaceSelector matches.
   // A pod being deleted is not counted: its stream was closed at deletion (distribution/server.ts).
   const selected = policy === undefined ? [] : pods.filter((p) => !isTerminated(p) && !p.deleting && governs(policy, { ...podIdentity(p), namespaceLabels: namespaceLabels?.(p.metadata.namespace) ?? {} }));
-  const syncedCount = selected.filter(synced).length;
+  const syncedCount = selected.filter((p) => synced(p, entry)).length;
   const failedReason = entry.object.refused?.reason ?? 'CompileError';
   const compiled = cond('Compiled', compileError === undefined, compileError === undefined ? 'Compiled' : failedReason, compileError ?? `${entry.parsed?.rules.length ?? 0} rules compiled`);
   const allSynced = syncedCount === selected.length;

@@ -4,7 +4,7 @@
 // the baseline up from the status it wrote, and the status stays under its size bound.
 import { create } from '@bufbuild/protobuf';
 import { OperationSummarySchema, type OperationSummary } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
-import { BaselineBook, DEFAULT_BASELINE_LIMITS } from '../../src/baselines/book.js';
+import { BaselineBook, DEFAULT_BASELINE_LIMITS, MAX_PENDING_SUMMARIES } from '../../src/baselines/book.js';
 
 const T0 = Date.UTC(2026, 11, 6, 3);
 const MINUTE = 60_000;
@@ -78,5 +78,79 @@ describe('the baselines of agent identities', () => {
     book.prunePods(KEY, (pod) => pod === 'agent-1');
     expect(book.status(KEY)?.quarantined.map((q) => q.pod)).toEqual(['agent-1']);
     expect(book.revision(KEY)).toBe(before + 1);
+  });
+
+  describe('two replicas, each hearing from its own sidecars (issue 20)', () => {
+    const SPEC = { serviceAccount: 'agent', accepted: [], releases: [] };
+    /** The AgentBaseline as the API server keeps it: a write on a stale resourceVersion is refused. */
+    function store() {
+      let version = 1;
+      let status: Record<string, unknown> | undefined;
+      return {
+        read: () => ({ status, version: String(version) }),
+        write(on: string, next: unknown): string {
+          if (on !== String(version)) throw Object.assign(new Error('the object has been modified'), { code: 422 });
+          status = JSON.parse(JSON.stringify(next)) as Record<string, unknown>;
+          return String(++version);
+        },
+      };
+    }
+    const count = (book: BaselineBook, op: string): number | undefined => book.status(KEY)?.operations.find((o) => o.operation === op)?.count;
+
+    it('write on top of each other\'s version: a stale write is refused, taken up, and written again; both converge on every summary', () => {
+      const api = store();
+      const a = new BaselineBook();
+      const b = new BaselineBook();
+      for (const book of [a, b]) book.sync('support', SPEC, api.read().status, api.read().version);
+      a.merge('support', 'agent', 'agent-0', summary([['GET a.example/x', 3, T0 + 1000]]), 10 * MINUTE, T0 + 1000);
+      b.merge('support', 'agent', 'agent-1', summary([['GET b.example/y', 1, T0 + 2000]]), 10 * MINUTE, T0 + 2000);
+      const wa = a.beginWrite(KEY);
+      const wb = b.beginWrite(KEY);
+      if (wa === undefined || wb === undefined) throw new Error('nothing to write');
+      a.writtenAt(KEY, wa, api.write(wa.version, wa.status));
+      // b wrote on the version a replaced: refused; it takes a's version up with its own summary on top.
+      expect(() => api.write(wb.version, wb.status)).toThrow('modified');
+      b.writeFailed(KEY);
+      for (const book of [a, b]) book.sync('support', SPEC, api.read().status, api.read().version);
+      expect(count(b, 'GET a.example/x')).toBe(3);
+      expect(count(b, 'GET b.example/y')).toBe(1);
+      expect(b.dirty()).toEqual([KEY]);
+      const again = b.beginWrite(KEY);
+      if (again === undefined) throw new Error('nothing to write');
+      b.writtenAt(KEY, again, api.write(again.version, again.status));
+      for (const book of [a, b]) book.sync('support', SPEC, api.read().status, api.read().version);
+      // Both hold the same baseline, and nothing was counted twice.
+      for (const book of [a, b]) {
+        expect(book.baseline(KEY)?.operations).toEqual(['GET a.example/x', 'GET b.example/y']);
+        expect(count(book, 'GET a.example/x')).toBe(3);
+        expect(count(book, 'GET b.example/y')).toBe(1);
+        expect(book.dirty()).toEqual([]);
+      }
+    });
+
+    it('counts a summary once when the informer shows its own write before the write returns', () => {
+      const api = store();
+      const a = new BaselineBook();
+      a.sync('support', SPEC, api.read().status, api.read().version);
+      a.merge('support', 'agent', 'agent-0', summary([['GET a.example/x', 3, T0 + 1000]]), 10 * MINUTE, T0 + 1000);
+      const w = a.beginWrite(KEY);
+      if (w === undefined) throw new Error('nothing to write');
+      const version = api.write(w.version, w.status);
+      // The watch event of the write arrives first, and a summary comes in meanwhile.
+      a.sync('support', SPEC, api.read().status, api.read().version);
+      a.merge('support', 'agent', 'agent-0', summary([['GET a.example/x', 2, T0 + 3000]]), 10 * MINUTE, T0 + 3000);
+      a.writtenAt(KEY, w, version);
+      expect(count(a, 'GET a.example/x')).toBe(5);
+      expect(a.dirty()).toEqual([KEY]);
+      a.sync('support', SPEC, api.read().status, api.read().version);
+      expect(count(a, 'GET a.example/x')).toBe(5);
+    });
+
+    it('keeps at most MAX_PENDING_SUMMARIES unwritten summaries, counting the ones it drops', () => {
+      const a = new BaselineBook();
+      for (let i = 0; i < MAX_PENDING_SUMMARIES + 5; i++) a.merge('support', 'agent', 'agent-0', summary([['GET a.example/x', 1, T0 + i]]), 10 * MINUTE, T0 + i);
+      expect(a.status(KEY)?.dropped.summaries).toBe(5);
+      expect(a.beginWrite(KEY)?.included).toBe(MAX_PENDING_SUMMARIES);
+    });
   });
 });
