@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies test-alerts e2e bench bench-e2e bench-verify bench-eval bench-baselines bench-memory bench-otlp bench-propagation bench-flood h2load demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies test-alerts e2e bench bench-e2e bench-verify bench-eval bench-baselines bench-memory bench-otlp bench-propagation bench-controller-memory bench-flood h2load demo demo-down clean
 
 include e2e/e2e.mk
 include e2e/dev/dev.mk
@@ -85,6 +85,9 @@ bench-baselines: build ## behaviour baselines: encoded OperationSummary bytes an
 
 bench-propagation: build cluster-up ## one policy edit fanned out to 3,000 simulated sidecars over 3 controller replicas (p50/p99 to all ACKs, status pods.synced, RSS per replica, one replica SIGKILLed: reconnect, next edit); BENCH_REPLICAS=1 for one controller
 	$(NPM) exec -- node dist/bench/propagation.js
+
+bench-controller-memory: build cluster-up ## the controller's RSS, heap and external memory with 1,000 sidecar streams and 1,000 then 3,000 injected pods, and its event-loop delay p99 during a fan-out to 1,000 and 3,000 streams (~3 min; E2E_KUBECONFIG picks the cluster)
+	$(NPM) exec -- node dist/bench/controller-memory.js
 
 bench-flood: build cluster-up ## one tenant's 250 labelled 700 KB credential Secrets read by its policies: controller RSS (idle, peak by watch, peak by list; fails above 448 MB) and admission answering throughout (~2 min)
 	$(NPM) exec -- node dist/bench/flood.js

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import type { V1Deployment, V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
-import { DEFAULT_INJECT_OPTIONS, INJECTED_ANNOTATION, mutatePod } from '../../controller/src/inject/index.js';
+import { DEFAULT_INJECT_OPTIONS, INJECTED_ANNOTATION, INJECTED_LABEL, INJECTED_LABEL_VALUE, mutatePod } from '../../controller/src/inject/index.js';
 import { main } from '../src/main.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/agentwarden', import.meta.url));
@@ -60,7 +60,8 @@ describe('agentwarden inject on workloads', () => {
     const out = parseYaml(r.out) as V1Deployment;
     const expected = injectedByWebhook(podFrom(TEMPLATE));
     expect(out.spec?.template.spec).toEqual(expected.spec);
-    expect(out.spec?.template.metadata).toEqual({ labels: TEMPLATE.metadata?.labels, annotations: expected.metadata?.annotations });
+    // The injected label goes into the template too: the pods it creates are the ones the controller serves.
+    expect(out.spec?.template.metadata).toEqual({ labels: { ...TEMPLATE.metadata?.labels, [INJECTED_LABEL]: INJECTED_LABEL_VALUE }, annotations: expected.metadata?.annotations });
     expect({ ...out, spec: { ...out.spec, template: TEMPLATE } }).toEqual(DEPLOYMENT);
   });
 
@@ -81,7 +82,7 @@ describe('agentwarden inject on workloads', () => {
     ['StatefulSet', 'apps/v1'], ['DaemonSet', 'apps/v1'], ['ReplicaSet', 'apps/v1'], ['Job', 'batch/v1'], ['ReplicationController', 'v1'],
   ])('injects the pod template of a %s', (kind, apiVersion) => {
     const out = parseYaml(run('inject', '-f', file(`${kind}.yaml`, [{ ...DEPLOYMENT, apiVersion, kind }])).out) as V1Deployment;
-    expect(out.spec?.template).toEqual({ metadata: { ...TEMPLATE.metadata, annotations: expect.any(Object) as object }, spec: injectedByWebhook(podFrom(TEMPLATE)).spec });
+    expect(out.spec?.template).toEqual({ metadata: { ...TEMPLATE.metadata, labels: { ...TEMPLATE.metadata?.labels, [INJECTED_LABEL]: INJECTED_LABEL_VALUE }, annotations: expect.any(Object) as object }, spec: injectedByWebhook(podFrom(TEMPLATE)).spec });
   });
 
   it('injects a namespace-enabled Deployment only with --namespace-labels, saying so on stderr without it', () => {

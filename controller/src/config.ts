@@ -6,6 +6,7 @@ import { DEFAULT_CACHE_LIMITS, type CacheLimits } from './kube/limits.js';
 import { DEFAULT_APPROVAL_OPTIONS, formatDuration, type ApprovalOptions } from './approvals/options.js';
 import { parseDurationMs } from '../../policy/src/duration.js';
 import { DEFAULT_OAUTH_OPTIONS, type OAuthOptions } from './oauth/options.js';
+import { DEFAULT_MAX_CONCURRENT_PUSHES } from './distribution/push-queue.js';
 
 export type { CaRootConfig } from './caroot/options.js';
 
@@ -56,6 +57,8 @@ export interface ControllerConfig {
   readonly maxBaselineOperations: number;
   /** Brokered OAuth credentials (oauth/options.ts); defaults DEFAULT_OAUTH_OPTIONS. */
   readonly oauth: OAuthOptions;
+  /** Snapshot pushes in flight at once (distribution/push-queue.ts). Default 100. */
+  readonly maxConcurrentPushes: number;
 }
 
 export class ConfigError extends Error {}
@@ -106,6 +109,9 @@ export const CONTROLLER_COMMAND = defineCommand({
     'oauth-max-response-bytes': { type: 'string', value: 'n', shownDefault: String(DEFAULT_OAUTH_OPTIONS.maxResponseBytes), help: 'a token endpoint answer larger than this fails: status reason TokenResponseTooLarge' },
     'oauth-max-concurrent-fetches': { type: 'string', value: 'n', shownDefault: String(DEFAULT_OAUTH_OPTIONS.maxConcurrentFetches), help: 'token requests in flight at once (a new leader fetches what came due without a burst)' },
     'oauth-retry-max': { type: 'string', value: 'duration', shownDefault: formatDuration(DEFAULT_OAUTH_OPTIONS.retryMaxMs), help: 'longest wait between retries of a failing token endpoint (backoff from 1s, doubling, jittered)' },
+    'max-concurrent-pushes': { type: 'string', value: 'n', default: String(DEFAULT_MAX_CONCURRENT_PUSHES), help: 'snapshot pushes in flight at once; the rest queue in order (one per stream, sending the newest snapshot) and the event loop is yielded to between slices, so a policy edit touching every pod keeps ACKs, health and metrics answering' },
+    'debounce-quiet': { type: 'string', value: 'duration', default: '100ms', help: 'recompile and push once changes (policies, pods, Secrets, namespaces) have been quiet this long' },
+    'debounce-max': { type: 'string', value: 'duration', default: '1s', help: '... but no later than this after the first change of a burst' },
     'controller-username': { type: 'string', value: 'user', shownDefault: 'system:serviceaccount:<--namespace>:agentwarden-controller', help: 'the controller\'s own user as the API server authenticates it: the only one the webhook lets end grants (Expired, ReviewRequired)' },
   },
   env: [
@@ -212,6 +218,9 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     notifyWebhookSecret: secretRef('notify-webhook-secret', values['notify-webhook-secret']),
     controllerUsername: values['controller-username'] ?? `system:serviceaccount:${namespace}:agentwarden-controller`,
   });
+  const debounceQuietMs = positiveDuration('debounce-quiet', values['debounce-quiet'], 100);
+  const debounceMaxMs = positiveDuration('debounce-max', values['debounce-max'], 1000);
+  if (debounceMaxMs < debounceQuietMs) throw new ConfigError(`controller: --debounce-max ${debounceMaxMs}ms is below --debounce-quiet ${debounceQuietMs}ms`);
   return Object.freeze({
     kubeconfig: values.kubeconfig,
     distributionListen: values['distribution-listen'],
@@ -227,8 +236,8 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     namespace,
     identity: values.identity ?? hostname(),
     leaderElect: values['leader-elect'] === 'true',
-    debounceQuietMs: 100,
-    debounceMaxMs: 1000,
+    debounceQuietMs,
+    debounceMaxMs,
     logLevel: level,
     cacheLimits,
     namespaceReadTimeoutMs: positiveInt('namespace-read-timeout', values['namespace-read-timeout'], 3000),
@@ -236,6 +245,7 @@ export function readControllerConfig(argv: readonly string[], env: Readonly<Reco
     baselineWriteIntervalMs: positiveDuration('baseline-write-interval', values['baseline-write-interval'], 10_000),
     maxBaselineOperations: positiveInt('max-baseline-operations', values['max-baseline-operations'], 2000),
     oauth: readOAuthOptions(values),
+    maxConcurrentPushes: positiveInt('max-concurrent-pushes', values['max-concurrent-pushes'], DEFAULT_MAX_CONCURRENT_PUSHES),
   });
 }
 

@@ -12,7 +12,7 @@ import { readControllerConfig, type ControllerConfig } from './config.js';
 import { jsonLog, type Log } from './log.js';
 import { connectKube, loadKubeConfig, PLURAL, GROUP, VERSION, type Kube } from './kube/api.js';
 import { Informer } from './kube/informer.js';
-import { POD_FIELD_SELECTOR, slimPod, type AgentPolicyObject, type SlimNamespace, type SlimPod, type SlimSecret } from './kube/objects.js';
+import { POD_SELECTOR, slimPod, type AgentPolicyObject, type SlimNamespace, type SlimPod, type SlimSecret } from './kube/objects.js';
 import { CREDENTIAL_SELECTOR, CredentialKeys } from './kube/credentials.js';
 import { limitPolicy, policyBudget, secretBudget } from './kube/limits.js';
 import { connectCaRootApi, type CaRootApi } from './kube/ca-root-api.js';
@@ -37,6 +37,8 @@ import { approvals as approvalsFromCaches, connectApprovalApi, type AccessReques
 import { baselines as baselinesFromCaches, connectBaselineApi, DEFAULT_BASELINE_LIMITS, type BaselineApi, type Baselines } from './baselines/index.js';
 import { startTokenBroker, tokenDemand, type TokenBroker } from './oauth/index.js';
 import { replicas as replicasOf, type LiveReport, type Replicas } from './replicas/index.js';
+import { RuntimeMetrics } from './observe/runtime.js';
+import { PushQueueMetrics } from './distribution/push-queue.js';
 
 export interface RunningController {
   readonly distributionAddress: string;
@@ -78,7 +80,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
   const cluster = clusterPolicyCaches({ api: clusterPolicyApi, watch: kube.watch, apiPath: `/apis/${GROUP}/${VERSION}`, onChange, log: informerLog });
   // A pod labelled agentwarden.io/inject=enabled may need the CA root in its namespace.
   const pods = new Informer<SlimPod>({
-    name: 'pods', path: '/api/v1/pods', selector: { fieldSelector: POD_FIELD_SELECTOR }, list: () => kube.listPods(), watch: kube.watch,
+    name: 'pods', path: '/api/v1/pods', selector: POD_SELECTOR, list: () => kube.listPods(), watch: kube.watch,
     // A deleted or replaced pod's stream ends at once (distribution/server.ts).
     onChange: () => { onChange(); caRoot?.trigger(); distribution.podsChanged(); }, log: informerLog, transform: (o) => slimPod(o as V1Pod),
   });
@@ -124,7 +126,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
     onApprovalNeeded: (podKey, message) => { void approvals.requests.approvalNeeded(podKey, message); },
     onGrantUsed: (podKey, message) => { void approvals.requests.grantUsed(podKey, message); },
     onOperationSummary: (podKey, message) => { baselines.summary(podKey, message); },
-  });
+  }, { maxConcurrent: config.maxConcurrentPushes });
   const reconciler: Reconciler = new Reconciler({
     policies: cluster.withNamespaced(policies), pods, secrets,
     namespaceLabels: cluster.namespaceLabels,
@@ -185,6 +187,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
 
   // Admission webhooks: every replica serves them (the API server may call any).
   const webhookMetrics = new WebhookMetrics();
+  const runtimeMetrics = new RuntimeMetrics();
   let webhooks: RunningWebhookServer | undefined;
   if (config.webhookCert !== undefined && config.webhookKey !== undefined) {
     webhooks = await startWebhookServer({
@@ -227,7 +230,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
         new CertificateExpiryMetrics([
           ...(webhooks === undefined ? [] : [{ name: 'webhook', pem: webhooks.certificate }]),
           ...(distributionCertificate === undefined ? [] : [{ name: 'distribution', pem: () => distributionCertificate.certificate }]),
-        ])],
+        ]), runtimeMetrics, new PushQueueMetrics(distribution.pushQueue, config.maxConcurrentPushes)],
       distributionCertificate,
     },
   });
@@ -258,6 +261,7 @@ export async function startController(config: ControllerConfig, log: Log, kube: 
       distribution.stop();
       distributionCertificate?.close();
       await observe.close();
+      runtimeMetrics.stop();
     },
   };
 }

@@ -6,6 +6,7 @@ import { parsePolicies, SnapshotBook, type SnapshotResult } from '../src/reconci
 import type { AgentPolicyObject, SlimSecret } from '../src/kube/objects.js';
 import type { Snapshot } from '../../proto/gen/agentwarden/v1/snapshot_pb.js';
 import { allowSpec, NAMESPACE, policyObject, slimPod, slimSecret } from './helpers.js';
+import { parseAccessRequest } from '../../policy/src/index.js';
 
 const SUPPORT = { app: 'support-agent' };
 const BILLING = { app: 'billing-agent' };
@@ -171,5 +172,36 @@ describe('SnapshotBook', () => {
       policyObject('elsewhere', allowSpec('b.example.com', {}), { namespace: 'billing' }),
     ), noSecrets));
     expect(result.policies.map((p) => `${p.namespace}/${p.name}`)).toEqual([`${NAMESPACE}/here`]);
+  });
+
+  it('within a pass, answers pods of the same identity from one result; pods with grants or other labels, and calls outside a pass, compute their own', () => {
+    const book = new SnapshotBook();
+    const entries = policies(policyObject('zendesk', zendeskSpec));
+    let reads = 0;
+    let value = 'tk-1';
+    // Counts the compiler's (and memo key's) Secret reads: a pod answered from the pass's memo reads none.
+    const secrets: Secrets = (ns, name) => { reads++; return ns === NAMESPACE && name === 'zendesk-api' ? slimSecret('zendesk-api', { token: value }, value) : undefined; };
+    book.beginPass();
+    const first = book.forPod(slimPod({ name: 'support-agent-0' }), entries, secrets);
+    const readsForOne = reads;
+    const replicas = Array.from({ length: 50 }, (_, i) => book.forPod(slimPod({ name: `support-agent-${i + 1}`, uid: `uid-${i}` }), entries, secrets));
+    expect(reads).toBe(readsForOne);
+    for (const r of replicas) expect(r).toBe(first);
+    const other = book.forPod(slimPod({ name: 'support-agent-x', labels: { ...SUPPORT, tier: 'canary' } }), entries, secrets);
+    expect(other).not.toBe(first);
+    expect(reads).toBeGreaterThan(readsForOne);
+    const grant = parseAccessRequest({
+      apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentAccessRequest',
+      metadata: { name: 'support-agent-g-0123456789ab', namespace: NAMESPACE, uid: 'g-1' },
+      spec: { pod: 'support-agent-g', serviceAccount: 'support-agent', duration: '15m', operation: { method: 'POST', host: 'api.zendesk.com', port: 443, path: '/refunds' } },
+      status: { state: 'Approved', approvedBy: 'alice', expiresAt: '2026-03-02T10:15:00Z' },
+    }, 'test');
+    const granted = snapshot(book.forPod(slimPod({ name: 'support-agent-g' }), entries, secrets, undefined, [grant]));
+    expect(granted.grants.map((g) => g.name)).toEqual(['support-agent-g-0123456789ab']);
+    expect(snapshot(first).grants).toEqual([]);
+    book.endPass();
+    // Outside a pass the caches may have changed since: a rotated Secret is read again.
+    value = 'tk-2';
+    expect(credentialValue(snapshot(book.forPod(slimPod({ name: 'support-agent-0' }), entries, secrets)))).toBe('tk-2');
   });
 });

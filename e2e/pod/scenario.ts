@@ -7,7 +7,7 @@ import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
-import { injectPod, parseInjectOptions, type InjectOptions } from '../../controller/src/inject/index.js';
+import { injectPod, parseInjectOptions, INJECTED_LABEL, INJECTED_LABEL_VALUE, type InjectOptions } from '../../controller/src/inject/index.js';
 import type { RunningController } from '../../controller/src/main.js';
 import { createTenant, startControllerOn, type ControllerOnOptions, type Tenant } from './control-plane.js';
 import { createPodNetwork, type PodNetwork } from './netns.js';
@@ -88,7 +88,8 @@ export async function startScenario(o: ScenarioOptions): Promise<Scenario> {
     }, 'pod harness');
     const pod: V1Pod = {
       apiVersion: 'v1', kind: 'Pod',
-      metadata: { name: POD_NAME, namespace: o.namespace, labels: { ...(o.labels ?? { app: 'agent' }) }, annotations: { ...o.annotations } },
+      // Labelled as the injecting webhook labels it: the controller watches only pods so labelled.
+      metadata: { name: POD_NAME, namespace: o.namespace, labels: { ...(o.labels ?? { app: 'agent' }), [INJECTED_LABEL]: INJECTED_LABEL_VALUE }, annotations: { ...o.annotations } },
       spec: { serviceAccountName: 'agent', containers: [{ name: 'agent', image: 'example.com/agent:1' }] },
     };
     const injected = injectPod(pod, options);

@@ -11,7 +11,7 @@ import { ROOT, kubectl, kubectlOk, uniqueNamespace, waitFor } from './cluster.js
 import { freePort } from './controller-env.js';
 import { startLocalWebhookServer } from './webhook-server.js';
 import type { RunningWebhookServer } from '../../controller/src/admission/index.js';
-import { DEFAULT_INJECT_OPTIONS, INJECTED_ANNOTATION } from '../../controller/src/inject/index.js';
+import { DEFAULT_INJECT_OPTIONS, INJECTED_ANNOTATION, INJECTED_LABEL, INJECTED_LABEL_VALUE } from '../../controller/src/inject/index.js';
 
 const PKI = join(ROOT, '.cache/e2e/pki');
 const ns = uniqueNamespace('adm');
@@ -93,6 +93,8 @@ describe('the admission webhooks on a real API server', () => {
     expect(pod.spec?.initContainers?.map((c) => [c.name, c.restartPolicy ?? ''])).toEqual([['agentwarden-init', ''], ['agentwarden-sidecar', 'Always'], ['agentwarden-envoy', 'Always']]);
     expect(pod.spec?.containers.map((c) => c.name)).toEqual(['agent']);
     expect(JSON.parse(pod.metadata?.annotations?.[INJECTED_ANNOTATION] ?? '{}')).toMatchObject({ initContainers: ['agentwarden-init', 'agentwarden-sidecar', 'agentwarden-envoy'], volumes: ['agentwarden-token', 'agentwarden-authz'] });
+    // The label the controller's pods informer selects on (issue 20).
+    expect(pod.metadata?.labels?.[INJECTED_LABEL]).toBe(INJECTED_LABEL_VALUE);
     const token = pod.spec?.volumes?.find((v) => v.name === 'agentwarden-token')?.projected?.sources?.[0]?.serviceAccountToken;
     expect(token).toEqual({ audience: 'agentwarden', expirationSeconds: 3600, path: 'token' });
     const envoy = pod.spec?.initContainers?.find((c) => c.name === 'agentwarden-envoy');
@@ -110,6 +112,7 @@ describe('the admission webhooks on a real API server', () => {
     const pod = JSON.parse(await kubectlOk(['get', 'pod', '-n', other, 'plain', '-o', 'json'])) as V1Pod;
     expect(pod.spec?.initContainers ?? []).toEqual([]);
     expect(pod.metadata?.annotations?.[INJECTED_ANNOTATION]).toBeUndefined();
+    expect(pod.metadata?.labels?.[INJECTED_LABEL]).toBeUndefined();
   });
 
   it('injects a pod created right after its namespace is enabled: no window in which the old labels admit it uninjected', async () => {

@@ -13,6 +13,7 @@ import { startSidecar, type RunningSidecar } from '../../sidecar/src/main.js';
 import { AuthzClient } from '../../sidecar/src/authz/client.js';
 import { checkRequestFrom, type RequestShorthand } from '../../cli/src/request-shorthand.js';
 import { KUBECONFIG, ROOT, kubectlOk } from './cluster.js';
+import { INJECTED_LABEL, INJECTED_LABEL_VALUE } from '../../controller/src/kube/objects.js';
 
 export const logs: string[] = [];
 const quiet = (level: string, msg: string, fields?: Record<string, unknown>): void => { logs.push(JSON.stringify({ level, msg, ...fields })); };
@@ -38,11 +39,11 @@ export async function controllerOn(port: number, namespace: string, identity = '
   return startController(config, quiet);
 }
 
-/** Creates a Pending pod (nothing schedules it here) and returns its uid. */
+/** Creates a Pending pod (nothing schedules it here) labelled as the injector labels it, and returns its uid. */
 export async function createPod(namespace: string, name: string, serviceAccount: string, labels: Record<string, string>): Promise<string> {
   const manifest = JSON.stringify({
     apiVersion: 'v1', kind: 'Pod',
-    metadata: { name, namespace, labels },
+    metadata: { name, namespace, labels: { ...labels, [INJECTED_LABEL]: INJECTED_LABEL_VALUE } },
     spec: { serviceAccountName: serviceAccount, containers: [{ name: 'agent', image: 'example.com/agent:1' }] },
   });
   await kubectlOk(['apply', '-f', '-'], manifest);

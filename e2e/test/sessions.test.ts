@@ -11,6 +11,7 @@ import { AuthzClient } from '../../sidecar/src/authz/client.js';
 import { checkRequestFrom, type RequestShorthand } from '../../cli/src/request-shorthand.js';
 import { JAEGER_OTLP_HTTP, JAEGER_QUERY, tempFile, waitFor } from './cluster.js';
 import { startSidecarProcess, type SidecarProcess } from './sidecar-process.js';
+import { INJECTED_LABEL, INJECTED_LABEL_VALUE } from '../../controller/src/kube/objects.js';
 
 const NAMESPACE = 'sessions-e2e';
 const POD = 'crm-agent-0';
@@ -38,7 +39,7 @@ spec:
 
 const POD_YAML = `apiVersion: v1
 kind: Pod
-metadata: {name: ${POD}, namespace: ${NAMESPACE}, labels: {app: crm-agent}}
+metadata: {name: ${POD}, namespace: ${NAMESPACE}, labels: {app: crm-agent, ${INJECTED_LABEL}: '${INJECTED_LABEL_VALUE}'}}
 spec:
   serviceAccountName: crm-agent
   containers: [{name: agent, image: example.com/crm-agent:1}]

@@ -16,6 +16,7 @@ import { distributionService } from '../../common/distribution-service.js';
 import type { RunningController } from '../../controller/src/main.js';
 import { ROOT, kubectlOk, uniqueNamespace, waitFor } from './cluster.js';
 import { boundToken, controllerOn, freePort, policyManifest } from './controller-env.js';
+import { INJECTED_LABEL, INJECTED_LABEL_VALUE } from '../../controller/src/kube/objects.js';
 
 const ns = uniqueNamespace('streams');
 const TENANT_ADMIN = 'tenant-admin@example.com';
@@ -30,14 +31,18 @@ function asTenant(args: readonly string[], stdin?: string): Promise<string> {
   return kubectlOk(['--as', TENANT_ADMIN, '-n', ns, ...args], stdin);
 }
 
-/** Creates a pod as the tenant (Pending: nothing schedules it here) and returns its uid. */
-async function tenantPod(name: string, serviceAccount: string, labels: Record<string, string>): Promise<string> {
+/**
+ * Creates a pod as the tenant (Pending: nothing schedules it here), labelled as the injector
+ * labels it unless `injected` is false, and returns its uid.
+ */
+async function tenantPod(name: string, serviceAccount: string, labels: Record<string, string>, injected = true): Promise<string> {
   await asTenant(['create', '-f', '-'], JSON.stringify({
     apiVersion: 'v1', kind: 'Pod',
-    metadata: { name, namespace: ns, labels },
+    metadata: { name, namespace: ns, labels: injected ? { ...labels, [INJECTED_LABEL]: INJECTED_LABEL_VALUE } : labels },
     spec: { serviceAccountName: serviceAccount, containers: [{ name: 'agent', image: 'example.com/agent:1' }] },
   }));
   const uid = (await asTenant(['get', 'pod', name, '-o', 'jsonpath={.metadata.uid}'])).trim();
+  if (!injected) return uid;
   // A hello before the controller's pod cache has the pod is refused ("not known"): wait for it.
   await waitFor(`the controller to see pod ${name}`, () => (controller?.informers.pods.get(ns, name)?.metadata.uid === uid ? true : undefined), 30_000);
   return uid;
@@ -107,6 +112,27 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const s of streams) s.close();
   await controller?.stop();
+});
+
+describe('the controller serves only pods labelled agentwarden.io/injected=true (issue 20)', () => {
+  it('refuses a sidecar whose pod lacks the label, naming it, and serves the pod once it is labelled', async () => {
+    const uid = await tenantPod('agent-unlabelled', 'agent', { app: 'agent' }, false);
+    const token = await tokenOf('agent-unlabelled', 'agent', uid);
+    const refused = new HeldStream(token, 'agent-unlabelled');
+    const ended = await waitFor('the stream to be refused', () => refused.ended, 30_000, 5);
+    expect(ended.status.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(ended.status.details).toContain(`pod ${ns}/agent-unlabelled is not known: the controller serves only pods labelled ${INJECTED_LABEL}=${INJECTED_LABEL_VALUE}`);
+    expect(refused.received).toEqual([]);
+    // The cache never held it: the informer lists and watches with the label selector.
+    expect(controller?.informers.pods.get(ns, 'agent-unlabelled')).toBeUndefined();
+
+    // Labelling a pod injected by an older version (the README's upgrade step) brings it in.
+    await asTenant(['label', 'pod', 'agent-unlabelled', `${INJECTED_LABEL}=${INJECTED_LABEL_VALUE}`]);
+    await waitFor('the controller to see the labelled pod', () => (controller?.informers.pods.get(ns, 'agent-unlabelled')?.metadata.uid === uid ? true : undefined), 30_000);
+    const served = new HeldStream(token, 'agent-unlabelled');
+    await waitFor('the pod\'s snapshot', () => (served.received.length > 0 ? true : undefined), 60_000);
+    expect(served.carries(AGENT_VALUE)).toBe(true);
+  });
 });
 
 describe('a distribution stream is bound to one incarnation of its pod (issue 14, as a namespace admin)', () => {

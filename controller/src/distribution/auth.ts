@@ -8,7 +8,7 @@
 // only as long as both (see server.ts), unless the sidecar re-authenticates.
 import { createHash } from 'node:crypto';
 import NodeCache from 'node-cache';
-import type { SlimPod } from '../kube/objects.js';
+import { POD_LABEL_SELECTOR, type SlimPod } from '../kube/objects.js';
 
 export const TOKEN_AUDIENCE = 'agentwarden';
 const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
@@ -88,7 +88,7 @@ export class SidecarAuthenticator {
     if (expiresAtMs <= this.now()) return { ok: false, code: 'unauthenticated', reason: `token expired at ${new Date(expiresAtMs).toISOString()}` };
     const podKey = `${namespace}/${podName}`;
     const pod = this.pod(namespace, podName);
-    if (pod === undefined) return { ok: false, code: 'permission-denied', reason: `pod ${podKey} is not known` };
+    if (pod === undefined) return { ok: false, code: 'permission-denied', reason: `pod ${podKey} is not known: the controller serves only pods labelled ${POD_LABEL_SELECTOR} (the injecting webhook sets it; restart or label a pod injected by an older version)` };
     if (boundUid !== pod.metadata.uid) return { ok: false, code: 'permission-denied', reason: `token is bound to another incarnation of pod ${podName}` };
     if (pod.deleting) return { ok: false, code: 'permission-denied', reason: `pod ${podKey} is being deleted` };
     if (pod.serviceAccount !== serviceAccount) return { ok: false, code: 'permission-denied', reason: `pod ${podName} runs as "${pod.serviceAccount}", the token is for "${serviceAccount ?? ''}"` };

@@ -18,6 +18,7 @@ import { ControllerMessageSchema, type ApprovalNeeded, type ControllerMessage, t
 import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js';
 import type { AuthResult, Revocation, SidecarAuthenticator } from './auth.js';
 import { distributionService } from '../../../common/distribution-service.js';
+import { DEFAULT_PUSH_OPTIONS, PushQueue, type PushQueueOptions } from './push-queue.js';
 
 /** Wait this long for the hello before closing the stream. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -94,6 +95,8 @@ export class DistributionServer {
   private readonly connections = new Map<string, Set<Connection>>();
   private readonly encodings = new Map<string, { readonly nonce: string; readonly bytes: Uint8Array }>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Pushes go through it: a bounded number in flight, the event loop yielded to between slices. */
+  readonly pushQueue: PushQueue<Connection>;
   pushes = 0;
   authFailures = 0;
   /** Streams ended because their pod went away or was replaced, or their token expired. */
@@ -105,7 +108,10 @@ export class DistributionServer {
     private readonly auth: SidecarAuthenticator,
     private readonly snapshotFor: (podKey: string) => Snapshot | undefined,
     private readonly events: DistributionEvents,
-  ) {}
+    pushOptions: PushQueueOptions = DEFAULT_PUSH_OPTIONS,
+  ) {
+    this.pushQueue = new PushQueue(pushOptions, Date.now, (e) => { this.events.log('error', 'snapshot push failed', { error: e instanceof Error ? e.message : String(e) }); });
+  }
 
   register(server: grpc.Server): void {
     server.addService(distributionService, { Stream: (call: grpc.ServerDuplexStream<SidecarMessage, ControllerMessage>) => { this.handle(call); } });
@@ -175,11 +181,17 @@ export class DistributionServer {
   stop(): void {
     clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
+    this.pushQueue.clear();
   }
 
   /** Sends every connected sidecar whose pod's snapshot changed its new snapshot. */
   pushAll(): void {
-    for (const set of this.connections.values()) for (const c of set) this.push(c, false);
+    for (const set of this.connections.values()) for (const c of set) this.enqueuePush(c, false);
+  }
+
+  /** Queues a push to the stream (distribution/push-queue.ts); it reads the pod's snapshot when it starts. */
+  private enqueuePush(conn: Connection, force: boolean): void {
+    this.pushQueue.enqueue(conn, force, (f, done) => this.push(conn, f, done));
   }
 
   private handle(call: grpc.ServerDuplexStream<SidecarMessage, ControllerMessage>): void {
@@ -196,6 +208,7 @@ export class DistributionServer {
       closed = true;
       clearTimeout(helloTimer);
       if (conn === undefined) return;
+      this.pushQueue.forget(conn);
       clearTimeout(conn.expiryTimer);
       const set = this.connections.get(conn.podKey);
       set?.delete(conn);
@@ -246,7 +259,7 @@ export class DistributionServer {
           set.add(conn);
           this.events.log('info', 'sidecar connected', { pod: result.podKey, version: hello.currentVersion });
           this.events.onConnect(result.podKey);
-          this.push(conn, true);
+          this.enqueuePush(conn, true);
         }, (e: unknown) => {
           this.events.log('error', 'TokenReview failed', { error: e instanceof Error ? e.message : String(e) });
           fail(grpc.status.UNAVAILABLE, 'cannot verify the token now; retry');
@@ -325,24 +338,26 @@ export class DistributionServer {
     call.emit('error', { code: statusOf(revocation.code), details: revocation.reason, metadata: new grpc.Metadata() });
   }
 
-  private push(conn: Connection, force: boolean): void {
+  /** Sends the pod's snapshot when it changed (or `force`); false when nothing was written. `done`: the stream took it. */
+  private push(conn: Connection, force: boolean, done: () => void): boolean {
     // Checked on every push, not only by the sweep: a pod's change reaches the
     // reconciler (and its pushAll) as soon as it reaches the sweep, and the
     // snapshot of a pod recreated under the same name must not reach the old stream.
     const revocation = this.auth.revoked(conn);
     if (revocation !== undefined) {
       conn.close(revocation);
-      return;
+      return false;
     }
     const snapshot = this.snapshotFor(conn.podKey);
-    if (snapshot === undefined) return;
-    if (!force && snapshot.version === conn.sent) return;
+    if (snapshot === undefined) return false;
+    if (!force && snapshot.version === conn.sent) return false;
     const encoded = this.encoded(snapshot);
     conn.sent = snapshot.version;
     conn.nonce = encoded.nonce;
     this.pushes++;
     // Serialised once per snapshot version, written to every stream that needs it.
-    (conn.call as unknown as grpc.ServerDuplexStream<SidecarMessage, Uint8Array>).write(encoded.bytes);
+    (conn.call as unknown as grpc.ServerDuplexStream<SidecarMessage, Uint8Array>).write(encoded.bytes, done);
+    return true;
   }
 
   /** The push of a snapshot version, encoded once; the nonce is per version. */

@@ -1,12 +1,12 @@
 // Pod injection (pure): adds Envoy, the sidecar, the token volume and the
 // traffic capture, fills in the app containers' security defaults
 // (agent-security.ts), and records what it added in the agentwarden.io/injected
-// annotation. Injecting strips an earlier injection first, so
+// annotation and marks the pod with the agentwarden.io/injected=true label. Injecting strips an earlier injection first, so
 // injectPod(injectPod(p)) deep-equals injectPod(p).
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { applyAgentSecurityDefaults } from './agent-security.js';
 import { authzSocketVolume, envoyContainer, initContainer, proxyEnv, sidecarContainer, tokenVolume } from './containers.js';
-import { INJECTED_ANNOTATION, PROXY_ENV_NAMES, readInjectedRecord, type InjectedRecord } from './names.js';
+import { INJECTED_ANNOTATION, INJECTED_LABEL, INJECTED_LABEL_VALUE, PROXY_ENV_NAMES, readInjectedRecord, type InjectedRecord } from './names.js';
 import type { InjectOptions } from './options.js';
 import { injectionDecision, readPodSettings, type InjectDecision } from './settings.js';
 
@@ -42,6 +42,8 @@ export function injectPod(pod: V1Pod, options: InjectOptions): V1Pod {
   };
   const metadata = out.metadata ?? (out.metadata = {});
   metadata.annotations = { ...(metadata.annotations ?? {}), [INJECTED_ANNOTATION]: JSON.stringify(record) };
+  // The controller selects injected pods by this label (kube/objects.ts).
+  metadata.labels = { ...(metadata.labels ?? {}), [INJECTED_LABEL]: INJECTED_LABEL_VALUE };
   return out;
 }
 
@@ -63,6 +65,9 @@ export function stripInjection(pod: V1Pod): V1Pod {
   }
   if (out.metadata?.annotations !== undefined) {
     out.metadata.annotations = Object.fromEntries(Object.entries(out.metadata.annotations).filter(([k]) => k !== INJECTED_ANNOTATION));
+  }
+  if (out.metadata?.labels !== undefined) {
+    out.metadata.labels = Object.fromEntries(Object.entries(out.metadata.labels).filter(([k]) => k !== INJECTED_LABEL));
   }
   return out;
 }

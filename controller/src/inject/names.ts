@@ -6,6 +6,13 @@
 export const INJECT_LABEL = 'agentwarden.io/inject';
 /** Pod annotation: the JSON record of what was injected (see InjectedRecord). */
 export const INJECTED_ANNOTATION = 'agentwarden.io/injected';
+/**
+ * Pod label, value "true", set with the annotation on every pod the injector
+ * injects: the controller lists and watches only pods so labelled (a label
+ * selector cannot read annotations) and refuses a sidecar whose pod lacks it.
+ */
+export const INJECTED_LABEL = 'agentwarden.io/injected';
+export const INJECTED_LABEL_VALUE = 'true';
 /** Pod annotation: "iptables" (default) or "proxy-env". */
 export const CAPTURE_ANNOTATION = 'agentwarden.io/capture';
 /**

@@ -6,8 +6,10 @@ import {
   AuthenticationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Watch,
 } from '@kubernetes/client-node';
 import type { ListResult } from './informer.js';
+import { shareDispatchers } from './dispatcher.js';
+import { ConcurrencyLimit } from './concurrency.js';
 import type { V1Secret } from '@kubernetes/client-node';
-import { POD_FIELD_SELECTOR, slimPod, type AgentPolicyObject, type SlimPod, type SlimSecret } from './objects.js';
+import { POD_SELECTOR, slimPod, type AgentPolicyObject, type SlimPod, type SlimSecret } from './objects.js';
 import { CREDENTIAL_SELECTOR } from './credentials.js';
 import type { TokenReviewResult } from '../distribution/auth.js';
 
@@ -21,7 +23,7 @@ export interface Kube {
   readonly coordination: CoordinationV1Api;
   /** Every AgentPolicy, each as `keep` makes it (kube/limits.ts limitPolicy), in pages. */
   listPolicies(keep?: (policy: AgentPolicyObject) => AgentPolicyObject): Promise<ListResult<AgentPolicyObject>>;
-  /** Pods not terminated (POD_FIELD_SELECTOR). */
+  /** Injected pods not terminated (POD_SELECTOR). */
   listPods(): Promise<ListResult<SlimPod>>;
   /** Secrets labelled agentwarden.io/credential=true only, each slimmed by `slim`, in pages. */
   listSecrets(slim: (secret: V1Secret) => SlimSecret): Promise<ListResult<SlimSecret>>;
@@ -41,6 +43,9 @@ export function loadKubeConfig(file: string | undefined): KubeConfig {
   }
   return kc;
 }
+
+/** TokenReviews in flight at once; more wait in order (a reconnect storm of every sidecar). */
+export const MAX_CONCURRENT_TOKEN_REVIEWS = 32;
 
 /** Objects per page of the pods list (slimmed as each page comes). */
 const POD_PAGE_SIZE = 500;
@@ -72,9 +77,12 @@ export async function paged<R, T>(fetchPage: (limit: number, cont: string | unde
 
 /** @param listPageSize objects per page of the AgentPolicy and Secret lists. */
 export function connectKube(kc: KubeConfig, listPageSize = 10): Kube {
+  // One connection pool per identity for every API client made from kc (kube/dispatcher.ts).
+  shareDispatchers(kc);
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const authn = kc.makeApiClient(AuthenticationV1Api);
+  const reviews = new ConcurrencyLimit(MAX_CONCURRENT_TOKEN_REVIEWS);
   return {
     config: kc,
     watch: new Watch(kc),
@@ -86,13 +94,13 @@ export function connectKube(kc: KubeConfig, listPageSize = 10): Kube {
       }, listPageSize, keep);
     },
     listPods() {
-      return paged((limit, cont) => core.listPodForAllNamespaces({ fieldSelector: POD_FIELD_SELECTOR, limit, _continue: cont }), POD_PAGE_SIZE, slimPod);
+      return paged((limit, cont) => core.listPodForAllNamespaces({ ...POD_SELECTOR, limit, _continue: cont }), POD_PAGE_SIZE, slimPod);
     },
     listSecrets(slim) {
       return paged((limit, cont) => core.listSecretForAllNamespaces({ labelSelector: CREDENTIAL_SELECTOR, limit, _continue: cont }), listPageSize, slim);
     },
     async reviewToken(token, audiences) {
-      const review = await authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [...audiences] } } });
+      const review = await reviews.run(() => authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [...audiences] } } }));
       const s = review.status;
       return {
         authenticated: s?.authenticated === true,

@@ -3,7 +3,7 @@
 // to their labels, policies as they come (parsed on demand).
 import type { KubernetesObject, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import type { PodIdentity } from '../../../policy/src/index.js';
-import { CAPTURE_ANNOTATION } from '../inject/names.js';
+import { CAPTURE_ANNOTATION, INJECTED_LABEL, INJECTED_LABEL_VALUE } from '../inject/names.js';
 import type { Refusal } from './budget.js';
 
 export interface SlimPod extends KubernetesObject {
@@ -16,14 +16,20 @@ export interface SlimPod extends KubernetesObject {
   readonly cooperativeCapture: boolean;
 }
 
+/** The pod label the injector sets (inject/names.ts): the pods informer selects on it. */
+export { INJECTED_LABEL, INJECTED_LABEL_VALUE };
+/** The label selector of the pods list and watch. */
+export const POD_LABEL_SELECTOR = `${INJECTED_LABEL}=${INJECTED_LABEL_VALUE}`;
+
 /**
- * The pods the controller lists and watches: running or about to (a pod that has
- * terminated has no sidecar to serve and selects nothing). Injection is recorded
- * in an annotation, which no selector can read, so every other pod is listed.
+ * The pods the controller lists and watches: injected (POD_LABEL_SELECTOR) and
+ * running or about to (a pod that has terminated has no sidecar to serve and
+ * selects nothing).
  */
 export const POD_FIELD_SELECTOR = 'status.phase!=Succeeded,status.phase!=Failed';
-/** The label the mutating webhook puts on the pods it injected (value "true"); the pods informer selects on it. */
-export const INJECTED_LABEL = 'agentwarden.io/injected';
+
+/** Both selectors of the pods list and watch. */
+export const POD_SELECTOR = { labelSelector: POD_LABEL_SELECTOR, fieldSelector: POD_FIELD_SELECTOR } as const;
 
 /** Keeps what the controller needs of a pod; the informer stores these, not whole pods. */
 export function slimPod(pod: V1Pod): SlimPod {

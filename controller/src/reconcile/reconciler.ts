@@ -60,6 +60,9 @@ export class Reconciler {
   /** Pod snapshots that did not compile, counted at each attempt (for /metrics). */
   compileFailures = 0;
 
+  /** One function for the whole pass: the SnapshotBook shares results within a pass only for the same inputs. */
+  private readonly secret = (namespace: string, name: string): SlimSecret | undefined => this.options.secrets.get(namespace, name);
+
   constructor(private readonly options: ReconcilerOptions) {}
 
   /** Completed passes. */
@@ -131,7 +134,7 @@ export class Reconciler {
     const [ns, name] = podKey.split('/');
     const pod = this.options.pods.get(ns, name ?? '');
     if (pod === undefined) return undefined;
-    const result = this.book.forPod(pod, this.entries, (n, s) => this.options.secrets.get(n, s), this.options.namespaceLabels, this.options.grants?.(pod) ?? [], this.options.tokens);
+    const result = this.book.forPod(pod, this.entries, this.secret, this.options.namespaceLabels, this.options.grants?.(pod) ?? [], this.options.tokens);
     if (!result.ok) {
       this.compileFailures++;
       this.stalePods.add(podKey);
