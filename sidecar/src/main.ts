@@ -41,6 +41,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   const tracer = await createAuditTracer({
     protocol: config.otlpProtocol,
     serializer: config.otlpSerializer,
+    queue: config.spanQueue,
     resource: {
       'service.name': 'agentwarden-sidecar',
       'k8s.namespace.name': pod.namespace,

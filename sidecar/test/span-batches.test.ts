@@ -14,7 +14,9 @@ import { DECISION_SCOPE } from '../src/telemetry/attributes.js';
 import { encodeSpan, traceProtoSerializer, writeDecisionSpanFields, type DecisionSpanRecord } from '../src/telemetry/otlp-trace-proto.js';
 import { SpanBatches, type BatchSend, type SealedBatch } from '../src/telemetry/span-batches.js';
 import { createAuditTracer, type AuditTracer } from '../src/telemetry/tracing.js';
+import type { SpanQueue } from '../src/telemetry/span-sink.js';
 import { WireWriter } from '../src/wire-writer.js';
+import { ConfigError, readSidecarConfig } from '../src/config.js';
 import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
 
 const hex = (bytes: number): fc.Arbitrary<string> => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => Buffer.from(b).toString('hex'));
@@ -186,13 +188,13 @@ describe('the audit tracer over span batches, to a real OTLP receiver', () => {
     await Promise.all(receivers.map((r) => r.close()));
   });
 
-  async function tracerTo(protocol: 'http/protobuf' | 'grpc', answer: boolean, maxQueue: number, batchSize: number): Promise<{ tracer: AuditTracer; receiver: OtlpReceiver }> {
+  async function tracerTo(protocol: 'http/protobuf' | 'grpc', answer: boolean, maxQueue: number, batchSize: number, queue: SpanQueue = 'batches'): Promise<{ tracer: AuditTracer; receiver: OtlpReceiver }> {
     const receiver = await startOtlpReceiver({ protocol, answer });
     receivers.push(receiver);
     const saved = process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
     process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] = receiver.url;
     try {
-      const tracer = await createAuditTracer({ protocol, resource: RESOURCE, maxQueue, batchSize, delayMs: 60_000 });
+      const tracer = await createAuditTracer({ protocol, queue, resource: RESOURCE, maxQueue, batchSize, delayMs: 60_000 });
       tracers.push(tracer);
       return { tracer, receiver };
     } finally {
@@ -212,13 +214,13 @@ describe('the audit tracer over span batches, to a real OTLP receiver', () => {
     return ids;
   }
 
-  it.each<'http/protobuf' | 'grpc'>(['http/protobuf', 'grpc'])('exports every span in batches of batchSize over %s, the last at shutdown', async (protocol) => {
-    const { tracer, receiver } = await tracerTo(protocol, true, 2048, 16);
+  it.each<['http/protobuf' | 'grpc', SpanQueue]>([['http/protobuf', 'batches'], ['grpc', 'batches'], ['http/protobuf', 'sdk']])('exports every span in batches of batchSize over %s (queue %s), the last at shutdown', async (protocol, queue) => {
+    const { tracer, receiver } = await tracerTo(protocol, true, 2048, 16, queue);
     const ids = await record(tracer, 100);
     await tracer.shutdown();
     expect(tracer.counters).toEqual({ exported: 100, dropped: 0 });
-    // 6 full batches while recording, the last 4 spans sent by shutdown (the delay is a minute).
-    expect(receiver.payloads).toHaveLength(7);
+    // Batches: 6 full batches while recording, the last 4 spans sent by shutdown (the delay is a minute).
+    if (queue === 'batches') expect(receiver.payloads).toHaveLength(7);
     const spans = receiver.spans();
     expect(spans.map((s) => s.span.traceId).sort()).toEqual([...ids].sort());
     expect(spans.map((s) => s.attributes['url.path'])).toEqual(Array.from({ length: 100 }, (_, i) => `/tickets/${i}`));
@@ -233,5 +235,19 @@ describe('the audit tracer over span batches, to a real OTLP receiver', () => {
     await tracer.forceFlush();
     expect(tracer.counters).toEqual({ exported: 32, dropped: 18 });
     expect(receiver.spans()).toHaveLength(32);
+  });
+});
+
+describe('AGENTWARDEN_SPAN_QUEUE', () => {
+  const STANDALONE = ['--policy', 'p.yaml', '--pod', 'pod.yaml'];
+
+  it('defaults to batches and accepts sdk (the BatchSpanProcessor, as before)', () => {
+    expect(readSidecarConfig(STANDALONE, {}).spanQueue).toBe('batches');
+    expect(readSidecarConfig(STANDALONE, { AGENTWARDEN_SPAN_QUEUE: 'sdk' }).spanQueue).toBe('sdk');
+  });
+
+  it('refuses any other value, naming the variable', () => {
+    expect(() => readSidecarConfig(STANDALONE, { AGENTWARDEN_SPAN_QUEUE: 'ring' }))
+      .toThrow(new ConfigError('AGENTWARDEN_SPAN_QUEUE: "ring" is not batches or sdk'));
   });
 });

@@ -3,6 +3,20 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { DecisionSpanRecord } from './otlp-trace-proto.js';
 
+/**
+ * Which queue holds decided spans until export (AGENTWARDEN_SPAN_QUEUE):
+ * `batches`, reused batch buffers (span-batches.ts, the default), or `sdk`, the
+ * SDK's BatchSpanProcessor of ReadableSpans as before issue 20 (sdk-spans.ts;
+ * `make bench-memory` runs the sidecar with each, side by side).
+ */
+export type SpanQueue = 'batches' | 'sdk';
+export const SPAN_QUEUES: readonly SpanQueue[] = ['batches', 'sdk'];
+export const DEFAULT_SPAN_QUEUE: SpanQueue = 'batches';
+
+export function isSpanQueue(s: string): s is SpanQueue {
+  return (SPAN_QUEUES as readonly string[]).includes(s);
+}
+
 /** A span sink: takes decided spans, sends them, reports each once (settle). */
 export interface SpanSink {
   /** Takes the span (encodes it now: the record need not live on); throws if the span is lost. */

@@ -24,7 +24,7 @@ import type { DecisionSpanRecord } from './otlp-trace-proto.js';
 import { IdSource, parseTraceparent } from './trace-context.js';
 import type { OtlpSerializer } from './serializer.js';
 import type { SealedBatch } from './span-batches.js';
-import type { SpanSink, SpanSinkOptions } from './span-sink.js';
+import type { SpanQueue, SpanSink, SpanSinkOptions } from './span-sink.js';
 import type { SpanRef } from './decision-span.js';
 
 export interface SpanCounters {
@@ -67,6 +67,8 @@ export interface AuditTracerOptions {
   readonly protocol: OtlpProtocol | undefined;
   /** The protobuf serializer (grpc, http/protobuf). Default 'sidecar' (otlp-trace-proto.ts); 'sdk' is the fallback. */
   readonly serializer?: OtlpSerializer;
+  /** Where decided spans wait for export. Default 'batches' (span-batches.ts); 'sdk': the SDK's BatchSpanProcessor. */
+  readonly queue?: SpanQueue;
   readonly resource: Attributes;
   /** Spans recorded and not yet exported, at most. */
   readonly maxQueue: number;
@@ -109,7 +111,7 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
     },
   };
   const protocol = options.protocol;
-  const sink = protocol === 'http/json' || options.serializer === 'sdk'
+  const sink = protocol === 'http/json' || options.serializer === 'sdk' || options.queue === 'sdk'
     ? await (await import('./sdk-spans.js')).sdkSpanSink(protocol, options.serializer, sinkOptions)
     : await batchSink(protocol, sinkOptions);
 
