@@ -2,6 +2,8 @@
 // what `make soak` samples. The event loop's delay is measured, and reset at
 // each scrape.
 import { describe, expect, it } from '@jest/globals';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { runtimeFamilies, startRuntimeMetrics } from '../src/telemetry/runtime-metrics.js';
 
 const value = (name: string): number => runtimeFamilies().find((f) => f.name === name)?.samples[0]?.value ?? Number.NaN;
@@ -36,5 +38,21 @@ describe('runtime metrics', () => {
     // The scrape reset the histogram: a loop left alone since shows no such delay.
     await new Promise((r) => setTimeout(r, 100));
     expect(value('nodejs_eventloop_lag_max_seconds')).toBeLessThan(0.08);
+  });
+
+  it('count full collections and report the heap in use just after the latest', async () => {
+    startRuntimeMetrics();
+    const before = runtimeFamilies().find((f) => f.name === 'nodejs_gc_runs_total')?.samples.find((x) => x.labels?.['kind'] === 'major')?.value ?? Number.NaN;
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
+    // The observer is told of the collection asynchronously.
+    await new Promise((r) => setTimeout(r, 50));
+    const families = runtimeFamilies();
+    const after = families.find((f) => f.name === 'nodejs_gc_runs_total')?.samples.find((x) => x.labels?.['kind'] === 'major')?.value ?? Number.NaN;
+    expect(after).toBeGreaterThan(before);
+    const live = families.find((f) => f.name === 'nodejs_heap_size_used_after_major_gc_bytes')?.samples[0]?.value ?? Number.NaN;
+    expect(live).toBeGreaterThan(1024 * 1024);
+    expect(live).toBeLessThan(value('nodejs_heap_size_total_bytes'));
   });
 });

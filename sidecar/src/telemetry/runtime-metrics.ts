@@ -26,6 +26,8 @@ const GC_KINDS: Readonly<Record<number, string>> = {
 };
 const gcRuns = new Map<string, number>();
 const gcSeconds = new Map<string, number>();
+/** V8 heap in use just after the latest full collection: what survives, without the garbage between collections (NaN before the first). */
+let heapAfterMajor = Number.NaN;
 
 /** Starts measuring the event loop's delay and counting V8's collections (once per process). */
 export function startRuntimeMetrics(): void {
@@ -41,6 +43,8 @@ export function startRuntimeMetrics(): void {
       const detail: unknown = Reflect.get(entry, 'detail');
       const kind = GC_KINDS[typeof detail === 'object' && detail !== null && 'kind' in detail && typeof detail.kind === 'number' ? detail.kind : -1] ?? 'other';
       gcRuns.set(kind, (gcRuns.get(kind) ?? 0) + 1);
+      // The observer runs soon after the collection, before much is allocated again.
+      if (kind === 'major') heapAfterMajor = process.memoryUsage().heapUsed;
       gcSeconds.set(kind, (gcSeconds.get(kind) ?? 0) + entry.duration / 1000);
     }
   }).observe({ entryTypes: ['gc'] });
@@ -63,6 +67,7 @@ export function runtimeFamilies(): MetricFamily[] {
       { name: 'nodejs_eventloop_lag_max_seconds', type: 'gauge', help: 'Event loop delay, maximum since the previous scrape, seconds.', samples: [{ value: max }] },
     );
     loop.reset();
+    if (Number.isFinite(heapAfterMajor)) out.push({ name: 'nodejs_heap_size_used_after_major_gc_bytes', type: 'gauge', help: 'V8 heap in use just after the latest full collection, bytes.', samples: [{ value: heapAfterMajor }] });
     out.push(
       { name: 'nodejs_gc_runs_total', type: 'counter', help: 'V8 garbage collections since start, by kind (minor: young generation; major: full mark-compact).', samples: [...gcRuns].map(([kind, value]) => ({ labels: { kind }, value })) },
       { name: 'nodejs_gc_duration_seconds_total', type: 'counter', help: 'Time in V8 garbage collections since start, by kind, seconds.', samples: [...gcSeconds].map(([kind, value]) => ({ labels: { kind }, value })) },
