@@ -47,6 +47,10 @@ export class DecisionSpan implements ReadableSpan, EncodedSpan {
   // A queued span still lives until its batch is sent, long enough under load
   // to reach V8's old generation; keeping bytes instead of objects did not
   // change how many full GCs that causes (h2load -c4 -m16 with --trace-gc).
+  // Hence the default queue since issue 20 (span-batches.ts): no span object,
+  // each span written straight into a reused batch buffer; this class is the
+  // span of AGENTWARDEN_SPAN_QUEUE=sdk, http/json and the SDK serializer
+  // (`make bench-memory` prints the full GCs of both queues in one run).
   private readonly traceId: string;
   private readonly spanId: string;
   private readonly parentSpanId: string | undefined;

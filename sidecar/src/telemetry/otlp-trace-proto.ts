@@ -8,7 +8,9 @@
 // of repeated string attributes. `make bench-impls` (512-span batches of
 // decision spans, 9 alternated rounds, one run on 2026-12-05): SDK 6.86 µs
 // per span, this 1.87 µs (3.77×); as the sidecar runs it, 1.73 µs to encode a
-// span when it is queued and 0.22 µs to send it in a batch. It writes the same
+// span when it is queued and 0.22 µs to send it in a batch (the SDK's batch
+// span processor's queue; the default queue, span-batches.ts, writes each span
+// with writeDecisionSpanFields straight into its batch, sent as it is). It writes the same
 // bytes as the SDK's serializer, field for field and in the same order, which
 // sidecar/test/otlp-trace-proto.test.ts checks over generated spans.
 //
