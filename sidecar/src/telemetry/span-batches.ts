@@ -51,12 +51,20 @@ export interface SpanBatchOptions {
   readonly send: BatchSend;
   /** Every span is reported here once: exported, or dropped (export failed) with the error. */
   readonly settle: (exported: number, dropped: number, error: Error | undefined) => void;
-  /** Idle buffers kept for reuse, at most (default 2: one filling, one in flight, one spare). */
+  /**
+   * Idle buffers kept for reuse, at most (default 2). The tracer keeps as many
+   * as its queue bound can fill (maxQueue / batchSize + 1): under load they
+   * are all used again instead of being allocated and freed batch after batch.
+   */
   readonly spareBuffers?: number;
 }
 
-/** Bytes a decision span takes, about (its first batch buffer is sized from it; it grows if short). */
-const SPAN_BYTES_HINT = 512;
+/**
+ * Bytes a decision span takes, a little more than most (the bench mix's spans
+ * average about 620): a batch buffer is sized from it once, so that it seldom
+ * grows (growing copies it into a new one and frees the old).
+ */
+const SPAN_BYTES_HINT = 768;
 const NO_BYTES = new Uint8Array(0);
 
 class Batch implements SealedBatch {
@@ -132,7 +140,7 @@ export class SpanBatches {
   private start(): Batch {
     let batch = this.spare.pop();
     if (batch === undefined) {
-      batch = new Batch(this.framing.maxPrefix, Math.min(this.options.batchSize, 512) * SPAN_BYTES_HINT);
+      batch = new Batch(this.framing.maxPrefix, Math.min(this.options.batchSize, 1024) * SPAN_BYTES_HINT);
       this.allocated++;
     } else {
       this.reused++;

@@ -191,6 +191,7 @@ async function batchSink(protocol: 'grpc' | 'http/protobuf', options: SpanSinkOp
   }, { name: 'span', countItems: (batch) => batch.spans });
   const batches = new SpanBatches({
     resource: options.resource, scope: DECISION_SCOPE, batchSize: Math.min(options.batchSize, options.maxQueue), delayMs: options.delayMs,
+    spareBuffers: Math.ceil(options.maxQueue / Math.min(options.batchSize, options.maxQueue)) + 1,
     send: (batch, done) => { exporter.export(batch, (result) => { done(result.code === ExportResultCode.SUCCESS, result.error); }); },
     settle: options.settle,
   });
