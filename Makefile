@@ -57,12 +57,17 @@ bench-e2e: build envoy ## latency ext_authz adds through a real Envoy (agent -> 
 	bench/peers/build.sh opa-envoy loadgen authz-floor
 	$(NPM) run --silent bench:e2e
 
-bench-memory: build h2load ## the sidecar's resident memory against Node alone and a bare HTTP/2 responder, same load (~1 min)
+bench-memory: build h2load ## the sidecar's resident memory against Node alone and a bare HTTP/2 responder, same load; its span queue as shipped against the one before issue 20 (AGENTWARDEN_SPAN_QUEUE=sdk): CPU, peak RSS, GCs per 100,000 requests (~2.5 min)
 	$(NPM) run --silent bench:memory
 
 .PHONY: bench-impls
 bench-impls: build h2load ## the hand-written hot-path parts against what they replaced, in one run: Check server vs --grpc-impl grpc-js, CheckRequest/CheckResponse codecs vs protobuf-es, OTLP serializer vs the SDK's (~2.5 min)
 	$(NPM) run --silent bench:impls
+
+.PHONY: soak
+soak: build h2load ## the sidecar at 3,000 req/s of the bench mix with span export on for 10 minutes, a row every 30 s (RSS, V8 heap, event-loop delay p99, check p99, errors, spans), then whether each held (~11 min; SOAK_SECONDS=90 SOAK_INTERVAL=15 SOAK_WARMUP=15 for a quick check)
+	bench/peers/build.sh loadgen
+	$(NPM) run --silent bench:soak
 
 bench-otlp: build ## only the OTLP serializer pair of bench-impls: the sidecar's against the SDK's, CPU µs per span (~20 s)
 	$(NPM) run --silent bench:impls -- otlp

@@ -152,6 +152,15 @@ export function renderReport(input: ReportInput): string {
     out.push(target(vsCerbos >= 2, 'throughput >= 2x Cerbos', `${fmt(vsCerbos, 2)}x`));
     out.push(target(p99 <= 1, 'p99 <= 1 ms at 1,000 req/s', `${fmt(p99, 2)} ms (from due time: ${fmt(dueP99, 2)} ms)`));
     out.push(target(aw.rssLoadMiB <= 80, 'sidecar RSS <= 80 MB under load', `${fmt(aw.rssLoadMiB, 1)} MiB`));
+    // Issue 20 (a lighter sidecar): memory against OPA-Envoy's in this run, and the throughput ratios kept.
+    const opa = figs.find((f) => f.name === 'opa-envoy');
+    const rssVsOpa = aw.rssLoadMiB / (opa?.rssLoadMiB ?? Number.NaN);
+    out.push('targets (issue 20):');
+    out.push(target(rssVsOpa <= 2, 'sidecar RSS under load <= 2.0x OPA-Envoy', `${fmt(rssVsOpa, 2)}x (${fmt(aw.rssLoadMiB, 1)} MiB vs ${fmt(opa?.rssLoadMiB ?? Number.NaN, 1)} MiB)`));
+    out.push(target(aw.rssIdleMiB <= 80, 'sidecar RSS idle <= 80 MiB', `${fmt(aw.rssIdleMiB, 1)} MiB (OPA-Envoy ${fmt(opa?.rssIdleMiB ?? Number.NaN, 1)} MiB)`));
+    out.push(target(vsOpa >= 2.5, 'throughput >= 2.5x OPA-Envoy', `${fmt(vsOpa, 2)}x`));
+    out.push(target(vsCerbos >= 5, 'throughput >= 5x Cerbos', `${fmt(vsCerbos, 2)}x`));
+    out.push(target(aw.cpuUsPerRequest <= 20, 'CPU per request <= 20 µs', `${fmt(aw.cpuUsPerRequest, 1)} µs (OPA-Envoy ${fmt(opa?.cpuUsPerRequest ?? Number.NaN, 1)} µs)`));
   }
   out.push('');
   for (const f of figs) {
@@ -176,6 +185,10 @@ export function renderReport(input: ReportInput): string {
   out.push(`bench: ratio throughput_vs_cerbos=${fmt(vsCerbos, 2)}`);
   out.push(`bench: ratio cpu_per_request_opa_envoy_vs_agentwarden=${fmt(cpuVs('opa-envoy'), 2)}`);
   out.push(`bench: ratio cpu_per_request_cerbos_vs_agentwarden=${fmt(cpuVs('cerbos'), 2)}`);
+  const rssLoadOf = (n: EngineName): number => figs.find((f) => f.name === n)?.rssLoadMiB ?? Number.NaN;
+  const rssIdleOf = (n: EngineName): number => figs.find((f) => f.name === n)?.rssIdleMiB ?? Number.NaN;
+  out.push(`bench: ratio sidecar_rss_vs_opa_envoy=${fmt(rssLoadOf('agentwarden') / rssLoadOf('opa-envoy'), 2)}`);
+  out.push(`bench: ratio sidecar_rss_idle_vs_opa_envoy=${fmt(rssIdleOf('agentwarden') / rssIdleOf('opa-envoy'), 2)}`);
   out.push(`bench: agentwarden spans_exported=${input.spans.exported}`);
   out.push(`bench: agentwarden spans_dropped=${input.spans.dropped}`);
   return out.join('\n');

@@ -4,7 +4,12 @@
 //   - Node 24 with nothing loaded (idle only): the runtime's own pages;
 //   - the bare responder (bare-responder.ts): Check on the sidecar's HTTP/2
 //     framing with a fixed answer, the floor of any sidecar on this stack;
-//   - the sidecar with audit export off, and on (OTLP http/protobuf to a sink).
+//   - the sidecar with audit export off, and on (OTLP http/protobuf to a sink),
+//     with its span queue as shipped (reused batch buffers) and as before
+//     issue 20 (AGENTWARDEN_SPAN_QUEUE=sdk: the SDK's BatchSpanProcessor).
+// For the sidecars, V8's collections during the load (nodejs_gc_runs_total
+// on their /metrics) per 100,000 requests: major ones are what objects
+// promoted to the old generation cost.
 // Peak is VmHWM after the load; anon/file split the resident pages at the end
 // (file pages are the node binary's, shared by every process that maps it).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -39,6 +44,8 @@ interface Subject {
   readonly env: Readonly<Record<string, string>>;
   /** Where readiness is polled; undefined: not loaded, idle only. */
   readonly ready?: (httpPort: number) => string;
+  /** The sidecar's /metrics (V8's collections are read there); undefined: not a sidecar. */
+  readonly metrics?: (httpPort: number) => string;
 }
 
 interface Figures {
@@ -50,6 +57,15 @@ interface Figures {
   readonly cpuUsPerRequest: number;
   /** Audit spans exported / dropped (sidecar with export on), from its /metrics. */
   readonly spans?: { readonly exported: number; readonly dropped: number };
+  /** V8 collections during the load, per 100,000 requests (sidecars: nodejs_gc_runs_total). */
+  readonly gc?: { readonly minor: number; readonly major: number };
+}
+
+/** nodejs_gc_runs_total by kind from the sidecar's /metrics. */
+async function gcRuns(url: string): Promise<{ minor: number; major: number }> {
+  const text = await httpText(url);
+  const read = (kind: string): number => Number(new RegExp(`^nodejs_gc_runs_total\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { minor: read('minor'), major: read('major') };
 }
 
 /** Runs h2load without blocking this process: the OTLP sink answering the sidecar's exports lives here. */
@@ -90,16 +106,21 @@ async function measure(s: Subject, dataFiles: readonly string[]): Promise<Figure
     const idle = memoryMiB(pid);
     const idleMiB = idle['VmRSS'] ?? Number.NaN;
     if (s.ready === undefined) return { idleMiB, peakMiB: Number.NaN, anonMiB: idle['RssAnon'] ?? Number.NaN, fileMiB: idle['RssFile'] ?? Number.NaN, rps: Number.NaN, cpuUsPerRequest: Number.NaN };
+    const gc0 = s.metrics === undefined ? undefined : await gcRuns(s.metrics(httpPort));
     const cpu0 = cpuSeconds(pid);
     const rps: number[] = [];
     for (const f of dataFiles) rps.push(await h2load(`http://127.0.0.1:${grpcPort}${CHECK_PATH}`, f));
     const cpu = cpuSeconds(pid) - cpu0;
+    const gc1 = s.metrics === undefined ? undefined : await gcRuns(s.metrics(httpPort));
+    const per100k = (n: number): number => n * 100_000 / (REQUESTS_PER_CLASS * dataFiles.length);
+    const gc = gc0 === undefined || gc1 === undefined ? undefined : { minor: per100k(gc1.minor - gc0.minor), major: per100k(gc1.major - gc0.major) };
     const st = memoryMiB(pid);
     const spans = s.env['OTEL_TRACES_EXPORTER'] === 'otlp' ? await spanCounters(`http://127.0.0.1:${httpPort}/metrics`) : undefined;
     return {
       idleMiB, peakMiB: st['VmHWM'] ?? Number.NaN, anonMiB: st['RssAnon'] ?? Number.NaN, fileMiB: st['RssFile'] ?? Number.NaN,
       rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUsPerRequest: cpu * 1e6 / (REQUESTS_PER_CLASS * dataFiles.length),
       ...(spans === undefined ? {} : { spans }),
+      ...(gc === undefined ? {} : { gc }),
     };
   } finally {
     child.kill('SIGTERM');
@@ -123,6 +144,7 @@ async function main(): Promise<void> {
     key, label, command: join(root, 'bin', 'agentwarden'), env,
     args: (g, h) => ['sidecar', '--policy', join(peers, 'policy.yaml'), '--pod', join(peers, 'pod.yaml'), '--listen', `127.0.0.1:${g}`, '--allow-tcp-credentials', '--admin-listen', `127.0.0.1:${h}`],
     ready: (h) => `http://127.0.0.1:${h}/readyz`,
+    metrics: (h) => `http://127.0.0.1:${h}/metrics`,
   });
   const exportOn = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_EXPORTER: 'otlp' };
   const subjects: Subject[] = [
@@ -130,6 +152,8 @@ async function main(): Promise<void> {
     { key: 'bare_responder', label: 'HTTP/2 framing, fixed answer', command: node, args: (g, h) => [...LAUNCHER_FLAGS, join(root, 'dist', 'bench', 'memory', 'bare-responder.js'), String(g), String(h)], env: {}, ready: (h) => `http://127.0.0.1:${h}/` },
     sidecar('sidecar_export_off', 'sidecar, span export off', { OTEL_TRACES_EXPORTER: 'none' }),
     sidecar('sidecar', 'sidecar, span export on (as shipped)', exportOn),
+    // The span queue before issue 20: ReadableSpans in the SDK's BatchSpanProcessor (telemetry/sdk-spans.ts).
+    sidecar('sidecar_sdk_queue', 'sidecar, span export on, AGENTWARDEN_SPAN_QUEUE=sdk', { ...exportOn, AGENTWARDEN_SPAN_QUEUE: 'sdk' }),
   ];
   const rows: [Subject, Figures][] = [];
   try {
@@ -144,11 +168,11 @@ async function main(): Promise<void> {
   const lines = [
     `resident memory under h2load -n ${REQUESTS_PER_CLASS} -c4 -m16 -t1 per request class (${CLASSES.join(', ')}), one process at a time:`,
     '',
-    '| process | idle RSS (MiB) | peak RSS (MiB) | anon / file at end (MiB) | req/s | CPU µs/request | spans exported / dropped |',
-    '|---|---|---|---|---|---|---|',
-    ...rows.map(([s, r]) => `| ${s.label} | ${f(r.idleMiB)} | ${f(r.peakMiB)} | ${f(r.anonMiB)} / ${f(r.fileMiB)} | ${f(r.rps)} | ${f(r.cpuUsPerRequest, 1)} | ${r.spans === undefined ? '-' : `${r.spans.exported} / ${r.spans.dropped}`} |`),
+    '| process | idle RSS (MiB) | peak RSS (MiB) | anon / file at end (MiB) | req/s | CPU µs/request | GCs per 100,000 requests, minor / major | spans exported / dropped |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map(([s, r]) => `| ${s.label} | ${f(r.idleMiB)} | ${f(r.peakMiB)} | ${f(r.anonMiB)} / ${f(r.fileMiB)} | ${f(r.rps)} | ${f(r.cpuUsPerRequest, 1)} | ${r.gc === undefined ? '-' : `${f(r.gc.minor)} / ${f(r.gc.major)}`} | ${r.spans === undefined ? '-' : `${r.spans.exported} / ${r.spans.dropped}`} |`),
     '',
-    ...rows.map(([s, r]) => `bench: memory ${s.key} idle_mib=${f(r.idleMiB, 1)} peak_mib=${f(r.peakMiB, 1)} anon_mib=${f(r.anonMiB, 1)} file_mib=${f(r.fileMiB, 1)} rps=${f(r.rps)} cpu_us_per_request=${f(r.cpuUsPerRequest, 1)}${r.spans === undefined ? '' : ` spans_exported=${r.spans.exported} spans_dropped=${r.spans.dropped}`}`),
+    ...rows.map(([s, r]) => `bench: memory ${s.key} idle_mib=${f(r.idleMiB, 1)} peak_mib=${f(r.peakMiB, 1)} anon_mib=${f(r.anonMiB, 1)} file_mib=${f(r.fileMiB, 1)} rps=${f(r.rps)} cpu_us_per_request=${f(r.cpuUsPerRequest, 1)}${r.gc === undefined ? '' : ` gc_minor_per_100k=${f(r.gc.minor)} gc_major_per_100k=${f(r.gc.major)}`}${r.spans === undefined ? '' : ` spans_exported=${r.spans.exported} spans_dropped=${r.spans.dropped}`}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -1,6 +1,7 @@
 // The sidecar's configuration: flags and environment are read here and nowhere
 // else. Returns a frozen, typed object; defaults are documented per field.
 import { DEFAULT_OTLP_SERIALIZER, isOtlpSerializer, OTLP_SERIALIZERS, type OtlpSerializer } from './telemetry/serializer.js';
+import { DEFAULT_SPAN_QUEUE, isSpanQueue, SPAN_QUEUES, type SpanQueue } from './telemetry/span-sink.js';
 import { AUTHZ_SERVER_IMPLS, DEFAULT_AUTHZ_LISTEN, DEFAULT_AUTHZ_SERVER_IMPL, type AuthzServerImpl } from './authz/server-api.js';
 import { DEFAULT_OTLP_PROTOCOL, isOtlpProtocol, OTLP_PROTOCOLS, type OtlpProtocol } from './telemetry/protocol.js';
 import { commandHelp, defineCommand, parseCommand } from '../../common/flags.js';
@@ -63,6 +64,8 @@ export interface SidecarConfig {
   readonly maxTaintsPerSession: number;
   /** OTLP protobuf serializer: sidecar (otlp-trace-proto.ts) or sdk, the fallback. Default sidecar (AGENTWARDEN_OTLP_SERIALIZER). */
   readonly otlpSerializer: OtlpSerializer;
+  /** Where decided spans wait for export: batches (reused buffers) or sdk (the SDK's BatchSpanProcessor). Default batches (AGENTWARDEN_SPAN_QUEUE). */
+  readonly spanQueue: SpanQueue;
   /** Controller mode: how often the operation summary (issue 17) goes to the controller, ms. Default 30000. */
   readonly anomalySummaryIntervalMs: number;
   /** Operations this sidecar learns while its baseline learns; beyond, dropped and counted. Default 4096. */
@@ -111,6 +114,7 @@ export const SIDECAR_COMMAND = defineCommand({
     { name: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', default: '512', text: 'spans per export request' },
     { name: 'OTEL_BSP_SCHEDULE_DELAY', default: '1000', text: 'batch export delay, ms' },
     { name: 'AGENTWARDEN_OTLP_SERIALIZER', default: DEFAULT_OTLP_SERIALIZER, text: `${OTLP_SERIALIZERS.join(' or ')}: the sidecar's OTLP protobuf serializer or the SDK's (fallback)` },
+    { name: 'AGENTWARDEN_SPAN_QUEUE', default: DEFAULT_SPAN_QUEUE, text: `${SPAN_QUEUES.join(' or ')}: spans wait for export in reused batch buffers, or as objects in the SDK's BatchSpanProcessor (as before; http/json and the SDK serializer always use it)` },
   ],
   exits: [[0, 'stopped by SIGTERM or SIGINT'], [1, 'failed while starting or running (a listen address taken, the policies unreadable)'], [2, 'invalid flags or environment']],
 });
@@ -141,6 +145,8 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
   if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') throw new ConfigError(`AGENTWARDEN_LOG_LEVEL: "${level}" is not debug, info, warn or error`);
   const otlpSerializer = env['AGENTWARDEN_OTLP_SERIALIZER'] ?? DEFAULT_OTLP_SERIALIZER;
   if (!isOtlpSerializer(otlpSerializer)) throw new ConfigError(`AGENTWARDEN_OTLP_SERIALIZER: "${otlpSerializer}" is not ${OTLP_SERIALIZERS.join(' or ')}`);
+  const spanQueue = env['AGENTWARDEN_SPAN_QUEUE'] ?? DEFAULT_SPAN_QUEUE;
+  if (!isSpanQueue(spanQueue)) throw new ConfigError(`AGENTWARDEN_SPAN_QUEUE: "${spanQueue}" is not ${SPAN_QUEUES.join(' or ')}`);
   return Object.freeze({
     listen: values.listen,
     allowTcpCredentials: values['allow-tcp-credentials'],
@@ -165,6 +171,7 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     reloadDebounceMs: 100,
     logLevel: level,
     otlpSerializer,
+    spanQueue,
     anomalySummaryIntervalMs: positiveDuration(values['anomaly-summary-interval'], '--anomaly-summary-interval'),
     maxBaselineOperations: positiveInt(values['max-baseline-operations'], '--max-baseline-operations'),
   });

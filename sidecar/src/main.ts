@@ -4,6 +4,7 @@ import { readSidecarConfig, type SidecarConfig } from './config.js';
 import { jsonLogger, type Logger } from './log.js';
 import { PolicyState } from './state.js';
 import { SidecarMetrics } from './metrics.js';
+import { startRuntimeMetrics } from './telemetry/runtime-metrics.js';
 import { createAuditTracer, type AuditTracer } from './telemetry/tracing.js';
 import { createCheckHandler, type AnomalyEvents, type GrantEvents } from './authz/handler.js';
 import type { SidecarMessage } from '../../proto/gen/agentwarden/v1/distribution_pb.js';
@@ -28,6 +29,7 @@ export interface RunningSidecar {
 export async function startSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
   const state = new PolicyState({ maxSessions: config.maxSessions, maxTaintsPerSession: config.maxTaintsPerSession }, { maxOperations: config.maxBaselineOperations, summaries: config.controller !== undefined });
   const metrics = new SidecarMetrics();
+  startRuntimeMetrics();
   metrics.anomalyStats = () => state.anomalies.stats();
   // A snapshot whose credentials any process of the pod could read is not installed (authz/credential-exposure.ts).
   const exposure = { listen: config.listen, allowTcpCredentials: config.allowTcpCredentials };
@@ -39,6 +41,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   const tracer = await createAuditTracer({
     protocol: config.otlpProtocol,
     serializer: config.otlpSerializer,
+    queue: config.spanQueue,
     resource: {
       'service.name': 'agentwarden-sidecar',
       'k8s.namespace.name': pod.namespace,

@@ -9,6 +9,7 @@ import type { GrantOutboxCounters } from './distribution/grant-outbox.js';
 import type { SessionStats } from '../../policy/src/session-store.js';
 import type { AnomalyStats } from '../../policy/src/anomaly.js';
 import type { AnomalyFacts } from '../../policy/src/decision.js';
+import { runtimeFamilies } from './telemetry/runtime-metrics.js';
 
 const LATENCY_BUCKETS_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
 /** Distinct (decision, policy, rule) series kept; beyond it, series fold into rule="other". */
@@ -136,6 +137,7 @@ export class SidecarMetrics {
     if (this.grantOutbox !== undefined) families.push(...grantFamilies(this.grantOutbox));
     families.push(...anomalyFamilies(this.anomalies, this.anomalyStats?.()));
     families.push(single('agentwarden_ready', 'gauge', '1 once a snapshot is loaded.', extra.ready ? 1 : 0));
+    families.push(...runtimeFamilies());
     return renderExposition(families);
   }
 }

@@ -5,6 +5,8 @@ import type { Attributes } from '@opentelemetry/api';
 import type { Decision } from '../../../policy/src/index.js';
 
 export const SPAN_NAME = 'agentwarden.decision';
+/** The instrumentation scope of every decision span. */
+export const DECISION_SCOPE: { readonly name: string; readonly version: string } = { name: 'agentwarden-sidecar', version: '0.1.0' };
 
 export function decisionAttributes(d: Decision, policyVersion: string, pod: { readonly namespace: string; readonly name: string }): Attributes {
   const attrs: Attributes = {

@@ -5,10 +5,10 @@ import { SpanKind, SpanStatusCode, type Attributes, type HrTime, type Link, type
 import type { Resource } from '@opentelemetry/resources';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { SPAN_NAME } from './attributes.js';
-import { decodeSpanAttributes, ENCODED_SPAN, encodeSpan, type EncodedSpan } from './otlp-trace-proto.js';
+import { DECISION_SCOPE, SPAN_NAME } from './attributes.js';
+import { decodeSpanAttributes, ENCODED_SPAN, encodeSpan, type DecisionSpanRecord, type EncodedSpan } from './otlp-trace-proto.js';
 
-const SCOPE: InstrumentationScope = { name: 'agentwarden-sidecar', version: '0.1.0' };
+const SCOPE: InstrumentationScope = DECISION_SCOPE;
 const NO_LINKS: Link[] = [];
 const NO_EVENTS: TimedEvent[] = [];
 const UNSET: SpanStatus = { code: SpanStatusCode.UNSET };
@@ -21,20 +21,8 @@ export interface SpanRef {
   readonly spanId: string;
 }
 
-export interface DecisionSpanFields {
-  readonly traceId: string;
-  readonly spanId: string;
-  /** The caller's span (from traceparent), or undefined for a root span. */
-  readonly parentSpanId: string | undefined;
-  /** The caller's tracestate header; only with a parent. */
-  readonly traceState: string | undefined;
-  /** ms since the epoch (fractional). */
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly attributes: Attributes;
+export interface DecisionSpanFields extends DecisionSpanRecord {
   readonly resource: Resource;
-  /** Spans this decision links to; absent or empty: none. */
-  readonly links?: readonly SpanRef[] | undefined;
 }
 
 export class DecisionSpan implements ReadableSpan, EncodedSpan {
@@ -59,6 +47,10 @@ export class DecisionSpan implements ReadableSpan, EncodedSpan {
   // A queued span still lives until its batch is sent, long enough under load
   // to reach V8's old generation; keeping bytes instead of objects did not
   // change how many full GCs that causes (h2load -c4 -m16 with --trace-gc).
+  // Hence the default queue since issue 20 (span-batches.ts): no span object,
+  // each span written straight into a reused batch buffer; this class is the
+  // span of AGENTWARDEN_SPAN_QUEUE=sdk, http/json and the SDK serializer
+  // (`make bench-memory` prints the full GCs of both queues in one run).
   private readonly traceId: string;
   private readonly spanId: string;
   private readonly parentSpanId: string | undefined;

@@ -12,7 +12,8 @@
 // http/json is the SDK's exporter unchanged. Only the exporter in use is loaded.
 import { DEFAULT_OTLP_SERIALIZER, type OtlpSerializer } from './serializer.js';
 import type { SpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { IExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
+import type { IExporterMetricsHelper, IExportTraceServiceResponse, ISerializer } from '@opentelemetry/otlp-transformer';
+import type { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import type { OtlpProtocol } from './protocol.js';
 import { traceProtoSerializer } from './otlp-trace-proto.js';
 
@@ -25,13 +26,26 @@ import { traceProtoSerializer } from './otlp-trace-proto.js';
 const SPAN_METRICS: IExporterMetricsHelper<ReadableSpan[]> = { name: 'span', countItems: (spans) => spans.length };
 
 export async function createOtlpExporter(protocol: OtlpProtocol, serializer: OtlpSerializer = DEFAULT_OTLP_SERIALIZER): Promise<SpanExporter> {
+  if (protocol === 'http/json') return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter();
   const protobuf = serializer === 'sdk' ? (await import('@opentelemetry/otlp-transformer')).ProtobufTraceSerializer : traceProtoSerializer;
+  return createOtlpProtobufExporter(protocol, protobuf, SPAN_METRICS);
+}
+
+/**
+ * The SDK's OTLP exporter for grpc or http/protobuf, sending what `serializer`
+ * makes of each item it is given: ReadableSpan[] (createOtlpExporter), or a
+ * batch the sidecar encoded itself (span-batches.ts, whose serializer hands
+ * back the batch's bytes).
+ */
+export async function createOtlpProtobufExporter<Items>(
+  protocol: 'grpc' | 'http/protobuf', serializer: ISerializer<Items, IExportTraceServiceResponse>, metrics: IExporterMetricsHelper<Items>,
+): Promise<OTLPExporterBase<Items>> {
   switch (protocol) {
     case 'grpc': {
       const [{ OTLPExporterBase }, grpc] = await Promise.all([import('@opentelemetry/otlp-exporter-base'), import('@opentelemetry/otlp-grpc-exporter-base')]);
       return new OTLPExporterBase(grpc.createOtlpGrpcExportDelegate(
         // eslint-disable-next-line @typescript-eslint/no-deprecated -- see CONFIGURATION_NOTE
-        grpc.convertLegacyOtlpGrpcOptions({}, 'TRACES'), protobuf, 'otlp_grpc_span_exporter', SPAN_METRICS, undefined,
+        grpc.convertLegacyOtlpGrpcOptions({}, 'TRACES'), serializer, 'otlp_grpc_span_exporter', metrics, undefined,
         'TraceExportService', '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
       ));
     }
@@ -39,10 +53,8 @@ export async function createOtlpExporter(protocol: OtlpProtocol, serializer: Otl
       const [{ OTLPExporterBase }, http] = await Promise.all([import('@opentelemetry/otlp-exporter-base'), import('@opentelemetry/otlp-exporter-base/node-http')]);
       return new OTLPExporterBase(http.createOtlpHttpExportDelegate(
         // eslint-disable-next-line @typescript-eslint/no-deprecated -- see CONFIGURATION_NOTE
-        http.convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' }), protobuf, 'otlp_http_span_exporter', SPAN_METRICS, undefined,
+        http.convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' }), serializer, 'otlp_http_span_exporter', metrics, undefined,
       ));
     }
-    case 'http/json':
-      return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter();
   }
 }

@@ -1,32 +1,31 @@
-// Audit spans. Each decision becomes one finished ReadableSpan (decision-span.ts)
-// that the OpenTelemetry SDK's batch span processor queues and exports in
-// batches through the SDK's OTLP export delegate for the configured protocol
-// (exporter.ts).
+// Audit spans. Each decision is recorded as one span: its ids are chosen
+// before the decision (begin), its attributes after (end).
 //
-// Nothing of the export runs before the answer to Envoy: record() only builds
-// the span and queues it here; the spans reach the processor from a
-// setImmediate callback, which runs after the I/O callbacks that wrote the
-// answers. There each span is encoded to OTLP protobuf (otlp-trace-proto.ts;
-// 1.73 µs in the run of `make bench-impls` quoted there), and when a batch is
-// full the processor sends it from there; sending a batch of encoded spans is
-// a copy.
+// Nothing of the export runs before the answer to Envoy: end() only queues
+// the pending decision here; the spans are encoded from a setImmediate
+// callback, which runs after the I/O callbacks that wrote the answers. There
+// each span is written, as OTLP protobuf, straight into the filling batch
+// buffer (span-batches.ts: long-lived buffers used again batch after batch,
+// so that a decided span leaves no object behind to reach V8's old
+// generation), and a full batch is handed to the SDK's OTLP export delegate
+// (exporter.ts). OTLP http/json and AGENTWARDEN_OTLP_SERIALIZER=sdk go through
+// the SDK's BatchSpanProcessor instead (sdk-spans.ts, loaded only then).
 //
 // Until 2026-11-29 the export ran in a worker thread with the SDK's own
-// serializer, at the cost of a second V8 isolate in every sidecar. The SDK's
-// serializer stays available (AGENTWARDEN_OTLP_SERIALIZER=sdk, exporter.ts);
-// `make bench-impls` prints both serializers side by side.
+// serializer, at the cost of a second V8 isolate in every sidecar. Until
+// 2026-12-06 every span was a ReadableSpan queued in the SDK's
+// BatchSpanProcessor (promoted to the old generation under load: issue 20).
 //
 // What is queued is bounded by the queue size; spans beyond it, and spans
 // whose export fails, are dropped and counted.
 import type { Attributes } from '@opentelemetry/api';
-import { ExportResultCode } from '@opentelemetry/core';
-import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { OtlpProtocol } from './protocol.js';
-import { DecisionSpan, type DecisionSpanFields, type SpanRef } from './decision-span.js';
-import { createOtlpExporter } from './exporter.js';
+import type { DecisionSpanRecord } from './otlp-trace-proto.js';
 import { IdSource, parseTraceparent } from './trace-context.js';
 import type { OtlpSerializer } from './serializer.js';
+import type { SealedBatch } from './span-batches.js';
+import type { SpanQueue, SpanSink, SpanSinkOptions } from './span-sink.js';
+import type { SpanRef } from './decision-span.js';
 
 export interface SpanCounters {
   /** Spans exported and acknowledged by the collector. */
@@ -68,6 +67,8 @@ export interface AuditTracerOptions {
   readonly protocol: OtlpProtocol | undefined;
   /** The protobuf serializer (grpc, http/protobuf). Default 'sidecar' (otlp-trace-proto.ts); 'sdk' is the fallback. */
   readonly serializer?: OtlpSerializer;
+  /** Where decided spans wait for export. Default 'batches' (span-batches.ts); 'sdk': the SDK's BatchSpanProcessor. */
+  readonly queue?: SpanQueue;
   readonly resource: Attributes;
   /** Spans recorded and not yet exported, at most. */
   readonly maxQueue: number;
@@ -96,43 +97,23 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
     };
   }
 
-  const inner = await createOtlpExporter(options.protocol, options.serializer);
-  const resource: Resource = resourceFromAttributes(options.resource);
-  // Recorded and not yet reported by the exporter; the processor's own queue
-  // is never fuller than this, so it never drops on its own (uncounted).
+  // Recorded and not yet reported by the sink: at most maxQueue.
   let outstanding = 0;
   let finished = false;
-  const settle = (exported: number, dropped: number): void => {
-    if (finished) return;
-    counters.exported += exported;
-    counters.dropped += dropped;
-    outstanding -= exported + dropped;
-  };
-  // Every span given to the processor is reported here once: exported or dropped.
-  const counting: SpanExporter = {
-    export(spans: ReadableSpan[], done): void {
-      try {
-        inner.export(spans, (result) => {
-          const ok = result.code === ExportResultCode.SUCCESS;
-          settle(ok ? spans.length : 0, ok ? 0 : spans.length);
-          if (!ok) options.onExportFailure?.(result.error, spans.length);
-          done(result);
-        });
-      } catch (e: unknown) {
-        const error = e instanceof Error ? e : new Error(String(e));
-        settle(0, spans.length);
-        options.onExportFailure?.(error, spans.length);
-        done({ code: ExportResultCode.FAILED, error });
-      }
+  const sinkOptions: SpanSinkOptions = {
+    resource: options.resource, maxQueue: options.maxQueue, batchSize: options.batchSize, delayMs: options.delayMs,
+    settle(exported, dropped, error): void {
+      if (finished) return;
+      counters.exported += exported;
+      counters.dropped += dropped;
+      outstanding -= exported + dropped;
+      if (dropped > 0) options.onExportFailure?.(error, dropped);
     },
-    shutdown: () => inner.shutdown(),
-    forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),
   };
-  const processor = new BatchSpanProcessor(counting, {
-    maxQueueSize: options.maxQueue,
-    maxExportBatchSize: Math.min(options.batchSize, options.maxQueue),
-    scheduledDelayMillis: options.delayMs,
-  });
+  const protocol = options.protocol;
+  const sink = protocol === 'http/json' || options.serializer === 'sdk' || options.queue === 'sdk'
+    ? await (await import('./sdk-spans.js')).sdkSpanSink(protocol, options.serializer, sinkOptions)
+    : await batchSink(protocol, sinkOptions);
 
   let pending: PendingDecision[] = [];
   let scheduled: NodeJS.Immediate | undefined;
@@ -145,12 +126,10 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
     pending = [];
     for (const fields of spans) {
       try {
-        // The span encodes itself here; a full batch is sent from here, synchronously.
-        processor.onEnd(new DecisionSpan(fields));
+        sink.add(fields);
       } catch (e: unknown) {
-        // onEnd threw before the span reached the exporter: it is lost.
-        settle(0, 1);
-        options.onExportFailure?.(e instanceof Error ? e : new Error(String(e)), 1);
+        // The span did not reach the sink: it is lost.
+        sinkOptions.settle(0, 1, e instanceof Error ? e : new Error(String(e)));
       }
       // The ids may live on as a taint's origin; what else the span held need not.
       fields.release();
@@ -162,8 +141,8 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
     begin(traceparent, tracestate, startMs): DecisionTrace {
       const parent = parseTraceparent(traceparent);
       return parent === undefined
-        ? new PendingDecision(ids.traceId(), ids.spanId(), undefined, undefined, startMs, resource)
-        : new PendingDecision(parent.traceId, ids.spanId(), parent.spanId, tracestate, startMs, resource);
+        ? new PendingDecision(ids.traceId(), ids.spanId(), undefined, undefined, startMs)
+        : new PendingDecision(parent.traceId, ids.spanId(), parent.spanId, tracestate, startMs);
     },
     end(trace, attributes, links): string {
       if (!(trace instanceof PendingDecision)) throw new Error('audit span: end() of ids this tracer did not begin');
@@ -181,14 +160,14 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
     },
     async forceFlush(): Promise<void> {
       handOver();
-      await processor.forceFlush().catch(() => undefined);
+      await sink.flush();
     },
     async shutdown(): Promise<void> {
       if (finished) return;
       handOver();
       let timeout: NodeJS.Timeout | undefined;
       await Promise.race([
-        processor.shutdown().catch(() => undefined),
+        sink.shutdown(),
         new Promise<void>((resolve) => { timeout = setTimeout(resolve, SHUTDOWN_TIMEOUT_MS); }),
       ]);
       clearTimeout(timeout);
@@ -200,6 +179,32 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
   };
 }
 
+/** The default sink: spans encoded into reused batch buffers, sent by the SDK's protobuf export delegate. */
+async function batchSink(protocol: 'grpc' | 'http/protobuf', options: SpanSinkOptions): Promise<SpanSink> {
+  // @opentelemetry/core is the export delegate's own dependency: loaded with it, not before.
+  const [{ createOtlpProtobufExporter }, { SpanBatches }, { traceProtoSerializer }, { DECISION_SCOPE }, { ExportResultCode }] = await Promise.all([
+    import('./exporter.js'), import('./span-batches.js'), import('./otlp-trace-proto.js'), import('./attributes.js'), import('@opentelemetry/core'),
+  ]);
+  const exporter = await createOtlpProtobufExporter<SealedBatch>(protocol, {
+    serializeRequest: (batch) => batch.request,
+    deserializeResponse: (data) => traceProtoSerializer.deserializeResponse(data),
+  }, { name: 'span', countItems: (batch) => batch.spans });
+  const batches = new SpanBatches({
+    resource: options.resource, scope: DECISION_SCOPE, batchSize: Math.min(options.batchSize, options.maxQueue), delayMs: options.delayMs,
+    spareBuffers: Math.ceil(options.maxQueue / Math.min(options.batchSize, options.maxQueue)) + 1,
+    send: (batch, done) => { exporter.export(batch, (result) => { done(result.code === ExportResultCode.SUCCESS, result.error); }); },
+    settle: options.settle,
+  });
+  return {
+    add: (span) => { batches.add(span); },
+    flush: () => batches.flush(),
+    async shutdown(): Promise<void> {
+      await batches.flush();
+      await exporter.shutdown().catch(() => undefined);
+    },
+  };
+}
+
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
 /**
@@ -207,7 +212,7 @@ const NO_ATTRIBUTES: Attributes = Object.freeze({});
  * origin keeps), then what end() adds. One object per decision, as before
  * sessions: a decision without a session allocates nothing more.
  */
-class PendingDecision implements DecisionTrace, DecisionSpanFields {
+class PendingDecision implements DecisionTrace, DecisionSpanRecord {
   endMs = 0;
   attributes: Attributes = NO_ATTRIBUTES;
   links: readonly SpanRef[] | undefined = undefined;
@@ -218,7 +223,6 @@ class PendingDecision implements DecisionTrace, DecisionSpanFields {
     readonly parentSpanId: string | undefined,
     readonly traceState: string | undefined,
     readonly startMs: number,
-    readonly resource: Resource,
   ) {}
 
   /** Drops what only the encoding needed. */
