@@ -10,7 +10,6 @@
 // BENCH_STREAMS, BENCH_PODS, BENCH_SETTLE_S and BENCH_CONTROLLER_FLAGS (e.g.
 // "--max-concurrent-pushes 100000") vary the run.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -18,8 +17,8 @@ import { create } from '@bufbuild/protobuf';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { SidecarMessageSchema, type ControllerMessage, type SidecarMessage } from '../proto/gen/agentwarden/v1/distribution_pb.js';
 import { distributionService } from '../common/distribution-service.js';
-import { INJECTED_LABEL, INJECTED_LABEL_VALUE } from '../controller/src/kube/objects.js';
 import { shareDispatchers } from '../controller/src/kube/dispatcher.js';
+import { createAgentPods, fanoutPolicy, pct, rss, until } from './controller-kit.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const KUBECONFIG = process.env['E2E_KUBECONFIG'] ?? join(root, '.cache/e2e/kubeconfig');
@@ -32,37 +31,6 @@ const NS = `ctlmem-${Date.now().toString(36)}`;
 const PORT = Number(process.env['BENCH_PORT'] ?? '25210');
 
 interface SimSidecar { readonly pod: string; version: string; readonly received: Map<string, number> }
-
-function policy(paths: readonly string[]): Record<string, unknown> {
-  return {
-    apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentPolicy', metadata: { name: 'fanout', namespace: NS },
-    spec: { podSelector: { matchLabels: { app: 'agent' } }, rules: [{ name: 'read', to: { hosts: ['api.example.com'] }, http: { methods: ['GET'], paths } }] },
-  };
-}
-
-async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
-}
-
-/** Current and peak (VmHWM) resident memory of a process, MB. */
-function rss(pid: number): { readonly now: number; readonly peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-  return { now: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
-}
-
-function pct(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)] ?? 0;
-}
-
-/** Polls every `everyMs` (ACKs: 5 ms; the controller's /metrics: 200 ms, so that scraping does not load it). */
-async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 5): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 async function main(): Promise<void> {
   const kc = new KubeConfig();
@@ -77,17 +45,12 @@ async function main(): Promise<void> {
   const tokens = new Map<string, string>();
   const createPods = async (names: readonly string[], withTokens: boolean): Promise<void> => {
     const t = performance.now();
-    await inBatches(names, 100, async (name) => {
-      const pod = await core.createNamespacedPod({ namespace: NS, body: { metadata: { name, labels: { app: 'agent', [INJECTED_LABEL]: INJECTED_LABEL_VALUE } }, spec: { serviceAccountName: 'agent', containers: [{ name: 'agent', image: 'example.com/agent:1' }] } } });
-      if (!withTokens) return;
-      const tr = await core.createNamespacedServiceAccountToken({ name: 'agent', namespace: NS, body: { spec: { audiences: ['agentwarden'], expirationSeconds: 3600, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name, uid: pod.metadata?.uid ?? '' } } } });
-      tokens.set(name, tr.status?.token ?? '');
-    });
+    await createAgentPods(core, NS, names, 100, withTokens ? tokens : undefined);
     console.log(`setup: ${names.length} injected pods${withTokens ? ' and bound tokens' : ''} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   };
   const names = Array.from({ length: Math.max(PODS, STREAMS) }, (_, i) => `agent-${i}`);
   await createPods(names.slice(0, STREAMS), true);
-  await custom.createNamespacedCustomObject({ group: 'agentwarden.io', version: 'v1alpha1', namespace: NS, plural: 'agentpolicies', body: policy(['/v1/start']) });
+  await custom.createNamespacedCustomObject({ group: 'agentwarden.io', version: 'v1alpha1', namespace: NS, plural: 'agentpolicies', body: fanoutPolicy(NS, ['/v1/start']) });
 
   const controller = spawn(join(root, 'bin/agentwarden'), ['controller', '--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${PORT}`, '--metrics-listen', `127.0.0.1:${PORT + 1}`, '--namespace', NS, '--leader-elect', 'false', ...(process.env['BENCH_CONTROLLER_FLAGS'] ?? '').split(' ').filter((f) => f !== '')], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AGENTWARDEN_LOG_LEVEL: 'warn', ...(process.env['BENCH_HEAP_SNAPSHOT'] === '1' ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 ${process.env['NODE_OPTIONS'] ?? ''}` } : {}) } });
   let controllerLog = '';

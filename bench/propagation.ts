@@ -10,7 +10,6 @@
 // enforcing their last snapshot meanwhile) and converging on the next edit.
 // BENCH_REPLICAS=1 runs the single-controller mode (no leader election) of before.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -19,7 +18,7 @@ import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kub
 import { SidecarMessageSchema, type ControllerMessage, type SidecarMessage } from '../proto/gen/agentwarden/v1/distribution_pb.js';
 import { distributionService } from '../common/distribution-service.js';
 import { Backoff } from '../common/backoff.js';
-import { INJECTED_LABEL } from '../controller/src/kube/objects.js';
+import { createAgentPods, fanoutPolicy, pct, rss, until } from './controller-kit.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const KUBECONFIG = process.env['E2E_KUBECONFIG'] ?? join(root, '.cache/e2e/kubeconfig');
@@ -63,38 +62,6 @@ interface Replica {
   peakRss: number;
 }
 
-function policy(paths: readonly string[]): Record<string, unknown> {
-  return {
-    apiVersion: 'agentwarden.io/v1alpha1', kind: 'AgentPolicy', metadata: { name: 'fanout', namespace: NS },
-    spec: { podSelector: { matchLabels: { app: 'agent' } }, rules: [{ name: 'read', to: { hosts: ['api.example.com'] }, http: { methods: ['GET'], paths } }] },
-  };
-}
-
-async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
-}
-
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? 0 : Number(m[1]) / 1024;
-  } catch {
-    return 0;
-  }
-}
-
-function pct(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)] ?? 0;
-}
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 2): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 function startReplica(index: number): Replica {
   const identity = `bench-replica-${index}`;
   const port = BASE_PORT + 2 * index;
@@ -122,24 +89,20 @@ async function main(): Promise<void> {
   const pods = Array.from({ length: SIDECARS }, (_, i) => `agent-${i}`);
   let t = performance.now();
   const tokens = new Map<string, string>();
-  await inBatches(pods, 50, async (name) => {
-    const pod = await core.createNamespacedPod({ namespace: NS, body: { metadata: { name, labels: { app: 'agent', [INJECTED_LABEL]: 'true' } }, spec: { serviceAccountName: 'agent', containers: [{ name: 'agent', image: 'example.com/agent:1' }] } } });
-    const tr = await core.createNamespacedServiceAccountToken({ name: 'agent', namespace: NS, body: { spec: { audiences: ['agentwarden'], expirationSeconds: 3600, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name, uid: pod.metadata?.uid ?? '' } } } });
-    tokens.set(name, tr.status?.token ?? '');
-  });
+  await createAgentPods(core, NS, pods, 50, tokens);
   console.log(`setup: ${SIDECARS} pods and bound tokens in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  await custom.createNamespacedCustomObject({ group: 'agentwarden.io', version: 'v1alpha1', namespace: NS, plural: 'agentpolicies', body: policy(['/v1/start']) });
+  await custom.createNamespacedCustomObject({ group: 'agentwarden.io', version: 'v1alpha1', namespace: NS, plural: 'agentpolicies', body: fanoutPolicy(NS, ['/v1/start']) });
 
   const replicas = Array.from({ length: REPLICAS }, (_, i) => startReplica(i));
   const liveReplicas = (): Replica[] => replicas.filter((r) => r.alive);
   const logs = (): string => replicas.map((r) => `--- ${r.identity}\n${r.log}`).join('\n');
-  const sample = (): void => { for (const r of liveReplicas()) r.peakRss = Math.max(r.peakRss, rssMb(r.pid)); };
+  const sample = (): void => { for (const r of liveReplicas()) r.peakRss = Math.max(r.peakRss, rss(r.pid).now); };
   const sampler = setInterval(sample, 200);
   try {
     await Promise.all(replicas.flatMap((r) => r.clients.map((c) => new Promise<void>((res, rej) => {
       (c as unknown as grpc.Client).waitForReady(Date.now() + 30_000, (e) => (e === undefined || e === null ? res() : rej(e)));
     }))));
-    const rssIdle = replicas.map((r) => rssMb(r.pid));
+    const rssIdle = replicas.map((r) => rss(r.pid).now);
     const sims: SimSidecar[] = [];
     let served = 0;
     let stopping = false;
