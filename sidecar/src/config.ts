@@ -29,6 +29,8 @@ export interface SidecarConfig {
   readonly adminListen: string;
   /** Serve /debug/snapshot (the rules in force) to loopback clients. Default false; the injector never sets it. */
   readonly debugSnapshot: boolean;
+  /** Count V8's collections on /metrics (telemetry/runtime-metrics.ts: a per-collection observer, off by default). */
+  readonly gcMetrics: boolean;
   /** Controller mode: the controller's PolicyDistribution address ("host:port"). */
   readonly controller: string | undefined;
   /** Controller mode: projected ServiceAccount token (audience agentwarden). Default /var/run/secrets/agentwarden/token. */
@@ -96,6 +98,7 @@ export const SIDECAR_COMMAND = defineCommand({
     listen: { type: 'string', value: 'addr', default: DEFAULT_AUTHZ_LISTEN, help: 'ext_authz gRPC listen address, unix:/path or host:port' },
     'allow-tcp-credentials': { type: 'boolean', help: 'serve snapshots that carry credentials on a TCP --listen, which every process in the pod can reach (without it they are refused)' },
     'admin-listen': { type: 'string', value: 'addr', default: '127.0.0.1:15021', help: 'admin HTTP (healthz, readyz, metrics), host:port' },
+    'gc-metrics': { type: 'boolean', help: "count V8's collections on /metrics (nodejs_gc_*, heap after the latest full collection); off by default: Node makes objects for every collection it reports, and under load they reach the old generation and bring full collections (make soak)" },
     'debug-snapshot': { type: 'boolean', help: 'serve /debug/snapshot (the rules in force, no credential values) to loopback clients on the admin port' },
     'grpc-impl': { type: 'string', value: AUTHZ_SERVER_IMPLS.join('|'), default: DEFAULT_AUTHZ_SERVER_IMPL, help: 'ext_authz gRPC server implementation' },
     'max-request-bytes': { type: 'string', value: 'n', default: String(16 * MIB), help: 'largest CheckRequest decoded, bytes; larger ones are denied' },
@@ -153,6 +156,7 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     grpcImpl,
     adminListen: values['admin-listen'],
     debugSnapshot: values['debug-snapshot'],
+    gcMetrics: values['gc-metrics'],
     controller: values.controller,
     tokenFile: values['token-file'],
     controllerCa: values['controller-ca'],
