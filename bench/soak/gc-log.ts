@@ -13,6 +13,8 @@ export interface GcTally {
   readonly longestPauseMs: number;
   /** MiB (V8 prints MB of 2^20 bytes) in use after the latest full collection in these lines; undefined when there was none. */
   readonly heapAfterFullMiB: number | undefined;
+  /** Every scavenge's pause, ms, in order. */
+  readonly scavengePausesMs: readonly number[];
 }
 
 const LINE = /: (Scavenge|Minor Mark-Sweep|Mark-Compact|Mark-Compact \(reduce\)) [\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ [\d.]+ ms(?:.*?biggest step ([\d.]+) ms)?/;
@@ -22,6 +24,7 @@ export function tallyGc(text: string): GcTally {
   let fullCollections = 0;
   let longestPauseMs = 0;
   let heapAfterFullMiB: number | undefined;
+  const scavengePausesMs: number[] = [];
   for (const line of text.split('\n')) {
     const m = LINE.exec(line);
     if (m === null) continue;
@@ -32,9 +35,10 @@ export function tallyGc(text: string): GcTally {
       heapAfterFullMiB = Number(after);
     } else {
       scavenges++;
+      scavengePausesMs.push(Number(pause));
     }
   }
-  return { scavenges, fullCollections, longestPauseMs, heapAfterFullMiB };
+  return { scavenges, fullCollections, longestPauseMs, heapAfterFullMiB, scavengePausesMs };
 }
 
 /** Reads what a growing log gained since the last call, whole lines only. */

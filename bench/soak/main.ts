@@ -21,7 +21,7 @@
 // -c4 -m16 per request class, as make bench-memory measures it). Prints `target ... met/MISS` lines as make bench
 // does, and like make bench exits 0 whatever they say (1 only when it could
 // not run).
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,8 @@ import { runH2load } from '../compare/h2load.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
 import { cpuSeconds, httpText, rssMiB } from '../compare/proc.js';
 import { percentile } from '../compare/stats.js';
-import { LogTail, tallyGc } from './gc-log.js';
+import { tallyGc } from './gc-log.js';
+import { tailOf } from './log-file.js';
 
 /** Within this fraction of the first sample after warm-up. */
 const DRIFT = 0.10;
@@ -115,11 +116,7 @@ async function main(): Promise<number> {
     extraArgs: gcMetrics ? ['--gc-metrics'] : [],
   });
   const samples: Sample[] = [];
-  const gcLog = openSync(join(paths.work, 'logs', 'agentwarden.soak.log'), 'r');
-  const gcTail = new LogTail((from) => {
-    const buf = Buffer.alloc(Math.max(0, fstatSync(gcLog).size - from));
-    return buf.subarray(0, readSync(gcLog, buf, 0, buf.length, from));
-  });
+  const gcLog = tailOf(join(paths.work, 'logs', 'agentwarden.soak.log'));
   let heapAfterFullMiB: number | undefined;
   try {
     const data = writeDataFiles(sidecar, dataDir);
@@ -139,7 +136,7 @@ async function main(): Promise<number> {
       const r = await runLoadgen({ loadgen: paths.loadgen, address: sidecar.grpcAddress, method: sidecar.codec.path, framesFile: data.mixFrames, rps, seconds: interval, outFile: join(dataDir, 'loadgen.json') });
       const cpu = cpuSeconds(sidecar.pid);
       const m = await sidecarMetrics(sidecar.httpBase);
-      const gc = tallyGc(gcTail.next());
+      const gc = tallyGc(gcLog.tail.next());
       heapAfterFullMiB = gc.heapAfterFullMiB ?? heapAfterFullMiB;
       const s: Sample = {
         at: (performance.now() - started) / 1000, rssMiB: rssMiB(sidecar.pid), heapMiB: heapAfterFullMiB ?? m.heapInUseMiB,
@@ -169,7 +166,7 @@ async function main(): Promise<number> {
     process.stdout.write(`\n${report(samples, warmupRows, last, sink.stats, closedUs)}\n`);
     return 0;
   } finally {
-    closeSync(gcLog);
+    gcLog.close();
     await sidecar.stop();
     await sink.close();
   }

@@ -117,6 +117,7 @@ export const SIDECAR_COMMAND = defineCommand({
     { name: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', default: '512', text: 'spans per export request' },
     { name: 'OTEL_BSP_SCHEDULE_DELAY', default: '1000', text: 'batch export delay, ms' },
     { name: 'AGENTWARDEN_OTLP_SERIALIZER', default: DEFAULT_OTLP_SERIALIZER, text: `${OTLP_SERIALIZERS.join(' or ')}: the sidecar's OTLP protobuf serializer or the SDK's (fallback)` },
+    { name: 'AGENTWARDEN_SIDECAR_GC', default: 'serial-scavenge', text: "read by bin/agentwarden (the image's entrypoint): serial-scavenge (V8 scavenges on the main thread alone), single-threaded (all of V8's GC on the main thread) or parallel (V8's default)" },
     { name: 'AGENTWARDEN_SPAN_QUEUE', default: DEFAULT_SPAN_QUEUE, text: `${SPAN_QUEUES.join(' or ')}: spans wait for export in reused batch buffers, or as objects in the SDK's BatchSpanProcessor (as before; http/json and the SDK serializer always use it)` },
   ],
   exits: [[0, 'stopped by SIGTERM or SIGINT'], [1, 'failed while starting or running (a listen address taken, the policies unreadable)'], [2, 'invalid flags or environment']],

@@ -14,11 +14,11 @@ const LINES = [
 
 describe('tallyGc', () => {
   it('counts scavenges and full collections, the longest pause (a marking step included) and the heap after the latest full one', () => {
-    expect(tallyGc(LINES.join('\n'))).toEqual({ scavenges: 2, fullCollections: 2, longestPauseMs: 10.9, heapAfterFullMiB: 17.5 });
+    expect(tallyGc(LINES.join('\n'))).toEqual({ scavenges: 2, fullCollections: 2, longestPauseMs: 10.9, heapAfterFullMiB: 17.5, scavengePausesMs: [0.45, 1.44] });
   });
 
   it('reports no collection for lines without any', () => {
-    expect(tallyGc(`${LINES[1]}\n`)).toEqual({ scavenges: 0, fullCollections: 0, longestPauseMs: 0, heapAfterFullMiB: undefined });
+    expect(tallyGc(`${LINES[1]}\n`)).toEqual({ scavenges: 0, fullCollections: 0, longestPauseMs: 0, heapAfterFullMiB: undefined, scavengePausesMs: [] });
   });
 
   it('reads the lines this V8 prints', () => {
