@@ -18,7 +18,7 @@ import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kub
 import { SidecarMessageSchema, type ControllerMessage, type SidecarMessage } from '../proto/gen/agentwarden/v1/distribution_pb.js';
 import { distributionService } from '../common/distribution-service.js';
 import { Backoff } from '../common/backoff.js';
-import { createAgentPods, fanoutPolicy, pct, rss, until } from './controller-kit.js';
+import { cpuSeconds, createAgentPods, fanoutPolicy, pct, rss, until } from './controller-kit.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const KUBECONFIG = process.env['E2E_KUBECONFIG'] ?? join(root, '.cache/e2e/kubeconfig');
@@ -202,6 +202,7 @@ async function main(): Promise<void> {
     const perEdit: { p50: number; p99: number; max: number }[] = [];
     let statusMs = 0;
     phase = 'edits';
+    const cpuBefore = replicas.map((r) => cpuSeconds(r.pid));
     for (let e = 0; e < EDITS; e++) {
       const r = await edit();
       perEdit.push(r);
@@ -212,6 +213,7 @@ async function main(): Promise<void> {
     perEdit.forEach((r, i) => console.log(`${String(i + 1).padStart(4)}   ${r.p50.toFixed(0).padStart(6)}   ${r.p99.toFixed(0).padStart(6)}   ${r.max.toFixed(0).padStart(6)}`));
     const p99s = perEdit.map((r) => r.p99).sort((a, b) => a - b);
     const worst = Math.max(...perEdit.map((r) => r.max));
+    const cpuEdits = replicas.map((r, i) => cpuSeconds(r.pid) - (cpuBefore[i] ?? 0));
     const status = await readStatus();
     console.log(`AgentPolicy status after edit 1: pods.synced = ${SIDECARS} of ${status.selected} selected ${(statusMs / 1000).toFixed(2)} s after the edit${REPLICAS > 1 ? ' (the leader counts every replica\'s report Lease)' : ''}`);
     const heap: number[] = [];
@@ -221,15 +223,15 @@ async function main(): Promise<void> {
     }
     const perReplica = SIDECARS / REPLICAS;
     const leaderLease = REPLICAS > 1 ? await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'agentwarden-controller', namespace: NS }).catch(() => undefined) : undefined;
-    console.log(`\ncontroller replica   streams   RSS idle MB   RSS peak MB   (connect storm / edits)   heap MB (after the edits)`);
+    console.log(`\ncontroller replica   streams   RSS idle MB   RSS peak MB   (connect storm / edits)   heap MB (after the edits)   CPU s (the edits)`);
     for (const r of replicas) {
       const streams = sims.filter((s) => s.replica === r.index).length;
       const phases = `${(r.peakBy.get('connect') ?? 0).toFixed(0)} / ${(r.peakBy.get('edits') ?? 0).toFixed(0)}`;
-      console.log(`${r.identity.padEnd(19)}   ${String(streams).padStart(7)}   ${(rssIdle[r.index] ?? 0).toFixed(0).padStart(11)}   ${r.peakRss.toFixed(0).padStart(11)}   ${phases.padStart(23)}   ${(heap[r.index] ?? 0).toFixed(0).padStart(7)}${leaderLease?.spec?.holderIdentity === r.identity ? '   (leader)' : ''}`);
+      console.log(`${r.identity.padEnd(19)}   ${String(streams).padStart(7)}   ${(rssIdle[r.index] ?? 0).toFixed(0).padStart(11)}   ${r.peakRss.toFixed(0).padStart(11)}   ${phases.padStart(23)}   ${(heap[r.index] ?? 0).toFixed(0).padStart(7)}   ${(cpuEdits[r.index] ?? 0).toFixed(2).padStart(9)}${leaderLease?.spec?.holderIdentity === r.identity ? '   (leader)' : ''}`);
     }
     const peakRss = Math.max(...replicas.map((r) => r.peakRss));
     console.log(`bench: controller propagation_${SIDECARS}_sidecars_${REPLICAS}_replicas p99_ms=${pct(p99s, 0.5).toFixed(0)} worst_p99_ms=${(p99s[p99s.length - 1] ?? 0).toFixed(0)} all_acked_max_ms=${worst.toFixed(0)} status_synced_ms=${statusMs.toFixed(0)}`);
-    console.log(`bench: controller rss_mb_idle=${Math.max(...rssIdle).toFixed(0)} rss_mb_peak_max_replica_${SIDECARS}_pods_about_${perReplica.toFixed(0)}_streams_each=${peakRss.toFixed(0)} heap_mb_max=${Math.max(...heap).toFixed(0)}`);
+    console.log(`bench: controller rss_mb_idle=${Math.max(...rssIdle).toFixed(0)} rss_mb_peak_max_replica_${SIDECARS}_pods_about_${perReplica.toFixed(0)}_streams_each=${peakRss.toFixed(0)} heap_mb_max=${Math.max(...heap).toFixed(0)} cpu_s_edits_max_replica=${Math.max(...cpuEdits).toFixed(2)}`);
     // BENCH_HEAP_SNAPSHOT=1: every replica writes a heap snapshot into the working directory here.
     if (process.env['BENCH_HEAP_SNAPSHOT'] === '1') {
       for (const r of replicas) r.process.kill('SIGUSR2');
