@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     const clients = Array.from({ length: CHANNELS }, () => new Ctor(`127.0.0.1:${PORT}`, grpc.credentials.createInsecure()));
     await Promise.all(clients.map((c) => new Promise<void>((res, rej) => { c.waitForReady(Date.now() + 30_000, (e) => (e === undefined || e === null ? res() : rej(e))); })));
     const sims: SimSidecar[] = [];
-    /** Streams that ended and were opened again (a TokenReview refused under load: UNAVAILABLE, retry). */
+    /** Streams that ended and were opened again (a TokenReview failed or not answered in time under load: UNAVAILABLE, retry). */
     let reconnects = 0;
     let channel = 0;
     /** Opens the sidecar's stream; an ended one is opened again after 250 ms, as the real sidecar does (with backoff). */

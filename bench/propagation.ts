@@ -243,7 +243,7 @@ async function main(): Promise<void> {
       const victim = replicas[0];
       if (victim === undefined) throw new Error('no replica to kill');
       const moved = sims.filter((s) => s.replica === victim.index);
-      // Streams that broke during the connect storm (a TokenReview refused under load) start afresh here.
+      // Streams that broke during the connect storm (a TokenReview failed or not answered in time under load) start afresh here.
       for (const s of moved) {
         s.brokeAtMs = 0;
         s.reconnectedAtMs = 0;
