@@ -59,32 +59,45 @@ async function main(): Promise<void> {
   const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${PORT + 1}/metrics`)).text();
   const gauge = (text: string, name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? 'NaN');
   const podsCached = async (): Promise<number> => gauge(await metrics(), 'agentwarden_informer_objects\\{resource="pods"\\}');
+  let stopping = false;
   try {
     const Ctor = grpc.makeGenericClientConstructor(distributionService, 'PolicyDistribution');
     const clients = Array.from({ length: CHANNELS }, () => new Ctor(`127.0.0.1:${PORT}`, grpc.credentials.createInsecure()));
     await Promise.all(clients.map((c) => new Promise<void>((res, rej) => { c.waitForReady(Date.now() + 30_000, (e) => (e === undefined || e === null ? res() : rej(e))); })));
     const sims: SimSidecar[] = [];
+    /** Streams that ended and were opened again (a TokenReview failed or not answered in time under load: UNAVAILABLE, retry). */
+    let reconnects = 0;
+    let channel = 0;
+    /** Opens the sidecar's stream; an ended one is opened again after 250 ms, as the real sidecar does (with backoff). */
+    const open = (sim: SimSidecar): void => {
+      const client = clients[channel++ % CHANNELS] as unknown as { Stream: () => grpc.ClientDuplexStream<SidecarMessage, ControllerMessage> };
+      const call = client.Stream();
+      call.on('data', (msg: ControllerMessage) => {
+        if (msg.kind.case !== 'snapshot' || msg.kind.value.snapshot === undefined) return;
+        const { snapshot, nonce } = msg.kind.value;
+        sim.version = snapshot.version;
+        sim.received.set(snapshot.version, performance.now());
+        call.write(create(SidecarMessageSchema, { kind: { case: 'ack', value: { version: snapshot.version, nonce } } }));
+      });
+      call.on('error', () => {
+        if (stopping) return;
+        reconnects++;
+        setTimeout(() => { open(sim); }, 250).unref();
+      });
+      call.write(create(SidecarMessageSchema, { kind: { case: 'hello', value: { token: tokens.get(sim.pod) ?? '', namespace: NS, podName: sim.pod, currentVersion: sim.version } } }));
+    };
     const connect = async (pods: readonly string[]): Promise<void> => {
       const t = performance.now();
-      const added: SimSidecar[] = [];
-      for (const pod of pods) {
-        const sim: SimSidecar = { pod, version: '', received: new Map() };
-        added.push(sim);
-        const client = clients[sims.length % CHANNELS] as unknown as { Stream: () => grpc.ClientDuplexStream<SidecarMessage, ControllerMessage> };
-        sims.push(sim);
-        const call = client.Stream();
-        call.on('data', (msg: ControllerMessage) => {
-          if (msg.kind.case !== 'snapshot' || msg.kind.value.snapshot === undefined) return;
-          const { snapshot, nonce } = msg.kind.value;
-          sim.version = snapshot.version;
-          sim.received.set(snapshot.version, performance.now());
-          call.write(create(SidecarMessageSchema, { kind: { case: 'ack', value: { version: snapshot.version, nonce } } }));
-        });
-        call.on('error', () => undefined);
-        call.write(create(SidecarMessageSchema, { kind: { case: 'hello', value: { token: tokens.get(pod) ?? '', namespace: NS, podName: pod } } }));
-      }
-      await until('every new sidecar to get its first snapshot', () => added.every((s) => s.version !== ''), 180_000);
-      console.log(`connect: ${pods.length} sidecars authenticated (TokenReview) and synced in ${((performance.now() - t) / 1000).toFixed(2)} s (${sims.length} streams)`);
+      const added = pods.map((pod): SimSidecar => ({ pod, version: '', received: new Map() }));
+      sims.push(...added);
+      for (const sim of added) open(sim);
+      await until('every new sidecar to get its first snapshot', () => added.every((s) => s.version !== ''), 180_000).catch(async (e: unknown) => {
+        // What the controller says about the streams that never got one (a stall to explain, not only a timeout).
+        const missing = added.filter((s) => s.version === '');
+        const lines = (await metrics().catch(() => '')).split('\n').filter((l) => /^agentwarden_(snapshot_push|sidecar_|token_review|connected|compiled)/.test(l));
+        throw new Error(`${e instanceof Error ? e.message : String(e)}: ${missing.length} of ${added.length} without a snapshot (e.g. ${missing.slice(0, 3).map((s) => s.pod).join(', ')}), ${reconnects} streams opened again; controller metrics:\n${lines.join('\n')}`, { cause: e });
+      });
+      console.log(`connect: ${pods.length} sidecars authenticated (TokenReview) and synced in ${((performance.now() - t) / 1000).toFixed(2)} s (${sims.length} streams, ${reconnects} streams opened again so far)`);
     };
     let edits = 0;
     /** One AgentPolicy edit to every stream: ACK latencies and the controller's event-loop delay while it fanned out. */
@@ -134,11 +147,13 @@ async function main(): Promise<void> {
     await connect(names.slice(STREAMS, PODS));
     await fanOut();
     await report(PODS);
+    stopping = true;
     for (const c of clients) c.close();
   } catch (e: unknown) {
     console.error(`controller memory benchmark failed: ${e instanceof Error ? e.message : String(e)}\n${controllerLog}`);
     process.exitCode = 1;
   } finally {
+    stopping = true;
     controller.kill('SIGTERM');
     // Pods bound to no node go at once; the namespace itself needs a namespace controller, which the local control plane may lack.
     await core.deleteCollectionNamespacedPod({ namespace: NS }).catch(() => undefined);

@@ -18,7 +18,7 @@ import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kub
 import { SidecarMessageSchema, type ControllerMessage, type SidecarMessage } from '../proto/gen/agentwarden/v1/distribution_pb.js';
 import { distributionService } from '../common/distribution-service.js';
 import { Backoff } from '../common/backoff.js';
-import { createAgentPods, fanoutPolicy, pct, rss, until } from './controller-kit.js';
+import { cpuSeconds, createAgentPods, fanoutPolicy, pct, rss, until } from './controller-kit.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const KUBECONFIG = process.env['E2E_KUBECONFIG'] ?? join(root, '.cache/e2e/kubeconfig');
@@ -60,6 +60,8 @@ interface Replica {
   log: string;
   readonly clients: { Stream: () => Stream; close: () => void }[];
   peakRss: number;
+  /** Peak RSS by phase of the run (connect storm, edits, failover). */
+  readonly peakBy: Map<string, number>;
 }
 
 function startReplica(index: number): Replica {
@@ -67,10 +69,10 @@ function startReplica(index: number): Replica {
   const port = BASE_PORT + 2 * index;
   const args = ['controller', '--kubeconfig', KUBECONFIG, '--distribution-listen', `127.0.0.1:${port}`, '--metrics-listen', `127.0.0.1:${port + 1}`, '--namespace', NS,
     '--identity', identity, '--leader-elect', REPLICAS > 1 ? 'true' : 'false'];
-  const child = spawn(join(root, 'bin/agentwarden'), args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AGENTWARDEN_LOG_LEVEL: 'warn' } });
+  const child = spawn(join(root, 'bin/agentwarden'), args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AGENTWARDEN_LOG_LEVEL: 'warn', ...(process.env['BENCH_HEAP_SNAPSHOT'] === '1' ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 ${process.env['NODE_OPTIONS'] ?? ''}` } : {}) } });
   const Ctor = grpc.makeGenericClientConstructor(distributionService, 'PolicyDistribution');
   const r: Replica = {
-    index, identity, process: child, pid: child.pid ?? 0, alive: true, log: '', peakRss: 0,
+    index, identity, process: child, pid: child.pid ?? 0, alive: true, log: '', peakRss: 0, peakBy: new Map(),
     clients: Array.from({ length: CHANNELS }, () => new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Replica['clients'][number]),
   };
   child.stderr?.on('data', (b: Buffer) => { r.log = (r.log + b.toString()).slice(-10_000); });
@@ -96,7 +98,14 @@ async function main(): Promise<void> {
   const replicas = Array.from({ length: REPLICAS }, (_, i) => startReplica(i));
   const liveReplicas = (): Replica[] => replicas.filter((r) => r.alive);
   const logs = (): string => replicas.map((r) => `--- ${r.identity}\n${r.log}`).join('\n');
-  const sample = (): void => { for (const r of liveReplicas()) r.peakRss = Math.max(r.peakRss, rss(r.pid).now); };
+  let phase = 'start';
+  const sample = (): void => {
+    for (const r of liveReplicas()) {
+      const now = rss(r.pid).now;
+      r.peakRss = Math.max(r.peakRss, now);
+      r.peakBy.set(phase, Math.max(r.peakBy.get(phase) ?? 0, now));
+    }
+  };
   const sampler = setInterval(sample, 200);
   try {
     await Promise.all(replicas.flatMap((r) => r.clients.map((c) => new Promise<void>((res, rej) => {
@@ -140,9 +149,11 @@ async function main(): Promise<void> {
         if (pushed) backoff.reset();
         const delay = backoff.delay();
         setTimeout(() => {
-          // Through a Service, the next connection lands on a live replica.
+          // Through a Service, the next connection lands on a live replica; while its own is
+          // alive (a TokenReview refused in the connect storm) it stays there, so that each
+          // replica's RSS is measured with its share of the streams.
           const live = liveReplicas();
-          const next = live[Math.floor(Math.random() * live.length)];
+          const next = replica.alive ? replica : live[Math.floor(Math.random() * live.length)];
           if (next === undefined) return;
           sim.replica = next.index;
           connect(sim, backoff);
@@ -153,6 +164,7 @@ async function main(): Promise<void> {
       call.write(create(SidecarMessageSchema, { kind: { case: 'hello', value: { token: tokens.get(sim.pod) ?? '', namespace: NS, podName: sim.pod, currentVersion: sim.version } } }));
     };
     t = performance.now();
+    phase = 'connect';
     pods.forEach((pod, i) => {
       const sim: SimSidecar = { pod, replica: i % REPLICAS, version: '', received: new Map(), brokeAtMs: 0, reconnectedAtMs: 0, versionAtBreak: '', versionAfterReconnect: '', gap: false, call: undefined };
       sims.push(sim);
@@ -189,6 +201,8 @@ async function main(): Promise<void> {
 
     const perEdit: { p50: number; p99: number; max: number }[] = [];
     let statusMs = 0;
+    phase = 'edits';
+    const cpuBefore = replicas.map((r) => cpuSeconds(r.pid));
     for (let e = 0; e < EDITS; e++) {
       const r = await edit();
       perEdit.push(r);
@@ -199,6 +213,7 @@ async function main(): Promise<void> {
     perEdit.forEach((r, i) => console.log(`${String(i + 1).padStart(4)}   ${r.p50.toFixed(0).padStart(6)}   ${r.p99.toFixed(0).padStart(6)}   ${r.max.toFixed(0).padStart(6)}`));
     const p99s = perEdit.map((r) => r.p99).sort((a, b) => a - b);
     const worst = Math.max(...perEdit.map((r) => r.max));
+    const cpuEdits = replicas.map((r, i) => cpuSeconds(r.pid) - (cpuBefore[i] ?? 0));
     const status = await readStatus();
     console.log(`AgentPolicy status after edit 1: pods.synced = ${SIDECARS} of ${status.selected} selected ${(statusMs / 1000).toFixed(2)} s after the edit${REPLICAS > 1 ? ' (the leader counts every replica\'s report Lease)' : ''}`);
     const heap: number[] = [];
@@ -207,21 +222,28 @@ async function main(): Promise<void> {
       heap.push(Number(/nodejs_heap_used_bytes (\d+)/.exec(metrics)?.[1] ?? 0) / 1024 / 1024);
     }
     const perReplica = SIDECARS / REPLICAS;
-    console.log(`\ncontroller replica   streams   RSS idle MB   RSS peak MB   heap MB (after the edits)`);
+    const leaderLease = REPLICAS > 1 ? await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'agentwarden-controller', namespace: NS }).catch(() => undefined) : undefined;
+    console.log(`\ncontroller replica   streams   RSS idle MB   RSS peak MB   (connect storm / edits)   heap MB (after the edits)   CPU s (the edits)`);
     for (const r of replicas) {
       const streams = sims.filter((s) => s.replica === r.index).length;
-      console.log(`${r.identity.padEnd(19)}   ${String(streams).padStart(7)}   ${(rssIdle[r.index] ?? 0).toFixed(0).padStart(11)}   ${r.peakRss.toFixed(0).padStart(11)}   ${(heap[r.index] ?? 0).toFixed(0).padStart(7)}`);
+      const phases = `${(r.peakBy.get('connect') ?? 0).toFixed(0)} / ${(r.peakBy.get('edits') ?? 0).toFixed(0)}`;
+      console.log(`${r.identity.padEnd(19)}   ${String(streams).padStart(7)}   ${(rssIdle[r.index] ?? 0).toFixed(0).padStart(11)}   ${r.peakRss.toFixed(0).padStart(11)}   ${phases.padStart(23)}   ${(heap[r.index] ?? 0).toFixed(0).padStart(7)}   ${(cpuEdits[r.index] ?? 0).toFixed(2).padStart(9)}${leaderLease?.spec?.holderIdentity === r.identity ? '   (leader)' : ''}`);
     }
     const peakRss = Math.max(...replicas.map((r) => r.peakRss));
     console.log(`bench: controller propagation_${SIDECARS}_sidecars_${REPLICAS}_replicas p99_ms=${pct(p99s, 0.5).toFixed(0)} worst_p99_ms=${(p99s[p99s.length - 1] ?? 0).toFixed(0)} all_acked_max_ms=${worst.toFixed(0)} status_synced_ms=${statusMs.toFixed(0)}`);
-    console.log(`bench: controller rss_mb_idle=${Math.max(...rssIdle).toFixed(0)} rss_mb_peak_max_replica_${SIDECARS}_pods_about_${perReplica.toFixed(0)}_streams_each=${peakRss.toFixed(0)} heap_mb_max=${Math.max(...heap).toFixed(0)}`);
+    console.log(`bench: controller rss_mb_idle=${Math.max(...rssIdle).toFixed(0)} rss_mb_peak_max_replica_${SIDECARS}_pods_about_${perReplica.toFixed(0)}_streams_each=${peakRss.toFixed(0)} heap_mb_max=${Math.max(...heap).toFixed(0)} cpu_s_edits_max_replica=${Math.max(...cpuEdits).toFixed(2)}`);
+    // BENCH_HEAP_SNAPSHOT=1: every replica writes a heap snapshot into the working directory here.
+    if (process.env['BENCH_HEAP_SNAPSHOT'] === '1') {
+      for (const r of replicas) r.process.kill('SIGUSR2');
+      await new Promise((res) => setTimeout(res, 30_000));
+    }
 
     if (REPLICAS > 1) {
       // One replica lost: SIGKILL, no goodbye (its report Lease expires instead of being deleted).
       const victim = replicas[0];
       if (victim === undefined) throw new Error('no replica to kill');
       const moved = sims.filter((s) => s.replica === victim.index);
-      // Streams that broke during the connect storm (a TokenReview refused under load) start afresh here.
+      // Streams that broke during the connect storm (a TokenReview failed or not answered in time under load) start afresh here.
       for (const s of moved) {
         s.brokeAtMs = 0;
         s.reconnectedAtMs = 0;
@@ -231,6 +253,7 @@ async function main(): Promise<void> {
       const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'agentwarden-controller', namespace: NS }).catch(() => undefined);
       const led = lease?.spec?.holderIdentity === victim.identity;
       const killedAt = performance.now();
+      phase = 'failover';
       victim.process.kill('SIGKILL');
       await until(`the ${moved.length} sidecars of ${victim.identity} to be served by another replica`, () => moved.every((s) => s.reconnectedAtMs !== 0), 60_000);
       const reconnect = moved.map((s) => s.reconnectedAtMs - killedAt).sort((a, b) => a - b);

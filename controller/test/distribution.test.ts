@@ -14,7 +14,7 @@ import { compileSnapshot, parseAgentPolicy } from '../../policy/src/index.js';
 import { distributionService } from '../../common/distribution-service.js';
 import { DistributionClient } from '../../sidecar/src/distribution/client.js';
 import { SidecarAuthenticator, TOKEN_AUDIENCE, type TokenReviewer, type TokenReviewResult } from '../src/distribution/auth.js';
-import { DistributionServer } from '../src/distribution/server.js';
+import { DistributionServer, type StreamTimeouts } from '../src/distribution/server.js';
 import type { SlimPod } from '../src/kube/objects.js';
 import { NAMESPACE, SERVICE_ACCOUNT, allowSpec, eventually, jwtLike, policyObject, slimPod, until } from './helpers.js';
 
@@ -80,6 +80,8 @@ interface ControllerOptions {
   readonly onStream?: (call: grpc.ServerDuplexStream<SidecarMessage, ControllerMessage>) => void;
   /** Whether this replica serves sidecars (leader election). */
   readonly serving?: () => boolean;
+  /** The hello's and the review's deadlines (the server's defaults without). */
+  readonly timeouts?: StreamTimeouts;
 }
 
 async function startController(port = 0, snapshots = new Map<string, Snapshot>([[KEY_A, V1]]), options: ControllerOptions = {}): Promise<Controller> {
@@ -95,7 +97,7 @@ async function startController(port = 0, snapshots = new Map<string, Snapshot>([
     onConnect: () => undefined,
     log: (level, msg, fields) => { logs.push(JSON.stringify({ level, msg, ...fields })); },
     ...(options.serving === undefined ? {} : { serving: options.serving }),
-  });
+  }, undefined, options.timeouts);
   const server = new grpc.Server();
   const onStream = options.onStream;
   if (onStream === undefined) {
@@ -360,6 +362,41 @@ describe('PolicyDistribution between the controller and a sidecar', () => {
     await until('the connection to be forgotten', () => controller.distribution.connectionCount() === 0);
     expect(controller.distribution.connectedPods()).toEqual([]);
     expect(controller.distribution.sync(KEY_A)).toBeUndefined();
+  });
+
+  describe('gives a stream a deadline for its hello, and then one of its own for the token\'s review', () => {
+    it('ends a stream that sends no hello with UNAUTHENTICATED', async () => {
+      const controller = await startController(0, undefined, { timeouts: { helloMs: 200, reviewMs: 60_000 } });
+      const raw = rawStream(controller.address);
+      const status = await raw.status;
+      expect(status.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(status.details).toBe('no hello within 0.2 s');
+      expect(raw.received).toEqual([]);
+    });
+
+    it('serves a sidecar whose review, queued behind others, is answered after the hello deadline', async () => {
+      // A slow API server: the answer comes three hello deadlines after the review started.
+      const review: TokenReviewer = (token) => new Promise((resolve) => { setTimeout(() => { resolve(reviews.get(token) as TokenReviewResult); }, 600); });
+      const controller = await startController(0, undefined, { review, timeouts: { helloMs: 200, reviewMs: 60_000 } });
+      const raw = rawStream(controller.address);
+      raw.hello(TOKEN_A);
+      expect((await raw.push(0)).version).toBe(V1.version);
+      expect(controller.distribution.connectedPods()).toEqual([KEY_A]);
+      expect(controller.distribution.authFailures).toBe(0);
+    });
+
+    it('ends a stream whose review is not answered within its deadline with UNAVAILABLE, so that the sidecar retries', async () => {
+      const review: TokenReviewer = () => new Promise(() => undefined);
+      const controller = await startController(0, undefined, { review, timeouts: { helloMs: 200, reviewMs: 400 } });
+      const raw = rawStream(controller.address);
+      raw.hello(TOKEN_A);
+      const status = await raw.status;
+      expect(status.code).toBe(grpc.status.UNAVAILABLE);
+      expect(status.details).toBe('token not reviewed within 0.4 s; retry');
+      expect(raw.received).toEqual([]);
+      expect(controller.distribution.connectedPods()).toEqual([]);
+      expect(controller.distribution.authFailures).toBe(1);
+    });
   });
 
   it('forgets a sidecar that hung up while its token was being reviewed', async () => {

@@ -20,8 +20,24 @@ import type { AuthResult, Revocation, SidecarAuthenticator } from './auth.js';
 import { distributionService } from '../../../common/distribution-service.js';
 import { DEFAULT_PUSH_OPTIONS, PushQueue, type PushQueueOptions } from './push-queue.js';
 
-/** Wait this long for the hello before closing the stream. */
-const HELLO_TIMEOUT_MS = 10_000;
+/**
+ * How long a stream may wait: for its hello, and then for its token's review.
+ * The two are apart because a hello is the sidecar's to send, while the review
+ * waits its turn behind every other one (at most 32 in flight, kube/api.ts): in
+ * a reconnect storm of 2,000 sidecars the last hellos waited longer than 10 s
+ * for their review, and a single 10 s timer from the stream's opening ended them
+ * ("no hello within 10 s") although their hello had come, so they reconnected
+ * and queued again (make bench-controller-memory stalled connecting 3,000
+ * streams; bench-propagation's connect storm broke streams).
+ */
+export interface StreamTimeouts {
+  /** From the stream's opening to its hello, ms. Default 10 s. */
+  readonly helloMs: number;
+  /** From the hello to its token's review answered, ms. Default 60 s (UNAVAILABLE after: the sidecar retries). */
+  readonly reviewMs: number;
+}
+
+export const DEFAULT_STREAM_TIMEOUTS: StreamTimeouts = { helloMs: 10_000, reviewMs: 60_000 };
 /** Pod changes are coalesced for this long before the streams are checked against them. */
 const SWEEP_DELAY_MS = 50;
 /** Longest single timer towards a token's expiry (setTimeout's range is ~24.8 days); re-armed on firing. */
@@ -109,6 +125,7 @@ export class DistributionServer {
     private readonly snapshotFor: (podKey: string) => Snapshot | undefined,
     private readonly events: DistributionEvents,
     pushOptions: PushQueueOptions = DEFAULT_PUSH_OPTIONS,
+    private readonly timeouts: StreamTimeouts = DEFAULT_STREAM_TIMEOUTS,
   ) {
     this.pushQueue = new PushQueue(pushOptions, Date.now, (e) => { this.events.log('error', 'snapshot push failed', { error: e instanceof Error ? e.message : String(e) }); });
   }
@@ -198,7 +215,7 @@ export class DistributionServer {
     let conn: Connection | undefined;
     let authenticating = false;
     let closed = false;
-    const helloTimer = setTimeout(() => { fail(grpc.status.UNAUTHENTICATED, 'no hello within 10 s'); }, HELLO_TIMEOUT_MS);
+    let helloTimer = setTimeout(() => { fail(grpc.status.UNAUTHENTICATED, `no hello within ${seconds(this.timeouts.helloMs)}`); }, this.timeouts.helloMs);
     const fail = (code: grpc.status, details: string): void => {
       clearTimeout(helloTimer);
       call.emit('error', { code, details, metadata: new grpc.Metadata() });
@@ -225,6 +242,12 @@ export class DistributionServer {
         }
         authenticating = true;
         const hello = kind.value;
+        // The hello came: from here the review's own deadline (it may queue behind others).
+        clearTimeout(helloTimer);
+        helloTimer = setTimeout(() => {
+          this.authFailures++;
+          fail(grpc.status.UNAVAILABLE, `token not reviewed within ${seconds(this.timeouts.reviewMs)}; retry`);
+        }, this.timeouts.reviewMs);
         this.auth.authenticate(hello.token, hello.namespace, hello.podName).then((result) => {
           if (!result.ok) {
             this.authFailures++;
@@ -372,6 +395,10 @@ export class DistributionServer {
     }
     return e;
   }
+}
+
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
 function syncOf(c: Connection): PodSync {
