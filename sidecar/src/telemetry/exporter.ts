@@ -1,8 +1,14 @@
-// The OpenTelemetry SDK's OTLP trace exporter for the protocol configured
-// (OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL). The SDK reads the other
-// OTEL_EXPORTER_OTLP_* variables (endpoint, headers, timeout, compression,
-// certificates) from the environment itself, when the exporter is built.
+// The OTLP trace exporters, for the protocol configured
+// (OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL). The other OTEL_EXPORTER_OTLP_*
+// variables (endpoint, headers, timeout, compression, certificates) are read
+// from the environment when the exporter is built.
 //
+// The default span queue's batches (createBatchExporter) go out over
+// http/protobuf through the sidecar's own transport (otlp-http-transport.ts:
+// the SDK's contract without loading the SDK), over grpc through the SDK's
+// grpc export delegate.
+//
+// The SDK's span queue (sdk-spans.ts) uses the SDK's exporters:
 // grpc and http/protobuf are the SDK's exporters assembled from the SDK's own
 // parts, exactly as its OTLPTraceExporter classes assemble them (export
 // delegate, transport, retries, configuration from the environment), with
@@ -16,6 +22,7 @@ import type { IExporterMetricsHelper, IExportTraceServiceResponse, ISerializer }
 import type { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import type { OtlpProtocol } from './protocol.js';
 import { traceProtoSerializer } from './otlp-trace-proto.js';
+import type { BatchSend, SealedBatch } from './span-batches.js';
 
 // CONFIGURATION_NOTE: convertLegacy*Options (deprecated) is how the SDK's own
 // OTLPTraceExporter classes (0.223) read OTEL_EXPORTER_OTLP_* and merge the
@@ -57,4 +64,37 @@ export async function createOtlpProtobufExporter<Items>(
       ));
     }
   }
+}
+
+/** Sends the span queue's sealed batches (span-batches.ts). */
+export interface BatchExporter {
+  readonly send: BatchSend;
+  /** Waits for the exports in flight, then lets the connections go. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * The exporter of the default span queue: each sealed batch's bytes are the
+ * request. http/protobuf: the sidecar's transport, configured from
+ * OTEL_EXPORTER_OTLP_* now (a variable it cannot use throws a ConfigError
+ * naming it). grpc: the SDK's grpc export delegate.
+ */
+export async function createBatchExporter(protocol: 'grpc' | 'http/protobuf'): Promise<BatchExporter> {
+  if (protocol === 'http/protobuf') {
+    const { OtlpHttpTransport, otlpHttpOptionsFromEnv } = await import('./otlp-http-transport.js');
+    // The SDK's exporter read the same variables from the environment when it was built.
+    const transport = new OtlpHttpTransport(otlpHttpOptionsFromEnv(process.env));
+    return {
+      send: (batch, done) => { transport.send(batch.request, (error) => { done(error === undefined, error); }); },
+      shutdown: () => transport.shutdown(),
+    };
+  }
+  const [exporter, { ExportResultCode }] = await Promise.all([createOtlpProtobufExporter<SealedBatch>(protocol, {
+    serializeRequest: (batch) => batch.request,
+    deserializeResponse: (data) => traceProtoSerializer.deserializeResponse(data),
+  }, { name: 'span', countItems: (batch) => batch.spans }), import('@opentelemetry/core')]);
+  return {
+    send: (batch, done) => { exporter.export(batch, (result) => { done(result.code === ExportResultCode.SUCCESS, result.error); }); },
+    shutdown: () => exporter.shutdown(),
+  };
 }

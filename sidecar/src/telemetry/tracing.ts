@@ -7,8 +7,8 @@
 // each span is written, as OTLP protobuf, straight into the filling batch
 // buffer (span-batches.ts: long-lived buffers used again batch after batch,
 // so that a decided span leaves no object behind to reach V8's old
-// generation), and a full batch is handed to the SDK's OTLP export delegate
-// (exporter.ts). OTLP http/json and AGENTWARDEN_OTLP_SERIALIZER=sdk go through
+// generation), and a full batch is handed to the batch exporter (exporter.ts:
+// the sidecar's OTLP/HTTP transport, or the SDK's grpc export delegate). OTLP http/json and AGENTWARDEN_OTLP_SERIALIZER=sdk go through
 // the SDK's BatchSpanProcessor instead (sdk-spans.ts, loaded only then).
 //
 // Until 2026-11-29 the export ran in a worker thread with the SDK's own
@@ -23,7 +23,6 @@ import type { OtlpProtocol } from './protocol.js';
 import type { DecisionSpanRecord } from './otlp-trace-proto.js';
 import { IdSource, parseTraceparent } from './trace-context.js';
 import type { OtlpSerializer } from './serializer.js';
-import type { SealedBatch } from './span-batches.js';
 import type { SpanQueue, SpanSink, SpanSinkOptions } from './span-sink.js';
 import type { SpanRef } from './decision-span.js';
 
@@ -179,20 +178,16 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
   };
 }
 
-/** The default sink: spans encoded into reused batch buffers, sent by the SDK's protobuf export delegate. */
+/** The default sink: spans encoded into reused batch buffers, sent by the batch exporter (exporter.ts). */
 async function batchSink(protocol: 'grpc' | 'http/protobuf', options: SpanSinkOptions): Promise<SpanSink> {
-  // @opentelemetry/core is the export delegate's own dependency: loaded with it, not before.
-  const [{ createOtlpProtobufExporter }, { SpanBatches }, { traceProtoSerializer }, { DECISION_SCOPE }, { ExportResultCode }] = await Promise.all([
-    import('./exporter.js'), import('./span-batches.js'), import('./otlp-trace-proto.js'), import('./attributes.js'), import('@opentelemetry/core'),
+  const [{ createBatchExporter }, { SpanBatches }, { DECISION_SCOPE }] = await Promise.all([
+    import('./exporter.js'), import('./span-batches.js'), import('./attributes.js'),
   ]);
-  const exporter = await createOtlpProtobufExporter<SealedBatch>(protocol, {
-    serializeRequest: (batch) => batch.request,
-    deserializeResponse: (data) => traceProtoSerializer.deserializeResponse(data),
-  }, { name: 'span', countItems: (batch) => batch.spans });
+  const exporter = await createBatchExporter(protocol);
   const batches = new SpanBatches({
     resource: options.resource, scope: DECISION_SCOPE, batchSize: Math.min(options.batchSize, options.maxQueue), delayMs: options.delayMs,
     spareBuffers: Math.ceil(options.maxQueue / Math.min(options.batchSize, options.maxQueue)) + 1,
-    send: (batch, done) => { exporter.export(batch, (result) => { done(result.code === ExportResultCode.SUCCESS, result.error); }); },
+    send: exporter.send,
     settle: options.settle,
   });
   return {

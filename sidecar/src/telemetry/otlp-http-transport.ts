@@ -1,0 +1,302 @@
+// OTLP/HTTP (http/protobuf) export of audit span batches on node:http and
+// node:https: the sidecar's default transport.
+//
+// It does for the sidecar what the SDK's http/protobuf export delegate did
+// (@opentelemetry/otlp-exporter-base 0.223: createOtlpHttpExportDelegate,
+// its RetryingTransport and HttpExporterTransport), with the same contract:
+//   - configuration from OTEL_EXPORTER_OTLP_TRACES_* / OTEL_EXPORTER_OTLP_*
+//     (endpoint, headers, timeout, compression, certificates), the
+//     signal-specific variable first (otlpHttpOptionsFromEnv);
+//   - one POST per batch, Content-Type application/x-protobuf, gzip when
+//     asked, on a keep-alive agent (https with the CA, client certificate and
+//     key when given);
+//   - 429, 502, 503 and 504, a timeout and transient network errors are
+//     retried, up to 5 times, after Retry-After when the collector sends
+//     one, else after a jittered backoff (1 s, x1.5, at most 5 s), all
+//     within the export timeout; any other status fails the batch at once;
+//   - at most 30 exports in flight; a response body over 4 MiB fails it.
+// Differences: a variable the SDK would ignore with a diagnostic nobody sees
+// (an endpoint that is not a URL, a timeout that is not a positive number, a
+// compression other than gzip or none, a certificate file that cannot be
+// read) stops the sidecar at start with an error naming it; the User-Agent
+// names the sidecar.
+//
+// Why not the SDK's: its delegate loads @opentelemetry/core, api,
+// semantic-conventions and the exporter base, 108 modules that cost the
+// sidecar about 2 MiB of V8 heap and more of RSS (`make bench-memory`, the
+// sidecar against the bare responder; README "Measured results", issue 20).
+// The grpc protocol still goes through the SDK's delegate (exporter.ts).
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
+import { ConfigError } from '../config.js';
+
+export type OtlpCompression = 'none' | 'gzip';
+
+export interface OtlpHttpOptions {
+  /** Where batches are POSTed. Default http://localhost:4318/v1/traces. */
+  readonly url: URL;
+  /** Headers sent with every export (Content-Type and User-Agent are the transport's). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** An export, retries included, ends after this long, ms. Default 10,000. */
+  readonly timeoutMs: number;
+  readonly compression: OtlpCompression;
+  /** PEM: the CA to trust, the client certificate chain and its key (https only). */
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  /** Exports in flight, at most; one more fails at once. Default 30. */
+  readonly concurrencyLimit: number;
+}
+
+/** The OTLP exporter specification's defaults, as the SDK's (getHttpConfigurationDefaults). */
+export const DEFAULT_OTLP_HTTP = { url: 'http://localhost:4318/v1/traces', timeoutMs: 10_000, compression: 'none', concurrencyLimit: 30 } as const;
+
+/** The retry policy of the SDK's RetryingTransport. */
+const MAX_RETRIES = 5;
+const INITIAL_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 5000;
+const BACKOFF_MULTIPLIER = 1.5;
+const JITTER = 0.2;
+/** A longer response body fails the export (the SDK's MAX_RESPONSE_BODY_SIZE). */
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+const RETRYABLE_NETWORK_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH']);
+const USER_AGENT = 'agentwarden-sidecar (OTLP/HTTP)';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** A variable's value, undefined when unset or blank (the SDK's getStringFromEnv). */
+function read(env: Env, name: string): { name: string; value: string } | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : { name, value };
+}
+
+/** The signal-specific variable, else the general one. */
+function either(env: Env, suffix: string): { name: string; value: string } | undefined {
+  return read(env, `OTEL_EXPORTER_OTLP_TRACES_${suffix}`) ?? read(env, `OTEL_EXPORTER_OTLP_${suffix}`);
+}
+
+function url(name: string, value: string): URL {
+  try {
+    const parsed = new URL(value);
+    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return parsed;
+  } catch {
+    // below
+  }
+  throw new ConfigError(`${name}: "${value}" is not an http:// or https:// URL`);
+}
+
+/**
+ * "k1=v1,k2=v2", each part percent-decoded and trimmed, as the SDK parses
+ * them (parseKeyPairsIntoRecord): an entry without a key or a value, or one
+ * that does not decode, is left out; what follows a ";" in an entry is not
+ * part of its value.
+ */
+export function parseOtlpHeaders(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of (raw ?? '').split(',')) {
+    const pair = entry.split(';', 1)[0] ?? '';
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    const key = pair.slice(0, eq).trim();
+    const value = pair.slice(eq + 1).trim();
+    if (key === '' || value === '') continue;
+    try {
+      out[decodeURIComponent(key)] = decodeURIComponent(value);
+    } catch {
+      // not percent-encoded correctly: left out, as the SDK does
+    }
+  }
+  return out;
+}
+
+function pem(env: Env, suffix: string): Buffer | undefined {
+  const v = either(env, suffix);
+  if (v === undefined) return undefined;
+  try {
+    return readFileSync(resolve(v.value));
+  } catch (e: unknown) {
+    throw new ConfigError(`${v.name}: cannot read "${v.value}": ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+/** The transport's options from OTEL_EXPORTER_OTLP_* (read when the exporter is built, as the SDK read them). */
+export function otlpHttpOptionsFromEnv(env: Env): OtlpHttpOptions {
+  const specific = read(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const general = read(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  // The signal-specific endpoint is used as given; the general one gets v1/traces appended.
+  const endpoint = specific !== undefined
+    ? url(specific.name, specific.value)
+    : general !== undefined
+      ? url(general.name, `${url(general.name, general.value).href.replace(/\/?$/, '/')}v1/traces`)
+      : new URL(DEFAULT_OTLP_HTTP.url);
+  const timeout = either(env, 'TIMEOUT');
+  const timeoutMs = timeout === undefined ? DEFAULT_OTLP_HTTP.timeoutMs : Number(timeout.value);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new ConfigError(`${timeout?.name ?? 'OTEL_EXPORTER_OTLP_TIMEOUT'}: "${timeout?.value ?? ''}" is not a positive number of milliseconds`);
+  const compression = either(env, 'COMPRESSION');
+  const c = compression?.value.trim() ?? DEFAULT_OTLP_HTTP.compression;
+  if (c !== 'none' && c !== 'gzip') throw new ConfigError(`${compression?.name ?? 'OTEL_EXPORTER_OTLP_COMPRESSION'}: "${c}" is not gzip or none`);
+  const ca = pem(env, 'CERTIFICATE');
+  const cert = pem(env, 'CLIENT_CERTIFICATE');
+  const key = pem(env, 'CLIENT_KEY');
+  return {
+    url: endpoint,
+    // Signal-specific headers win over the general ones.
+    headers: { ...parseOtlpHeaders(read(env, 'OTEL_EXPORTER_OTLP_HEADERS')?.value), ...parseOtlpHeaders(read(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS')?.value) },
+    timeoutMs, compression: c, concurrencyLimit: DEFAULT_OTLP_HTTP.concurrencyLimit,
+    ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }),
+  };
+}
+
+/** What one attempt came to. */
+type Attempt =
+  | { readonly status: 'success' }
+  | { readonly status: 'retryable'; readonly error: Error; readonly retryInMs: number | undefined }
+  | { readonly status: 'failure'; readonly error: Error };
+
+/** Retry-After in ms: delay-seconds or an HTTP date (the SDK's parseRetryAfterToMills). */
+export function retryAfterMs(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  if (/^\s*\d+\s*$/.test(header)) return Math.max(0, Number(header) * 1000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** Why an export failed: the collector's status and the start of its answer. */
+export class OtlpExportError extends Error {
+  constructor(readonly status: number | undefined, message: string) {
+    super(message);
+    this.name = 'OtlpExportError';
+  }
+}
+
+/** Sends OTLP/HTTP protobuf export requests; see the top of this file. */
+export class OtlpHttpTransport {
+  private agent: Agent | undefined;
+  private inFlight = 0;
+  private readonly idle: (() => void)[] = [];
+
+  constructor(private readonly options: OtlpHttpOptions) {}
+
+  /** POSTs one ExportTraceServiceRequest (retrying as above); done is called once, with undefined on success. */
+  send(body: Uint8Array, done: (error: Error | undefined) => void): void {
+    if (this.inFlight >= this.options.concurrencyLimit) {
+      done(new Error('OTLP export: concurrent export limit reached'));
+      return;
+    }
+    this.inFlight++;
+    void this.export(body).catch((e: unknown): Attempt => ({ status: 'failure', error: e instanceof Error ? e : new Error(String(e)) })).then((a) => {
+      this.inFlight--;
+      if (this.inFlight === 0) for (const resolveIdle of this.idle.splice(0)) resolveIdle();
+      done(a.status === 'success' ? undefined : a.error);
+    });
+  }
+
+  /** Resolves once no export is in flight; closes the kept-alive connections. */
+  async shutdown(): Promise<void> {
+    if (this.inFlight > 0) await new Promise<void>((r) => this.idle.push(r));
+    this.agent?.destroy();
+    this.agent = undefined;
+  }
+
+  private async export(body: Uint8Array): Promise<Attempt> {
+    const deadline = Date.now() + this.options.timeoutMs;
+    const payload = this.options.compression === 'gzip' ? await gzip(body) : body;
+    let backoff = INITIAL_BACKOFF_MS;
+    let attempt = await this.post(payload, this.options.timeoutMs);
+    for (let retries = 0; attempt.status === 'retryable' && retries < MAX_RETRIES; retries++) {
+      const jittered = Math.min(backoff * (1 + (Math.random() * 2 - 1) * JITTER), MAX_BACKOFF_MS);
+      backoff *= BACKOFF_MULTIPLIER;
+      const wait = attempt.retryInMs ?? jittered;
+      const remaining = deadline - Date.now();
+      if (wait > remaining) break;
+      await new Promise((r) => setTimeout(r, wait));
+      attempt = await this.post(payload, deadline - Date.now());
+    }
+    return attempt;
+  }
+
+  private async agentFor(): Promise<{ agent: Agent; request: (o: RequestOptions, cb: (res: IncomingMessage) => void) => ClientRequest }> {
+    if (this.options.url.protocol === 'https:') {
+      const https = await import('node:https');
+      const { ca, cert, key } = this.options;
+      this.agent ??= new https.Agent({ keepAlive: true, ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) });
+      return { agent: this.agent, request: https.request };
+    }
+    const http = await import('node:http');
+    this.agent ??= new http.Agent({ keepAlive: true });
+    return { agent: this.agent, request: http.request };
+  }
+
+  /** One POST; never rejects. */
+  private async post(payload: Uint8Array, timeoutMs: number): Promise<Attempt> {
+    const { agent, request } = await this.agentFor();
+    const u = this.options.url;
+    return new Promise<Attempt>((settle) => {
+      let settled = false;
+      const finish = (a: Attempt): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        settle(a);
+      };
+      const req = request({
+        protocol: u.protocol, hostname: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: 'POST', agent,
+        headers: {
+          ...this.options.headers,
+          'Content-Type': 'application/x-protobuf',
+          'Content-Length': String(payload.byteLength),
+          'User-Agent': USER_AGENT,
+          ...(this.options.compression === 'gzip' ? { 'Content-Encoding': 'gzip' } : {}),
+        },
+      }, (res) => {
+        const status = res.statusCode ?? 0;
+        let bytes = 0;
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes > MAX_RESPONSE_BYTES) {
+            finish({ status: 'failure', error: new OtlpExportError(status, `OTLP export: response body over ${MAX_RESPONSE_BYTES} bytes`) });
+            res.destroy();
+            return;
+          }
+          // The body is read only to report a failure; a success's (partial success counts) is not kept.
+          if (status > 299 && chunks.length < 16) chunks.push(chunk);
+        });
+        const outcome = (error: Error | undefined): Attempt => {
+          if (status >= 200 && status <= 299) return { status: 'success' };
+          const text = Buffer.concat(chunks).toString('utf8').slice(0, 200);
+          const failure = error ?? new OtlpExportError(status, `OTLP export: ${u.href} answered ${status}${res.statusMessage === undefined ? '' : ` ${res.statusMessage}`}${text === '' ? '' : `: ${text}`}`);
+          return RETRYABLE_STATUS.has(status)
+            ? { status: 'retryable', error: failure, retryInMs: retryAfterMs(headerOf(res, 'retry-after')) }
+            : { status: 'failure', error: failure };
+        };
+        res.on('end', () => { finish(outcome(undefined)); });
+        res.on('error', (e: Error) => { finish(outcome(e)); });
+      });
+      const timer = setTimeout(() => {
+        finish({ status: 'retryable', error: new Error(`OTLP export: ${u.href} did not answer within ${Math.round(timeoutMs)} ms`), retryInMs: undefined });
+        req.destroy();
+      }, Math.max(0, timeoutMs));
+      req.on('error', (e: Error) => {
+        const code = (e as NodeJS.ErrnoException).code;
+        finish(code !== undefined && RETRYABLE_NETWORK_ERRORS.has(code) ? { status: 'retryable', error: e, retryInMs: undefined } : { status: 'failure', error: e });
+      });
+      req.end(payload);
+    });
+  }
+}
+
+function headerOf(res: IncomingMessage, name: string): string | undefined {
+  const v = res.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** zlib is loaded only when compression is on. */
+async function gzip(body: Uint8Array): Promise<Buffer> {
+  const zlib = await import('node:zlib');
+  return new Promise((resolveGzip, reject) => {
+    zlib.gzip(body, (e, out) => { if (e === null) resolveGzip(out); else reject(e); });
+  });
+}
