@@ -32,8 +32,8 @@ const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..', '..');
 const work = join(root, '.cache', 'bench', 'memory');
 const node = join(root, 'node_modules', '.bin', 'node');
-/** The V8 flags and malloc setting bin/agentwarden gives the sidecar, for the processes started without it. */
-const LAUNCHER_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96'];
+/** The V8 flags bin/agentwarden gives the sidecar (NODE_OPTIONS and its command line), for the processes started without it. */
+const LAUNCHER_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96', '--no-maglev'];
 const REQUESTS_PER_CLASS = 100_000;
 
 interface Subject {

@@ -109,7 +109,7 @@ export const SIDECAR_COMMAND = defineCommand({
     { name: 'OTEL_TRACES_EXPORTER', default: 'otlp', text: '"none" turns audit span export off' },
     { name: 'OTEL_SDK_DISABLED', default: 'false', text: '"true" turns audit span export off' },
     { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', default: 'http/protobuf', text: 'grpc, http/protobuf or http/json; OTEL_EXPORTER_OTLP_TRACES_PROTOCOL wins' },
-    { name: 'OTEL_EXPORTER_OTLP_*', text: 'endpoint, headers, timeout: read by the OpenTelemetry exporter' },
+    { name: 'OTEL_EXPORTER_OTLP_*', text: 'endpoint, headers, timeout, compression, certificates (_TRACES_ ones win): read by the OTLP exporter at start' },
     { name: 'OTEL_BSP_MAX_QUEUE_SIZE', default: '2048', text: 'spans queued for export; more are dropped and counted' },
     { name: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', default: '512', text: 'spans per export request' },
     { name: 'OTEL_BSP_SCHEDULE_DELAY', default: '1000', text: 'batch export delay, ms' },

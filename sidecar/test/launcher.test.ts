@@ -26,8 +26,8 @@ afterEach(async () => {
   })));
 });
 
-/** Starts `bin/agentwarden sidecar` and resolves with its environment once it listens. */
-async function sidecarEnvironment(env: Readonly<Record<string, string>>): Promise<Map<string, string>> {
+/** Starts `bin/agentwarden sidecar` and resolves with its environment (and pid) once it listens. */
+async function sidecarEnvironment(env: Readonly<Record<string, string>>): Promise<Map<string, string> & { pid?: number }> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'MALLOC_ARENA_MAX' && k !== 'NODE_OPTIONS'));
   const child = spawn(LAUNCHER, [
     'sidecar', '--policy', join(BENCH, 'policy.yaml'), '--pod', join(BENCH, 'pod.yaml'),
@@ -44,7 +44,7 @@ async function sidecarEnvironment(env: Readonly<Record<string, string>>): Promis
   });
   // The launcher execs node, so the child's pid is the sidecar's.
   const environ = readFileSync(`/proc/${String(child.pid)}/environ`, 'utf8');
-  return new Map(environ.split('\0').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  return Object.assign(new Map(environ.split('\0').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), { pid: child.pid });
 }
 
 describe('bin/agentwarden sidecar', () => {
@@ -52,6 +52,12 @@ describe('bin/agentwarden sidecar', () => {
     const env = await sidecarEnvironment({});
     expect(env.get('MALLOC_ARENA_MAX')).toBe('2');
     expect(env.get('NODE_OPTIONS')?.trim()).toBe('--max-semi-space-size=2 --max-old-space-size=96');
+  });
+
+  onLinux('runs node without Maglev (a V8 flag NODE_OPTIONS does not take: on the command line)', async () => {
+    const { pid } = await sidecarEnvironment({});
+    const argv = readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8').split('\0');
+    expect(argv.slice(1, 3)).toEqual(['--no-maglev', join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
   });
 
   onLinux('keeps the malloc arena count and the Node options the caller gave', async () => {
