@@ -2,6 +2,7 @@
 // else. Returns a frozen, typed object; defaults are documented per field.
 import { DEFAULT_OTLP_SERIALIZER, isOtlpSerializer, OTLP_SERIALIZERS, type OtlpSerializer } from './telemetry/serializer.js';
 import { DEFAULT_SPAN_QUEUE, isSpanQueue, SPAN_QUEUES, type SpanQueue } from './telemetry/span-sink.js';
+import { DEFAULT_OTLP_TRANSPORT, isOtlpTransport, OTLP_TRANSPORTS, type OtlpTransport } from './telemetry/transport.js';
 import { AUTHZ_SERVER_IMPLS, DEFAULT_AUTHZ_LISTEN, DEFAULT_AUTHZ_SERVER_IMPL, type AuthzServerImpl } from './authz/server-api.js';
 import { DEFAULT_OTLP_PROTOCOL, isOtlpProtocol, OTLP_PROTOCOLS, type OtlpProtocol } from './telemetry/protocol.js';
 import { commandHelp, defineCommand, parseCommand } from '../../common/flags.js';
@@ -66,6 +67,8 @@ export interface SidecarConfig {
   readonly otlpSerializer: OtlpSerializer;
   /** Where decided spans wait for export: batches (reused buffers) or sdk (the SDK's BatchSpanProcessor). Default batches (AGENTWARDEN_SPAN_QUEUE). */
   readonly spanQueue: SpanQueue;
+  /** http/protobuf batches: the sidecar's transport or the SDK's export delegate (fallback). Default sidecar (AGENTWARDEN_OTLP_TRANSPORT). */
+  readonly otlpTransport: OtlpTransport;
   /** Controller mode: how often the operation summary (issue 17) goes to the controller, ms. Default 30000. */
   readonly anomalySummaryIntervalMs: number;
   /** Operations this sidecar learns while its baseline learns; beyond, dropped and counted. Default 4096. */
@@ -115,6 +118,7 @@ export const SIDECAR_COMMAND = defineCommand({
     { name: 'OTEL_BSP_SCHEDULE_DELAY', default: '1000', text: 'batch export delay, ms' },
     { name: 'AGENTWARDEN_OTLP_SERIALIZER', default: DEFAULT_OTLP_SERIALIZER, text: `${OTLP_SERIALIZERS.join(' or ')}: the sidecar's OTLP protobuf serializer or the SDK's (fallback)` },
     { name: 'AGENTWARDEN_SPAN_QUEUE', default: DEFAULT_SPAN_QUEUE, text: `${SPAN_QUEUES.join(' or ')}: spans wait for export in reused batch buffers, or as objects in the SDK's BatchSpanProcessor (as before; http/json and the SDK serializer always use it)` },
+    { name: 'AGENTWARDEN_OTLP_TRANSPORT', default: DEFAULT_OTLP_TRANSPORT, text: `${OTLP_TRANSPORTS.join(' or ')}: http/protobuf batches go out through the sidecar's own transport, or the SDK's export delegate (fallback)` },
   ],
   exits: [[0, 'stopped by SIGTERM or SIGINT'], [1, 'failed while starting or running (a listen address taken, the policies unreadable)'], [2, 'invalid flags or environment']],
 });
@@ -147,6 +151,8 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
   if (!isOtlpSerializer(otlpSerializer)) throw new ConfigError(`AGENTWARDEN_OTLP_SERIALIZER: "${otlpSerializer}" is not ${OTLP_SERIALIZERS.join(' or ')}`);
   const spanQueue = env['AGENTWARDEN_SPAN_QUEUE'] ?? DEFAULT_SPAN_QUEUE;
   if (!isSpanQueue(spanQueue)) throw new ConfigError(`AGENTWARDEN_SPAN_QUEUE: "${spanQueue}" is not ${SPAN_QUEUES.join(' or ')}`);
+  const otlpTransport = env['AGENTWARDEN_OTLP_TRANSPORT'] ?? DEFAULT_OTLP_TRANSPORT;
+  if (!isOtlpTransport(otlpTransport)) throw new ConfigError(`AGENTWARDEN_OTLP_TRANSPORT: "${otlpTransport}" is not ${OTLP_TRANSPORTS.join(' or ')}`);
   return Object.freeze({
     listen: values.listen,
     allowTcpCredentials: values['allow-tcp-credentials'],
@@ -172,6 +178,7 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     logLevel: level,
     otlpSerializer,
     spanQueue,
+    otlpTransport,
     anomalySummaryIntervalMs: positiveDuration(values['anomaly-summary-interval'], '--anomaly-summary-interval'),
     maxBaselineOperations: positiveInt(values['max-baseline-operations'], '--max-baseline-operations'),
   });

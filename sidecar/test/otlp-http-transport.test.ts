@@ -11,7 +11,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { ConfigError } from '../src/config.js';
+import { ConfigError, readSidecarConfig } from '../src/config.js';
+import { createAuditTracer } from '../src/telemetry/tracing.js';
+import type { OtlpTransport } from '../src/telemetry/transport.js';
+import { startOtlpReceiver } from './otlp-receiver.js';
 import { OtlpHttpTransport, otlpHttpOptionsFromEnv, parseOtlpHeaders, retryAfterMs, type OtlpHttpOptions } from '../src/telemetry/otlp-http-transport.js';
 
 interface Received {
@@ -225,5 +228,31 @@ describe('the OTLP/HTTP transport', () => {
     expect((await send(noCa, BODY)).error?.message).toMatch(/certificate/);
     await noCa.shutdown();
     expect(c.received).toHaveLength(1);
+  });
+});
+
+describe('AGENTWARDEN_OTLP_TRANSPORT', () => {
+  it('defaults to the sidecar transport, accepts sdk (the export delegate, as before) and refuses any other value, naming the variable', () => {
+    const chosen = (value: string | undefined): string => readSidecarConfig(['--policy', 'p.yaml', '--pod', 'pod.yaml'], value === undefined ? {} : { AGENTWARDEN_OTLP_TRANSPORT: value }).otlpTransport;
+    expect([chosen(undefined), chosen('sdk')]).toEqual(['sidecar', 'sdk']);
+    expect(() => chosen('fetch')).toThrow(/^AGENTWARDEN_OTLP_TRANSPORT: "fetch" is not sidecar or sdk/);
+  });
+
+  it.each<OtlpTransport>(['sidecar', 'sdk'])('with %s, the tracer exports every decision span to a real receiver', async (transport) => {
+    const receiver = await startOtlpReceiver({ protocol: 'http/protobuf' });
+    closers.push(() => receiver.close());
+    const saved = process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
+    process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] = receiver.url;
+    try {
+      const tracer = await createAuditTracer({ protocol: 'http/protobuf', transport, resource: { 'service.name': 'agentwarden-sidecar' }, maxQueue: 2048, batchSize: 8, delayMs: 60_000 });
+      for (let i = 0; i < 20; i++) tracer.end(tracer.begin(undefined, undefined, Date.now()), { 'url.path': `/t/${i}` }, undefined);
+      await tracer.shutdown();
+      expect(tracer.counters).toEqual({ exported: 20, dropped: 0 });
+      expect(receiver.payloads).toHaveLength(3);
+      expect(receiver.spans().map((x) => x.attributes['url.path'])).toEqual(Array.from({ length: 20 }, (_, i) => `/t/${i}`));
+    } finally {
+      if (saved === undefined) Reflect.deleteProperty(process.env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+      else process.env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] = saved;
+    }
   });
 });

@@ -23,6 +23,7 @@ import type { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import type { OtlpProtocol } from './protocol.js';
 import { traceProtoSerializer } from './otlp-trace-proto.js';
 import type { BatchSend, SealedBatch } from './span-batches.js';
+import { DEFAULT_OTLP_TRANSPORT, type OtlpTransport } from './transport.js';
 
 // CONFIGURATION_NOTE: convertLegacy*Options (deprecated) is how the SDK's own
 // OTLPTraceExporter classes (0.223) read OTEL_EXPORTER_OTLP_* and merge the
@@ -77,10 +78,11 @@ export interface BatchExporter {
  * The exporter of the default span queue: each sealed batch's bytes are the
  * request. http/protobuf: the sidecar's transport, configured from
  * OTEL_EXPORTER_OTLP_* now (a variable it cannot use throws a ConfigError
- * naming it). grpc: the SDK's grpc export delegate.
+ * naming it), or with AGENTWARDEN_OTLP_TRANSPORT=sdk the SDK's http export
+ * delegate (the fallback). grpc: the SDK's grpc export delegate.
  */
-export async function createBatchExporter(protocol: 'grpc' | 'http/protobuf'): Promise<BatchExporter> {
-  if (protocol === 'http/protobuf') {
+export async function createBatchExporter(protocol: 'grpc' | 'http/protobuf', transport: OtlpTransport = DEFAULT_OTLP_TRANSPORT): Promise<BatchExporter> {
+  if (protocol === 'http/protobuf' && transport === 'sidecar') {
     const { OtlpHttpTransport, otlpHttpOptionsFromEnv } = await import('./otlp-http-transport.js');
     // The SDK's exporter read the same variables from the environment when it was built.
     const transport = new OtlpHttpTransport(otlpHttpOptionsFromEnv(process.env));

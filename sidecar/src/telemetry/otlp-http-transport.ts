@@ -28,6 +28,7 @@
 // The grpc protocol still goes through the SDK's delegate (exporter.ts).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { urlToHttpOptions } from 'node:url';
 import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { ConfigError } from '../config.js';
 
@@ -242,7 +243,8 @@ export class OtlpHttpTransport {
         settle(a);
       };
       const req = request({
-        protocol: u.protocol, hostname: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: 'POST', agent,
+        // Host (an IPv6 literal without its brackets), port, path and query, user:password as basic auth.
+        ...urlToHttpOptions(u), method: 'POST', agent,
         headers: {
           ...this.options.headers,
           'Content-Type': 'application/x-protobuf',

@@ -24,6 +24,7 @@ import type { DecisionSpanRecord } from './otlp-trace-proto.js';
 import { IdSource, parseTraceparent } from './trace-context.js';
 import type { OtlpSerializer } from './serializer.js';
 import type { SpanQueue, SpanSink, SpanSinkOptions } from './span-sink.js';
+import type { OtlpTransport } from './transport.js';
 import type { SpanRef } from './decision-span.js';
 
 export interface SpanCounters {
@@ -68,6 +69,8 @@ export interface AuditTracerOptions {
   readonly serializer?: OtlpSerializer;
   /** Where decided spans wait for export. Default 'batches' (span-batches.ts); 'sdk': the SDK's BatchSpanProcessor. */
   readonly queue?: SpanQueue;
+  /** What sends the default queue's http/protobuf batches. Default 'sidecar' (otlp-http-transport.ts); 'sdk': the SDK's export delegate. */
+  readonly transport?: OtlpTransport;
   readonly resource: Attributes;
   /** Spans recorded and not yet exported, at most. */
   readonly maxQueue: number;
@@ -112,7 +115,7 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
   const protocol = options.protocol;
   const sink = protocol === 'http/json' || options.serializer === 'sdk' || options.queue === 'sdk'
     ? await (await import('./sdk-spans.js')).sdkSpanSink(protocol, options.serializer, sinkOptions)
-    : await batchSink(protocol, sinkOptions);
+    : await batchSink(protocol, options.transport, sinkOptions);
 
   let pending: PendingDecision[] = [];
   let scheduled: NodeJS.Immediate | undefined;
@@ -179,11 +182,11 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
 }
 
 /** The default sink: spans encoded into reused batch buffers, sent by the batch exporter (exporter.ts). */
-async function batchSink(protocol: 'grpc' | 'http/protobuf', options: SpanSinkOptions): Promise<SpanSink> {
+async function batchSink(protocol: 'grpc' | 'http/protobuf', transport: OtlpTransport | undefined, options: SpanSinkOptions): Promise<SpanSink> {
   const [{ createBatchExporter }, { SpanBatches }, { DECISION_SCOPE }] = await Promise.all([
     import('./exporter.js'), import('./span-batches.js'), import('./attributes.js'),
   ]);
-  const exporter = await createBatchExporter(protocol);
+  const exporter = await createBatchExporter(protocol, transport);
   const batches = new SpanBatches({
     resource: options.resource, scope: DECISION_SCOPE, batchSize: Math.min(options.batchSize, options.maxQueue), delayMs: options.delayMs,
     spareBuffers: Math.ceil(options.maxQueue / Math.min(options.batchSize, options.maxQueue)) + 1,
