@@ -28,7 +28,7 @@ afterEach(async () => {
 
 /** Starts `bin/agentwarden sidecar` and resolves with its environment (and pid) once it listens. */
 async function sidecarEnvironment(env: Readonly<Record<string, string>>): Promise<Map<string, string> & { pid?: number }> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'MALLOC_ARENA_MAX' && k !== 'NODE_OPTIONS'));
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MALLOC_') && k !== 'NODE_OPTIONS'));
   const child = spawn(LAUNCHER, [
     'sidecar', '--policy', join(BENCH, 'policy.yaml'), '--pod', join(BENCH, 'pod.yaml'),
     '--listen', '127.0.0.1:0', '--allow-tcp-credentials', '--admin-listen', '127.0.0.1:0',
@@ -48,9 +48,11 @@ async function sidecarEnvironment(env: Readonly<Record<string, string>>): Promis
 }
 
 describe('bin/agentwarden sidecar', () => {
-  onLinux('runs the sidecar with two malloc arenas and small V8 generations', async () => {
+  onLinux('runs the sidecar with two malloc arenas, fixed malloc thresholds and small V8 generations', async () => {
     const env = await sidecarEnvironment({});
     expect(env.get('MALLOC_ARENA_MAX')).toBe('2');
+    expect(env.get('MALLOC_TRIM_THRESHOLD_')).toBe('131072');
+    expect(env.get('MALLOC_MMAP_THRESHOLD_')).toBe('131072');
     expect(env.get('NODE_OPTIONS')?.trim()).toBe('--max-semi-space-size=2 --max-old-space-size=96');
   });
 
@@ -61,8 +63,9 @@ describe('bin/agentwarden sidecar', () => {
   });
 
   onLinux('keeps the malloc arena count and the Node options the caller gave', async () => {
-    const env = await sidecarEnvironment({ MALLOC_ARENA_MAX: '4', NODE_OPTIONS: '--max-old-space-size=128' });
+    const env = await sidecarEnvironment({ MALLOC_ARENA_MAX: '4', MALLOC_TRIM_THRESHOLD_: '262144', NODE_OPTIONS: '--max-old-space-size=128' });
     expect(env.get('MALLOC_ARENA_MAX')).toBe('4');
+    expect(env.get('MALLOC_TRIM_THRESHOLD_')).toBe('262144');
     // Later flags win: the caller's come after the launcher's.
     expect(env.get('NODE_OPTIONS')).toBe('--max-semi-space-size=2 --max-old-space-size=96 --max-old-space-size=128');
   });
