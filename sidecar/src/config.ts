@@ -3,6 +3,7 @@
 import { DEFAULT_OTLP_SERIALIZER, isOtlpSerializer, OTLP_SERIALIZERS, type OtlpSerializer } from './telemetry/serializer.js';
 import { DEFAULT_SPAN_QUEUE, isSpanQueue, SPAN_QUEUES, type SpanQueue } from './telemetry/span-sink.js';
 import { DEFAULT_OTLP_TRANSPORT, isOtlpTransport, OTLP_TRANSPORTS, type OtlpTransport } from './telemetry/transport.js';
+import { otlpHttpOptionsFromEnv, type OtlpHttpOptions } from './telemetry/otlp-http-options.js';
 import { AUTHZ_SERVER_IMPLS, DEFAULT_AUTHZ_LISTEN, DEFAULT_AUTHZ_SERVER_IMPL, type AuthzServerImpl } from './authz/server-api.js';
 import { DEFAULT_OTLP_PROTOCOL, isOtlpProtocol, OTLP_PROTOCOLS, type OtlpProtocol } from './telemetry/protocol.js';
 import { commandHelp, defineCommand, parseCommand } from '../../common/flags.js';
@@ -69,6 +70,8 @@ export interface SidecarConfig {
   readonly spanQueue: SpanQueue;
   /** http/protobuf batches: the sidecar's transport or the SDK's export delegate (fallback). Default sidecar (AGENTWARDEN_OTLP_TRANSPORT). */
   readonly otlpTransport: OtlpTransport;
+  /** http/protobuf export: endpoint, headers, timeout, compression, certificates (OTEL_EXPORTER_OTLP_*); undefined for other protocols or export off. */
+  readonly otlpHttp: OtlpHttpOptions | undefined;
   /** Controller mode: how often the operation summary (issue 17) goes to the controller, ms. Default 30000. */
   readonly anomalySummaryIntervalMs: number;
   /** Operations this sidecar learns while its baseline learns; beyond, dropped and counted. Default 4096. */
@@ -153,6 +156,12 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
   if (!isSpanQueue(spanQueue)) throw new ConfigError(`AGENTWARDEN_SPAN_QUEUE: "${spanQueue}" is not ${SPAN_QUEUES.join(' or ')}`);
   const otlpTransport = env['AGENTWARDEN_OTLP_TRANSPORT'] ?? DEFAULT_OTLP_TRANSPORT;
   if (!isOtlpTransport(otlpTransport)) throw new ConfigError(`AGENTWARDEN_OTLP_TRANSPORT: "${otlpTransport}" is not ${OTLP_TRANSPORTS.join(' or ')}`);
+  let otlpHttp: OtlpHttpOptions | undefined;
+  try {
+    otlpHttp = !disabled && protocol === 'http/protobuf' ? otlpHttpOptionsFromEnv(env) : undefined;
+  } catch (e: unknown) {
+    throw new ConfigError(e instanceof Error ? e.message : String(e), { cause: e });
+  }
   return Object.freeze({
     listen: values.listen,
     allowTcpCredentials: values['allow-tcp-credentials'],
@@ -179,6 +188,7 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     otlpSerializer,
     spanQueue,
     otlpTransport,
+    otlpHttp,
     anomalySummaryIntervalMs: positiveDuration(values['anomaly-summary-interval'], '--anomaly-summary-interval'),
     maxBaselineOperations: positiveInt(values['max-baseline-operations'], '--max-baseline-operations'),
   });

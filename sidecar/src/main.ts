@@ -43,6 +43,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     serializer: config.otlpSerializer,
     queue: config.spanQueue,
     transport: config.otlpTransport,
+    ...(config.otlpHttp === undefined ? {} : { otlpHttp: config.otlpHttp }),
     resource: {
       'service.name': 'agentwarden-sidecar',
       'k8s.namespace.name': pod.namespace,

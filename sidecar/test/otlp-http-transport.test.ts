@@ -15,7 +15,8 @@ import { ConfigError, readSidecarConfig } from '../src/config.js';
 import { createAuditTracer } from '../src/telemetry/tracing.js';
 import type { OtlpTransport } from '../src/telemetry/transport.js';
 import { startOtlpReceiver } from './otlp-receiver.js';
-import { OtlpHttpTransport, otlpHttpOptionsFromEnv, parseOtlpHeaders, retryAfterMs, type OtlpHttpOptions } from '../src/telemetry/otlp-http-transport.js';
+import { OtlpHttpTransport, retryAfterMs } from '../src/telemetry/otlp-http-transport.js';
+import { otlpHttpOptionsFromEnv, parseOtlpHeaders, type OtlpHttpOptions } from '../src/telemetry/otlp-http-options.js';
 
 interface Received {
   readonly headers: IncomingMessage['headers'];
@@ -89,8 +90,7 @@ describe('OTLP/HTTP options from OTEL_EXPORTER_OTLP_*', () => {
       try {
         otlpHttpOptionsFromEnv(env);
       } catch (e: unknown) {
-        expect(e).toBeInstanceOf(ConfigError);
-        return (e as Error).message;
+        return e instanceof Error ? e.message : String(e);
       }
       throw new Error('accepted');
     };
@@ -99,6 +99,15 @@ describe('OTLP/HTTP options from OTEL_EXPORTER_OTLP_*', () => {
     expect(refused({ OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '-5' })).toMatch(/^OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: "-5" is not a positive number/);
     expect(refused({ OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd' })).toMatch(/^OTEL_EXPORTER_OTLP_COMPRESSION: "zstd" is not gzip or none/);
     expect(refused({ OTEL_EXPORTER_OTLP_CERTIFICATE: '/nonexistent/ca.pem' })).toMatch(/^OTEL_EXPORTER_OTLP_CERTIFICATE: cannot read "\/nonexistent\/ca.pem"/);
+  });
+
+  it('are read by the sidecar configuration at start, for http/protobuf only: a bad one is a ConfigError', () => {
+    const standalone = ['--policy', 'p.yaml', '--pod', 'pod.yaml'];
+    expect(readSidecarConfig(standalone, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' }).otlpHttp).toMatchObject({ url: new URL('http://c:4318/v1/traces'), compression: 'gzip' });
+    expect(readSidecarConfig(standalone, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TIMEOUT: 'x' }).otlpHttp).toBeUndefined();
+    const badTimeout = (): unknown => readSidecarConfig(standalone, { OTEL_EXPORTER_OTLP_TIMEOUT: 'x' });
+    expect(badTimeout).toThrow(ConfigError);
+    expect(badTimeout).toThrow(/^OTEL_EXPORTER_OTLP_TIMEOUT: "x" is not a positive number of milliseconds$/);
   });
 
   it('reads Retry-After as seconds or as an HTTP date', () => {

@@ -24,6 +24,7 @@ import type { OtlpProtocol } from './protocol.js';
 import { traceProtoSerializer } from './otlp-trace-proto.js';
 import type { BatchSend, SealedBatch } from './span-batches.js';
 import { DEFAULT_OTLP_TRANSPORT, type OtlpTransport } from './transport.js';
+import type { OtlpHttpOptions } from './otlp-http-options.js';
 
 // CONFIGURATION_NOTE: convertLegacy*Options (deprecated) is how the SDK's own
 // OTLPTraceExporter classes (0.223) read OTEL_EXPORTER_OTLP_* and merge the
@@ -76,19 +77,19 @@ export interface BatchExporter {
 
 /**
  * The exporter of the default span queue: each sealed batch's bytes are the
- * request. http/protobuf: the sidecar's transport, configured from
- * OTEL_EXPORTER_OTLP_* now (a variable it cannot use throws a ConfigError
- * naming it), or with AGENTWARDEN_OTLP_TRANSPORT=sdk the SDK's http export
+ * request. http/protobuf: the sidecar's transport, with the options
+ * config.ts read from OTEL_EXPORTER_OTLP_*, or with AGENTWARDEN_OTLP_TRANSPORT=sdk the SDK's http export
  * delegate (the fallback). grpc: the SDK's grpc export delegate.
  */
-export async function createBatchExporter(protocol: 'grpc' | 'http/protobuf', transport: OtlpTransport = DEFAULT_OTLP_TRANSPORT): Promise<BatchExporter> {
+export async function createBatchExporter(protocol: 'grpc' | 'http/protobuf', transport: OtlpTransport = DEFAULT_OTLP_TRANSPORT, httpOptions?: OtlpHttpOptions): Promise<BatchExporter> {
   if (protocol === 'http/protobuf' && transport === 'sidecar') {
-    const { OtlpHttpTransport, otlpHttpOptionsFromEnv } = await import('./otlp-http-transport.js');
-    // The SDK's exporter read the same variables from the environment when it was built.
-    const transport = new OtlpHttpTransport(otlpHttpOptionsFromEnv(process.env));
+    const { OtlpHttpTransport } = await import('./otlp-http-transport.js');
+    // The sidecar gives the options config.ts read; a caller that gives none (tests) gets
+    // OTEL_EXPORTER_OTLP_* from the environment, as the SDK's exporter reads them.
+    const sender = new OtlpHttpTransport(httpOptions ?? (await import('./otlp-http-options.js')).otlpHttpOptionsFromEnv(process.env));
     return {
-      send: (batch, done) => { transport.send(batch.request, (error) => { done(error === undefined, error); }); },
-      shutdown: () => transport.shutdown(),
+      send: (batch, done) => { sender.send(batch.request, (error) => { done(error === undefined, error); }); },
+      shutdown: () => sender.shutdown(),
     };
   }
   const [exporter, { ExportResultCode }] = await Promise.all([createOtlpProtobufExporter<SealedBatch>(protocol, {

@@ -25,6 +25,7 @@ import { IdSource, parseTraceparent } from './trace-context.js';
 import type { OtlpSerializer } from './serializer.js';
 import type { SpanQueue, SpanSink, SpanSinkOptions } from './span-sink.js';
 import type { OtlpTransport } from './transport.js';
+import type { OtlpHttpOptions } from './otlp-http-options.js';
 import type { SpanRef } from './decision-span.js';
 
 export interface SpanCounters {
@@ -71,6 +72,8 @@ export interface AuditTracerOptions {
   readonly queue?: SpanQueue;
   /** What sends the default queue's http/protobuf batches. Default 'sidecar' (otlp-http-transport.ts); 'sdk': the SDK's export delegate. */
   readonly transport?: OtlpTransport;
+  /** The sidecar's http/protobuf transport's options (config.ts); default: from OTEL_EXPORTER_OTLP_* in process.env. */
+  readonly otlpHttp?: OtlpHttpOptions;
   readonly resource: Attributes;
   /** Spans recorded and not yet exported, at most. */
   readonly maxQueue: number;
@@ -115,7 +118,7 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
   const protocol = options.protocol;
   const sink = protocol === 'http/json' || options.serializer === 'sdk' || options.queue === 'sdk'
     ? await (await import('./sdk-spans.js')).sdkSpanSink(protocol, options.serializer, sinkOptions)
-    : await batchSink(protocol, options.transport, sinkOptions);
+    : await batchSink(protocol, options, sinkOptions);
 
   let pending: PendingDecision[] = [];
   let scheduled: NodeJS.Immediate | undefined;
@@ -182,11 +185,11 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
 }
 
 /** The default sink: spans encoded into reused batch buffers, sent by the batch exporter (exporter.ts). */
-async function batchSink(protocol: 'grpc' | 'http/protobuf', transport: OtlpTransport | undefined, options: SpanSinkOptions): Promise<SpanSink> {
+async function batchSink(protocol: 'grpc' | 'http/protobuf', tracer: AuditTracerOptions, options: SpanSinkOptions): Promise<SpanSink> {
   const [{ createBatchExporter }, { SpanBatches }, { DECISION_SCOPE }] = await Promise.all([
     import('./exporter.js'), import('./span-batches.js'), import('./attributes.js'),
   ]);
-  const exporter = await createBatchExporter(protocol, transport);
+  const exporter = await createBatchExporter(protocol, tracer.transport, tracer.otlpHttp);
   const batches = new SpanBatches({
     resource: options.resource, scope: DECISION_SCOPE, batchSize: Math.min(options.batchSize, options.maxQueue), delayMs: options.delayMs,
     spareBuffers: Math.ceil(options.maxQueue / Math.min(options.batchSize, options.maxQueue)) + 1,
