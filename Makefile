@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies test-alerts e2e bench bench-e2e bench-verify bench-eval bench-baselines bench-memory bench-otlp bench-propagation bench-controller-memory bench-flood h2load demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies test-alerts e2e bench bench-e2e bench-verify bench-eval bench-baselines bench-memory bench-gc soak bench-otlp bench-propagation bench-controller-memory bench-flood h2load demo demo-down clean
 
 include e2e/e2e.mk
 include e2e/dev/dev.mk
@@ -65,6 +65,10 @@ bench-impls: build h2load ## the hand-written hot-path parts against what they r
 	$(NPM) run --silent bench:impls
 
 .PHONY: soak
+bench-gc: build ## the sidecar's GC pauses with the launcher's single-threaded V8 GC against V8's default parallel GC, same load, alternated: scavenge pause p50/p99/max, full GCs, check p99, CPU per request (~3 min)
+	bench/peers/build.sh loadgen
+	$(NPM) run --silent bench:gc
+
 soak: build h2load ## the sidecar at 3,000 req/s of the bench mix with span export on for 10 minutes, a row every 30 s (RSS, V8 heap, event-loop delay p99, check p99, errors, spans), then whether each held (~11 min; SOAK_SECONDS=90 SOAK_INTERVAL=15 SOAK_WARMUP=15 for a quick check)
 	bench/peers/build.sh loadgen
 	$(NPM) run --silent bench:soak

@@ -108,6 +108,9 @@ export interface StartOptions {
   readonly cerbosApi: CerbosApi;
   /** Appended to the engine's log file name, e.g. a start number. */
   readonly logSuffix: string;
+  /** More for the engine's environment and command line (make soak: --trace-gc, --gc-metrics). */
+  readonly extraEnv?: Readonly<Record<string, string>>;
+  readonly extraArgs?: readonly string[];
 }
 
 interface Launch {
@@ -169,7 +172,7 @@ export async function startEngine(name: EngineName, o: StartOptions): Promise<Ru
   const log = createWriteStream(join(o.paths.work, 'logs', `${name}${o.logSuffix}.log`));
   await new Promise<void>((resolve) => log.on('open', () => resolve()));
   const t0 = performance.now();
-  const child: ChildProcess = spawn(l.command, l.args, { env: { ...process.env, ...l.env }, stdio: ['ignore', log, log] });
+  const child: ChildProcess = spawn(l.command, [...l.args, ...(o.extraArgs ?? [])], { env: { ...process.env, ...l.env, ...o.extraEnv }, stdio: ['ignore', log, log] });
   let exited = false;
   const exit = new Promise<void>((resolve) => child.on('exit', () => { exited = true; resolve(); }));
   try {

@@ -9,9 +9,10 @@
 //     issue 20 (AGENTWARDEN_SPAN_QUEUE=sdk: the SDK's BatchSpanProcessor), and
 //     with the batches sent by the SDK's export delegate instead of the
 //     sidecar's transport (AGENTWARDEN_OTLP_TRANSPORT=sdk).
-// For the sidecars, V8's collections during the load (nodejs_gc_runs_total
-// on their /metrics) per 100,000 requests: major ones are what objects
-// promoted to the old generation cost.
+// For the sidecars, V8's collections during the load per 100,000 requests,
+// from V8's --trace-gc lines on their stdout (bench/soak/trace-gc.ts, which
+// adds nothing to the heap, unlike the sidecar's --gc-metrics): full ones
+// (Mark-Compact) are what objects promoted to the old generation cost.
 // Peak is VmHWM after the load; anon/file split the resident pages at the end
 // (file pages are the node binary's, shared by every process that maps it).
 // For the sidecars also the V8 heap in use at idle (their /metrics) and the
@@ -27,6 +28,7 @@ import { checkRequestFrom } from '../../cli/src/request-shorthand.js';
 import { grpcFrame } from '../compare/grpc-raw.js';
 import { CLASSES, THROUGHPUT_REQUESTS, mixEntry } from '../compare/mix.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
+import { tallyGc } from '../soak/gc-log.js';
 import { parseH2load } from '../compare/h2load.js';
 import { cpuSeconds, freePort, httpText, memoryMiB, waitFor200 } from '../compare/proc.js';
 import { execFile } from 'node:child_process';
@@ -38,7 +40,7 @@ const root = join(import.meta.dirname, '..', '..', '..');
 const work = join(root, '.cache', 'bench', 'memory');
 const node = join(root, 'node_modules', '.bin', 'node');
 /** The V8 flags bin/agentwarden gives the sidecar (NODE_OPTIONS and its command line), for the processes started without it. */
-const LAUNCHER_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96', '--no-maglev'];
+const LAUNCHER_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96', '--no-maglev', '--no-parallel-scavenge'];
 /** The malloc settings bin/agentwarden gives the sidecar, for every process here. */
 const LAUNCHER_MALLOC = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
 const REQUESTS_PER_CLASS = 100_000;
@@ -65,7 +67,7 @@ interface Figures {
   readonly cpuUsPerRequest: number;
   /** Audit spans exported / dropped (sidecar with export on), from its /metrics. */
   readonly spans?: { readonly exported: number; readonly dropped: number };
-  /** V8 collections during the load, per 100,000 requests (sidecars: nodejs_gc_runs_total). */
+  /** V8 collections during the load, per 100,000 requests (sidecars: --trace-gc). */
   readonly gc?: { readonly minor: number; readonly major: number };
   /** V8 heap in use at idle, MiB (sidecars: nodejs_heap_size_used_bytes). */
   readonly heapIdleMiB?: number;
@@ -73,12 +75,8 @@ interface Figures {
   readonly modules?: number;
 }
 
-/** nodejs_gc_runs_total by kind from the sidecar's /metrics. */
-async function gcRuns(url: string): Promise<{ minor: number; major: number }> {
-  const text = await httpText(url);
-  const read = (kind: string): number => Number(new RegExp(`^nodejs_gc_runs_total\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { minor: read('minor'), major: read('major') };
-}
+/** Preloaded into the sidecars: V8 prints each collection on stdout (tallied with gc-log.ts). */
+const TRACE_GC = pathToFileURL(join(root, 'dist', 'bench', 'soak', 'trace-gc.js')).href;
 
 /** Runs h2load without blocking this process: the OTLP sink answering the sidecar's exports lives here. */
 async function h2load(url: string, dataFile: string): Promise<number> {
@@ -105,7 +103,11 @@ async function spanCounters(metricsUrl: string): Promise<{ exported: number; dro
 async function measure(s: Subject, dataFiles: readonly string[]): Promise<Figures> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const log = join(work, `${s.key}.log`);
-  const child: ChildProcess = spawn(s.command, s.args(grpcPort, httpPort), { env: { ...process.env, ...LAUNCHER_MALLOC, ...s.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const traced = s.metrics !== undefined;
+  const env = { ...process.env, ...LAUNCHER_MALLOC, ...s.env, ...(traced ? { NODE_OPTIONS: `--import=${TRACE_GC} ${process.env['NODE_OPTIONS'] ?? ''}` } : {}) };
+  const child: ChildProcess = spawn(s.command, s.args(grpcPort, httpPort), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let gcLog = '';
+  child.stdout?.on('data', (c: Buffer) => { gcLog += c.toString(); });
   const stderr: Buffer[] = [];
   child.stderr?.on('data', (c: Buffer) => stderr.push(c));
   let exited = false;
@@ -119,14 +121,14 @@ async function measure(s: Subject, dataFiles: readonly string[]): Promise<Figure
     const idleMiB = idle['VmRSS'] ?? Number.NaN;
     const heapIdleMiB = s.metrics === undefined ? undefined : metricValue(await httpText(s.metrics(httpPort)), 'nodejs_heap_size_used_bytes') / MIB;
     if (s.ready === undefined) return { idleMiB, peakMiB: Number.NaN, anonMiB: idle['RssAnon'] ?? Number.NaN, fileMiB: idle['RssFile'] ?? Number.NaN, rps: Number.NaN, cpuUsPerRequest: Number.NaN };
-    const gc0 = s.metrics === undefined ? undefined : await gcRuns(s.metrics(httpPort));
+    const gcBefore = gcLog.length;
     const cpu0 = cpuSeconds(pid);
     const rps: number[] = [];
     for (const f of dataFiles) rps.push(await h2load(`http://127.0.0.1:${grpcPort}${CHECK_PATH}`, f));
     const cpu = cpuSeconds(pid) - cpu0;
-    const gc1 = s.metrics === undefined ? undefined : await gcRuns(s.metrics(httpPort));
+    const during = tallyGc(gcLog.slice(gcBefore));
     const per100k = (n: number): number => n * 100_000 / (REQUESTS_PER_CLASS * dataFiles.length);
-    const gc = gc0 === undefined || gc1 === undefined ? undefined : { minor: per100k(gc1.minor - gc0.minor), major: per100k(gc1.major - gc0.major) };
+    const gc = traced ? { minor: per100k(during.scavenges), major: per100k(during.fullCollections) } : undefined;
     const st = memoryMiB(pid);
     const spans = s.env['OTEL_TRACES_EXPORTER'] === 'otlp' ? await spanCounters(`http://127.0.0.1:${httpPort}/metrics`) : undefined;
     return {

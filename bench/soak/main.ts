@@ -5,13 +5,15 @@
 //   node dist/bench/soak/main.js                         # 600 s at 3,000 req/s, a row every 30 s
 //   node dist/bench/soak/main.js --seconds 90 --interval 15 --warmup 15   # a quick check
 //   SOAK_SECONDS, SOAK_INTERVAL, SOAK_WARMUP, SOAK_RPS: the same, from the environment (make soak SOAK_SECONDS=90 ...)
+//   --gc-metrics (SOAK_GC_METRICS=1): the sidecar with --gc-metrics, to see what counting GCs in-process costs
 //
 // The load: bench/peers/loadgen (open loop, a fixed schedule, the whole
 // 21-request mix of bench/compare/mix.ts as raw gRPC frames), one run per
 // interval back to back, against the sidecar as make bench starts it
 // (bench/peers/agentwarden, bin/agentwarden's flags) exporting spans over OTLP
 // http/protobuf to a real receiver (bench/compare/otlp-sink.ts). Each row:
-// RSS (/proc), V8 heap in use after the latest full GC and event-loop delay p99 (the sidecar's own
+// RSS (/proc), V8 heap in use after the latest full GC, full GCs and the longest GC pause (V8's
+// --trace-gc in the sidecar's log: trace-gc.ts, gc-log.ts), event-loop delay p99 (the sidecar's own
 // /metrics: telemetry/runtime-metrics.ts), check p99 (from send, loadgen),
 // errors, spans exported and dropped (the sidecar's counters), CPU per
 // request (/proc). The first rows are warm-up; every later row is compared
@@ -33,6 +35,8 @@ import { runH2load } from '../compare/h2load.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
 import { cpuSeconds, httpText, rssMiB } from '../compare/proc.js';
 import { percentile } from '../compare/stats.js';
+import { tallyGc } from './gc-log.js';
+import { tailOf } from './log-file.js';
 
 /** Within this fraction of the first sample after warm-up. */
 const DRIFT = 0.10;
@@ -48,6 +52,8 @@ interface Sample {
   readonly at: number;
   readonly rssMiB: number;
   readonly heapMiB: number;
+  readonly fullGcs: number;
+  readonly gcPauseMaxMs: number;
   readonly loopP99Ms: number;
   readonly checkP99Ms: number;
   readonly sent: number;
@@ -68,14 +74,11 @@ function positive(name: string, flag: string | undefined, env: string | undefine
   return n;
 }
 
-async function sidecarMetrics(base: string): Promise<{ heapMiB: number; loopP99Ms: number; exported: number; dropped: number }> {
+async function sidecarMetrics(base: string): Promise<{ heapInUseMiB: number; loopP99Ms: number; exported: number; dropped: number }> {
   const text = await httpText(`${base}/metrics`);
   const num = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  // The heap after the latest full collection: heap in use at any moment swings with the garbage
-  // between collections (±25% in a 10-minute run), what survives them is what would grow.
-  const afterGc = num('nodejs_heap_size_used_after_major_gc_bytes');
   return {
-    heapMiB: (Number.isFinite(afterGc) ? afterGc : num('nodejs_heap_size_used_bytes')) / 1048576,
+    heapInUseMiB: num('nodejs_heap_size_used_bytes') / 1048576,
     loopP99Ms: num('nodejs_eventloop_lag_p99_seconds') * 1000,
     exported: num('agentwarden_spans_exported_total'),
     dropped: num('agentwarden_spans_dropped_total'),
@@ -86,8 +89,9 @@ const f1 = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, interval: { type: 'string' }, warmup: { type: 'string' }, rps: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, interval: { type: 'string' }, warmup: { type: 'string' }, rps: { type: 'string' }, 'gc-metrics': { type: 'boolean', default: false } }, strict: true });
   const env = process.env;
+  const gcMetrics = values['gc-metrics'] || env['SOAK_GC_METRICS'] === '1';
   const seconds = positive('--seconds', values.seconds, env['SOAK_SECONDS'], 600);
   const interval = positive('--interval', values.interval, env['SOAK_INTERVAL'], 30);
   const warmup = positive('--warmup', values.warmup, env['SOAK_WARMUP'], 60);
@@ -105,16 +109,24 @@ async function main(): Promise<number> {
 
   const loadAtStart = loadavg()[0] ?? Number.NaN;
   const sink = await startOtlpSink();
-  const sidecar = await startEngine('agentwarden', { paths, otlpEndpoint: sink.endpoint, cerbosApi: await loadCerbosApi(), logSuffix: '.soak' });
+  const sidecar = await startEngine('agentwarden', {
+    paths, otlpEndpoint: sink.endpoint, cerbosApi: await loadCerbosApi(), logSuffix: '.soak',
+    // The launcher puts its own flags first and keeps these.
+    extraEnv: { NODE_OPTIONS: `${env['NODE_OPTIONS'] ?? ''} --import ${join(dirname(fileURLToPath(import.meta.url)), 'trace-gc.js')}`.trim() },
+    extraArgs: gcMetrics ? ['--gc-metrics'] : [],
+  });
   const samples: Sample[] = [];
+  const gcLog = tailOf(join(paths.work, 'logs', 'agentwarden.soak.log'));
+  let heapAfterFullMiB: number | undefined;
   try {
     const data = writeDataFiles(sidecar, dataDir);
     const idle = rssMiB(sidecar.pid);
     process.stdout.write([
       `make soak: the sidecar (bench/peers/agentwarden, bin/agentwarden) at ${rps} req/s of the ${MIX.length}-request bench mix (bench/compare/mix.ts), open loop (bench/peers/loadgen, 1 connection),`,
-      `audit spans exported over OTLP http/protobuf to a local receiver; ${rows} rows of ${interval} s (${rows * interval} s), the first ${warmupRows} warm-up; load average ${loadAtStart.toFixed(1)} at start; idle RSS ${f1(idle)} MiB`,
+      `audit spans exported over OTLP http/protobuf to a local receiver; ${rows} rows of ${interval} s (${rows * interval} s), the first ${warmupRows} warm-up; load average ${loadAtStart.toFixed(1)} at start; idle RSS ${f1(idle)} MiB${gcMetrics ? '; sidecar with --gc-metrics' : ''}`,
+      'heap: V8 heap in use after the latest full GC (in use now until the first); full GCs and the longest GC pause in the row: V8\'s --trace-gc',
       '',
-      `${'t (s)'.padStart(6)} ${'RSS MiB'.padStart(8)} ${'heap MiB'.padStart(9)} ${'loop p99 ms'.padStart(12)} ${'check p99 ms'.padStart(13)} ${'req/s'.padStart(7)} ${'errors'.padStart(7)} ${'spans exported'.padStart(15)} ${'dropped'.padStart(8)} ${'CPU µs/req'.padStart(11)}`,
+      `${'t (s)'.padStart(6)} ${'RSS MiB'.padStart(8)} ${'heap MiB'.padStart(9)} ${'full GCs'.padStart(9)} ${'GC pause ms'.padStart(12)} ${'loop p99 ms'.padStart(12)} ${'check p99 ms'.padStart(13)} ${'req/s'.padStart(7)} ${'errors'.padStart(7)} ${'spans exported'.padStart(15)} ${'dropped'.padStart(8)} ${'CPU µs/req'.padStart(11)}`,
     ].join('\n') + '\n');
     // The counters before the load: the loop delay since start is dropped (the scrape resets it).
     await sidecarMetrics(sidecar.httpBase);
@@ -124,15 +136,18 @@ async function main(): Promise<number> {
       const r = await runLoadgen({ loadgen: paths.loadgen, address: sidecar.grpcAddress, method: sidecar.codec.path, framesFile: data.mixFrames, rps, seconds: interval, outFile: join(dataDir, 'loadgen.json') });
       const cpu = cpuSeconds(sidecar.pid);
       const m = await sidecarMetrics(sidecar.httpBase);
+      const gc = tallyGc(gcLog.tail.next());
+      heapAfterFullMiB = gc.heapAfterFullMiB ?? heapAfterFullMiB;
       const s: Sample = {
-        at: (performance.now() - started) / 1000, rssMiB: rssMiB(sidecar.pid), heapMiB: m.heapMiB, loopP99Ms: m.loopP99Ms,
+        at: (performance.now() - started) / 1000, rssMiB: rssMiB(sidecar.pid), heapMiB: heapAfterFullMiB ?? m.heapInUseMiB,
+        fullGcs: gc.fullCollections, gcPauseMaxMs: gc.longestPauseMs, loopP99Ms: m.loopP99Ms,
         checkP99Ms: percentile(r.serviceMs, 0.99), sent: r.sent, errors: r.errors, achievedRps: r.achievedRps,
         cpuSeconds: cpu - cpuBefore, exported: m.exported, dropped: m.dropped,
       };
       cpuBefore = cpu;
       samples.push(s);
       if (r.errors > 0) log(`row ${row + 1}: ${r.errors} errors, e.g. ${r.errorSample.slice(0, 3).join('; ')}`);
-      process.stdout.write(`${f1(s.at).padStart(6)} ${f1(s.rssMiB).padStart(8)} ${f1(s.heapMiB).padStart(9)} ${f2(s.loopP99Ms).padStart(12)} ${f2(s.checkP99Ms).padStart(13)} ${s.achievedRps.toFixed(0).padStart(7)} ${String(s.errors).padStart(7)} ${String(s.exported).padStart(15)} ${String(s.dropped).padStart(8)} ${f1(s.cpuSeconds * 1e6 / Math.max(1, s.sent)).padStart(11)}${row < warmupRows ? '  (warm-up)' : ''}\n`);
+      process.stdout.write(`${f1(s.at).padStart(6)} ${f1(s.rssMiB).padStart(8)} ${f1(s.heapMiB).padStart(9)} ${String(s.fullGcs).padStart(9)} ${f2(s.gcPauseMaxMs).padStart(12)} ${f2(s.loopP99Ms).padStart(12)} ${f2(s.checkP99Ms).padStart(13)} ${s.achievedRps.toFixed(0).padStart(7)} ${String(s.errors).padStart(7)} ${String(s.exported).padStart(15)} ${String(s.dropped).padStart(8)} ${f1(s.cpuSeconds * 1e6 / Math.max(1, s.sent)).padStart(11)}${row < warmupRows ? '  (warm-up)' : ''}\n`);
     }
     // One export interval, so that the counters include the last batch.
     await new Promise((r) => setTimeout(r, 1500));
@@ -151,6 +166,7 @@ async function main(): Promise<number> {
     process.stdout.write(`\n${report(samples, warmupRows, last, sink.stats, closedUs)}\n`);
     return 0;
   } finally {
+    gcLog.close();
     await sidecar.stop();
     await sink.close();
   }
@@ -189,6 +205,7 @@ function report(samples: readonly Sample[], warmupRows: number, last: { exported
   out.push(`bench: soak rows=${samples.length} warmup_rows=${warmupRows} requests=${decisions} errors=${errors}`);
   out.push(`bench: soak rss_mib=${at((s) => s.rssMiB)}`);
   out.push(`bench: soak heap_mib=${at((s) => s.heapMiB)}`);
+  out.push(`bench: soak full_gcs=${measured.map((s) => s.fullGcs).join(',')} gc_pause_max_ms=${at((s) => s.gcPauseMaxMs)}`);
   out.push(`bench: soak loop_delay_p99_ms=${at((s) => s.loopP99Ms)}`);
   out.push(`bench: soak check_p99_ms=${at((s) => s.checkP99Ms)}`);
   out.push(`bench: soak spans_exported=${last.exported} spans_dropped=${last.dropped}`);

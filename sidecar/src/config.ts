@@ -31,6 +31,8 @@ export interface SidecarConfig {
   readonly adminListen: string;
   /** Serve /debug/snapshot (the rules in force) to loopback clients. Default false; the injector never sets it. */
   readonly debugSnapshot: boolean;
+  /** Count V8's collections on /metrics (telemetry/runtime-metrics.ts: a per-collection observer, off by default). */
+  readonly gcMetrics: boolean;
   /** Controller mode: the controller's PolicyDistribution address ("host:port"). */
   readonly controller: string | undefined;
   /** Controller mode: projected ServiceAccount token (audience agentwarden). Default /var/run/secrets/agentwarden/token. */
@@ -102,6 +104,7 @@ export const SIDECAR_COMMAND = defineCommand({
     listen: { type: 'string', value: 'addr', default: DEFAULT_AUTHZ_LISTEN, help: 'ext_authz gRPC listen address, unix:/path or host:port' },
     'allow-tcp-credentials': { type: 'boolean', help: 'serve snapshots that carry credentials on a TCP --listen, which every process in the pod can reach (without it they are refused)' },
     'admin-listen': { type: 'string', value: 'addr', default: '127.0.0.1:15021', help: 'admin HTTP (healthz, readyz, metrics), host:port' },
+    'gc-metrics': { type: 'boolean', help: "count V8's collections on /metrics (nodejs_gc_*, heap after the latest full collection); off by default: Node makes objects for every collection it reports, and under load they reach the old generation and bring full collections (make soak)" },
     'debug-snapshot': { type: 'boolean', help: 'serve /debug/snapshot (the rules in force, no credential values) to loopback clients on the admin port' },
     'grpc-impl': { type: 'string', value: AUTHZ_SERVER_IMPLS.join('|'), default: DEFAULT_AUTHZ_SERVER_IMPL, help: 'ext_authz gRPC server implementation' },
     'max-request-bytes': { type: 'string', value: 'n', default: String(16 * MIB), help: 'largest CheckRequest decoded, bytes; larger ones are denied' },
@@ -120,6 +123,7 @@ export const SIDECAR_COMMAND = defineCommand({
     { name: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', default: '512', text: 'spans per export request' },
     { name: 'OTEL_BSP_SCHEDULE_DELAY', default: '1000', text: 'batch export delay, ms' },
     { name: 'AGENTWARDEN_OTLP_SERIALIZER', default: DEFAULT_OTLP_SERIALIZER, text: `${OTLP_SERIALIZERS.join(' or ')}: the sidecar's OTLP protobuf serializer or the SDK's (fallback)` },
+    { name: 'AGENTWARDEN_SIDECAR_GC', default: 'serial-scavenge', text: "read by bin/agentwarden (the image's entrypoint): serial-scavenge (V8 scavenges on the main thread alone), single-threaded (all of V8's GC on the main thread) or parallel (V8's default)" },
     { name: 'AGENTWARDEN_SPAN_QUEUE', default: DEFAULT_SPAN_QUEUE, text: `${SPAN_QUEUES.join(' or ')}: spans wait for export in reused batch buffers, or as objects in the SDK's BatchSpanProcessor (as before; http/json and the SDK serializer always use it)` },
     { name: 'AGENTWARDEN_OTLP_TRANSPORT', default: DEFAULT_OTLP_TRANSPORT, text: `${OTLP_TRANSPORTS.join(' or ')}: http/protobuf batches go out through the sidecar's own transport, or the SDK's export delegate (fallback)` },
   ],
@@ -168,6 +172,7 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     grpcImpl,
     adminListen: values['admin-listen'],
     debugSnapshot: values['debug-snapshot'],
+    gcMetrics: values['gc-metrics'],
     controller: values.controller,
     tokenFile: values['token-file'],
     controllerCa: values['controller-ca'],

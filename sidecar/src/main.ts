@@ -29,7 +29,7 @@ export interface RunningSidecar {
 export async function startSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
   const state = new PolicyState({ maxSessions: config.maxSessions, maxTaintsPerSession: config.maxTaintsPerSession }, { maxOperations: config.maxBaselineOperations, summaries: config.controller !== undefined });
   const metrics = new SidecarMetrics();
-  startRuntimeMetrics();
+  startRuntimeMetrics({ gc: config.gcMetrics });
   metrics.anomalyStats = () => state.anomalies.stats();
   // A snapshot whose credentials any process of the pod could read is not installed (authz/credential-exposure.ts).
   const exposure = { listen: config.listen, allowTcpCredentials: config.allowTcpCredentials };

@@ -26,8 +26,13 @@ afterEach(async () => {
   })));
 });
 
-/** Starts `bin/agentwarden sidecar` and resolves with its environment (and pid) once it listens. */
-async function sidecarEnvironment(env: Readonly<Record<string, string>>): Promise<Map<string, string> & { pid?: number }> {
+/** Starts `bin/agentwarden sidecar` and resolves with its environment once it listens. */
+async function sidecarEnvironment(env: Readonly<Record<string, string>>): Promise<Map<string, string>> {
+  return (await startSidecar(env)).env;
+}
+
+/** Starts `bin/agentwarden sidecar` and resolves with its environment and node's arguments once it listens. */
+async function startSidecar(env: Readonly<Record<string, string>>): Promise<{ env: Map<string, string>; argv: string[] }> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MALLOC_') && k !== 'NODE_OPTIONS'));
   const child = spawn(LAUNCHER, [
     'sidecar', '--policy', join(BENCH, 'policy.yaml'), '--pod', join(BENCH, 'pod.yaml'),
@@ -44,7 +49,8 @@ async function sidecarEnvironment(env: Readonly<Record<string, string>>): Promis
   });
   // The launcher execs node, so the child's pid is the sidecar's.
   const environ = readFileSync(`/proc/${String(child.pid)}/environ`, 'utf8');
-  return Object.assign(new Map(environ.split('\0').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), { pid: child.pid });
+  const argv = readFileSync(`/proc/${String(child.pid)}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  return { env: new Map(environ.split('\0').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), argv };
 }
 
 describe('bin/agentwarden sidecar', () => {
@@ -56,10 +62,22 @@ describe('bin/agentwarden sidecar', () => {
     expect(env.get('NODE_OPTIONS')?.trim()).toBe('--max-semi-space-size=2 --max-old-space-size=96');
   });
 
-  onLinux('runs node without Maglev (a V8 flag NODE_OPTIONS does not take: on the command line)', async () => {
-    const { pid } = await sidecarEnvironment({});
-    const argv = readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8').split('\0');
-    expect(argv.slice(1, 3)).toEqual(['--no-maglev', join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
+  onLinux('runs node without Maglev, and scavenges on the main thread alone unless AGENTWARDEN_SIDECAR_GC says otherwise (V8 flags NODE_OPTIONS does not take: on the command line)', async () => {
+    const serial = await startSidecar({});
+    expect(serial.argv.slice(1, 4)).toEqual(['--no-maglev', '--no-parallel-scavenge', join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
+    const single = await startSidecar({ AGENTWARDEN_SIDECAR_GC: 'single-threaded' });
+    expect(single.argv.slice(1, 4)).toEqual(['--no-maglev', '--single-threaded-gc', join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
+    const parallel = await startSidecar({ AGENTWARDEN_SIDECAR_GC: 'parallel' });
+    expect(parallel.argv.slice(1, 3)).toEqual(['--no-maglev', join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
+  });
+
+  onLinux('refuses an AGENTWARDEN_SIDECAR_GC it does not know, before starting node', async () => {
+    const child = spawn(LAUNCHER, ['sidecar', '--help'], { env: { ...process.env, AGENTWARDEN_SIDECAR_GC: 'concurrent' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(err).toContain('AGENTWARDEN_SIDECAR_GC: "concurrent" is not serial-scavenge, single-threaded or parallel');
   });
 
   onLinux('keeps the malloc arena count and the Node options the caller gave', async () => {

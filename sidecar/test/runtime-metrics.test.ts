@@ -25,7 +25,7 @@ describe('runtime metrics', () => {
   });
 
   it('report the event loop delay since the previous scrape', async () => {
-    startRuntimeMetrics();
+    startRuntimeMetrics({ gc: false });
     await new Promise((r) => setTimeout(r, 100));
     runtimeFamilies();
     // Loop iterations held 100 ms each (the monitor times iterations, so one long block counts once).
@@ -40,8 +40,18 @@ describe('runtime metrics', () => {
     expect(value('nodejs_eventloop_lag_max_seconds')).toBeLessThan(0.08);
   });
 
+  it('report no collections unless asked (--gc-metrics)', async () => {
+    startRuntimeMetrics({ gc: false });
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+    await new Promise((r) => setTimeout(r, 50));
+    const names = runtimeFamilies().map((f) => f.name);
+    expect(names).toContain('nodejs_eventloop_lag_p99_seconds');
+    expect(names.filter((n) => n.startsWith('nodejs_gc_') || n.endsWith('_after_major_gc_bytes'))).toEqual([]);
+  });
+
   it('count full collections and report the heap in use just after the latest', async () => {
-    startRuntimeMetrics();
+    startRuntimeMetrics({ gc: true });
     const before = runtimeFamilies().find((f) => f.name === 'nodejs_gc_runs_total')?.samples.find((x) => x.labels?.['kind'] === 'major')?.value ?? Number.NaN;
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;

@@ -1,8 +1,17 @@
 // The sidecar's own runtime on /metrics, named as prom-client names them for
 // Node processes: resident memory, V8 heap in use, and the event loop's delay
 // (p99 and max since the previous scrape, as prom-client resets its
-// histogram at each scrape; here without the sampling interval), and V8's
-// collections by kind. `make soak` samples these every 30 s.
+// histogram at each scrape; here without the sampling interval), and, with
+// --gc-metrics, V8's collections by kind. `make soak` samples these every 30 s.
+//
+// Why the collections are off by default: Node reports each collection to a
+// PerformanceObserver as an entry object whose deprecated getters it makes
+// anew every time (node:internal/perf/observe, deprecate + setPrototypeOf),
+// and those objects end up in V8's old generation. At 3,000 req/s, about 16
+// scavenges a second, that garbage alone brought a full mark-compact (5-20 ms
+// with the loop stopped) every few seconds; without the observer the same
+// load promoted about a tenth as much and ran none in 30 s (allocation
+// sampling of what full collections reclaimed, and --trace-gc).
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { MetricFamily } from '../../../common/prometheus.js';
 
@@ -29,11 +38,21 @@ const gcSeconds = new Map<string, number>();
 /** V8 heap in use just after the latest full collection: what survives, without the garbage between collections (NaN before the first). */
 let heapAfterMajor = Number.NaN;
 
-/** Starts measuring the event loop's delay and counting V8's collections (once per process). */
-export function startRuntimeMetrics(): void {
-  if (loop !== undefined) return;
-  loop = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
-  loop.enable();
+export interface RuntimeMetricsOptions {
+  /** Count V8's collections (a PerformanceObserver of every collection: see the top of this file). */
+  readonly gc: boolean;
+}
+
+/** Starts measuring the event loop's delay and, when asked, counting V8's collections (each once per process). */
+export function startRuntimeMetrics(options: RuntimeMetricsOptions): void {
+  if (loop === undefined) {
+    loop = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+    loop.enable();
+  }
+  if (options.gc && gcRuns.size === 0) observeCollections();
+}
+
+function observeCollections(): void {
   for (const kind of Object.values(GC_KINDS)) {
     gcRuns.set(kind, 0);
     gcSeconds.set(kind, 0);
@@ -68,7 +87,7 @@ export function runtimeFamilies(): MetricFamily[] {
     );
     loop.reset();
     if (Number.isFinite(heapAfterMajor)) out.push({ name: 'nodejs_heap_size_used_after_major_gc_bytes', type: 'gauge', help: 'V8 heap in use just after the latest full collection, bytes.', samples: [{ value: heapAfterMajor }] });
-    out.push(
+    if (gcRuns.size > 0) out.push(
       { name: 'nodejs_gc_runs_total', type: 'counter', help: 'V8 garbage collections since start, by kind (minor: young generation; major: full mark-compact).', samples: [...gcRuns].map(([kind, value]) => ({ labels: { kind }, value })) },
       { name: 'nodejs_gc_duration_seconds_total', type: 'counter', help: 'Time in V8 garbage collections since start, by kind, seconds.', samples: [...gcSeconds].map(([kind, value]) => ({ labels: { kind }, value })) },
     );
