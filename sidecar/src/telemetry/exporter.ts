@@ -1,12 +1,12 @@
 // The OTLP trace exporters, for the protocol configured
-// (OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL). The other OTEL_EXPORTER_OTLP_*
-// variables (endpoint, headers, timeout, compression, certificates) are read
-// from the environment when the exporter is built.
+// (OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL).
 //
 // The default span queue's batches (createBatchExporter) go out over
 // http/protobuf through the sidecar's own transport (otlp-http-transport.ts:
-// the SDK's contract without loading the SDK), over grpc through the SDK's
-// grpc export delegate.
+// the SDK's contract without loading the SDK; the other OTEL_EXPORTER_OTLP_*
+// variables read by config.ts at start, otlp-http-options.ts), over grpc
+// through the SDK's grpc export delegate, which reads them itself when it is
+// built.
 //
 // The SDK's span queue (sdk-spans.ts) uses the SDK's exporters:
 // grpc and http/protobuf are the SDK's exporters assembled from the SDK's own
@@ -77,9 +77,10 @@ export interface BatchExporter {
 
 /**
  * The exporter of the default span queue: each sealed batch's bytes are the
- * request. http/protobuf: the sidecar's transport, with the options
- * config.ts read from OTEL_EXPORTER_OTLP_*, or with AGENTWARDEN_OTLP_TRANSPORT=sdk the SDK's http export
- * delegate (the fallback). grpc: the SDK's grpc export delegate.
+ * request. http/protobuf: the sidecar's transport, with the options config.ts
+ * read from OTEL_EXPORTER_OTLP_*, or with AGENTWARDEN_OTLP_TRANSPORT=sdk the
+ * SDK's http export delegate (the fallback). grpc: the SDK's grpc export
+ * delegate.
  */
 export async function createBatchExporter(protocol: 'grpc' | 'http/protobuf', transport: OtlpTransport = DEFAULT_OTLP_TRANSPORT, httpOptions?: OtlpHttpOptions): Promise<BatchExporter> {
   if (protocol === 'http/protobuf' && transport === 'sidecar') {

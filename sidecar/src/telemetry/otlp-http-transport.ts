@@ -68,7 +68,7 @@ export class OtlpExportError extends Error {
 
 /** Sends OTLP/HTTP protobuf export requests; see the top of this file. */
 export class OtlpHttpTransport {
-  private agent: Agent | undefined;
+  private client: { agent: Agent; request: (o: RequestOptions, cb: (res: IncomingMessage) => void) => ClientRequest } | undefined;
   private inFlight = 0;
   private readonly idle: (() => void)[] = [];
 
@@ -91,8 +91,8 @@ export class OtlpHttpTransport {
   /** Resolves once no export is in flight; closes the kept-alive connections. */
   async shutdown(): Promise<void> {
     if (this.inFlight > 0) await new Promise<void>((r) => this.idle.push(r));
-    this.agent?.destroy();
-    this.agent = undefined;
+    this.client?.agent.destroy();
+    this.client = undefined;
   }
 
   private async export(body: Uint8Array): Promise<Attempt> {
@@ -112,21 +112,23 @@ export class OtlpHttpTransport {
     return attempt;
   }
 
+  /** node:http or node:https and its keep-alive agent, loaded once (the first export). */
   private async agentFor(): Promise<{ agent: Agent; request: (o: RequestOptions, cb: (res: IncomingMessage) => void) => ClientRequest }> {
+    if (this.client !== undefined) return this.client;
     if (this.options.url.protocol === 'https:') {
       const https = await import('node:https');
       const { ca, cert, key } = this.options;
-      this.agent ??= new https.Agent({ keepAlive: true, ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) });
-      return { agent: this.agent, request: https.request };
+      this.client = { agent: new https.Agent({ keepAlive: true, ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) }), request: https.request };
+    } else {
+      const http = await import('node:http');
+      this.client = { agent: new http.Agent({ keepAlive: true }), request: http.request };
     }
-    const http = await import('node:http');
-    this.agent ??= new http.Agent({ keepAlive: true });
-    return { agent: this.agent, request: http.request };
+    return this.client;
   }
 
   /** One POST; never rejects. */
   private async post(payload: Uint8Array, timeoutMs: number): Promise<Attempt> {
-    const { agent, request } = await this.agentFor();
+    const { agent, request } = this.client ?? await this.agentFor();
     const u = this.options.url;
     return new Promise<Attempt>((settle) => {
       let settled = false;
