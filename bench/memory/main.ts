@@ -6,15 +6,21 @@
 //     framing with a fixed answer, the floor of any sidecar on this stack;
 //   - the sidecar with audit export off, and on (OTLP http/protobuf to a sink),
 //     with its span queue as shipped (reused batch buffers) and as before
-//     issue 20 (AGENTWARDEN_SPAN_QUEUE=sdk: the SDK's BatchSpanProcessor).
-// For the sidecars, V8's collections during the load (nodejs_gc_runs_total
-// on their /metrics) per 100,000 requests: major ones are what objects
-// promoted to the old generation cost.
+//     issue 20 (AGENTWARDEN_SPAN_QUEUE=sdk: the SDK's BatchSpanProcessor), and
+//     with the batches sent by the SDK's export delegate instead of the
+//     sidecar's transport (AGENTWARDEN_OTLP_TRANSPORT=sdk).
+// For the sidecars, V8's collections during the load per 100,000 requests,
+// from V8's --trace-gc lines on their stdout (bench/soak/trace-gc.ts, which
+// adds nothing to the heap, unlike the sidecar's --gc-metrics): full ones
+// (Mark-Compact) are what objects promoted to the old generation cost.
 // Peak is VmHWM after the load; anon/file split the resident pages at the end
 // (file pages are the node binary's, shared by every process that maps it).
+// For the sidecars also the V8 heap in use at idle (their /metrics) and the
+// modules loaded by then, counted in a start of their own (module-count.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { toBinary } from '@bufbuild/protobuf';
 import { CheckRequestSchema } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
 import { CHECK_PATH } from '../../sidecar/src/authz/http2-server.js';
@@ -22,6 +28,7 @@ import { checkRequestFrom } from '../../cli/src/request-shorthand.js';
 import { grpcFrame } from '../compare/grpc-raw.js';
 import { CLASSES, THROUGHPUT_REQUESTS, mixEntry } from '../compare/mix.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
+import { tallyGc } from '../soak/gc-log.js';
 import { parseH2load } from '../compare/h2load.js';
 import { cpuSeconds, freePort, httpText, memoryMiB, waitFor200 } from '../compare/proc.js';
 import { execFile } from 'node:child_process';
@@ -32,9 +39,12 @@ const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..', '..');
 const work = join(root, '.cache', 'bench', 'memory');
 const node = join(root, 'node_modules', '.bin', 'node');
-/** The V8 flags and malloc setting bin/agentwarden gives the sidecar, for the processes started without it. */
-const LAUNCHER_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96'];
+/** The V8 flags bin/agentwarden gives the sidecar (NODE_OPTIONS and its command line), for the processes started without it. */
+const LAUNCHER_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96', '--no-maglev', '--no-parallel-scavenge'];
+/** The malloc settings bin/agentwarden gives the sidecar, for every process here. */
+const LAUNCHER_MALLOC = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
 const REQUESTS_PER_CLASS = 100_000;
+const MIB = 1024 * 1024;
 
 interface Subject {
   readonly key: string;
@@ -57,16 +67,16 @@ interface Figures {
   readonly cpuUsPerRequest: number;
   /** Audit spans exported / dropped (sidecar with export on), from its /metrics. */
   readonly spans?: { readonly exported: number; readonly dropped: number };
-  /** V8 collections during the load, per 100,000 requests (sidecars: nodejs_gc_runs_total). */
+  /** V8 collections during the load, per 100,000 requests (sidecars: --trace-gc). */
   readonly gc?: { readonly minor: number; readonly major: number };
+  /** V8 heap in use at idle, MiB (sidecars: nodejs_heap_size_used_bytes). */
+  readonly heapIdleMiB?: number;
+  /** Module files loaded by idle (sidecars, counted in a start of their own). */
+  readonly modules?: number;
 }
 
-/** nodejs_gc_runs_total by kind from the sidecar's /metrics. */
-async function gcRuns(url: string): Promise<{ minor: number; major: number }> {
-  const text = await httpText(url);
-  const read = (kind: string): number => Number(new RegExp(`^nodejs_gc_runs_total\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { minor: read('minor'), major: read('major') };
-}
+/** Preloaded into the sidecars: V8 prints each collection on stdout (tallied with gc-log.ts). */
+const TRACE_GC = pathToFileURL(join(root, 'dist', 'bench', 'soak', 'trace-gc.js')).href;
 
 /** Runs h2load without blocking this process: the OTLP sink answering the sidecar's exports lives here. */
 async function h2load(url: string, dataFile: string): Promise<number> {
@@ -93,7 +103,11 @@ async function spanCounters(metricsUrl: string): Promise<{ exported: number; dro
 async function measure(s: Subject, dataFiles: readonly string[]): Promise<Figures> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const log = join(work, `${s.key}.log`);
-  const child: ChildProcess = spawn(s.command, s.args(grpcPort, httpPort), { env: { ...process.env, MALLOC_ARENA_MAX: '2', ...s.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const traced = s.metrics !== undefined;
+  const env = { ...process.env, ...LAUNCHER_MALLOC, ...s.env, ...(traced ? { NODE_OPTIONS: `--import=${TRACE_GC} ${process.env['NODE_OPTIONS'] ?? ''}` } : {}) };
+  const child: ChildProcess = spawn(s.command, s.args(grpcPort, httpPort), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let gcLog = '';
+  child.stdout?.on('data', (c: Buffer) => { gcLog += c.toString(); });
   const stderr: Buffer[] = [];
   child.stderr?.on('data', (c: Buffer) => stderr.push(c));
   let exited = false;
@@ -105,15 +119,16 @@ async function measure(s: Subject, dataFiles: readonly string[]): Promise<Figure
     await new Promise((r) => setTimeout(r, 1000));
     const idle = memoryMiB(pid);
     const idleMiB = idle['VmRSS'] ?? Number.NaN;
+    const heapIdleMiB = s.metrics === undefined ? undefined : metricValue(await httpText(s.metrics(httpPort)), 'nodejs_heap_size_used_bytes') / MIB;
     if (s.ready === undefined) return { idleMiB, peakMiB: Number.NaN, anonMiB: idle['RssAnon'] ?? Number.NaN, fileMiB: idle['RssFile'] ?? Number.NaN, rps: Number.NaN, cpuUsPerRequest: Number.NaN };
-    const gc0 = s.metrics === undefined ? undefined : await gcRuns(s.metrics(httpPort));
+    const gcBefore = gcLog.length;
     const cpu0 = cpuSeconds(pid);
     const rps: number[] = [];
     for (const f of dataFiles) rps.push(await h2load(`http://127.0.0.1:${grpcPort}${CHECK_PATH}`, f));
     const cpu = cpuSeconds(pid) - cpu0;
-    const gc1 = s.metrics === undefined ? undefined : await gcRuns(s.metrics(httpPort));
+    const during = tallyGc(gcLog.slice(gcBefore));
     const per100k = (n: number): number => n * 100_000 / (REQUESTS_PER_CLASS * dataFiles.length);
-    const gc = gc0 === undefined || gc1 === undefined ? undefined : { minor: per100k(gc1.minor - gc0.minor), major: per100k(gc1.major - gc0.major) };
+    const gc = traced ? { minor: per100k(during.scavenges), major: per100k(during.fullCollections) } : undefined;
     const st = memoryMiB(pid);
     const spans = s.env['OTEL_TRACES_EXPORTER'] === 'otlp' ? await spanCounters(`http://127.0.0.1:${httpPort}/metrics`) : undefined;
     return {
@@ -121,6 +136,7 @@ async function measure(s: Subject, dataFiles: readonly string[]): Promise<Figure
       rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUsPerRequest: cpu * 1e6 / (REQUESTS_PER_CLASS * dataFiles.length),
       ...(spans === undefined ? {} : { spans }),
       ...(gc === undefined ? {} : { gc }),
+      ...(heapIdleMiB === undefined ? {} : { heapIdleMiB }),
     };
   } finally {
     child.kill('SIGTERM');
@@ -128,6 +144,37 @@ async function measure(s: Subject, dataFiles: readonly string[]): Promise<Figure
     await exit;
     clearTimeout(killer);
     writeFileSync(log, Buffer.concat(stderr));
+  }
+}
+
+function metricValue(text: string, name: string): number {
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+}
+
+/** Starts the subject once more with module-count.ts preloaded; the module files it loaded by idle. */
+async function countModules(s: Subject): Promise<number> {
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const hook = join(root, 'dist', 'bench', 'memory', 'module-count.js');
+  const env = { ...process.env, ...LAUNCHER_MALLOC, ...s.env, NODE_OPTIONS: `--import=${pathToFileURL(hook).href} ${process.env['NODE_OPTIONS'] ?? ''}` };
+  const child = spawn(s.command, s.args(grpcPort, httpPort), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const counted = new Promise<number>((resolve) => {
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      const m = /modules_loaded=(\d+)/.exec(stderr);
+      if (m !== null) resolve(Number(m[1]));
+    });
+  });
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.on('exit', () => { exited = true; resolve(); }));
+  try {
+    if (s.ready !== undefined) await waitFor200(s.ready(httpPort), () => !exited, 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    child.kill('SIGUSR2');
+    return await Promise.race([counted, new Promise<number>((resolve) => setTimeout(() => { resolve(Number.NaN); }, 5000))]);
+  } finally {
+    child.kill('SIGTERM');
+    await exit;
   }
 }
 
@@ -154,12 +201,15 @@ async function main(): Promise<void> {
     sidecar('sidecar', 'sidecar, span export on (as shipped)', exportOn),
     // The span queue before issue 20: ReadableSpans in the SDK's BatchSpanProcessor (telemetry/sdk-spans.ts).
     sidecar('sidecar_sdk_queue', 'sidecar, span export on, AGENTWARDEN_SPAN_QUEUE=sdk', { ...exportOn, AGENTWARDEN_SPAN_QUEUE: 'sdk' }),
+    // The batches sent by the SDK's http/protobuf export delegate, as before the sidecar's own transport (telemetry/otlp-http-transport.ts).
+    sidecar('sidecar_sdk_transport', 'sidecar, span export on, AGENTWARDEN_OTLP_TRANSPORT=sdk', { ...exportOn, AGENTWARDEN_OTLP_TRANSPORT: 'sdk' }),
   ];
   const rows: [Subject, Figures][] = [];
   try {
     for (const s of subjects) {
       process.stderr.write(`bench-memory: ${s.label}\n`);
-      rows.push([s, await measure(s, dataFiles)]);
+      const figures = await measure(s, dataFiles);
+      rows.push([s, s.metrics === undefined ? figures : { ...figures, modules: await countModules(s) }]);
     }
   } finally {
     await sink.close();
@@ -168,11 +218,11 @@ async function main(): Promise<void> {
   const lines = [
     `resident memory under h2load -n ${REQUESTS_PER_CLASS} -c4 -m16 -t1 per request class (${CLASSES.join(', ')}), one process at a time:`,
     '',
-    '| process | idle RSS (MiB) | peak RSS (MiB) | anon / file at end (MiB) | req/s | CPU µs/request | GCs per 100,000 requests, minor / major | spans exported / dropped |',
-    '|---|---|---|---|---|---|---|---|',
-    ...rows.map(([s, r]) => `| ${s.label} | ${f(r.idleMiB)} | ${f(r.peakMiB)} | ${f(r.anonMiB)} / ${f(r.fileMiB)} | ${f(r.rps)} | ${f(r.cpuUsPerRequest, 1)} | ${r.gc === undefined ? '-' : `${f(r.gc.minor)} / ${f(r.gc.major)}`} | ${r.spans === undefined ? '-' : `${r.spans.exported} / ${r.spans.dropped}`} |`),
+    '| process | idle RSS (MiB) | peak RSS (MiB) | anon / file at end (MiB) | req/s | CPU µs/request | GCs per 100,000 requests, minor / major | spans exported / dropped | V8 heap in use idle (MiB) | modules loaded |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map(([s, r]) => `| ${s.label} | ${f(r.idleMiB)} | ${f(r.peakMiB)} | ${f(r.anonMiB)} / ${f(r.fileMiB)} | ${f(r.rps)} | ${f(r.cpuUsPerRequest, 1)} | ${r.gc === undefined ? '-' : `${f(r.gc.minor)} / ${f(r.gc.major)}`} | ${r.spans === undefined ? '-' : `${r.spans.exported} / ${r.spans.dropped}`} | ${f(r.heapIdleMiB ?? Number.NaN, 1)} | ${f(r.modules ?? Number.NaN)} |`),
     '',
-    ...rows.map(([s, r]) => `bench: memory ${s.key} idle_mib=${f(r.idleMiB, 1)} peak_mib=${f(r.peakMiB, 1)} anon_mib=${f(r.anonMiB, 1)} file_mib=${f(r.fileMiB, 1)} rps=${f(r.rps)} cpu_us_per_request=${f(r.cpuUsPerRequest, 1)}${r.gc === undefined ? '' : ` gc_minor_per_100k=${f(r.gc.minor)} gc_major_per_100k=${f(r.gc.major)}`}${r.spans === undefined ? '' : ` spans_exported=${r.spans.exported} spans_dropped=${r.spans.dropped}`}`),
+    ...rows.map(([s, r]) => `bench: memory ${s.key} idle_mib=${f(r.idleMiB, 1)} peak_mib=${f(r.peakMiB, 1)} anon_mib=${f(r.anonMiB, 1)} file_mib=${f(r.fileMiB, 1)} rps=${f(r.rps)} cpu_us_per_request=${f(r.cpuUsPerRequest, 1)}${r.gc === undefined ? '' : ` gc_minor_per_100k=${f(r.gc.minor)} gc_major_per_100k=${f(r.gc.major)}`}${r.spans === undefined ? '' : ` spans_exported=${r.spans.exported} spans_dropped=${r.spans.dropped}`}${r.heapIdleMiB === undefined ? '' : ` heap_idle_mib=${f(r.heapIdleMiB, 1)}`}${r.modules === undefined ? '' : ` modules_loaded=${f(r.modules)}`}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

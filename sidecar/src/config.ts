@@ -2,6 +2,8 @@
 // else. Returns a frozen, typed object; defaults are documented per field.
 import { DEFAULT_OTLP_SERIALIZER, isOtlpSerializer, OTLP_SERIALIZERS, type OtlpSerializer } from './telemetry/serializer.js';
 import { DEFAULT_SPAN_QUEUE, isSpanQueue, SPAN_QUEUES, type SpanQueue } from './telemetry/span-sink.js';
+import { DEFAULT_OTLP_TRANSPORT, isOtlpTransport, OTLP_TRANSPORTS, type OtlpTransport } from './telemetry/transport.js';
+import { otlpHttpOptionsFromEnv, type OtlpHttpOptions } from './telemetry/otlp-http-options.js';
 import { AUTHZ_SERVER_IMPLS, DEFAULT_AUTHZ_LISTEN, DEFAULT_AUTHZ_SERVER_IMPL, type AuthzServerImpl } from './authz/server-api.js';
 import { DEFAULT_OTLP_PROTOCOL, isOtlpProtocol, OTLP_PROTOCOLS, type OtlpProtocol } from './telemetry/protocol.js';
 import { commandHelp, defineCommand, parseCommand } from '../../common/flags.js';
@@ -68,6 +70,10 @@ export interface SidecarConfig {
   readonly otlpSerializer: OtlpSerializer;
   /** Where decided spans wait for export: batches (reused buffers) or sdk (the SDK's BatchSpanProcessor). Default batches (AGENTWARDEN_SPAN_QUEUE). */
   readonly spanQueue: SpanQueue;
+  /** http/protobuf batches: the sidecar's transport or the SDK's export delegate (fallback). Default sidecar (AGENTWARDEN_OTLP_TRANSPORT). */
+  readonly otlpTransport: OtlpTransport;
+  /** http/protobuf export: endpoint, headers, timeout, compression, certificates (OTEL_EXPORTER_OTLP_*); undefined for other protocols or export off. */
+  readonly otlpHttp: OtlpHttpOptions | undefined;
   /** Controller mode: how often the operation summary (issue 17) goes to the controller, ms. Default 30000. */
   readonly anomalySummaryIntervalMs: number;
   /** Operations this sidecar learns while its baseline learns; beyond, dropped and counted. Default 4096. */
@@ -112,13 +118,14 @@ export const SIDECAR_COMMAND = defineCommand({
     { name: 'OTEL_TRACES_EXPORTER', default: 'otlp', text: '"none" turns audit span export off' },
     { name: 'OTEL_SDK_DISABLED', default: 'false', text: '"true" turns audit span export off' },
     { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', default: 'http/protobuf', text: 'grpc, http/protobuf or http/json; OTEL_EXPORTER_OTLP_TRACES_PROTOCOL wins' },
-    { name: 'OTEL_EXPORTER_OTLP_*', text: 'endpoint, headers, timeout: read by the OpenTelemetry exporter' },
+    { name: 'OTEL_EXPORTER_OTLP_*', text: 'endpoint, headers, timeout, compression, certificates (_TRACES_ ones win): read by the OTLP exporter at start' },
     { name: 'OTEL_BSP_MAX_QUEUE_SIZE', default: '2048', text: 'spans queued for export; more are dropped and counted' },
     { name: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', default: '512', text: 'spans per export request' },
     { name: 'OTEL_BSP_SCHEDULE_DELAY', default: '1000', text: 'batch export delay, ms' },
     { name: 'AGENTWARDEN_OTLP_SERIALIZER', default: DEFAULT_OTLP_SERIALIZER, text: `${OTLP_SERIALIZERS.join(' or ')}: the sidecar's OTLP protobuf serializer or the SDK's (fallback)` },
     { name: 'AGENTWARDEN_SIDECAR_GC', default: 'serial-scavenge', text: "read by bin/agentwarden (the image's entrypoint): serial-scavenge (V8 scavenges on the main thread alone), single-threaded (all of V8's GC on the main thread) or parallel (V8's default)" },
     { name: 'AGENTWARDEN_SPAN_QUEUE', default: DEFAULT_SPAN_QUEUE, text: `${SPAN_QUEUES.join(' or ')}: spans wait for export in reused batch buffers, or as objects in the SDK's BatchSpanProcessor (as before; http/json and the SDK serializer always use it)` },
+    { name: 'AGENTWARDEN_OTLP_TRANSPORT', default: DEFAULT_OTLP_TRANSPORT, text: `${OTLP_TRANSPORTS.join(' or ')}: http/protobuf batches go out through the sidecar's own transport, or the SDK's export delegate (fallback)` },
   ],
   exits: [[0, 'stopped by SIGTERM or SIGINT'], [1, 'failed while starting or running (a listen address taken, the policies unreadable)'], [2, 'invalid flags or environment']],
 });
@@ -151,6 +158,14 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
   if (!isOtlpSerializer(otlpSerializer)) throw new ConfigError(`AGENTWARDEN_OTLP_SERIALIZER: "${otlpSerializer}" is not ${OTLP_SERIALIZERS.join(' or ')}`);
   const spanQueue = env['AGENTWARDEN_SPAN_QUEUE'] ?? DEFAULT_SPAN_QUEUE;
   if (!isSpanQueue(spanQueue)) throw new ConfigError(`AGENTWARDEN_SPAN_QUEUE: "${spanQueue}" is not ${SPAN_QUEUES.join(' or ')}`);
+  const otlpTransport = env['AGENTWARDEN_OTLP_TRANSPORT'] ?? DEFAULT_OTLP_TRANSPORT;
+  if (!isOtlpTransport(otlpTransport)) throw new ConfigError(`AGENTWARDEN_OTLP_TRANSPORT: "${otlpTransport}" is not ${OTLP_TRANSPORTS.join(' or ')}`);
+  let otlpHttp: OtlpHttpOptions | undefined;
+  try {
+    otlpHttp = !disabled && protocol === 'http/protobuf' ? otlpHttpOptionsFromEnv(env) : undefined;
+  } catch (e: unknown) {
+    throw new ConfigError(e instanceof Error ? e.message : String(e), { cause: e });
+  }
   return Object.freeze({
     listen: values.listen,
     allowTcpCredentials: values['allow-tcp-credentials'],
@@ -177,6 +192,8 @@ export function readSidecarConfig(argv: readonly string[], env: Readonly<Record<
     logLevel: level,
     otlpSerializer,
     spanQueue,
+    otlpTransport,
+    otlpHttp,
     anomalySummaryIntervalMs: positiveDuration(values['anomaly-summary-interval'], '--anomaly-summary-interval'),
     maxBaselineOperations: positiveInt(values['max-baseline-operations'], '--max-baseline-operations'),
   });

@@ -42,6 +42,8 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     protocol: config.otlpProtocol,
     serializer: config.otlpSerializer,
     queue: config.spanQueue,
+    transport: config.otlpTransport,
+    ...(config.otlpHttp === undefined ? {} : { otlpHttp: config.otlpHttp }),
     resource: {
       'service.name': 'agentwarden-sidecar',
       'k8s.namespace.name': pod.namespace,

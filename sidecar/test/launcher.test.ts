@@ -33,7 +33,7 @@ async function sidecarEnvironment(env: Readonly<Record<string, string>>): Promis
 
 /** Starts `bin/agentwarden sidecar` and resolves with its environment and node's arguments once it listens. */
 async function startSidecar(env: Readonly<Record<string, string>>): Promise<{ env: Map<string, string>; argv: string[] }> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'MALLOC_ARENA_MAX' && k !== 'NODE_OPTIONS'));
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MALLOC_') && k !== 'NODE_OPTIONS'));
   const child = spawn(LAUNCHER, [
     'sidecar', '--policy', join(BENCH, 'policy.yaml'), '--pod', join(BENCH, 'pod.yaml'),
     '--listen', '127.0.0.1:0', '--allow-tcp-credentials', '--admin-listen', '127.0.0.1:0',
@@ -54,19 +54,21 @@ async function startSidecar(env: Readonly<Record<string, string>>): Promise<{ en
 }
 
 describe('bin/agentwarden sidecar', () => {
-  onLinux('runs the sidecar with two malloc arenas and small V8 generations', async () => {
+  onLinux('runs the sidecar with two malloc arenas, fixed malloc thresholds and small V8 generations', async () => {
     const env = await sidecarEnvironment({});
     expect(env.get('MALLOC_ARENA_MAX')).toBe('2');
+    expect(env.get('MALLOC_TRIM_THRESHOLD_')).toBe('131072');
+    expect(env.get('MALLOC_MMAP_THRESHOLD_')).toBe('131072');
     expect(env.get('NODE_OPTIONS')?.trim()).toBe('--max-semi-space-size=2 --max-old-space-size=96');
   });
 
-  onLinux('scavenges on the main thread alone unless AGENTWARDEN_SIDECAR_GC says otherwise', async () => {
+  onLinux('runs node without Maglev, and scavenges on the main thread alone unless AGENTWARDEN_SIDECAR_GC says otherwise (V8 flags NODE_OPTIONS does not take: on the command line)', async () => {
     const serial = await startSidecar({});
-    expect(serial.argv.slice(1, 3)).toEqual(['--no-parallel-scavenge', join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
+    expect(serial.argv.slice(1, 4)).toEqual(['--no-maglev', '--no-parallel-scavenge', join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
     const single = await startSidecar({ AGENTWARDEN_SIDECAR_GC: 'single-threaded' });
-    expect(single.argv.slice(1, 3)).toEqual(['--single-threaded-gc', join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
+    expect(single.argv.slice(1, 4)).toEqual(['--no-maglev', '--single-threaded-gc', join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
     const parallel = await startSidecar({ AGENTWARDEN_SIDECAR_GC: 'parallel' });
-    expect(parallel.argv.slice(1, 2)).toEqual([join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
+    expect(parallel.argv.slice(1, 3)).toEqual(['--no-maglev', join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
   });
 
   onLinux('refuses an AGENTWARDEN_SIDECAR_GC it does not know, before starting node', async () => {
@@ -79,8 +81,9 @@ describe('bin/agentwarden sidecar', () => {
   });
 
   onLinux('keeps the malloc arena count and the Node options the caller gave', async () => {
-    const env = await sidecarEnvironment({ MALLOC_ARENA_MAX: '4', NODE_OPTIONS: '--max-old-space-size=128' });
+    const env = await sidecarEnvironment({ MALLOC_ARENA_MAX: '4', MALLOC_TRIM_THRESHOLD_: '262144', NODE_OPTIONS: '--max-old-space-size=128' });
     expect(env.get('MALLOC_ARENA_MAX')).toBe('4');
+    expect(env.get('MALLOC_TRIM_THRESHOLD_')).toBe('262144');
     // Later flags win: the caller's come after the launcher's.
     expect(env.get('NODE_OPTIONS')).toBe('--max-semi-space-size=2 --max-old-space-size=96 --max-old-space-size=128');
   });

@@ -1,8 +1,14 @@
-// The OpenTelemetry SDK's OTLP trace exporter for the protocol configured
-// (OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL). The SDK reads the other
-// OTEL_EXPORTER_OTLP_* variables (endpoint, headers, timeout, compression,
-// certificates) from the environment itself, when the exporter is built.
+// The OTLP trace exporters, for the protocol configured
+// (OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL).
 //
+// The default span queue's batches (createBatchExporter) go out over
+// http/protobuf through the sidecar's own transport (otlp-http-transport.ts:
+// the SDK's contract without loading the SDK; the other OTEL_EXPORTER_OTLP_*
+// variables read by config.ts at start, otlp-http-options.ts), over grpc
+// through the SDK's grpc export delegate, which reads them itself when it is
+// built.
+//
+// The SDK's span queue (sdk-spans.ts) uses the SDK's exporters:
 // grpc and http/protobuf are the SDK's exporters assembled from the SDK's own
 // parts, exactly as its OTLPTraceExporter classes assemble them (export
 // delegate, transport, retries, configuration from the environment), with
@@ -16,6 +22,9 @@ import type { IExporterMetricsHelper, IExportTraceServiceResponse, ISerializer }
 import type { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import type { OtlpProtocol } from './protocol.js';
 import { traceProtoSerializer } from './otlp-trace-proto.js';
+import type { BatchSend, SealedBatch } from './span-batches.js';
+import { DEFAULT_OTLP_TRANSPORT, type OtlpTransport } from './transport.js';
+import type { OtlpHttpOptions } from './otlp-http-options.js';
 
 // CONFIGURATION_NOTE: convertLegacy*Options (deprecated) is how the SDK's own
 // OTLPTraceExporter classes (0.223) read OTEL_EXPORTER_OTLP_* and merge the
@@ -57,4 +66,39 @@ export async function createOtlpProtobufExporter<Items>(
       ));
     }
   }
+}
+
+/** Sends the span queue's sealed batches (span-batches.ts). */
+export interface BatchExporter {
+  readonly send: BatchSend;
+  /** Waits for the exports in flight, then lets the connections go. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * The exporter of the default span queue: each sealed batch's bytes are the
+ * request. http/protobuf: the sidecar's transport, with the options config.ts
+ * read from OTEL_EXPORTER_OTLP_*, or with AGENTWARDEN_OTLP_TRANSPORT=sdk the
+ * SDK's http export delegate (the fallback). grpc: the SDK's grpc export
+ * delegate.
+ */
+export async function createBatchExporter(protocol: 'grpc' | 'http/protobuf', transport: OtlpTransport = DEFAULT_OTLP_TRANSPORT, httpOptions?: OtlpHttpOptions): Promise<BatchExporter> {
+  if (protocol === 'http/protobuf' && transport === 'sidecar') {
+    const { OtlpHttpTransport } = await import('./otlp-http-transport.js');
+    // The sidecar gives the options config.ts read; a caller that gives none (tests) gets
+    // OTEL_EXPORTER_OTLP_* from the environment, as the SDK's exporter reads them.
+    const sender = new OtlpHttpTransport(httpOptions ?? (await import('./otlp-http-options.js')).otlpHttpOptionsFromEnv(process.env));
+    return {
+      send: (batch, done) => { sender.send(batch.request, (error) => { done(error === undefined, error); }); },
+      shutdown: () => sender.shutdown(),
+    };
+  }
+  const [exporter, { ExportResultCode }] = await Promise.all([createOtlpProtobufExporter<SealedBatch>(protocol, {
+    serializeRequest: (batch) => batch.request,
+    deserializeResponse: (data) => traceProtoSerializer.deserializeResponse(data),
+  }, { name: 'span', countItems: (batch) => batch.spans }), import('@opentelemetry/core')]);
+  return {
+    send: (batch, done) => { exporter.export(batch, (result) => { done(result.code === ExportResultCode.SUCCESS, result.error); }); },
+    shutdown: () => exporter.shutdown(),
+  };
 }

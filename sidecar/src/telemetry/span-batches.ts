@@ -14,10 +14,11 @@
 // acknowledged. `make bench-memory` prints the sidecar's GCs and CPU per
 // request beside the span export; `make soak` holds it for ten minutes.
 //
-// What the SDK still does: the send. A sealed batch goes to the SDK's OTLP
-// export delegate for the protocol (exporter.ts: transport, retries, timeout,
-// compression, headers and endpoint from OTEL_EXPORTER_OTLP_*, its own
-// concurrency limit), whose serializer hands back the batch's bytes.
+// The send is not here: a sealed batch goes to the batch exporter
+// (exporter.ts: the sidecar's OTLP/HTTP transport, otlp-http-transport.ts,
+// with the SDK's contract for endpoint, headers, timeout, compression,
+// retries and certificates from OTEL_EXPORTER_OTLP_*; for grpc the SDK's
+// export delegate, whose serializer hands back the batch's bytes).
 //
 // Semantics kept from the BatchSpanProcessor: a batch is sent when it holds
 // batchSize spans or delayMs after its first span; at most maxQueue spans are

@@ -7,8 +7,8 @@
 // each span is written, as OTLP protobuf, straight into the filling batch
 // buffer (span-batches.ts: long-lived buffers used again batch after batch,
 // so that a decided span leaves no object behind to reach V8's old
-// generation), and a full batch is handed to the SDK's OTLP export delegate
-// (exporter.ts). OTLP http/json and AGENTWARDEN_OTLP_SERIALIZER=sdk go through
+// generation), and a full batch is handed to the batch exporter (exporter.ts:
+// the sidecar's OTLP/HTTP transport, or the SDK's grpc export delegate). OTLP http/json and AGENTWARDEN_OTLP_SERIALIZER=sdk go through
 // the SDK's BatchSpanProcessor instead (sdk-spans.ts, loaded only then).
 //
 // Until 2026-11-29 the export ran in a worker thread with the SDK's own
@@ -23,8 +23,9 @@ import type { OtlpProtocol } from './protocol.js';
 import type { DecisionSpanRecord } from './otlp-trace-proto.js';
 import { IdSource, parseTraceparent } from './trace-context.js';
 import type { OtlpSerializer } from './serializer.js';
-import type { SealedBatch } from './span-batches.js';
 import type { SpanQueue, SpanSink, SpanSinkOptions } from './span-sink.js';
+import type { OtlpTransport } from './transport.js';
+import type { OtlpHttpOptions } from './otlp-http-options.js';
 import type { SpanRef } from './decision-span.js';
 
 export interface SpanCounters {
@@ -69,6 +70,10 @@ export interface AuditTracerOptions {
   readonly serializer?: OtlpSerializer;
   /** Where decided spans wait for export. Default 'batches' (span-batches.ts); 'sdk': the SDK's BatchSpanProcessor. */
   readonly queue?: SpanQueue;
+  /** What sends the default queue's http/protobuf batches. Default 'sidecar' (otlp-http-transport.ts); 'sdk': the SDK's export delegate. */
+  readonly transport?: OtlpTransport;
+  /** The sidecar's http/protobuf transport's options (config.ts); default: from OTEL_EXPORTER_OTLP_* in process.env. */
+  readonly otlpHttp?: OtlpHttpOptions;
   readonly resource: Attributes;
   /** Spans recorded and not yet exported, at most. */
   readonly maxQueue: number;
@@ -113,7 +118,7 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
   const protocol = options.protocol;
   const sink = protocol === 'http/json' || options.serializer === 'sdk' || options.queue === 'sdk'
     ? await (await import('./sdk-spans.js')).sdkSpanSink(protocol, options.serializer, sinkOptions)
-    : await batchSink(protocol, sinkOptions);
+    : await batchSink(protocol, options, sinkOptions);
 
   let pending: PendingDecision[] = [];
   let scheduled: NodeJS.Immediate | undefined;
@@ -179,20 +184,16 @@ export async function createAuditTracer(options: AuditTracerOptions): Promise<Au
   };
 }
 
-/** The default sink: spans encoded into reused batch buffers, sent by the SDK's protobuf export delegate. */
-async function batchSink(protocol: 'grpc' | 'http/protobuf', options: SpanSinkOptions): Promise<SpanSink> {
-  // @opentelemetry/core is the export delegate's own dependency: loaded with it, not before.
-  const [{ createOtlpProtobufExporter }, { SpanBatches }, { traceProtoSerializer }, { DECISION_SCOPE }, { ExportResultCode }] = await Promise.all([
-    import('./exporter.js'), import('./span-batches.js'), import('./otlp-trace-proto.js'), import('./attributes.js'), import('@opentelemetry/core'),
+/** The default sink: spans encoded into reused batch buffers, sent by the batch exporter (exporter.ts). */
+async function batchSink(protocol: 'grpc' | 'http/protobuf', tracer: AuditTracerOptions, options: SpanSinkOptions): Promise<SpanSink> {
+  const [{ createBatchExporter }, { SpanBatches }, { DECISION_SCOPE }] = await Promise.all([
+    import('./exporter.js'), import('./span-batches.js'), import('./attributes.js'),
   ]);
-  const exporter = await createOtlpProtobufExporter<SealedBatch>(protocol, {
-    serializeRequest: (batch) => batch.request,
-    deserializeResponse: (data) => traceProtoSerializer.deserializeResponse(data),
-  }, { name: 'span', countItems: (batch) => batch.spans });
+  const exporter = await createBatchExporter(protocol, tracer.transport, tracer.otlpHttp);
   const batches = new SpanBatches({
     resource: options.resource, scope: DECISION_SCOPE, batchSize: Math.min(options.batchSize, options.maxQueue), delayMs: options.delayMs,
     spareBuffers: Math.ceil(options.maxQueue / Math.min(options.batchSize, options.maxQueue)) + 1,
-    send: (batch, done) => { exporter.export(batch, (result) => { done(result.code === ExportResultCode.SUCCESS, result.error); }); },
+    send: exporter.send,
     settle: options.settle,
   });
   return {

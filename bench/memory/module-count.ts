@@ -1,0 +1,14 @@
+// Preloaded (node --import) into a sidecar that `make bench-memory` starts only
+// to count what it loads: every module file the ESM loader or require() loads
+// (node: builtins not counted), written to stderr when the process gets
+// SIGUSR2. The memory figures come from other starts, without this hook.
+import { registerHooks } from 'node:module';
+
+const files = new Set<string>();
+registerHooks({
+  load(url, context, nextLoad) {
+    if (url.startsWith('file:')) files.add(url);
+    return nextLoad(url, context);
+  },
+});
+process.on('SIGUSR2', () => { process.stderr.write(`bench-memory: modules_loaded=${files.size}\n`); });
