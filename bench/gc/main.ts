@@ -26,7 +26,7 @@ import { benchPaths, startEngine, type Paths } from '../compare/engines.js';
 import { writeDataFiles } from '../compare/load.js';
 import { runLoadgen } from '../compare/loadgen.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
-import { cpuSeconds } from '../compare/proc.js';
+import { cpuSeconds, machineCpuTicks } from '../compare/proc.js';
 import { median, percentile } from '../compare/stats.js';
 import { tallyGc } from '../soak/gc-log.js';
 import { tailOf } from '../soak/log-file.js';
@@ -47,6 +47,8 @@ interface Run {
   readonly checkP99Ms: number;
   readonly cpuUsPerRequest: number;
   readonly errors: number;
+  /** % of the machine's CPU time given to other guests during the run (/proc/stat steal). */
+  readonly stealPct: number;
 }
 
 async function runOnce(paths: Paths, variant: Variant, rps: number, seconds: number, otlpEndpoint: string): Promise<Run> {
@@ -64,14 +66,17 @@ async function runOnce(paths: Paths, variant: Variant, rps: number, seconds: num
     await load(WARMUP_SECONDS);
     log.tail.next();
     const cpu0 = cpuSeconds(sidecar.pid);
+    const machine0 = machineCpuTicks();
     const r = await load(seconds);
     const cpu = cpuSeconds(sidecar.pid) - cpu0;
+    const machine = machineCpuTicks();
     const gc = tallyGc(log.tail.next());
     const pauses = gc.scavengePausesMs;
     return {
       variant, scavenges: gc.scavenges, pauseP50Ms: percentile(pauses, 0.5), pauseP99Ms: percentile(pauses, 0.99), pauseMaxMs: Math.max(0, ...pauses),
       gcMsPerSecond: pauses.reduce((a, b) => a + b, 0) / seconds, fullGcs: gc.fullCollections,
       checkP99Ms: percentile(r.serviceMs, 0.99), cpuUsPerRequest: cpu * 1e6 / Math.max(1, r.sent), errors: r.errors,
+      stealPct: 100 * (machine.steal - machine0.steal) / Math.max(1, machine.total - machine0.total),
     };
   } finally {
     log.close();
@@ -95,7 +100,7 @@ async function main(): Promise<number> {
   mkdirSync(join(paths.work, 'logs'), { recursive: true });
   const sink = await startOtlpSink();
   process.stdout.write(`make bench-gc: the sidecar with AGENTWARDEN_SIDECAR_GC=${chosen.join(', =')} (serial-scavenge as shipped, parallel V8's default), ${rounds} round(s) alternated, ${seconds} s at ${rps} req/s of the bench mix after ${WARMUP_SECONDS} s warm-up; load average ${f2(loadavg()[0] ?? Number.NaN)} at start\n\n`);
-  process.stdout.write(`${'round'.padEnd(6)}${'variant'.padEnd(17)}${'scavenges'.padStart(10)}${'pause p50'.padStart(10)}${'p99'.padStart(8)}${'max ms'.padStart(9)}${'GC ms/s'.padStart(9)}${'full GCs'.padStart(9)}${'check p99 ms'.padStart(13)}${'CPU µs/req'.padStart(11)}\n`);
+  process.stdout.write(`${'round'.padEnd(6)}${'variant'.padEnd(17)}${'scavenges'.padStart(10)}${'pause p50'.padStart(10)}${'p99'.padStart(8)}${'max ms'.padStart(9)}${'GC ms/s'.padStart(9)}${'full GCs'.padStart(9)}${'check p99 ms'.padStart(13)}${'CPU µs/req'.padStart(11)}${'steal %'.padStart(8)}\n`);
   const runs: Run[] = [];
   try {
     for (let round = 1; round <= rounds; round++) {
@@ -104,7 +109,7 @@ async function main(): Promise<number> {
         const r = await runOnce(paths, variant, rps, seconds, sink.endpoint);
         runs.push(r);
         if (r.errors > 0) process.stderr.write(`bench-gc: round ${round} ${variant}: ${r.errors} errors\n`);
-        process.stdout.write(`${String(round).padEnd(6)}${variant.padEnd(17)}${String(r.scavenges).padStart(10)}${f2(r.pauseP50Ms).padStart(10)}${f2(r.pauseP99Ms).padStart(8)}${f2(r.pauseMaxMs).padStart(9)}${f2(r.gcMsPerSecond).padStart(9)}${String(r.fullGcs).padStart(9)}${f2(r.checkP99Ms).padStart(13)}${f2(r.cpuUsPerRequest).padStart(11)}\n`);
+        process.stdout.write(`${String(round).padEnd(6)}${variant.padEnd(17)}${String(r.scavenges).padStart(10)}${f2(r.pauseP50Ms).padStart(10)}${f2(r.pauseP99Ms).padStart(8)}${f2(r.pauseMaxMs).padStart(9)}${f2(r.gcMsPerSecond).padStart(9)}${String(r.fullGcs).padStart(9)}${f2(r.checkP99Ms).padStart(13)}${f2(r.cpuUsPerRequest).padStart(11)}${r.stealPct.toFixed(1).padStart(8)}\n`);
       }
     }
   } finally {
