@@ -40,7 +40,7 @@ const root = join(import.meta.dirname, '..', '..', '..');
 const work = join(root, '.cache', 'bench', 'memory');
 const node = join(root, 'node_modules', '.bin', 'node');
 /** The V8 flags bin/agentwarden gives the sidecar (NODE_OPTIONS and its command line), for the processes started without it. */
-const LAUNCHER_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96', '--no-maglev', '--no-parallel-scavenge'];
+const LAUNCHER_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96', '--no-parallel-scavenge'];
 /** The malloc settings bin/agentwarden gives the sidecar, for every process here. */
 const LAUNCHER_MALLOC = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
 const REQUESTS_PER_CLASS = 100_000;
