@@ -97,15 +97,25 @@ export function sampleRss(pid: number, everyMs = 100): { stop(): number } {
   };
 }
 
+export interface MachineTicks {
+  readonly total: number;
+  readonly steal: number;
+}
+
 /**
  * The machine's CPU time so far from /proc/stat, in clock ticks: all of it, and
  * what the hypervisor gave other guests while this one wanted to run (steal).
  * On a shared virtual machine, steal is the noise a bench cannot see from inside.
  */
-export function machineCpuTicks(): { readonly total: number; readonly steal: number } {
+export function machineCpuTicks(): MachineTicks {
   const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
   const fields = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal [guest guest_nice, already in user and nice]
   const total = fields.slice(0, 8).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
   return { total, steal: fields[7] ?? 0 };
+}
+
+/** Steal between two readings of machineCpuTicks, as a % of the machine's CPU time between them. */
+export function stealPercent(before: MachineTicks, after: MachineTicks): number {
+  return 100 * (after.steal - before.steal) / Math.max(1, after.total - before.total);
 }

@@ -26,9 +26,9 @@ import { benchPaths, startEngine, type Paths } from '../compare/engines.js';
 import { writeDataFiles } from '../compare/load.js';
 import { runLoadgen } from '../compare/loadgen.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
-import { cpuSeconds, machineCpuTicks } from '../compare/proc.js';
+import { cpuSeconds, machineCpuTicks, stealPercent } from '../compare/proc.js';
 import { median, percentile } from '../compare/stats.js';
-import { tallyGc } from '../soak/gc-log.js';
+import { tallyGc, withTraceGc } from '../soak/gc-log.js';
 import { tailOf } from '../soak/log-file.js';
 
 const VARIANTS = ['serial-scavenge', 'parallel', 'single-threaded'] as const;
@@ -55,7 +55,7 @@ async function runOnce(paths: Paths, variant: Variant, rps: number, seconds: num
   const logSuffix = `.gc-${variant}`;
   const sidecar = await startEngine('agentwarden', {
     paths, otlpEndpoint, cerbosApi: await loadCerbosApi(), logSuffix,
-    extraEnv: { AGENTWARDEN_SIDECAR_GC: variant, NODE_OPTIONS: `--import ${join(dirname(fileURLToPath(import.meta.url)), '..', 'soak', 'trace-gc.js')}` },
+    extraEnv: { AGENTWARDEN_SIDECAR_GC: variant, NODE_OPTIONS: withTraceGc(process.env['NODE_OPTIONS']) },
   });
   const log = tailOf(join(paths.work, 'logs', `agentwarden${logSuffix}.log`));
   try {
@@ -76,7 +76,7 @@ async function runOnce(paths: Paths, variant: Variant, rps: number, seconds: num
       variant, scavenges: gc.scavenges, pauseP50Ms: percentile(pauses, 0.5), pauseP99Ms: percentile(pauses, 0.99), pauseMaxMs: Math.max(0, ...pauses),
       gcMsPerSecond: pauses.reduce((a, b) => a + b, 0) / seconds, fullGcs: gc.fullCollections,
       checkP99Ms: percentile(r.serviceMs, 0.99), cpuUsPerRequest: cpu * 1e6 / Math.max(1, r.sent), errors: r.errors,
-      stealPct: 100 * (machine.steal - machine0.steal) / Math.max(1, machine.total - machine0.total),
+      stealPct: stealPercent(machine0, machine),
     };
   } finally {
     log.close();

@@ -28,7 +28,7 @@ import { checkRequestFrom } from '../../cli/src/request-shorthand.js';
 import { grpcFrame } from '../compare/grpc-raw.js';
 import { CLASSES, THROUGHPUT_REQUESTS, mixEntry } from '../compare/mix.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
-import { tallyGc } from '../soak/gc-log.js';
+import { tallyGc, withTraceGc } from '../soak/gc-log.js';
 import { parseH2load } from '../compare/h2load.js';
 import { cpuSeconds, freePort, httpText, memoryMiB, waitFor200 } from '../compare/proc.js';
 import { execFile } from 'node:child_process';
@@ -75,9 +75,6 @@ interface Figures {
   readonly modules?: number;
 }
 
-/** Preloaded into the sidecars: V8 prints each collection on stdout (tallied with gc-log.ts). */
-const TRACE_GC = pathToFileURL(join(root, 'dist', 'bench', 'soak', 'trace-gc.js')).href;
-
 /** Runs h2load without blocking this process: the OTLP sink answering the sidecar's exports lives here. */
 async function h2load(url: string, dataFile: string): Promise<number> {
   const { stdout: out } = await run('h2load', ['-n', String(REQUESTS_PER_CLASS), '-c4', '-m16', '-t1', '-d', dataFile,
@@ -104,7 +101,7 @@ async function measure(s: Subject, dataFiles: readonly string[]): Promise<Figure
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const log = join(work, `${s.key}.log`);
   const traced = s.metrics !== undefined;
-  const env = { ...process.env, ...LAUNCHER_MALLOC, ...s.env, ...(traced ? { NODE_OPTIONS: `--import=${TRACE_GC} ${process.env['NODE_OPTIONS'] ?? ''}` } : {}) };
+  const env = { ...process.env, ...LAUNCHER_MALLOC, ...s.env, ...(traced ? { NODE_OPTIONS: withTraceGc(process.env['NODE_OPTIONS']) } : {}) };
   const child: ChildProcess = spawn(s.command, s.args(grpcPort, httpPort), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let gcLog = '';
   child.stdout?.on('data', (c: Buffer) => { gcLog += c.toString(); });

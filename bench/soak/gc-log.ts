@@ -6,6 +6,14 @@
 //   [31779:0x3b3e1000]  202 ms: Scavenge 5.3 (6.5) -> 4.7 (7.5) MB, pooled: 0 MB, 9.01 / 0.00 ms  (average mu = ...
 //   [31779:0x3b3e1000]  27736 ms: Mark-Compact 28.6 (33.3) -> 20.3 (33.0) MB, pooled: 0 MB, 6.54 / 0.01 ms  (+ 15.2 ms in 58 steps since start of marking, biggest step 10.9 ms, ...
 
+/**
+ * NODE_OPTIONS for a sidecar that prints its collections: trace-gc.ts
+ * imported first, then what the caller already had.
+ */
+export function withTraceGc(nodeOptions: string | undefined): string {
+  return `--import=${new URL('trace-gc.js', import.meta.url).href} ${nodeOptions ?? ''}`.trim();
+}
+
 export interface GcTally {
   readonly scavenges: number;
   readonly fullCollections: number;

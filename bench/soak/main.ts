@@ -33,9 +33,9 @@ import { runLoadgen } from '../compare/loadgen.js';
 import { CLASSES, MIX } from '../compare/mix.js';
 import { runH2load } from '../compare/h2load.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
-import { cpuSeconds, httpText, machineCpuTicks, rssMiB } from '../compare/proc.js';
+import { cpuSeconds, httpText, machineCpuTicks, rssMiB, stealPercent } from '../compare/proc.js';
 import { percentile } from '../compare/stats.js';
-import { tallyGc } from './gc-log.js';
+import { tallyGc, withTraceGc } from './gc-log.js';
 import { tailOf } from './log-file.js';
 
 /** Within this fraction of the first sample after warm-up. */
@@ -116,7 +116,7 @@ async function main(): Promise<number> {
   const sidecar = await startEngine('agentwarden', {
     paths, otlpEndpoint: sink.endpoint, cerbosApi: await loadCerbosApi(), logSuffix: '.soak',
     // The launcher puts its own flags first and keeps these.
-    extraEnv: { NODE_OPTIONS: `${env['NODE_OPTIONS'] ?? ''} --import ${join(dirname(fileURLToPath(import.meta.url)), 'trace-gc.js')}`.trim() },
+    extraEnv: { NODE_OPTIONS: withTraceGc(env['NODE_OPTIONS']) },
     extraArgs: gcMetrics ? ['--gc-metrics'] : [],
   });
   const samples: Sample[] = [];
@@ -146,7 +146,7 @@ async function main(): Promise<number> {
       const m = await sidecarMetrics(sidecar.httpBase);
       const gc = tallyGc(gcLog.tail.next());
       const machine = machineCpuTicks();
-      const stealPct = 100 * (machine.steal - machineBefore.steal) / Math.max(1, machine.total - machineBefore.total);
+      const stealPct = stealPercent(machineBefore, machine);
       machineBefore = machine;
       heapAfterFullMiB = gc.heapAfterFullMiB ?? heapAfterFullMiB;
       const s: Sample = {

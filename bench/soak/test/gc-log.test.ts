@@ -2,7 +2,9 @@
 // for the sidecar, and on V8 itself: a process started with --trace-gc.
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { LogTail, tallyGc } from '../gc-log.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { LogTail, tallyGc, withTraceGc } from '../gc-log.js';
 
 const LINES = [
   '[21783:0x38c22000]    44357 ms: Scavenge 25.6 (33.3) -> 24.0 (33.3) MB, pooled: 0 MB, 0.45 / 0.00 ms  (average mu = 0.998, current mu = 0.998) task; ',
@@ -40,5 +42,16 @@ describe('LogTail', () => {
     expect(tail.next()).toBe('');
     log += 'o\nthree\n';
     expect(tail.next()).toBe('two\nthree\n');
+  });
+});
+
+describe('withTraceGc', () => {
+  it('imports trace-gc.js first and keeps the options the caller had', () => {
+    const options = withTraceGc('--max-old-space-size=128');
+    const [first = '', rest] = [options.split(' ')[0], options.split(' ').slice(1).join(' ')];
+    expect(first.startsWith('--import=file://')).toBe(true);
+    expect(existsSync(fileURLToPath(first.slice('--import='.length)))).toBe(true);
+    expect(rest).toBe('--max-old-space-size=128');
+    expect(withTraceGc(undefined)).toBe(first);
   });
 });
