@@ -100,6 +100,8 @@ export function sampleRss(pid: number, everyMs = 100): { stop(): number } {
 export interface MachineTicks {
   readonly total: number;
   readonly steal: number;
+  /** idle + iowait. */
+  readonly idle: number;
 }
 
 /**
@@ -112,7 +114,14 @@ export function machineCpuTicks(): MachineTicks {
   const fields = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal [guest guest_nice, already in user and nice]
   const total = fields.slice(0, 8).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
-  return { total, steal: fields[7] ?? 0 };
+  return { total, steal: fields[7] ?? 0, idle: (fields[3] ?? 0) + (fields[4] ?? 0) };
+}
+
+/** How busy the machine was between two readings of machineCpuTicks: % of its CPU time neither idle nor stolen (NaN when no tick passed). */
+export function busyPercent(before: MachineTicks, after: MachineTicks): number {
+  const total = after.total - before.total;
+  if (total <= 0) return Number.NaN;
+  return 100 * (total - (after.idle - before.idle) - (after.steal - before.steal)) / total;
 }
 
 /** Steal between two readings of machineCpuTicks, as a % of the machine's CPU time between them. */

@@ -8,6 +8,8 @@
 //   node dist/bench/e2e/main.js            # 5 rounds: 100 req/s x 10 s, 1,000 req/s x 5 s, closed-loop probe (~9 min)
 //   node dist/bench/e2e/main.js --quick    # 1 round, 3 s runs
 //   node dist/bench/e2e/main.js --rounds 5 # more rounds: a median that a noisy neighbour moves less
+//   node dist/bench/e2e/main.js --variants none,agentwarden,floor-node --rates 1000
+//                                          # only these (none is always run: every figure is against it)
 //
 // Five front Envoys (one per variant, identical but for the authz endpoint or the
 // missing filter) share one upstream Envoy that answers every request itself. Each
@@ -27,31 +29,18 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_INJECT_OPTIONS } from '../../controller/src/inject/options.js';
 import { benchPaths } from '../compare/engines.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
-import { freePort } from '../compare/proc.js';
+import { busyPercent, cpuSeconds, freePort, machineCpuTicks, stealPercent } from '../compare/proc.js';
 import { rotate } from '../compare/stats.js';
 import { injectedProxyEnvBootstrap, patchFrontBootstrap } from './bootstrap-patch.js';
 import { startEnvoy, upstreamBootstrap } from './envoy.js';
 import { startFloorGo, startFloorNode, startOpaEnvoy, startSidecar, VARIANTS, type RunningAuthz, type Variant } from './engines.js';
+import { FULL, MAX_ROUNDS, pickRates, pickVariants, QUICK, type Plan } from './plan.js';
 import { runHttpLoad, type HttpLoadResult } from './load.js';
 import { httpGet, stopAll, stopAllOnSignal } from './procs.js';
 import { benchLines, type OpenLoopRun, type ProbeRun } from './report.js';
 import { httpRequestOf, LOAD_ENTRIES } from './requests.js';
 import { verifyTable, verifyThroughEnvoys } from './verify.js';
 
-interface Plan {
-  readonly rounds: number;
-  /** [req/s, measured seconds] */
-  readonly rates: readonly (readonly [number, number])[];
-  readonly warmupSeconds: number;
-  /** Closed-loop probe: requests per variant and round. */
-  readonly probeRequests: number;
-}
-
-// Five short rounds rather than three long ones: on a shared machine a neighbour's burst
-// spoils a round or two, and the median of five differences stands through two.
-const FULL: Plan = { rounds: 5, rates: [[100, 10], [1000, 5]], warmupSeconds: 1, probeRequests: 2000 };
-const QUICK: Plan = { rounds: 1, rates: [[100, 3], [1000, 3]], warmupSeconds: 1, probeRequests: 500 };
-const MAX_ROUNDS = 20;
 const UPSTREAM_CONCURRENCY = 1;
 
 const log = (line: string): void => { process.stderr.write(`bench: e2e: ${line}\n`); };
@@ -73,10 +62,15 @@ function envoyVersion(binary: string): string {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, variants: { type: 'string' }, rates: { type: 'string' } }, strict: true });
   const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
   if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1 && rounds <= MAX_ROUNDS)) throw new Error(`bench: e2e: --rounds ${values.rounds}: must be an integer from 1 to ${MAX_ROUNDS}`);
-  const plan: Plan = Object.freeze({ ...(values.quick ? QUICK : FULL), ...(rounds === undefined ? {} : { rounds }) });
+  const base = values.quick ? QUICK : FULL;
+  const plan: Plan = Object.freeze({
+    ...base, ...(rounds === undefined ? {} : { rounds }),
+    ...(values.rates === undefined ? {} : { rates: pickRates(base.rates, values.rates) }),
+  });
+  const variants = values.variants === undefined ? VARIANTS : pickVariants(values.variants);
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
   const paths = { ...benchPaths(root), work: join(root, '.cache', 'bench-e2e') };
   const envoyBinary = join(root, '.cache', 'bin', 'envoy');
@@ -96,23 +90,26 @@ async function main(): Promise<number> {
   const sink = await startOtlpSink();
   try {
     const loadAtStart = loadavg()[0] ?? Number.NaN;
+    const ticksAtStart = machineCpuTicks();
     const upstreamPort = await freePort();
     await startEnvoy({
       binary: envoyBinary, name: 'upstream envoy', bootstrap: upstreamBootstrap({ host: '127.0.0.1', port: upstreamPort }, { pipe: join(sockets, 'upstream-admin.sock') }),
       workPrefix: join(logs, 'upstream-envoy'), adminSocket: join(sockets, 'upstream-admin.sock'), concurrency: UPSTREAM_CONCURRENCY, logLevel: DEFAULT_INJECT_OPTIONS.envoyLogLevel,
     });
-    const authz = new Map<Variant, RunningAuthz | undefined>([
-      ['none', undefined],
-      ['agentwarden', await startSidecar(paths, join(sockets, 'authz.sock'), sink.endpoint, join(logs, 'agentwarden.log'))],
-      ['opa-envoy', await startOpaEnvoy(paths, sink.endpoint)],
-      ['floor-node', await startFloorNode(paths, join(sockets, 'floor-node.sock'), join(logs, 'floor-node.log'))],
-      ['floor-go', await startFloorGo(authzFloor, join(sockets, 'floor-go.sock'), join(logs, 'floor-go.log'))],
-    ]);
+    const starts: Record<Variant, () => Promise<RunningAuthz | undefined>> = {
+      none: () => Promise.resolve(undefined),
+      agentwarden: () => startSidecar(paths, join(sockets, 'authz.sock'), sink.endpoint, join(logs, 'agentwarden.log')),
+      'opa-envoy': () => startOpaEnvoy(paths, sink.endpoint),
+      'floor-node': () => startFloorNode(paths, join(sockets, 'floor-node.sock'), join(logs, 'floor-node.log')),
+      'floor-go': () => startFloorGo(authzFloor, join(sockets, 'floor-go.sock'), join(logs, 'floor-go.log')),
+    };
+    const authz = new Map<Variant, RunningAuthz | undefined>();
+    for (const v of variants) authz.set(v, await starts[v]());
     const pod = parse(readFileSync(join(root, 'bench', 'peers', 'agentwarden', 'pod.yaml'), 'utf8')) as V1Pod;
     const injected = injectedProxyEnvBootstrap(pod);
     const proxies = new Map<Variant, number>();
     const admin = (v: Variant): string => join(sockets, `front-${v}-admin.sock`);
-    for (const variant of VARIANTS) {
+    for (const variant of variants) {
       const port = await freePort();
       const bootstrap = patchFrontBootstrap(injected, {
         listener: { host: '127.0.0.1', port }, admin: { pipe: admin(variant) }, authz: authz.get(variant)?.address, upstream: `127.0.0.1:${upstreamPort}`,
@@ -126,7 +123,7 @@ async function main(): Promise<number> {
     log(`upstream envoy on 127.0.0.1:${upstreamPort}; front envoys ${[...proxies].map(([v, p]) => `${v}=127.0.0.1:${p}`).join(' ')}; logs and bootstraps in ${logs}`);
 
     const rows = await verifyThroughEnvoys(proxies);
-    process.stdout.write(`the request mix through each front Envoy (status; "upstream" = the upstream answered it):\n${verifyTable(VARIANTS, rows)}\n\n`);
+    process.stdout.write(`the request mix through each front Envoy (status; "upstream" = the upstream answered it):\n${verifyTable(variants, rows)}\n\n`);
     const bad = rows.filter((r) => !r.ok);
     if (bad.length > 0) throw new Error(`bench: e2e: unexpected outcome through Envoy for ${bad.map((r) => r.entry.id).join(', ')}`);
 
@@ -157,13 +154,20 @@ async function main(): Promise<number> {
     const runs: OpenLoopRun[] = [];
     const probes: ProbeRun[] = [];
     for (let round = 1; round <= plan.rounds; round++) {
-      const order = rotate(VARIANTS, round - 1);
+      const order = rotate(variants, round - 1);
       for (const [rate, seconds] of plan.rates) {
         for (const variant of order) {
-          const r = await loadOrFailure(`round=${round} ${variant} rate=${rate}`, admin(variant), () => runHttpLoad({ loadgen: paths.loadgen, proxyPort: port(variant), requestsFile, rate, n: rate * seconds, warmup: rate * plan.warmupSeconds, outFile: join(data, `${variant}-${rate}-r${round}.json`) }));
+          const pid = authz.get(variant)?.pid;
+          const cpuBefore = pid === undefined ? 0 : cpuSeconds(pid);
+          const ticksBefore = machineCpuTicks();
+          const n = rate * seconds;
+          const warmup = rate * plan.warmupSeconds;
+          const r = await loadOrFailure(`round=${round} ${variant} rate=${rate}`, admin(variant), () => runHttpLoad({ loadgen: paths.loadgen, proxyPort: port(variant), requestsFile, rate, n, warmup, outFile: join(data, `${variant}-${rate}-r${round}.json`) }));
           if (r === undefined) continue;
+          // The authz process's CPU over warm-up and run, per request: open loop pays a wake-up per request that closed loop shares.
+          const authzCpu = pid === undefined ? '' : ` authz_cpu_us_per_req=${(1e6 * (cpuSeconds(pid) - cpuBefore) / (n + warmup)).toFixed(1)}`;
           runs.push({ round, variant, rate, p50: r.p50, p99: r.p99 });
-          process.stdout.write(`bench: e2e raw round=${round} ${variant} p50_ms=${r.p50.toFixed(3)} p99_ms=${r.p99.toFixed(3)} rate=${rate} n=${r.ok} achieved_rps=${r.achievedRps.toFixed(0)} late_sends=${r.lateSends} from_send_p50_ms=${r.serviceP50.toFixed(3)} from_send_p99_ms=${r.serviceP99.toFixed(3)}\n`);
+          process.stdout.write(`bench: e2e raw round=${round} ${variant} p50_ms=${r.p50.toFixed(3)} p99_ms=${r.p99.toFixed(3)} rate=${rate} n=${r.ok} achieved_rps=${r.achievedRps.toFixed(0)} late_sends=${r.lateSends} from_send_p50_ms=${r.serviceP50.toFixed(3)} from_send_p99_ms=${r.serviceP99.toFixed(3)}${authzCpu} machine_busy_pct=${busyPercent(ticksBefore, machineCpuTicks()).toFixed(0)}\n`);
         }
       }
       for (const variant of order) {
@@ -178,7 +182,7 @@ async function main(): Promise<number> {
       `agent -> Envoy ${envoyVersion(envoyBinary)} (injector bootstrap, capture proxy-env, ${DEFAULT_INJECT_OPTIONS.envoyConcurrency} workers) -> upstream Envoy (direct response), HTTP/1.1 over loopback`,
       `open loop (bench/peers/loadgen -http-proxy, latency from due time): ${plan.rates.map(([r, s]) => `${r} req/s x ${s} s`).join(', ')} after ${plan.warmupSeconds} s warm-up; closed loop: ${plan.probeRequests} requests on one connection; ${plan.rounds} round(s), variants rotated`,
       `load: the ${LOAD_ENTRIES.length} allowed requests of bench/compare/mix.ts in turn; agentwarden with audit spans exported (OTLP, ${sink.stats.requests} exports to the local sink)`,
-      `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), 1-min load average ${loadAtStart.toFixed(1)} at start, ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at end`,
+      `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), 1-min load average ${loadAtStart.toFixed(1)} at start, ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at end; CPU steal ${stealPercent(ticksAtStart, machineCpuTicks()).toFixed(1)}% (the host's share of this guest's CPU time over the run; p99s on a stolen machine move with it)`,
       ...benchLines(runs, probes),
       ...(failures.length === 0 ? [] : [`bench: e2e FAILED runs=${failures.length} (figures left out): ${failures.join('; ')}`]),
       '',

@@ -1,8 +1,8 @@
 // The machine's CPU time and its steal from /proc/stat (bench/compare/proc.ts),
-// which make soak and make bench-gc print beside their rows. Linux only.
+// which make soak, make bench-gc and make bench-e2e print beside their rows. Linux only.
 import { describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { machineCpuTicks } from '../../compare/proc.js';
+import { busyPercent, machineCpuTicks, stealPercent } from '../../compare/proc.js';
 
 const onLinux = existsSync('/proc/stat') ? it : it.skip;
 
@@ -17,5 +17,16 @@ describe('machineCpuTicks', () => {
     expect(before.steal).toBeLessThanOrEqual(before.total);
     expect(after.total).toBeGreaterThan(before.total);
     expect(after.steal).toBeGreaterThanOrEqual(before.steal);
+    expect(after.idle).toBeGreaterThanOrEqual(before.idle);
+    expect(before.idle).toBeLessThanOrEqual(before.total);
+  });
+
+  it('splits the time between two readings into busy, idle and stolen', () => {
+    const before = { total: 1000, steal: 10, idle: 400 };
+    const after = { total: 1200, steal: 30, idle: 480 };
+    // 200 ticks: 80 idle, 20 stolen, 100 busy.
+    expect(busyPercent(before, after)).toBeCloseTo(50);
+    expect(stealPercent(before, after)).toBeCloseTo(10);
+    expect(busyPercent(before, before)).toBeNaN();
   });
 });
