@@ -153,6 +153,10 @@ async function main(): Promise<number> {
     };
     const runs: OpenLoopRun[] = [];
     const probes: ProbeRun[] = [];
+    const warmRate = Math.max(...plan.rates.map(([r]) => r));
+    for (const variant of variants) {
+      await loadOrFailure(`warm-up ${variant} rate=${warmRate}`, admin(variant), () => runHttpLoad({ loadgen: paths.loadgen, proxyPort: port(variant), requestsFile, rate: warmRate, n: warmRate * plan.firstWarmupSeconds, warmup: 0, outFile: join(data, `${variant}-warm-up.json`) }));
+    }
     for (let round = 1; round <= plan.rounds; round++) {
       const order = rotate(variants, round - 1);
       for (const [rate, seconds] of plan.rates) {
@@ -180,7 +184,7 @@ async function main(): Promise<number> {
     process.stdout.write([
       '',
       `agent -> Envoy ${envoyVersion(envoyBinary)} (injector bootstrap, capture proxy-env, ${DEFAULT_INJECT_OPTIONS.envoyConcurrency} workers) -> upstream Envoy (direct response), HTTP/1.1 over loopback`,
-      `open loop (bench/peers/loadgen -http-proxy, latency from due time): ${plan.rates.map(([r, s]) => `${r} req/s x ${s} s`).join(', ')} after ${plan.warmupSeconds} s warm-up; closed loop: ${plan.probeRequests} requests on one connection; ${plan.rounds} round(s), variants rotated`,
+      `open loop (bench/peers/loadgen -http-proxy, latency from due time): ${plan.rates.map(([r, s]) => `${r} req/s x ${s} s`).join(', ')} after ${plan.warmupSeconds} s warm-up (and ${plan.firstWarmupSeconds} s at ${warmRate} req/s per variant before the first round); closed loop: ${plan.probeRequests} requests on one connection; ${plan.rounds} round(s), variants rotated`,
       `load: the ${LOAD_ENTRIES.length} allowed requests of bench/compare/mix.ts in turn; agentwarden with audit spans exported (OTLP, ${sink.stats.requests} exports to the local sink)`,
       `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), 1-min load average ${loadAtStart.toFixed(1)} at start, ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at end; CPU steal ${stealPercent(ticksAtStart, machineCpuTicks()).toFixed(1)}% (the host's share of this guest's CPU time over the run; p99s on a stolen machine move with it)`,
       ...benchLines(runs, probes),

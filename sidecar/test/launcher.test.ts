@@ -62,13 +62,26 @@ describe('bin/agentwarden sidecar', () => {
     expect(env.get('NODE_OPTIONS')?.trim()).toBe('--max-semi-space-size=2 --max-old-space-size=96');
   });
 
-  onLinux('runs node with Maglev (its tail latency: bin/agentwarden), and scavenges on the main thread alone unless AGENTWARDEN_SIDECAR_GC says otherwise (V8 flags NODE_OPTIONS does not take: on the command line)', async () => {
+  onLinux('runs node with Turbofan early and no Maglev unless AGENTWARDEN_SIDECAR_JIT says otherwise, and scavenges on the main thread alone unless AGENTWARDEN_SIDECAR_GC does (V8 flags NODE_OPTIONS does not take: on the command line)', async () => {
+    const run = join(ROOT, 'dist', 'cli', 'src', 'run.js');
+    const jit = ['--no-maglev', '--invocation-count-for-turbofan=300'];
     const serial = await startSidecar({});
-    expect(serial.argv.slice(1, 3)).toEqual(['--no-parallel-scavenge', join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
+    expect(serial.argv.slice(1, 5)).toEqual([...jit, '--no-parallel-scavenge', run]);
     const single = await startSidecar({ AGENTWARDEN_SIDECAR_GC: 'single-threaded' });
-    expect(single.argv.slice(1, 3)).toEqual(['--single-threaded-gc', join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
+    expect(single.argv.slice(1, 5)).toEqual([...jit, '--single-threaded-gc', run]);
     const parallel = await startSidecar({ AGENTWARDEN_SIDECAR_GC: 'parallel' });
-    expect(parallel.argv.slice(1, 2)).toEqual([join(ROOT, 'dist', 'cli', 'src', 'run.js')]);
+    expect(parallel.argv.slice(1, 4)).toEqual([...jit, run]);
+    const v8Tiers = await startSidecar({ AGENTWARDEN_SIDECAR_JIT: 'v8-default', AGENTWARDEN_SIDECAR_GC: 'parallel' });
+    expect(v8Tiers.argv.slice(1, 2)).toEqual([run]);
+  });
+
+  onLinux('refuses an AGENTWARDEN_SIDECAR_JIT it does not know, before starting node', async () => {
+    const child = spawn(LAUNCHER, ['sidecar', '--help'], { env: { ...process.env, AGENTWARDEN_SIDECAR_JIT: 'maglev' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(err).toContain('AGENTWARDEN_SIDECAR_JIT: "maglev" is not early-turbofan or v8-default');
   });
 
   onLinux('refuses an AGENTWARDEN_SIDECAR_GC it does not know, before starting node', async () => {
