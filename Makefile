@@ -57,7 +57,7 @@ bench-e2e: build envoy ## latency ext_authz adds through a real Envoy (agent -> 
 	bench/peers/build.sh opa-envoy loadgen authz-floor
 	$(NPM) run --silent bench:e2e
 
-bench-memory: build h2load ## the sidecar's resident memory against Node alone and a bare HTTP/2 responder, same load; its span queue as shipped against the one before issue 20 (AGENTWARDEN_SPAN_QUEUE=sdk), its OTLP transport against the SDK's (AGENTWARDEN_OTLP_TRANSPORT=sdk): CPU, peak RSS, GCs per 100,000 requests, V8 heap and modules loaded at idle (~4 min)
+bench-memory: build h2load ## the sidecar's resident memory against Node alone and a bare HTTP/2 responder, same load; its span queue as shipped against the one before issue 20 (AGENTWARDEN_SPAN_QUEUE=sdk), its OTLP transport against the SDK's (AGENTWARDEN_OTLP_TRANSPORT=sdk), its compiler tiers against V8's (AGENTWARDEN_SIDECAR_JIT=v8-default): CPU, peak RSS, GCs per 100,000 requests, V8 heap and modules loaded at idle (~4 min)
 	$(NPM) run --silent bench:memory
 
 .PHONY: bench-impls

@@ -8,7 +8,8 @@
 //     with its span queue as shipped (reused batch buffers) and as before
 //     issue 20 (AGENTWARDEN_SPAN_QUEUE=sdk: the SDK's BatchSpanProcessor), and
 //     with the batches sent by the SDK's export delegate instead of the
-//     sidecar's transport (AGENTWARDEN_OTLP_TRANSPORT=sdk).
+//     sidecar's transport (AGENTWARDEN_OTLP_TRANSPORT=sdk), and with V8's own
+//     compiler tiers instead of the launcher's (AGENTWARDEN_SIDECAR_JIT=v8-default).
 // For the sidecars, V8's collections during the load per 100,000 requests,
 // from V8's --trace-gc lines on their stdout (bench/soak/trace-gc.ts, which
 // adds nothing to the heap, unlike the sidecar's --gc-metrics): full ones
@@ -200,6 +201,8 @@ async function main(): Promise<void> {
     sidecar('sidecar_sdk_queue', 'sidecar, span export on, AGENTWARDEN_SPAN_QUEUE=sdk', { ...exportOn, AGENTWARDEN_SPAN_QUEUE: 'sdk' }),
     // The batches sent by the SDK's http/protobuf export delegate, as before the sidecar's own transport (telemetry/otlp-http-transport.ts).
     sidecar('sidecar_sdk_transport', 'sidecar, span export on, AGENTWARDEN_OTLP_TRANSPORT=sdk', { ...exportOn, AGENTWARDEN_OTLP_TRANSPORT: 'sdk' }),
+    // V8's own compiler tiers (Maglev, Turbofan from the 3,000th call) instead of the launcher's early Turbofan (bin/agentwarden).
+    sidecar('sidecar_v8_jit', 'sidecar, span export on, AGENTWARDEN_SIDECAR_JIT=v8-default', { ...exportOn, AGENTWARDEN_SIDECAR_JIT: 'v8-default' }),
   ];
   const rows: [Subject, Figures][] = [];
   try {

@@ -139,6 +139,9 @@ describe('the Helm chart', () => {
     const range = await helm(['template', 'x', CHART, '--set', 'webhook.timeoutSeconds=30']);
     expect(range.code).not.toBe(0);
     expect(range.stderr).toContain('/webhook/timeoutSeconds');
+    const gc = await helm(['template', 'x', CHART, '--set', 'inject.sidecar.gc=concurrent']);
+    expect(gc.code).not.toBe(0);
+    expect(gc.stderr).toContain('/inject/sidecar/gc');
     // Removed (the controller publishes the CA root now): refused, not silently ignored.
     const removed = await helm(['template', 'x', CHART, '--set-json', 'caRoot.namespaces=["support"]']);
     expect(removed.code).not.toBe(0);
@@ -202,6 +205,7 @@ describe('the Helm chart', () => {
   it('renders injector settings that the controller\'s parser accepts, with the values given', async () => {
     const r = await helm(['template', 'x', CHART, '-n', 'aw', '--show-only', 'templates/inject-configmap.yaml',
       '--set', 'inject.sidecar.otlp.endpoint=http://otel-collector.observability:4317', '--set', 'inject.sidecar.otlp.protocol=grpc',
+      '--set', 'inject.sidecar.gc=parallel', '--set', 'inject.sidecar.jit=v8-default',
       '--set-json', 'inject.sidecar.env=[{"name":"OTEL_BSP_MAX_QUEUE_SIZE","value":4096}]',
       '--set', 'inject.envoy.resources.limits.cpu=1', '--set', 'inject.envoy.image.digest=sha256:' + 'a'.repeat(64)]);
     expect(r.stderr).toBe('');
@@ -216,6 +220,8 @@ describe('the Helm chart', () => {
       { name: 'AGENTWARDEN_LOG_LEVEL', value: 'info' },
       { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://otel-collector.observability:4317' },
       { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'grpc' },
+      { name: 'AGENTWARDEN_SIDECAR_GC', value: 'parallel' },
+      { name: 'AGENTWARDEN_SIDECAR_JIT', value: 'v8-default' },
       { name: 'OTEL_BSP_MAX_QUEUE_SIZE', value: '4096' },
     ]);
   });
