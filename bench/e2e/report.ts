@@ -106,7 +106,8 @@ export function benchLines(runs: readonly OpenLoopRun[], probes: readonly ProbeR
     const opa = figures.find((f) => f.engine === 'opa-envoy' && f.rate === rate);
     return aw === undefined || opa === undefined ? Number.NaN : aw.addedP99 / opa.addedP99;
   };
-  for (const rate of [...new Set(figures.map((f) => f.rate))]) lines.push(`bench: e2e_added_p99_vs_opa_envoy=${ratioAt(rate).toFixed(2)} rate=${rate}`);
+  // Only where both ran (make bench-e2e --variants may leave either out).
+  for (const rate of [...new Set(figures.map((f) => f.rate))].filter((r) => !Number.isNaN(ratioAt(r)))) lines.push(`bench: e2e_added_p99_vs_opa_envoy=${ratioAt(rate).toFixed(2)} rate=${rate}`);
   const added = (engine: Engine, rate: number): number => figures.find((f) => f.engine === engine && f.rate === rate)?.addedP99 ?? Number.NaN;
   for (const rate of [...new Set(figures.filter((f) => f.engine === 'floor-node').map((f) => f.rate))]) {
     // A floor that added nothing measurable (zero or negative: noise) gives no ratio, as for OPA-Envoy's target.
@@ -119,10 +120,12 @@ export function benchLines(runs: readonly OpenLoopRun[], probes: readonly ProbeR
   const aw = figures.find((f) => f.engine === 'agentwarden' && f.rate === TARGET_RATE);
   const opa = figures.find((f) => f.engine === 'opa-envoy' && f.rate === TARGET_RATE);
   const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
-  lines.push(`bench: e2e target agentwarden added_p99_ms<=${TARGET_ADDED_P99_MS} rate=${TARGET_RATE}: ${verdict(aw !== undefined && aw.addedP99 <= TARGET_ADDED_P99_MS)} (${aw === undefined ? 'not measured' : ms(aw.addedP99)})`);
+  const notRun = (engines: readonly (AddedFigures | undefined)[]): string => `not measured (${['agentwarden', 'opa-envoy'].filter((_, i) => engines[i] === undefined).join(' and ')} not run at ${TARGET_RATE} req/s)`;
+  lines.push(`bench: e2e target agentwarden added_p99_ms<=${TARGET_ADDED_P99_MS} rate=${TARGET_RATE}: ${aw === undefined ? notRun([aw, opa]) : `${verdict(aw.addedP99 <= TARGET_ADDED_P99_MS)} (${ms(aw.addedP99)})`}`);
   // Compared as aw <= 0.6 x opa, so a negative or zero OPA-Envoy figure (noise) is a MISS, never a pass by a meaningless ratio.
-  const withinRatio = aw !== undefined && opa !== undefined && opa.addedP99 > 0 && aw.addedP99 <= TARGET_RATIO_VS_OPA * opa.addedP99;
-  lines.push(`bench: e2e target e2e_added_p99_vs_opa_envoy<=${TARGET_RATIO_VS_OPA} rate=${TARGET_RATE}: ${verdict(withinRatio)} (${ratioAt(TARGET_RATE).toFixed(2)})`);
+  const ratioVerdict = aw === undefined || opa === undefined ? notRun([aw, opa])
+    : `${verdict(opa.addedP99 > 0 && aw.addedP99 <= TARGET_RATIO_VS_OPA * opa.addedP99)} (${ratioAt(TARGET_RATE).toFixed(2)})`;
+  lines.push(`bench: e2e target e2e_added_p99_vs_opa_envoy<=${TARGET_RATIO_VS_OPA} rate=${TARGET_RATE}: ${ratioVerdict}`);
   // The floor: the least any out-of-process ext_authz server added in this run (a fixed allow, nothing decided).
   const floors = FLOORS.map((e) => [e, added(e, TARGET_RATE)] as const).filter(([, v]) => !Number.isNaN(v));
   if (floors.length > 0) {

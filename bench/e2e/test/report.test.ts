@@ -39,6 +39,15 @@ describe('make bench-e2e figures', () => {
     expect(lines).toContain('bench: e2e target e2e_added_p99_vs_opa_envoy<=0.6 rate=1000: MISS (0.50)');
   });
 
+  it('gives no ratio and no verdict for an engine that did not run (--variants)', () => {
+    const lines = benchLines(RUNS.filter((r) => r.variant !== 'opa-envoy'), []);
+    expect(lines.filter((l) => l.startsWith('bench: e2e_added_p99_vs_opa_envoy='))).toEqual([]);
+    expect(lines).toContain('bench: e2e target agentwarden added_p99_ms<=1 rate=1000: PASS (0.500)');
+    expect(lines).toContain('bench: e2e target e2e_added_p99_vs_opa_envoy<=0.6 rate=1000: not measured (opa-envoy not run at 1000 req/s)');
+    const none = benchLines(RUNS.filter((r) => r.variant === 'none'), []);
+    expect(none).toContain('bench: e2e target agentwarden added_p99_ms<=1 rate=1000: not measured (agentwarden and opa-envoy not run at 1000 req/s)');
+  });
+
   it('prints the floors in the same form, agentwarden against floor-node, and where the target stands against the floor', () => {
     const floors = [
       run(1, 'floor-node', 1000, 0.6, 1.3), run(1, 'floor-go', 1000, 0.6, 1.2),
