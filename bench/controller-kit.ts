@@ -30,19 +30,6 @@ export async function createAgentPods(core: CoreV1Api, namespace: string, names:
   });
 }
 
-/** CPU time a process has used (user + system), s; 0 once it is gone. Linux clock ticks are 1/100 s. */
-export function cpuSeconds(pid: number): number {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return 0;
-  }
-  // Fields after the command name (which may hold spaces), from field 3: utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
-}
-
 /** Current and peak (VmHWM) resident memory of a process, MB; 0 once it is gone. */
 export function rss(pid: number): { readonly now: number; readonly peak: number } {
   let status: string;

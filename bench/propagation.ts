@@ -18,7 +18,8 @@ import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kub
 import { SidecarMessageSchema, type ControllerMessage, type SidecarMessage } from '../proto/gen/agentwarden/v1/distribution_pb.js';
 import { distributionService } from '../common/distribution-service.js';
 import { Backoff } from '../common/backoff.js';
-import { cpuSeconds, createAgentPods, fanoutPolicy, pct, rss, until } from './controller-kit.js';
+import { cpuSeconds } from './compare/proc.js';
+import { createAgentPods, fanoutPolicy, pct, rss, until } from './controller-kit.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const KUBECONFIG = process.env['E2E_KUBECONFIG'] ?? join(root, '.cache/e2e/kubeconfig');

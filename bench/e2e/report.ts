@@ -120,10 +120,10 @@ export function benchLines(runs: readonly OpenLoopRun[], probes: readonly ProbeR
   const aw = figures.find((f) => f.engine === 'agentwarden' && f.rate === TARGET_RATE);
   const opa = figures.find((f) => f.engine === 'opa-envoy' && f.rate === TARGET_RATE);
   const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
-  const notRun = (engines: readonly (AddedFigures | undefined)[]): string => `not measured (${['agentwarden', 'opa-envoy'].filter((_, i) => engines[i] === undefined).join(' and ')} not run at ${TARGET_RATE} req/s)`;
-  lines.push(`bench: e2e target agentwarden added_p99_ms<=${TARGET_ADDED_P99_MS} rate=${TARGET_RATE}: ${aw === undefined ? notRun([aw, opa]) : `${verdict(aw.addedP99 <= TARGET_ADDED_P99_MS)} (${ms(aw.addedP99)})`}`);
+  const notRun = `not measured (${[aw === undefined ? 'agentwarden' : '', opa === undefined ? 'opa-envoy' : ''].filter((e) => e !== '').join(' and ')} not run at ${TARGET_RATE} req/s)`;
+  lines.push(`bench: e2e target agentwarden added_p99_ms<=${TARGET_ADDED_P99_MS} rate=${TARGET_RATE}: ${aw === undefined ? notRun : `${verdict(aw.addedP99 <= TARGET_ADDED_P99_MS)} (${ms(aw.addedP99)})`}`);
   // Compared as aw <= 0.6 x opa, so a negative or zero OPA-Envoy figure (noise) is a MISS, never a pass by a meaningless ratio.
-  const ratioVerdict = aw === undefined || opa === undefined ? notRun([aw, opa])
+  const ratioVerdict = aw === undefined || opa === undefined ? notRun
     : `${verdict(opa.addedP99 > 0 && aw.addedP99 <= TARGET_RATIO_VS_OPA * opa.addedP99)} (${ratioAt(TARGET_RATE).toFixed(2)})`;
   lines.push(`bench: e2e target e2e_added_p99_vs_opa_envoy<=${TARGET_RATIO_VS_OPA} rate=${TARGET_RATE}: ${ratioVerdict}`);
   // The floor: the least any out-of-process ext_authz server added in this run (a fixed allow, nothing decided).
