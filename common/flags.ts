@@ -3,8 +3,9 @@
 // (node:util parseArgs) and the `--help` text are generated from that table,
 // so a flag cannot exist without help. Programs' config modules and the CLI's
 // commands declare their tables; `make lint` forbids parseArgs elsewhere.
-import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
 import { formatHelp, HelpRequested, type EnvHelp, type FlagHelp } from './help.js';
+const { parseArgs } = process.getBuiltinModule('node:util');
 
 export interface FlagSpec {
   readonly type: 'string' | 'boolean';

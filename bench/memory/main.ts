@@ -17,7 +17,8 @@
 // Peak is VmHWM after the load; anon/file split the resident pages at the end
 // (file pages are the node binary's, shared by every process that maps it).
 // For the sidecars also the V8 heap in use at idle (their /metrics) and the
-// modules loaded by then, counted in a start of their own (module-count.ts).
+// modules loaded by then (files, and Node's internal modules), counted in a
+// start of their own (module-count.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,7 +74,7 @@ interface Figures {
   /** V8 heap in use at idle, MiB (sidecars: nodejs_heap_size_used_bytes). */
   readonly heapIdleMiB?: number;
   /** Module files loaded by idle (sidecars, counted in a start of their own). */
-  readonly modules?: number;
+  readonly modules?: ModuleCount;
 }
 
 /** Runs h2load without blocking this process: the OTLP sink answering the sidecar's exports lives here. */
@@ -149,18 +150,24 @@ function metricValue(text: string, name: string): number {
   return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
 }
 
-/** Starts the subject once more with module-count.ts preloaded; the module files it loaded by idle. */
-async function countModules(s: Subject): Promise<number> {
+/** Module files loaded, and Node's internal modules. */
+interface ModuleCount {
+  readonly files: number;
+  readonly internal: number;
+}
+
+/** Starts the subject once more with module-count.ts preloaded; the modules it loaded by idle. */
+async function countModules(s: Subject): Promise<ModuleCount> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const hook = join(root, 'dist', 'bench', 'memory', 'module-count.js');
   const env = { ...process.env, ...LAUNCHER_MALLOC, ...s.env, NODE_OPTIONS: `--import=${pathToFileURL(hook).href} ${process.env['NODE_OPTIONS'] ?? ''}` };
   const child = spawn(s.command, s.args(grpcPort, httpPort), { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  const counted = new Promise<number>((resolve) => {
+  const counted = new Promise<ModuleCount>((resolve) => {
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
-      const m = /modules_loaded=(\d+)/.exec(stderr);
-      if (m !== null) resolve(Number(m[1]));
+      const m = /modules_loaded=(\d+) node_internal_modules=(\d+)/.exec(stderr);
+      if (m !== null) resolve({ files: Number(m[1]), internal: Number(m[2]) });
     });
   });
   let exited = false;
@@ -169,7 +176,7 @@ async function countModules(s: Subject): Promise<number> {
     if (s.ready !== undefined) await waitFor200(s.ready(httpPort), () => !exited, 60_000);
     await new Promise((r) => setTimeout(r, 1000));
     child.kill('SIGUSR2');
-    return await Promise.race([counted, new Promise<number>((resolve) => setTimeout(() => { resolve(Number.NaN); }, 5000))]);
+    return await Promise.race([counted, new Promise<ModuleCount>((resolve) => setTimeout(() => { resolve({ files: Number.NaN, internal: Number.NaN }); }, 5000))]);
   } finally {
     child.kill('SIGTERM');
     await exit;
@@ -218,11 +225,11 @@ async function main(): Promise<void> {
   const lines = [
     `resident memory under h2load -n ${REQUESTS_PER_CLASS} -c4 -m16 -t1 per request class (${CLASSES.join(', ')}), one process at a time:`,
     '',
-    '| process | idle RSS (MiB) | peak RSS (MiB) | anon / file at end (MiB) | req/s | CPU µs/request | GCs per 100,000 requests, minor / major | spans exported / dropped | V8 heap in use idle (MiB) | modules loaded |',
+    '| process | idle RSS (MiB) | peak RSS (MiB) | anon / file at end (MiB) | req/s | CPU µs/request | GCs per 100,000 requests, minor / major | spans exported / dropped | V8 heap in use idle (MiB) | modules loaded: files / Node internals |',
     '|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map(([s, r]) => `| ${s.label} | ${f(r.idleMiB)} | ${f(r.peakMiB)} | ${f(r.anonMiB)} / ${f(r.fileMiB)} | ${f(r.rps)} | ${f(r.cpuUsPerRequest, 1)} | ${r.gc === undefined ? '-' : `${f(r.gc.minor)} / ${f(r.gc.major)}`} | ${r.spans === undefined ? '-' : `${r.spans.exported} / ${r.spans.dropped}`} | ${f(r.heapIdleMiB ?? Number.NaN, 1)} | ${f(r.modules ?? Number.NaN)} |`),
+    ...rows.map(([s, r]) => `| ${s.label} | ${f(r.idleMiB)} | ${f(r.peakMiB)} | ${f(r.anonMiB)} / ${f(r.fileMiB)} | ${f(r.rps)} | ${f(r.cpuUsPerRequest, 1)} | ${r.gc === undefined ? '-' : `${f(r.gc.minor)} / ${f(r.gc.major)}`} | ${r.spans === undefined ? '-' : `${r.spans.exported} / ${r.spans.dropped}`} | ${f(r.heapIdleMiB ?? Number.NaN, 1)} | ${r.modules === undefined ? '-' : `${f(r.modules.files)} / ${f(r.modules.internal)}`} |`),
     '',
-    ...rows.map(([s, r]) => `bench: memory ${s.key} idle_mib=${f(r.idleMiB, 1)} peak_mib=${f(r.peakMiB, 1)} anon_mib=${f(r.anonMiB, 1)} file_mib=${f(r.fileMiB, 1)} rps=${f(r.rps)} cpu_us_per_request=${f(r.cpuUsPerRequest, 1)}${r.gc === undefined ? '' : ` gc_minor_per_100k=${f(r.gc.minor)} gc_major_per_100k=${f(r.gc.major)}`}${r.spans === undefined ? '' : ` spans_exported=${r.spans.exported} spans_dropped=${r.spans.dropped}`}${r.heapIdleMiB === undefined ? '' : ` heap_idle_mib=${f(r.heapIdleMiB, 1)}`}${r.modules === undefined ? '' : ` modules_loaded=${f(r.modules)}`}`),
+    ...rows.map(([s, r]) => `bench: memory ${s.key} idle_mib=${f(r.idleMiB, 1)} peak_mib=${f(r.peakMiB, 1)} anon_mib=${f(r.anonMiB, 1)} file_mib=${f(r.fileMiB, 1)} rps=${f(r.rps)} cpu_us_per_request=${f(r.cpuUsPerRequest, 1)}${r.gc === undefined ? '' : ` gc_minor_per_100k=${f(r.gc.minor)} gc_major_per_100k=${f(r.gc.major)}`}${r.spans === undefined ? '' : ` spans_exported=${r.spans.exported} spans_dropped=${r.spans.dropped}`}${r.heapIdleMiB === undefined ? '' : ` heap_idle_mib=${f(r.heapIdleMiB, 1)}`}${r.modules === undefined ? '' : ` modules_loaded=${f(r.modules.files)} node_internal_modules=${f(r.modules.internal)}`}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -1,13 +1,13 @@
 // Reads AgentPolicy, ClusterAgentPolicy, Namespace and Pod manifests from files and folders (YAML, several
 // documents per file). The only file-system edge of the policy core, shared by
 // the CLI and the sidecar's standalone mode.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { PolicyError } from '../src/errors.js';
 import { isAgentPolicyManifest, isClusterAgentPolicyManifest, parseAnyPolicy, parsePod } from '../src/manifest.js';
 import { isPlain } from '../src/fields.js';
 import type { AgentPolicy, PodIdentity } from '../src/model.js';
+const { readFileSync, readdirSync, statSync } = process.getBuiltinModule('node:fs');
+const nodePath = process.getBuiltinModule('node:path');
 
 const MANIFEST_FILE = /\.ya?ml$/;
 const TEST_SUITE_FILE = /\.test\.ya?ml$/;
@@ -51,7 +51,7 @@ export function manifestFiles(path: string): string[] {
     // Hidden entries are skipped: a mounted ConfigMap keeps its files twice, in
     // "..<timestamp>/" and through the "..data" symlink the visible names point at.
     if (entry.name.startsWith('.')) continue;
-    const full = join(path, entry.name);
+    const full = nodePath.join(path, entry.name);
     if (entry.isDirectory()) out.push(...manifestFiles(full));
     else if (MANIFEST_FILE.test(entry.name) && !TEST_SUITE_FILE.test(entry.name)) out.push(full);
   }

@@ -1,7 +1,6 @@
 // The compiler (pure): AgentPolicy objects + a pod -> the pod's Snapshot, with
 // a content-hash version. Everything a request needs is precomputed here: the
 // host index, method sets, path-template tries, and checked CEL conditions.
-import { createHash } from 'node:crypto';
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
   Action, GrantKind, Mode, SnapshotSchema, type Credential, type Grant as GrantMessage, type PathNode, type Policy as PolicyMessage,
@@ -18,6 +17,7 @@ import { governingPolicies } from './selector.js';
 import { canonicalArguments } from './operation.js';
 import type { AccessRequest, AgentPolicy, CredentialSpec, PodIdentity, Rule } from './model.js';
 import { effectiveScopes } from './oauth2-manifest.js';
+const { createHash } = process.getBuiltinModule('node:crypto');
 
 /** Looks up a Secret value; undefined when it does not exist or has no such key. */
 export type SecretResolver = (namespace: string, name: string, key: string) => Uint8Array | undefined;

@@ -2,10 +2,10 @@
 // canonical forms, and the deterministic name of the AgentAccessRequest that
 // asks for it. The sidecar names the request in its deny; the controller
 // recomputes the name from the stream's authenticated pod and refuses a mismatch.
-import { createHash } from 'node:crypto';
 import { isPlain } from './fields.js';
 import type { OperationSpec } from './model.js';
 import type { RequestView } from './request-view.js';
+const { createHash } = process.getBuiltinModule('node:crypto');
 
 /** Characters of the pod name an AgentAccessRequest name keeps (the hash follows). */
 export const NAME_POD_PREFIX_MAX = 40;

@@ -1,6 +1,7 @@
 // bin/agentwarden sidecar: the launcher sets the memory settings the sidecar was
 // measured with (small V8 generations, two glibc malloc arenas), and settings
-// the caller already gave win. Read from the running process's environment
+// the caller already gave win; the sidecar it starts leaves the lazy parts of
+// Node's built-ins unloaded. Read from the running process's environment
 // (/proc/<pid>/environ), so Linux only.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -32,7 +33,7 @@ async function sidecarEnvironment(env: Readonly<Record<string, string>>): Promis
 }
 
 /** Starts `bin/agentwarden sidecar` and resolves with its environment and node's arguments once it listens. */
-async function startSidecar(env: Readonly<Record<string, string>>): Promise<{ env: Map<string, string>; argv: string[] }> {
+async function startSidecar(env: Readonly<Record<string, string>>): Promise<{ env: Map<string, string>; argv: string[]; child: ChildProcess }> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MALLOC_') && k !== 'NODE_OPTIONS'));
   const child = spawn(LAUNCHER, [
     'sidecar', '--policy', join(BENCH, 'policy.yaml'), '--pod', join(BENCH, 'pod.yaml'),
@@ -50,7 +51,7 @@ async function startSidecar(env: Readonly<Record<string, string>>): Promise<{ en
   // The launcher execs node, so the child's pid is the sidecar's.
   const environ = readFileSync(`/proc/${String(child.pid)}/environ`, 'utf8');
   const argv = readFileSync(`/proc/${String(child.pid)}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
-  return { env: new Map(environ.split('\0').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), argv };
+  return { env: new Map(environ.split('\0').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), argv, child };
 }
 
 /** The launcher's exit code and stderr for `sidecar --help` with these variables. */
@@ -87,6 +88,25 @@ describe('bin/agentwarden sidecar', () => {
   onLinux('refuses an AGENTWARDEN_SIDECAR_GC or AGENTWARDEN_SIDECAR_JIT it does not know, before starting node', async () => {
     expect(await refused({ AGENTWARDEN_SIDECAR_GC: 'concurrent' })).toEqual([2, expect.stringContaining('AGENTWARDEN_SIDECAR_GC: "concurrent" is not serial-scavenge, single-threaded or parallel')]);
     expect(await refused({ AGENTWARDEN_SIDECAR_JIT: 'maglev' })).toEqual([2, expect.stringContaining('AGENTWARDEN_SIDECAR_JIT: "maglev" is not early-turbofan or v8-default')]);
+  });
+
+  onLinux('leaves the lazy parts of Node\'s built-ins unloaded at idle: undici, fs/promises with readline and the REPL history, WebCrypto', async () => {
+    // Preloaded: Node's internal module list on stderr at SIGUSR2 (no spaces: NODE_OPTIONS splits on them).
+    const probe = "--import=data:text/javascript,process.on('SIGUSR2',()=>process.stderr.write('internal-modules='+process.moduleLoadList.join(',')+'\\n'))";
+    const { child } = await startSidecar({ NODE_OPTIONS: probe });
+    const listed = new Promise<string[]>((resolve) => {
+      let log = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        log += chunk.toString();
+        const m = /internal-modules=(.*)\n/.exec(log);
+        if (m?.[1] !== undefined) resolve(m[1].split(',').map((e) => e.replace(/^NativeModule /, '')));
+      });
+    });
+    child.kill('SIGUSR2');
+    const loaded = await listed;
+    expect(loaded).toContain('net');
+    const lazy = ['internal/deps/undici/undici', 'internal/fs/promises', 'internal/repl/history', 'internal/crypto/webcrypto'];
+    expect(loaded.filter((m) => lazy.includes(m))).toEqual([]);
   });
 
   onLinux('keeps the malloc arena count and the Node options the caller gave', async () => {

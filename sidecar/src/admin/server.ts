@@ -5,12 +5,13 @@
 // whose module graph (express, router, body-parser, qs, iconv-lite...) added
 // about 9 MB of heap and 20 MB of RSS to every sidecar at idle (issue 20;
 // `make bench-memory` prints the idle figure).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { PolicyState } from '../state.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { SpanCounters } from '../telemetry/tracing.js';
 import type { AuthzServerStats } from '../authz/server-api.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../../../common/prometheus.js';
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface AdminDeps {
   readonly state: PolicyState;

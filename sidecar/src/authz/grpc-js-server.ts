@@ -1,11 +1,11 @@
 // Check served by grpc-js: the sidecar's first ext_authz server, kept for
 // side-by-side benchmarks and as a fallback (--grpc-impl grpc-js). The default
 // is http2-server.ts.
-import { rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { CheckHandler } from './handler.js';
 import { CHECK_PATH } from './http2-server.js';
 import { GRPC_STATUS_NAMES, type AuthzServer } from './server-api.js';
+const { rmSync } = process.getBuiltinModule('node:fs');
 
 const authorizationService: grpc.ServiceDefinition = {
   Check: {

@@ -80,16 +80,16 @@
 //   are answered as RFC 9113 says (RST_STREAM or GOAWAY, h2/connection.ts).
 // - Not served: server reflection, health checking, metadata to the handler
 //   (Envoy's ext_authz sends none that matters), response compression.
-import * as net from 'node:net';
-import * as zlib from 'node:zlib';
-import { rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { CheckHandler } from './handler.js';
 import { encodeCheckResponse } from './response-wire.js';
 import { H2Connection, H2Stream, newConnectionCounters, type StreamOwner } from './h2/connection.js';
 import { encodeHeaderBlock } from './h2/hpack.js';
 import type { RequestHeaders } from './h2/request-headers.js';
 import { GRPC_STATUS_NAMES, type AuthzLimit, type AuthzServer, type AuthzServerStats } from './server-api.js';
+const net = process.getBuiltinModule('node:net');
+const zlib = process.getBuiltinModule('node:zlib');
+const { rmSync } = process.getBuiltinModule('node:fs');
 
 export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 
@@ -577,7 +577,7 @@ export function percentEncode(text: string): string {
 }
 
 /** Binds "host:port" (port 0: any free one; [v6]:port) or "unix:/path"; resolves with the bound address. */
-function listenOn(server: net.Server, listen: string): Promise<string> {
+function listenOn(server: NetServer, listen: string): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const failed = (e: Error): void => {
       reject(new Error(`ext_authz: cannot listen on ${listen}: ${e.message}`, { cause: e }));

@@ -11,7 +11,6 @@
 // (Reauthenticate), which keeps the stream; a stream ended anyway (expiry, or a
 // refused token) is reopened with the current file after the backoff's first
 // step (250 ms), the last snapshot enforced meanwhile.
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import { SidecarMessageSchema, type ControllerMessage, type SidecarMessage } from '../../../proto/gen/agentwarden/v1/distribution_pb.js';
@@ -19,6 +18,7 @@ import type { Snapshot } from '../../../proto/gen/agentwarden/v1/snapshot_pb.js'
 import { Backoff, sleep } from '../../../common/backoff.js';
 import { distributionService, isLoopback } from '../../../common/distribution-service.js';
 import type { Logger } from '../log.js';
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 /** How often the token file is re-read for a rotated token, ms. */
 export const DEFAULT_TOKEN_CHECK_MS = 30_000;

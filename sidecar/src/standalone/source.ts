@@ -1,10 +1,11 @@
 // Standalone mode: compile local policy files for the pod described by a local
 // Pod manifest, and recompile when they change. A failing edit keeps the last
 // good snapshot in force and says why (log, /readyz, metrics).
-import { readFileSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { dirname, join } from 'node:path';
+import type { FSWatcher } from 'node:fs';
 import { compileSnapshot, loadSnapshot, type LoadedSnapshot, type SecretResolver, type SecretRevision } from '../../../policy/src/index.js';
 import { loadPod, loadPolicies } from '../../../policy/io/manifests.js';
+const { readFileSync, readdirSync, statSync, watch } = process.getBuiltinModule('node:fs');
+const nodePath = process.getBuiltinModule('node:path');
 
 export interface StandaloneOptions {
   readonly policyPaths: readonly string[];
@@ -17,7 +18,7 @@ export function fileSecrets(dir: string | undefined): SecretResolver {
   return (_namespace, name, key) => {
     if (dir === undefined || name.includes('/') || key.includes('/') || name.startsWith('.') || key.startsWith('.')) return undefined;
     try {
-      return new Uint8Array(readFileSync(join(dir, name, key)));
+      return new Uint8Array(readFileSync(nodePath.join(dir, name, key)));
     } catch {
       return undefined;
     }
@@ -29,7 +30,7 @@ export function fileSecretRevision(dir: string | undefined): SecretRevision {
   return (_namespace, name, key) => {
     if (dir === undefined || name.includes('/') || key.includes('/')) return undefined;
     try {
-      const st = statSync(join(dir, name, key));
+      const st = statSync(nodePath.join(dir, name, key));
       return `${st.mtimeMs}:${st.size}`;
     } catch {
       return undefined;
@@ -109,13 +110,13 @@ function foldersOf(path: string): string[] {
   try {
     st = statSync(path);
   } catch {
-    return [dirname(path)];
+    return [nodePath.dirname(path)];
   }
-  if (!st.isDirectory()) return [dirname(path)];
+  if (!st.isDirectory()) return [nodePath.dirname(path)];
   const out = [path];
   try {
     for (const e of readdirSync(path, { withFileTypes: true })) {
-      if (e.isDirectory()) out.push(...foldersOf(join(path, e.name)));
+      if (e.isDirectory()) out.push(...foldersOf(nodePath.join(path, e.name)));
     }
   } catch {
     // unreadable: the folder itself is still watched

@@ -7,8 +7,8 @@
 // that is not a URL, a timeout that is not a positive number, a compression
 // other than gzip or none, a certificate file that cannot be read) is an
 // error naming the variable.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+const { readFileSync } = process.getBuiltinModule('node:fs');
+const nodePath = process.getBuiltinModule('node:path');
 
 export type OtlpCompression = 'none' | 'gzip';
 
@@ -82,7 +82,7 @@ function pem(env: Env, suffix: string): Buffer | undefined {
   const v = either(env, suffix);
   if (v === undefined) return undefined;
   try {
-    return readFileSync(resolve(v.value));
+    return readFileSync(nodePath.resolve(v.value));
   } catch (e: unknown) {
     throw new Error(`${v.name}: cannot read "${v.value}": ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }

@@ -33,8 +33,8 @@
 // quiet machine neither made any (peak 86.6-87.5 against 88.4-89.2 MiB).
 // The grpc protocol still goes through the SDK's delegate (exporter.ts).
 import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
-import { urlToHttpOptions } from 'node:url';
 import type { OtlpHttpOptions } from './otlp-http-options.js';
+const { urlToHttpOptions } = process.getBuiltinModule('node:url');
 
 /** The retry policy of the SDK's RetryingTransport. */
 const MAX_RETRIES = 5;
@@ -117,14 +117,14 @@ export class OtlpHttpTransport {
   }
 
   /** node:http or node:https and its keep-alive agent, loaded once (the first export). */
-  private async agentFor(): Promise<{ agent: Agent; request: (o: RequestOptions, cb: (res: IncomingMessage) => void) => ClientRequest }> {
+  private agentFor(): { agent: Agent; request: (o: RequestOptions, cb: (res: IncomingMessage) => void) => ClientRequest } {
     if (this.client !== undefined) return this.client;
     if (this.options.url.protocol === 'https:') {
-      const https = await import('node:https');
+      const https = process.getBuiltinModule('node:https');
       const { ca, cert, key } = this.options;
       this.client = { agent: new https.Agent({ keepAlive: true, ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) }), request: https.request };
     } else {
-      const http = await import('node:http');
+      const http = process.getBuiltinModule('node:http');
       this.client = { agent: new http.Agent({ keepAlive: true }), request: http.request };
     }
     return this.client;
@@ -132,7 +132,7 @@ export class OtlpHttpTransport {
 
   /** One POST; never rejects. */
   private async post(payload: Uint8Array, timeoutMs: number): Promise<Attempt> {
-    const { agent, request } = this.client ?? await this.agentFor();
+    const { agent, request } = this.agentFor();
     const u = this.options.url;
     return new Promise<Attempt>((settle) => {
       let settled = false;
@@ -197,7 +197,7 @@ function headerOf(res: IncomingMessage, name: string): string | undefined {
 
 /** zlib is loaded only when compression is on. */
 async function gzip(body: Uint8Array): Promise<Buffer> {
-  const zlib = await import('node:zlib');
+  const zlib = process.getBuiltinModule('node:zlib');
   return new Promise((resolveGzip, reject) => {
     zlib.gzip(body, (e, out) => { if (e === null) resolveGzip(out); else reject(e); });
   });

@@ -12,8 +12,8 @@
 // with the loop stopped) every few seconds; without the observer the same
 // load promoted about a tenth as much and ran none in 30 s (allocation
 // sampling of what full collections reclaimed, and --trace-gc).
-import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { MetricFamily } from '../../../common/prometheus.js';
+const { constants, monitorEventLoopDelay, PerformanceObserver } = process.getBuiltinModule('node:perf_hooks');
 
 /**
  * The event loop's delay is sampled by a timer every RESOLUTION_MS (it does not

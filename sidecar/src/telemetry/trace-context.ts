@@ -1,6 +1,6 @@
 // The W3C trace context a decision continues (traceparent), and the random
 // ids of new traces and spans.
-import { randomFillSync } from 'node:crypto';
+const { randomFillSync } = process.getBuiltinModule('node:crypto');
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO_TRACE = '0'.repeat(32);

@@ -2,7 +2,6 @@
 // header blocks a gRPC server sends (:status, content-type, grpc-status,
 // grpc-message). Kept apart from the decoder because it shares nothing with it
 // but the static table; hpack.ts re-exports it.
-import { Buffer } from 'node:buffer';
 import { STATIC_TABLE } from './hpack-static-table.js';
 
 const STATIC_LENGTH = STATIC_TABLE.length; // 61

@@ -10,7 +10,6 @@
 // not need wrapping in a Buffer either. It is undocumented, hence the fallback.
 // Not TextDecoder('latin1'): WHATWG maps that label to windows-1252, which
 // turns 0x80-0x9f into other characters.
-import { Buffer } from 'node:buffer';
 
 type Slice = (this: Uint8Array, start: number, end: number) => string;
 
