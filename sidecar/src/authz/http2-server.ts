@@ -88,7 +88,6 @@ import { encodeHeaderBlock } from './h2/hpack.js';
 import type { RequestHeaders } from './h2/request-headers.js';
 import { GRPC_STATUS_NAMES, type AuthzLimit, type AuthzServer, type AuthzServerStats } from './server-api.js';
 const net = process.getBuiltinModule('node:net');
-const zlib = process.getBuiltinModule('node:zlib');
 const { rmSync } = process.getBuiltinModule('node:fs');
 
 export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
@@ -462,6 +461,9 @@ function inflate(call: CallStream, message: Uint8Array): void {
     fail(call, GrpcStatus.UNIMPLEMENTED, `message compressed with unsupported encoding "${encoding.slice(0, 40)}"`, true);
     return;
   }
+  // zlib is loaded with the first compressed message: Envoy does not compress
+  // by default, and a Node process that loads zlib is ~2.5 MB larger.
+  const zlib = process.getBuiltinModule('node:zlib');
   const inflater = encoding === 'gzip' ? zlib.createGunzip() : zlib.createInflate();
   const chunks: Buffer[] = [];
   let size = 0;
