@@ -1,8 +1,8 @@
 // Protobuf wire bytes appended to one growing buffer: the writing side of
 // policy/src/wire-reader.ts, shared by the sidecar's hand-written encoders
 // (authz/response-wire.ts: the CheckResponse; telemetry/otlp-trace-proto.ts:
-// OTLP spans). Strings are written as UTF-8, ASCII ones without a native call
-// when short.
+// OTLP spans). Strings are written as UTF-8, short ASCII ones without a
+// native call and in one pass.
 import { WIRE_LEN } from '../../policy/src/wire-reader.js';
 
 /**
@@ -130,24 +130,37 @@ export class WireWriter {
   /** A length-prefixed UTF-8 string. */
   string(s: string): void {
     const len = s.length;
-    let ascii = true;
-    for (let i = 0; i < len; i++) {
-      if (s.charCodeAt(i) > 0x7f) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) {
-      this.varint(len);
-      this.reserve(len);
+    if (len <= 64) {
+      // Short: copied in the same pass that checks it is ASCII (a length under
+      // 128 is one varint byte); the first other character sends it to UTF-8.
+      this.reserve(len + 1);
       const buf = this.buf;
-      if (len > 64) {
-        this.pos += buf.write(s, this.pos, len, 'latin1');
-      } else {
-        for (let i = 0; i < len; i++) buf[this.pos++] = s.charCodeAt(i);
+      const start = this.pos;
+      let p = start + 1;
+      for (let i = 0; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) {
+          this.utf8(s);
+          return;
+        }
+        buf[p++] = c;
       }
+      buf[start] = len;
+      this.pos = p;
       return;
     }
+    for (let i = 0; i < len; i++) {
+      if (s.charCodeAt(i) > 0x7f) {
+        this.utf8(s);
+        return;
+      }
+    }
+    this.varint(len);
+    this.reserve(len);
+    this.pos += this.buf.write(s, this.pos, len, 'latin1');
+  }
+
+  private utf8(s: string): void {
     const bytes = Buffer.byteLength(s, 'utf8');
     this.varint(bytes);
     this.reserve(bytes);
