@@ -37,8 +37,10 @@ export default tseslint.config(
     // Node built-in builds its ESM facade, which reads every export and so runs
     // the lazy ones: node:http loads undici (its WebSocket export), node:fs
     // loads fs/promises, readline and the REPL history. process.getBuiltinModule
-    // returns the same exports without the facade: 195 -> 153 internal modules
-    // and about 5 MiB less RSS for the idle sidecar (make bench-memory).
+    // returns the same exports without the facade. The idle sidecar loads 154
+    // of Node's internal modules (make bench-memory) where it loaded 195, and
+    // idles at 77-79 MiB where it idled at 83-89 (make bench, make bench-memory;
+    // README, Measured results).
     files: ['sidecar/src/**/*.ts', 'policy/src/**/*.ts', 'policy/io/**/*.ts', 'common/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group: ['node:*'], allowTypeImports: true, message: 'load Node built-ins with process.getBuiltinModule(\'node:...\') in sidecar code: an ESM import also loads the module\'s lazy exports (eslint.config.js)' }] }],

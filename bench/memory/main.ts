@@ -9,7 +9,11 @@
 //     issue 20 (AGENTWARDEN_SPAN_QUEUE=sdk: the SDK's BatchSpanProcessor), and
 //     with the batches sent by the SDK's export delegate instead of the
 //     sidecar's transport (AGENTWARDEN_OTLP_TRANSPORT=sdk), and with V8's own
-//     compiler tiers instead of the launcher's (AGENTWARDEN_SIDECAR_JIT=v8-default).
+//     compiler tiers instead of the launcher's (AGENTWARDEN_SIDECAR_JIT=v8-default),
+//     and with V8's allocation-site pretenuring, which the launcher turns off
+//     (AGENTWARDEN_SIDECAR_V8_FLAGS=--allocation-site-pretenuring).
+//   npm run bench:memory -- --only sidecar,sidecar_pretenuring --starts 8
+// measures only those rows, each 8 times, alternated (a row per start).
 // For the sidecars, V8's collections during the load per 100,000 requests,
 // from V8's --trace-gc lines on their stdout (bench/soak/trace-gc.ts, which
 // adds nothing to the heap, unlike the sidecar's --gc-metrics): full ones
@@ -22,6 +26,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { toBinary } from '@bufbuild/protobuf';
 import { CheckRequestSchema } from '../../proto/gen/envoy/service/auth/v3/external_auth_pb.js';
@@ -183,6 +188,17 @@ async function countModules(s: Subject): Promise<ModuleCount> {
   }
 }
 
+/** --only (row keys, comma-separated; default all) and --starts (measurements of each row, alternated; default 1). */
+function options(keys: readonly string[]): { only: readonly string[] | undefined; starts: number } {
+  const { values } = parseArgs({ options: { only: { type: 'string' }, starts: { type: 'string' } }, strict: true });
+  const only = values.only?.split(',').map((k) => k.trim());
+  const unknown = only?.filter((k) => !keys.includes(k)) ?? [];
+  if (unknown.length > 0) throw new Error(`bench-memory: --only: unknown row ${unknown.join(', ')} (rows: ${keys.join(', ')})`);
+  const starts = Number(values.starts ?? '1');
+  if (!Number.isInteger(starts) || starts < 1) throw new Error(`bench-memory: --starts: "${values.starts ?? ''}" is not a positive integer`);
+  return { only, starts };
+}
+
 async function main(): Promise<void> {
   mkdirSync(work, { recursive: true });
   const dataFiles = CLASSES.map((cls) => {
@@ -210,10 +226,15 @@ async function main(): Promise<void> {
     sidecar('sidecar_sdk_transport', 'sidecar, span export on, AGENTWARDEN_OTLP_TRANSPORT=sdk', { ...exportOn, AGENTWARDEN_OTLP_TRANSPORT: 'sdk' }),
     // V8's own compiler tiers (Maglev, Turbofan from the 3,000th call) instead of the launcher's early Turbofan (bin/agentwarden).
     sidecar('sidecar_v8_jit', 'sidecar, span export on, AGENTWARDEN_SIDECAR_JIT=v8-default', { ...exportOn, AGENTWARDEN_SIDECAR_JIT: 'v8-default' }),
+    // V8's allocation-site pretenuring back on (bin/agentwarden turns it off: some starts then allocate request objects in the old generation for good).
+    sidecar('sidecar_pretenuring', 'sidecar, span export on, AGENTWARDEN_SIDECAR_V8_FLAGS=--allocation-site-pretenuring', { ...exportOn, AGENTWARDEN_SIDECAR_V8_FLAGS: '--allocation-site-pretenuring' }),
   ];
+  const { only, starts } = options(subjects.map((s) => s.key));
+  const chosen = subjects.filter((s) => only === undefined || only.includes(s.key));
+  const runs = Array.from({ length: starts }, () => chosen).flat();
   const rows: [Subject, Figures][] = [];
   try {
-    for (const s of subjects) {
+    for (const s of runs) {
       process.stderr.write(`bench-memory: ${s.label}\n`);
       const figures = await measure(s, dataFiles);
       rows.push([s, s.metrics === undefined ? figures : { ...figures, modules: await countModules(s) }]);

@@ -125,6 +125,7 @@ export const SIDECAR_COMMAND = defineCommand({
     { name: 'AGENTWARDEN_OTLP_SERIALIZER', default: DEFAULT_OTLP_SERIALIZER, text: `${OTLP_SERIALIZERS.join(' or ')}: the sidecar's OTLP protobuf serializer or the SDK's (fallback)` },
     { name: 'AGENTWARDEN_SIDECAR_GC', default: 'serial-scavenge', text: "read by bin/agentwarden (the image's entrypoint): serial-scavenge (V8 scavenges on the main thread alone), single-threaded (all of V8's GC on the main thread) or parallel (V8's default)" },
     { name: 'AGENTWARDEN_SIDECAR_JIT', default: 'early-turbofan', text: "read by bin/agentwarden: early-turbofan (V8's optimizing compiler from a function's 300th call, no Maglev: less memory, lower tail latency) or v8-default (Maglev from the 400th call, Turbofan from the 3,000th)" },
+    { name: 'AGENTWARDEN_SIDECAR_V8_FLAGS', text: "read by bin/agentwarden: more V8 flags for the sidecar's node, after the launcher's (the last of a flag wins)" },
     { name: 'AGENTWARDEN_SPAN_QUEUE', default: DEFAULT_SPAN_QUEUE, text: `${SPAN_QUEUES.join(' or ')}: spans wait for export in reused batch buffers, or as objects in the SDK's BatchSpanProcessor (as before; http/json and the SDK serializer always use it)` },
     { name: 'AGENTWARDEN_OTLP_TRANSPORT', default: DEFAULT_OTLP_TRANSPORT, text: `${OTLP_TRANSPORTS.join(' or ')}: http/protobuf batches go out through the sidecar's own transport, or the SDK's export delegate (fallback)` },
   ],
