@@ -39,7 +39,7 @@ export default tseslint.config(
     // loads fs/promises, readline and the REPL history. process.getBuiltinModule
     // returns the same exports without the facade. The idle sidecar loads 154
     // of Node's internal modules (make bench-memory) where it loaded 195, and
-    // idles at 77-79 MiB where it idled at 83-89 (make bench, make bench-memory;
+    // idles at 75-80 MiB where it idled at 83-90 (make bench, make bench-memory;
     // README, Measured results).
     files: ['sidecar/src/**/*.ts', 'policy/src/**/*.ts', 'policy/io/**/*.ts', 'common/*.ts'],
     rules: {
