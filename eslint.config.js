@@ -38,8 +38,8 @@ export default tseslint.config(
     // the lazy ones: node:http loads undici (its WebSocket export), node:fs
     // loads fs/promises, readline and the REPL history. process.getBuiltinModule
     // returns the same exports without the facade. The idle sidecar loads 154
-    // of Node's internal modules (make bench-memory) where it loaded 195, and
-    // idles at 75-80 MiB where it idled at 83-90 (make bench, make bench-memory;
+    // of Node's internal modules (make bench-memory) and idles at 75-80 MiB,
+    // where it idled at 83-90 with the imports (make bench, make bench-memory;
     // README, Measured results).
     files: ['sidecar/src/**/*.ts', 'policy/src/**/*.ts', 'policy/io/**/*.ts', 'common/*.ts'],
     rules: {
