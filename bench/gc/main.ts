@@ -29,6 +29,7 @@ import { benchPaths, startEngine, type Paths } from '../compare/engines.js';
 import { writeDataFiles } from '../compare/load.js';
 import { runLoadgen } from '../compare/loadgen.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
+import { listOf } from '../compare/args.js';
 import { cpuSeconds, machineCpuTicks, sampleRss, stealPercent } from '../compare/proc.js';
 import { median, percentile } from '../compare/stats.js';
 import { tallyGc, withTraceGc } from '../soak/gc-log.js';
@@ -47,12 +48,6 @@ interface Variant {
   readonly label: string;
 }
 
-function listOf<T extends string>(flag: string, arg: string, known: readonly T[]): T[] {
-  const asked = arg.split(',');
-  const unknown = asked.filter((v) => !(known as readonly string[]).includes(v));
-  if (unknown.length > 0) throw new Error(`bench-gc: ${flag}: ${unknown.join(', ')} is not ${known.join(', ')}`);
-  return asked as T[];
-}
 const WARMUP_SECONDS = 3;
 
 interface Run {
@@ -111,8 +106,8 @@ const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '20' }, rps: { type: 'string', default: '3000' }, variants: { type: 'string', default: 'serial-scavenge,parallel' }, jit: { type: 'string', default: 'early-turbofan' } }, strict: true });
-  const gcs = listOf('--variants', values.variants, GCS);
-  const jits = listOf('--jit', values.jit, JITS);
+  const gcs = listOf('bench-gc', '--variants', values.variants, GCS);
+  const jits = listOf('bench-gc', '--jit', values.jit, JITS);
   const chosen: Variant[] = gcs.flatMap((gc) => jits.map((jit) => ({ gc, jit, label: jits.length === 1 ? gc : `${gc}+${jit}` })));
   const [rounds, seconds, rps] = [Number(values.rounds), Number(values.seconds), Number(values.rps)];
   for (const [name, n] of [['--rounds', rounds], ['--seconds', seconds], ['--rps', rps]] as const) {

@@ -36,6 +36,7 @@ import { grpcFrame } from '../compare/grpc-raw.js';
 import { CLASSES, THROUGHPUT_REQUESTS, mixEntry } from '../compare/mix.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
 import { tallyGc, withTraceGc } from '../soak/gc-log.js';
+import { listOf } from '../compare/args.js';
 import { parseH2load } from '../compare/h2load.js';
 import { cpuSeconds, freePort, httpText, memoryMiB, waitFor200 } from '../compare/proc.js';
 import { execFile } from 'node:child_process';
@@ -191,9 +192,7 @@ async function countModules(s: Subject): Promise<ModuleCount> {
 /** --only (row keys, comma-separated; default all) and --starts (measurements of each row, alternated; default 1). */
 function options(keys: readonly string[]): { only: readonly string[] | undefined; starts: number } {
   const { values } = parseArgs({ options: { only: { type: 'string' }, starts: { type: 'string' } }, strict: true });
-  const only = values.only?.split(',').map((k) => k.trim());
-  const unknown = only?.filter((k) => !keys.includes(k)) ?? [];
-  if (unknown.length > 0) throw new Error(`bench-memory: --only: unknown row ${unknown.join(', ')} (rows: ${keys.join(', ')})`);
+  const only = values.only === undefined ? undefined : listOf('bench-memory', '--only', values.only, keys);
   const starts = Number(values.starts ?? '1');
   if (!Number.isInteger(starts) || starts < 1) throw new Error(`bench-memory: --starts: "${values.starts ?? ''}" is not a positive integer`);
   return { only, starts };
