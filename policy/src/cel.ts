@@ -4,7 +4,7 @@
 // Checking: parse (@bufbuild/cel), type-check against DESIGN.md's environment
 // (cel-check.ts), estimate the cost (cel-cost.ts). Evaluation: @bufbuild/cel's
 // planner over the expression instrumented by cel-budget.ts.
-import { parse, plan, isCelError, type CelResult } from '@bufbuild/cel';
+import { parse, plan, isCelError, type CelMap, type CelResult } from '@bufbuild/cel';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import { conditionBudgetExceeded, DEFAULT_CONDITION_STEP_BUDGET, hasComprehension, instrument, metered } from './cel-budget.js';
 import { CelTypeError, typeCheck } from './cel-check.js';
@@ -47,11 +47,17 @@ export function checkCondition(source: string): CheckedCondition | string {
   return { source, uses: checked.uses };
 }
 
+/**
+ * A variable's value: a plain object (@bufbuild/cel makes a map of it at each
+ * access) or a CEL map (used as it is: what the evaluator passes).
+ */
+export type CelRecord = Readonly<Record<string, unknown>> | CelMap;
+
 /** The CEL bindings of one request. */
 export interface CelBindings {
-  readonly request: Readonly<Record<string, unknown>>;
-  readonly mcp: Readonly<Record<string, unknown>>;
-  readonly agent: Readonly<Record<string, unknown>>;
+  readonly request: CelRecord;
+  readonly mcp: CelRecord;
+  readonly agent: CelRecord;
   readonly now: unknown;
   /** Bound for conditions that read `session`: its id and its labels before the request. */
   readonly session?: { readonly id: string; readonly taints: readonly string[] };

@@ -3,6 +3,7 @@
 // (effective and would-be) look at it, and the request's operation (point 11)
 // computed only when a RequireApproval rule or an approval grant needs it.
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { celMap, type CelInput, type CelMap } from '@bufbuild/cel';
 import type { CelBindings } from './cel.js';
 import type { LoadedRule, LoadedSnapshot } from './load.js';
 import type { OperationSpec } from './model.js';
@@ -23,6 +24,8 @@ const NO_MATCH: RuleOutcome = { match: false };
 export class RequestSession {
   private readonly outcomes: (RuleOutcome | undefined)[] | undefined;
   private baseBindings: CelBindings | undefined;
+  /** The fields of the base bindings' `request`, for a rule's bindings with its own params. */
+  private requestFields: Map<string, CelInput> | undefined;
   private op: { readonly spec: OperationSpec; readonly key: string } | undefined;
 
   /** `sessions`: present when some rule has taints or reads `session` (DESIGN.md point 12). */
@@ -103,20 +106,40 @@ export class RequestSession {
     return { ...base, session: this.sessions?.binding(rule.session) ?? EMPTY_SESSION };
   }
 
+  /**
+   * The variables as CEL maps, built once: @bufbuild/cel converts a plain
+   * object into a new Map at every access of one of its fields (toCel), a map
+   * it only wraps. The same values either way.
+   */
   private baseBindingsOf(params: ReadonlyMap<string, string>): CelBindings {
-    if (this.baseBindings === undefined) {
+    if (this.baseBindings === undefined || this.requestFields === undefined) {
       const v = this.view;
-      const a = this.loaded.agent;
+      // Values as the plain objects held them (CelInput: what toCel accepts; the body is parsed JSON).
+      this.requestFields = new Map<string, CelInput>([
+        ['method', v.method], ['host', v.host], ['port', BigInt(v.port)], ['path', v.path], ['query', parseQuery(v.rawQuery)], ['headers', v.headers], ['params', EMPTY_PARAMS], ['body', v.body as CelInput],
+      ]);
       this.baseBindings = {
-        request: { method: v.method, host: v.host, port: BigInt(v.port), path: v.path, query: parseQuery(v.rawQuery), headers: v.headers, params: EMPTY_PARAMS, body: v.body },
-        mcp: { method: v.mcp?.method ?? '', tool: v.mcp?.tool ?? '', arguments: v.mcp?.arguments ?? {} },
-        agent: { namespace: a.namespace, name: a.name, serviceAccount: a.serviceAccount, labels: a.labels },
+        request: celMap(this.requestFields),
+        mcp: celMap(new Map<string, CelInput>([['method', v.mcp?.method ?? ''], ['tool', v.mcp?.tool ?? ''], ['arguments', (v.mcp?.arguments ?? {}) as CelInput]])),
+        agent: agentBinding(this.loaded.agent),
         now: this.loaded.needsNow ? timestampFromMs(this.nowMs) : null,
       };
     }
     if (params.size === 0) return this.baseBindings;
-    return { ...this.baseBindings, request: { ...this.baseBindings.request, params } };
+    return { ...this.baseBindings, request: celMap(new Map(this.requestFields).set('params', params)) };
   }
+}
+
+/** `agent` as a CEL map, once per snapshot's agent. */
+const agentBindings = new WeakMap<LoadedSnapshot['agent'], CelMap>();
+
+function agentBinding(a: LoadedSnapshot['agent']): CelMap {
+  let m = agentBindings.get(a);
+  if (m === undefined) {
+    m = celMap(new Map<string, CelInput>([['namespace', a.namespace], ['name', a.name], ['serviceAccount', a.serviceAccount], ['labels', a.labels]]));
+    agentBindings.set(a, m);
+  }
+  return m;
 }
 
 const EMPTY_PARAMS: ReadonlyMap<string, string> = new Map();

@@ -4,7 +4,8 @@
 // network ext_authz (TLS the agent opened itself) is read by tls-connection.ts.
 import type { CheckRequestFields } from './check-request.js';
 import { checkRequestPath } from './paths.js';
-import { parseAuthority } from './hosts.js';
+import { parseAuthority, type Authority } from './hosts.js';
+import { memoizeByString } from './string-memo.js';
 import { readMcp, type McpCall } from './mcp.js';
 import { readBody } from './body.js';
 import { TLS_ORIGINATED_HOSTS_CONTEXT_KEY, TLS_ORIGINATION_CONTEXT_KEY } from './context-keys.js';
@@ -18,6 +19,19 @@ export { MAX_REQUEST_BYTES_CONTEXT_KEY, TLS_ORIGINATED_HOSTS_CONTEXT_KEY, TLS_OR
 export const OWN_HEADER_PREFIX = 'x-agentwarden-';
 
 export type { RequestRead, RequestView } from './request-view.js';
+
+// Hosts are few per agent and stay memoised; paths vary more (resource ids), so
+// their memo is small: entries a flood of distinct paths pushes out die young
+// rather than reaching V8's old generation (issue 20).
+const AUTHORITIES = { maxEntries: 64, maxKeyLength: 261 };
+const httpsAuthority = memoizeByString((a) => parseAuthority(a, 'https'), AUTHORITIES);
+const httpAuthority = memoizeByString((a) => parseAuthority(a, 'http'), AUTHORITIES);
+const requestPath = memoizeByString(checkRequestPath, { maxEntries: 128, maxKeyLength: 512 });
+
+/** parseAuthority, memoised by authority for each default port. */
+function authorityOf(authority: string, scheme: string): Authority {
+  return scheme === 'https' || scheme.toLowerCase() === 'https' ? httpsAuthority(authority) : httpAuthority(authority);
+}
 
 function originationPort(value: string | undefined, host: string): number | undefined {
   if (value === undefined) return undefined;
@@ -50,7 +64,7 @@ export function readCheckRequest(check: CheckRequestFields, needs: { readonly bo
   const fail = (reason: string): RequestRead => ({ ok: false, reason, method, host: authority.slice(0, 256), path: path.slice(0, 256) });
   if (http === undefined) return fail('CheckRequest has neither attributes.request.http (HTTP ext_authz) nor attributes.tls_session (network ext_authz with include_tls_session)');
   if (method === '' || !/^[A-Z]+$/.test(method)) return fail('request has no valid HTTP method');
-  const auth = parseAuthority(authority, http.scheme);
+  const auth = authorityOf(authority, http.scheme);
   if (!auth.ok) return fail(auth.reason);
   const extensions = check.attributes?.contextExtensions ?? {};
   // Envoy originated TLS for this request: the agent spoke plain HTTP to Envoy, the
@@ -70,7 +84,7 @@ export function readCheckRequest(check: CheckRequestFields, needs: { readonly bo
     if (!/:\d+$/.test(authority)) return fail('CONNECT without a port in its authority');
     return { ok: true, view: connectTunnelView(auth, timeMs) };
   }
-  const checked = checkRequestPath(path);
+  const checked = requestPath(path);
   if (!checked.ok) return fail(checked.reason);
   const override = methodOverride(rawQuery);
   if (override !== undefined) return fail(override);
