@@ -24,8 +24,8 @@ const NO_MATCH: RuleOutcome = { match: false };
 export class RequestSession {
   private readonly outcomes: (RuleOutcome | undefined)[] | undefined;
   private baseBindings: CelBindings | undefined;
-  /** The fields of the base bindings' `request`, for a rule's bindings with its own params. */
-  private requestFields: Map<string, CelInput> | undefined;
+  /** request.query, for a rule's bindings with its own params. */
+  private query: ReadonlyMap<string, readonly string[]> | undefined;
   private op: { readonly spec: OperationSpec; readonly key: string } | undefined;
 
   /** `sessions`: present when some rule has taints or reads `session` (DESIGN.md point 12). */
@@ -112,22 +112,30 @@ export class RequestSession {
    * it only wraps. The same values either way.
    */
   private baseBindingsOf(params: ReadonlyMap<string, string>): CelBindings {
-    if (this.baseBindings === undefined || this.requestFields === undefined) {
+    if (this.baseBindings === undefined || this.query === undefined) {
       const v = this.view;
-      // Values as the plain objects held them (CelInput: what toCel accepts; the body is parsed JSON).
-      this.requestFields = new Map<string, CelInput>([
-        ['method', v.method], ['host', v.host], ['port', BigInt(v.port)], ['path', v.path], ['query', parseQuery(v.rawQuery)], ['headers', v.headers], ['params', EMPTY_PARAMS], ['body', v.body as CelInput],
-      ]);
+      this.query = parseQuery(v.rawQuery);
       this.baseBindings = {
-        request: celMap(this.requestFields),
-        mcp: celMap(new Map<string, CelInput>([['method', v.mcp?.method ?? ''], ['tool', v.mcp?.tool ?? ''], ['arguments', (v.mcp?.arguments ?? {}) as CelInput]])),
+        request: requestBinding(v, this.query, EMPTY_PARAMS),
+        mcp: celMap(new Map<string, CelInput>().set('method', v.mcp?.method ?? '').set('tool', v.mcp?.tool ?? '').set('arguments', (v.mcp?.arguments ?? {}) as CelInput)),
         agent: agentBinding(this.loaded.agent),
         now: this.loaded.needsNow ? timestampFromMs(this.nowMs) : null,
       };
     }
     if (params.size === 0) return this.baseBindings;
-    return { ...this.baseBindings, request: celMap(new Map(this.requestFields).set('params', params)) };
+    return { ...this.baseBindings, request: requestBinding(this.view, this.query, params) };
   }
+}
+
+/**
+ * `request` as a CEL map. (set() one by one: a Map built from pairs or copied
+ * from another goes through the iterator protocol.) Values as CEL reads them;
+ * the body is parsed JSON.
+ */
+function requestBinding(v: RequestView, query: ReadonlyMap<string, readonly string[]>, params: ReadonlyMap<string, string>): CelMap {
+  return celMap(new Map<string, CelInput>()
+    .set('method', v.method).set('host', v.host).set('port', BigInt(v.port)).set('path', v.path).set('query', query)
+    .set('headers', v.headers).set('params', params).set('body', v.body as CelInput));
 }
 
 /** `agent` as a CEL map, once per snapshot's agent. */

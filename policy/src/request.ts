@@ -181,10 +181,12 @@ function collectHeaders(check: CheckRequestFields): Map<string, string> {
   return out;
 }
 
+const NO_QUERY: ReadonlyMap<string, readonly string[]> = new Map();
+
 /** request.query for CEL: name -> all values, decoded as a form would be. */
-export function parseQuery(raw: string): Map<string, string[]> {
+export function parseQuery(raw: string): ReadonlyMap<string, readonly string[]> {
+  if (raw === '') return NO_QUERY;
   const out = new Map<string, string[]>();
-  if (raw === '') return out;
   for (const [k, v] of new URLSearchParams(raw)) {
     const list = out.get(k);
     if (list === undefined) out.set(k, [v]);

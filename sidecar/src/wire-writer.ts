@@ -112,7 +112,9 @@ export class WireWriter {
     this.varint(n);
     this.reserve(n);
     const buf = this.buf;
-    for (let i = 0; i < n; i++) buf[this.pos++] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
+    let p = this.pos;
+    for (let i = 0; i < 2 * n; i += 2) buf[p++] = (nibble(hex.charCodeAt(i)) << 4) | nibble(hex.charCodeAt(i + 1));
+    this.pos = p;
   }
 
   bytes(b: Uint8Array): void {
