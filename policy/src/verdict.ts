@@ -28,6 +28,25 @@ export function inScope(scope: Scope, audit: boolean): boolean {
   return scope === 'all' || !audit;
 }
 
+/** What verdicts say of a rule, written once per rule: an allow's reason is the same text every time, and a string used again keeps its hash for the span's attribute cache. */
+interface RuleTexts {
+  /** `rule "name" of policy "p"` */
+  readonly named: string;
+  readonly allowed: string;
+}
+
+const ruleTexts = new WeakMap<LoadedRule, RuleTexts>();
+
+function textsOf(rule: LoadedRule): RuleTexts {
+  let t = ruleTexts.get(rule);
+  if (t === undefined) {
+    const named = `rule "${rule.name}" of ${policyOf(rule)}`;
+    t = { named, allowed: `allowed by ${named}` };
+    ruleTexts.set(rule, t);
+  }
+  return t;
+}
+
 export function policyOf(rule: LoadedRule): string {
   if (rule.grant !== undefined) return `break-glass grant "${rule.grant.name}"`;
   return `${rule.cluster ? 'ClusterAgentPolicy' : 'policy'} "${rule.policyName}"`;
@@ -45,8 +64,9 @@ export function describeRequest(v: RequestView): string {
  * (or there is none, or `exempt`: the allowing rule is a ceiling rule itself).
  */
 export function outsideCeiling(session: RequestSession, candidates: readonly number[], scope: Scope, what: string, exempt: boolean): Verdict | undefined {
+  if (exempt || session.loaded.ceilings.length === 0) return undefined;
   const ceilings = session.loaded.ceilings.filter((c) => inScope(scope, c.audit));
-  if (ceilings.length === 0 || exempt) return undefined;
+  if (ceilings.length === 0) return undefined;
   for (const i of candidates) {
     const rule = session.loaded.rules[i];
     if (rule === undefined || !rule.ceiling || rule.deny || !inScope(scope, rule.audit)) continue;
@@ -62,16 +82,16 @@ export function outsideCeiling(session: RequestSession, candidates: readonly num
 /** A matching Allow (or break-glass) rule: allowed, unless the ceiling, its rate limit or a missing credential says no. */
 export function allowByRule(session: RequestSession, candidates: readonly number[], scope: Scope, limiter: RateLimiter, consume: boolean, rule: LoadedRule): Verdict {
   // Checked before the rate limit counts: a request the ceiling refuses was not allowed.
-  const capped = outsideCeiling(session, candidates, scope, `rule "${rule.name}" of ${policyOf(rule)}`, rule.ceiling);
+  const capped = outsideCeiling(session, candidates, scope, textsOf(rule).named, rule.ceiling);
   if (capped !== undefined) return capped;
   const limit = rule.rateLimit;
   if (limit !== undefined && !limiter.admit(rule.key, limit.requests, limit.perMillis, session.nowMs, consume)) {
-    return { allowed: false, rule, ruleName: rule.name, reason: `rule "${rule.name}" of ${policyOf(rule)} allows at most ${limit.requests} requests per ${limit.perMillis} ms; limit reached` };
+    return { allowed: false, rule, ruleName: rule.name, reason: `${textsOf(rule).named} allows at most ${limit.requests} requests per ${limit.perMillis} ms; limit reached` };
   }
   if (rule.credential !== undefined && !credentialUsable(rule.credential, session.nowMs)) {
-    return { allowed: false, rule, ruleName: rule.name, reason: `${REASON_CREDENTIAL_UNAVAILABLE}: rule "${rule.name}" of ${policyOf(rule)} allows, but ${credentialProblem(rule.credential, session.nowMs)}` };
+    return { allowed: false, rule, ruleName: rule.name, reason: `${REASON_CREDENTIAL_UNAVAILABLE}: ${textsOf(rule).named} allows, but ${credentialProblem(rule.credential, session.nowMs)}` };
   }
-  return { allowed: true, rule, ruleName: rule.name, reason: `allowed by rule "${rule.name}" of ${policyOf(rule)}` };
+  return { allowed: true, rule, ruleName: rule.name, reason: textsOf(rule).allowed };
 }
 
 /** A static value is there, or a brokered OAuth token is there and unexpired by this sidecar's clock (never a stale token). */

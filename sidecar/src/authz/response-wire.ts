@@ -31,17 +31,22 @@ type Header = readonly [string, string];
 /** `namespace`: the pod's, named in a RequireApproval deny (the AgentAccessRequest lives there). */
 export function encodeCheckResponse(d: Decision, decisionId: string, namespace = ''): Uint8Array {
   const w = new WireWriter(512);
-  const audit: Header[] = d.auditDecision === null ? [] : [[AUDIT_HEADER, d.auditDecision.allowed ? 'allow' : 'deny']];
+  const audit = d.auditDecision === null ? undefined : (d.auditDecision.allowed ? AUDIT_ALLOW : AUDIT_DENY);
   if (d.allowed) {
     // status {} (code 0 is the default, so the Status is empty but present).
     w.tag(1, WIRE_LEN);
     w.varint(0);
     w.tag(3, WIRE_LEN);
     const ok = w.begin();
-    const set: Header[] = [[DECISION_HEADER, 'allow'], ...audit, ...d.headers];
-    writeHeaders(w, set, 2);
-    for (const name of upstreamHeadersToRemove(d, set)) w.stringField(5, name);
-    writeHeaders(w, [[DECISION_ID_HEADER, decisionId], [RULE_HEADER, `${d.policy}/${d.rule}`]], 6);
+    writeOwnHeader(w, 2, DECISION_ALLOW);
+    if (audit !== undefined) writeOwnHeader(w, 2, audit);
+    writeHeaders(w, d.headers, 2);
+    if (d.headersToRemove !== undefined && d.headersToRemove.length > 0) {
+      const set: Header[] = [[DECISION_HEADER, 'allow'], ...(audit === undefined ? [] : [[AUDIT_HEADER, d.auditDecision?.allowed === true ? 'allow' : 'deny'] as const]), ...d.headers];
+      for (const name of upstreamHeadersToRemove(d, set)) w.stringField(5, name);
+    }
+    writeHeader(w, 6, DECISION_ID_HEADER, decisionId);
+    writeOwnHeader(w, 6, ruleHeader(d.policy, d.rule));
     w.end(ok);
     return w.finish();
   }
@@ -59,7 +64,10 @@ export function encodeCheckResponse(d: Decision, decisionId: string, namespace =
   w.tag(1, WIRE_VARINT);
   w.varint(deniedStatus(d));
   w.end(httpStatus);
-  writeHeaders(w, [['content-type', 'application/json'], [DECISION_HEADER, 'deny'], [DECISION_ID_HEADER, decisionId], ...audit], 2);
+  writeOwnHeader(w, 2, CONTENT_TYPE_JSON);
+  writeOwnHeader(w, 2, DECISION_DENY);
+  writeHeader(w, 2, DECISION_ID_HEADER, decisionId);
+  if (audit !== undefined) writeOwnHeader(w, 2, audit);
   const body = deniedBody(d, decisionId, namespace);
   if (body !== '') w.stringField(3, body);
   w.end(denied);
@@ -68,16 +76,67 @@ export function encodeCheckResponse(d: Decision, decisionId: string, namespace =
 
 /** Repeated HeaderValueOption{header: HeaderValue{key, value}, append_action} as field `field`. */
 function writeHeaders(w: WireWriter, headers: readonly Header[], field: number): void {
-  for (const [key, value] of headers) {
-    w.tag(field, WIRE_LEN);
-    const option = w.begin();
-    w.tag(1, WIRE_LEN);
-    const header = w.begin();
-    if (key !== '') w.stringField(1, key);
-    if (value !== '') w.stringField(2, value);
-    w.end(header);
-    w.tag(3, WIRE_VARINT);
-    w.varint(OVERWRITE_IF_EXISTS_OR_ADD);
-    w.end(option);
+  for (const [key, value] of headers) writeHeader(w, field, key, value);
+}
+
+function writeHeader(w: WireWriter, field: number, key: string, value: string): void {
+  w.tag(field, WIRE_LEN);
+  const option = w.begin();
+  writeOptionFields(w, key, value);
+  w.end(option);
+}
+
+function writeOptionFields(w: WireWriter, key: string, value: string): void {
+  w.tag(1, WIRE_LEN);
+  const header = w.begin();
+  if (key !== '') w.stringField(1, key);
+  if (value !== '') w.stringField(2, value);
+  w.end(header);
+  w.tag(3, WIRE_VARINT);
+  w.varint(OVERWRITE_IF_EXISTS_OR_ADD);
+}
+
+/**
+ * A HeaderValueOption of agentwarden's own, encoded once (the message with its
+ * length in front): these repeat from answer to answer. Credentials are not
+ * kept here; they are written each time (writeHeaders).
+ */
+function ownHeader(key: string, value: string): Uint8Array {
+  const w = new WireWriter(key.length + value.length + 16);
+  writeOptionFields(w, key, value);
+  return Uint8Array.from(w.finish());
+}
+
+function writeOwnHeader(w: WireWriter, field: number, option: Uint8Array): void {
+  w.tag(field, WIRE_LEN);
+  w.bytes(option);
+}
+
+const DECISION_ALLOW = ownHeader(DECISION_HEADER, 'allow');
+const DECISION_DENY = ownHeader(DECISION_HEADER, 'deny');
+const AUDIT_ALLOW = ownHeader(AUDIT_HEADER, 'allow');
+const AUDIT_DENY = ownHeader(AUDIT_HEADER, 'deny');
+const CONTENT_TYPE_JSON = ownHeader('content-type', 'application/json');
+
+/**
+ * x-agentwarden-rule: policy/rule, by policy and rule. Bounded: RULE_HEADER_POLICIES
+ * policies of RULE_HEADER_RULES rules each (a snapshot rarely has more; beyond
+ * that the header is encoded each time).
+ */
+const RULE_HEADER_POLICIES = 64;
+const RULE_HEADER_RULES = 128;
+const ruleHeaders = new Map<string, Map<string, Uint8Array>>();
+
+function ruleHeader(policy: string, rule: string): Uint8Array {
+  let byRule = ruleHeaders.get(policy);
+  const hit = byRule?.get(rule);
+  if (hit !== undefined) return hit;
+  const option = ownHeader(RULE_HEADER, `${policy}/${rule}`);
+  if (byRule === undefined) {
+    if (ruleHeaders.size >= RULE_HEADER_POLICIES) return option;
+    byRule = new Map();
+    ruleHeaders.set(policy, byRule);
   }
+  if (byRule.size < RULE_HEADER_RULES) byRule.set(rule, option);
+  return option;
 }
