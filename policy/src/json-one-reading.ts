@@ -62,15 +62,32 @@ function foldCodePoint(ch: string): number {
   return min;
 }
 
+/** Keys an object may have before its duplicate check moves from comparing text to a Map of folded keys. */
+const FEW_KEYS = 16;
+
 class Scanner {
   pos = 0;
-  /** Keys and indexes from the top to the value being read, for reasons. */
-  private readonly path: string[] = [];
+  /**
+   * Keys and indexes from the top to the value being read, for reasons: a
+   * decoded key; a plain key (ASCII, no escape) as its start in the text
+   * (it ends at the next '"'); an array index i as -(i + 1).
+   */
+  private readonly path: (string | number)[] = [];
+  /** The plain keys of the objects being read, as text ranges (the first `keys` entries); each object's from where it began. */
+  private readonly keyStarts: number[] = [];
+  private readonly keyEnds: number[] = [];
+  private keys = 0;
+  /** Whether the last key read was plain (string(true) leaves it here). */
+  private plain = false;
   constructor(private readonly text: string) {}
 
   private where(): string {
     if (this.path.length === 0) return 'the top-level object';
-    return this.path.map((k, i) => (k.startsWith('[') || i === 0 ? k : `.${k}`)).join('');
+    return this.path.map((k, i) => {
+      if (typeof k === 'number' && k < 0) return `[${-k - 1}]`;
+      const key = typeof k === 'number' ? this.text.slice(k, this.text.indexOf('"', k)).slice(0, 64) : k;
+      return i === 0 ? key : `.${key}`;
+    }).join('');
   }
 
   private fail(why: string): never {
@@ -98,6 +115,12 @@ class Scanner {
     else this.fail('body is not JSON');
   }
 
+  /**
+   * Duplicate keys, folded as foldKey does. While an object has few keys, all
+   * plain, they are compared in the text (ASCII: foldKey is upper case), with
+   * no string made; a key of another kind, or many keys, moves the object to a
+   * Map of folded keys (the keys read so far included).
+   */
   private object(depth: number): void {
     if (depth > MAX_JSON_DEPTH) this.fail(`body nests deeper than ${MAX_JSON_DEPTH} levels`);
     this.pos++;
@@ -106,30 +129,61 @@ class Scanner {
       this.pos++;
       return;
     }
-    const seen = new Map<string, string>();
+    const t = this.text;
+    const starts = this.keyStarts;
+    const ends = this.keyEnds;
+    const first = this.keys;
+    let seen: Map<string, string> | undefined;
     for (;;) {
-      if (this.text.charCodeAt(this.pos) !== 0x22) this.fail('body is not JSON');
+      if (t.charCodeAt(this.pos) !== 0x22) this.fail('body is not JSON');
+      const start = this.pos + 1;
       const key = this.string(true);
-      const folded = foldKey(key);
-      const before = seen.get(folded);
-      if (before !== undefined) {
-        const how = before === key ? '' : ' (case-insensitively)';
-        this.fail(`body has duplicate key ${JSON.stringify(key.slice(0, 64))}${how} in ${this.where()}`);
+      const end = this.pos - 1;
+      if (seen === undefined && this.plain && this.keys - first < FEW_KEYS) {
+        for (let k = first; k < this.keys; k++) {
+          const s = starts[k] ?? 0;
+          const e = ends[k] ?? 0;
+          if (e - s === end - start && asciiFoldEqual(t, s, start, end - start)) this.duplicate(t.slice(start, end), t.slice(s, e));
+        }
+        starts[this.keys] = start;
+        ends[this.keys] = end;
+        this.keys++;
+        this.path.push(start);
+      } else {
+        if (seen === undefined) {
+          seen = new Map();
+          for (let k = first; k < this.keys; k++) {
+            const before = t.slice(starts[k], ends[k]);
+            seen.set(foldKey(before), before);
+          }
+        }
+        const decoded = this.plain ? t.slice(start, end) : key;
+        const folded = foldKey(decoded);
+        const before = seen.get(folded);
+        if (before !== undefined) this.duplicate(decoded, before);
+        seen.set(folded, decoded);
+        this.path.push(decoded.slice(0, 64));
       }
-      seen.set(folded, key);
       this.space();
-      if (this.text.charCodeAt(this.pos) !== 0x3a /* : */) this.fail('body is not JSON');
+      if (t.charCodeAt(this.pos) !== 0x3a /* : */) this.fail('body is not JSON');
       this.pos++;
       this.space();
-      this.path.push(key.slice(0, 64));
       this.value(depth);
       this.path.pop();
       this.space();
-      const c = this.text.charCodeAt(this.pos++);
-      if (c === 0x7d) return;
+      const c = t.charCodeAt(this.pos++);
+      if (c === 0x7d) {
+        this.keys = first;
+        return;
+      }
       if (c !== 0x2c /* , */) this.fail('body is not JSON');
       this.space();
     }
+  }
+
+  private duplicate(key: string, before: string): never {
+    const how = before === key ? '' : ' (case-insensitively)';
+    return this.fail(`body has duplicate key ${JSON.stringify(key.slice(0, 64))}${how} in ${this.where()}`);
   }
 
   private array(depth: number): void {
@@ -141,7 +195,7 @@ class Scanner {
       return;
     }
     for (let i = 0; ; i++) {
-      this.path.push(`[${i}]`);
+      this.path.push(-i - 1);
       this.value(depth);
       this.path.pop();
       this.space();
@@ -152,16 +206,26 @@ class Scanner {
     }
   }
 
-  /** A string at pos; its decoded text when `decode` (keys), else ''. */
-  private string(decode: boolean): string {
+  /**
+   * A string at pos. With `key`: its decoded text when it has an escape or a
+   * character beyond ASCII, else '' and `plain` set (the text between the
+   * quotes is the key). Without: ''.
+   */
+  private string(key: boolean): string {
     const t = this.text;
     let p = this.pos + 1;
     let out = '';
     let run = p;
+    let plain = true;
     for (;;) {
       const c = t.charCodeAt(p);
       if (Number.isNaN(c) || c < 0x20) this.fail('body is not JSON');
       if (c === 0x22) break;
+      if (c < 0x7f && c !== 0x5c) {
+        p++;
+        continue;
+      }
+      plain = false;
       if (c >= 0xd800 && c <= 0xdfff) {
         // Raw surrogates: only a whole pair (a string from UTF-8 has no others).
         const next = t.charCodeAt(p + 1);
@@ -173,7 +237,7 @@ class Scanner {
         p++;
         continue;
       }
-      if (decode) out += t.slice(run, p);
+      if (key) out += t.slice(run, p);
       const e = t.charCodeAt(p + 1);
       if (e === 0x75 /* u */) {
         const unit = hex4(t, p + 2);
@@ -183,22 +247,23 @@ class Scanner {
           const low = t.charCodeAt(p) === 0x5c && t.charCodeAt(p + 1) === 0x75 ? hex4(t, p + 2) : -1;
           if (!(low >= 0xdc00 && low <= 0xdfff)) this.fail('body has a lone surrogate escape (\\ud800-\\udbff without a low surrogate)');
           p += 6;
-          if (decode) out += String.fromCharCode(unit, low);
+          if (key) out += String.fromCharCode(unit, low);
         } else if (unit >= 0xdc00 && unit <= 0xdfff) {
           this.fail('body has a lone surrogate escape (\\udc00-\\udfff without a high surrogate)');
-        } else if (decode) {
+        } else if (key) {
           out += String.fromCharCode(unit);
         }
       } else {
         const ch = ESCAPES.get(e);
         if (ch === undefined) this.fail('body is not JSON');
-        if (decode) out += ch;
+        if (key) out += ch;
         p += 2;
       }
       run = p;
     }
     this.pos = p + 1;
-    return decode ? out + t.slice(run, p) : '';
+    this.plain = plain;
+    return key && !plain ? out + t.slice(run, p) : '';
   }
 
   private number(): void {
@@ -206,6 +271,18 @@ class Scanner {
     if (!NUMBER.test(this.text)) this.fail('body is not JSON');
     this.pos = NUMBER.lastIndex;
   }
+}
+
+/** Do the `length` characters at `a` and at `b` match ignoring ASCII case? (Both plain: ASCII.) */
+function asciiFoldEqual(t: string, a: number, b: number, length: number): boolean {
+  for (let i = 0; i < length; i++) {
+    const x = t.charCodeAt(a + i);
+    const y = t.charCodeAt(b + i);
+    if (x === y) continue;
+    const lx = x | 0x20;
+    if (lx !== (y | 0x20) || lx < 0x61 || lx > 0x7a) return false;
+  }
+  return true;
 }
 
 const NUMBER = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
