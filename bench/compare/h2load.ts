@@ -3,6 +3,7 @@
 // a framed gRPC message file; gRPC answers HTTP 200 even for gRPC errors, so the
 // driver checks each data file once with a real call before loading with it.
 import { execFile } from 'node:child_process';
+import { cpuSeconds } from './proc.js';
 
 export interface H2loadOptions {
   readonly url: string;
@@ -45,6 +46,34 @@ export function runH2load(o: H2loadOptions): Promise<H2loadResult> {
       }
     });
   });
+}
+
+export interface MeasuredH2load extends H2loadResult {
+  /** The engine's CPU seconds from the end of h2load's warm-up to its exit: the CPU of the requests in `done`. */
+  readonly cpuSeconds: number;
+  /** The engine's CPU seconds over the whole run, warm-up included (how CPU per request was counted before 2026-12-06). */
+  readonly cpuSecondsWithWarmup: number;
+}
+
+/**
+ * runH2load, with the CPU process `pid` spent on the requests h2load counts.
+ * h2load leaves the warm-up's requests out of its figures ("stats are not
+ * collected during the warm-up"), so the CPU is read again when the warm-up
+ * ends: a timer from h2load's start, which fires a few milliseconds before the
+ * warm-up really ends (h2load connects first), so the window holds those
+ * milliseconds of warm-up too; /proc counts in 10 ms ticks.
+ */
+export async function runH2loadWithCpu(o: H2loadOptions, pid: number): Promise<MeasuredH2load> {
+  const start = cpuSeconds(pid);
+  let measuredFrom = start;
+  const timer = setTimeout(() => { measuredFrom = cpuSeconds(pid); }, o.warmupSeconds * 1000);
+  try {
+    const r = await runH2load(o);
+    const end = cpuSeconds(pid);
+    return { ...r, cpuSeconds: end - measuredFrom, cpuSecondsWithWarmup: end - start };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function parseH2load(out: string): Omit<H2loadResult, 'command'> {

@@ -4,11 +4,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { grpcFrame } from './grpc-raw.js';
-import { runH2load } from './h2load.js';
+import { runH2loadWithCpu } from './h2load.js';
 import { runGhz } from './ghz.js';
 import { runLoadgen, type OpenLoopResult } from './loadgen.js';
 import { protoset } from './protoset.js';
-import { cpuSeconds, sampleRss } from './proc.js';
+import { sampleRss } from './proc.js';
 import { rotate } from './stats.js';
 import { CLASSES, MIX, THROUGHPUT_REQUESTS, mixEntry, type RequestClass } from './mix.js';
 import type { EngineName, RunningEngine } from './engines.js';
@@ -48,7 +48,10 @@ export interface ThroughputRun {
   readonly rps: number;
   readonly done: number;
   readonly failed: number;
+  /** The engine's CPU over the requests counted in `done` (h2load's measured window). */
   readonly cpuSeconds: number;
+  /** The same with the warm-up's load (whose requests `done` leaves out). */
+  readonly cpuSecondsWithWarmup: number;
   readonly rssMaxMiB: number;
   readonly command: string;
 }
@@ -67,12 +70,14 @@ export async function throughputPhase(engines: readonly RunningEngine[], data: R
     for (const cls of CLASSES) {
       for (const e of rotate(engines, round)) {
         const rss = sampleRss(e.pid);
-        const cpu0 = cpuSeconds(e.pid);
-        const r = await runH2load({
+        const r = await runH2loadWithCpu({
           url: `http://${e.grpcAddress}${e.codec.path}`, dataFile: data.get(e.name)!.framed[cls],
           clients: plan.clients, streams: plan.streams, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds,
-        }).finally(() => rss.stop());
-        const run: ThroughputRun = { round, cls, engine: e.name, rps: r.rps, done: r.done, failed: r.failed + r.errored, cpuSeconds: cpuSeconds(e.pid) - cpu0, rssMaxMiB: rss.stop(), command: r.command };
+        }, e.pid).finally(() => rss.stop());
+        const run: ThroughputRun = {
+          round, cls, engine: e.name, rps: r.rps, done: r.done, failed: r.failed + r.errored, cpuSeconds: r.cpuSeconds, cpuSecondsWithWarmup: r.cpuSecondsWithWarmup,
+          rssMaxMiB: rss.stop(), command: r.command,
+        };
         runs.push(run);
         progress(`throughput round ${round + 1}/${plan.rounds} ${cls.padEnd(7)} ${e.name.padEnd(11)} ${r.rps.toFixed(0).padStart(7)} req/s${run.failed > 0 ? `  (${run.failed} failed)` : ''}`);
       }

@@ -24,7 +24,10 @@ export interface EngineFigures {
   readonly name: EngineName;
   readonly version: string;
   readonly throughput: Readonly<Record<RequestClass | 'all', number>>;
+  /** CPU over h2load's measured window per request it counted. */
   readonly cpuUsPerRequest: number;
+  /** CPU over the whole run, warm-up included, per request counted (the figure before 2026-12-06, which overstated it). */
+  readonly cpuUsPerRequestWithWarmup: number;
   readonly latency: ReadonlyMap<number, LatencyFigures>;
   readonly readyMs: number;
   readonly rssIdleMiB: number;
@@ -50,6 +53,7 @@ export function figures(facts: readonly EngineFacts[], tput: readonly Throughput
     for (const cls of CLASSES) byClass[cls] = median(mine.filter((r) => r.cls === cls).map((r) => r.rps));
     byClass.all = median(rounds(mine).map((round) => roundAggregate(mine.filter((r) => r.round === round))));
     const cpu = mine.reduce((n, r) => n + r.cpuSeconds, 0);
+    const cpuWithWarmup = mine.reduce((n, r) => n + r.cpuSecondsWithWarmup, 0);
     const done = mine.reduce((n, r) => n + r.done, 0);
     const latency = new Map<number, LatencyFigures>();
     const myLat = lat.filter((r) => r.engine === f.name);
@@ -66,6 +70,7 @@ export function figures(facts: readonly EngineFacts[], tput: readonly Throughput
     const rssLoad = Math.max(...mine.map((r) => r.rssMaxMiB), ...myLat.map((r) => r.rssMaxMiB));
     return {
       name: f.name, version: f.version, throughput: byClass, cpuUsPerRequest: done > 0 ? (cpu / done) * 1e6 : Number.NaN,
+      cpuUsPerRequestWithWarmup: done > 0 ? (cpuWithWarmup / done) * 1e6 : Number.NaN,
       latency, readyMs: median(f.readyMs), rssIdleMiB: f.rssIdleMiB, rssLoadMiB: rssLoad, failed: mine.reduce((n, r) => n + r.failed, 0),
     };
   });
@@ -109,6 +114,7 @@ export function renderReport(input: ReportInput): string {
   for (const cls of CLASSES) out.push(row(`throughput ${cls} (req/s)`, (f) => fmt(f.throughput[cls], 0)));
   out.push(row('throughput, all three (req/s)', (f) => fmt(f.throughput.all, 0)));
   out.push(row('CPU per request (µs)', (f) => fmt(f.cpuUsPerRequest, 1)));
+  out.push(row('  with the warm-up\'s CPU (before 2026-12-06)', (f) => fmt(f.cpuUsPerRequestWithWarmup, 1)));
   const rates = [...new Set(figs.flatMap((f) => [...f.latency.keys()]))].sort((a, b) => a - b);
   for (const rate of rates) {
     out.push(row(`latency @${rate} req/s p50/p99/p99.9 (ms)`, (f) => {
@@ -166,7 +172,7 @@ export function renderReport(input: ReportInput): string {
   for (const f of figs) {
     for (const cls of CLASSES) out.push(`bench: ${f.name} throughput_rps_${cls}=${fmt(f.throughput[cls], 0)}`);
     out.push(`bench: ${f.name} throughput_rps=${fmt(f.throughput.all, 0)}`);
-    out.push(`bench: ${f.name} cpu_us_per_request=${fmt(f.cpuUsPerRequest, 1)}`);
+    out.push(`bench: ${f.name} cpu_us_per_request=${fmt(f.cpuUsPerRequest, 1)} with_warmup_cpu=${fmt(f.cpuUsPerRequestWithWarmup, 1)}`);
     for (const [rate, l] of [...f.latency.entries()].sort((a, b) => a[0] - b[0])) {
       out.push(`bench: ${f.name} ${metricName(rate, 'p50')}=${fmt(l.p50, 3)}`);
       out.push(`bench: ${f.name} ${metricName(rate, 'p99')}=${fmt(l.p99, 3)}`);

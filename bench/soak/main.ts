@@ -18,7 +18,8 @@
 // errors, spans exported and dropped (the sidecar's counters), CPU per
 // request (/proc). The first rows are warm-up; every later row is compared
 // with the first after it. At the end, CPU per request closed loop (h2load
-// -c4 -m16 per request class, as make bench-memory measures it). Prints `target ... met/MISS` lines as make bench
+// -c4 -m16 per request class, as make bench-memory loads it; the CPU of
+// h2load's measured window over the requests it counts). Prints `target ... met/MISS` lines as make bench
 // does, and like make bench exits 0 whatever they say (1 only when it could
 // not run).
 import { existsSync, mkdirSync } from 'node:fs';
@@ -31,7 +32,7 @@ import { benchPaths, startEngine } from '../compare/engines.js';
 import { writeDataFiles } from '../compare/load.js';
 import { runLoadgen } from '../compare/loadgen.js';
 import { CLASSES, MIX } from '../compare/mix.js';
-import { runH2load } from '../compare/h2load.js';
+import { runH2loadWithCpu } from '../compare/h2load.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
 import { cpuSeconds, httpText, machineCpuTicks, rssMiB, stealPercent } from '../compare/proc.js';
 import { percentile } from '../compare/stats.js';
@@ -166,14 +167,16 @@ async function main(): Promise<number> {
     // CPU per request as make bench-memory measures it (the issue's 27.5 µs): closed loop, h2load -c4 -m16,
     // one request per class. At a fixed 3,000 req/s on one connection every request is a turn of the
     // event loop of its own, so the rows' CPU per request is not comparable with it.
-    const closedCpu0 = cpuSeconds(sidecar.pid);
+    // The CPU of h2load's measured window: its warm-up's requests are not in `done` (runH2loadWithCpu).
+    let closedCpu = 0;
     let closedDone = 0;
     for (const cls of CLASSES) {
-      const h = await runH2load({ url: `http://${sidecar.grpcAddress}${sidecar.codec.path}`, dataFile: data.framed[cls], clients: 4, streams: 16, seconds: CLOSED_LOOP_SECONDS, warmupSeconds: 0.5 });
+      const h = await runH2loadWithCpu({ url: `http://${sidecar.grpcAddress}${sidecar.codec.path}`, dataFile: data.framed[cls], clients: 4, streams: 16, seconds: CLOSED_LOOP_SECONDS, warmupSeconds: 0.5 }, sidecar.pid);
       if (h.failed + h.errored > 0) log(`closed loop ${cls}: ${h.failed} failed, ${h.errored} errored (${h.command})`);
+      closedCpu += h.cpuSeconds;
       closedDone += h.done;
     }
-    const closedUs = (cpuSeconds(sidecar.pid) - closedCpu0) * 1e6 / Math.max(1, closedDone);
+    const closedUs = closedCpu * 1e6 / Math.max(1, closedDone);
     process.stdout.write(`\n${report(samples, warmupRows, last, sink.stats, closedUs)}\n`);
     return 0;
   } finally {
