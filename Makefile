@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies test-alerts e2e bench bench-e2e bench-verify bench-eval bench-baselines bench-memory bench-gc soak bench-otlp bench-propagation bench-controller-memory bench-flood h2load demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies test-alerts e2e bench bench-e2e bench-verify bench-eval bench-baselines bench-memory bench-gc soak bench-otlp bench-instructions valgrind bench-propagation bench-controller-memory bench-flood h2load demo demo-down clean
 
 include e2e/e2e.mk
 include e2e/dev/dev.mk
@@ -72,6 +72,12 @@ bench-gc: build ## the sidecar's GC pauses with the launcher's single-threaded V
 soak: build h2load ## the sidecar at 3,000 req/s of the bench mix with span export on for 10 minutes, a row every 30 s (RSS, V8 heap after a full GC, full GCs and the longest GC pause from V8's --trace-gc, the machine's CPU steal, event-loop delay p99, check p99, errors, spans), then whether each held (~11 min; SOAK_SECONDS=90 SOAK_INTERVAL=15 SOAK_WARMUP=15 for a quick check)
 	bench/peers/build.sh loadgen
 	$(NPM) run --silent bench:soak
+
+bench-instructions: build valgrind ## machine instructions per Check in the sidecar's handler (decode, decide, answer, audit span and its export), counted by valgrind: a CPU figure the machine's other guests do not move, export on and off (~4 min)
+	$(NPM) run --silent bench:instructions
+
+valgrind:
+	@command -v valgrind >/dev/null || { echo "installing valgrind (Debian)"; apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 
 bench-otlp: build ## only the OTLP serializer pair of bench-impls: the sidecar's against the SDK's, CPU µs per span (~20 s)
 	$(NPM) run --silent bench:impls -- otlp
