@@ -73,7 +73,7 @@ soak: build h2load ## the sidecar at 3,000 req/s of the bench mix with span expo
 	bench/peers/build.sh loadgen
 	$(NPM) run --silent bench:soak
 
-bench-instructions: build valgrind ## machine instructions per Check in the sidecar's handler (decode, decide, answer, audit span and its export), counted by valgrind: a CPU figure the machine's other guests do not move, export on and off (~4 min)
+bench-instructions: build valgrind ## machine instructions per Check in the sidecar's handler (decode, decide, answer, audit span and its export), counted by valgrind: a CPU figure the machine's other guests do not move, export on and off (~8 min)
 	$(NPM) run --silent bench:instructions
 
 valgrind:

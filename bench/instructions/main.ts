@@ -13,7 +13,7 @@
 // with span export off. Not counted: the HTTP/2 framing and the socket (make
 // bench-memory's bare responder row measures those in CPU time).
 //   node dist/bench/instructions/main.js [--checks N1,N2]
-// Needs valgrind (make bench-instructions installs Debian's). About 4 minutes.
+// Needs valgrind (make bench-instructions installs Debian's). About 8 minutes.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
