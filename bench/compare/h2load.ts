@@ -57,11 +57,12 @@ export interface MeasuredH2load extends H2loadResult {
 
 /**
  * runH2load, with the CPU process `pid` spent on the requests h2load counts.
- * h2load leaves the warm-up's requests out of its figures ("stats are not
- * collected during the warm-up"), so the CPU is read again when the warm-up
- * ends: a timer from h2load's start, which fires a few milliseconds before the
- * warm-up really ends (h2load connects first), so the window holds those
- * milliseconds of warm-up too; /proc counts in 10 ms ticks.
+ * h2load measures after its warm-up (--warm-up-time: "the time period before
+ * starting the actual measurements"): the warm-up's requests are not in its
+ * figures, so the CPU is read again when the warm-up ends: a timer from
+ * h2load's start, which fires a few milliseconds before the warm-up really
+ * ends (h2load connects first), so the window holds those milliseconds of
+ * warm-up too; /proc counts in 10 ms ticks.
  */
 export async function runH2loadWithCpu(o: H2loadOptions, pid: number): Promise<MeasuredH2load> {
   const start = cpuSeconds(pid);
