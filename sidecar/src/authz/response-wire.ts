@@ -21,6 +21,7 @@
 import type { Decision } from '../../../policy/src/index.js';
 import { WIRE_LEN, WIRE_VARINT } from '../../../policy/src/wire-reader.js';
 import { WireWriter } from '../wire-writer.js';
+import { PairCache } from '../pair-cache.js';
 import { AUDIT_HEADER, DECISION_HEADER, DECISION_ID_HEADER, RULE_HEADER, deniedBody, deniedStatus, upstreamHeadersToRemove } from './denial.js';
 
 const GRPC_PERMISSION_DENIED = 7;
@@ -31,7 +32,8 @@ type Header = readonly [string, string];
 /** `namespace`: the pod's, named in a RequireApproval deny (the AgentAccessRequest lives there). */
 export function encodeCheckResponse(d: Decision, decisionId: string, namespace = ''): Uint8Array {
   const w = new WireWriter(512);
-  const audit = d.auditDecision === null ? undefined : (d.auditDecision.allowed ? AUDIT_ALLOW : AUDIT_DENY);
+  const auditValue = d.auditDecision === null ? undefined : (d.auditDecision.allowed ? 'allow' : 'deny');
+  const audit = auditValue === undefined ? undefined : (auditValue === 'allow' ? AUDIT_ALLOW : AUDIT_DENY);
   if (d.allowed) {
     // status {} (code 0 is the default, so the Status is empty but present).
     w.tag(1, WIRE_LEN);
@@ -42,7 +44,7 @@ export function encodeCheckResponse(d: Decision, decisionId: string, namespace =
     if (audit !== undefined) writeOwnHeader(w, 2, audit);
     writeHeaders(w, d.headers, 2);
     if (d.headersToRemove !== undefined && d.headersToRemove.length > 0) {
-      const set: Header[] = [[DECISION_HEADER, 'allow'], ...(audit === undefined ? [] : [[AUDIT_HEADER, d.auditDecision?.allowed === true ? 'allow' : 'deny'] as const]), ...d.headers];
+      const set: Header[] = [[DECISION_HEADER, 'allow'], ...(auditValue === undefined ? [] : [[AUDIT_HEADER, auditValue] as const]), ...d.headers];
       for (const name of upstreamHeadersToRemove(d, set)) w.stringField(5, name);
     }
     writeHeader(w, 6, DECISION_ID_HEADER, decisionId);
@@ -125,18 +127,12 @@ const CONTENT_TYPE_JSON = ownHeader('content-type', 'application/json');
  */
 const RULE_HEADER_POLICIES = 64;
 const RULE_HEADER_RULES = 128;
-const ruleHeaders = new Map<string, Map<string, Uint8Array>>();
+const ruleHeaders = new PairCache<Uint8Array>(RULE_HEADER_POLICIES, RULE_HEADER_RULES);
 
 function ruleHeader(policy: string, rule: string): Uint8Array {
-  let byRule = ruleHeaders.get(policy);
-  const hit = byRule?.get(rule);
+  const hit = ruleHeaders.get(policy, rule);
   if (hit !== undefined) return hit;
   const option = ownHeader(RULE_HEADER, `${policy}/${rule}`);
-  if (byRule === undefined) {
-    if (ruleHeaders.size >= RULE_HEADER_POLICIES) return option;
-    byRule = new Map();
-    ruleHeaders.set(policy, byRule);
-  }
-  if (byRule.size < RULE_HEADER_RULES) byRule.set(rule, option);
+  ruleHeaders.set(policy, rule, option);
   return option;
 }

@@ -38,6 +38,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader } from '../../../policy/src/wire-reader.js';
 import { varintSize, WireWriter } from '../wire-writer.js';
+import { PairCache } from '../pair-cache.js';
 import { SPAN_NAME } from './attributes.js';
 
 // W3C trace flags in the low byte; bit 8: "is_remote is known", bit 9: is_remote.
@@ -586,14 +587,13 @@ function writeAnyValue(w: WireWriter, value: unknown): void {
 const KV_KEYS = 64;
 const KV_VALUES_PER_KEY = 32;
 const KV_VALUE_MAX = 256;
-const kvCache = new Map<string, Map<string, Buffer>>();
+const kvCache = new PairCache<Buffer>(KV_KEYS, KV_VALUES_PER_KEY);
 
 /** The KeyValue of a string attribute from the cache, added when there is room; undefined: not cached. */
 function cachedKeyValue(key: string, value: string): Buffer | undefined {
-  let byValue = kvCache.get(key);
-  const hit = byValue?.get(value);
+  const hit = kvCache.get(key, value);
   if (hit !== undefined) return hit;
-  if (value.length > KV_VALUE_MAX || (byValue === undefined ? kvCache.size >= KV_KEYS : byValue.size >= KV_VALUES_PER_KEY)) return undefined;
+  if (value.length > KV_VALUE_MAX || !kvCache.hasRoom(key)) return undefined;
   const w = new WireWriter(key.length * 3 + value.length * 3 + 16);
   w.tag(1, WIRE_LEN);
   w.string(key);
@@ -603,11 +603,7 @@ function cachedKeyValue(key: string, value: string): Buffer | undefined {
   w.string(value);
   w.end(at);
   const bytes = Buffer.from(w.finish());
-  if (byValue === undefined) {
-    byValue = new Map();
-    kvCache.set(key, byValue);
-  }
-  byValue.set(value, bytes);
+  kvCache.set(key, value, bytes);
   return bytes;
 }
 
