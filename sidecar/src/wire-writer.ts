@@ -28,7 +28,13 @@ export class WireWriter {
   }
 
   tag(field: number, wireType: number): void {
-    this.varint((field << 3) | wireType);
+    const tag = (field << 3) | wireType;
+    if (tag > 0x7f) {
+      this.varint(tag);
+      return;
+    }
+    this.reserve(1);
+    this.buf[this.pos++] = tag;
   }
 
   begin(): number {
@@ -117,11 +123,21 @@ export class WireWriter {
     this.pos = p;
   }
 
-  bytes(b: Uint8Array): void {
-    this.varint(b.length);
+  /** Bytes as they are (no length in front): a part of a message encoded before. */
+  raw(b: Uint8Array): void {
     this.reserve(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;
+  }
+
+  bytes(b: Uint8Array): void {
+    const n = b.length;
+    this.reserve(n + 5);
+    const buf = this.buf;
+    if (n > 0x7f) this.varint(n);
+    else buf[this.pos++] = n;
+    buf.set(b, this.pos);
+    this.pos += n;
   }
 
   stringField(field: number, s: string): void {

@@ -6,7 +6,7 @@ import { decodeCheckRequest, evaluate, headerMapValue, RULE_INVALID_REQUEST, RUL
 import type { PolicyState } from '../state.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { AuditTracer, DecisionTrace } from '../telemetry/tracing.js';
-import { decisionAttributes } from '../telemetry/attributes.js';
+import { DecisionAttributes } from '../telemetry/attributes.js';
 import { encodeCheckResponse } from './response-wire.js';
 import type { Logger } from '../log.js';
 
@@ -67,7 +67,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     let decisionId = '';
     try {
       trace ??= deps.tracer.begin(undefined, undefined, startMs);
-      decisionId = deps.tracer.end(trace, decisionAttributes(decision, loaded?.version ?? '', deps.pod), decision.session?.links);
+      decisionId = deps.tracer.end(trace, new DecisionAttributes(decision, loaded?.version ?? '', deps.pod), decision.session?.links);
     } catch (e: unknown) {
       deps.log.log('warn', 'audit span not recorded', { error: e instanceof Error ? e.message : String(e) });
     }

@@ -8,6 +8,26 @@ export const SPAN_NAME = 'agentwarden.decision';
 /** The instrumentation scope of every decision span. */
 export const DECISION_SCOPE: { readonly name: string; readonly version: string } = { name: 'agentwarden-sidecar', version: '0.1.0' };
 
+/**
+ * The arguments of decisionAttributes, kept until the span is encoded: the
+ * default span queue writes them straight to OTLP (decision-attributes-wire.ts)
+ * without building the attribute record; anything else reads toAttributes().
+ */
+export class DecisionAttributes {
+  constructor(readonly decision: Decision, readonly policyVersion: string, readonly pod: { readonly namespace: string; readonly name: string }) {}
+
+  toAttributes(): Attributes {
+    return decisionAttributes(this.decision, this.policyVersion, this.pod);
+  }
+}
+
+/** A span's attributes as recorded: a record, or a decision's (DecisionAttributes). */
+export type SpanAttributes = Attributes | DecisionAttributes;
+
+export function attributesOf(a: SpanAttributes): Attributes {
+  return a instanceof DecisionAttributes ? a.toAttributes() : a;
+}
+
 export function decisionAttributes(d: Decision, policyVersion: string, pod: { readonly namespace: string; readonly name: string }): Attributes {
   const attrs: Attributes = {
     'agentwarden.decision': d.allowed ? 'allow' : 'deny',
@@ -52,7 +72,7 @@ export function decisionAttributes(d: Decision, policyVersion: string, pod: { re
  * RequireApproval deny asks for, and a break-glass decision in full detail
  * (query keys, and the MCP arguments as the policy core redacted them).
  */
-function grantAttributes(d: Decision, attrs: Attributes): void {
+export function grantAttributes(d: Decision, attrs: Attributes): void {
   if (d.grant !== undefined) {
     attrs['agentwarden.grant'] = d.grant.name;
     attrs['agentwarden.grant.kind'] = d.grant.kind;

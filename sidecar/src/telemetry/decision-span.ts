@@ -5,7 +5,7 @@ import { SpanKind, SpanStatusCode, type Attributes, type HrTime, type Link, type
 import type { Resource } from '@opentelemetry/resources';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { DECISION_SCOPE, SPAN_NAME } from './attributes.js';
+import { attributesOf, DECISION_SCOPE, SPAN_NAME } from './attributes.js';
 import { decodeSpanAttributes, ENCODED_SPAN, encodeSpan, type DecisionSpanRecord, type EncodedSpan } from './otlp-trace-proto.js';
 
 const SCOPE: InstrumentationScope = DECISION_SCOPE;
@@ -69,7 +69,7 @@ export class DecisionSpan implements ReadableSpan, EncodedSpan {
     this.endMs = f.endMs;
     this.resource = f.resource;
     this.links = f.links === undefined || f.links.length === 0 ? NO_LINKS : f.links.map(link);
-    this.given = f.attributes;
+    this.given = attributesOf(f.attributes);
     this[ENCODED_SPAN] = encodeSpan(this);
     this.given = undefined;
   }

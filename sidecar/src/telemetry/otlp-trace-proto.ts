@@ -38,15 +38,13 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader } from '../../../policy/src/wire-reader.js';
 import { varintSize, WireWriter } from '../wire-writer.js';
-import { PairCache } from '../pair-cache.js';
-import { SPAN_NAME } from './attributes.js';
+import { writeAttributes } from './attribute-wire.js';
+import { writeDecisionAttributes } from './decision-attributes-wire.js';
+import { DecisionAttributes, SPAN_NAME, type SpanAttributes } from './attributes.js';
 
 // W3C trace flags in the low byte; bit 8: "is_remote is known", bit 9: is_remote.
 const FLAGS_HAS_IS_REMOTE = 0x100;
 const FLAGS_IS_REMOTE = 0x200;
-
-const MIN_INT64 = -(2 ** 63);
-const MAX_INT64 = 2 ** 63;
 
 export const traceProtoSerializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {
   serializeRequest(spans: ReadableSpan[]): Uint8Array {
@@ -282,13 +280,44 @@ export interface DecisionSpanRecord {
   /** ms since the epoch (fractional). */
   readonly startMs: number;
   readonly endMs: number;
-  readonly attributes: Attributes;
+  readonly attributes: SpanAttributes;
   /** Spans this decision links to (trace and span id, hex); absent or empty: none. */
   readonly links?: readonly { readonly traceId: string; readonly spanId: string }[] | undefined;
 }
 
 /** Every decision is audited, whatever the caller's sampling flag says (W3C sampled). */
 const DECISION_SAMPLED = 1;
+
+/** Fields every decision span has the same, encoded once. */
+function constantFields(write: (w: WireWriter) => void): Uint8Array {
+  const w = new WireWriter(64);
+  write(w);
+  return Uint8Array.from(w.finish());
+}
+
+/** name=5 and kind=6: SpanKind.INTERNAL (0 in the API) is 1 in OTLP. */
+const DECISION_NAME_AND_KIND = constantFields((w) => {
+  w.stringField(5, SPAN_NAME);
+  w.tag(6, WIRE_VARINT);
+  w.varint(1);
+});
+/** dropped_attributes_count=10, dropped_events_count=12: 0, as the SDK writes them. */
+const DECISION_DROPPED_COUNTS = constantFields((w) => {
+  w.tag(10, WIRE_VARINT);
+  w.varint(0);
+  w.tag(12, WIRE_VARINT);
+  w.varint(0);
+});
+/** dropped_links_count=14: 0; status=15 UNSET: a message holding code=0 only. */
+const DECISION_LINKS_DROPPED_AND_STATUS = constantFields((w) => {
+  w.tag(14, WIRE_VARINT);
+  w.varint(0);
+  w.tag(15, WIRE_LEN);
+  const status = w.begin();
+  w.tag(3, WIRE_VARINT);
+  w.varint(0);
+  w.end(status);
+});
 
 /**
  * The Span message of a decision, fields only (no tag or length), written
@@ -307,21 +336,14 @@ export function writeDecisionSpanFields(w: WireWriter, d: DecisionSpanRecord): v
     w.tag(4, WIRE_LEN);
     w.hexBytes(d.parentSpanId);
   }
-  w.tag(5, WIRE_LEN);
-  w.string(SPAN_NAME);
-  // SpanKind.INTERNAL (0 in the API) is 1 in OTLP.
-  w.tag(6, WIRE_VARINT);
-  w.varint(1);
+  w.raw(DECISION_NAME_AND_KIND);
   w.tag(7, WIRE_FIXED64);
   writeMs(w, d.startMs);
   w.tag(8, WIRE_FIXED64);
   writeMs(w, d.endMs);
-  writeAttributes(w, d.attributes, 9);
-  // dropped_attributes_count, dropped_events_count: 0, as the SDK writes them.
-  w.tag(10, WIRE_VARINT);
-  w.varint(0);
-  w.tag(12, WIRE_VARINT);
-  w.varint(0);
+  if (d.attributes instanceof DecisionAttributes) writeDecisionAttributes(w, 9, d.attributes);
+  else writeAttributes(w, d.attributes, 9);
+  w.raw(DECISION_DROPPED_COUNTS);
   const links = d.links;
   if (links !== undefined) {
     for (const link of links) {
@@ -338,14 +360,7 @@ export function writeDecisionSpanFields(w: WireWriter, d: DecisionSpanRecord): v
       w.end(at);
     }
   }
-  w.tag(14, WIRE_VARINT);
-  w.varint(0);
-  // Status UNSET: a message holding code=0 only.
-  w.tag(15, WIRE_LEN);
-  const status = w.begin();
-  w.tag(3, WIRE_VARINT);
-  w.varint(0);
-  w.end(status);
+  w.raw(DECISION_LINKS_DROPPED_AND_STATUS);
   w.tag(16, WIRE_FIXED32);
   w.fixed32(spanFlags(DECISION_SAMPLED, d.parentSpanId === undefined ? undefined : true));
 }
@@ -494,117 +509,6 @@ function writeLink(w: WireWriter, link: Link): void {
 
 function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
   return (traceFlags & 0xff) | FLAGS_HAS_IS_REMOTE | (isRemote ? FLAGS_IS_REMOTE : 0);
-}
-
-function writeAttributes(w: WireWriter, attributes: Attributes, field: number): void {
-  for (const key in attributes) {
-    if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
-    w.tag(field, WIRE_LEN);
-    const value = attributes[key];
-    const cached = typeof value === 'string' ? cachedKeyValue(key, value) : undefined;
-    if (cached !== undefined) {
-      w.bytes(cached);
-      continue;
-    }
-    const kv = w.begin();
-    w.tag(1, WIRE_LEN);
-    w.string(key);
-    w.tag(2, WIRE_LEN);
-    const at = w.begin();
-    writeAnyValue(w, value);
-    w.end(at);
-    w.end(kv);
-  }
-}
-
-function writeAnyValue(w: WireWriter, value: unknown): void {
-  switch (typeof value) {
-    case 'string':
-      w.tag(1, WIRE_LEN);
-      w.string(value);
-      return;
-    case 'boolean':
-      w.tag(2, WIRE_VARINT);
-      w.varint(value ? 1 : 0);
-      return;
-    case 'number':
-      // int_value for integers int64 can hold (beyond 2^53 too), else double_value.
-      if (Number.isInteger(value) && value >= MIN_INT64 && value < MAX_INT64) {
-        w.tag(3, WIRE_VARINT);
-        w.varint(value);
-      } else {
-        w.tag(4, WIRE_FIXED64);
-        w.double(value);
-      }
-      return;
-    case 'object':
-      if (value === null) return;
-      if (value instanceof Uint8Array) {
-        w.tag(7, WIRE_LEN);
-        w.bytes(value);
-      } else if (Array.isArray(value)) {
-        w.tag(5, WIRE_LEN);
-        const array = w.begin();
-        for (const item of value as unknown[]) {
-          w.tag(1, WIRE_LEN);
-          const at = w.begin();
-          writeAnyValue(w, item);
-          w.end(at);
-        }
-        w.end(array);
-      } else {
-        w.tag(6, WIRE_LEN);
-        const list = w.begin();
-        const record = value as Record<string, unknown>;
-        for (const k in record) {
-          if (!Object.prototype.hasOwnProperty.call(record, k)) continue;
-          w.tag(1, WIRE_LEN);
-          const kv = w.begin();
-          w.tag(1, WIRE_LEN);
-          w.string(k);
-          w.tag(2, WIRE_LEN);
-          const at = w.begin();
-          writeAnyValue(w, record[k]);
-          w.end(at);
-          w.end(kv);
-        }
-        w.end(list);
-      }
-      return;
-    default:
-      // undefined, functions, symbols, bigints: no value (as the SDK writes them).
-      return;
-  }
-}
-
-/**
- * Encoded KeyValue messages of string attributes, by key and value. Decision
- * spans repeat most of theirs (decision, policy, rule, host, pod...), so most
- * attributes are a copy. Bounded: at most KV_KEYS keys and KV_VALUES_PER_KEY
- * values of each (a key with more, like url.path, is mostly encoded each time),
- * values up to KV_VALUE_MAX characters; at most ~1 MB.
- */
-const KV_KEYS = 64;
-const KV_VALUES_PER_KEY = 32;
-const KV_VALUE_MAX = 256;
-const kvCache = new PairCache<Buffer>(KV_KEYS, KV_VALUES_PER_KEY);
-
-/** The KeyValue of a string attribute from the cache, added when there is room; undefined: not cached. */
-function cachedKeyValue(key: string, value: string): Buffer | undefined {
-  const hit = kvCache.get(key, value);
-  if (hit !== undefined) return hit;
-  if (value.length > KV_VALUE_MAX || !kvCache.hasRoom(key)) return undefined;
-  const w = new WireWriter(key.length * 3 + value.length * 3 + 16);
-  w.tag(1, WIRE_LEN);
-  w.string(key);
-  w.tag(2, WIRE_LEN);
-  const at = w.begin();
-  w.tag(1, WIRE_LEN);
-  w.string(value);
-  w.end(at);
-  const bytes = Buffer.from(w.finish());
-  kvCache.set(key, value, bytes);
-  return bytes;
 }
 
 /** Nanoseconds since the epoch as fixed64, exact: seconds × 10^9 does not fit a double's 53 bits. */

@@ -27,6 +27,7 @@ import type { SpanQueue, SpanSink, SpanSinkOptions } from './span-sink.js';
 import type { OtlpTransport } from './transport.js';
 import type { OtlpHttpOptions } from './otlp-http-options.js';
 import type { SpanRef } from './decision-span.js';
+import type { SpanAttributes } from './attributes.js';
 
 export interface SpanCounters {
   /** Spans exported and acknowledged by the collector. */
@@ -57,7 +58,7 @@ export interface AuditTracer {
    * Records the decision span `begin` gave the ids of, finished now, with
    * links to `links` (none when undefined); returns its trace id (the decision id).
    */
-  end(trace: DecisionTrace, attributes: Attributes, links: readonly SpanRef[] | undefined): string;
+  end(trace: DecisionTrace, attributes: SpanAttributes, links: readonly SpanRef[] | undefined): string;
   /** Resolves once everything recorded so far has been exported or dropped. */
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
@@ -215,7 +216,7 @@ const NO_ATTRIBUTES: Attributes = Object.freeze({});
  */
 class PendingDecision implements DecisionTrace, DecisionSpanRecord {
   endMs = 0;
-  attributes: Attributes = NO_ATTRIBUTES;
+  attributes: SpanAttributes = NO_ATTRIBUTES;
   links: readonly SpanRef[] | undefined = undefined;
 
   constructor(
