@@ -193,6 +193,13 @@ export class WireWriter {
   }
 }
 
+/** Bytes written once and kept (a copy: the writer is not), for encoders that repeat them. */
+export function encoded(write: (w: WireWriter) => void): Uint8Array {
+  const w = new WireWriter(64);
+  write(w);
+  return Uint8Array.from(w.finish());
+}
+
 /** A hex digit's value; anything else is taken as A-F (the API's ids are hex). */
 function nibble(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;

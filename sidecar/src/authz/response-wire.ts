@@ -20,7 +20,7 @@
 //   HeaderValueOption  header=1 append_action=3       HeaderValue key=1 value=2
 import type { Decision } from '../../../policy/src/index.js';
 import { WIRE_LEN, WIRE_VARINT } from '../../../policy/src/wire-reader.js';
-import { WireWriter } from '../wire-writer.js';
+import { encoded, WireWriter } from '../wire-writer.js';
 import { PairCache } from '../pair-cache.js';
 import { AUDIT_HEADER, DECISION_HEADER, DECISION_ID_HEADER, RULE_HEADER, deniedBody, deniedStatus, upstreamHeadersToRemove } from './denial.js';
 
@@ -47,7 +47,7 @@ export function encodeCheckResponse(d: Decision, decisionId: string, namespace =
       const set: Header[] = [[DECISION_HEADER, 'allow'], ...(auditValue === undefined ? [] : [[AUDIT_HEADER, auditValue] as const]), ...d.headers];
       for (const name of upstreamHeadersToRemove(d, set)) w.stringField(5, name);
     }
-    writeHeader(w, 6, DECISION_ID_HEADER, decisionId);
+    writeDecisionId(w, 6, decisionId);
     writeOwnHeader(w, 6, ruleHeader(d.policy, d.rule));
     w.end(ok);
     return w.finish();
@@ -68,7 +68,7 @@ export function encodeCheckResponse(d: Decision, decisionId: string, namespace =
   w.end(httpStatus);
   writeOwnHeader(w, 2, CONTENT_TYPE_JSON);
   writeOwnHeader(w, 2, DECISION_DENY);
-  writeHeader(w, 2, DECISION_ID_HEADER, decisionId);
+  writeDecisionId(w, 2, decisionId);
   if (audit !== undefined) writeOwnHeader(w, 2, audit);
   const body = deniedBody(d, decisionId, namespace);
   if (body !== '') w.stringField(3, body);
@@ -104,9 +104,24 @@ function writeOptionFields(w: WireWriter, key: string, value: string): void {
  * kept here; they are written each time (writeHeaders).
  */
 function ownHeader(key: string, value: string): Uint8Array {
-  const w = new WireWriter(key.length + value.length + 16);
-  writeOptionFields(w, key, value);
-  return Uint8Array.from(w.finish());
+  return encoded((w) => writeOptionFields(w, key, value));
+}
+
+/** x-agentwarden-decision-id: the same bytes as writeHeader, the key's encoded once. */
+function writeDecisionId(w: WireWriter, field: number, decisionId: string): void {
+  if (decisionId === '') {
+    writeHeader(w, field, DECISION_ID_HEADER, decisionId);
+    return;
+  }
+  w.tag(field, WIRE_LEN);
+  const option = w.begin();
+  w.tag(1, WIRE_LEN);
+  const header = w.begin();
+  w.raw(DECISION_ID_KEY);
+  w.stringField(2, decisionId);
+  w.end(header);
+  w.raw(APPEND_ACTION);
+  w.end(option);
 }
 
 function writeOwnHeader(w: WireWriter, field: number, option: Uint8Array): void {
@@ -119,6 +134,12 @@ const DECISION_DENY = ownHeader(DECISION_HEADER, 'deny');
 const AUDIT_ALLOW = ownHeader(AUDIT_HEADER, 'allow');
 const AUDIT_DENY = ownHeader(AUDIT_HEADER, 'deny');
 const CONTENT_TYPE_JSON = ownHeader('content-type', 'application/json');
+/** HeaderValue's key=1 of the decision id header, and HeaderValueOption's append_action=3. */
+const DECISION_ID_KEY = encoded((w) => w.stringField(1, DECISION_ID_HEADER));
+const APPEND_ACTION = encoded((w) => {
+  w.tag(3, WIRE_VARINT);
+  w.varint(OVERWRITE_IF_EXISTS_OR_ADD);
+});
 
 /**
  * x-agentwarden-rule: policy/rule, by policy and rule. Bounded: RULE_HEADER_POLICIES

@@ -10,7 +10,7 @@
 // bench-instructions` counts the instructions per Check this saves.
 import type { Attributes } from '@opentelemetry/api';
 import { WIRE_LEN } from '../../../policy/src/wire-reader.js';
-import { WireWriter } from '../wire-writer.js';
+import { encoded, type WireWriter } from '../wire-writer.js';
 import { writeAttribute, writeAttributes } from './attribute-wire.js';
 import { grantAttributes, type DecisionAttributes } from './attributes.js';
 
@@ -56,20 +56,20 @@ export function writeDecisionAttributes(w: WireWriter, field: number, a: Decisio
 
 /** A KeyValue's bytes up to its value's length: the key (field 1), then the value's tag (field 2). */
 function keyPrefix(key: string): Uint8Array {
-  const w = new WireWriter(key.length * 3 + 8);
-  w.stringField(1, key);
-  w.tag(2, WIRE_LEN);
-  return Uint8Array.from(w.finish());
+  return encoded((w) => {
+    w.stringField(1, key);
+    w.tag(2, WIRE_LEN);
+  });
 }
 
 /** A whole KeyValue of a string value, without its own length. */
 function keyValue(key: string, value: string): Uint8Array {
-  const w = new WireWriter(key.length * 3 + value.length * 3 + 16);
-  w.raw(keyPrefix(key));
-  const at = w.begin();
-  w.stringField(1, value);
-  w.end(at);
-  return Uint8Array.from(w.finish());
+  return encoded((w) => {
+    w.raw(keyPrefix(key));
+    const at = w.begin();
+    w.stringField(1, value);
+    w.end(at);
+  });
 }
 
 function writeKeyValue(w: WireWriter, field: number, kv: Uint8Array): void {

@@ -37,7 +37,7 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader } from '../../../policy/src/wire-reader.js';
-import { varintSize, WireWriter } from '../wire-writer.js';
+import { encoded, varintSize, WireWriter } from '../wire-writer.js';
 import { writeAttributes } from './attribute-wire.js';
 import { writeDecisionAttributes } from './decision-attributes-wire.js';
 import { DecisionAttributes, SPAN_NAME, type SpanAttributes } from './attributes.js';
@@ -256,9 +256,9 @@ function writeScope(w: WireWriter, scope: InstrumentationScope & { readonly attr
 
 /** A Span message, length first: the span's own encoding when it carries one (ENCODED_SPAN). */
 function writeSpan(w: WireWriter, span: ReadableSpan): void {
-  const encoded = (span as Partial<EncodedSpan>)[ENCODED_SPAN];
-  if (encoded !== undefined) {
-    w.bytes(encoded);
+  const own = (span as Partial<EncodedSpan>)[ENCODED_SPAN];
+  if (own !== undefined) {
+    w.bytes(own);
     return;
   }
   const at = w.begin();
@@ -288,28 +288,21 @@ export interface DecisionSpanRecord {
 /** Every decision is audited, whatever the caller's sampling flag says (W3C sampled). */
 const DECISION_SAMPLED = 1;
 
-/** Fields every decision span has the same, encoded once. */
-function constantFields(write: (w: WireWriter) => void): Uint8Array {
-  const w = new WireWriter(64);
-  write(w);
-  return Uint8Array.from(w.finish());
-}
-
-/** name=5 and kind=6: SpanKind.INTERNAL (0 in the API) is 1 in OTLP. */
-const DECISION_NAME_AND_KIND = constantFields((w) => {
+/** Fields every decision span has the same, encoded once. name=5 and kind=6: SpanKind.INTERNAL (0 in the API) is 1 in OTLP. */
+const DECISION_NAME_AND_KIND = encoded((w) => {
   w.stringField(5, SPAN_NAME);
   w.tag(6, WIRE_VARINT);
   w.varint(1);
 });
 /** dropped_attributes_count=10, dropped_events_count=12: 0, as the SDK writes them. */
-const DECISION_DROPPED_COUNTS = constantFields((w) => {
+const DECISION_DROPPED_COUNTS = encoded((w) => {
   w.tag(10, WIRE_VARINT);
   w.varint(0);
   w.tag(12, WIRE_VARINT);
   w.varint(0);
 });
 /** dropped_links_count=14: 0; status=15 UNSET: a message holding code=0 only. */
-const DECISION_LINKS_DROPPED_AND_STATUS = constantFields((w) => {
+const DECISION_LINKS_DROPPED_AND_STATUS = encoded((w) => {
   w.tag(14, WIRE_VARINT);
   w.varint(0);
   w.tag(15, WIRE_LEN);

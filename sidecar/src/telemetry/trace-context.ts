@@ -24,6 +24,17 @@ export function parseTraceparent(value: string | undefined): ParentContext | und
   return { traceId, spanId, traceFlags: parseInt(flags ?? '00', 16) };
 }
 
+type Slice = (this: Buffer, start: number, end: number) => string;
+
+// Buffer.prototype.hexSlice is the native method toString('hex', s, e) ends up
+// calling, without re-reading the encoding's name and normalising the
+// arguments on every call (two ids per decision). It is undocumented, hence
+// the fallback (as h2/latin1.ts does for latin1Slice).
+const nativeHexSlice: Slice | undefined = (Buffer.prototype as unknown as { hexSlice?: Slice }).hexSlice;
+const hexSlice: Slice = typeof nativeHexSlice === 'function' ? nativeHexSlice : function (this: Buffer, start, end) {
+  return this.toString('hex', start, end);
+};
+
 /** Random ids from a pooled crypto buffer: decision ids are shown to agents, so unguessable. */
 export class IdSource {
   private readonly pool = Buffer.alloc(4096);
@@ -42,7 +53,7 @@ export class IdSource {
       randomFillSync(this.pool);
       this.offset = 0;
     }
-    const hex = this.pool.toString('hex', this.offset, this.offset + bytes);
+    const hex = hexSlice.call(this.pool, this.offset, this.offset + bytes);
     this.offset += bytes;
     return hex;
   }
