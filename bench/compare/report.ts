@@ -28,6 +28,8 @@ export interface EngineFigures {
   readonly cpuUsPerRequest: number;
   /** CPU over the whole run, warm-up included, per request counted (the figure before 2026-12-06, which overstated it). */
   readonly cpuUsPerRequestWithWarmup: number;
+  /** CPU per request of each round (its three classes), lowest and highest: how much the machine moved it. */
+  readonly cpuUsPerRequestRounds: readonly [number, number];
   readonly latency: ReadonlyMap<number, LatencyFigures>;
   readonly readyMs: number;
   readonly rssIdleMiB: number;
@@ -40,6 +42,15 @@ function roundAggregate(runs: readonly ThroughputRun[]): number {
   const done = runs.reduce((n, r) => n + r.done, 0);
   const seconds = runs.reduce((n, r) => n + r.done / r.rps, 0);
   return seconds > 0 ? done / seconds : Number.NaN;
+}
+
+function cpuPerRequestUs(runs: readonly ThroughputRun[]): number {
+  const done = runs.reduce((n, r) => n + r.done, 0);
+  return done > 0 ? (runs.reduce((n, r) => n + r.cpuSeconds, 0) / done) * 1e6 : Number.NaN;
+}
+
+function spread(values: readonly number[]): readonly [number, number] {
+  return values.length === 0 ? [Number.NaN, Number.NaN] : [Math.min(...values), Math.max(...values)];
 }
 
 function rounds(runs: readonly ThroughputRun[]): number[] {
@@ -71,6 +82,7 @@ export function figures(facts: readonly EngineFacts[], tput: readonly Throughput
     return {
       name: f.name, version: f.version, throughput: byClass, cpuUsPerRequest: done > 0 ? (cpu / done) * 1e6 : Number.NaN,
       cpuUsPerRequestWithWarmup: done > 0 ? (cpuWithWarmup / done) * 1e6 : Number.NaN,
+      cpuUsPerRequestRounds: spread(rounds(mine).map((round) => cpuPerRequestUs(mine.filter((r) => r.round === round)))),
       latency, readyMs: median(f.readyMs), rssIdleMiB: f.rssIdleMiB, rssLoadMiB: rssLoad, failed: mine.reduce((n, r) => n + r.failed, 0),
     };
   });
@@ -114,6 +126,7 @@ export function renderReport(input: ReportInput): string {
   for (const cls of CLASSES) out.push(row(`throughput ${cls} (req/s)`, (f) => fmt(f.throughput[cls], 0)));
   out.push(row('throughput, all three (req/s)', (f) => fmt(f.throughput.all, 0)));
   out.push(row('CPU per request (µs)', (f) => fmt(f.cpuUsPerRequest, 1)));
+  out.push(row('  per round, lowest-highest', (f) => `${fmt(f.cpuUsPerRequestRounds[0], 1)}-${fmt(f.cpuUsPerRequestRounds[1], 1)}`));
   out.push(row('  with the warm-up\'s CPU (before 2026-12-06)', (f) => fmt(f.cpuUsPerRequestWithWarmup, 1)));
   const rates = [...new Set(figs.flatMap((f) => [...f.latency.keys()]))].sort((a, b) => a - b);
   for (const rate of rates) {
@@ -172,7 +185,7 @@ export function renderReport(input: ReportInput): string {
   for (const f of figs) {
     for (const cls of CLASSES) out.push(`bench: ${f.name} throughput_rps_${cls}=${fmt(f.throughput[cls], 0)}`);
     out.push(`bench: ${f.name} throughput_rps=${fmt(f.throughput.all, 0)}`);
-    out.push(`bench: ${f.name} cpu_us_per_request=${fmt(f.cpuUsPerRequest, 1)} with_warmup_cpu=${fmt(f.cpuUsPerRequestWithWarmup, 1)}`);
+    out.push(`bench: ${f.name} cpu_us_per_request=${fmt(f.cpuUsPerRequest, 1)} cpu_us_per_request_rounds=${fmt(f.cpuUsPerRequestRounds[0], 1)}-${fmt(f.cpuUsPerRequestRounds[1], 1)} with_warmup_cpu=${fmt(f.cpuUsPerRequestWithWarmup, 1)}`);
     for (const [rate, l] of [...f.latency.entries()].sort((a, b) => a[0] - b[0])) {
       out.push(`bench: ${f.name} ${metricName(rate, 'p50')}=${fmt(l.p50, 3)}`);
       out.push(`bench: ${f.name} ${metricName(rate, 'p99')}=${fmt(l.p99, 3)}`);
