@@ -6,36 +6,17 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { Decision } from '../../policy/src/index.js';
 import { DecisionAttributes, decisionAttributes } from '../src/telemetry/attributes.js';
 import { writeAttributes } from '../src/telemetry/attribute-wire.js';
 import { writeDecisionAttributes } from '../src/telemetry/decision-attributes-wire.js';
 import { DecisionSpan } from '../src/telemetry/decision-span.js';
 import { encodeSpan, writeDecisionSpanFields } from '../src/telemetry/otlp-trace-proto.js';
 import { WireWriter } from '../src/wire-writer.js';
+import { decisionArbitrary } from './decision-arbitrary.js';
 
 // Short ASCII, any Unicode, and long enough for two-byte lengths; a few values repeat.
 const text = fc.oneof(fc.constantFrom('', 'allow', 'support-agent', 'gh-comment'), fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ minLength: 120, maxLength: 300 }));
-const texts = fc.array(text, { maxLength: 4 });
-
-const decision: fc.Arbitrary<Decision> = fc.record({
-  allowed: fc.boolean(),
-  mode: fc.constantFrom('Enforce' as const, 'Audit' as const),
-  policy: text,
-  rule: text,
-  reason: text,
-  auditDecision: fc.option(fc.record({ allowed: fc.boolean(), policy: text, rule: text, reason: text }), { nil: null }),
-  headers: fc.constant([]),
-  request: fc.option(fc.record({
-    method: text, host: text, port: fc.integer({ min: 0, max: 65535 }), path: text,
-    mcpMethod: text, mcpTool: text, mcpId: fc.constant(undefined),
-  }), { nil: undefined }),
-  grant: fc.record({ name: text, kind: fc.constantFrom('approval' as const, 'break-glass' as const), overriddenRule: fc.option(text, { nil: null }) }),
-  approval: fc.record({ name: text, operation: fc.constant({ method: 'POST', host: 'mcp.internal', port: 443, path: '/mcp', query: '' }) }),
-  detail: fc.record({ queryKeys: texts, mcpArguments: text }),
-  session: fc.record({ id: text, taints: texts, added: texts, links: fc.constant([]) }),
-  anomaly: fc.record({ kind: fc.constantFrom('novel-operation' as const, 'rate-spike' as const), operation: text, action: fc.constantFrom('Alert' as const, 'Deny' as const, 'RequireApproval' as const), quarantined: fc.boolean() }),
-}, { requiredKeys: ['allowed', 'mode', 'policy', 'rule', 'reason', 'auditDecision', 'headers', 'request'] });
+const decision = decisionArbitrary(text);
 const pod = fc.record({ namespace: text, name: text });
 
 // One writer, used again (as a span batch's is): what the encoder keeps must not be a view of it.

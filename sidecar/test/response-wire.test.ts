@@ -8,25 +8,11 @@ import { CheckResponseSchema } from '../../proto/gen/envoy/service/auth/v3/exter
 import type { Decision } from '../../policy/src/index.js';
 import { checkResponse } from '../src/authz/respond.js';
 import { encodeCheckResponse } from '../src/authz/response-wire.js';
+import { decisionArbitrary } from './decision-arbitrary.js';
 
 const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ minLength: 120, maxLength: 400 }));
 
-const decision: fc.Arbitrary<Decision> = fc.record({
-  allowed: fc.boolean(),
-  mode: fc.constantFrom('Enforce' as const, 'Audit' as const),
-  policy: text,
-  rule: text,
-  reason: text,
-  auditDecision: fc.option(fc.record({ allowed: fc.boolean(), policy: text, rule: text, reason: text }), { nil: null }),
-  headers: fc.array(fc.tuple(text, fc.oneof(text, fc.string({ minLength: 200, maxLength: 20_000 }))), { maxLength: 4 }),
-  request: fc.option(fc.record({
-    method: text, host: text, port: fc.integer({ min: 1, max: 65535 }), path: text,
-    mcpMethod: fc.oneof(fc.constant(''), text), mcpTool: text,
-    mcpId: fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.constant(undefined)),
-  }), { nil: undefined }),
-  approval: fc.record({ name: text, operation: fc.constant({ method: 'POST', host: 'mcp.internal', port: 443, path: '/mcp', query: '' }) }),
-  headersToRemove: fc.array(fc.oneof(fc.constantFrom('x-agentwarden-decision', 'x-agentwarden-audit-decision', 'x-agentwarden-rule', 'authorization'), text), { maxLength: 4 }),
-}, { requiredKeys: ['allowed', 'mode', 'policy', 'rule', 'reason', 'auditDecision', 'headers', 'request'] });
+const decision = decisionArbitrary(text);
 
 describe('encodeCheckResponse', () => {
   it('writes the bytes protobuf-es writes for the same decision', () => {
