@@ -132,7 +132,8 @@ export class WireWriter {
 
   bytes(b: Uint8Array): void {
     const n = b.length;
-    this.reserve(n + 5);
+    // Room for the varint too (varint() reserves 10): buf stays this.buf.
+    this.reserve(n + 10);
     const buf = this.buf;
     if (n > 0x7f) this.varint(n);
     else buf[this.pos++] = n;
