@@ -109,16 +109,13 @@ function ownHeader(key: string, value: string): Uint8Array {
 
 /** x-agentwarden-decision-id: the same bytes as writeHeader, the key's encoded once. */
 function writeDecisionId(w: WireWriter, field: number, decisionId: string): void {
-  if (decisionId === '') {
-    writeHeader(w, field, DECISION_ID_HEADER, decisionId);
-    return;
-  }
   w.tag(field, WIRE_LEN);
   const option = w.begin();
   w.tag(1, WIRE_LEN);
   const header = w.begin();
   w.raw(DECISION_ID_KEY);
-  w.stringField(2, decisionId);
+  // proto3: an empty string is not written (as writeOptionFields).
+  if (decisionId !== '') w.stringField(2, decisionId);
   w.end(header);
   w.raw(APPEND_ACTION);
   w.end(option);

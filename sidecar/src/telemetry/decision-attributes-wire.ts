@@ -62,14 +62,17 @@ function keyPrefix(key: string): Uint8Array {
   });
 }
 
-/** A whole KeyValue of a string value, without its own length. */
-function keyValue(key: string, value: string): Uint8Array {
-  return encoded((w) => {
-    w.raw(keyPrefix(key));
-    const at = w.begin();
-    w.stringField(1, value);
-    w.end(at);
-  });
+/** The fields of a KeyValue of a string value (key from its prefix), without its own length. */
+function writeKeyValueFields(w: WireWriter, prefix: Uint8Array, value: string): void {
+  w.raw(prefix);
+  const at = w.begin();
+  w.stringField(1, value);
+  w.end(at);
+}
+
+/** A whole KeyValue of a string value, encoded once, without its own length. */
+function keyValue(prefix: Uint8Array, value: string): Uint8Array {
+  return encoded((w) => writeKeyValueFields(w, prefix, value));
 }
 
 function writeKeyValue(w: WireWriter, field: number, kv: Uint8Array): void {
@@ -92,36 +95,29 @@ class StringAttribute {
   }
 
   write(w: WireWriter, field: number, value: string): void {
-    w.tag(field, WIRE_LEN);
-    const hit = this.values.get(value);
-    if (hit !== undefined) {
-      w.bytes(hit);
+    let kv = this.values.get(value);
+    if (kv === undefined && this.values.size < VALUES_PER_KEY && value.length <= VALUE_MAX) {
+      kv = keyValue(this.prefix, value);
+      this.values.set(value, kv);
+    }
+    if (kv !== undefined) {
+      writeKeyValue(w, field, kv);
       return;
     }
-    const kv = w.begin();
-    w.raw(this.prefix);
-    const any = w.begin();
-    w.stringField(1, value);
-    w.end(any);
-    w.end(kv);
-    if (this.values.size < VALUES_PER_KEY && value.length <= VALUE_MAX) this.values.set(value, messageAt(w.finish(), kv));
+    w.tag(field, WIRE_LEN);
+    const at = w.begin();
+    writeKeyValueFields(w, this.prefix, value);
+    w.end(at);
   }
-}
-
-/** A copy (the writer's buffer is used again) of the message whose length (a varint) starts at `at`, without the length. */
-function messageAt(written: Uint8Array, at: number): Uint8Array {
-  let start = at;
-  while (((written[start] as number) & 0x80) !== 0) start++;
-  return Uint8Array.from(written.subarray(start + 1));
 }
 
 const VALUES_PER_KEY = 32;
 const VALUE_MAX = 256;
 
-const DECISION_ALLOW = keyValue('agentwarden.decision', 'allow');
-const DECISION_DENY = keyValue('agentwarden.decision', 'deny');
-const AUDIT_ALLOW = keyValue('agentwarden.audit.decision', 'allow');
-const AUDIT_DENY = keyValue('agentwarden.audit.decision', 'deny');
+const DECISION_ALLOW = keyValue(keyPrefix('agentwarden.decision'), 'allow');
+const DECISION_DENY = keyValue(keyPrefix('agentwarden.decision'), 'deny');
+const AUDIT_ALLOW = keyValue(keyPrefix('agentwarden.audit.decision'), 'allow');
+const AUDIT_DENY = keyValue(keyPrefix('agentwarden.audit.decision'), 'deny');
 const MODE = new StringAttribute('agentwarden.mode');
 const POLICY = new StringAttribute('agentwarden.policy');
 const RULE = new StringAttribute('agentwarden.rule');
