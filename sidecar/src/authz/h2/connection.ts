@@ -22,6 +22,7 @@ import {
 } from './frames.js';
 import { HpackDecoder, HpackError, encodeTableSizeUpdate } from './hpack.js';
 import { RequestHeaderSink, type RequestHeaders } from './request-headers.js';
+import { StreamTable } from './stream-table.js';
 
 export interface ConnectionLimits {
   /** SETTINGS_MAX_CONCURRENT_STREAMS: streams beyond it are refused (REFUSED_STREAM). */
@@ -123,7 +124,7 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
   private recvWindow = CONNECTION_WINDOW;
   private recvUnacked = 0;
 
-  private readonly streams = new Map<number, S>();
+  private readonly streams: StreamTable<S>;
   private readonly blocked: S[] = [];
   private lastStreamId = 0;
   private readonly closedIds = new Uint32Array(CLOSED_RING);
@@ -163,6 +164,7 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
     private readonly limits: ConnectionLimits,
     private readonly counters: ConnectionCounters = newConnectionCounters(),
   ) {
+    this.streams = new StreamTable<S>(2 * limits.maxConcurrentStreams);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       // A bug here must cost this connection, not the sidecar: Envoy's retry
@@ -422,7 +424,7 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
       return;
     }
     const stream = this.newStream(this, id);
-    this.streams.set(id, stream);
+    this.streams.add(stream);
     stream.contentLength = sink.contentLength;
     if (sink.listSize > this.limits.maxHeaderListSize) {
       this.counters.headersTooLarge++;
@@ -745,7 +747,7 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
     if (stream.closed) return;
     const aborted = !stream.answered;
     stream.closed = true;
-    this.streams.delete(stream.id);
+    this.streams.delete(stream);
     if (how === Finish.STOP_SENDING) this.out.push(rstStreamFrame(stream.id, ErrorCode.NO_ERROR));
     this.closedIds[this.closedNext] = (how === Finish.CLOSED ? 0 : RESET_BY_US) | stream.id;
     this.closedNext = (this.closedNext + 1) % CLOSED_RING;
@@ -799,7 +801,7 @@ export class H2Connection<S extends H2Stream = H2Stream> implements StreamOwner 
   }
 
   private abortAll(): void {
-    const streams = [...this.streams.values()];
+    const streams = this.streams.values();
     this.streams.clear();
     for (const s of streams) {
       const aborted = !s.answered;
