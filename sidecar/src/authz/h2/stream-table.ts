@@ -17,17 +17,21 @@
 // to grow, so nothing links an old array to the new one. Client stream ids
 // are odd and increasing, so the open ones map to distinct slots unless one
 // outlives as many later streams as there are slots: then the array doubles,
-// up to `maxSlots`, and past that the colliding stream waits in a short list.
+// up to `maxSlots`, and past that the colliding stream waits in a Map. The
+// peer chooses the ids, so it could make every stream collide: the Map keeps
+// that case at one lookup rather than a walk over up to `maxSlots / 2` streams.
 export class StreamTable<S extends { readonly id: number }> {
   private slots: (S | undefined)[];
   private mask: number;
+  private readonly maxSize: number;
   /** Streams whose slot held another open stream when the array was at its largest. */
-  private readonly overflow: S[] = [];
+  private readonly overflow = new Map<number, S>();
   private count = 0;
 
   /** `maxSlots` is rounded up to a power of two; the array starts at `initialSlots` (16). */
-  constructor(private readonly maxSlots: number, initialSlots = 16) {
-    const size = Math.min(powerOfTwoAtLeast(initialSlots), powerOfTwoAtLeast(maxSlots));
+  constructor(maxSlots: number, initialSlots = 16) {
+    this.maxSize = powerOfTwoAtLeast(maxSlots);
+    const size = Math.min(powerOfTwoAtLeast(initialSlots), this.maxSize);
     this.slots = new Array<S | undefined>(size).fill(undefined);
     this.mask = size - 1;
   }
@@ -39,7 +43,7 @@ export class StreamTable<S extends { readonly id: number }> {
   get(id: number): S | undefined {
     const s = this.slots[(id >>> 1) & this.mask];
     if (s !== undefined && s.id === id) return s;
-    return this.overflow.length === 0 ? undefined : this.overflow.find((o) => o.id === id);
+    return this.overflow.size === 0 ? undefined : this.overflow.get(id);
   }
 
   /** Adds a stream whose id is not in the table. */
@@ -51,8 +55,8 @@ export class StreamTable<S extends { readonly id: number }> {
         this.slots[i] = stream;
         return;
       }
-      if (this.slots.length >= powerOfTwoAtLeast(this.maxSlots)) {
-        this.overflow.push(stream);
+      if (this.slots.length >= this.maxSize) {
+        this.overflow.set(stream.id, stream);
         return;
       }
       this.grow();
@@ -66,9 +70,8 @@ export class StreamTable<S extends { readonly id: number }> {
       this.count--;
       return;
     }
-    const j = this.overflow.indexOf(stream);
-    if (j < 0) return;
-    this.overflow.splice(j, 1);
+    if (this.overflow.get(stream.id) !== stream) return;
+    this.overflow.delete(stream.id);
     this.count--;
   }
 
@@ -76,13 +79,13 @@ export class StreamTable<S extends { readonly id: number }> {
   values(): S[] {
     const out: S[] = [];
     for (const s of this.slots) if (s !== undefined) out.push(s);
-    out.push(...this.overflow);
+    out.push(...this.overflow.values());
     return out;
   }
 
   clear(): void {
     this.slots.fill(undefined);
-    this.overflow.length = 0;
+    this.overflow.clear();
     this.count = 0;
   }
 
