@@ -40,13 +40,32 @@ export const DEFAULT_MAX_TAINTS_PER_SESSION = 32;
 
 const NONE: readonly TaintEntry[] = [];
 
+/** One session: its labels and its place in the recency list. */
+interface Session {
+  readonly key: string;
+  entries: TaintEntry[];
+  /** The next less recently used session; undefined for the oldest. */
+  older: Session | undefined;
+  /** The next more recently used session; undefined for the newest. */
+  newer: Session | undefined;
+}
+
 export class SessionStore {
   readonly maxSessions: number;
   readonly maxTaintsPerSession: number;
-  /** Insertion order is recency: a session read or tainted moves to the end. */
-  private readonly sessions = new Map<string, TaintEntry[]>();
-  /** The most recently used session: touching it again changes no order (a pod key's every request). */
-  private newest: string | undefined;
+  /**
+   * Sessions by key. Recency is a list through the sessions themselves, not the
+   * Map's insertion order: moving a key to the end of a Map deletes and re-adds
+   * it, and with sessions that alternate that is a Map write per request. V8
+   * rebuilds a Map's table every few deletions and links each replaced table
+   * to its successor, so once one table was old, every later table (and the
+   * sessions it held) was promoted with it (the stream table's bug:
+   * sidecar/src/authz/h2/stream-table.ts). Here the Map changes only when a
+   * session comes or goes, and a request moves a few pointers.
+   */
+  private readonly sessions = new Map<string, Session>();
+  private oldest: Session | undefined;
+  private newest: Session | undefined;
   private taintCount = 0;
   private evictedCount = 0;
   private droppedCount = 0;
@@ -58,15 +77,15 @@ export class SessionStore {
 
   /** The labels of session `key` in force at `nowMs` (decayed ones removed). */
   taintsOf(key: string, nowMs: number): readonly TaintEntry[] {
-    const entries = this.sessions.get(key);
-    if (entries === undefined) return NONE;
-    const live = this.prune(entries, nowMs);
+    const session = this.sessions.get(key);
+    if (session === undefined) return NONE;
+    const live = this.prune(session.entries, nowMs);
     if (live.length === 0) {
-      this.sessions.delete(key);
-      if (this.newest === key) this.newest = undefined;
+      this.remove(session);
       return NONE;
     }
-    if (key !== this.newest || live !== entries) this.touch(key, live);
+    session.entries = live;
+    this.touch(session);
     return live;
   }
 
@@ -78,7 +97,7 @@ export class SessionStore {
   add(key: string, labels: readonly string[], nowMs: number, ttlMs: number, origin: TaintOrigin | undefined): readonly string[] {
     if (labels.length === 0) return labels;
     const found = this.sessions.get(key);
-    const entries = found === undefined ? [] : this.prune(found, nowMs);
+    const entries = found === undefined ? [] : this.prune(found.entries, nowMs);
     const expiresAtMs = ttlMs > 0 ? nowMs + ttlMs : Number.POSITIVE_INFINITY;
     const applied: string[] = [];
     for (const label of labels) {
@@ -97,12 +116,22 @@ export class SessionStore {
       applied.push(label);
     }
     if (entries.length > 0) {
-      if (key !== this.newest || entries !== found) this.touch(key, entries);
+      if (found === undefined) {
+        const session: Session = { key, entries, older: undefined, newer: undefined };
+        this.sessions.set(key, session);
+        this.link(session);
+      } else {
+        found.entries = entries;
+        this.touch(found);
+      }
     } else if (found !== undefined) {
-      this.sessions.delete(key);
-      if (this.newest === key) this.newest = undefined;
+      this.remove(found);
     }
-    while (this.sessions.size > this.maxSessions) this.evictOldest();
+    while (this.sessions.size > this.maxSessions && this.oldest !== undefined) {
+      this.taintCount -= this.oldest.entries.length;
+      this.evictedCount++;
+      this.remove(this.oldest);
+    }
     return applied;
   }
 
@@ -116,7 +145,7 @@ export class SessionStore {
    */
   approxBytes(): number {
     let bytes = 0;
-    for (const [key, entries] of this.sessions) {
+    for (const { key, entries } of this.sessions.values()) {
       // Map slot and key string, the array, and per entry the object and its label.
       bytes += 48 + 2 * key.length + 32 + 8 * entries.length;
       for (const e of entries) bytes += 40 + 2 * e.label.length + (e.origin === undefined ? 0 : 32 + 2 * (e.origin.traceId.length + e.origin.spanId.length));
@@ -124,11 +153,34 @@ export class SessionStore {
     return bytes;
   }
 
-  /** Moves `key` to the most recent end. */
-  private touch(key: string, entries: TaintEntry[]): void {
-    this.sessions.delete(key);
-    this.sessions.set(key, entries);
-    this.newest = key;
+  /** Makes `session` the most recently used. */
+  private touch(session: Session): void {
+    if (session === this.newest) return;
+    this.unlink(session);
+    this.link(session);
+  }
+
+  /** Puts `session` at the newest end of the list. */
+  private link(session: Session): void {
+    session.older = this.newest;
+    session.newer = undefined;
+    if (this.newest === undefined) this.oldest = session;
+    else this.newest.newer = session;
+    this.newest = session;
+  }
+
+  private unlink(session: Session): void {
+    if (session.older === undefined) this.oldest = session.newer;
+    else session.older.newer = session.newer;
+    if (session.newer === undefined) this.newest = session.older;
+    else session.newer.older = session.older;
+    session.older = undefined;
+    session.newer = undefined;
+  }
+
+  private remove(session: Session): void {
+    this.unlink(session);
+    this.sessions.delete(session.key);
   }
 
   private prune(entries: TaintEntry[], nowMs: number): TaintEntry[] {
@@ -139,13 +191,4 @@ export class SessionStore {
     return entries.filter((e) => e.expiresAtMs > nowMs);
   }
 
-  private evictOldest(): void {
-    for (const [key, entries] of this.sessions) {
-      this.sessions.delete(key);
-      if (this.newest === key) this.newest = undefined;
-      this.taintCount -= entries.length;
-      this.evictedCount++;
-      return;
-    }
-  }
 }
