@@ -12,7 +12,7 @@
 // interval back to back, against the sidecar as make bench starts it
 // (bench/peers/agentwarden, bin/agentwarden's flags) exporting spans over OTLP
 // http/protobuf to a real receiver (bench/compare/otlp-sink.ts). Each row:
-// RSS (/proc), V8 heap in use after the latest full GC, full GCs and the longest GC pause (V8's
+// RSS (/proc), V8 heap in use after the row's full GC, full GCs and the longest GC pause (V8's
 // --trace-gc in the sidecar's log: trace-gc.ts, gc-log.ts), event-loop delay p99 (the sidecar's own
 // /metrics: telemetry/runtime-metrics.ts), check p99 (from send, loadgen),
 // errors, spans exported and dropped (the sidecar's counters), CPU per
@@ -36,11 +36,10 @@ import { runH2loadWithCpu } from '../compare/h2load.js';
 import { startOtlpSink } from '../compare/otlp-sink.js';
 import { cpuSeconds, httpText, machineCpuTicks, rssMiB, stealPercent } from '../compare/proc.js';
 import { percentile } from '../compare/stats.js';
+import { DRIFT, drift, heapBand } from './bands.js';
 import { tallyGc, withTraceGc } from './gc-log.js';
 import { tailOf } from './log-file.js';
 
-/** Within this fraction of the first sample after warm-up. */
-const DRIFT = 0.10;
 /** Spans dropped, at most, as a fraction of the decisions. */
 const MAX_DROPPED = 0.001;
 /** CPU per request before issue 20 (make bench-memory, export on), and the target. */
@@ -52,9 +51,12 @@ const CLOSED_LOOP_SECONDS = 5;
 interface Sample {
   readonly at: number;
   readonly rssMiB: number;
+  /** V8 heap in use after the latest full GC under the load (the heap in use at the row's end until the first). */
   readonly heapMiB: number;
-  /** heapMiB is the heap after a full GC under the load (else the heap in use at the end of the row). */
-  readonly heapAfterFull: boolean;
+  /** After the row's own last full GC; undefined: no full GC in the row. */
+  readonly heapAfterFullMiB: number | undefined;
+  /** At the end of the row. */
+  readonly heapInUseMiB: number;
   readonly fullGcs: number;
   readonly gcPauseMaxMs: number;
   /** % of the machine's CPU time the hypervisor gave to other guests during the row. */
@@ -130,6 +132,7 @@ async function main(): Promise<number> {
       `make soak: the sidecar (bench/peers/agentwarden, bin/agentwarden) at ${rps} req/s of the ${MIX.length}-request bench mix (bench/compare/mix.ts), open loop (bench/peers/loadgen, 1 connection),`,
       `audit spans exported over OTLP http/protobuf to a local receiver; ${rows} rows of ${interval} s (${rows * interval} s), the first ${warmupRows} warm-up; load average ${loadAtStart.toFixed(1)} at start; idle RSS ${f1(idle)} MiB${gcMetrics ? '; sidecar with --gc-metrics' : ''}`,
       'heap: V8 heap in use after the latest full GC (in use now until the first); full GCs and the longest GC pause in the row: V8\'s --trace-gc;',
+      'the heap band compares what the full GCs after warm-up left, one sample per row with one (a row without a full GC repeats an earlier GC\'s figure);',
       'steal: the machine\'s CPU time the hypervisor gave to other guests during the row (/proc/stat): a row with steal is the machine\'s, not the sidecar\'s',
       '',
       `${'t (s)'.padStart(6)} ${'RSS MiB'.padStart(8)} ${'heap MiB'.padStart(9)} ${'full GCs'.padStart(9)} ${'GC pause ms'.padStart(12)} ${'steal %'.padStart(8)} ${'loop p99 ms'.padStart(12)} ${'check p99 ms'.padStart(13)} ${'req/s'.padStart(7)} ${'errors'.padStart(7)} ${'spans exported'.padStart(15)} ${'dropped'.padStart(8)} ${'CPU µs/req'.padStart(11)}`,
@@ -151,7 +154,8 @@ async function main(): Promise<number> {
       machineBefore = machine;
       heapAfterFullMiB = gc.heapAfterFullMiB ?? heapAfterFullMiB;
       const s: Sample = {
-        at: (performance.now() - started) / 1000, rssMiB: rssMiB(sidecar.pid), heapMiB: heapAfterFullMiB ?? m.heapInUseMiB, heapAfterFull: heapAfterFullMiB !== undefined,
+        at: (performance.now() - started) / 1000, rssMiB: rssMiB(sidecar.pid), heapMiB: heapAfterFullMiB ?? m.heapInUseMiB,
+        heapAfterFullMiB: gc.heapAfterFullMiB, heapInUseMiB: m.heapInUseMiB,
         fullGcs: gc.fullCollections, gcPauseMaxMs: gc.longestPauseMs, stealPct, loopP99Ms: m.loopP99Ms,
         checkP99Ms: percentile(r.serviceMs, 0.99), sent: r.sent, errors: r.errors, achievedRps: r.achievedRps,
         cpuSeconds: cpu - cpuBefore, exported: m.exported, dropped: m.dropped,
@@ -188,24 +192,19 @@ async function main(): Promise<number> {
 
 function report(samples: readonly Sample[], warmupRows: number, last: { exported: number; dropped: number }, sink: { requests: number; bytes: number }, closedUs: number): string {
   const measured = samples.slice(warmupRows);
-  const first = measured[0];
-  if (first === undefined) return 'soak: no sample after warm-up';
+  if (measured.length === 0) return 'soak: no sample after warm-up';
   const out: string[] = [];
-  const drift = (name: string, unit: string, pick: (s: Sample) => number, rows: readonly Sample[] = measured): { ok: boolean; line: string; metric: string } => {
-    const base = pick(rows[0] ?? first);
-    const worst = rows.reduce((w, s) => Math.max(w, Math.abs(pick(s) - base) / base), 0);
-    const range = `${f2(Math.min(...rows.map(pick)))}-${f2(Math.max(...rows.map(pick)))} ${unit}`;
-    return { ok: worst <= DRIFT, line: `${name} within ${DRIFT * 100}% of its first sample after warm-up (${f2(base)} ${unit})`, metric: `${f1(worst * 100)}% at worst, range ${range}` };
+  const band = (name: string, unit: string, samples: readonly number[]): { ok: boolean; line: string; metric: string } => {
+    const d = drift(samples);
+    if (d === undefined) return { ok: false, line: `${name} within ${DRIFT * 100}% of its first sample after warm-up`, metric: 'no sample' };
+    return { ok: d.ok, line: `${name} within ${DRIFT * 100}% of its first sample after warm-up (${f2(d.base)} ${unit})`, metric: `${f1(d.worst * 100)}% at worst, range ${f2(d.min)}-${f2(d.max)} ${unit}` };
   };
-  // Heap in use swings with the garbage between full GCs; what survives them is what would grow.
-  const afterFull = measured.filter((s) => s.heapAfterFull);
+  const heap = heapBand(measured);
   const checks = [
-    drift('RSS', 'MiB', (s) => s.rssMiB),
-    afterFull.length >= 2
-      ? drift(`V8 heap after a full GC (${afterFull.length} rows with one behind them)`, 'MiB', (s) => s.heapMiB, afterFull)
-      : drift('V8 heap in use (fewer than two rows after a full GC)', 'MiB', (s) => s.heapMiB),
-    drift('event-loop delay p99', 'ms', (s) => s.loopP99Ms),
-    drift('check p99', 'ms', (s) => s.checkP99Ms),
+    band('RSS', 'MiB', measured.map((s) => s.rssMiB)),
+    band(heap.what, 'MiB', heap.samples),
+    band('event-loop delay p99', 'ms', measured.map((s) => s.loopP99Ms)),
+    band('check p99', 'ms', measured.map((s) => s.checkP99Ms)),
   ];
   const decisions = samples.reduce((n, s) => n + s.sent, 0);
   const errors = samples.reduce((n, s) => n + s.errors, 0);
@@ -222,7 +221,7 @@ function report(samples: readonly Sample[], warmupRows: number, last: { exported
   const at = (pick: (s: Sample) => number): string => measured.map((s) => f2(pick(s))).join(',');
   out.push(`bench: soak rows=${samples.length} warmup_rows=${warmupRows} requests=${decisions} errors=${errors}`);
   out.push(`bench: soak rss_mib=${at((s) => s.rssMiB)}`);
-  out.push(`bench: soak heap_mib=${at((s) => s.heapMiB)}`);
+  out.push(`bench: soak heap_mib=${at((s) => s.heapMiB)} heap_band_mib=${heap.samples.map(f2).join(',')}`);
   out.push(`bench: soak full_gcs=${measured.map((s) => s.fullGcs).join(',')} gc_pause_max_ms=${at((s) => s.gcPauseMaxMs)}`);
   out.push(`bench: soak steal_pct=${measured.map((s) => f1(s.stealPct)).join(',')}`);
   out.push(`bench: soak loop_delay_p99_ms=${at((s) => s.loopP99Ms)}`);
