@@ -69,7 +69,7 @@ bench-gc: build ## the sidecar's GC pauses with the launcher's single-threaded V
 	bench/peers/build.sh loadgen
 	$(NPM) run --silent bench:gc
 
-soak: build h2load ## the sidecar at 3,000 req/s of the bench mix with span export on for 10 minutes, a row every 30 s (RSS, V8 heap after a full GC, full GCs and the longest GC pause from V8's --trace-gc, the machine's CPU steal, event-loop delay p99, check p99, errors, spans), then whether each held (~11 min; SOAK_SECONDS=90 SOAK_INTERVAL=15 SOAK_WARMUP=15 for a quick check)
+soak: build h2load ## the sidecar at 3,000 req/s of the bench mix with span export on for 10 minutes, a row every 30 s (RSS, V8 heap after a full GC, full GCs and the longest GC pause from V8's --trace-gc, functions deoptimized from --trace-deopt, the machine's CPU steal, event-loop delay p99, check p99, errors, spans), then whether each held (~11 min; SOAK_SECONDS=90 SOAK_INTERVAL=15 SOAK_WARMUP=15 for a quick check)
 	bench/peers/build.sh loadgen
 	$(NPM) run --silent bench:soak
 

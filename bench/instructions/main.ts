@@ -23,7 +23,7 @@ const root = join(import.meta.dirname, '..', '..', '..');
 const NODE = join(root, 'node_modules', '.bin', 'node');
 const LOOP = join(root, 'dist', 'bench', 'instructions', 'handler-loop.js');
 /** bin/agentwarden's V8 flags for the sidecar (AGENTWARDEN_SIDECAR_JIT=early-turbofan, GC=serial-scavenge), threads off. */
-const V8_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96', '--no-maglev', '--invocation-count-for-turbofan=300', '--no-allocation-site-pretenuring', '--single-threaded'];
+const V8_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96', '--no-maglev', '--invocation-count-for-turbofan=300', '--no-allocation-site-pretenuring', '--no-memory-reducer-favors-memory', '--single-threaded'];
 
 /** Instructions valgrind counted for a run of `checks` checks. */
 function countInstructions(checks: number, env: NodeJS.ProcessEnv): Promise<number> {

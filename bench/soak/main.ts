@@ -13,7 +13,7 @@
 // (bench/peers/agentwarden, bin/agentwarden's flags) exporting spans over OTLP
 // http/protobuf to a real receiver (bench/compare/otlp-sink.ts). Each row:
 // RSS (/proc), V8 heap in use after the row's full GC, full GCs and the longest GC pause (V8's
-// --trace-gc in the sidecar's log: trace-gc.ts, gc-log.ts), event-loop delay p99 (the sidecar's own
+// --trace-gc in the sidecar's log: trace-gc.ts, gc-log.ts), functions deoptimized (--trace-deopt), event-loop delay p99 (the sidecar's own
 // /metrics: telemetry/runtime-metrics.ts), check p99 (from send, loadgen),
 // errors, spans exported and dropped (the sidecar's counters), CPU per
 // request (/proc). The first rows are warm-up; every later row is compared
@@ -59,6 +59,8 @@ interface Sample {
   readonly heapInUseMiB: number;
   readonly fullGcs: number;
   readonly gcPauseMaxMs: number;
+  /** Optimized functions V8 marked for deoptimization during the row (gc-log.ts). */
+  readonly deopts: number;
   /** % of the machine's CPU time the hypervisor gave to other guests during the row. */
   readonly stealPct: number;
   readonly loopP99Ms: number;
@@ -132,10 +134,11 @@ async function main(): Promise<number> {
       `make soak: the sidecar (bench/peers/agentwarden, bin/agentwarden) at ${rps} req/s of the ${MIX.length}-request bench mix (bench/compare/mix.ts), open loop (bench/peers/loadgen, 1 connection),`,
       `audit spans exported over OTLP http/protobuf to a local receiver; ${rows} rows of ${interval} s (${rows * interval} s), the first ${warmupRows} warm-up; load average ${loadAtStart.toFixed(1)} at start; idle RSS ${f1(idle)} MiB${gcMetrics ? '; sidecar with --gc-metrics' : ''}`,
       'heap: V8 heap in use after the latest full GC (in use now until the first); full GCs and the longest GC pause in the row: V8\'s --trace-gc;',
+      'deopts: optimized functions V8 marked for deoptimization in the row (--trace-deopt), e.g. because a full GC let a map they embedded die;',
       'the heap band compares what the full GCs after warm-up left, one sample per row with one (a row without a full GC repeats an earlier GC\'s figure);',
       'steal: the machine\'s CPU time the hypervisor gave to other guests during the row (/proc/stat): a row with steal is the machine\'s, not the sidecar\'s',
       '',
-      `${'t (s)'.padStart(6)} ${'RSS MiB'.padStart(8)} ${'heap MiB'.padStart(9)} ${'full GCs'.padStart(9)} ${'GC pause ms'.padStart(12)} ${'steal %'.padStart(8)} ${'loop p99 ms'.padStart(12)} ${'check p99 ms'.padStart(13)} ${'req/s'.padStart(7)} ${'errors'.padStart(7)} ${'spans exported'.padStart(15)} ${'dropped'.padStart(8)} ${'CPU µs/req'.padStart(11)}`,
+      `${'t (s)'.padStart(6)} ${'RSS MiB'.padStart(8)} ${'heap MiB'.padStart(9)} ${'full GCs'.padStart(9)} ${'GC pause ms'.padStart(12)} ${'deopts'.padStart(7)} ${'steal %'.padStart(8)} ${'loop p99 ms'.padStart(12)} ${'check p99 ms'.padStart(13)} ${'req/s'.padStart(7)} ${'errors'.padStart(7)} ${'spans exported'.padStart(15)} ${'dropped'.padStart(8)} ${'CPU µs/req'.padStart(11)}`,
     ].join('\n') + '\n');
     // The counters before the load: the loop delay since start is dropped (the scrape resets it).
     await sidecarMetrics(sidecar.httpBase);
@@ -156,14 +159,14 @@ async function main(): Promise<number> {
       const s: Sample = {
         at: (performance.now() - started) / 1000, rssMiB: rssMiB(sidecar.pid), heapMiB: heapAfterFullMiB ?? m.heapInUseMiB,
         heapAfterFullMiB: gc.heapAfterFullMiB, heapInUseMiB: m.heapInUseMiB,
-        fullGcs: gc.fullCollections, gcPauseMaxMs: gc.longestPauseMs, stealPct, loopP99Ms: m.loopP99Ms,
+        fullGcs: gc.fullCollections, gcPauseMaxMs: gc.longestPauseMs, deopts: gc.deoptimized, stealPct, loopP99Ms: m.loopP99Ms,
         checkP99Ms: percentile(r.serviceMs, 0.99), sent: r.sent, errors: r.errors, achievedRps: r.achievedRps,
         cpuSeconds: cpu - cpuBefore, exported: m.exported, dropped: m.dropped,
       };
       cpuBefore = cpu;
       samples.push(s);
       if (r.errors > 0) log(`row ${row + 1}: ${r.errors} errors, e.g. ${r.errorSample.slice(0, 3).join('; ')}`);
-      process.stdout.write(`${f1(s.at).padStart(6)} ${f1(s.rssMiB).padStart(8)} ${f1(s.heapMiB).padStart(9)} ${String(s.fullGcs).padStart(9)} ${f2(s.gcPauseMaxMs).padStart(12)} ${f1(s.stealPct).padStart(8)} ${f2(s.loopP99Ms).padStart(12)} ${f2(s.checkP99Ms).padStart(13)} ${s.achievedRps.toFixed(0).padStart(7)} ${String(s.errors).padStart(7)} ${String(s.exported).padStart(15)} ${String(s.dropped).padStart(8)} ${f1(s.cpuSeconds * 1e6 / Math.max(1, s.sent)).padStart(11)}${row < warmupRows ? '  (warm-up)' : ''}\n`);
+      process.stdout.write(`${f1(s.at).padStart(6)} ${f1(s.rssMiB).padStart(8)} ${f1(s.heapMiB).padStart(9)} ${String(s.fullGcs).padStart(9)} ${f2(s.gcPauseMaxMs).padStart(12)} ${String(s.deopts).padStart(7)} ${f1(s.stealPct).padStart(8)} ${f2(s.loopP99Ms).padStart(12)} ${f2(s.checkP99Ms).padStart(13)} ${s.achievedRps.toFixed(0).padStart(7)} ${String(s.errors).padStart(7)} ${String(s.exported).padStart(15)} ${String(s.dropped).padStart(8)} ${f1(s.cpuSeconds * 1e6 / Math.max(1, s.sent)).padStart(11)}${row < warmupRows ? '  (warm-up)' : ''}\n`);
     }
     // One export interval, so that the counters include the last batch.
     await new Promise((r) => setTimeout(r, 1500));
@@ -223,6 +226,7 @@ function report(samples: readonly Sample[], warmupRows: number, last: { exported
   out.push(`bench: soak rss_mib=${at((s) => s.rssMiB)}`);
   out.push(`bench: soak heap_mib=${at((s) => s.heapMiB)} heap_band_mib=${heap.samples.map(f2).join(',')}`);
   out.push(`bench: soak full_gcs=${measured.map((s) => s.fullGcs).join(',')} gc_pause_max_ms=${at((s) => s.gcPauseMaxMs)}`);
+  out.push(`bench: soak deopts=${measured.map((s) => s.deopts).join(',')}`);
   out.push(`bench: soak steal_pct=${measured.map((s) => f1(s.stealPct)).join(',')}`);
   out.push(`bench: soak loop_delay_p99_ms=${at((s) => s.loopP99Ms)}`);
   out.push(`bench: soak check_p99_ms=${at((s) => s.checkP99Ms)}`);

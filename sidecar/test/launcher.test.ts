@@ -72,19 +72,19 @@ describe('bin/agentwarden sidecar', () => {
     expect(env.get('NODE_OPTIONS')?.trim()).toBe('--max-semi-space-size=2 --max-old-space-size=96');
   });
 
-  onLinux('runs node with Turbofan early and no Maglev unless AGENTWARDEN_SIDECAR_JIT says otherwise, scavenges on the main thread alone without pretenuring unless AGENTWARDEN_SIDECAR_GC does, then AGENTWARDEN_SIDECAR_V8_FLAGS (V8 flags NODE_OPTIONS does not take: on the command line)', async () => {
+  onLinux('runs node with Turbofan early and no Maglev unless AGENTWARDEN_SIDECAR_JIT says otherwise, scavenges on the main thread alone without pretenuring and with ordinary memory-reducer GCs unless AGENTWARDEN_SIDECAR_GC does, then AGENTWARDEN_SIDECAR_V8_FLAGS (V8 flags NODE_OPTIONS does not take: on the command line)', async () => {
     const run = join(ROOT, 'dist', 'cli', 'src', 'run.js');
     const jit = ['--no-maglev', '--invocation-count-for-turbofan=300'];
     const serial = await startSidecar({});
-    expect(serial.argv.slice(1, 6)).toEqual([...jit, '--no-parallel-scavenge', '--no-allocation-site-pretenuring', run]);
+    expect(serial.argv.slice(1, 7)).toEqual([...jit, '--no-parallel-scavenge', '--no-allocation-site-pretenuring', '--no-memory-reducer-favors-memory', run]);
     const single = await startSidecar({ AGENTWARDEN_SIDECAR_GC: 'single-threaded' });
-    expect(single.argv.slice(1, 6)).toEqual([...jit, '--single-threaded-gc', '--no-allocation-site-pretenuring', run]);
+    expect(single.argv.slice(1, 7)).toEqual([...jit, '--single-threaded-gc', '--no-allocation-site-pretenuring', '--no-memory-reducer-favors-memory', run]);
     const parallel = await startSidecar({ AGENTWARDEN_SIDECAR_GC: 'parallel' });
     expect(parallel.argv.slice(1, 4)).toEqual([...jit, run]);
     const v8Tiers = await startSidecar({ AGENTWARDEN_SIDECAR_JIT: 'v8-default', AGENTWARDEN_SIDECAR_GC: 'parallel' });
     expect(v8Tiers.argv.slice(1, 2)).toEqual([run]);
     const more = await startSidecar({ AGENTWARDEN_SIDECAR_V8_FLAGS: '--allocation-site-pretenuring --stack-size=900' });
-    expect(more.argv.slice(1, 8)).toEqual([...jit, '--no-parallel-scavenge', '--no-allocation-site-pretenuring', '--allocation-site-pretenuring', '--stack-size=900', run]);
+    expect(more.argv.slice(1, 9)).toEqual([...jit, '--no-parallel-scavenge', '--no-allocation-site-pretenuring', '--no-memory-reducer-favors-memory', '--allocation-site-pretenuring', '--stack-size=900', run]);
   });
 
   onLinux('refuses an AGENTWARDEN_SIDECAR_GC or AGENTWARDEN_SIDECAR_JIT it does not know, before starting node', async () => {

@@ -11,16 +11,19 @@ const LINES = [
   '{"time":"2026-12-06T08:21:18.360Z","level":"info","msg":"policy snapshot loaded"}',
   '[21783:0x38c22000]    27736 ms: Mark-Compact 28.6 (33.3) -> 20.3 (33.0) MB, pooled: 0 MB, 6.54 / 0.01 ms  (+ 15.2 ms in 58 steps since start of marking, biggest step 10.9 ms, walltime since start of marking 43 ms) (average mu = 0.998, current mu = 0.998) finalize incremental marking via task; GC in old space requested',
   '[21783:0x38c22000]    44421 ms: Scavenge 25.7 (33.3) -> 24.1 (33.3) MB, pooled: 0 MB, 1.44 / 0.00 ms  (average mu = 0.998, current mu = 0.998) task; ',
+  '[marking dependent code 0x25853aeb42b9 <Code TURBOFAN_JS> (0x1cdf9fd34621 <SharedFunctionInfo evaluate>) (opt id 358) for deoptimization, reason: embedded weak objects cleared]',
+  '[bailout (kind: deopt-eager, reason: wrong map): begin. deoptimizing 0x11525668fef1 <JSFunction get (sfi = 0x560ccb84239)>, 0x1b5dabd37aa9 <Code TURBOFAN_JS>, opt id 669, bytecode offset 0, deopt exit 1, FP to SP delta 32',
+  '[marking dependent code 0x3e41f39fc359 <Code TURBOFAN_JS> (0x23e8ce0aa1a9 <SharedFunctionInfo socketOnData>) (opt id 607) for deoptimization, reason: embedded weak objects cleared]',
   '[21783:0x38c22000]    51085 ms: Mark-Compact 19.6 (23.8) -> 17.5 (23.8) MB, pooled: 0 MB, 8.03 / 0.01 ms  (+ 9.0 ms in 5 steps since start of marking, biggest step 8.2 ms, walltime since start of marking 33 ms) (average mu = 0.974, current mu = 0.972) finalize incremental marking via task; GC in old space requested',
 ];
 
 describe('tallyGc', () => {
-  it('counts scavenges and full collections, the longest pause (a marking step included) and the heap after the latest full one', () => {
-    expect(tallyGc(LINES.join('\n'))).toEqual({ scavenges: 2, fullCollections: 2, longestPauseMs: 10.9, heapAfterFullMiB: 17.5, scavengePausesMs: [0.45, 1.44] });
+  it('counts scavenges and full collections, the longest pause (a marking step included), the heap after the latest full one and the functions marked for deoptimization', () => {
+    expect(tallyGc(LINES.join('\n'))).toEqual({ scavenges: 2, fullCollections: 2, longestPauseMs: 10.9, heapAfterFullMiB: 17.5, scavengePausesMs: [0.45, 1.44], deoptimized: 2 });
   });
 
   it('reports no collection for lines without any', () => {
-    expect(tallyGc(`${LINES[1]}\n`)).toEqual({ scavenges: 0, fullCollections: 0, longestPauseMs: 0, heapAfterFullMiB: undefined, scavengePausesMs: [] });
+    expect(tallyGc(`${LINES[1]}\n`)).toEqual({ scavenges: 0, fullCollections: 0, longestPauseMs: 0, heapAfterFullMiB: undefined, scavengePausesMs: [], deoptimized: 0 });
   });
 
   it('reads the lines this V8 prints', () => {
