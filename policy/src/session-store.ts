@@ -190,5 +190,4 @@ export class SessionStore {
     this.taintCount -= entries.length - live;
     return entries.filter((e) => e.expiresAtMs > nowMs);
   }
-
 }
