@@ -4,7 +4,7 @@ SHELL := bash
 NPM := npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build proto proto-check lint test test-unit test-policies test-alerts e2e bench bench-e2e bench-verify bench-eval bench-baselines bench-memory bench-gc soak bench-otlp bench-instructions valgrind bench-propagation bench-controller-memory bench-flood h2load demo demo-down clean
+.PHONY: help install build proto proto-check lint test test-unit test-policies test-alerts e2e bench bench-e2e bench-verify bench-eval bench-baselines bench-memory bench-gc soak soak-floor bench-otlp bench-instructions valgrind bench-propagation bench-controller-memory bench-flood h2load demo demo-down clean
 
 include e2e/e2e.mk
 include e2e/dev/dev.mk
@@ -64,14 +64,19 @@ bench-memory: build h2load ## the sidecar's resident memory against Node alone a
 bench-impls: build h2load ## the hand-written hot-path parts against what they replaced, in one run: Check server vs --grpc-impl grpc-js, CheckRequest/CheckResponse codecs vs protobuf-es, OTLP serializer vs the SDK's (~2.5 min)
 	$(NPM) run --silent bench:impls
 
-.PHONY: soak
 bench-gc: build ## the sidecar's GC pauses with the launcher's single-threaded V8 GC against V8's default parallel GC, same load, alternated: scavenge pause p50/p99/max, full GCs, check p99, CPU per request (~3 min)
 	bench/peers/build.sh loadgen
 	$(NPM) run --silent bench:gc
 
+.PHONY: soak
 soak: build h2load ## the sidecar at 3,000 req/s of the bench mix with span export on for 10 minutes, a row every 30 s (RSS, V8 heap after a full GC, full GCs and the longest GC pause from V8's --trace-gc, functions deoptimized from --trace-deopt, the machine's CPU steal, event-loop delay p99, check p99, errors, spans), then whether each held (~11 min; SOAK_SECONDS=90 SOAK_INTERVAL=15 SOAK_WARMUP=15 for a quick check)
 	bench/peers/build.sh loadgen
 	$(NPM) run --silent bench:soak
+
+.PHONY: soak-floor
+soak-floor: build h2load ## make soak's rows and bands held by a floor instead of the sidecar: a server that answers every Check with one fixed allow, Node on the sidecar's own flags (SOAK_FLOOR=node, the default) or grpc-go (SOAK_FLOOR=go); what it cannot hold on this machine, no sidecar can (~11 min; the same SOAK_* settings)
+	bench/peers/build.sh loadgen authz-floor
+	SOAK_FLOOR=$${SOAK_FLOOR:-node} $(NPM) run --silent bench:soak
 
 bench-instructions: build valgrind ## machine instructions per Check in the sidecar's handler (decode, decide, answer, audit span and its export), counted by valgrind: a CPU figure the machine's other guests do not move, export on and off (~8 min)
 	$(NPM) run --silent bench:instructions

@@ -24,7 +24,7 @@ export interface DataFiles {
 }
 
 /** Writes each engine's h2load bodies, ghz data and protoset under `dir`. */
-export function writeDataFiles(engine: RunningEngine, dir: string): DataFiles {
+export function writeDataFiles(engine: Pick<RunningEngine, 'name' | 'codec'>, dir: string): DataFiles {
   const c = engine.codec;
   const framed = {} as Record<RequestClass, string>;
   for (const cls of CLASSES) {

@@ -11,7 +11,6 @@
 //   floor-node: bench/memory/bare-responder.ts, the sidecar's own HTTP/2 framing on the
 //     same Node with the launcher's V8 flags and malloc setting (bin/agentwarden);
 //   floor-go: bench/peers/authz-floor (grpc-go, pinned in its go.mod), not Node at all.
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { FIXED_ANSWER } from '../memory/fixed-answer.js';
 import { DEFAULT_INJECT_OPTIONS } from '../../controller/src/inject/options.js';
@@ -19,7 +18,7 @@ import { loadCerbosApi } from '../compare/cerbos.js';
 import { startEngine, type Paths } from '../compare/engines.js';
 import { freePort } from '../compare/proc.js';
 import type { EnvoyAddress } from './bootstrap-patch.js';
-import { getStatus, spawnLogged, track, waitReady } from './procs.js';
+import { accepts, getStatus, spawnLogged, track, waitReady } from './procs.js';
 
 /** `none`: the same front Envoy without the ext_authz filter (the baseline). */
 export type Variant = 'none' | 'agentwarden' | 'opa-envoy' | 'floor-node' | 'floor-go';
@@ -63,15 +62,6 @@ export async function startOpaEnvoy(paths: Paths, otlpEndpoint: string): Promise
 
 /** The launcher's V8 flags and malloc setting for the sidecar (bin/agentwarden), given to floor-node too. */
 const LAUNCHER_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=96';
-
-/** True once something accepts connections on the Unix socket. */
-function accepts(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(socket);
-    c.once('connect', () => { c.destroy(); resolve(true); });
-    c.once('error', () => { c.destroy(); resolve(false); });
-  });
-}
 
 async function startFloor(name: string, command: string, args: readonly string[], socket: string, log: string, env: Readonly<Record<string, string>> = {}): Promise<RunningAuthz> {
   const p = await spawnLogged(name, command, args, log, env);

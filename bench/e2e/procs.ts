@@ -1,9 +1,10 @@
-// The processes of make bench-e2e (Envoys, the sidecar): spawned with their output
+// The processes of make bench-e2e (Envoys, the sidecar) and of make soak-floor (the floors):
 // in a log file, polled until ready (never a fixed sleep), and all stopped when
 // the run ends, fails or is interrupted (SIGINT, SIGTERM).
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import * as http from 'node:http';
+import { connect } from 'node:net';
 
 export interface Proc {
   readonly name: string;
@@ -88,6 +89,15 @@ export function httpGet(target: { socketPath: string } | { port: number }, path:
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve({ status: 0, body: '' }));
+  });
+}
+
+/** True once something accepts connections on the Unix socket (a path) or on 127.0.0.1:port. */
+export function accepts(where: string | number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = typeof where === 'string' ? connect(where) : connect(where, '127.0.0.1');
+    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('error', () => { c.destroy(); resolve(false); });
   });
 }
 

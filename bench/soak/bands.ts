@@ -48,3 +48,22 @@ export function heapBand(measured: readonly HeapRow[]): HeapBand {
   if (afterFull.length >= 2) return { what: `V8 heap after a full GC (the ${afterFull.length} rows with one)`, samples: afterFull };
   return { what: `V8 heap in use (${afterFull.length} rows after warm-up with a full GC)`, samples: measured.map((r) => r.heapInUseMiB) };
 }
+
+/** A row's steal at most this (percent of the machine's CPU time) counts as quiet. */
+export const QUIET_STEAL_PCT = 1;
+
+export interface QuietRow {
+  /** % of the machine's CPU time the hypervisor gave to other guests during the row. */
+  readonly stealPct: number;
+}
+
+/**
+ * The drift of a figure over the quiet rows only: those during which the
+ * hypervisor took at most QUIET_STEAL_PCT of the machine's CPU. Not a target
+ * (the issue's band is over every row): it tells a row the host slowed from a
+ * drift of the process's own.
+ */
+export function quietDrift<R extends QuietRow>(rows: readonly R[], pick: (r: R) => number): { rows: number; drift: Drift | undefined } {
+  const quiet = rows.filter((r) => r.stealPct <= QUIET_STEAL_PCT);
+  return { rows: quiet.length, drift: drift(quiet.map(pick)) };
+}

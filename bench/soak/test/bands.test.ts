@@ -1,7 +1,8 @@
 // make soak's bands (bands.ts): the drift of a figure from its first sample
-// after warm-up, and the rows the V8 heap band compares.
+// after warm-up, the rows the V8 heap band compares, and the drift over the rows
+// the hypervisor did not slow.
 import { describe, expect, it } from '@jest/globals';
-import { DRIFT, drift, heapBand } from '../bands.js';
+import { DRIFT, QUIET_STEAL_PCT, drift, heapBand, quietDrift } from '../bands.js';
 
 describe('drift', () => {
   it('measures every sample against the first and holds within DRIFT', () => {
@@ -41,5 +42,21 @@ describe('heapBand', () => {
 
   it('lets a heap that grows between full GCs miss its band', () => {
     expect(drift(heapBand([row(16, 18), row(18, 20), row(20, 22)]).samples)?.ok).toBe(false);
+  });
+});
+
+describe('quietDrift', () => {
+  const row = (stealPct: number, p99: number) => ({ stealPct, p99 });
+
+  it('compares only the rows with steal up to QUIET_STEAL_PCT, from the first of them', () => {
+    const q = quietDrift([row(9.8, 4.2), row(0.4, 1.1), row(QUIET_STEAL_PCT, 1.2), row(6.4, 2.8), row(0, 1.0)], (r) => r.p99);
+    expect(q.rows).toBe(3);
+    expect(q.drift?.base).toBe(1.1);
+    expect(q.drift?.max).toBe(1.2);
+    expect(q.drift?.worst).toBeCloseTo(0.1 / 1.1);
+  });
+
+  it('has no drift when every row had steal', () => {
+    expect(quietDrift([row(2, 1), row(3, 1)], (r) => r.p99)).toEqual({ rows: 0, drift: undefined });
   });
 });
