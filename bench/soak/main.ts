@@ -241,7 +241,7 @@ function report(subject: Subject, samples: readonly Sample[], warmupRows: number
     if (c.quiet !== undefined) out.push(`        ${c.quiet}`);
   }
   out.push(target(errors === 0, '0 errors', String(errors)));
-  if (subject.spans) out.push(target(droppedShare <= MAX_DROPPED, `spans dropped <= ${MAX_DROPPED * 100}% of decisions`, `${last.dropped} of ${decisions} (${f2(droppedShare * 100)}%)`));
+  if (sidecar) out.push(target(droppedShare <= MAX_DROPPED, `spans dropped <= ${MAX_DROPPED * 100}% of decisions`, `${last.dropped} of ${decisions} (${f2(droppedShare * 100)}%)`));
   out.push(target(closedUs <= CPU_TARGET_US, `CPU per request <= ${CPU_TARGET_US} µs, closed loop (${CPU_BEFORE_US} µs before issue 20)`, `${f1(closedUs)} µs (open loop at the soak's rate: ${f1(openUs)} µs)`));
   out.push('');
   const key = sidecar ? 'soak' : `soak_${subject.name.replace('-', '_')}`;
@@ -254,7 +254,7 @@ function report(subject: Subject, samples: readonly Sample[], warmupRows: number
   out.push(`bench: ${key} steal_pct=${measured.map((s) => f1(s.stealPct)).join(',')}`);
   out.push(`bench: ${key} loop_delay_p99_ms=${at((s) => s.loopP99Ms)}`);
   out.push(`bench: ${key} check_p99_ms=${at((s) => s.checkP99Ms)}`);
-  if (subject.spans) out.push(`bench: ${key} spans_exported=${last.exported} spans_dropped=${last.dropped}`);
+  if (sidecar) out.push(`bench: ${key} spans_exported=${last.exported} spans_dropped=${last.dropped}`);
   out.push(`bench: ${key} cpu_us_per_request=${f1(closedUs)} before_issue_20=${CPU_BEFORE_US} open_loop_cpu_us_per_request=${f1(openUs)}`);
   return out.join('\n');
 }

@@ -35,8 +35,6 @@ export interface Subject {
   readonly metricsUrl: string | undefined;
   /** The log its V8 prints --trace-gc and --trace-deopt to; undefined: not a V8 process. */
   readonly gcLog: string | undefined;
-  /** Whether it exports audit spans (the sidecar). */
-  readonly spans: boolean;
   /** The bench mix as the sidecar reads it: every subject is sent the same bytes. */
   readonly data: DataFiles;
   stop(): Promise<void>;
@@ -70,7 +68,7 @@ export async function startSubject(name: SubjectName, o: SubjectOptions): Promis
     return {
       name, what: 'the sidecar (bench/peers/agentwarden, bin/agentwarden), audit spans exported over OTLP http/protobuf to a local receiver',
       pid: s.pid, grpcAddress: s.grpcAddress, method: codec.path, metricsUrl: `${s.httpBase}/metrics`,
-      gcLog: join(o.paths.work, 'logs', 'agentwarden.soak.log'), spans: true, data, stop: () => s.stop(),
+      gcLog: join(o.paths.work, 'logs', 'agentwarden.soak.log'), data, stop: () => s.stop(),
     };
   }
   const [grpcPort, healthPort] = [await freePort(), await freePort()];
@@ -83,7 +81,7 @@ export async function startSubject(name: SubjectName, o: SubjectOptions): Promis
     return {
       name, what: `the Node floor (bench/memory/bare-responder.ts: the sidecar's HTTP/2 framing, one fixed allow), on the sidecar's node flags: ${launch.flags.join(' ')}`,
       pid: p.pid, grpcAddress: `127.0.0.1:${grpcPort}`, method: codec.path, metricsUrl: `http://127.0.0.1:${healthPort}/metrics`,
-      gcLog: log, spans: false, data, stop: () => p.stop(),
+      gcLog: log, data, stop: () => p.stop(),
     };
   }
   const binary = join(o.paths.root, '.cache', 'bin', 'authz-floor');
@@ -92,7 +90,7 @@ export async function startSubject(name: SubjectName, o: SubjectOptions): Promis
   await ready(p, `accepting on 127.0.0.1:${grpcPort}`, () => accepts(grpcPort));
   return {
     name, what: 'the grpc-go floor (bench/peers/authz-floor, one fixed allow)',
-    pid: p.pid, grpcAddress: `127.0.0.1:${grpcPort}`, method: codec.path, metricsUrl: undefined, gcLog: undefined, spans: false, data, stop: () => p.stop(),
+    pid: p.pid, grpcAddress: `127.0.0.1:${grpcPort}`, method: codec.path, metricsUrl: undefined, gcLog: undefined, data, stop: () => p.stop(),
   };
 }
 
